@@ -1,0 +1,100 @@
+/*
+ * config.h: paths, the config file, environment overrides and secrets.
+ *
+ * The config file ($SDQ_CONFIG, else $XDG_CONFIG_HOME/sdq/config, else
+ * ~/.config/sdq/config) is git-config style:
+ *
+ *   [endpoint "sdxl"]             # a RunPod serverless endpoint
+ *       url = abc123xyz           # an endpoint id, or a full base URL
+ *       template = sdxl
+ *       api_key_env = RUNPOD_API_KEY   # or api_key_file = PATH, api_key_cmd = CMD
+ *   [local "gpu"]                 # stable-diffusion.cpp on this machine
+ *       exe = sd-cli
+ *       model = /models/sd15.safetensors
+ *   [ui]
+ *       graphics = auto           # auto | sixel | blocks | none
+ *   [core]
+ *       default = sdxl
+ *       background_driver = true
+ *
+ * With no endpoint in the file, SDQ_ENDPOINT (and RUNPOD_API_KEY) define one
+ * called "default". The API key itself is never stored in struct config: it is
+ * read on demand by config_api_key() and the caller wipes it after use.
+ *
+ * Errors: 0 / -1 (or NULL) with *err a malloc'd message naming the file and
+ * line; the caller frees it.
+ */
+#ifndef SDQ_CONFIG_H
+#define SDQ_CONFIG_H
+
+#include <stddef.h>
+
+enum config_kind { CONFIG_RUNPOD, CONFIG_LOCAL };
+
+struct config_endpoint {
+	char *name;
+	enum config_kind kind;
+	/* RunPod */
+	char *url;           /* full base URL, an id already expanded */
+	char *template_name; /* input template; NULL: "sd15" */
+	char *api_key_env;   /* name of an environment variable */
+	char *api_key_file;  /* path of a file holding the key (mode 0600) */
+	char *api_key_cmd;   /* a command whose first output line is the key */
+	int webhook_set;
+	char *webhook;
+	long execution_timeout_ms, ttl_ms; /* policy; 0 = unset */
+	int low_priority;
+	/* local (stable-diffusion.cpp) */
+	char *exe;           /* NULL: "sd-cli", falling back to "sd" on PATH */
+	char *model, *diffusion_model, *vae, *clip_l, *clip_g, *t5xxl, *llm;
+	int threads;         /* 0: sd-cli's default */
+	char *extra_args;    /* split on white space (no shell), appended to argv */
+};
+
+struct config {
+	char *config_path; /* the file read (or that would be read) */
+	char *config_dir;  /* its directory: templates/ lives here */
+	char *data_dir;    /* $XDG_DATA_HOME/sdq */
+	char *db_path;     /* data_dir/history.db */
+	char *images_dir;  /* data_dir/images */
+	char *default_endpoint; /* name; NULL: the first endpoint */
+	int background_driver;  /* start a detached driver when needed (default 1) */
+	char *graphics;    /* "auto", "sixel", "blocks", "none" */
+	int sixel_colors;  /* palette size for previews (default 256) */
+	struct config_endpoint *endpoints;
+	size_t n_endpoints;
+};
+
+/* Load the configuration: paths from the environment, then the config file if
+ * it exists (a missing file is not an error), then environment overrides
+ * (SDQ_ENDPOINT, SDQ_GRAPHICS, SDQ_DATA_DIR). NULL on error with *err set. */
+struct config *config_load(char **err);
+/* Parse config text as if read from file `name` into cfg (for tests and
+ * config_load). 0 or -1. */
+int config_parse(struct config *cfg, const char *text, const char *name, char **err);
+/* An empty config with paths from the environment, no file read. */
+struct config *config_new_defaults(char **err);
+void config_free(struct config *cfg);
+
+/* The endpoint called name, or the default one when name is NULL; NULL when
+ * there is none. If name looks like a URL or an endpoint id and no endpoint
+ * has that name, a temporary RunPod endpoint for it is added to cfg (so
+ * `sdq --endpoint http://...` works). Borrowed: valid until config_free. */
+const struct config_endpoint *config_endpoint(struct config *cfg, const char *name);
+
+/* Expand a RunPod endpoint id to "https://api.runpod.ai/v2/<id>"; a string
+ * that starts with http:// or https:// is returned as is, less a trailing /.
+ * Malloc'd, or NULL. */
+char *config_expand_url(const char *url_or_id);
+
+/* Read ep's API key: from api_key_env (default RUNPOD_API_KEY), api_key_file
+ * (refused if group- or world-readable) or api_key_cmd. Malloc'd; the caller
+ * wipes and frees it with config_key_free. NULL with *err set when there is
+ * none; the message says how to provide one and never contains a key. */
+char *config_api_key(const struct config_endpoint *ep, char **err);
+void config_key_free(char *key);
+
+/* mkdir -p. 0 or -1 with errno. */
+int config_mkdirs(const char *path, int mode);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * engine.h: the single event loop and the driver.
+ *
+ * One thread, one wait (DESIGN.md "The event loop"). The engine owns the
+ * libcurl multi handle (through http.h), the timers, the watched file
+ * descriptors (a front end's tty, local children's pipes), a self-pipe for
+ * signals, and the backends (one per configured endpoint, created when first
+ * needed). Each engine_step() waits in curl_multi_poll() until the sooner of
+ * the next timer and the caller's deadline, then runs transfers, fd callbacks
+ * and timers, and reports what happened through one callback.
+ *
+ * Driver and viewer (DESIGN.md "One driver, many viewers"): the engine that
+ * holds the store's driver lock drives every live job in the store: it sends
+ * PENDING jobs, polls remote ones, runs local ones, saves results, and acts on
+ * cancel/retry requests written by any process. An engine without the lock is
+ * a viewer: it only writes requests to the store and watches the store for
+ * changes; it tries to take the lock every second, so when the driver dies a
+ * viewer takes over and resumes every live job.
+ *
+ * Every state change is committed to the store before the callback hears of it.
+ */
+#ifndef SDQ_ENGINE_H
+#define SDQ_ENGINE_H
+
+#include <stdint.h>
+#include "config.h"
+#include "job.h"
+#include "store.h"
+
+struct engine;
+struct http;
+
+enum engine_event_type {
+	ENGINE_EV_JOB,     /* job_id changed (state, progress, outputs): re-read it */
+	ENGINE_EV_STORE,   /* the store changed in another process: re-read lists */
+	ENGINE_EV_HEALTH,  /* endpoint's health changed: engine_health(e, endpoint) */
+	ENGINE_EV_ROLE,    /* this engine became the driver (or lost the role) */
+	ENGINE_EV_MESSAGE, /* message: something to tell the user; is_error set for errors */
+	ENGINE_EV_SIGNAL,  /* signo was caught (see engine_catch_signal) */
+};
+
+struct engine_event {
+	enum engine_event_type type;
+	int64_t job_id;
+	const char *endpoint; /* borrowed, valid during the callback */
+	const char *message;  /* borrowed, valid during the callback; sanitise before drawing */
+	int is_error;
+	int signo;
+};
+
+typedef void (*engine_cb)(struct engine *e, const struct engine_event *ev, void *udata);
+
+/* A new engine over cfg and st (both borrowed; they must outlive it). It does
+ * not take the driver role until engine_drive() is called. NULL with *err. */
+struct engine *engine_new(struct config *cfg, struct store *st, char **err);
+/* Stop everything (transfers are dropped, local children are sent SIGTERM
+ * then SIGKILL, the driver lock is released) and free. Accepts NULL. Live jobs
+ * stay live in the store and are resumed by the next driver. */
+void engine_free(struct engine *e);
+
+void engine_set_callback(struct engine *e, engine_cb cb, void *udata);
+struct config *engine_config(struct engine *e);
+struct store *engine_store(struct engine *e);
+
+/* Ask to be the driver: take the lock now if free and resume every live job;
+ * if another process drives, keep trying once a second from engine_step.
+ * want = 0 gives the role up (and stops trying). Returns 1 if driving now. */
+int engine_drive(struct engine *e, int want);
+int engine_is_driver(const struct engine *e);
+
+/* One pass of the loop: wait at most max_wait_ms (-1: until something
+ * happens), then do all due work. Returns 0, or -1 on a fatal error. */
+int engine_step(struct engine *e, int max_wait_ms);
+/* Make a running or the next engine_step return at once (async-signal-safe). */
+void engine_wakeup(struct engine *e);
+/* Catch signo through the self-pipe; each one is reported as ENGINE_EV_SIGNAL.
+ * SIGCHLD is always caught for the local backend. 0 or -1. */
+int engine_catch_signal(struct engine *e, int signo);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t engine_now_ms(void);
+
+/* Watch fd for events (POLLIN...). cb runs from engine_step with the revents.
+ * One watch per fd; watching again replaces it. 0 or -1. */
+typedef void (*engine_fd_cb)(struct engine *e, int fd, short revents, void *udata);
+int engine_watch_fd(struct engine *e, int fd, short events, engine_fd_cb cb, void *udata);
+void engine_unwatch_fd(struct engine *e, int fd);
+
+/* One-shot timer after delay_ms. Returns an id > 0 for engine_timer_cancel, or
+ * 0 on ENOMEM. Cancelling a fired or unknown id is harmless. */
+typedef void (*engine_timer_cb)(struct engine *e, void *udata);
+uint64_t engine_timer_add(struct engine *e, int64_t delay_ms, engine_timer_cb cb, void *udata);
+void engine_timer_cancel(struct engine *e, uint64_t id);
+
+/* --- Requests (any role). They write the store; the driver acts on them. --- */
+
+/* Record a new job with a copy of p (a random seed is picked when p->seed < 0,
+ * the endpoint's default template when unset) as PENDING. Returns its id, or 0
+ * with *err (e.g. unknown endpoint). */
+int64_t engine_submit(struct engine *e, const struct job_params *p, char **err);
+/* Cancel job id: a live job is cancelled (remotely if needed); 0 or -1. */
+int engine_cancel(struct engine *e, int64_t id, char **err);
+/* Ask the endpoint to retry a FAILED or TIMED_OUT remote job (same remote id). */
+int engine_retry(struct engine *e, int64_t id, char **err);
+/* A new job with the same parameters and seed as job id. Returns its id or 0. */
+int64_t engine_rerun(struct engine *e, int64_t id, char **err);
+/* Number of live jobs in the store (all processes). */
+int engine_live_count(struct engine *e);
+
+/* The in-memory copy of a job this engine drives, fresher than the store
+ * (borrowed, valid until the next engine_step), or NULL. */
+const struct job *engine_job(struct engine *e, int64_t id);
+
+/* --- Endpoint health --- */
+struct engine_health {
+	int valid;        /* a reply has been seen */
+	int reachable;    /* the last request got an HTTP answer */
+	int rate_limited; /* the endpoint is backing off after 429/503 */
+	int auth_failed;  /* 401/403 */
+	int64_t updated_at; /* wall clock ms */
+	long jobs_completed, jobs_failed, jobs_in_progress, jobs_in_queue, jobs_retried;
+	long workers_idle, workers_running, workers_initializing, workers_ready,
+		workers_throttled, workers_unhealthy;
+	char *text;  /* a free-form report (local backend: version, devices, model) */
+	char *error; /* the last error, or NULL */
+};
+/* The last known health of endpoint name (borrowed, valid until the next
+ * engine_step), or NULL if none was asked for yet. */
+const struct engine_health *engine_health(struct engine *e, const char *name);
+/* Fetch endpoint name's health now; ENGINE_EV_HEALTH follows. 0 or -1. */
+int engine_health_refresh(struct engine *e, const char *name, char **err);
+/* Refresh the health of every endpoint every interval_ms (0: stop). */
+void engine_health_auto(struct engine *e, int64_t interval_ms);
+/* Remove all queued jobs of endpoint name (RunPod purge-queue). The outcome
+ * arrives as ENGINE_EV_MESSAGE. 0 or -1. */
+int engine_purge_queue(struct engine *e, const char *name, char **err);
+
+/* --- For backends (backend.h) --- */
+
+/* Commit j (a job this engine drives) to the store and tell the front end.
+ * A terminal j is dropped from the live set after this. 0 or -1 (store
+ * failure: the job stays as it was in the store; the message is reported). */
+int engine_job_update(struct engine *e, struct job *j);
+/* Tell the front end without writing the store (e.g. only the progress text
+ * of a job moved). */
+void engine_job_notify(struct engine *e, const struct job *j);
+/* Report a message to the front end. */
+void engine_message(struct engine *e, int is_error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Replace endpoint name's health with h (copied) and report it. */
+void engine_health_set(struct engine *e, const char *name, const struct engine_health *h);
+/* Free the strings inside h. */
+void engine_health_clear(struct engine_health *h);
+/* The engine's HTTP client (borrowed). */
+struct http *engine_http(struct engine *e);
+
+#endif

@@ -1,0 +1,2 @@
+/* job.c: placeholder; the job module lands next. */
+#include "job.h"

@@ -1,0 +1,65 @@
+/*
+ * output.h: finding the images in a worker's output JSON, and saving them.
+ *
+ * RunPod workers return images in many shapes (see
+ * shared/reference/runpod-api.md): a list of {"image": ..., "seed": n}, a
+ * dict with "images", "image_url", ComfyUI's {"type", "data"}, A1111's raw
+ * reply... output_extract() walks the whole JSON tree, at any depth, under any
+ * key, and recognises an image by its value, not its key: a bare base64 string
+ * whose decoded bytes are a PNG, JPEG, WebP or GIF; a data:image/...;base64,
+ * URI; or an http(s) URL (to be fetched by the caller, see engine/runpod).
+ * Metadata found beside an image in the same object (seed, filename) is kept.
+ */
+#ifndef SDQ_OUTPUT_H
+#define SDQ_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "job.h"
+
+struct output_item {
+	unsigned char *data; /* decoded image bytes (malloc'd), or NULL for a URL */
+	size_t len;
+	char *url;           /* http(s) URL to fetch, or NULL */
+	char *format;        /* "png", "jpeg", "webp", "gif"; NULL for a URL until fetched */
+	int64_t seed;        /* seed found beside it, or -1 */
+	char *filename;      /* filename found beside it, or NULL */
+};
+
+struct output_result {
+	struct output_item *items;
+	size_t n_items;
+	/* An error the output reports although the job COMPLETED ("status":
+	 * "error", an "error" key, ComfyUI "errors"): malloc'd text or NULL. */
+	char *error;
+	/* Seeds found at the top level when items have none (e.g. sdxl's "seed"). */
+	int64_t seed;
+};
+
+/* Parse the output JSON text (the value of "output") and fill res. max_image
+ * caps the decoded size of one image. 0 on success (even with no images:
+ * check res->n_items), -1 if json is not valid JSON, with *err set. */
+int output_extract(const char *json, size_t max_image, struct output_result *res, char **err);
+void output_result_clear(struct output_result *res);
+
+/* The image format of bytes by their magic number: "png", "jpeg", "webp",
+ * "gif", or NULL. */
+const char *output_sniff(const unsigned char *data, size_t len);
+
+/* Decode base64 (standard or URL-safe alphabet, white space and missing
+ * padding tolerated). Malloc'd bytes in *out, *outlen; -1 if invalid or the
+ * result would exceed max. */
+int output_base64_decode(const char *s, size_t slen, size_t max, unsigned char **out,
+			 size_t *outlen);
+
+/* Save one image of job j atomically: write to a temp file in
+ * images_dir/YYYY-MM-DD/ (the day of j->created_at, local time), fsync, rename
+ * to "<j->id>-<index>.<ext>", fsync the directory. A PNG without a
+ * "parameters" text chunk gains one in the AUTOMATIC1111 format from j->params
+ * and seed (pngmeta.h); other bytes are written as sent. Fills *out (path,
+ * index, size when known, seed, format, bytes). 0, or -1 with *err (disk full,
+ * permissions...) leaving no partial file behind. */
+int output_save(const char *images_dir, const struct job *j, int index, const unsigned char *data,
+		size_t len, int64_t seed, struct job_output *out, char **err);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * store.h: the durable history, one SQLite database (WAL) shared by every sdq
+ * process: jobs with all their parameters, their outputs, every state change
+ * as an event, and an FTS5 index over prompts.
+ *
+ * Every write that belongs together is one transaction, committed before the
+ * function returns, so a change is durable before any front end is told of
+ * it. Several processes may open the same file at once (busy_timeout).
+ *
+ * Errors: functions return 0 / -1 (or NULL) and, on failure, set *err to a
+ * malloc'd message that the caller frees (err may be NULL).
+ */
+#ifndef SDQ_STORE_H
+#define SDQ_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "job.h"
+
+struct store;
+
+/* Open (creating the file and its directory if needed) and migrate the
+ * database at path. NULL on failure with *err set. */
+struct store *store_open(const char *path, char **err);
+/* Close st. Accepts NULL. */
+void store_close(struct store *st);
+/* The path st was opened with (borrowed, valid until store_close). */
+const char *store_path(const struct store *st);
+
+/* Insert j as a new job (its state as given, normally PENDING) with a
+ * "created" event, set j->id and, if 0, j->created_at. 0 or -1. */
+int store_job_add(struct store *st, struct job *j, char **err);
+
+/* Write every field of j (found by j->id) in one transaction: the job row, an
+ * event row if j->state differs from the stored state, and any output of j
+ * whose index is not stored yet. 0 or -1 (also when no such job). */
+int store_job_save(struct store *st, const struct job *j, char **err);
+
+/* Set only the request flags of job id (any process may call this; the driver
+ * acts on them). 0 or -1. */
+int store_job_request_cancel(struct store *st, int64_t id, char **err);
+int store_job_request_retry(struct store *st, int64_t id, char **err);
+
+/* Load job id with its outputs. NULL if absent (with *err NULL) or on error. */
+struct job *store_job_get(struct store *st, int64_t id, char **err);
+
+/* Find a job by a user's reference: a local id ("42"), or a remote id or a
+ * unique prefix of one. 0 if not found or ambiguous (with *err saying which). */
+int64_t store_job_find(struct store *st, const char *ref, char **err);
+
+/* Delete job id, its outputs and events (not the image files). 0 or -1. */
+int store_job_delete(struct store *st, int64_t id, char **err);
+
+/* A query over the history. Zero-initialise, then set what you need. */
+struct store_query {
+	const char *text;   /* full-text search over prompt and negative prompt (FTS5
+			       query syntax, but plain words always work); NULL: all */
+	int state_mask;     /* bit (1 << state) for each wanted state; 0: all */
+	int live_only;      /* only jobs with job_state_is_live() */
+	int64_t before_id;  /* only jobs with id < before_id (paging); 0: no bound */
+	int limit;          /* at most this many; 0: no limit */
+	int oldest_first;   /* default: newest (highest id) first */
+};
+
+/* Run q. On success *out is a malloc'd array of *n jobs (each with outputs),
+ * freed with store_jobs_free. 0 or -1. */
+int store_job_list(struct store *st, const struct store_query *q, struct job ***out, size_t *n,
+		   char **err);
+void store_jobs_free(struct job **jobs, size_t n);
+
+/* Count jobs matching q (limit ignored). -1 on error. */
+int64_t store_job_count(struct store *st, const struct store_query *q, char **err);
+
+/* One recorded state change. */
+struct store_event {
+	int64_t at;  /* ms since epoch */
+	char *state; /* state name */
+	char *detail;
+};
+/* The events of job id, oldest first; free with store_events_free. 0 or -1. */
+int store_job_events(struct store *st, int64_t id, struct store_event **out, size_t *n,
+		     char **err);
+void store_events_free(struct store_event *ev, size_t n);
+
+/* Recent distinct prompts, newest first (for recall in the compose form). */
+int store_recent_prompts(struct store *st, int limit, char ***out, size_t *n, char **err);
+void store_strings_free(char **s, size_t n);
+
+/* A number that changes whenever another connection commits to the database
+ * (PRAGMA data_version), so a viewer can cheaply tell when to re-read. -1 on
+ * error. */
+int64_t store_data_version(struct store *st);
+
+/* The driver lock: an exclusive flock on "<db path>.lock". Returns 1 if this
+ * process now holds it (or already did), 0 if another process holds it, -1 on
+ * error. Never blocks. The lock is released by store_unlock_driver,
+ * store_close, or the death of the process. */
+int store_lock_driver(struct store *st, char **err);
+void store_unlock_driver(struct store *st);
+/* The pid written in the lock file by the process holding it, or 0. */
+long store_driver_pid(struct store *st);
+
+#endif

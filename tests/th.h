@@ -1,0 +1,89 @@
+/*
+ * th.h: the tiny test harness shared by every test program (after redis'
+ * testhelp.h). A test is a function; TH_RUN runs it and counts it as passed
+ * when none of its CHECKs failed. th_done() prints the closing line
+ * "NAME: N passed, N failed" that tests/run-tests.sh adds up.
+ */
+#ifndef SDQ_TH_H
+#define SDQ_TH_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+static int th_passed, th_failed, th_cur_failed;
+
+#define CHECK(c) th_check(!!(c), #c, __FILE__, __LINE__)
+#define CHECK_INT(a, b) th_check_int((long long)(a), (long long)(b), #a, __FILE__, __LINE__)
+#define CHECK_STR(a, b) th_check_str((a), (b), #a, __FILE__, __LINE__)
+#define TH_RUN(fn) th_run(fn, #fn)
+
+static inline int th_check(int ok, const char *what, const char *file, int line)
+{
+	if (!ok) {
+		fprintf(stderr, "  FAIL %s:%d: %s\n", file, line, what);
+		th_cur_failed++;
+	}
+	return ok;
+}
+
+static inline int th_check_int(long long a, long long b, const char *what, const char *file,
+			       int line)
+{
+	if (a != b) {
+		fprintf(stderr, "  FAIL %s:%d: %s == %lld, expected %lld\n", file, line, what, a, b);
+		th_cur_failed++;
+		return 0;
+	}
+	return 1;
+}
+
+static inline int th_check_str(const char *a, const char *b, const char *what, const char *file,
+			       int line)
+{
+	if (a == b || (a && b && strcmp(a, b) == 0))
+		return 1;
+	fprintf(stderr, "  FAIL %s:%d: %s == \"%s\", expected \"%s\"\n", file, line, what,
+		a ? a : "(null)", b ? b : "(null)");
+	th_cur_failed++;
+	return 0;
+}
+
+static inline void th_run(void (*fn)(void), const char *name)
+{
+	th_cur_failed = 0;
+	fn();
+	if (th_cur_failed) {
+		th_failed++;
+		fprintf(stderr, "not ok - %s\n", name);
+	} else {
+		th_passed++;
+		if (getenv("TH_VERBOSE"))
+			fprintf(stderr, "ok - %s\n", name);
+	}
+}
+
+/* Make a fresh private directory under $TMPDIR (or /tmp); returns a static
+ * buffer that stays valid until the next call. */
+static inline const char *th_tmpdir(void)
+{
+	static char buf[4096];
+	const char *t = getenv("TMPDIR");
+	snprintf(buf, sizeof buf, "%s/sdqtest.XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(buf)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	return buf;
+}
+
+static inline int th_done(const char *name)
+{
+	printf("%s: %d passed, %d failed\n", name, th_passed, th_failed);
+	fflush(stdout);
+	return th_failed ? 1 : 0;
+}
+
+#endif
