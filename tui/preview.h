@@ -1,0 +1,63 @@
+/*
+ * preview.h: the image pane of the dashboard, full-screen viewing and the
+ * thumbnail gallery; sixel where the terminal has it, Unicode half-blocks
+ * otherwise (term.h decides).
+ *
+ * Protocol with the dashboard (ui.c): every frame, the dashboard lays out its
+ * windows and calls preview_place() for the pane (or preview_hide()), draws
+ * everything with curses, calls doupdate(), and then preview_flush(), which
+ * writes any sixel image to the tty in one write(). When something covers
+ * the pane (a popup, the help screen) the dashboard calls preview_hide() before
+ * drawing the popup; after a resize or a full repaint it calls
+ * preview_invalidate(). Half-block previews are ordinary curses cells drawn
+ * in preview_place().
+ */
+#ifndef SDQ_PREVIEW_H
+#define SDQ_PREVIEW_H
+
+#include "tui.h"
+#include "term.h"
+#include "job.h"
+
+struct preview;
+
+/* A new preview over the probed terminal ti (copied). tty_fd is where sixel
+ * bytes go. ncolors: sixel palette size (0: 256). NULL on ENOMEM. */
+struct preview *preview_new(const struct term_info *ti, int tty_fd, int ncolors);
+void preview_free(struct preview *pv);
+/* The terminal info in use (borrowed). */
+const struct term_info *preview_term(struct preview *pv);
+
+/* Show job j (copied: its images, or its progress while it runs; NULL: show
+ * nothing) in the screen rectangle of win, which the caller has erased. Draws
+ * half-blocks/progress/text into win now; a sixel image is queued for
+ * preview_flush(). Cheap when nothing changed (cached by image and size). */
+void preview_place(struct preview *pv, WINDOW *win, const struct job *j);
+/* The pane is gone or covered: the next flush draws nothing, and the cells
+ * where an image was are really rewritten by curses (redrawwin). */
+void preview_hide(struct preview *pv);
+/* After a resize or a full repaint: re-read the cell size, forget what is on
+ * screen, draw again at the next flush. */
+void preview_invalidate(struct preview *pv);
+/* Call right after doupdate(): write the queued sixel image, cursor saved and
+ * restored, as one write. */
+void preview_flush(struct preview *pv);
+
+/* Full-screen viewer of job j's images (v): takes over the screen until a key
+ * other than Left/Right is pressed; returns that key. Uses getch(). */
+int preview_fullscreen(struct preview *pv, const struct job *j);
+
+/* Thumbnail gallery (t): jobs[0..n) in a grid in win, sel is the selected
+ * index, *top the first visible index (adjusted to keep sel visible). Only
+ * visible thumbnails are decoded. */
+void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t n, size_t sel,
+		     size_t *top);
+/* Columns and rows of thumbnails the gallery fits into win. */
+void preview_gallery_grid(struct preview *pv, WINDOW *win, int *cols, int *rows);
+
+/* sdq preview ID [-w COLS]: print a job's images to stdout (a terminal) as
+ * sixel or blocks, like img2sixel. argv[0] is "preview". Returns an exit
+ * status (0, 1 failure, 2 usage). */
+int preview_cli(int argc, char **argv);
+
+#endif

@@ -1,0 +1,12 @@
+/*
+ * tui.h: the one place tui/ includes curses (htop's ProvideCurses.h).
+ */
+#ifndef SDQ_TUI_H
+#define SDQ_TUI_H
+
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#include <ncursesw/curses.h>
+
+#endif
