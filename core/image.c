@@ -1,0 +1,583 @@
+/*
+ * image.c: decode saved image files to RGB888 and scale them for previews.
+ *
+ * PNG is read with libpng's simplified API from memory, which handles every
+ * bit depth, palettes, grey and alpha (composited over a background colour)
+ * and reports truncated or broken files. Other formats (JPEG, GIF, BMP, PNM)
+ * go through libsixel's built-in stb_image loader; their dimensions are read
+ * from the header first so that a file claiming to be huge is refused before
+ * anything is allocated. Scaling is our own separable filter: area averaging
+ * when shrinking (a thumbnail of a 1024 px render must not alias), bilinear
+ * when enlarging.
+ */
+#include "image.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <png.h>
+#include <sixel/sixel.h>
+
+/* No image file we preview is larger than this. */
+#define IMAGE_MAX_FILE (256u * 1024 * 1024)
+
+static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_err(char **err, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[1024];
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	free(*err);
+	*err = strdup(buf);
+}
+
+struct image *image_new(int w, int h)
+{
+	struct image *im;
+
+	if (w <= 0 || h <= 0 || (size_t)w > SIZE_MAX / 3 / (size_t)h)
+		return NULL;
+	im = calloc(1, sizeof *im);
+	if (!im)
+		return NULL;
+	im->rgb = malloc((size_t)w * h * 3);
+	if (!im->rgb) {
+		free(im);
+		return NULL;
+	}
+	im->w = w;
+	im->h = h;
+	return im;
+}
+
+void image_free(struct image *im)
+{
+	if (!im)
+		return;
+	free(im->rgb);
+	free(im);
+}
+
+/* Read a whole file (at most IMAGE_MAX_FILE bytes). */
+static unsigned char *read_file(const char *path, size_t *len, char **err)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	unsigned char *buf;
+
+	if (!f) {
+		set_err(err, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		set_err(err, "%s: not a regular file", path);
+		fclose(f);
+		return NULL;
+	}
+	if ((uintmax_t)st.st_size > IMAGE_MAX_FILE) {
+		set_err(err, "%s: file too large (%jd bytes)", path, (intmax_t)st.st_size);
+		fclose(f);
+		return NULL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		set_err(err, "%s: out of memory", path);
+		fclose(f);
+		return NULL;
+	}
+	*len = fread(buf, 1, (size_t)st.st_size, f);
+	if (ferror(f)) {
+		set_err(err, "%s: %s", path, strerror(errno));
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static struct image *load_png(const void *data, size_t len, const unsigned char bg[3],
+			      int max_dim, const char *name, char **err)
+{
+	png_image pi;
+	png_color back;
+	struct image *im;
+
+	memset(&pi, 0, sizeof pi);
+	pi.version = PNG_IMAGE_VERSION;
+	if (!png_image_begin_read_from_memory(&pi, data, len)) {
+		set_err(err, "%s: broken PNG (%s)", name, pi.message);
+		png_image_free(&pi);
+		return NULL;
+	}
+	if (pi.width == 0 || pi.height == 0 || pi.width > (png_uint_32)max_dim ||
+	    pi.height > (png_uint_32)max_dim) {
+		set_err(err, "%s: image too large (%ux%u, limit %d)", name, (unsigned)pi.width,
+			(unsigned)pi.height, max_dim);
+		png_image_free(&pi);
+		return NULL;
+	}
+	pi.format = PNG_FORMAT_RGB;
+	im = image_new((int)pi.width, (int)pi.height);
+	if (!im) {
+		set_err(err, "%s: out of memory", name);
+		png_image_free(&pi);
+		return NULL;
+	}
+	back.red = bg ? bg[0] : 0;
+	back.green = bg ? bg[1] : 0;
+	back.blue = bg ? bg[2] : 0;
+	if (!png_image_finish_read(&pi, &back, im->rgb, 0, NULL)) {
+		set_err(err, "%s: broken or truncated PNG (%s)", name, pi.message);
+		png_image_free(&pi);
+		image_free(im);
+		return NULL;
+	}
+	png_image_free(&pi);
+	return im;
+}
+
+struct image *image_load_png_mem(const void *data, size_t len, const unsigned char bg[3],
+				 int max_dim, char **err)
+{
+	if (max_dim <= 0)
+		max_dim = IMAGE_MAX_DIM;
+	return load_png(data, len, bg, max_dim, "PNG", err);
+}
+
+static unsigned rd16be(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static unsigned rd16le(const unsigned char *p)
+{
+	return (unsigned)p[1] << 8 | p[0];
+}
+
+static long rd32le(const unsigned char *p)
+{
+	return (long)(int32_t)((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 |
+			       p[0]);
+}
+
+/* The dimensions a JPEG declares in its first SOF marker; -1 if none found. */
+static int jpeg_dims(const unsigned char *p, size_t len, long *w, long *h)
+{
+	size_t i = 2;
+
+	while (i + 4 <= len) {
+		unsigned m, seglen;
+
+		if (p[i] != 0xff)
+			return -1;
+		m = p[i + 1];
+		if (m == 0xff) {
+			i++;
+			continue;
+		}
+		if (m == 0xd8 || (m >= 0xd0 && m <= 0xd7) || m == 0x01) {
+			i += 2;
+			continue;
+		}
+		seglen = rd16be(p + i + 2);
+		if (seglen < 2)
+			return -1;
+		if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+			if (i + 9 > len)
+				return -1;
+			*h = rd16be(p + i + 5);
+			*w = rd16be(p + i + 7);
+			return 0;
+		}
+		if (m == 0xda || m == 0xd9)
+			return -1;
+		i += 2 + seglen;
+	}
+	return -1;
+}
+
+enum fmt { FMT_UNKNOWN, FMT_PNG, FMT_JPEG, FMT_GIF, FMT_BMP, FMT_PNM, FMT_WEBP };
+
+static enum fmt sniff(const unsigned char *p, size_t len)
+{
+	if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
+		return FMT_PNG;
+	if (len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
+		return FMT_JPEG;
+	if (len >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0))
+		return FMT_GIF;
+	if (len >= 2 && p[0] == 'B' && p[1] == 'M')
+		return FMT_BMP;
+	if (len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
+		return FMT_WEBP;
+	if (len >= 3 && p[0] == 'P' && p[1] >= '1' && p[1] <= '6' &&
+	    (p[2] == ' ' || p[2] == '\n' || p[2] == '\r' || p[2] == '\t'))
+		return FMT_PNM;
+	return FMT_UNKNOWN;
+}
+
+struct sixel_load_ctx {
+	struct image *im;
+	const unsigned char *bg;
+	int max_dim;
+	char *err;
+};
+
+/* Convert one libsixel frame to our RGB888 image. */
+static SIXELSTATUS on_frame(sixel_frame_t *frame, void *priv)
+{
+	struct sixel_load_ctx *c = priv;
+	int w = sixel_frame_get_width(frame), h = sixel_frame_get_height(frame);
+	int fmt = sixel_frame_get_pixelformat(frame);
+	const unsigned char *px = sixel_frame_get_pixels(frame);
+	const unsigned char *pal = sixel_frame_get_palette(frame);
+	int ncol = sixel_frame_get_ncolors(frame);
+	unsigned char bg[3] = {0, 0, 0};
+	size_t i, n;
+
+	if (c->im)
+		return SIXEL_OK; /* first frame only */
+	if (c->bg)
+		memcpy(bg, c->bg, 3);
+	if (w <= 0 || h <= 0 || w > c->max_dim || h > c->max_dim || !px) {
+		c->err = strdup("image too large or empty");
+		return SIXEL_RUNTIME_ERROR;
+	}
+	c->im = image_new(w, h);
+	if (!c->im) {
+		c->err = strdup("out of memory");
+		return SIXEL_BAD_ALLOCATION;
+	}
+	n = (size_t)w * h;
+	for (i = 0; i < n; i++) {
+		unsigned char *d = c->im->rgb + i * 3;
+		unsigned a;
+		const unsigned char *s;
+
+		switch (fmt) {
+		case SIXEL_PIXELFORMAT_RGB888:
+			memcpy(d, px + i * 3, 3);
+			break;
+		case SIXEL_PIXELFORMAT_RGBA8888:
+		case SIXEL_PIXELFORMAT_ARGB8888:
+			s = px + i * 4;
+			if (fmt == SIXEL_PIXELFORMAT_ARGB8888) {
+				a = s[0];
+				s++;
+			} else {
+				a = s[3];
+			}
+			for (int k = 0; k < 3; k++)
+				d[k] = (unsigned char)((s[k] * a + bg[k] * (255 - a) + 127) / 255);
+			break;
+		case SIXEL_PIXELFORMAT_G8:
+			d[0] = d[1] = d[2] = px[i];
+			break;
+		case SIXEL_PIXELFORMAT_PAL8:
+			if (!pal || px[i] >= ncol) {
+				d[0] = d[1] = d[2] = 0;
+			} else {
+				memcpy(d, pal + px[i] * 3, 3);
+			}
+			break;
+		default:
+			image_free(c->im);
+			c->im = NULL;
+			c->err = strdup("unsupported pixel format");
+			return SIXEL_RUNTIME_ERROR;
+		}
+	}
+	return SIXEL_OK;
+}
+
+static struct image *load_other(const char *path, const unsigned char *p, size_t len,
+				enum fmt f, const unsigned char bg[3], int max_dim, char **err)
+{
+	long w = 0, h = 0;
+	struct sixel_load_ctx c = {NULL, bg, max_dim, NULL};
+	unsigned char bgc[3] = {0, 0, 0};
+	SIXELSTATUS st;
+
+	switch (f) {
+	case FMT_JPEG:
+		if (jpeg_dims(p, len, &w, &h) != 0) {
+			set_err(err, "%s: broken JPEG (no frame header)", path);
+			return NULL;
+		}
+		break;
+	case FMT_GIF:
+		if (len < 10) {
+			set_err(err, "%s: truncated GIF", path);
+			return NULL;
+		}
+		w = rd16le(p + 6);
+		h = rd16le(p + 8);
+		break;
+	case FMT_BMP:
+		if (len < 26) {
+			set_err(err, "%s: truncated BMP", path);
+			return NULL;
+		}
+		w = rd32le(p + 18);
+		h = labs(rd32le(p + 22));
+		break;
+	default:
+		w = h = 1; /* PNM: checked after decoding */
+		break;
+	}
+	if (w <= 0 || h <= 0 || w > max_dim || h > max_dim) {
+		set_err(err, "%s: image too large or empty (%ldx%ld, limit %d)", path, w, h,
+			max_dim);
+		return NULL;
+	}
+	if (bg)
+		memcpy(bgc, bg, 3);
+	st = sixel_helper_load_image_file(path, 1, 0, 256, bgc, SIXEL_LOOP_DISABLE, on_frame, 0,
+					  NULL, &c, NULL);
+	if (SIXEL_FAILED(st) || !c.im) {
+		set_err(err, "%s: cannot decode image (%s)", path,
+			c.err ? c.err : sixel_helper_format_error(st));
+		free(c.err);
+		image_free(c.im);
+		return NULL;
+	}
+	free(c.err);
+	return c.im;
+}
+
+struct image *image_load(const char *path, const unsigned char bg[3], int max_dim, char **err)
+{
+	unsigned char *data;
+	size_t len = 0;
+	struct image *im = NULL;
+	enum fmt f;
+
+	if (max_dim <= 0)
+		max_dim = IMAGE_MAX_DIM;
+	if (!path || !*path || strcmp(path, "-") == 0) {
+		set_err(err, "no image file");
+		return NULL;
+	}
+	data = read_file(path, &len, err);
+	if (!data)
+		return NULL;
+	f = sniff(data, len);
+	switch (f) {
+	case FMT_PNG:
+		im = load_png(data, len, bg, max_dim, path, err);
+		break;
+	case FMT_JPEG:
+	case FMT_GIF:
+	case FMT_BMP:
+	case FMT_PNM:
+		im = load_other(path, data, len, f, bg, max_dim, err);
+		break;
+	case FMT_WEBP:
+		set_err(err, "%s: WebP images cannot be previewed", path);
+		break;
+	default:
+		set_err(err, len ? "%s: not an image sdq can read" : "%s: empty file", path);
+		break;
+	}
+	free(data);
+	return im;
+}
+
+void image_fit(int sw, int sh, int box_w, int box_h, int upscale, int *dw, int *dh)
+{
+	double s;
+	int w, h;
+
+	if (sw < 1)
+		sw = 1;
+	if (sh < 1)
+		sh = 1;
+	if (box_w < 1)
+		box_w = 1;
+	if (box_h < 1)
+		box_h = 1;
+	s = (double)box_w / sw;
+	if ((double)box_h / sh < s)
+		s = (double)box_h / sh;
+	if (!upscale && s > 1.0)
+		s = 1.0;
+	w = (int)floor(sw * s + 1e-9);
+	h = (int)floor(sh * s + 1e-9);
+	if (w > box_w)
+		w = box_w;
+	if (h > box_h)
+		h = box_h;
+	*dw = w < 1 ? 1 : w;
+	*dh = h < 1 ? 1 : h;
+}
+
+/* Filter taps for one axis: output i reads src[first[i] .. first[i]+count[i])
+ * with weights w[off[i] ..]. */
+struct taps {
+	int *first, *count, *off;
+	float *w;
+};
+
+static void taps_free(struct taps *t)
+{
+	free(t->first);
+	free(t->count);
+	free(t->off);
+	free(t->w);
+}
+
+static int taps_make(struct taps *t, int sn, int dn)
+{
+	double scale = (double)sn / dn;
+	int maxtaps = (scale > 1 ? (int)ceil(scale) + 2 : 2);
+	int k = 0;
+
+	t->first = malloc(sizeof(int) * dn);
+	t->count = malloc(sizeof(int) * dn);
+	t->off = malloc(sizeof(int) * dn);
+	t->w = malloc(sizeof(float) * (size_t)dn * maxtaps);
+	if (!t->first || !t->count || !t->off || !t->w) {
+		taps_free(t);
+		return -1;
+	}
+	for (int i = 0; i < dn; i++) {
+		t->off[i] = k;
+		if (scale >= 1.0) {
+			/* area average over [i*scale, (i+1)*scale) */
+			double a = i * scale, b = (i + 1) * scale;
+			int s0 = (int)floor(a), s1 = (int)ceil(b);
+			double sum = 0;
+
+			if (s1 > sn)
+				s1 = sn;
+			if (s1 <= s0)
+				s1 = s0 + 1;
+			t->first[i] = s0;
+			t->count[i] = s1 - s0;
+			for (int s = s0; s < s1; s++) {
+				double lo = a > s ? a : s, hi = b < s + 1 ? b : s + 1;
+				double wt = hi > lo ? hi - lo : 0;
+				t->w[k + s - s0] = (float)wt;
+				sum += wt;
+			}
+			for (int s = 0; s < t->count[i]; s++)
+				t->w[k + s] = sum > 0 ? (float)(t->w[k + s] / sum) : 1.0f / t->count[i];
+		} else {
+			/* bilinear between the two nearest source centres */
+			double c = (i + 0.5) * scale - 0.5;
+			int s0 = (int)floor(c);
+			double f = c - s0;
+
+			if (s0 < 0) {
+				s0 = 0;
+				f = 0;
+			}
+			if (s0 >= sn - 1) {
+				s0 = sn - 1;
+				f = 0;
+			}
+			t->first[i] = s0;
+			t->count[i] = f > 0 ? 2 : 1;
+			t->w[k] = (float)(1 - f);
+			if (f > 0)
+				t->w[k + 1] = (float)f;
+		}
+		k += t->count[i];
+	}
+	return 0;
+}
+
+struct image *image_scale(const struct image *src, int dw, int dh)
+{
+	struct taps tx = {0}, ty = {0};
+	struct image *dst;
+	float *mid;
+
+	if (!src || dw <= 0 || dh <= 0)
+		return NULL;
+	if (dw == src->w && dh == src->h) {
+		dst = image_new(dw, dh);
+		if (dst)
+			memcpy(dst->rgb, src->rgb, (size_t)dw * dh * 3);
+		return dst;
+	}
+	dst = image_new(dw, dh);
+	mid = malloc(sizeof(float) * (size_t)dw * src->h * 3);
+	if (!dst || !mid || taps_make(&tx, src->w, dw) || taps_make(&ty, src->h, dh)) {
+		image_free(dst);
+		free(mid);
+		taps_free(&tx);
+		taps_free(&ty);
+		return NULL;
+	}
+	/* horizontal pass: src->h rows of dw pixels, in float */
+	for (int y = 0; y < src->h; y++) {
+		const unsigned char *row = src->rgb + (size_t)y * src->w * 3;
+		float *out = mid + (size_t)y * dw * 3;
+
+		for (int x = 0; x < dw; x++) {
+			float r = 0, g = 0, b = 0;
+			const float *w = tx.w + tx.off[x];
+			const unsigned char *p = row + (size_t)tx.first[x] * 3;
+
+			for (int k = 0; k < tx.count[x]; k++, p += 3) {
+				r += w[k] * p[0];
+				g += w[k] * p[1];
+				b += w[k] * p[2];
+			}
+			out[x * 3] = r;
+			out[x * 3 + 1] = g;
+			out[x * 3 + 2] = b;
+		}
+	}
+	/* vertical pass */
+	for (int y = 0; y < dh; y++) {
+		const float *w = ty.w + ty.off[y];
+		unsigned char *out = dst->rgb + (size_t)y * dw * 3;
+
+		for (int x = 0; x < dw * 3; x++) {
+			float v = 0;
+			const float *p = mid + (size_t)ty.first[y] * dw * 3 + x;
+
+			for (int k = 0; k < ty.count[y]; k++, p += (size_t)dw * 3)
+				v += w[k] * *p;
+			v += 0.5f;
+			out[x] = v <= 0 ? 0 : v >= 255 ? 255 : (unsigned char)v;
+		}
+	}
+	free(mid);
+	taps_free(&tx);
+	taps_free(&ty);
+	return dst;
+}
+
+struct image *image_load_fit(const char *path, const unsigned char bg[3], int box_w, int box_h,
+			     int upscale, char **err)
+{
+	struct image *im = image_load(path, bg, 0, err), *sc;
+	int dw, dh;
+
+	if (!im)
+		return NULL;
+	image_fit(im->w, im->h, box_w, box_h, upscale, &dw, &dh);
+	if (dw == im->w && dh == im->h)
+		return im;
+	sc = image_scale(im, dw, dh);
+	image_free(im);
+	if (!sc)
+		set_err(err, "%s: out of memory while scaling", path);
+	return sc;
+}
