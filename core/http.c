@@ -1,0 +1,486 @@
+/*
+ * http.c: the libcurl multi wrapper (see http.h).
+ *
+ * Each request is one easy handle with a private struct xfer (CURLOPT_PRIVATE)
+ * holding its capped response buffer, its headers and its callback. Finished
+ * transfers are first collected from curl_multi_info_read() into a list and
+ * only then reported, so a callback may start or cancel any request (even one
+ * that finished in the same pass) without disturbing the iteration.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "http.h"
+
+#define HTTP_DEFAULT_MAX (1024 * 1024)
+#define HTTP_DEFAULT_CONNECT_MS 10000
+#define HTTP_DEFAULT_TIMEOUT_MS 30000
+
+enum xfer_state { XFER_ACTIVE, XFER_DONE };
+
+struct xfer {
+	uint64_t id;
+	enum xfer_state state;
+	int cancelled;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body;
+	char *buf;
+	size_t len, cap, max;
+	int too_large;
+	int64_t retry_after_ms;
+	long timeout_ms;
+	CURLcode result;
+	http_cb cb;
+	void *udata;
+	struct xfer *prev, *next;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http {
+	CURLM *multi;
+	uint64_t next_id;
+	struct xfer *active; /* doubly linked list of XFER_ACTIVE */
+	size_t n_active;
+	int in_perform;
+	struct xfer **done; /* finished, being reported by http_perform */
+	size_t ndone;
+};
+
+static int curl_global_done;
+
+static void set_err(char **err, const char *msg)
+{
+	if (err)
+		*err = strdup(msg);
+}
+
+struct http *http_new(char **err)
+{
+	struct http *h;
+
+	if (!curl_global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			set_err(err, "libcurl failed to initialise");
+			return NULL;
+		}
+		curl_global_done = 1;
+	}
+	h = calloc(1, sizeof *h);
+	if (!h) {
+		set_err(err, "out of memory");
+		return NULL;
+	}
+	h->multi = curl_multi_init();
+	if (!h->multi) {
+		free(h);
+		set_err(err, "libcurl: cannot create a multi handle");
+		return NULL;
+	}
+	h->next_id = 1;
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)HTTP_MAX_HOST_CONNECTIONS);
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)(HTTP_MAX_HOST_CONNECTIONS * 2));
+	return h;
+}
+
+static void xfer_free(struct xfer *x)
+{
+	if (!x)
+		return;
+	if (x->easy)
+		curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	free(x->body);
+	free(x->buf);
+	free(x);
+}
+
+static void unlink_active(struct http *h, struct xfer *x)
+{
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		h->active = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	x->prev = x->next = NULL;
+	h->n_active--;
+}
+
+void http_free(struct http *h)
+{
+	if (!h)
+		return;
+	while (h->active) {
+		struct xfer *x = h->active;
+		unlink_active(h, x);
+		curl_multi_remove_handle(h->multi, x->easy);
+		xfer_free(x);
+	}
+	curl_multi_cleanup(h->multi);
+	free(h);
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *udata)
+{
+	struct xfer *x = udata;
+	size_t n = size * nmemb;
+
+	if (n > x->max - x->len) {
+		x->too_large = 1;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (x->len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 4096;
+		char *nb;
+		while (cap < x->len + n + 1)
+			cap *= 2;
+		if (cap > x->max + 1)
+			cap = x->max + 1;
+		nb = realloc(x->buf, cap);
+		if (!nb)
+			return 0;
+		x->buf = nb;
+		x->cap = cap;
+	}
+	memcpy(x->buf + x->len, data, n);
+	x->len += n;
+	x->buf[x->len] = '\0';
+	return n;
+}
+
+int64_t http_parse_retry_after(const char *v, int64_t now_s)
+{
+	const char *p;
+	char *end;
+	long long secs;
+	time_t t;
+
+	if (!v)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		errno = 0;
+		secs = strtoll(v, &end, 10);
+		for (p = end; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+			;
+		if (errno || *p)
+			return -1;
+		if (secs > 7 * 24 * 3600)
+			secs = 7 * 24 * 3600;
+		return (int64_t)secs * 1000;
+	}
+	if (!*v)
+		return -1;
+	t = curl_getdate(v, NULL);
+	if (t == (time_t)-1)
+		return -1;
+	if ((int64_t)t <= now_s)
+		return 0;
+	if ((int64_t)t - now_s > 7 * 24 * 3600)
+		return (int64_t)7 * 24 * 3600 * 1000;
+	return ((int64_t)t - now_s) * 1000;
+}
+
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *udata)
+{
+	struct xfer *x = udata;
+	size_t n = size * nmemb;
+	static const char name[] = "retry-after:";
+	char val[128];
+	size_t vl;
+
+	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		x->retry_after_ms = -1; /* a new response (redirect, 1xx) starts */
+		return n;
+	}
+	if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+		vl = n - (sizeof name - 1);
+		if (vl >= sizeof val)
+			vl = sizeof val - 1;
+		memcpy(val, data + sizeof name - 1, vl);
+		val[vl] = '\0';
+		while (vl && (val[vl - 1] == '\r' || val[vl - 1] == '\n' || val[vl - 1] == ' '))
+			val[--vl] = '\0';
+		x->retry_after_ms = http_parse_retry_after(val, (int64_t)time(NULL));
+	}
+	return n;
+}
+
+static int url_allowed(const char *url)
+{
+	return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
+}
+
+uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb, void *udata,
+		      char **err)
+{
+	struct xfer *x;
+	const char *method = req->method ? req->method : "GET";
+	CURL *e;
+	CURLMcode mc;
+
+	if (!url_allowed(req->url)) {
+		set_err(err, "only http:// and https:// URLs are allowed");
+		return 0;
+	}
+	x = calloc(1, sizeof *x);
+	if (!x || !(x->easy = curl_easy_init())) {
+		free(x);
+		set_err(err, "out of memory");
+		return 0;
+	}
+	e = x->easy;
+	x->max = req->max_response ? req->max_response : HTTP_DEFAULT_MAX;
+	x->retry_after_ms = -1;
+	x->cb = cb;
+	x->udata = udata;
+	x->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "sdq/" SDQ_VERSION);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+						     : (long)HTTP_DEFAULT_CONNECT_MS);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	if (req->follow_redirects) {
+		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+		/* The Authorization header is never sent to another host. */
+		curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	}
+
+	x->headers = curl_slist_append(NULL, "Accept: application/json");
+	x->headers = x->headers ? curl_slist_append(x->headers, "Expect:") : NULL;
+	if (x->headers && req->api_key) {
+		size_t kl = strlen(req->api_key);
+		char *hdr = malloc(kl + 32);
+		struct curl_slist *nh = NULL;
+		if (hdr) {
+			snprintf(hdr, kl + 32, "Authorization: Bearer %s", req->api_key);
+			nh = curl_slist_append(x->headers, hdr);
+			/* curl copied it: wipe ours */
+			memset(hdr, 0, kl + 32);
+			free(hdr);
+		}
+		if (!nh) {
+			curl_slist_free_all(x->headers);
+			x->headers = NULL;
+		} else {
+			x->headers = nh;
+		}
+	}
+	if (x->headers && req->body) {
+		struct curl_slist *nh = curl_slist_append(x->headers, "Content-Type: application/json");
+		if (!nh) {
+			curl_slist_free_all(x->headers);
+			x->headers = NULL;
+		} else {
+			x->headers = nh;
+		}
+	}
+	if (!x->headers) {
+		xfer_free(x);
+		set_err(err, "out of memory");
+		return 0;
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+
+	if (req->body) {
+		size_t bl = req->body_len ? req->body_len : strlen(req->body);
+		x->body = malloc(bl + 1);
+		if (!x->body) {
+			xfer_free(x);
+			set_err(err, "out of memory");
+			return 0;
+		}
+		memcpy(x->body, req->body, bl);
+		x->body[bl] = '\0';
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bl);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
+	}
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		if (!req->body) {
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+		}
+	} else {
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	}
+
+	mc = curl_multi_add_handle(h->multi, e);
+	if (mc != CURLM_OK) {
+		xfer_free(x);
+		set_err(err, curl_multi_strerror(mc));
+		return 0;
+	}
+	x->id = h->next_id++;
+	x->state = XFER_ACTIVE;
+	x->next = h->active;
+	if (h->active)
+		h->active->prev = x;
+	h->active = x;
+	h->n_active++;
+	return x->id;
+}
+
+void http_cancel(struct http *h, uint64_t id)
+{
+	struct xfer *x;
+	size_t i;
+
+	if (!h || !id)
+		return;
+	for (x = h->active; x; x = x->next) {
+		if (x->id == id) {
+			unlink_active(h, x);
+			curl_multi_remove_handle(h->multi, x->easy);
+			xfer_free(x);
+			return;
+		}
+	}
+	for (i = 0; h->in_perform && i < h->ndone; i++)
+		if (h->done[i] && h->done[i]->id == id)
+			h->done[i]->cancelled = 1;
+}
+
+size_t http_active(const struct http *h)
+{
+	return h ? h->n_active : 0;
+}
+
+int http_poll(struct http *h, struct curl_waitfd *extra, unsigned n, int timeout_ms)
+{
+	CURLMcode mc;
+
+	if (timeout_ms < 0 || timeout_ms > 3600 * 1000)
+		timeout_ms = 3600 * 1000;
+	mc = curl_multi_poll(h->multi, extra, n, timeout_ms, NULL);
+	return mc == CURLM_OK ? 0 : -1;
+}
+
+void http_wakeup(struct http *h)
+{
+	if (h)
+		curl_multi_wakeup(h->multi);
+}
+
+long http_timeout_ms(struct http *h)
+{
+	long t = -1;
+	curl_multi_timeout(h->multi, &t);
+	return t;
+}
+
+static void report(struct http *h, struct xfer *x)
+{
+	struct http_response r;
+	char msg[CURL_ERROR_SIZE + 96];
+	long req_size = 0;
+	curl_off_t tt = 0;
+
+	memset(&r, 0, sizeof r);
+	r.id = x->id;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &req_size);
+	curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &tt);
+	r.total_s = (double)tt / 1e6;
+	r.body = x->buf ? x->buf : "";
+	r.len = x->len;
+	r.code = x->result;
+	r.retry_after_ms = x->retry_after_ms;
+	r.sent = req_size > 0 || r.status > 0;
+	if (x->result == CURLE_FILESIZE_EXCEEDED)
+		x->too_large = 1;
+	r.too_large = x->too_large;
+	r.timed_out = x->result == CURLE_OPERATION_TIMEDOUT;
+	if (x->too_large) {
+		snprintf(msg, sizeof msg, "response too large (more than %zu bytes)", x->max);
+		r.error = msg;
+	} else if (x->result == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(msg, sizeof msg, "timeout: %s",
+			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+		r.error = msg;
+	} else if (x->result != CURLE_OK) {
+		snprintf(msg, sizeof msg, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+		r.error = msg;
+	}
+	if (x->cb)
+		x->cb(h, &r, x->udata);
+}
+
+int http_perform(struct http *h)
+{
+	int running = 0, nmsg = 0, ran = 0;
+	CURLMsg *m;
+	struct xfer **done = NULL;
+	size_t ndone = 0, cap = 0, i;
+
+	if (h->in_perform)
+		return 0; /* not from inside a callback */
+	if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+		return -1;
+	while ((m = curl_multi_info_read(h->multi, &nmsg))) {
+		struct xfer *x = NULL;
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (!x)
+			continue;
+		x->result = m->data.result;
+		if (ndone == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct xfer **nd = realloc(done, nc * sizeof *nd);
+			if (!nd)
+				break; /* the rest is reported on the next pass */
+			done = nd;
+			cap = nc;
+		}
+		unlink_active(h, x);
+		curl_multi_remove_handle(h->multi, x->easy);
+		x->state = XFER_DONE;
+		done[ndone++] = x;
+	}
+	h->done = done;
+	h->ndone = ndone;
+	h->in_perform = 1;
+	for (i = 0; i < ndone; i++) {
+		struct xfer *x = done[i];
+		if (!x->cancelled) {
+			report(h, x);
+			ran++;
+		}
+		done[i] = NULL;
+		xfer_free(x);
+	}
+	h->in_perform = 0;
+	h->done = NULL;
+	h->ndone = 0;
+	free(done);
+	return ran;
+}
