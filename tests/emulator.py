@@ -654,6 +654,7 @@ class Emulator:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes
     server_version = "sdq-emulator/1"
     sys_version = ""
     emu = None  # set in main
