@@ -1,11 +1,2247 @@
-/* sdcpp.c: placeholder until the local backend lands. */
+/*
+ * sdcpp.c: the local backend. It runs stable-diffusion.cpp's `sd-cli` (or the
+ * older `sd`) as a child process per job, one job at a time per backend, and
+ * turns what the child prints into job progress.
+ *
+ * Layout of this file:
+ * - the parser (struct sdcpp_parser): bytes in, events out; pure and tested
+ *   on its own (tests/test_sdcpp.c);
+ * - helpers: argv building, PATH search, argument splitting;
+ * - struct proc: a child in its own process group with its stdout and stderr
+ *   on non-blocking pipes read through the engine loop;
+ * - the backend: a FIFO of waiting jobs (by job id), the running job, cancel
+ *   (SIGTERM to the group, SIGKILL after a grace period), collecting and saving
+ *   the images, and health (`--version`, `--list-devices`, the model files).
+ *
+ * Resume: a local job found IN_PROGRESS when a driver starts belonged to a
+ * driver that died. Its child may still be alive for a moment (it is in its own
+ * process group, so it dies of SIGPIPE at its next write). sdq kills it if the
+ * recorded process group (job->worker_id "pgid N") still runs a command line
+ * naming the job's private directory, removes that directory, and runs the job
+ * again from the start with the same seed, saying so in the job's log.
+ */
+#include "sdcpp.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "backend.h"
+#include "output.h"
+
+/* ------------------------------------------------------------------------ */
+/* The parser */
+
+struct pstream {
+	char line[SDCPP_LINE_MAX + 1];
+	size_t len;
+	int esc;        /* 0 text, 1 after ESC, 2 in CSI, 3 in OSC/DCS string */
+	size_t esc_len; /* bytes of the current sequence, capped */
+};
+
+struct sdcpp_parser {
+	struct sdcpp_state st;
+	int batch_hint;
+	sdcpp_event_cb cb;
+	void *udata;
+	struct pstream s[2];
+	char path[SDCPP_LINE_MAX + 1]; /* scratch for SAVED events */
+};
+
+static const char *const phase_names[] = {
+	[SDCPP_PHASE_STARTING] = "starting", [SDCPP_PHASE_LOADING] = "loading",
+	[SDCPP_PHASE_SAMPLING] = "sampling", [SDCPP_PHASE_DECODING] = "decoding",
+	[SDCPP_PHASE_SAVING] = "saving",     [SDCPP_PHASE_DONE] = "done",
+};
+
+const char *sdcpp_phase_name(enum sdcpp_phase ph)
+{
+	if ((int)ph < 0 || ph > SDCPP_PHASE_DONE)
+		return "unknown";
+	return phase_names[ph];
+}
+
+struct sdcpp_parser *sdcpp_parser_new(int batch, sdcpp_event_cb cb, void *udata)
+{
+	struct sdcpp_parser *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->batch_hint = batch > 0 ? batch : 1;
+	p->st.batch = p->batch_hint;
+	p->st.fraction = -1;
+	p->cb = cb;
+	p->udata = udata;
+	return p;
+}
+
+void sdcpp_parser_free(struct sdcpp_parser *p)
+{
+	free(p);
+}
+
+const struct sdcpp_state *sdcpp_parser_state(const struct sdcpp_parser *p)
+{
+	return &p->st;
+}
+
+static void update_fraction(struct sdcpp_state *st)
+{
+	switch (st->phase) {
+	case SDCPP_PHASE_STARTING:
+		st->fraction = -1;
+		break;
+	case SDCPP_PHASE_LOADING:
+		st->fraction = 0;
+		break;
+	case SDCPP_PHASE_SAMPLING: {
+		int b = st->batch > 0 ? st->batch : 1;
+		int i = st->image > 0 ? st->image : 1;
+		double f;
+		if (st->steps > 0)
+			f = ((double)(i - 1) * st->steps + st->step) / ((double)b * st->steps);
+		else
+			f = (double)(i - 1) / b;
+		st->fraction = f < 0 ? 0 : f > 1 ? 1 : f;
+		break;
+	}
+	default:
+		st->fraction = 1;
+		break;
+	}
+}
+
+static void set_phase(struct sdcpp_state *st, enum sdcpp_phase ph)
+{
+	if (st->phase == ph)
+		return;
+	st->phase = ph;
+	st->step = st->steps = 0;
+	st->speed = 0;
+	st->unit[0] = 0;
+}
+
+static void emit(struct sdcpp_parser *p, struct sdcpp_event *ev)
+{
+	ev->phase = p->st.phase;
+	if (p->cb)
+		p->cb(ev, p->udata);
+}
+
+static const char *skip_ws(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+static int parse_uint(const char **sp, int *out)
+{
+	const char *s = *sp;
+	long v = 0;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	while (isdigit((unsigned char)*s)) {
+		if (v < 100000000)
+			v = v * 10 + (*s - '0');
+		s++;
+	}
+	*out = (int)v;
+	*sp = s;
+	return 0;
+}
+
+/* A progress frame: "  |cells| k/N - 1.23s/it". Returns 1 and fills the
+ * out-parameters, with *rest pointing past the frame (a log line glued to it,
+ * or ""); 0 if line is not a frame. */
+static int parse_bar(const char *line, int *step, int *steps, double *speed, char *unit,
+		     int *hashes, const char **rest)
+{
+	static const char *const units[] = {"s/it", "it/s", "GB/s", "MB/s", "KB/s", "kB/s", "B/s"};
+	const char *s = skip_ws(line);
+	int h = 0;
+	if (*s++ != '|')
+		return 0;
+	while (*s == '=' || *s == '>' || *s == '#' || *s == ' ' || *s == '-') {
+		if (*s == '#')
+			h++;
+		s++;
+	}
+	if (*s++ != '|')
+		return 0;
+	s = skip_ws(s);
+	if (parse_uint(&s, step) < 0 || *s++ != '/' || parse_uint(&s, steps) < 0)
+		return 0;
+	s = skip_ws(s);
+	if (*s++ != '-')
+		return 0;
+	s = skip_ws(s);
+	const char *num = s;
+	while (isdigit((unsigned char)*s) || *s == '.')
+		s++;
+	if (s == num)
+		return 0;
+	char nbuf[32];
+	size_t nl = (size_t)(s - num) < sizeof nbuf - 1 ? (size_t)(s - num) : sizeof nbuf - 1;
+	memcpy(nbuf, num, nl);
+	nbuf[nl] = 0;
+	size_t i;
+	for (i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strncmp(s, units[i], strlen(units[i])) == 0)
+			break;
+	if (i == sizeof units / sizeof units[0])
+		return 0;
+	strcpy(unit, units[i]);
+	s += strlen(units[i]);
+	s = skip_ws(s);
+	if (*s && *s != '[')
+		return 0;
+	*speed = strtod(nbuf, NULL);
+	*hashes = h;
+	*rest = s;
+	return 1;
+}
+
+/* "[LEVEL] file:line - msg" (also the older "[INFO]  file:line - msg").
+ * Returns the level name (static) and sets *msg, or NULL. */
+static const char *parse_log(const char *line, const char **msg)
+{
+	static const char *const levels[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+	const char *s = line;
+	if (*s++ != '[')
+		return NULL;
+	const char *lv = s;
+	while (isupper((unsigned char)*s))
+		s++;
+	size_t n = (size_t)(s - lv);
+	const char *level = NULL;
+	for (size_t i = 0; i < 4; i++)
+		if (n == strlen(levels[i]) && strncmp(lv, levels[i], n) == 0)
+			level = levels[i];
+	if (n == 7 && strncmp(lv, "WARNING", 7) == 0)
+		level = "WARN";
+	if (!level)
+		return NULL;
+	s = skip_ws(s);
+	if (*s++ != ']')
+		return NULL;
+	s = skip_ws(s);
+	/* file:line - ; if absent, the message is the rest */
+	const char *f = s;
+	while (*f && *f != ' ' && *f != ':')
+		f++;
+	if (*f == ':' && isdigit((unsigned char)f[1])) {
+		f++;
+		while (isdigit((unsigned char)*f))
+			f++;
+		f = skip_ws(f);
+		if (*f == '-' && (f[1] == ' ' || f[1] == 0)) {
+			*msg = f[1] ? f + 2 : f + 1;
+			return level;
+		}
+	}
+	*msg = s;
+	return level;
+}
+
+/* Act on a progress frame. */
+static void process_bar(struct sdcpp_parser *p, enum sdcpp_stream stream, int step, int steps,
+			double speed, const char *unit, int hashes)
+{
+	struct sdcpp_state *st = &p->st;
+	int bytes = strstr(unit, "B/s") != NULL;
+	if (bytes || hashes > 0)
+		set_phase(st, SDCPP_PHASE_LOADING);
+	else if (st->phase != SDCPP_PHASE_DECODING && st->phase != SDCPP_PHASE_SAMPLING) {
+		set_phase(st, SDCPP_PHASE_SAMPLING);
+		if (st->image < 1)
+			st->image = 1;
+	}
+	st->step = step;
+	st->steps = steps;
+	st->speed = speed;
+	snprintf(st->unit, sizeof st->unit, "%s", unit);
+	update_fraction(st);
+	struct sdcpp_event ev = {.type = SDCPP_EV_PROGRESS, .stream = stream, .level = "",
+				 .step = step, .steps = steps, .speed = speed, .unit = st->unit};
+	emit(p, &ev);
+}
+
+static void process_line(struct sdcpp_parser *p, enum sdcpp_stream stream, const char *line)
+{
+	struct sdcpp_state *st = &p->st;
+	int step, steps, hashes;
+	double speed;
+	char unit[8];
+	const char *rest;
+	enum sdcpp_phase old = st->phase;
+
+	/* frames, possibly with more frames or a log line glued behind */
+	while (parse_bar(line, &step, &steps, &speed, unit, &hashes, &rest)) {
+		process_bar(p, stream, step, steps, speed, unit, hashes);
+		if (st->phase != old) {
+			struct sdcpp_event pe = {.type = SDCPP_EV_PHASE, .stream = stream,
+						 .level = ""};
+			emit(p, &pe);
+			old = st->phase;
+		}
+		if (!*rest)
+			return;
+		line = rest;
+	}
+
+	const char *msg = line;
+	const char *level = parse_log(line, &msg);
+	struct sdcpp_event ev = {.type = SDCPP_EV_LINE, .stream = stream, .text = line,
+				 .level = level ? level : "", .msg = msg};
+	struct sdcpp_event sp = {.stream = stream, .text = line, .level = ev.level, .msg = msg};
+	int special = 0;
+	int a, b;
+	long long seed;
+	const char *q;
+	char *path = p->path;
+
+	if (strncmp(msg, "loading model from", 18) == 0 ||
+	    strncmp(msg, "loading tensors", 15) == 0 ||
+	    strncmp(msg, "loading diffusion model from", 28) == 0) {
+		if (st->phase == SDCPP_PHASE_STARTING)
+			set_phase(st, SDCPP_PHASE_LOADING);
+	} else if (sscanf(msg, "generating image: %d/%d - seed %lld", &a, &b, &seed) == 3) {
+		set_phase(st, SDCPP_PHASE_SAMPLING);
+		if (b > 0)
+			st->batch = b;
+		st->image = a;
+		if (st->image > st->batch)
+			st->batch = st->image;
+		st->step = 0;
+		sp.type = SDCPP_EV_IMAGE;
+		sp.image = a;
+		sp.batch = st->batch;
+		sp.seed = seed;
+		special = 1;
+	} else if (strncmp(msg, "decoding ", 9) == 0 || strncmp(msg, "decode_first_stage", 18) == 0) {
+		set_phase(st, SDCPP_PHASE_DECODING);
+	} else if (strncmp(msg, "generate_image completed", 24) == 0) {
+		set_phase(st, SDCPP_PHASE_SAVING);
+	} else if (sscanf(msg, "save result image %d to '", &a) == 1 && (q = strstr(msg, " to '"))) {
+		/* the path may itself hold "' (success)": the line must end with it */
+		size_t ml = strlen(msg);
+		set_phase(st, SDCPP_PHASE_SAVING);
+		if (ml >= 11 && strcmp(msg + ml - 11, "' (success)") == 0 && msg + ml - 11 >= q + 5) {
+			size_t n = (size_t)(msg + ml - 11 - (q + 5));
+			memcpy(path, q + 5, n);
+			path[n] = 0;
+			st->n_saved++;
+			sp.type = SDCPP_EV_SAVED;
+			sp.index = a;
+			sp.path = path;
+			special = 1;
+		}
+	} else if (sscanf(msg, "%d/%d images saved", &a, &b) == 2) {
+		set_phase(st, SDCPP_PHASE_DONE);
+	}
+	if (level && strcmp(level, "ERROR") == 0)
+		st->n_errors++;
+	update_fraction(st);
+	emit(p, &ev);
+	if (level && strcmp(level, "ERROR") == 0) {
+		struct sdcpp_event ee = {.type = SDCPP_EV_ERROR, .stream = stream, .text = line,
+					 .level = level, .msg = msg};
+		emit(p, &ee);
+	}
+	if (st->phase != old) {
+		struct sdcpp_event pe = {.type = SDCPP_EV_PHASE, .stream = stream, .level = ""};
+		emit(p, &pe);
+	}
+	if (special)
+		emit(p, &sp);
+}
+
+static void end_segment(struct sdcpp_parser *p, enum sdcpp_stream stream)
+{
+	struct pstream *ps = &p->s[stream];
+	if (ps->len == 0)
+		return;
+	ps->line[ps->len < SDCPP_LINE_MAX ? ps->len : SDCPP_LINE_MAX] = 0;
+	ps->len = 0;
+	/* all blank: nothing to report */
+	const char *t = skip_ws(ps->line);
+	if (*t)
+		process_line(p, stream, ps->line);
+}
+
+void sdcpp_parser_feed(struct sdcpp_parser *p, enum sdcpp_stream stream, const char *buf,
+		       size_t len)
+{
+	if (!p || (stream != SDCPP_STDOUT && stream != SDCPP_STDERR))
+		return;
+	struct pstream *ps = &p->s[stream];
+	p->st.bytes += (int64_t)len;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (ps->esc == 1) {
+			ps->esc_len = 0;
+			if (c == '[')
+				ps->esc = 2;
+			else if (c == ']' || c == 'P' || c == '_' || c == '^' || c == 'X')
+				ps->esc = 3;
+			else
+				ps->esc = 0; /* a two-byte escape: dropped */
+			continue;
+		}
+		if (ps->esc == 2) {
+			if (c >= 0x40 && c <= 0x7e) {
+				ps->esc = 0;
+				if (c == 'K') /* erase line: the end of a frame */
+					end_segment(p, stream);
+			} else if (++ps->esc_len > 64 || c == '\n' || c == '\r' || c == 0x1b) {
+				ps->esc = 0; /* malformed: give up on it */
+				i--;         /* and look at this byte again as text */
+			}
+			continue;
+		}
+		if (ps->esc == 3) {
+			if (c == 0x07 || ++ps->esc_len > 4096)
+				ps->esc = 0;
+			else if (c == 0x1b)
+				ps->esc = 1; /* ST is ESC \ : the \ is dropped as a 2-byte escape */
+			continue;
+		}
+		if (c == 0x1b) {
+			ps->esc = 1;
+			continue;
+		}
+		if (c == '\r' || c == '\n') {
+			end_segment(p, stream);
+			continue;
+		}
+		if (c < 0x20 && c != '\t')
+			continue;
+		if (c == 0x7f)
+			continue;
+		if (ps->len < SDCPP_LINE_MAX)
+			ps->line[ps->len] = (char)c;
+		if (ps->len <= SDCPP_LINE_MAX)
+			ps->len++;
+	}
+}
+
+void sdcpp_parser_finish(struct sdcpp_parser *p, enum sdcpp_stream stream)
+{
+	if (!p || (stream != SDCPP_STDOUT && stream != SDCPP_STDERR))
+		return;
+	p->s[stream].esc = 0;
+	end_segment(p, stream);
+}
+
+char *sdcpp_state_text(const struct sdcpp_state *s, char *buf, size_t len)
+{
+	if (!len)
+		return buf;
+	switch (s->phase) {
+	case SDCPP_PHASE_LOADING:
+		if (s->steps > 0)
+			snprintf(buf, len, "loading %d/%d %.2f%s", s->step, s->steps, s->speed,
+				 s->unit);
+		else
+			snprintf(buf, len, "loading");
+		break;
+	case SDCPP_PHASE_SAMPLING: {
+		char img[32] = "";
+		if (s->batch > 1)
+			snprintf(img, sizeof img, " %d/%d", s->image > 0 ? s->image : 1, s->batch);
+		if (s->steps > 0)
+			snprintf(buf, len, "sampling%s step %d/%d %.2f%s", img, s->step, s->steps,
+				 s->speed, s->unit);
+		else
+			snprintf(buf, len, "sampling%s", img);
+		break;
+	}
+	case SDCPP_PHASE_DECODING:
+		if (s->steps > 0)
+			snprintf(buf, len, "decoding %d/%d", s->step, s->steps);
+		else
+			snprintf(buf, len, "decoding");
+		break;
+	default:
+		snprintf(buf, len, "%s", sdcpp_phase_name(s->phase));
+		break;
+	}
+	return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers: argv, PATH search */
+
+void sdcpp_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **q = v; *q; q++)
+		free(*q);
+	free(v);
+}
+
+/* A growable NULL-terminated string vector. */
+struct strv {
+	char **v;
+	size_t n, cap;
+	int oom;
+};
+
+static void strv_addn(struct strv *sv, const char *s, size_t len)
+{
+	if (sv->oom)
+		return;
+	if (sv->n + 2 > sv->cap) {
+		size_t nc = sv->cap ? sv->cap * 2 : 16;
+		char **nv = realloc(sv->v, nc * sizeof *nv);
+		if (!nv) {
+			sv->oom = 1;
+			return;
+		}
+		sv->v = nv;
+		sv->cap = nc;
+	}
+	char *c = malloc(len + 1);
+	if (!c) {
+		sv->oom = 1;
+		return;
+	}
+	memcpy(c, s, len);
+	c[len] = 0;
+	sv->v[sv->n++] = c;
+	sv->v[sv->n] = NULL;
+}
+
+static void strv_add(struct strv *sv, const char *s)
+{
+	strv_addn(sv, s, strlen(s));
+}
+
+static void strv_addf(struct strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void strv_addf(struct strv *sv, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	strv_add(sv, buf);
+}
+
+static char **strv_finish(struct strv *sv)
+{
+	if (!sv->oom && !sv->v) {
+		sv->v = calloc(1, sizeof *sv->v);
+		if (!sv->v)
+			sv->oom = 1;
+	}
+	if (sv->oom) {
+		if (sv->v) {
+			sv->v[sv->n] = NULL;
+			sdcpp_strv_free(sv->v);
+		}
+		return NULL;
+	}
+	return sv->v;
+}
+
+static void split_into(struct strv *sv, const char *s)
+{
+	while (s && *s) {
+		while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+			s++;
+		const char *w = s;
+		while (*s && *s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			s++;
+		if (s > w)
+			strv_addn(sv, w, (size_t)(s - w));
+	}
+}
+
+char **sdcpp_split_args(const char *s, size_t *n)
+{
+	struct strv sv = {0};
+	split_into(&sv, s);
+	char **v = strv_finish(&sv);
+	if (n)
+		*n = v ? sv.n : 0;
+	return v;
+}
+
+char **sdcpp_build_argv(const char *exe, const struct config_endpoint *ep,
+			const struct job_params *p, const char *out_path)
+{
+	struct strv sv = {0};
+	strv_add(&sv, exe);
+	if (ep->model) {
+		strv_add(&sv, "-m");
+		strv_add(&sv, ep->model);
+	}
+	static const struct {
+		const char *flag;
+		size_t off;
+	} files[] = {
+		{"--diffusion-model", offsetof(struct config_endpoint, diffusion_model)},
+		{"--vae", offsetof(struct config_endpoint, vae)},
+		{"--clip_l", offsetof(struct config_endpoint, clip_l)},
+		{"--clip_g", offsetof(struct config_endpoint, clip_g)},
+		{"--t5xxl", offsetof(struct config_endpoint, t5xxl)},
+		{"--llm", offsetof(struct config_endpoint, llm)},
+	};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		const char *v = *(char *const *)((const char *)ep + files[i].off);
+		if (v && *v) {
+			strv_add(&sv, files[i].flag);
+			strv_add(&sv, v);
+		}
+	}
+	strv_add(&sv, "-p");
+	strv_add(&sv, p->prompt ? p->prompt : "");
+	if (p->negative_prompt && *p->negative_prompt) {
+		strv_add(&sv, "-n");
+		strv_add(&sv, p->negative_prompt);
+	}
+	strv_add(&sv, "-s");
+	strv_addf(&sv, "%" PRId64, p->seed >= 0 ? p->seed : (int64_t)-1);
+	if (p->steps > 0) {
+		strv_add(&sv, "--steps");
+		strv_addf(&sv, "%d", p->steps);
+	}
+	if (p->has_cfg) {
+		strv_add(&sv, "--cfg-scale");
+		strv_addf(&sv, "%g", p->cfg);
+	}
+	if (p->width > 0) {
+		strv_add(&sv, "-W");
+		strv_addf(&sv, "%d", p->width);
+	}
+	if (p->height > 0) {
+		strv_add(&sv, "-H");
+		strv_addf(&sv, "%d", p->height);
+	}
+	if (p->sampler && *p->sampler) {
+		strv_add(&sv, "--sampling-method");
+		strv_add(&sv, p->sampler);
+	}
+	if (p->count > 1) {
+		strv_add(&sv, "-b");
+		strv_addf(&sv, "%d", p->count);
+	}
+	if (ep->threads > 0) {
+		strv_add(&sv, "-t");
+		strv_addf(&sv, "%d", ep->threads);
+	}
+	strv_add(&sv, "-o");
+	strv_add(&sv, out_path);
+	split_into(&sv, ep->extra_args);
+	return strv_finish(&sv);
+}
+
+static int is_exec_file(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Search name on path; malloc'd full path or NULL. */
+static char *search_path(const char *name, const char *path)
+{
+	const char *s = path;
+	while (s) {
+		const char *colon = strchr(s, ':');
+		size_t dl = colon ? (size_t)(colon - s) : strlen(s);
+		size_t need = dl + strlen(name) + 2;
+		char *full = malloc(need);
+		if (!full)
+			return NULL;
+		if (dl == 0)
+			snprintf(full, need, "./%s", name);
+		else
+			snprintf(full, need, "%.*s/%s", (int)dl, s, name);
+		if (is_exec_file(full))
+			return full;
+		free(full);
+		s = colon ? colon + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char **err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = NULL;
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (m = malloc((size_t)n + 1))) {
+		va_start(ap, fmt);
+		vsnprintf(m, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	*err = m;
+}
+
+char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **err)
+{
+	const char *name = ep && ep->name ? ep->name : "local";
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	if (ep && ep->exe && *ep->exe) {
+		if (strchr(ep->exe, '/')) {
+			if (is_exec_file(ep->exe))
+				return strdup(ep->exe);
+			set_err(err,
+				"stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) is "
+				"not an executable file: %s",
+				ep->exe, name, access(ep->exe, F_OK) ? strerror(errno) : "not executable");
+			return NULL;
+		}
+		char *f = search_path(ep->exe, path);
+		if (f)
+			return f;
+		set_err(err,
+			"stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) not found on "
+			"PATH (%s); set exe to its full path",
+			ep->exe, name, path);
+		return NULL;
+	}
+	char *f = search_path("sd-cli", path);
+	if (!f)
+		f = search_path("sd", path);
+	if (f)
+		return f;
+	set_err(err,
+		"stable-diffusion.cpp executable not found: tried 'sd-cli' and 'sd' on PATH (%s); "
+		"install it or set exe = /path/to/sd-cli in [local \"%s\"] of the config",
+		path, name);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Child processes */
+
+#define SDCPP_GRACE_MS 3000      /* SIGTERM -> SIGKILL */
+#define SDCPP_DRAIN_MS 2000      /* exited, but the pipes stay open (a grandchild) */
+#define SDCPP_REAP_POLL_MS 50    /* pipes closed, no SIGCHLD seen yet */
+#define SDCPP_PROBE_TIMEOUT_MS 10000
+#define SDCPP_PROBE_OUT_MAX 4096
+#define SDCPP_LOG_LINES 50
+#define SDCPP_LOG_LINE_MAX 400
+#define SDCPP_ERR_LINES 5
+#define SDCPP_IMAGE_MAX (256L << 20)
+#define SDCPP_MAX_IMAGES 1024
+#define SDCPP_PERSIST_MS 1000
+
+struct sdcpp;
+struct proc;
+typedef void (*proc_data_cb)(struct proc *pr, int stream, const char *buf, size_t n);
+typedef void (*proc_done_cb)(struct proc *pr);
+
+/* A child in its own process group; stdout and stderr are pipes read through
+ * the engine loop. Done once it has been reaped and both pipes are closed. */
+struct proc {
+	struct engine *e;
+	pid_t pid; /* also the process group id */
+	int fd[2];
+	int exited, status, status_lost;
+	int done;
+	uint64_t reap_timer, drain_timer, kill_timer;
+	proc_data_cb on_data;
+	proc_done_cb on_done;
+	void *owner;
+};
+
+static void proc_check(struct proc *pr);
+
+static void proc_close_fd(struct proc *pr, int i)
+{
+	if (pr->fd[i] < 0)
+		return;
+	engine_unwatch_fd(pr->e, pr->fd[i]);
+	close(pr->fd[i]);
+	pr->fd[i] = -1;
+}
+
+/* Reap pr's child if it has exited (never blocks, never reaps another). */
+static void proc_reap(struct proc *pr)
+{
+	if (pr->exited || pr->pid <= 0)
+		return;
+	int st;
+	pid_t r;
+	do
+		r = waitpid(pr->pid, &st, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == pr->pid) {
+		pr->exited = 1;
+		pr->status = st;
+	} else if (r < 0 && errno == ECHILD) {
+		/* somebody else reaped it: the status is lost */
+		pr->exited = 1;
+		pr->status_lost = 1;
+	}
+}
+
+static void proc_reap_timer(struct engine *e, void *udata)
+{
+	struct proc *pr = udata;
+	pr->reap_timer = 0;
+	proc_reap(pr);
+	proc_check(pr);
+}
+
+static void proc_drain_timer(struct engine *e, void *udata)
+{
+	struct proc *pr = udata;
+	pr->drain_timer = 0;
+	/* the child is gone but something in its group keeps the pipes open */
+	kill(-pr->pid, SIGKILL);
+	proc_close_fd(pr, 0);
+	proc_close_fd(pr, 1);
+	proc_check(pr);
+}
+
+static void proc_kill_timer(struct engine *e, void *udata)
+{
+	struct proc *pr = udata;
+	pr->kill_timer = 0;
+	kill(-pr->pid, SIGKILL);
+}
+
+/* Decide whether pr is done; if so, call on_done (which may free pr). */
+static void proc_check(struct proc *pr)
+{
+	if (pr->done)
+		return;
+	int open = pr->fd[0] >= 0 || pr->fd[1] >= 0;
+	if (pr->exited && !open) {
+		pr->done = 1;
+		engine_timer_cancel(pr->e, pr->reap_timer);
+		engine_timer_cancel(pr->e, pr->drain_timer);
+		engine_timer_cancel(pr->e, pr->kill_timer);
+		pr->reap_timer = pr->drain_timer = pr->kill_timer = 0;
+		pr->on_done(pr);
+		return;
+	}
+	if (pr->exited && open && !pr->drain_timer)
+		pr->drain_timer = engine_timer_add(pr->e, SDCPP_DRAIN_MS, proc_drain_timer, pr);
+	if (!pr->exited && !open && !pr->reap_timer)
+		pr->reap_timer = engine_timer_add(pr->e, SDCPP_REAP_POLL_MS, proc_reap_timer, pr);
+}
+
+static void proc_fd_cb(struct engine *e, int fd, short revents, void *udata)
+{
+	struct proc *pr = udata;
+	int i = fd == pr->fd[0] ? 0 : fd == pr->fd[1] ? 1 : -1;
+	if (i < 0)
+		return;
+	char buf[16384];
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n > 0) {
+			pr->on_data(pr, i, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* EOF or a read error */
+		proc_close_fd(pr, i);
+		pr->on_data(pr, i, NULL, 0);
+		proc_reap(pr);
+		proc_check(pr);
+		return;
+	}
+}
+
+static const int child_default_signals[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
+					    SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH,
+					    SIGUSR1, SIGUSR2, SIGALRM};
+
+/* Start argv[0] (a path) with argv in directory dir, in its own process
+ * group. 0, or -1 with *err (the exec error included). */
+static int proc_spawn(struct proc *pr, struct engine *e, char *const argv[], const char *dir,
+		      char **err)
+{
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
+	memset(pr, 0, sizeof *pr);
+	pr->e = e;
+	pr->fd[0] = pr->fd[1] = -1;
+	pr->pid = -1;
+	if (pipe(out) < 0 || pipe(errp) < 0 || pipe(stp) < 0) {
+		set_err(err, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	int all[6] = {out[0], out[1], errp[0], errp[1], stp[0], stp[1]};
+	for (int k = 0; k < 6; k++)
+		fcntl(all[k], F_SETFD, FD_CLOEXEC);
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pid_t pid = fork();
+	if (pid < 0) {
+		set_err(err, "fork: %s", strerror(errno));
+		if (devnull >= 0)
+			close(devnull);
+		goto fail;
+	}
+	if (pid == 0) {
+		/* child: only async-signal-safe calls until exec */
+		setpgid(0, 0);
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		sigemptyset(&sa.sa_mask);
+		for (size_t k = 0; k < sizeof child_default_signals / sizeof(int); k++)
+			sigaction(child_default_signals[k], &sa, NULL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(out[1], 1);
+		dup2(errp[1], 2);
+		int sfd = stp[1];
+		for (int fd = 3; fd < sfd; fd++)
+			close(fd);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+		closefrom(sfd + 1);
+#else
+		for (int fd = sfd + 1; fd < 4096; fd++)
+			close(fd);
+#endif
+		int code = 0;
+		if (dir && chdir(dir) < 0)
+			code = errno;
+		if (!code) {
+			execv(argv[0], argv);
+			code = errno;
+		}
+		ssize_t wr = write(sfd, &code, sizeof code);
+		(void)wr;
+		_exit(127);
+	}
+	/* parent */
+	setpgid(pid, pid); /* also here: no race with a kill(-pid) right after */
+	if (devnull >= 0)
+		close(devnull);
+	close(out[1]);
+	close(errp[1]);
+	close(stp[1]);
+	out[1] = errp[1] = stp[1] = -1;
+	int code = 0;
+	ssize_t n;
+	do
+		n = read(stp[0], &code, sizeof code);
+	while (n < 0 && errno == EINTR);
+	close(stp[0]);
+	stp[0] = -1;
+	pr->pid = pid;
+	pr->fd[0] = out[0];
+	pr->fd[1] = errp[0];
+	if (n == (ssize_t)sizeof code) {
+		set_err(err, "cannot run %s: %s", argv[0], strerror(code));
+		int st;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		close(out[0]);
+		close(errp[0]);
+		pr->fd[0] = pr->fd[1] = -1;
+		pr->pid = -1;
+		return -1;
+	}
+	for (int k = 0; k < 2; k++) {
+		fcntl(pr->fd[k], F_SETFL, fcntl(pr->fd[k], F_GETFL) | O_NONBLOCK);
+		if (engine_watch_fd(e, pr->fd[k], POLLIN, proc_fd_cb, pr) < 0) {
+			set_err(err, "cannot watch the child's output");
+			kill(-pid, SIGKILL);
+			int st;
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+			engine_unwatch_fd(e, pr->fd[0]);
+			close(pr->fd[0]);
+			close(pr->fd[1]);
+			pr->fd[0] = pr->fd[1] = -1;
+			pr->pid = -1;
+			return -1;
+		}
+	}
+	return 0;
+fail:
+	for (int k = 0; k < 2; k++) {
+		if (out[k] >= 0)
+			close(out[k]);
+		if (errp[k] >= 0)
+			close(errp[k]);
+		if (stp[k] >= 0)
+			close(stp[k]);
+	}
+	return -1;
+}
+
+/* Terminate pr now, synchronously (for free/forget): SIGTERM, up to grace_ms
+ * for it to go, then SIGKILL; reaps it, closes the pipes, cancels timers. */
+static void proc_kill_sync(struct proc *pr, int grace_ms)
+{
+	int was_done = pr->done;
+	if (pr->pid > 0 && !pr->exited) {
+		kill(-pr->pid, grace_ms > 0 ? SIGTERM : SIGKILL);
+		for (int t = 0; t < grace_ms / 10 && !pr->exited; t++) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			proc_reap(pr);
+			if (!pr->exited)
+				nanosleep(&ts, NULL);
+		}
+		if (!pr->exited)
+			kill(-pr->pid, SIGKILL);
+		for (int t = 0; t < 300 && !pr->exited; t++) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			proc_reap(pr);
+			if (!pr->exited)
+				nanosleep(&ts, NULL);
+		}
+	}
+	if (pr->pid > 0 && !was_done)
+		kill(-pr->pid, SIGKILL); /* anything left in the group */
+	proc_close_fd(pr, 0);
+	proc_close_fd(pr, 1);
+	engine_timer_cancel(pr->e, pr->reap_timer);
+	engine_timer_cancel(pr->e, pr->drain_timer);
+	engine_timer_cancel(pr->e, pr->kill_timer);
+	pr->reap_timer = pr->drain_timer = pr->kill_timer = 0;
+	pr->done = 1;
+}
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGHUP: return "SIGHUP";
+	case SIGINT: return "SIGINT";
+	case SIGQUIT: return "SIGQUIT";
+	case SIGILL: return "SIGILL";
+	case SIGTRAP: return "SIGTRAP";
+	case SIGABRT: return "SIGABRT";
+	case SIGBUS: return "SIGBUS";
+	case SIGFPE: return "SIGFPE";
+	case SIGKILL: return "SIGKILL";
+	case SIGUSR1: return "SIGUSR1";
+	case SIGSEGV: return "SIGSEGV";
+	case SIGUSR2: return "SIGUSR2";
+	case SIGPIPE: return "SIGPIPE";
+	case SIGALRM: return "SIGALRM";
+	case SIGTERM: return "SIGTERM";
+	case SIGXCPU: return "SIGXCPU";
+	case SIGXFSZ: return "SIGXFSZ";
+	default: return "?";
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* The backend */
+
+struct saved_file {
+	int index;
+	char *path;
+};
+
+/* The job being run: its child, parser, log and what it reported. */
+struct run {
+	struct sdcpp *sb;
+	struct job *job; /* NULL once the engine forgot it */
+	struct proc pr;
+	char *dir;      /* private output directory */
+	char *exe_name; /* basename of the executable, for messages */
+	struct sdcpp_parser *parser;
+	char *log[SDCPP_LOG_LINES];
+	size_t log_start, log_n;
+	char *errs[SDCPP_ERR_LINES];
+	size_t err_start, err_n;
+	int64_t *seeds; /* seeds[i - 1]: the seed of image i, -1 unknown */
+	size_t n_seeds;
+	struct saved_file *saved;
+	size_t n_saved;
+	int cancelling;
+	int dirty, phase_changed;
+	int64_t last_persist;
+};
+
+/* A health probe: `exe --version`, then `exe --list-devices`. */
+struct probe {
+	struct sdcpp *sb;
+	struct proc pr;
+	int step;
+	char *exe;
+	char out[SDCPP_PROBE_OUT_MAX + 1];
+	size_t out_len;
+	char *version, *devices, *error;
+	uint64_t timeout_timer;
+	int timed_out;
+};
+
+struct sdcpp {
+	struct backend *b;
+	struct engine *e;
+	const struct config_endpoint *ep;
+	struct job **queue; /* waiting jobs, by id */
+	size_t n_queue, cap_queue;
+	struct run *run;
+	struct probe *probe;
+	uint64_t kick_timer;
+	long n_completed, n_failed;
+};
+
+static void kick_later(struct sdcpp *sb);
+
+static char *xstrdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xstrdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	char *m = malloc((size_t)n + 1);
+	if (!m)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(m, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return m;
+}
+
+/* --- the queue --- */
+
+static int queue_find(struct sdcpp *sb, const struct job *j)
+{
+	for (size_t i = 0; i < sb->n_queue; i++)
+		if (sb->queue[i] == j)
+			return (int)i;
+	return -1;
+}
+
+static int queue_add(struct sdcpp *sb, struct job *j)
+{
+	if (queue_find(sb, j) >= 0)
+		return 0;
+	if (sb->n_queue == sb->cap_queue) {
+		size_t nc = sb->cap_queue ? sb->cap_queue * 2 : 8;
+		struct job **nq = realloc(sb->queue, nc * sizeof *nq);
+		if (!nq)
+			return -1;
+		sb->queue = nq;
+		sb->cap_queue = nc;
+	}
+	size_t i = sb->n_queue;
+	while (i > 0 && sb->queue[i - 1]->id > j->id) {
+		sb->queue[i] = sb->queue[i - 1];
+		i--;
+	}
+	sb->queue[i] = j;
+	sb->n_queue++;
+	return 0;
+}
+
+static void queue_remove_at(struct sdcpp *sb, size_t i)
+{
+	memmove(sb->queue + i, sb->queue + i + 1, (sb->n_queue - i - 1) * sizeof *sb->queue);
+	sb->n_queue--;
+}
+
+/* --- the run's log --- */
+
+static void ring_push(char **ring, size_t cap, size_t *start, size_t *n, const char *s)
+{
+	size_t len = strlen(s);
+	if (len > SDCPP_LOG_LINE_MAX)
+		len = SDCPP_LOG_LINE_MAX;
+	char *c = malloc(len + 1);
+	if (!c)
+		return;
+	memcpy(c, s, len);
+	c[len] = 0;
+	if (*n == cap) {
+		free(ring[*start]);
+		ring[*start] = c;
+		*start = (*start + 1) % cap;
+	} else {
+		ring[(*start + *n) % cap] = c;
+		(*n)++;
+	}
+}
+
+static char *ring_join(char *const *ring, size_t cap, size_t start, size_t n, const char *sep)
+{
+	size_t total = 1;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(ring[(start + i) % cap]) + strlen(sep);
+	char *out = malloc(total);
+	if (!out)
+		return NULL;
+	out[0] = 0;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = ring[(start + i) % cap];
+		size_t l = strlen(s);
+		if (i) {
+			memcpy(out + o, sep, strlen(sep));
+			o += strlen(sep);
+		}
+		memcpy(out + o, s, l);
+		o += l;
+	}
+	out[o] = 0;
+	return out;
+}
+
+static void run_log(struct run *r, const char *line)
+{
+	ring_push(r->log, SDCPP_LOG_LINES, &r->log_start, &r->log_n, line);
+}
+
+static void run_set_log_tail(struct run *r, struct job *j)
+{
+	char *t = ring_join(r->log, SDCPP_LOG_LINES, r->log_start, r->log_n, "\n");
+	if (t) {
+		free(j->log_tail);
+		j->log_tail = t;
+	}
+}
+
+static void rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			char *p = xstrdup_printf("%s/%s", dir, de->d_name);
+			if (p) {
+				if (unlink(p) < 0 && errno == EISDIR)
+					rmdir(p);
+				free(p);
+			}
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+static void run_free(struct run *r)
+{
+	if (!r)
+		return;
+	if (r->dir) {
+		rm_dir(r->dir);
+		free(r->dir);
+	}
+	free(r->exe_name);
+	sdcpp_parser_free(r->parser);
+	for (size_t i = 0; i < r->log_n; i++)
+		free(r->log[(r->log_start + i) % SDCPP_LOG_LINES]);
+	for (size_t i = 0; i < r->err_n; i++)
+		free(r->errs[(r->err_start + i) % SDCPP_ERR_LINES]);
+	free(r->seeds);
+	for (size_t i = 0; i < r->n_saved; i++)
+		free(r->saved[i].path);
+	free(r->saved);
+	free(r);
+}
+
+/* --- parser events of the running job --- */
+
+static void run_event(const struct sdcpp_event *ev, void *udata)
+{
+	struct run *r = udata;
+	switch (ev->type) {
+	case SDCPP_EV_LINE:
+		run_log(r, ev->text);
+		break;
+	case SDCPP_EV_ERROR:
+		ring_push(r->errs, SDCPP_ERR_LINES, &r->err_start, &r->err_n, ev->msg);
+		break;
+	case SDCPP_EV_PHASE:
+		r->phase_changed = 1;
+		r->dirty = 1;
+		break;
+	case SDCPP_EV_PROGRESS:
+		r->dirty = 1;
+		break;
+	case SDCPP_EV_IMAGE:
+		r->dirty = 1;
+		if (ev->image >= 1 && ev->image <= SDCPP_MAX_IMAGES) {
+			size_t need = (size_t)ev->image;
+			if (need > r->n_seeds) {
+				int64_t *ns = realloc(r->seeds, need * sizeof *ns);
+				if (!ns)
+					break;
+				for (size_t i = r->n_seeds; i < need; i++)
+					ns[i] = -1;
+				r->seeds = ns;
+				r->n_seeds = need;
+			}
+			r->seeds[ev->image - 1] = ev->seed;
+		}
+		break;
+	case SDCPP_EV_SAVED:
+		if (r->n_saved < SDCPP_MAX_IMAGES) {
+			struct saved_file *ns = realloc(r->saved, (r->n_saved + 1) * sizeof *ns);
+			if (!ns)
+				break;
+			r->saved = ns;
+			ns[r->n_saved].index = ev->index;
+			ns[r->n_saved].path = strdup(ev->path);
+			if (ns[r->n_saved].path)
+				r->n_saved++;
+		}
+		break;
+	}
+}
+
+/* Child output arrived (buf NULL: end of that stream). */
+static void run_data(struct proc *pr, int stream, const char *buf, size_t n)
+{
+	struct run *r = pr->owner;
+	if (buf)
+		sdcpp_parser_feed(r->parser, (enum sdcpp_stream)stream, buf, n);
+	else
+		sdcpp_parser_finish(r->parser, (enum sdcpp_stream)stream);
+	struct job *j = r->job;
+	if (!j || !r->dirty || r->cancelling)
+		return;
+	const struct sdcpp_state *st = sdcpp_parser_state(r->parser);
+	char text[128];
+	sdcpp_state_text(st, text, sizeof text);
+	if (st->fraction >= 0)
+		j->progress = st->fraction;
+	if (!j->progress_text || strcmp(j->progress_text, text) != 0)
+		job_set_str(&j->progress_text, text);
+	int64_t now = engine_now_ms();
+	if (r->phase_changed || now - r->last_persist >= SDCPP_PERSIST_MS) {
+		r->last_persist = now;
+		run_set_log_tail(r, j);
+		engine_job_update(r->sb->e, j);
+	} else {
+		engine_job_notify(r->sb->e, j);
+	}
+	r->dirty = r->phase_changed = 0;
+}
+
+/* --- finishing a run --- */
+
+static int cmp_saved(const void *a, const void *b)
+{
+	const struct saved_file *x = a, *y = b;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* The index a file name in the private dir stands for: "img.png" is the
+ * single image (-1 sorts it first); "img_N.png" (and old builds' "img_N.png"
+ * from 2) is N. Other names (e.g. preview.png) are not images of ours: -2. */
+static int file_order(const char *name)
+{
+	static const char *const exts[] = {".png", ".jpg", ".jpeg", ".webp"};
+	const char *dot = strrchr(name, '.');
+	int ok = 0;
+	if (strncmp(name, "img", 3) != 0 || !dot)
+		return -2;
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+		if (strcmp(dot, exts[i]) == 0)
+			ok = 1;
+	if (!ok)
+		return -2;
+	if (name + 3 == dot)
+		return -1;
+	if (name[3] != '_')
+		return -2;
+	const char *s = name + 4;
+	int v;
+	if (parse_uint(&s, &v) < 0 || s != dot)
+		return -2;
+	return v;
+}
+
+/* Read a whole file, capped. 0 or -1 with *err. */
+static int read_file(const char *path, unsigned char **data, size_t *len, char **err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		set_err(err, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > SDCPP_IMAGE_MAX) {
+		set_err(err, "%s: not a regular file of at most %ld bytes", path, SDCPP_IMAGE_MAX);
+		close(fd);
+		return -1;
+	}
+	size_t cap = (size_t)sb.st_size, got = 0;
+	unsigned char *buf = malloc(cap ? cap : 1);
+	if (!buf) {
+		close(fd);
+		set_err(err, "out of memory");
+		return -1;
+	}
+	while (got < cap) {
+		ssize_t n = read(fd, buf + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	*data = buf;
+	*len = got;
+	return 0;
+}
+
+/* Find the images the run wrote: the paths of the save lines that lie in the
+ * private directory, else every image file found there. Sorted by index. */
+static size_t run_find_files(struct run *r, struct saved_file **out)
+{
+	struct saved_file *files = NULL;
+	size_t n = 0;
+	size_t dl = strlen(r->dir);
+	for (size_t i = 0; i < r->n_saved; i++) {
+		const char *p = r->saved[i].path;
+		char *full = p[0] == '/' ? strdup(p) : xstrdup_printf("%s/%s", r->dir, p);
+		if (!full)
+			continue;
+		struct stat sb;
+		if (strncmp(full, r->dir, dl) != 0 || full[dl] != '/' || strchr(full + dl + 1, '/') ||
+		    stat(full, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+			free(full);
+			continue;
+		}
+		struct saved_file *nf = realloc(files, (n + 1) * sizeof *nf);
+		if (!nf) {
+			free(full);
+			break;
+		}
+		files = nf;
+		files[n].index = r->saved[i].index;
+		files[n++].path = full;
+	}
+	if (n == 0) {
+		DIR *d = opendir(r->dir);
+		struct dirent *de;
+		while (d && (de = readdir(d)) && n < SDCPP_MAX_IMAGES) {
+			int ord = file_order(de->d_name);
+			if (ord < -1)
+				continue;
+			char *full = xstrdup_printf("%s/%s", r->dir, de->d_name);
+			struct saved_file *nf = full ? realloc(files, (n + 1) * sizeof *nf) : NULL;
+			if (!nf) {
+				free(full);
+				break;
+			}
+			files = nf;
+			files[n].index = ord;
+			files[n++].path = full;
+		}
+		if (d)
+			closedir(d);
+	}
+	if (n > 1)
+		qsort(files, n, sizeof *files, cmp_saved);
+	*out = files;
+	return n;
+}
+
+/* Save the run's images into the store's images dir as outputs of j. Returns
+ * the number saved; *err set when one could not be saved. */
+static size_t run_save_images(struct run *r, struct job *j, size_t *found, char **err)
+{
+	struct saved_file *files = NULL;
+	size_t n = run_find_files(r, &files);
+	size_t saved = 0;
+	const char *images_dir = engine_config(r->sb->e)->images_dir;
+	*found = n;
+	job_clear_outputs(j);
+	for (size_t k = 0; k < n && !*err; k++) {
+		unsigned char *data = NULL;
+		size_t len = 0;
+		if (read_file(files[k].path, &data, &len, err) < 0)
+			break;
+		int64_t seed = -1;
+		if (k < r->n_seeds && r->seeds[k] >= 0)
+			seed = r->seeds[k];
+		else if (j->params.seed >= 0)
+			seed = j->params.seed + (int64_t)k;
+		struct job_output o;
+		memset(&o, 0, sizeof o);
+		char *e2 = NULL;
+		if (output_save(images_dir, j, (int)k, data, len, seed, &o, &e2) < 0) {
+			set_err(err, "cannot save image %zu: %s", k + 1, e2 ? e2 : "error");
+			free(e2);
+		} else {
+			if (job_add_output(j, &o) == 0)
+				saved++;
+			free(o.path);
+			free(o.format);
+		}
+		free(data);
+	}
+	for (size_t k = 0; k < n; k++)
+		free(files[k].path);
+	free(files);
+	return saved;
+}
+
+/* "<ERROR lines>" joined, or "(last output: ...)", or "". Malloc'd. */
+static char *run_error_detail(struct run *r)
+{
+	if (r->err_n)
+		return ring_join(r->errs, SDCPP_ERR_LINES, r->err_start, r->err_n, "; ");
+	if (r->log_n)
+		return xstrdup_printf("last output: %s",
+				      r->log[(r->log_start + r->log_n - 1) % SDCPP_LOG_LINES]);
+	return strdup("no output");
+}
+
+static void run_done(struct proc *pr)
+{
+	struct run *r = pr->owner;
+	struct sdcpp *sb = r->sb;
+	struct job *j = r->job;
+	sb->run = NULL;
+	if (!j) {
+		run_free(r);
+		kick_later(sb);
+		return;
+	}
+	int64_t now = job_now_ms();
+	char *msg = NULL;
+	enum job_state state = JOB_FAILED;
+	int st = pr->status;
+	if (r->cancelling) {
+		state = JOB_CANCELLED;
+		run_log(r, "sdq: cancelled");
+	} else if (!pr->status_lost && WIFSIGNALED(st)) {
+		char *d = run_error_detail(r);
+		msg = xstrdup_printf("%s killed by signal %d (%s)%s%s", r->exe_name, WTERMSIG(st),
+				     signal_name(WTERMSIG(st)), r->err_n ? ": " : "",
+				     r->err_n && d ? d : "");
+		free(d);
+	} else if (!pr->status_lost && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+		char *d = run_error_detail(r);
+		msg = xstrdup_printf("%s exited with status %d: %s", r->exe_name, WEXITSTATUS(st),
+				     d ? d : "");
+		free(d);
+	} else {
+		size_t found = 0, want = j->params.count > 0 ? (size_t)j->params.count : 1;
+		char *err = NULL;
+		size_t n = run_save_images(r, j, &found, &err);
+		if (err) {
+			msg = err;
+		} else if (found == 0) {
+			msg = xstrdup_printf("%s exited with status 0 but wrote no image", r->exe_name);
+		} else if (n < want) {
+			msg = xstrdup_printf("%s exited with status 0 but wrote %zu of %zu images",
+					     r->exe_name, n, want);
+		} else {
+			state = JOB_COMPLETED;
+		}
+	}
+	if (state == JOB_FAILED && !msg)
+		msg = strdup("the local run failed");
+	if (state != JOB_COMPLETED && pr->pid > 0)
+		kill(-pr->pid, SIGKILL); /* nothing of the group stays behind */
+	if (msg) {
+		char *l = xstrdup_printf("sdq: %s", msg);
+		if (l)
+			run_log(r, l);
+		free(l);
+	}
+	run_set_log_tail(r, j);
+	j->state = state;
+	j->finished_at = now;
+	if (j->started_at)
+		j->exec_ms = now - j->started_at;
+	free(j->error);
+	j->error = msg;
+	if (state == JOB_COMPLETED) {
+		j->progress = 1;
+		sb->n_completed++;
+	} else if (state == JOB_FAILED) {
+		sb->n_failed++;
+	}
+	free(j->progress_text);
+	j->progress_text = NULL;
+	run_free(r);
+	engine_job_update(sb->e, j);
+	kick_later(sb);
+}
+
+/* --- starting --- */
+
+/* Fail j before it ran (it is in no list any more). */
+static void fail_job(struct sdcpp *sb, struct job *j, const char *msg)
+{
+	j->state = JOB_FAILED;
+	j->finished_at = job_now_ms();
+	job_set_str(&j->error, msg);
+	free(j->progress_text);
+	j->progress_text = NULL;
+	sb->n_failed++;
+	engine_job_update(sb->e, j);
+}
+
+/* mkdtemp "<data_dir>/tmp/job-<id>.XXXXXX", else under $TMPDIR. */
+static char *make_private_dir(struct sdcpp *sb, const struct job *j, char **err)
+{
+	const struct config *cfg = engine_config(sb->e);
+	const char *bases[2] = {NULL, NULL};
+	char *tmpbase = cfg && cfg->data_dir ? xstrdup_printf("%s/tmp", cfg->data_dir) : NULL;
+	if (tmpbase && config_mkdirs(tmpbase, 0700) == 0)
+		bases[0] = tmpbase;
+	const char *t = getenv("TMPDIR");
+	bases[1] = t && *t ? t : "/tmp";
+	int saved_errno = 0;
+	for (int i = 0; i < 2; i++) {
+		if (!bases[i])
+			continue;
+		char *tpl = xstrdup_printf("%s/job-%" PRId64 ".XXXXXX", bases[i], j->id);
+		if (tpl && mkdtemp(tpl)) {
+			free(tmpbase);
+			return tpl;
+		}
+		saved_errno = errno;
+		free(tpl);
+	}
+	set_err(err, "cannot create a private output directory under %s: %s",
+		bases[0] ? bases[0] : bases[1], strerror(saved_errno));
+	free(tmpbase);
+	return NULL;
+}
+
+/* Start j's child. 0, or -1 after j was failed. */
+static int run_start(struct sdcpp *sb, struct job *j)
+{
+	char *err = NULL;
+	char *exe = sdcpp_find_exe(sb->ep, getenv("PATH"), &err);
+	if (!exe) {
+		fail_job(sb, j, err ? err : "executable not found");
+		free(err);
+		return -1;
+	}
+	char *dir = make_private_dir(sb, j, &err);
+	if (!dir) {
+		fail_job(sb, j, err ? err : "cannot create a directory");
+		free(err);
+		free(exe);
+		return -1;
+	}
+	char *out = xstrdup_printf("%s/img.png", dir);
+	char **argv = out ? sdcpp_build_argv(exe, sb->ep, &j->params, out) : NULL;
+	struct run *r = calloc(1, sizeof *r);
+	int batch = j->params.count > 0 ? j->params.count : 1;
+	if (r)
+		r->parser = sdcpp_parser_new(batch, run_event, r);
+	if (!out || !argv || !r || !r->parser) {
+		fail_job(sb, j, "out of memory");
+		rm_dir(dir);
+		free(dir);
+		free(out);
+		sdcpp_strv_free(argv);
+		run_free(r);
+		free(exe);
+		return -1;
+	}
+	const char *slash = strrchr(exe, '/');
+	r->exe_name = strdup(slash ? slash + 1 : exe);
+	r->sb = sb;
+	r->job = j;
+	r->dir = dir;
+	if (proc_spawn(&r->pr, sb->e, argv, dir, &err) < 0) {
+		fail_job(sb, j, err ? err : "cannot start the process");
+		free(err);
+		free(out);
+		sdcpp_strv_free(argv);
+		run_free(r);
+		free(exe);
+		return -1;
+	}
+	r->pr.owner = r;
+	r->pr.on_data = run_data;
+	r->pr.on_done = run_done;
+	sb->run = r;
+
+	/* the command line, for the log (the prompt is in the job already) */
+	char *l = xstrdup_printf("sdq: started %s (pgid %ld), seed %" PRId64 ", output in %s", exe,
+				 (long)r->pr.pid, j->params.seed, dir);
+	if (l)
+		run_log(r, l);
+	free(l);
+	free(out);
+	sdcpp_strv_free(argv);
+	free(exe);
+
+	int64_t now = job_now_ms();
+	j->state = JOB_IN_PROGRESS;
+	j->started_at = now;
+	if (j->submitted_at)
+		j->delay_ms = now - j->submitted_at;
+	char wid[48];
+	snprintf(wid, sizeof wid, "pgid %ld", (long)r->pr.pid);
+	job_set_str(&j->worker_id, wid);
+	free(j->error);
+	j->error = NULL;
+	j->progress = 0;
+	job_set_str(&j->progress_text, "starting");
+	run_set_log_tail(r, j);
+	r->last_persist = engine_now_ms();
+	engine_job_update(sb->e, j);
+	return 0;
+}
+
+static void kick(struct sdcpp *sb)
+{
+	while (!sb->run && sb->n_queue > 0) {
+		struct job *j = sb->queue[0];
+		queue_remove_at(sb, 0);
+		if (run_start(sb, j) == 0)
+			break;
+	}
+}
+
+static void kick_cb(struct engine *e, void *udata)
+{
+	struct sdcpp *sb = udata;
+	sb->kick_timer = 0;
+	kick(sb);
+}
+
+/* Start the next job from the loop, not from inside the caller. */
+static void kick_later(struct sdcpp *sb)
+{
+	if (sb->kick_timer || sb->run || sb->n_queue == 0)
+		return;
+	sb->kick_timer = engine_timer_add(sb->e, 0, kick_cb, sb);
+	if (!sb->kick_timer)
+		kick(sb);
+}
+
+/* --- resume --- */
+
+/* Kill what is left of the run of job j by a driver that died: the process
+ * group in j->worker_id, if its leader's command line still names j's private
+ * directory (so a reused pid is never hit); then remove that directory. */
+static void kill_leftover(struct sdcpp *sb, const struct job *j)
+{
+	char marker[64];
+	snprintf(marker, sizeof marker, "/job-%" PRId64 ".", j->id);
+	long pgid = 0;
+	if (j->worker_id && sscanf(j->worker_id, "pgid %ld", &pgid) == 1 && pgid > 1) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", pgid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			char buf[8192];
+			ssize_t n = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			if (n > 0) {
+				for (ssize_t i = 0; i < n; i++)
+					if (!buf[i])
+						buf[i] = ' ';
+				buf[n] = 0;
+				if (strstr(buf, marker) && getpgid((pid_t)pgid) == (pid_t)pgid)
+					kill(-(pid_t)pgid, SIGKILL);
+			}
+		}
+	}
+	const struct config *cfg = engine_config(sb->e);
+	char *base = cfg && cfg->data_dir ? xstrdup_printf("%s/tmp", cfg->data_dir) : NULL;
+	DIR *d = base ? opendir(base) : NULL;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, marker + 1, strlen(marker + 1)) != 0)
+			continue;
+		char *p = xstrdup_printf("%s/%s", base, de->d_name);
+		if (p)
+			rm_dir(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(base);
+}
+
+/* --- backend operations --- */
+
+static int sdcpp_drive(struct backend *b, struct job *j, char **err)
+{
+	struct sdcpp *sb = b->priv;
+	if ((sb->run && sb->run->job == j) || queue_find(sb, j) >= 0)
+		return 0;
+	if (!j->backend)
+		job_set_str(&j->backend, "local");
+	switch (j->state) {
+	case JOB_PENDING:
+		j->submitted_at = job_now_ms();
+		j->state = JOB_IN_QUEUE;
+		break;
+	case JOB_IN_QUEUE:
+		break;
+	case JOB_IN_PROGRESS:
+	case JOB_OTHER: {
+		kill_leftover(sb, j);
+		char *note = xstrdup_printf(
+			"sdq: the driver running this job stopped; running it again from the start "
+			"(seed %" PRId64 ")",
+			j->params.seed);
+		if (note) {
+			char *t = j->log_tail && *j->log_tail
+					  ? xstrdup_printf("%s\n%s", j->log_tail, note)
+					  : strdup(note);
+			if (t) {
+				free(j->log_tail);
+				j->log_tail = t;
+			}
+		}
+		free(note);
+		j->state = JOB_IN_QUEUE;
+		j->started_at = 0;
+		j->progress = -1;
+		free(j->progress_text);
+		j->progress_text = NULL;
+		break;
+	}
+	default:
+		set_err(err, "job %" PRId64 " is %s: nothing to run", j->id,
+			job_state_name(j->state));
+		return -1;
+	}
+	if (queue_add(sb, j) < 0) {
+		set_err(err, "out of memory");
+		return -1;
+	}
+	/* commit IN_QUEUE first: it is what a viewer sees while the job waits */
+	engine_job_update(sb->e, j);
+	kick_later(sb);
+	return 0;
+}
+
+static int sdcpp_cancel(struct backend *b, struct job *j, char **err)
+{
+	struct sdcpp *sb = b->priv;
+	int i = queue_find(sb, j);
+	struct run *r = sb->run;
+	if (r && r->job == j) {
+		if (r->pr.exited || r->cancelling)
+			return 0; /* already ending: its outcome follows */
+		r->cancelling = 1;
+		kill(-r->pr.pid, SIGTERM);
+		r->pr.kill_timer = engine_timer_add(sb->e, SDCPP_GRACE_MS, proc_kill_timer, &r->pr);
+		job_set_str(&j->progress_text, "cancelling");
+		engine_job_notify(sb->e, j);
+		return 0;
+	}
+	if (i >= 0)
+		queue_remove_at(sb, (size_t)i);
+	if (!job_state_is_live(j->state))
+		return 0;
+	j->state = JOB_CANCELLED;
+	j->finished_at = job_now_ms();
+	free(j->progress_text);
+	j->progress_text = NULL;
+	engine_job_update(sb->e, j);
+	return 0;
+}
+
+/* A FAILED local job runs again from the start, with the same seed. */
+static int sdcpp_retry(struct backend *b, struct job *j, char **err)
+{
+	struct sdcpp *sb = b->priv;
+	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
+		set_err(err, "job %" PRId64 " is %s, not FAILED", j->id, job_state_name(j->state));
+		return -1;
+	}
+	if (queue_add(sb, j) < 0) {
+		set_err(err, "out of memory");
+		return -1;
+	}
+	j->state = JOB_IN_QUEUE;
+	j->retry_requested = 0;
+	j->submitted_at = job_now_ms();
+	j->started_at = j->finished_at = 0;
+	j->progress = -1;
+	free(j->error);
+	j->error = NULL;
+	free(j->progress_text);
+	j->progress_text = NULL;
+	engine_job_update(sb->e, j);
+	kick_later(sb);
+	return 0;
+}
+
+static void sdcpp_forget(struct backend *b, struct job *j)
+{
+	struct sdcpp *sb = b->priv;
+	int i = queue_find(sb, j);
+	if (i >= 0)
+		queue_remove_at(sb, (size_t)i);
+	struct run *r = sb->run;
+	if (r && r->job == j) {
+		/* the run ends without a job: kill it; run_done cleans up */
+		r->job = NULL;
+		if (!r->pr.exited) {
+			kill(-r->pr.pid, SIGTERM);
+			if (!r->pr.kill_timer)
+				r->pr.kill_timer = engine_timer_add(sb->e, SDCPP_GRACE_MS,
+								    proc_kill_timer, &r->pr);
+		}
+	}
+}
+
+static void sdcpp_sigchld(struct backend *b)
+{
+	struct sdcpp *sb = b->priv;
+	if (sb->run) {
+		struct proc *pr = &sb->run->pr;
+		proc_reap(pr);
+		proc_check(pr); /* may free the run */
+	}
+	if (sb->probe) {
+		struct proc *pr = &sb->probe->pr;
+		proc_reap(pr);
+		proc_check(pr);
+	}
+}
+
+/* --- health --- */
+
+static void probe_free(struct probe *pb)
+{
+	if (!pb)
+		return;
+	engine_timer_cancel(pb->sb->e, pb->timeout_timer);
+	free(pb->exe);
+	free(pb->version);
+	free(pb->devices);
+	free(pb->error);
+	free(pb);
+}
+
+/* Text from a child, made safe to show: tabs become " ", other control bytes
+ * are dropped, trailing white space is cut. Malloc'd. */
+static char *clean_text(const char *s, size_t n)
+{
+	char *o = malloc(n + 1);
+	size_t k = 0;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\t')
+			o[k++] = ' ';
+		else if (c == '\n' || c >= 0x20)
+			o[k++] = (char)c;
+	}
+	while (k && (o[k - 1] == '\n' || o[k - 1] == ' '))
+		k--;
+	o[k] = 0;
+	return o;
+}
+
+/* Append "<key>: <path> (<size> or missing)" for a configured model file;
+ * the first missing one becomes the error. */
+static void health_file(char **text, char **error, const struct sdcpp *sb, const char *key,
+			const char *path)
+{
+	if (!path || !*path)
+		return;
+	struct stat st;
+	char *line;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		line = xstrdup_printf("%s%s: %s (%.1f MB)\n", *text ? *text : "", key, path,
+				      (double)st.st_size / 1e6);
+	} else {
+		line = xstrdup_printf("%s%s: %s (missing)\n", *text ? *text : "", key, path);
+		if (!*error)
+			*error = xstrdup_printf("%s file not found: %s (set %s in [local \"%s\"])",
+						key, path, key, sb->ep->name);
+	}
+	if (line) {
+		free(*text);
+		*text = line;
+	}
+}
+
+static void health_report(struct sdcpp *sb, const char *exe, const char *version,
+			  const char *devices, const char *exe_error)
+{
+	struct engine_health h;
+	memset(&h, 0, sizeof h);
+	char *text = NULL, *error = exe_error ? strdup(exe_error) : NULL;
+	const struct config_endpoint *ep = sb->ep;
+	text = xstrdup_printf("executable: %s\nversion: %s\ndevices: %s\n", exe ? exe : "(not found)",
+			      version ? version : "(unknown)",
+			      devices && *devices ? devices : "(unknown)");
+	if (text) {
+		/* devices may span lines: indent the continuation */
+		char *t2 = NULL;
+		size_t n = 0;
+		for (const char *c = text; *c; c++)
+			n += *c == '\n' ? 3 : 1;
+		t2 = malloc(n + 1);
+		if (t2) {
+			size_t k = 0;
+			int lines = 0;
+			for (const char *c = text; *c; c++) {
+				t2[k++] = *c;
+				if (*c == '\n' && ++lines >= 3 && c[1]) {
+					t2[k++] = ' ';
+					t2[k++] = ' ';
+				}
+			}
+			t2[k] = 0;
+			free(text);
+			text = t2;
+		}
+	}
+	if (!ep->model && !ep->diffusion_model && !error)
+		error = xstrdup_printf("no model configured: set model (or diffusion_model) in "
+				       "[local \"%s\"]",
+				       ep->name);
+	health_file(&text, &error, sb, "model", ep->model);
+	health_file(&text, &error, sb, "diffusion_model", ep->diffusion_model);
+	health_file(&text, &error, sb, "vae", ep->vae);
+	health_file(&text, &error, sb, "clip_l", ep->clip_l);
+	health_file(&text, &error, sb, "clip_g", ep->clip_g);
+	health_file(&text, &error, sb, "t5xxl", ep->t5xxl);
+	health_file(&text, &error, sb, "llm", ep->llm);
+	char *q = xstrdup_printf("%squeue: %d running, %zu waiting", text ? text : "",
+				 sb->run ? 1 : 0, sb->n_queue);
+	if (q) {
+		free(text);
+		text = q;
+	}
+	h.valid = 1;
+	h.reachable = exe && version && !exe_error;
+	h.updated_at = job_now_ms();
+	h.jobs_completed = sb->n_completed;
+	h.jobs_failed = sb->n_failed;
+	h.jobs_in_progress = sb->run ? 1 : 0;
+	h.jobs_in_queue = (long)sb->n_queue;
+	h.workers_running = sb->run ? 1 : 0;
+	h.workers_idle = sb->run ? 0 : 1;
+	h.workers_ready = h.reachable;
+	h.text = text;
+	h.error = error;
+	engine_health_set(sb->e, sb->ep->name, &h);
+	free(text);
+	free(error);
+}
+
+static void probe_data(struct proc *pr, int stream, const char *buf, size_t n)
+{
+	struct probe *pb = pr->owner;
+	if (!buf)
+		return;
+	size_t room = SDCPP_PROBE_OUT_MAX - pb->out_len;
+	if (n > room)
+		n = room;
+	memcpy(pb->out + pb->out_len, buf, n);
+	pb->out_len += n;
+}
+
+static void probe_timeout(struct engine *e, void *udata)
+{
+	struct probe *pb = udata;
+	pb->timeout_timer = 0;
+	pb->timed_out = 1;
+	kill(-pb->pr.pid, SIGKILL);
+}
+
+static int probe_start(struct probe *pb, const char *arg, char **err);
+
+static void probe_finish(struct probe *pb)
+{
+	struct sdcpp *sb = pb->sb;
+	sb->probe = NULL;
+	health_report(sb, pb->exe, pb->version, pb->devices, pb->error);
+	probe_free(pb);
+}
+
+static void probe_next(struct engine *e, void *udata)
+{
+	struct probe *pb = udata;
+	char *err = NULL;
+	pb->timeout_timer = 0;
+	if (probe_start(pb, "--list-devices", &err) == 0)
+		return;
+	if (!pb->error)
+		pb->error = err;
+	else
+		free(err);
+	probe_finish(pb);
+}
+
+static void probe_done(struct proc *pr)
+{
+	struct probe *pb = pr->owner;
+	struct sdcpp *sb = pb->sb;
+	engine_timer_cancel(sb->e, pb->timeout_timer);
+	pb->timeout_timer = 0;
+	int ok = !pr->status_lost && WIFEXITED(pr->status) && WEXITSTATUS(pr->status) == 0;
+	char *out = clean_text(pb->out, pb->out_len);
+	const char *what = pb->step == 0 ? "--version" : "--list-devices";
+	if (!ok && !pb->error) {
+		if (pb->timed_out)
+			pb->error = xstrdup_printf("%s %s did not answer within %d s", pb->exe, what,
+						   SDCPP_PROBE_TIMEOUT_MS / 1000);
+		else if (WIFSIGNALED(pr->status))
+			pb->error = xstrdup_printf("%s %s was killed by signal %d", pb->exe, what,
+						   WTERMSIG(pr->status));
+		else
+			pb->error = xstrdup_printf("%s %s exited with status %d%s%s", pb->exe, what,
+						   WEXITSTATUS(pr->status), out && *out ? ": " : "",
+						   out ? out : "");
+	}
+	if (pb->step == 0) {
+		if (ok && out) {
+			char *nl = strchr(out, '\n');
+			if (nl) /* the version is the last line (logs may come first) */
+				pb->version = strdup(strrchr(out, '\n') + 1);
+			else
+				pb->version = strdup(out);
+		}
+		free(out);
+		pb->step = 1;
+		pb->out_len = 0;
+		pb->timed_out = 0;
+		/* the next step starts from the loop, not from inside this callback */
+		if (ok && (pb->timeout_timer = engine_timer_add(sb->e, 0, probe_next, pb)))
+			return;
+	} else {
+		if (ok)
+			pb->devices = out;
+		else
+			free(out);
+	}
+	probe_finish(pb);
+}
+
+static int probe_start(struct probe *pb, const char *arg, char **err)
+{
+	char *argv[3] = {pb->exe, (char *)arg, NULL};
+	if (proc_spawn(&pb->pr, pb->sb->e, argv, NULL, err) < 0)
+		return -1;
+	pb->pr.owner = pb;
+	pb->pr.on_data = probe_data;
+	pb->pr.on_done = probe_done;
+	pb->timeout_timer =
+		engine_timer_add(pb->sb->e, SDCPP_PROBE_TIMEOUT_MS, probe_timeout, pb);
+	return 0;
+}
+
+static int sdcpp_health(struct backend *b, char **err)
+{
+	struct sdcpp *sb = b->priv;
+	if (sb->probe)
+		return 0; /* one is on its way */
+	char *e2 = NULL;
+	char *exe = sdcpp_find_exe(sb->ep, getenv("PATH"), &e2);
+	if (!exe) {
+		health_report(sb, NULL, NULL, NULL, e2 ? e2 : "executable not found");
+		free(e2);
+		return 0;
+	}
+	struct probe *pb = calloc(1, sizeof *pb);
+	if (!pb) {
+		free(exe);
+		set_err(err, "out of memory");
+		return -1;
+	}
+	pb->sb = sb;
+	pb->exe = exe;
+	if (probe_start(pb, "--version", &e2) < 0) {
+		health_report(sb, exe, NULL, NULL, e2 ? e2 : "cannot run it");
+		free(e2);
+		probe_free(pb);
+		return 0;
+	}
+	sb->probe = pb;
+	return 0;
+}
+
+/* --- lifetime --- */
+
+static void sdcpp_free(struct backend *b)
+{
+	if (!b)
+		return;
+	struct sdcpp *sb = b->priv;
+	if (sb) {
+		if (sb->run) {
+			/* the job stays live in the store; the next driver runs it again */
+			proc_kill_sync(&sb->run->pr, SDCPP_GRACE_MS);
+			run_free(sb->run);
+		}
+		if (sb->probe) {
+			proc_kill_sync(&sb->probe->pr, 0);
+			probe_free(sb->probe);
+		}
+		engine_timer_cancel(sb->e, sb->kick_timer);
+		free(sb->queue);
+		free(sb);
+	}
+	free(b);
+}
+
+static const struct backend_ops sdcpp_ops = {
+	.kind = "local",
+	.drive = sdcpp_drive,
+	.cancel = sdcpp_cancel,
+	.retry = sdcpp_retry,
+	.forget = sdcpp_forget,
+	.health = sdcpp_health,
+	.purge = NULL,
+	.sigchld = sdcpp_sigchld,
+	.free = sdcpp_free,
+};
 
 struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint *ep, char **err)
 {
-	if (err)
-		*err = strdup("the local backend is not built yet");
-	return NULL;
+	if (!ep || ep->kind != CONFIG_LOCAL) {
+		set_err(err, "endpoint '%s' is not a [local] section",
+			ep && ep->name ? ep->name : "?");
+		return NULL;
+	}
+	struct backend *b = calloc(1, sizeof *b);
+	struct sdcpp *sb = calloc(1, sizeof *sb);
+	if (!b || !sb) {
+		free(b);
+		free(sb);
+		set_err(err, "out of memory");
+		return NULL;
+	}
+	b->ops = &sdcpp_ops;
+	b->engine = e;
+	b->ep = ep;
+	b->priv = sb;
+	sb->b = b;
+	sb->e = e;
+	sb->ep = ep;
+	return b;
 }
