@@ -42,6 +42,11 @@ void preview_invalidate(struct preview *pv);
 /* Call right after doupdate(): write the queued sixel image, cursor saved and
  * restored, as one write. */
 void preview_flush(struct preview *pv);
+/* A new image waits until the selection has been still for ~100 ms (no
+ * sixel streaming while the user scrolls). Milliseconds until the UI should
+ * run a frame (place, doupdate, flush) again for it; 0: now; -1: nothing
+ * pending. Use it in the loop's wait timeout. */
+int preview_wants_redraw_in_ms(struct preview *pv);
 
 /* Full-screen viewer of job j's images (v): takes over the screen until a key
  * other than Left/Right is pressed; returns that key. Uses getch(). */

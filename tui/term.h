@@ -18,7 +18,7 @@ struct term_info {
 	int sixel_max_w, sixel_max_h; /* 0: unknown */
 	int color_registers;         /* 0: unknown */
 	int truecolor;               /* COLORTERM says truecolor/24bit */
-	int in_multiplexer;          /* TMUX or STY set, or TERM screen*/tmux* */
+	int in_multiplexer;          /* TMUX or STY set, or TERM screen* or tmux* */
 };
 
 /* Probe the terminal on fd (a tty; nothing is sent if it is not one) and fill

@@ -1,0 +1,1354 @@
+/*
+ * preview.c: the image pane, the full-screen viewer, the thumbnail gallery
+ * and `sdq preview`.
+ *
+ * Two ways to draw. Sixel: curses owns every text cell and believes the image
+ * area is blank; after doupdate() the queued images go to the tty in one
+ * write (DECSC, CUP + DCS per image, DECRC). Curses cannot see those pixels,
+ * so this module remembers where it drew (the slots) and, whenever that set
+ * changes or the pane is covered, makes curses really rewrite those cells
+ * (wredrawln on a scratch window zeroes curses' copy of them; on xterm a
+ * written space erases the pixels under it). Images stay clear of the last
+ * screen row so sixel scrolling can never scroll the screen, and a new image
+ * is sent only once the selection has been still for PREVIEW_IDLE_MS.
+ * Blocks: the image scaled to one pixel per half cell, drawn as U+2580 with
+ * fg = top and bg = bottom pixel, as ordinary curses cells; colour pairs come
+ * from a small cache above PREVIEW_PAIR_BASE.
+ */
+#include "preview.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "image.h"
+/* not "sixel.h": libsixel's pkg-config puts its own sixel.h first on the path */
+#include "../core/sixel.h"
+#include "store.h"
+#include "text.h"
+
+#define PREVIEW_IDLE_MS 100      /* draw a sixel once the selection is still this long */
+#define PREVIEW_FLUSH_BUDGET_MS 150 /* encode for at most this long per flush */
+#define PREVIEW_MAX_GRID 16      /* images of one job shown in the pane */
+#define PREVIEW_PAIR_BASE 64     /* colour pairs below this belong to the dashboard */
+#define PREVIEW_BLOCKS_BUDGET (8u * 1024 * 1024)
+#define PREVIEW_MAX_ERRS 32
+
+/* One image placed on the screen (or wanted there). */
+struct slot {
+	char *path;
+	int y, x, rows, cols; /* the box, in screen cells */
+	int box_w, box_h;     /* the box in pixels (sixel) */
+	int upscale;
+	int drawn;  /* the sixel is on the terminal now */
+	int failed; /* could not be decoded: its error is in pv->errs */
+};
+
+/* A decoded image scaled for blocks, kept for redraws. */
+struct bentry {
+	struct bentry *next;
+	char *path;
+	int64_t mtime_ns, size;
+	int cols, rows; /* the box it was made for */
+	struct image *im;
+};
+
+struct perr {
+	char *path;
+	int64_t mtime_ns, size;
+	char *msg;
+};
+
+struct pair_ent {
+	int64_t key; /* fg << 25 | bg, +1; 0 = empty */
+	int pair;
+};
+
+struct preview {
+	struct term_info ti;
+	int fd, ncolors;
+	int utf8;
+	struct sixel_cache *cache;
+
+	struct slot *slots; /* the wanted/drawn sixel set */
+	size_t nslots;
+	long long changed_at; /* when the wanted set last changed (monotonic ms) */
+	int pending;          /* slots wait to be drawn */
+	int need_frame;       /* something needs a new frame from the UI (an error to show) */
+	int hidden;
+
+	struct bentry *bcache;
+	size_t bbytes;
+
+	struct perr errs[PREVIEW_MAX_ERRS];
+	int nerrs, errnext;
+
+	/* colour pairs for blocks */
+	struct pair_ent *pairs;
+	int pairs_cap, pairs_used, pair_next;
+	int color_mode; /* 0 none, 8, 256, 24 (direct) */
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int locale_utf8(void)
+{
+	const char *cs = nl_langinfo(CODESET);
+
+	return cs && (strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0);
+}
+
+struct preview *preview_new(const struct term_info *ti, int tty_fd, int ncolors)
+{
+	struct preview *pv = calloc(1, sizeof *pv);
+
+	if (!pv)
+		return NULL;
+	pv->ti = *ti;
+	if (pv->ti.cell_w < 1 || pv->ti.cell_h < 2) {
+		pv->ti.cell_w = 8;
+		pv->ti.cell_h = 16;
+	}
+	pv->fd = tty_fd;
+	pv->ncolors = ncolors > 0 && ncolors <= 256 ? ncolors : 256;
+	pv->utf8 = locale_utf8();
+	pv->cache = sixel_cache_new(0);
+	if (!pv->cache) {
+		free(pv);
+		return NULL;
+	}
+	return pv;
+}
+
+static void slots_free(struct slot *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i].path);
+	free(s);
+}
+
+static void bcache_clear(struct preview *pv)
+{
+	struct bentry *b, *nx;
+
+	for (b = pv->bcache; b; b = nx) {
+		nx = b->next;
+		free(b->path);
+		image_free(b->im);
+		free(b);
+	}
+	pv->bcache = NULL;
+	pv->bbytes = 0;
+}
+
+void preview_free(struct preview *pv)
+{
+	if (!pv)
+		return;
+	slots_free(pv->slots, pv->nslots);
+	bcache_clear(pv);
+	for (int i = 0; i < pv->nerrs; i++) {
+		free(pv->errs[i].path);
+		free(pv->errs[i].msg);
+	}
+	free(pv->pairs);
+	sixel_cache_free(pv->cache);
+	free(pv);
+}
+
+const struct term_info *preview_term(struct preview *pv)
+{
+	return &pv->ti;
+}
+
+static int file_id(const char *path, int64_t *mtime, int64_t *size)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) != 0)
+		return -1;
+	*mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	*size = (int64_t)st.st_size;
+	return 0;
+}
+
+/* The remembered decode error of path (unchanged since), or NULL. */
+static const char *err_find(struct preview *pv, const char *path)
+{
+	int64_t mt, sz;
+
+	if (file_id(path, &mt, &sz) != 0)
+		return NULL; /* a missing file is reported by whoever reads it */
+	for (int i = 0; i < pv->nerrs; i++)
+		if (strcmp(pv->errs[i].path, path) == 0 && pv->errs[i].mtime_ns == mt &&
+		    pv->errs[i].size == sz)
+			return pv->errs[i].msg;
+	return NULL;
+}
+
+static void err_add(struct preview *pv, const char *path, const char *msg)
+{
+	struct perr *e;
+	int64_t mt = 0, sz = 0;
+
+	file_id(path, &mt, &sz);
+	if (pv->nerrs < PREVIEW_MAX_ERRS) {
+		e = &pv->errs[pv->nerrs++];
+	} else {
+		e = &pv->errs[pv->errnext];
+		pv->errnext = (pv->errnext + 1) % PREVIEW_MAX_ERRS;
+		free(e->path);
+		free(e->msg);
+	}
+	e->path = strdup(path);
+	e->msg = strdup(msg ? msg : "cannot read the image");
+	e->mtime_ns = mt;
+	e->size = sz;
+	if (!e->path || !e->msg) {
+		free(e->path);
+		free(e->msg);
+		*e = pv->errs[--pv->nerrs];
+	}
+}
+
+/* Make curses really rewrite the screen cells of a rectangle at the next
+ * doupdate: zero its copy of them (wredrawln on a scratch window over the
+ * area), so even cells it believes blank are sent again as spaces. */
+static void redraw_rect(int y, int x, int rows, int cols)
+{
+	WINDOW *t;
+
+	if (y < 0) {
+		rows += y;
+		y = 0;
+	}
+	if (x < 0) {
+		cols += x;
+		x = 0;
+	}
+	if (y + rows > LINES)
+		rows = LINES - y;
+	if (x + cols > COLS)
+		cols = COLS - x;
+	if (rows <= 0 || cols <= 0)
+		return;
+	t = newwin(rows, cols, y, x);
+	if (!t) {
+		clearok(curscr, TRUE);
+		return;
+	}
+	wredrawln(t, 0, rows);
+	delwin(t);
+}
+
+static void erase_drawn(struct preview *pv)
+{
+	for (size_t i = 0; i < pv->nslots; i++) {
+		if (pv->slots[i].drawn)
+			redraw_rect(pv->slots[i].y, pv->slots[i].x, pv->slots[i].rows,
+				    pv->slots[i].cols);
+		pv->slots[i].drawn = 0;
+	}
+}
+
+static int slots_equal(const struct slot *a, size_t na, const struct slot *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++) {
+		if (a[i].y != b[i].y || a[i].x != b[i].x || a[i].rows != b[i].rows ||
+		    a[i].cols != b[i].cols || a[i].box_w != b[i].box_w ||
+		    a[i].box_h != b[i].box_h || a[i].upscale != b[i].upscale ||
+		    strcmp(a[i].path, b[i].path) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Replace the wanted sixel set (takes ownership of ns). Unchanged: nothing
+ * happens and the images on screen stay. Changed: the old images are erased
+ * now and the new ones drawn once the selection has been still a while. */
+static void set_slots(struct preview *pv, struct slot *ns, size_t n)
+{
+	pv->hidden = 0;
+	if (slots_equal(pv->slots, pv->nslots, ns, n)) {
+		slots_free(ns, n);
+		return;
+	}
+	erase_drawn(pv);
+	slots_free(pv->slots, pv->nslots);
+	pv->slots = ns;
+	pv->nslots = n;
+	pv->changed_at = mono_ms();
+	pv->pending = n > 0;
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void put_text(WINDOW *w, int y, int x, int maxw, const char *s, attr_t a)
+{
+	char *clean, *cut;
+
+	if (maxw <= 0 || y < 0 || y >= getmaxy(w))
+		return;
+	clean = text_sanitize_str(s, TEXT_NEWLINE_SPACE);
+	if (!clean)
+		return;
+	cut = text_truncate(clean, maxw);
+	if (cut) {
+		wattron(w, a);
+		mvwaddstr(w, y, x, cut);
+		wattroff(w, a);
+	}
+	free(cut);
+	free(clean);
+}
+
+/* Outside text wrapped into a box; returns rows used. */
+static int put_wrapped(WINDOW *w, int y, int x, int width, int maxrows, const char *s, attr_t a)
+{
+	char *clean = text_sanitize_str(s, TEXT_NEWLINE_SPACE);
+	const char *p;
+	int r = 0;
+
+	if (!clean || width <= 0)
+		goto out;
+	p = clean;
+	while (*p && r < maxrows) {
+		size_t n = text_utf8_fit(p, width), brk = n;
+		char *line;
+
+		if (n == 0)
+			break;
+		if (p[n]) { /* break at the last space that fits */
+			for (size_t k = n; k > 0; k--)
+				if (p[k - 1] == ' ') {
+					brk = k;
+					break;
+				}
+		}
+		line = strndup(p, brk);
+		if (line) {
+			wattron(w, a);
+			mvwaddstr(w, y + r, x, line);
+			wattroff(w, a);
+			free(line);
+		}
+		p += brk;
+		while (*p == ' ')
+			p++;
+		r++;
+	}
+out:
+	free(clean);
+	return r;
+}
+
+static void draw_bar(WINDOW *w, int y, int x, int width, double frac)
+{
+	int fill;
+
+	if (width < 3)
+		return;
+	if (frac < 0)
+		frac = 0;
+	if (frac > 1)
+		frac = 1;
+	fill = (int)(frac * (width - 2) + 0.5);
+	mvwaddch(w, y, x, '[');
+	for (int i = 0; i < width - 2; i++)
+		waddch(w, i < fill ? ('#' | A_BOLD) : '.');
+	waddch(w, ']');
+}
+
+/* A running (or unfinished) job: its state, a bar and the progress text. */
+static void draw_progress(WINDOW *w, int y, int x, int rows, int cols, const struct job *j)
+{
+	char buf[128];
+	int r = y;
+
+	snprintf(buf, sizeof buf, "#%lld %s", (long long)j->id, job_state_name(j->state));
+	put_text(w, r++, x, cols, buf, A_BOLD);
+	if (j->state == JOB_OTHER && j->status_text)
+		put_text(w, r++, x, cols, j->status_text, 0);
+	if (job_state_is_live(j->state)) {
+		if (r < y + rows && cols >= 8) {
+			if (j->progress >= 0) {
+				int bw = cols - 6 > 40 ? 40 : cols - 6;
+
+				draw_bar(w, r, x, bw, j->progress);
+				snprintf(buf, sizeof buf, " %3d%%", (int)(j->progress * 100 + 0.5));
+				put_text(w, r, x + bw, cols - bw, buf, 0);
+			} else {
+				put_text(w, r, x, cols,
+					 j->state == JOB_IN_PROGRESS ? "working..." : "waiting...",
+					 0);
+			}
+			r++;
+		}
+		if (j->progress_text && r < y + rows)
+			r += put_wrapped(w, r, x, cols, y + rows - r, j->progress_text, 0);
+	} else if (j->error && r < y + rows) {
+		put_text(w, r++, x, cols, "error:", A_BOLD);
+		put_wrapped(w, r, x, cols, y + rows - r, j->error, 0);
+	} else if (r < y + rows) {
+		put_text(w, r, x, cols, "no images", 0);
+	}
+}
+
+/* -------------------------------------------------------------- layout */
+
+/* Choose a grid for n images of aspect (aw, ah) in a box of W x H pixels. */
+static void choose_grid(int n, int W, int H, int aw, int ah, int *gc, int *gr)
+{
+	double best = -1;
+
+	*gc = 1;
+	*gr = n;
+	for (int c = 1; c <= n; c++) {
+		int r = (n + c - 1) / c;
+		double s = (double)W / c / aw;
+
+		if ((double)H / r / ah < s)
+			s = (double)H / r / ah;
+		if (s > best + 1e-9) {
+			best = s;
+			*gc = c;
+			*gr = r;
+		}
+	}
+}
+
+/* Lay out paths[0..n) in the screen rectangle (y, x, rows, cols) as a grid;
+ * fills slots (each path strdup'd). Returns the number of slots. */
+static size_t layout(struct preview *pv, int y, int x, int rows, int cols, const char **paths,
+		     int n, int aw, int ah, int upscale, int keep_last_row_free, struct slot *out)
+{
+	int gc, gr, cw, ch;
+	size_t k = 0;
+
+	if (n <= 0 || rows <= 0 || cols <= 0)
+		return 0;
+	if (aw <= 0 || ah <= 0)
+		aw = ah = 1;
+	choose_grid(n, cols * pv->ti.cell_w, rows * pv->ti.cell_h, aw, ah, &gc, &gr);
+	cw = cols / gc;
+	ch = rows / gr;
+	for (int i = 0; i < n; i++) {
+		struct slot *s = &out[k];
+		int gy = y + (i / gc) * ch, gx = x + (i % gc) * cw;
+		int sr = ch - (gr > 1 ? 1 : 0), sc = cw - (gc > 1 ? 1 : 0);
+
+		if (keep_last_row_free && gy + sr > LINES - 1)
+			sr = LINES - 1 - gy;
+		if (sr <= 0 || sc <= 0)
+			continue;
+		memset(s, 0, sizeof *s);
+		s->path = strdup(paths[i]);
+		if (!s->path)
+			continue;
+		s->y = gy;
+		s->x = gx;
+		s->rows = sr;
+		s->cols = sc;
+		s->box_w = sc * pv->ti.cell_w;
+		s->box_h = sr * pv->ti.cell_h;
+		if (pv->ti.sixel_max_w > 0 && s->box_w > pv->ti.sixel_max_w)
+			s->box_w = pv->ti.sixel_max_w;
+		if (pv->ti.sixel_max_h > 0 && s->box_h > pv->ti.sixel_max_h)
+			s->box_h = pv->ti.sixel_max_h;
+		s->box_h -= s->box_h % 6;
+		s->upscale = upscale;
+		k++;
+	}
+	return k;
+}
+
+/* ------------------------------------------------------------- blocks */
+
+static int quant256(const unsigned char *p)
+{
+	static const int lv[6] = {0, 95, 135, 175, 215, 255};
+	int q[3], cube, grey, gl, d1 = 0, d2 = 0, avg;
+
+	for (int i = 0; i < 3; i++)
+		q[i] = p[i] < 48 ? 0 : p[i] < 115 ? 1 : (p[i] - 35) / 40;
+	cube = 16 + 36 * q[0] + 6 * q[1] + q[2];
+	avg = (p[0] + p[1] + p[2]) / 3;
+	gl = avg > 238 ? 23 : avg < 8 ? 0 : (avg - 3) / 10;
+	grey = 232 + gl;
+	for (int i = 0; i < 3; i++) {
+		int dc = p[i] - lv[q[i]], dg = p[i] - (8 + 10 * gl);
+
+		d1 += dc * dc;
+		d2 += dg * dg;
+	}
+	return d2 < d1 ? grey : cube;
+}
+
+static int quant_color(const struct preview *pv, const unsigned char *p)
+{
+	switch (pv->color_mode) {
+	case 24:
+		return p[0] << 16 | p[1] << 8 | p[2];
+	case 256:
+		return quant256(p);
+	default:
+		return (p[0] > 127) | (p[1] > 127) << 1 | (p[2] > 127) << 2;
+	}
+}
+
+static void pairs_setup(struct preview *pv)
+{
+	int mode = 0;
+
+	if (has_colors() && COLOR_PAIRS > PREVIEW_PAIR_BASE + 8 && COLORS >= 8) {
+		if (COLORS >= 0x1000000 && pv->ti.truecolor)
+			mode = 24;
+		else if (COLORS >= 256)
+			mode = 256;
+		else
+			mode = 8;
+	}
+	if (mode != pv->color_mode) {
+		free(pv->pairs);
+		pv->pairs = NULL;
+		pv->pairs_cap = pv->pairs_used = 0;
+		pv->color_mode = mode;
+	}
+	if (mode && !pv->pairs) {
+		int avail = COLOR_PAIRS - PREVIEW_PAIR_BASE;
+
+		if (avail > 32768)
+			avail = 32768;
+		pv->pairs_cap = 1;
+		while (pv->pairs_cap < avail * 2)
+			pv->pairs_cap <<= 1;
+		pv->pairs = calloc((size_t)pv->pairs_cap, sizeof *pv->pairs);
+		if (!pv->pairs)
+			pv->color_mode = 0;
+		pv->pairs_used = 0;
+		pv->pair_next = PREVIEW_PAIR_BASE;
+	}
+}
+
+/* Forget every pair (only at the start of a frame: all block cells are
+ * redrawn in the frame, so reusing numbers never recolours what stays). */
+static void pairs_reset_if_full(struct preview *pv)
+{
+	int avail = COLOR_PAIRS - PREVIEW_PAIR_BASE;
+
+	if (avail > 32768)
+		avail = 32768;
+	if (pv->pairs && pv->pairs_used > avail * 3 / 4) {
+		memset(pv->pairs, 0, sizeof *pv->pairs * (size_t)pv->pairs_cap);
+		pv->pairs_used = 0;
+		pv->pair_next = PREVIEW_PAIR_BASE;
+	}
+}
+
+/* The colour pair for fg on bg, or 0 when none is left. */
+static int pair_for(struct preview *pv, int fg, int bg)
+{
+	int64_t key = ((int64_t)fg << 25 | bg) + 1;
+	unsigned h = (unsigned)((uint64_t)key * 0x9E3779B97F4A7C15ull >> 40);
+	int mask = pv->pairs_cap - 1;
+	int avail = COLOR_PAIRS - PREVIEW_PAIR_BASE;
+
+	if (!pv->pairs)
+		return 0;
+	if (avail > 32768)
+		avail = 32768;
+	for (int i = 0; i < pv->pairs_cap; i++) {
+		struct pair_ent *e = &pv->pairs[(h + (unsigned)i) & (unsigned)mask];
+
+		if (e->key == key)
+			return e->pair;
+		if (e->key == 0) {
+			if (pv->pairs_used >= avail)
+				return 0;
+			if (init_extended_pair(pv->pair_next, fg, bg) == ERR)
+				return 0;
+			e->key = key;
+			e->pair = pv->pair_next++;
+			pv->pairs_used++;
+			return e->pair;
+		}
+	}
+	return 0;
+}
+
+/* Decode path scaled for a box of cols x rows cells (one pixel per half
+ * cell, aspect corrected for the cell shape), through a small cache. */
+static struct image *blocks_image(struct preview *pv, const char *path, int cols, int rows,
+				  int allow_decode, char **err)
+{
+	struct bentry *b, **pp;
+	int64_t mt, sz;
+	struct image *im, *sc;
+	int pw, ph, bc, bh;
+
+	if (file_id(path, &mt, &sz) != 0) {
+		char buf[600];
+
+		snprintf(buf, sizeof buf, "%s: %s", path, strerror(errno));
+		free(*err);
+		*err = strdup(buf);
+		return NULL;
+	}
+	for (pp = &pv->bcache; (b = *pp); pp = &b->next) {
+		if (b->cols == cols && b->rows == rows && b->mtime_ns == mt && b->size == sz &&
+		    strcmp(b->path, path) == 0) {
+			*pp = b->next; /* move to front */
+			b->next = pv->bcache;
+			pv->bcache = b;
+			return b->im;
+		}
+	}
+	if (!allow_decode)
+		return NULL;
+	im = image_load(path, NULL, 0, err);
+	if (!im)
+		return NULL;
+	image_fit(im->w, im->h, cols * pv->ti.cell_w, rows * pv->ti.cell_h, 1, &pw, &ph);
+	bc = (pw + pv->ti.cell_w / 2) / pv->ti.cell_w;
+	bh = (ph * 2 + pv->ti.cell_h / 2) / pv->ti.cell_h;
+	bc = bc < 1 ? 1 : bc > cols ? cols : bc;
+	bh = bh < 2 ? 2 : bh > rows * 2 ? rows * 2 : bh;
+	bh -= bh % 2;
+	sc = image_scale(im, bc, bh);
+	image_free(im);
+	if (!sc)
+		return NULL;
+	b = calloc(1, sizeof *b);
+	if (!b || !(b->path = strdup(path))) {
+		free(b);
+		image_free(sc);
+		return NULL;
+	}
+	b->mtime_ns = mt;
+	b->size = sz;
+	b->cols = cols;
+	b->rows = rows;
+	b->im = sc;
+	b->next = pv->bcache;
+	pv->bcache = b;
+	pv->bbytes += (size_t)bc * bh * 3;
+	/* trim the tail beyond the budget (never the entry just made) */
+	while (pv->bbytes > PREVIEW_BLOCKS_BUDGET) {
+		struct bentry **tp = &pv->bcache->next;
+
+		if (!*tp)
+			break;
+		while ((*tp)->next)
+			tp = &(*tp)->next;
+		pv->bbytes -= (size_t)(*tp)->im->w * (*tp)->im->h * 3;
+		free((*tp)->path);
+		image_free((*tp)->im);
+		free(*tp);
+		*tp = NULL;
+	}
+	return sc;
+}
+
+static const char ramp[] = " .:-=+*#%@";
+
+/* Draw im as half blocks (or coloured spaces / ASCII) at (y, x) of w. */
+static void draw_blocks(struct preview *pv, WINDOW *w, int y, int x, const struct image *im)
+{
+	int rows = im->h / 2;
+
+	for (int r = 0; r < rows; r++) {
+		for (int c = 0; c < im->w; c++) {
+			const unsigned char *t = im->rgb + ((size_t)(2 * r) * im->w + c) * 3;
+			const unsigned char *b = t + (size_t)im->w * 3;
+
+			if (pv->color_mode) {
+				int fg = quant_color(pv, t), bg = quant_color(pv, b), pair;
+				cchar_t cc;
+				wchar_t wc[2] = {L' ', 0};
+
+				if (pv->utf8 && fg != bg) {
+					wc[0] = 0x2580;
+					pair = pair_for(pv, fg, bg);
+				} else if (pv->utf8) {
+					pair = pair_for(pv, bg, bg);
+				} else {
+					unsigned char avg[3];
+
+					for (int k = 0; k < 3; k++)
+						avg[k] = (unsigned char)((t[k] + b[k] + 1) / 2);
+					bg = quant_color(pv, avg);
+					pair = pair_for(pv, bg, bg);
+				}
+				setcchar(&cc, wc, A_NORMAL, 0, &pair);
+				mvwadd_wch(w, y + r, x + c, &cc);
+			} else {
+				int lum = (t[0] * 3 + t[1] * 6 + t[2] + b[0] * 3 + b[1] * 6 + b[2]) / 20;
+
+				mvwaddch(w, y + r, x + c, (chtype)ramp[lum * 9 / 255]);
+			}
+		}
+	}
+}
+
+/* Draw every slot as blocks now (decoding only when allowed). */
+static void blocks_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n, int allow)
+{
+	int wy, wx;
+
+	getbegyx(w, wy, wx);
+	pairs_setup(pv);
+	for (size_t i = 0; i < n; i++) {
+		char *err = NULL;
+		const char *known = err_find(pv, s[i].path);
+		struct image *im;
+		int ly = s[i].y - wy, lx = s[i].x - wx;
+
+		if (known) {
+			put_wrapped(w, ly, lx, s[i].cols, s[i].rows, known, 0);
+			continue;
+		}
+		im = blocks_image(pv, s[i].path, s[i].cols, s[i].rows, allow, &err);
+		if (!im) {
+			if (err) {
+				err_add(pv, s[i].path, err);
+				put_wrapped(w, ly, lx, s[i].cols, s[i].rows, err, 0);
+			} else if (!allow) {
+				pv->pending = 1;
+			}
+			free(err);
+			continue;
+		}
+		draw_blocks(pv, w, ly + (s[i].rows - im->h / 2) / 2, lx + (s[i].cols - im->w) / 2,
+			    im);
+		free(err);
+	}
+}
+
+/* Show slots (taking ownership) in window w: blocks are drawn now, sixels
+ * queued; slots whose file is known broken show their error instead. */
+static void show_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n)
+{
+	int wy, wx;
+
+	if (pv->ti.graphics == TERM_GFX_SIXEL) {
+		getbegyx(w, wy, wx);
+		for (size_t i = 0; i < n; i++) {
+			const char *known = err_find(pv, s[i].path);
+
+			if (known) {
+				put_wrapped(w, s[i].y - wy, s[i].x - wx, s[i].cols, s[i].rows,
+					    known, 0);
+				s[i].failed = 1;
+			}
+		}
+		set_slots(pv, s, n);
+		return;
+	}
+	if (pv->ti.graphics == TERM_GFX_BLOCKS) {
+		long long now = mono_ms();
+
+		/* the same bookkeeping as sixel, for the idle delay */
+		if (!slots_equal(pv->slots, pv->nslots, s, n)) {
+			slots_free(pv->slots, pv->nslots);
+			pv->slots = s;
+			pv->nslots = n;
+			pv->changed_at = now;
+		} else {
+			slots_free(s, n);
+		}
+		pv->pending = 0;
+		pv->hidden = 0;
+		pairs_reset_if_full(pv);
+		blocks_slots(pv, w, pv->slots, pv->nslots, now - pv->changed_at >= PREVIEW_IDLE_MS);
+		return;
+	}
+	/* no graphics: name the files */
+	getbegyx(w, wy, wx);
+	for (size_t i = 0; i < n; i++) {
+		const char *base = strrchr(s[i].path, '/');
+
+		put_wrapped(w, s[i].y - wy, s[i].x - wx, s[i].cols, s[i].rows,
+			    base ? base + 1 : s[i].path, 0);
+	}
+	slots_free(s, n);
+	set_slots(pv, NULL, 0);
+}
+
+/* ------------------------------------------------------------- public */
+
+void preview_place(struct preview *pv, WINDOW *win, const struct job *j)
+{
+	int wy, wx, rows, cols, n;
+	const char *paths[PREVIEW_MAX_GRID];
+	struct slot *s;
+	size_t ns;
+
+	if (!pv || !win)
+		return;
+	getbegyx(win, wy, wx);
+	getmaxyx(win, rows, cols);
+	if (!j || rows <= 0 || cols <= 0) {
+		set_slots(pv, NULL, 0);
+		return;
+	}
+	if (job_state_is_live(j->state) || j->n_outputs == 0) {
+		set_slots(pv, NULL, 0);
+		draw_progress(win, 0, 0, rows, cols, j);
+		return;
+	}
+	n = 0;
+	for (size_t i = 0; i < j->n_outputs && n < PREVIEW_MAX_GRID; i++)
+		if (j->outputs[i].path)
+			paths[n++] = j->outputs[i].path;
+	s = calloc((size_t)n + 1, sizeof *s);
+	if (!s)
+		return;
+	ns = layout(pv, wy, wx, rows, cols, paths, n, j->outputs[0].width, j->outputs[0].height, 0,
+		    pv->ti.graphics == TERM_GFX_SIXEL, s);
+	if (n > 0 && ns == 0 && rows > 0)
+		put_text(win, 0, 0, cols, "(pane too small)", 0);
+	show_slots(pv, win, s, ns);
+}
+
+void preview_hide(struct preview *pv)
+{
+	if (!pv)
+		return;
+	erase_drawn(pv);
+	slots_free(pv->slots, pv->nslots);
+	pv->slots = NULL;
+	pv->nslots = 0;
+	pv->pending = 0;
+	pv->hidden = 1;
+}
+
+void preview_invalidate(struct preview *pv)
+{
+	int had = 0;
+
+	if (!pv)
+		return;
+	term_update_cell_size(pv->fd, &pv->ti);
+	for (size_t i = 0; i < pv->nslots; i++)
+		had |= pv->slots[i].drawn;
+	if (had && pv->ti.graphics == TERM_GFX_SIXEL)
+		clearok(curscr, TRUE); /* ED 2 clears the pixels everywhere */
+	slots_free(pv->slots, pv->nslots);
+	pv->slots = NULL;
+	pv->nslots = 0;
+	pv->pending = 0;
+	bcache_clear(pv);
+}
+
+int preview_wants_redraw_in_ms(struct preview *pv)
+{
+	long long left;
+
+	if (!pv)
+		return -1;
+	if (pv->need_frame)
+		return 0;
+	if (!pv->pending || pv->hidden)
+		return -1;
+	left = pv->changed_at + PREVIEW_IDLE_MS - mono_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+/* write() all of buf to fd, riding out EINTR, EAGAIN and partial writes. */
+static int write_all(int fd, const unsigned char *buf, size_t len)
+{
+	size_t off = 0;
+	int stalls = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n > 0) {
+			off += (size_t)n;
+			stalls = 0;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && stalls < 100) {
+			struct pollfd p = {fd, POLLOUT, 0};
+
+			poll(&p, 1, 100);
+			stalls++;
+			continue;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+struct obuf {
+	unsigned char *b;
+	size_t len, cap;
+};
+
+static int ob_add(struct obuf *o, const void *p, size_t n)
+{
+	if (o->len + n > o->cap) {
+		size_t nc = o->cap ? o->cap : 65536;
+		unsigned char *nb;
+
+		while (nc < o->len + n)
+			nc *= 2;
+		nb = realloc(o->b, nc);
+		if (!nb)
+			return -1;
+		o->b = nb;
+		o->cap = nc;
+	}
+	memcpy(o->b + o->len, p, n);
+	o->len += n;
+	return 0;
+}
+
+void preview_flush(struct preview *pv)
+{
+	struct obuf o = {0};
+	long long start;
+	int wrote = 0;
+
+	if (!pv)
+		return;
+	pv->need_frame = 0;
+	if (pv->ti.graphics != TERM_GFX_SIXEL || !pv->pending || pv->hidden)
+		return;
+	start = mono_ms();
+	if (start - pv->changed_at < PREVIEW_IDLE_MS)
+		return;
+	ob_add(&o, "\0337", 2);
+	pv->pending = 0;
+	for (size_t i = 0; i < pv->nslots; i++) {
+		struct slot *s = &pv->slots[i];
+		struct sixel_entry e;
+		char *err = NULL;
+		char cup[32];
+		int ic, ir, oy, ox;
+
+		if (s->drawn || s->failed)
+			continue;
+		if (wrote && mono_ms() - start > PREVIEW_FLUSH_BUDGET_MS) {
+			pv->pending = 1; /* the rest at the next flush */
+			break;
+		}
+		if (sixel_cache_render(pv->cache, s->path, s->box_w, s->box_h, s->upscale,
+				       pv->ncolors, NULL, &e, &err) != 0) {
+			err_add(pv, s->path, err);
+			free(err);
+			s->failed = 1;
+			pv->need_frame = 1; /* the next frame shows the error */
+			continue;
+		}
+		ic = (e.w + pv->ti.cell_w - 1) / pv->ti.cell_w;
+		ir = (e.h + pv->ti.cell_h - 1) / pv->ti.cell_h;
+		ox = s->cols > ic ? (s->cols - ic) / 2 : 0;
+		oy = s->rows > ir ? (s->rows - ir) / 2 : 0;
+		snprintf(cup, sizeof cup, "\033[%d;%dH", s->y + oy + 1, s->x + ox + 1);
+		if (ob_add(&o, cup, strlen(cup)) || ob_add(&o, e.data, e.len))
+			break;
+		s->drawn = 1;
+		wrote = 1;
+	}
+	if (wrote && ob_add(&o, "\0338", 2) == 0)
+		write_all(pv->fd, o.b, o.len);
+	free(o.b);
+}
+
+/* ---------------------------------------------------------- fullscreen */
+
+int preview_fullscreen(struct preview *pv, const struct job *j)
+{
+	WINDOW *fw;
+	int k = 0, ch = 0, n;
+
+	if (!pv)
+		return ERR;
+	n = j ? (int)j->n_outputs : 0;
+	preview_hide(pv);
+	fw = newwin(LINES, COLS, 0, 0);
+	if (!fw)
+		return ERR;
+	keypad(fw, TRUE);
+	for (;;) {
+		char head[256];
+		int wait;
+		struct slot *s;
+		size_t ns = 0;
+
+		werase(fw);
+		if (n > 0) {
+			const struct job_output *o = &j->outputs[k];
+
+			snprintf(head, sizeof head, "#%lld  image %d/%d  %dx%d   %s", (long long)j->id,
+				 k + 1, n, o->width, o->height,
+				 n > 1 ? "Left/Right: step  other key: back" : "any key: back");
+			put_text(fw, 0, 0, COLS, head, A_REVERSE);
+			s = calloc(1, sizeof *s);
+			if (s && o->path)
+				ns = layout(pv, 1, 0, LINES - 1, COLS, (const char **)&o->path, 1, o->width,
+					    o->height, 1, pv->ti.graphics == TERM_GFX_SIXEL, s);
+			if (s)
+				show_slots(pv, fw, s, ns);
+		} else {
+			put_text(fw, 0, 0, COLS, "no images  (any key: back)", A_REVERSE);
+			if (j)
+				draw_progress(fw, 2, 1, LINES - 3, COLS - 2, j);
+		}
+		wnoutrefresh(fw);
+		doupdate();
+		preview_flush(pv);
+		wait = preview_wants_redraw_in_ms(pv);
+		wtimeout(fw, wait < 0 ? -1 : wait);
+		ch = wgetch(fw);
+		if (ch == ERR)
+			continue;
+		if (ch == KEY_RESIZE) {
+			wresize(fw, LINES, COLS);
+			preview_invalidate(pv);
+			continue;
+		}
+		if (n > 1 && ch == KEY_LEFT) {
+			k = (k + n - 1) % n;
+			continue;
+		}
+		if (n > 1 && ch == KEY_RIGHT) {
+			k = (k + 1) % n;
+			continue;
+		}
+		break;
+	}
+	preview_hide(pv);
+	delwin(fw);
+	/* the caller's windows are behind; make the next frame repaint them all */
+	clearok(curscr, TRUE);
+	pv->hidden = 0;
+	return ch;
+}
+
+/* ------------------------------------------------------------- gallery */
+
+/* The size of one thumbnail's image box in cells, about 160 px square. */
+static void thumb_box(struct preview *pv, int *tw, int *th)
+{
+	int w = 160 / pv->ti.cell_w;
+
+	if (w < 10)
+		w = 10;
+	*tw = w;
+	*th = (w * pv->ti.cell_w + pv->ti.cell_h / 2) / pv->ti.cell_h;
+	if (*th < 3)
+		*th = 3;
+}
+
+void preview_gallery_grid(struct preview *pv, WINDOW *win, int *cols, int *rows)
+{
+	int tw, th, wr, wc;
+
+	thumb_box(pv, &tw, &th);
+	getmaxyx(win, wr, wc);
+	*cols = wc / (tw + 2);
+	*rows = wr / (th + 3);
+	if (*cols < 1)
+		*cols = 1;
+	if (*rows < 1)
+		*rows = 1;
+}
+
+void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t n, size_t sel,
+		     size_t *top)
+{
+	int gc, gr, tw, th, wy, wx;
+	size_t per, first, k = 0;
+	struct slot *s;
+
+	if (!pv || !win)
+		return;
+	preview_gallery_grid(pv, win, &gc, &gr);
+	thumb_box(pv, &tw, &th);
+	getbegyx(win, wy, wx);
+	per = (size_t)gc * gr;
+	if (n == 0) {
+		put_text(win, 0, 0, getmaxx(win), "no jobs", 0);
+		set_slots(pv, NULL, 0);
+		return;
+	}
+	if (sel >= n)
+		sel = n - 1;
+	first = top ? *top : 0;
+	if (sel < first)
+		first = sel - sel % (size_t)gc;
+	if (sel >= first + per)
+		first = (sel / (size_t)gc - (size_t)gr + 1) * (size_t)gc;
+	if (first >= n)
+		first = 0;
+	if (top)
+		*top = first;
+	s = calloc(per, sizeof *s);
+	if (!s)
+		return;
+	for (size_t i = first; i < n && i < first + per; i++) {
+		const struct job *j = jobs[i];
+		int cy = (int)((i - first) / (size_t)gc) * (th + 3);
+		int cx = (int)((i - first) % (size_t)gc) * (tw + 2);
+		char label[96];
+		const char *path = NULL;
+
+		if (i == sel) {
+			WINDOW *b = derwin(win, th + 2, tw + 2, cy, cx);
+
+			if (b) {
+				wattron(b, A_BOLD);
+				box(b, 0, 0);
+				wattroff(b, A_BOLD);
+				delwin(b);
+			}
+		}
+		if (!j)
+			continue;
+		snprintf(label, sizeof label, "#%lld %s", (long long)j->id,
+			 job_state_name(j->state));
+		put_text(win, cy + th + 2, cx + 1, tw, label, i == sel ? A_REVERSE : 0);
+		for (size_t o = 0; o < j->n_outputs && !path; o++)
+			path = j->outputs[o].path;
+		if (!path || job_state_is_live(j->state)) {
+			if (job_state_is_live(j->state) && j->progress >= 0)
+				draw_bar(win, cy + 1 + th / 2, cx + 1, tw, j->progress);
+			else
+				put_text(win, cy + 1 + th / 2, cx + 1, tw,
+					 job_state_is_live(j->state) ? "..." : "(no image)", 0);
+			continue;
+		}
+		if (layout(pv, wy + cy + 1, wx + cx + 1, th, tw, &path, 1, j->outputs[0].width,
+			   j->outputs[0].height, 0, pv->ti.graphics == TERM_GFX_SIXEL, &s[k]))
+			k++;
+	}
+	show_slots(pv, win, s, k);
+}
+
+/* ----------------------------------------------------------------- cli */
+
+static void cli_blocks(const struct term_info *ti, const struct image *im, int utf8)
+{
+	char buf[64];
+
+	for (int r = 0; r + 1 < im->h; r += 2) {
+		for (int c = 0; c < im->w; c++) {
+			const unsigned char *t = im->rgb + ((size_t)r * im->w + c) * 3;
+			const unsigned char *b = t + (size_t)im->w * 3;
+
+			if (!utf8) {
+				unsigned char a[3];
+
+				for (int k = 0; k < 3; k++)
+					a[k] = (unsigned char)((t[k] + b[k] + 1) / 2);
+				if (ti->truecolor)
+					snprintf(buf, sizeof buf, "\033[48;2;%d;%d;%dm ", a[0], a[1],
+						 a[2]);
+				else
+					snprintf(buf, sizeof buf, "\033[48;5;%dm ", quant256(a));
+			} else if (ti->truecolor) {
+				snprintf(buf, sizeof buf, "\033[38;2;%d;%d;%d;48;2;%d;%d;%dm\xe2\x96\x80",
+					 t[0], t[1], t[2], b[0], b[1], b[2]);
+			} else {
+				snprintf(buf, sizeof buf, "\033[38;5;%d;48;5;%dm\xe2\x96\x80",
+					 quant256(t), quant256(b));
+			}
+			fputs(buf, stdout);
+		}
+		fputs("\033[0m\n", stdout);
+	}
+}
+
+int preview_cli(int argc, char **argv)
+{
+	struct config *cfg = NULL;
+	struct store *st = NULL;
+	struct job *j = NULL;
+	struct term_info ti;
+	char *err = NULL;
+	const char *ref = NULL;
+	int want_cols = 0, rc = 1, tfd = -1, forced;
+	int64_t id;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-w") == 0 || strcmp(argv[i], "--width") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "sdq: preview: -w needs a number of columns\n");
+				return 2;
+			}
+			want_cols = atoi(argv[++i]);
+			if (want_cols <= 0 || want_cols > 10000) {
+				fprintf(stderr, "sdq: preview: -w wants a column count (1..10000)\n");
+				return 2;
+			}
+		} else if (strncmp(argv[i], "-w", 2) == 0 && argv[i][2]) {
+			want_cols = atoi(argv[i] + 2);
+			if (want_cols <= 0 || want_cols > 10000) {
+				fprintf(stderr, "sdq: preview: -w wants a column count (1..10000)\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: sdq preview ID [-w COLS]\n"
+			       "Print a job's images to the terminal as sixel (or coloured blocks),\n"
+			       "COLS columns wide (default: the terminal's width).\n");
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "sdq: preview: unknown option %s (usage: sdq preview ID [-w COLS])\n",
+				argv[i]);
+			return 2;
+		} else if (!ref) {
+			ref = argv[i];
+		} else {
+			fprintf(stderr, "sdq: preview: one job at a time (usage: sdq preview ID [-w COLS])\n");
+			return 2;
+		}
+	}
+	if (!ref) {
+		fprintf(stderr, "sdq: preview: which job? (usage: sdq preview ID [-w COLS])\n");
+		return 2;
+	}
+	cfg = config_load(&err);
+	if (!cfg) {
+		fprintf(stderr, "sdq: preview: %s\n", err ? err : "cannot load the configuration");
+		goto out;
+	}
+	st = store_open(cfg->db_path, &err);
+	if (!st) {
+		fprintf(stderr, "sdq: preview: %s\n", err ? err : "cannot open the history");
+		goto out;
+	}
+	id = store_job_find(st, ref, &err);
+	if (id > 0)
+		j = store_job_get(st, id, &err);
+	if (!j) {
+		char *r = text_sanitize_str(ref, 0);
+
+		fprintf(stderr, "sdq: preview: %s: %s\n", r ? r : "?", err ? err : "no such job");
+		free(r);
+		goto out;
+	}
+
+	forced = (getenv("SDQ_GRAPHICS") && *getenv("SDQ_GRAPHICS") &&
+		  strcmp(getenv("SDQ_GRAPHICS"), "auto") != 0) ||
+		 (cfg->graphics && *cfg->graphics && strcmp(cfg->graphics, "auto") != 0);
+	if (!isatty(STDOUT_FILENO) && !forced) {
+		fprintf(stderr, "sdq: preview: standard output is not a terminal: set "
+				"SDQ_GRAPHICS=sixel (or blocks) to write the images anyway\n");
+		goto out;
+	}
+	if (isatty(STDOUT_FILENO))
+		tfd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	term_probe(tfd >= 0 ? tfd : STDOUT_FILENO, cfg->graphics, 500, &ti);
+	if (!want_cols) {
+		struct winsize ws;
+
+		if (ioctl(tfd >= 0 ? tfd : STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+			want_cols = ws.ws_col;
+		else
+			want_cols = 80;
+	}
+	if (j->n_outputs == 0) {
+		fprintf(stderr, "sdq: preview: job #%lld is %s and has no images\n", (long long)j->id,
+			job_state_name(j->state));
+		goto out;
+	}
+	rc = 0;
+	fflush(stdout);
+	for (size_t i = 0; i < j->n_outputs; i++) {
+		const char *path = j->outputs[i].path;
+		char *clean = text_sanitize_str(path, 0);
+		struct image *im = NULL;
+
+		if (ti.graphics == TERM_GFX_NONE) {
+			printf("%s\n", clean ? clean : "");
+			free(clean);
+			continue;
+		}
+		if (ti.graphics == TERM_GFX_SIXEL) {
+			unsigned char *buf = NULL;
+			size_t len = 0;
+			int dw, dh;
+
+			im = image_load(path, NULL, 0, &err);
+			if (im) {
+				image_fit(im->w, im->h, want_cols * ti.cell_w, IMAGE_MAX_DIM * 4, 1,
+					  &dw, &dh);
+				if (dw != im->w || dh != im->h) {
+					struct image *sc = image_scale(im, dw, dh);
+
+					image_free(im);
+					im = sc;
+				}
+			}
+			if (im && sixel_enc_image(im, cfg->sixel_colors, SIXEL_ENC_DIFFUSE_NONE, &buf,
+						  &len, &err) == 0) {
+				fflush(stdout);
+				write_all(STDOUT_FILENO, buf, len);
+				write_all(STDOUT_FILENO, (const unsigned char *)"\n", 1);
+				free(buf);
+			} else {
+				char *e = text_sanitize_str(err, 0);
+
+				fprintf(stderr, "sdq: preview: %s\n", e ? e : "cannot draw the image");
+				free(e);
+				rc = 1;
+			}
+		} else {
+			im = image_load(path, NULL, 0, &err);
+			if (im) {
+				int bw = want_cols, bh;
+				struct image *sc;
+
+				bh = (int)((double)im->h / im->w * bw * ti.cell_w * 2 / ti.cell_h + 0.5);
+				bh += bh % 2;
+				if (bh < 2)
+					bh = 2;
+				sc = image_scale(im, bw, bh);
+				if (sc)
+					cli_blocks(&ti, sc, locale_utf8());
+				image_free(sc);
+				fflush(stdout);
+			} else {
+				char *e = text_sanitize_str(err, 0);
+
+				fprintf(stderr, "sdq: preview: %s\n", e ? e : "cannot read the image");
+				free(e);
+				rc = 1;
+			}
+		}
+		free(err);
+		err = NULL;
+		free(clean);
+		image_free(im);
+	}
+out:
+	if (tfd >= 0)
+		close(tfd);
+	free(err);
+	job_free(j);
+	store_close(st);
+	config_free(cfg);
+	return rc;
+}
