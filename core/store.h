@@ -40,6 +40,10 @@ int store_job_save(struct store *st, const struct job *j, char **err);
  * acts on them). 0 or -1. */
 int store_job_request_cancel(struct store *st, int64_t id, char **err);
 int store_job_request_retry(struct store *st, int64_t id, char **err);
+/* Reset both request flags of job id to 0; the driver calls this once it has
+ * acted on them (store_job_save never touches the flags, so requests written
+ * by other processes meanwhile are not lost). 0 or -1 (also when no such job). */
+int store_job_clear_requests(struct store *st, int64_t id, char **err);
 
 /* Load job id with its outputs. NULL if absent (with *err NULL) or on error. */
 struct job *store_job_get(struct store *st, int64_t id, char **err);
@@ -53,8 +57,9 @@ int store_job_delete(struct store *st, int64_t id, char **err);
 
 /* A query over the history. Zero-initialise, then set what you need. */
 struct store_query {
-	const char *text;   /* full-text search over prompt and negative prompt (FTS5
-			       query syntax, but plain words always work); NULL: all */
+	const char *text;   /* full-text search over prompt and negative prompt: every
+			       word (run of non-blanks) must match the start of a word;
+			       punctuation is safe; NULL or no words: all */
 	int state_mask;     /* bit (1 << state) for each wanted state; 0: all */
 	int live_only;      /* only jobs with job_state_is_live() */
 	int64_t before_id;  /* only jobs with id < before_id (paging); 0: no bound */
@@ -87,8 +92,8 @@ int store_recent_prompts(struct store *st, int limit, char ***out, size_t *n, ch
 void store_strings_free(char **s, size_t n);
 
 /* A number that changes whenever another connection commits to the database
- * (PRAGMA data_version), so a viewer can cheaply tell when to re-read. -1 on
- * error. */
+ * (PRAGMA data_version), so a viewer can cheaply tell when to re-read. Commits
+ * made through st itself do not change it. -1 on error. */
 int64_t store_data_version(struct store *st);
 
 /* The driver lock: an exclusive flock on "<db path>.lock". Returns 1 if this

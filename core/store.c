@@ -1,0 +1,1606 @@
+/*
+ * store.c: the durable history of sdq, one SQLite database shared by every
+ * sdq process (a dashboard, CLI commands, the driver).
+ *
+ * - WAL journal, synchronous=NORMAL: a commit is durable across a crash of the
+ *   process (the WAL is in the file system once COMMIT returns); only a crash
+ *   of the whole machine may lose the last few commits, never corrupt the file.
+ * - busy_timeout, and every write is one BEGIN IMMEDIATE transaction (or one
+ *   autocommit statement), so writers queue instead of failing with BUSY.
+ * - Schema migrations are steps in migrations[], step i taking PRAGMA
+ *   user_version from i to i + 1, each in its own transaction.
+ * - jobs_fts is an external-content FTS5 index over jobs.prompt and
+ *   jobs.negative_prompt, kept in sync by triggers.
+ * - The driver lock is an flock on "<db>.lock", holding the holder's pid.
+ *
+ * Prepared statements for the fixed queries are cached per store; the list
+ * and count queries are built per call from a store_query.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 5000
+#define FIND_MIN_PREFIX 4
+
+enum stmt_id {
+	S_INSERT_JOB,
+	S_UPDATE_JOB,
+	S_STATE_OF,
+	S_INSERT_EVENT,
+	S_INSERT_OUTPUT,
+	S_GET_JOB,
+	S_GET_OUTPUTS,
+	S_SET_CANCEL,
+	S_SET_RETRY,
+	S_CLEAR_REQ,
+	S_HAS_ID,
+	S_FIND_REMOTE_EXACT,
+	S_FIND_REMOTE_PREFIX,
+	S_DELETE,
+	S_EVENTS,
+	S_RECENT,
+	S_DATA_VERSION,
+	S_USER_VERSION,
+	S_COUNT_STMTS
+};
+
+/* Every column of jobs, in the order row_to_job() reads them. */
+#define JOB_COLS                                                                                   \
+	"j.id, j.remote_id, j.backend, j.endpoint, j.endpoint_url, j.state, j.status_text, "      \
+	"j.prompt, j.negative_prompt, j.width, j.height, j.steps, j.cfg, j.seed, j.sampler, "    \
+	"j.count, j.param_endpoint, j.template, j.extra_json, j.created_at, j.submitted_at, "    \
+	"j.started_at, j.finished_at, j.delay_ms, j.exec_ms, j.worker_id, j.error, "              \
+	"j.raw_output, j.log_tail, j.progress, j.progress_text, j.cancel_requested, "            \
+	"j.retry_requested"
+
+/* The 30 columns written by bind_job(), parameters ?1..?30. */
+#define JOB_WRITE_COLS                                                                             \
+	"remote_id, backend, endpoint, endpoint_url, state, status_text, prompt, "               \
+	"negative_prompt, width, height, steps, cfg, seed, sampler, count, param_endpoint, "     \
+	"template, extra_json, created_at, submitted_at, started_at, finished_at, delay_ms, "    \
+	"exec_ms, worker_id, error, raw_output, log_tail, progress, progress_text"
+
+static const char *const stmt_sql[S_COUNT_STMTS] = {
+    [S_INSERT_JOB] = "INSERT INTO jobs(" JOB_WRITE_COLS ", cancel_requested, retry_requested) "
+		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+		     "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32)",
+    [S_UPDATE_JOB] = "UPDATE jobs SET remote_id=?1, backend=?2, endpoint=?3, endpoint_url=?4, "
+		     "state=?5, status_text=?6, prompt=?7, negative_prompt=?8, width=?9, "
+		     "height=?10, steps=?11, cfg=?12, seed=?13, sampler=?14, count=?15, "
+		     "param_endpoint=?16, template=?17, extra_json=?18, created_at=?19, "
+		     "submitted_at=?20, started_at=?21, finished_at=?22, delay_ms=?23, "
+		     "exec_ms=?24, worker_id=?25, error=?26, raw_output=?27, log_tail=?28, "
+		     "progress=?29, progress_text=?30 WHERE id=?31",
+    [S_STATE_OF] = "SELECT state FROM jobs WHERE id=?1",
+    [S_INSERT_EVENT] = "INSERT INTO events(job_id, at, state, detail) VALUES(?1,?2,?3,?4)",
+    [S_INSERT_OUTPUT] = "INSERT INTO outputs(job_id, idx, path, width, height, seed, format, "
+			"bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) "
+			"ON CONFLICT(job_id, idx) DO NOTHING",
+    [S_GET_JOB] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id=?1",
+    [S_GET_OUTPUTS] = "SELECT job_id, idx, path, width, height, seed, format, bytes "
+		      "FROM outputs WHERE job_id=?1 ORDER BY idx",
+    [S_SET_CANCEL] = "UPDATE jobs SET cancel_requested=1 WHERE id=?1",
+    [S_SET_RETRY] = "UPDATE jobs SET retry_requested=1 WHERE id=?1",
+    [S_CLEAR_REQ] = "UPDATE jobs SET cancel_requested=0, retry_requested=0 WHERE id=?1",
+    [S_HAS_ID] = "SELECT 1 FROM jobs WHERE id=?1",
+    [S_FIND_REMOTE_EXACT] = "SELECT id FROM jobs WHERE remote_id=?1 ORDER BY id DESC LIMIT 2",
+    /* ?2 is ?1 with its last byte incremented, so the index gives a range. */
+    [S_FIND_REMOTE_PREFIX] = "SELECT id, remote_id FROM jobs WHERE remote_id >= ?1 AND "
+			     "remote_id < ?2 AND substr(remote_id, 1, length(?1)) = ?1",
+    [S_DELETE] = "DELETE FROM jobs WHERE id=?1",
+    [S_EVENTS] = "SELECT at, state, detail FROM events WHERE job_id=?1 ORDER BY id",
+    [S_RECENT] = "SELECT prompt FROM jobs WHERE prompt IS NOT NULL AND prompt <> '' "
+		 "ORDER BY id DESC",
+    [S_DATA_VERSION] = "PRAGMA data_version",
+    [S_USER_VERSION] = "PRAGMA user_version",
+};
+
+/* Migration step i brings the schema from user_version i to i + 1. */
+static const char *const migrations[] = {
+    /* 0 -> 1: the initial schema. */
+    "CREATE TABLE jobs (\n"
+    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "	remote_id TEXT,\n"
+    "	backend TEXT,\n"
+    "	endpoint TEXT,\n"
+    "	endpoint_url TEXT,\n"
+    "	state TEXT NOT NULL,\n"
+    "	status_text TEXT,\n"
+    "	prompt TEXT,\n"
+    "	negative_prompt TEXT,\n"
+    "	width INTEGER NOT NULL DEFAULT 0,\n"
+    "	height INTEGER NOT NULL DEFAULT 0,\n"
+    "	steps INTEGER NOT NULL DEFAULT 0,\n"
+    "	cfg REAL,\n"
+    "	seed INTEGER NOT NULL DEFAULT -1,\n"
+    "	sampler TEXT,\n"
+    "	count INTEGER NOT NULL DEFAULT 0,\n"
+    "	param_endpoint TEXT,\n"
+    "	template TEXT,\n"
+    "	extra_json TEXT,\n"
+    "	created_at INTEGER NOT NULL DEFAULT 0,\n"
+    "	submitted_at INTEGER NOT NULL DEFAULT 0,\n"
+    "	started_at INTEGER NOT NULL DEFAULT 0,\n"
+    "	finished_at INTEGER NOT NULL DEFAULT 0,\n"
+    "	delay_ms INTEGER NOT NULL DEFAULT -1,\n"
+    "	exec_ms INTEGER NOT NULL DEFAULT -1,\n"
+    "	worker_id TEXT,\n"
+    "	error TEXT,\n"
+    "	raw_output TEXT,\n"
+    "	log_tail TEXT,\n"
+    "	progress REAL,\n"
+    "	progress_text TEXT,\n"
+    "	cancel_requested INTEGER NOT NULL DEFAULT 0,\n"
+    "	retry_requested INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE INDEX jobs_state ON jobs(state);\n"
+    "CREATE INDEX jobs_remote_id ON jobs(remote_id);\n"
+    "CREATE TABLE outputs (\n"
+    "	id INTEGER PRIMARY KEY,\n"
+    "	job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,\n"
+    "	idx INTEGER NOT NULL,\n"
+    "	path TEXT,\n"
+    "	width INTEGER NOT NULL DEFAULT 0,\n"
+    "	height INTEGER NOT NULL DEFAULT 0,\n"
+    "	seed INTEGER NOT NULL DEFAULT -1,\n"
+    "	format TEXT,\n"
+    "	bytes INTEGER NOT NULL DEFAULT 0,\n"
+    "	UNIQUE(job_id, idx)\n"
+    ");\n"
+    "CREATE TABLE events (\n"
+    "	id INTEGER PRIMARY KEY,\n"
+    "	job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,\n"
+    "	at INTEGER NOT NULL,\n"
+    "	state TEXT NOT NULL,\n"
+    "	detail TEXT\n"
+    ");\n"
+    "CREATE INDEX events_job ON events(job_id);\n"
+    "CREATE VIRTUAL TABLE jobs_fts USING fts5(prompt, negative_prompt, content='jobs',\n"
+    "	content_rowid='id', tokenize='unicode61 remove_diacritics 2');\n"
+    "CREATE TRIGGER jobs_fts_ai AFTER INSERT ON jobs BEGIN\n"
+    "	INSERT INTO jobs_fts(rowid, prompt, negative_prompt)\n"
+    "		VALUES (new.id, new.prompt, new.negative_prompt);\n"
+    "END;\n"
+    "CREATE TRIGGER jobs_fts_ad AFTER DELETE ON jobs BEGIN\n"
+    "	INSERT INTO jobs_fts(jobs_fts, rowid, prompt, negative_prompt)\n"
+    "		VALUES ('delete', old.id, old.prompt, old.negative_prompt);\n"
+    "END;\n"
+    /* Saves rewrite every column; only a changed prompt touches the index. */
+    "CREATE TRIGGER jobs_fts_au AFTER UPDATE OF prompt, negative_prompt ON jobs\n"
+    "WHEN old.prompt IS NOT new.prompt OR old.negative_prompt IS NOT new.negative_prompt\n"
+    "BEGIN\n"
+    "	INSERT INTO jobs_fts(jobs_fts, rowid, prompt, negative_prompt)\n"
+    "		VALUES ('delete', old.id, old.prompt, old.negative_prompt);\n"
+    "	INSERT INTO jobs_fts(rowid, prompt, negative_prompt)\n"
+    "		VALUES (new.id, new.prompt, new.negative_prompt);\n"
+    "END;\n",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	char *lock_path;
+	int lock_fd; /* >= 0 while we hold the driver lock */
+	sqlite3_stmt *stmts[S_COUNT_STMTS];
+};
+
+/* ---- errors ---- */
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static void set_err(char **err, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void db_err(struct store *st, char **err, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
+
+static void set_err(char **err, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(s = malloc((size_t)n + 1))) {
+		*err = NULL;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	*err = s;
+}
+
+/* What a failure means for the user, by SQLite's primary result code. */
+static const char *rc_meaning(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return "disk full";
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return "the database stayed busy (another sdq process kept it locked)";
+	case SQLITE_READONLY:
+		return "the database is read-only";
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return "the database file is damaged or not an sdq database";
+	case SQLITE_CANTOPEN:
+		return "cannot open the database file";
+	case SQLITE_IOERR:
+		return "I/O error";
+	case SQLITE_NOMEM:
+		return "out of memory";
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return "permission denied";
+	case SQLITE_CONSTRAINT:
+		return "constraint violated";
+	default:
+		return NULL;
+	}
+}
+
+/* Fill *err with "<what>: <meaning> (<sqlite message>[: <errno text>])", what
+ * formatted from fmt. Call it right after the failure, before anything else
+ * touches the connection. */
+static void db_err(struct store *st, char **err, int rc, const char *fmt, ...)
+{
+	const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+	const char *mean = rc_meaning(rc);
+	int sys = st && st->db ? sqlite3_system_errno(st->db) : 0;
+	int prim = rc & 0xff;
+	char what[512];
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (sys && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_FULL))
+		set_err(err, "%s: %s%s(%s: %s)", what, mean ? mean : "", mean ? " " : "", msg,
+			strerror(sys));
+	else
+		set_err(err, "%s: %s%s(%s)", what, mean ? mean : "", mean ? " " : "", msg);
+}
+
+/* ---- statements and transactions ---- */
+
+static sqlite3_stmt *stmt(struct store *st, enum stmt_id id, char **err)
+{
+	int rc;
+
+	if (st->stmts[id])
+		return st->stmts[id];
+	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				&st->stmts[id], NULL);
+	if (rc != SQLITE_OK) {
+		db_err(st, err, rc, "store: preparing a query");
+		st->stmts[id] = NULL;
+		return NULL;
+	}
+	return st->stmts[id];
+}
+
+static void done(sqlite3_stmt *s)
+{
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+static int exec(struct store *st, const char *sql, char **err, const char *what)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		db_err(st, err, rc, "%s", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* A write transaction takes the write lock up front (waiting busy_timeout), so
+ * it can never fail half-way with SQLITE_BUSY_SNAPSHOT. */
+static int begin_write(struct store *st, char **err, const char *what)
+{
+	return exec(st, "BEGIN IMMEDIATE", err, what);
+}
+
+/* A read transaction: one consistent snapshot for several statements. */
+static int begin_read(struct store *st, char **err, const char *what)
+{
+	return exec(st, "BEGIN", err, what);
+}
+
+static int commit(struct store *st, char **err, const char *what)
+{
+	if (exec(st, "COMMIT", err, what) < 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Run a statement that returns no rows (after binding); 0 or -1. */
+static int step_done(struct store *st, sqlite3_stmt *s, char **err, const char *what)
+{
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "%s", what);
+		done(s);
+		return -1;
+	}
+	done(s);
+	return 0;
+}
+
+/* ---- open, migrate, close ---- */
+
+/* mkdir -p of the directory part of path, new directories mode 0700. */
+static int make_parent_dirs(const char *path, char **err)
+{
+	char *p = strdup(path), *slash;
+	int rc = 0;
+
+	if (!p) {
+		set_err(err, "store: out of memory");
+		return -1;
+	}
+	slash = strrchr(p, '/');
+	if (slash && slash != p) {
+		*slash = '\0';
+		for (char *c = p + 1;; c++) {
+			if (*c != '/' && *c != '\0')
+				continue;
+			char save = *c;
+			*c = '\0';
+			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+				set_err(err, "store: cannot create directory %s: %s", p,
+					strerror(errno));
+				rc = -1;
+				break;
+			}
+			*c = save;
+			if (!save)
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+static int user_version(struct store *st, int *v, char **err)
+{
+	sqlite3_stmt *s = stmt(st, S_USER_VERSION, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		db_err(st, err, rc, "store: reading the schema version");
+		done(s);
+		return -1;
+	}
+	*v = sqlite3_column_int(s, 0);
+	done(s);
+	return 0;
+}
+
+/* Apply the missing migration steps, each in one transaction. Another process
+ * may migrate at the same time: the version is read again under the lock. */
+static int migrate(struct store *st, char **err)
+{
+	for (;;) {
+		int v;
+		char sql[64];
+
+		if (user_version(st, &v, err) < 0)
+			return -1;
+		if (v > SCHEMA_VERSION) {
+			set_err(err,
+				"store: %s has schema version %d, newer than this sdq knows (%d); "
+				"use a newer sdq",
+				st->path, v, SCHEMA_VERSION);
+			return -1;
+		}
+		if (v == SCHEMA_VERSION)
+			return 0;
+		if (begin_write(st, err, "store: starting a schema migration") < 0)
+			return -1;
+		if (user_version(st, &v, err) < 0) {
+			rollback(st);
+			return -1;
+		}
+		if (v < SCHEMA_VERSION && v >= 0) {
+			char what[80];
+			snprintf(what, sizeof what, "store: migrating the schema to version %d",
+				 v + 1);
+			snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+			if (exec(st, migrations[v], err, what) < 0 || exec(st, sql, err, what) < 0) {
+				rollback(st);
+				return -1;
+			}
+		}
+		if (commit(st, err, "store: committing a schema migration") < 0)
+			return -1;
+	}
+}
+
+/* journal_mode=WAL needs a moment of exclusive access; with several processes
+ * opening a new database at once it can report busy, so it is retried. */
+static int set_wal(struct store *st, char **err)
+{
+	for (int tries = 0;; tries++) {
+		sqlite3_stmt *s = NULL;
+		int rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(s);
+			if (rc == SQLITE_ROW) {
+				const char *mode = (const char *)sqlite3_column_text(s, 0);
+				int ok = mode && strcmp(mode, "wal") == 0;
+				sqlite3_finalize(s);
+				if (ok)
+					return 0;
+				set_err(err, "store: %s: cannot switch to WAL mode (mode is %s)",
+					st->path, mode ? mode : "?");
+				return -1;
+			}
+		}
+		if ((rc & 0xff) == SQLITE_BUSY && tries < 50) {
+			sqlite3_finalize(s);
+			struct timespec ts = {0, 100 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		db_err(st, err, rc, "store: cannot open %s", st->path);
+		sqlite3_finalize(s);
+		return -1;
+	}
+}
+
+struct store *store_open(const char *path, char **err)
+{
+	struct store *st;
+	int rc;
+	char what[64];
+
+	if (!path || !*path) {
+		set_err(err, "store: no database path");
+		return NULL;
+	}
+	if (make_parent_dirs(path, err) < 0)
+		return NULL;
+	if (!(st = calloc(1, sizeof *st))) {
+		set_err(err, "store: out of memory");
+		return NULL;
+	}
+	st->lock_fd = -1;
+	st->path = strdup(path);
+	st->lock_path = malloc(strlen(path) + 6);
+	if (!st->path || !st->lock_path) {
+		set_err(err, "store: out of memory");
+		store_close(st);
+		return NULL;
+	}
+	sprintf(st->lock_path, "%s.lock", path);
+
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		db_err(st, err, rc, "store: cannot open %s", path);
+		store_close(st);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	snprintf(what, sizeof what, "store: setting up the database");
+	if (set_wal(st, err) < 0 || exec(st, "PRAGMA synchronous=NORMAL", err, what) < 0 ||
+	    exec(st, "PRAGMA foreign_keys=ON", err, what) < 0 || migrate(st, err) < 0) {
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	store_unlock_driver(st);
+	for (int i = 0; i < S_COUNT_STMTS; i++)
+		sqlite3_finalize(st->stmts[i]);
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st->lock_path);
+	free(st);
+}
+
+const char *store_path(const struct store *st)
+{
+	return st->path;
+}
+
+/* ---- rows <-> jobs ---- */
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* Bind the 30 written columns of j to ?1..?30 (see JOB_WRITE_COLS). */
+static int bind_job(sqlite3_stmt *s, const struct job *j)
+{
+	const struct job_params *p = &j->params;
+	int rc = 0;
+
+	rc |= bind_text(s, 1, j->remote_id);
+	rc |= bind_text(s, 2, j->backend);
+	rc |= bind_text(s, 3, j->endpoint);
+	rc |= bind_text(s, 4, j->endpoint_url);
+	rc |= bind_text(s, 5, job_state_name(j->state));
+	rc |= bind_text(s, 6, j->status_text);
+	rc |= bind_text(s, 7, p->prompt);
+	rc |= bind_text(s, 8, p->negative_prompt);
+	rc |= sqlite3_bind_int(s, 9, p->width);
+	rc |= sqlite3_bind_int(s, 10, p->height);
+	rc |= sqlite3_bind_int(s, 11, p->steps);
+	if (p->has_cfg)
+		rc |= sqlite3_bind_double(s, 12, p->cfg);
+	else
+		rc |= sqlite3_bind_null(s, 12);
+	rc |= sqlite3_bind_int64(s, 13, p->seed);
+	rc |= bind_text(s, 14, p->sampler);
+	rc |= sqlite3_bind_int(s, 15, p->count);
+	rc |= bind_text(s, 16, p->endpoint);
+	rc |= bind_text(s, 17, p->template_name);
+	rc |= bind_text(s, 18, p->extra_json);
+	rc |= sqlite3_bind_int64(s, 19, j->created_at);
+	rc |= sqlite3_bind_int64(s, 20, j->submitted_at);
+	rc |= sqlite3_bind_int64(s, 21, j->started_at);
+	rc |= sqlite3_bind_int64(s, 22, j->finished_at);
+	rc |= sqlite3_bind_int64(s, 23, j->delay_ms);
+	rc |= sqlite3_bind_int64(s, 24, j->exec_ms);
+	rc |= bind_text(s, 25, j->worker_id);
+	rc |= bind_text(s, 26, j->error);
+	rc |= bind_text(s, 27, j->raw_output);
+	rc |= bind_text(s, 28, j->log_tail);
+	rc |= sqlite3_bind_double(s, 29, isnan(j->progress) ? -1.0 : j->progress);
+	rc |= bind_text(s, 30, j->progress_text);
+	return rc;
+}
+
+/* Copy text column i into *dst (NULL for SQL NULL). 0, or -1 on ENOMEM. */
+static int col_str(sqlite3_stmt *s, int i, char **dst)
+{
+	const unsigned char *t;
+	int len;
+	char *c;
+
+	free(*dst);
+	*dst = NULL;
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return 0;
+	t = sqlite3_column_text(s, i);
+	if (!t)
+		return -1;
+	len = sqlite3_column_bytes(s, i);
+	if (!(c = malloc((size_t)len + 1)))
+		return -1;
+	memcpy(c, t, (size_t)len);
+	c[len] = '\0';
+	*dst = c;
+	return 0;
+}
+
+/* A new job from the current row of a JOB_COLS query, or NULL on ENOMEM. */
+static struct job *row_to_job(sqlite3_stmt *s)
+{
+	struct job *j = job_new();
+	struct job_params *p;
+	char *state = NULL;
+	int bad = 0;
+
+	if (!j)
+		return NULL;
+	p = &j->params;
+	j->id = sqlite3_column_int64(s, 0);
+	bad |= col_str(s, 1, &j->remote_id);
+	bad |= col_str(s, 2, &j->backend);
+	bad |= col_str(s, 3, &j->endpoint);
+	bad |= col_str(s, 4, &j->endpoint_url);
+	bad |= col_str(s, 5, &state);
+	j->state = job_state_parse(state);
+	free(state);
+	bad |= col_str(s, 6, &j->status_text);
+	bad |= col_str(s, 7, &p->prompt);
+	bad |= col_str(s, 8, &p->negative_prompt);
+	p->width = sqlite3_column_int(s, 9);
+	p->height = sqlite3_column_int(s, 10);
+	p->steps = sqlite3_column_int(s, 11);
+	p->has_cfg = sqlite3_column_type(s, 12) != SQLITE_NULL;
+	p->cfg = p->has_cfg ? sqlite3_column_double(s, 12) : 0.0;
+	p->seed = sqlite3_column_int64(s, 13);
+	bad |= col_str(s, 14, &p->sampler);
+	p->count = sqlite3_column_int(s, 15);
+	bad |= col_str(s, 16, &p->endpoint);
+	bad |= col_str(s, 17, &p->template_name);
+	bad |= col_str(s, 18, &p->extra_json);
+	j->created_at = sqlite3_column_int64(s, 19);
+	j->submitted_at = sqlite3_column_int64(s, 20);
+	j->started_at = sqlite3_column_int64(s, 21);
+	j->finished_at = sqlite3_column_int64(s, 22);
+	j->delay_ms = sqlite3_column_int64(s, 23);
+	j->exec_ms = sqlite3_column_int64(s, 24);
+	bad |= col_str(s, 25, &j->worker_id);
+	bad |= col_str(s, 26, &j->error);
+	bad |= col_str(s, 27, &j->raw_output);
+	bad |= col_str(s, 28, &j->log_tail);
+	j->progress =
+	    sqlite3_column_type(s, 29) == SQLITE_NULL ? -1.0 : sqlite3_column_double(s, 29);
+	bad |= col_str(s, 30, &j->progress_text);
+	j->cancel_requested = sqlite3_column_int(s, 31);
+	j->retry_requested = sqlite3_column_int(s, 32);
+	if (bad) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Append the output in the current row of an outputs query (columns job_id,
+ * idx, path, width, height, seed, format, bytes) to j. 0 or -1 (ENOMEM). */
+static int row_add_output(sqlite3_stmt *s, struct job *j)
+{
+	struct job_output o;
+
+	o.index = sqlite3_column_int(s, 1);
+	o.path = (char *)sqlite3_column_text(s, 2);
+	o.width = sqlite3_column_int(s, 3);
+	o.height = sqlite3_column_int(s, 4);
+	o.seed = sqlite3_column_int64(s, 5);
+	o.format = (char *)sqlite3_column_text(s, 6);
+	o.bytes = sqlite3_column_int64(s, 7);
+	return job_add_output(j, &o);
+}
+
+/* Insert the outputs of j whose index is not stored yet (inside a write
+ * transaction). */
+static int insert_outputs(struct store *st, const struct job *j, char **err)
+{
+	sqlite3_stmt *s;
+
+	if (!j->n_outputs)
+		return 0;
+	if (!(s = stmt(st, S_INSERT_OUTPUT, err)))
+		return -1;
+	for (size_t i = 0; i < j->n_outputs; i++) {
+		const struct job_output *o = &j->outputs[i];
+		sqlite3_bind_int64(s, 1, j->id);
+		sqlite3_bind_int(s, 2, o->index);
+		bind_text(s, 3, o->path);
+		sqlite3_bind_int(s, 4, o->width);
+		sqlite3_bind_int(s, 5, o->height);
+		sqlite3_bind_int64(s, 6, o->seed);
+		bind_text(s, 7, o->format);
+		sqlite3_bind_int64(s, 8, o->bytes);
+		if (step_done(st, s, err, "store: saving an output") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int insert_event(struct store *st, int64_t id, enum job_state state, const char *detail,
+			char **err)
+{
+	sqlite3_stmt *s = stmt(st, S_INSERT_EVENT, err);
+
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, job_now_ms());
+	bind_text(s, 3, job_state_name(state));
+	bind_text(s, 4, detail);
+	return step_done(st, s, err, "store: recording a state change");
+}
+
+/* The detail recorded with a state change: what the user would ask "why?". */
+static const char *event_detail(const struct job *j)
+{
+	if (j->state == JOB_OTHER)
+		return j->status_text;
+	if (j->state == JOB_FAILED || j->state == JOB_SUBMIT_FAILED ||
+	    j->state == JOB_TIMED_OUT || j->state == JOB_EXPIRED || j->state == JOB_UNKNOWN)
+		return j->error;
+	return NULL;
+}
+
+/* ---- jobs ---- */
+
+int store_job_add(struct store *st, struct job *j, char **err)
+{
+	sqlite3_stmt *s;
+	int64_t created = j->created_at ? j->created_at : job_now_ms();
+	int64_t saved_created = j->created_at;
+
+	if (begin_write(st, err, "store: adding a job") < 0)
+		return -1;
+	if (!(s = stmt(st, S_INSERT_JOB, err)))
+		goto fail;
+	j->created_at = created;
+	bind_job(s, j);
+	sqlite3_bind_int(s, 31, j->cancel_requested ? 1 : 0);
+	sqlite3_bind_int(s, 32, j->retry_requested ? 1 : 0);
+	if (step_done(st, s, err, "store: adding a job") < 0)
+		goto fail;
+	j->id = sqlite3_last_insert_rowid(st->db);
+	if (insert_event(st, j->id, j->state, "created", err) < 0 ||
+	    insert_outputs(st, j, err) < 0)
+		goto fail;
+	if (commit(st, err, "store: adding a job") < 0)
+		goto fail_undo;
+	return 0;
+fail:
+	rollback(st);
+fail_undo:
+	j->id = 0;
+	j->created_at = saved_created;
+	return -1;
+}
+
+int store_job_save(struct store *st, const struct job *j, char **err)
+{
+	sqlite3_stmt *s;
+	char what[64];
+	enum job_state old;
+	int rc;
+
+	snprintf(what, sizeof what, "store: saving job %lld", (long long)j->id);
+	if (j->id <= 0) {
+		set_err(err, "store: saving a job that was never added");
+		return -1;
+	}
+	if (begin_write(st, err, what) < 0)
+		return -1;
+	if (!(s = stmt(st, S_STATE_OF, err)))
+		goto fail;
+	sqlite3_bind_int64(s, 1, j->id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		done(s);
+		set_err(err, "store: no job %lld", (long long)j->id);
+		goto fail;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(st, err, rc, "%s", what);
+		done(s);
+		goto fail;
+	}
+	old = job_state_parse((const char *)sqlite3_column_text(s, 0));
+	done(s);
+
+	if (!(s = stmt(st, S_UPDATE_JOB, err)))
+		goto fail;
+	bind_job(s, j);
+	sqlite3_bind_int64(s, 31, j->id);
+	if (step_done(st, s, err, what) < 0)
+		goto fail;
+	if (old != j->state && insert_event(st, j->id, j->state, event_detail(j), err) < 0)
+		goto fail;
+	if (insert_outputs(st, j, err) < 0)
+		goto fail;
+	return commit(st, err, what);
+fail:
+	rollback(st);
+	return -1;
+}
+
+/* Run one of the single-row flag updates; -1 with a message when no such job. */
+static int set_flags(struct store *st, enum stmt_id which, int64_t id, const char *what,
+		     char **err)
+{
+	sqlite3_stmt *s = stmt(st, which, err);
+	char buf[64];
+
+	if (!s)
+		return -1;
+	snprintf(buf, sizeof buf, "store: %s of job %lld", what, (long long)id);
+	sqlite3_bind_int64(s, 1, id);
+	if (step_done(st, s, err, buf) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) == 0) {
+		set_err(err, "store: no job %lld", (long long)id);
+		return -1;
+	}
+	return 0;
+}
+
+int store_job_request_cancel(struct store *st, int64_t id, char **err)
+{
+	return set_flags(st, S_SET_CANCEL, id, "requesting cancellation", err);
+}
+
+int store_job_request_retry(struct store *st, int64_t id, char **err)
+{
+	return set_flags(st, S_SET_RETRY, id, "requesting a retry", err);
+}
+
+int store_job_clear_requests(struct store *st, int64_t id, char **err)
+{
+	return set_flags(st, S_CLEAR_REQ, id, "clearing the requests", err);
+}
+
+/* Load job id and its outputs (inside a read transaction). *out NULL if absent. */
+static int load_job(struct store *st, int64_t id, struct job **out, char **err)
+{
+	sqlite3_stmt *s = stmt(st, S_GET_JOB, err);
+	struct job *j;
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		done(s);
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(st, err, rc, "store: reading a job");
+		done(s);
+		return -1;
+	}
+	j = row_to_job(s);
+	done(s);
+	if (!j) {
+		set_err(err, "store: out of memory");
+		return -1;
+	}
+	if (!(s = stmt(st, S_GET_OUTPUTS, err))) {
+		job_free(j);
+		return -1;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (row_add_output(s, j) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		if (rc == SQLITE_NOMEM)
+			set_err(err, "store: out of memory");
+		else
+			db_err(st, err, rc, "store: reading the outputs of a job");
+		done(s);
+		job_free(j);
+		return -1;
+	}
+	done(s);
+	*out = j;
+	return 0;
+}
+
+struct job *store_job_get(struct store *st, int64_t id, char **err)
+{
+	struct job *j = NULL;
+
+	if (err)
+		*err = NULL;
+	if (begin_read(st, err, "store: reading a job") < 0)
+		return NULL;
+	if (load_job(st, id, &j, err) < 0) {
+		rollback(st);
+		return NULL;
+	}
+	rollback(st); /* ends the read transaction; nothing was written */
+	return j;
+}
+
+/* 1 if s is a decimal number that fits int64_t > 0 (stored in *v). */
+static int parse_id(const char *s, int64_t *v)
+{
+	char *end;
+	long long n;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return 0;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || *end || n <= 0)
+		return 0;
+	*v = n;
+	return 1;
+}
+
+int64_t store_job_find(struct store *st, const char *ref, char **err)
+{
+	sqlite3_stmt *s;
+	int64_t id = 0, found = 0;
+	size_t len, matches = 0;
+	char *upper = NULL;
+	int rc;
+
+	if (err)
+		*err = NULL;
+	if (!ref || !*ref) {
+		set_err(err, "store: empty job reference");
+		return 0;
+	}
+	/* A local id first: "42". */
+	if (parse_id(ref, &id)) {
+		if (!(s = stmt(st, S_HAS_ID, err)))
+			return 0;
+		sqlite3_bind_int64(s, 1, id);
+		rc = sqlite3_step(s);
+		done(s);
+		if (rc == SQLITE_ROW)
+			return id;
+		if (rc != SQLITE_DONE) {
+			db_err(st, err, rc, "store: finding a job");
+			return 0;
+		}
+	}
+	/* Then an exact remote id. */
+	if (!(s = stmt(st, S_FIND_REMOTE_EXACT, err)))
+		return 0;
+	bind_text(s, 1, ref);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!matches++)
+			found = sqlite3_column_int64(s, 0);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "store: finding a job");
+		return 0;
+	}
+	/* The same remote id twice (two endpoints) can only mean the newest. */
+	if (matches)
+		return found;
+
+	/* Then a unique prefix of one. */
+	len = strlen(ref);
+	if (len < FIND_MIN_PREFIX) {
+		set_err(err, "no job %s (give a local id, a remote id or at least %d of its "
+			     "first characters)",
+			ref, FIND_MIN_PREFIX);
+		return 0;
+	}
+	if (!(upper = strdup(ref))) {
+		set_err(err, "store: out of memory");
+		return 0;
+	}
+	/* The smallest string greater than every string starting with ref. */
+	while (len > 0 && (unsigned char)upper[len - 1] == 0xff)
+		upper[--len] = '\0';
+	if (len == 0) {
+		free(upper);
+		set_err(err, "no job %s", ref);
+		return 0;
+	}
+	upper[len - 1] = (char)((unsigned char)upper[len - 1] + 1);
+	if (!(s = stmt(st, S_FIND_REMOTE_PREFIX, err))) {
+		free(upper);
+		return 0;
+	}
+	bind_text(s, 1, ref);
+	bind_text(s, 2, upper);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!matches++)
+			found = sqlite3_column_int64(s, 0);
+	}
+	done(s);
+	free(upper);
+	if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "store: finding a job");
+		return 0;
+	}
+	if (matches == 1)
+		return found;
+	if (matches == 0)
+		set_err(err, "no job %s", ref);
+	else
+		set_err(err, "%s is ambiguous: %zu jobs have a remote id starting with it", ref,
+			matches);
+	return 0;
+}
+
+int store_job_delete(struct store *st, int64_t id, char **err)
+{
+	return set_flags(st, S_DELETE, id, "deleting", err);
+}
+
+/* ---- queries ---- */
+
+/* Turn user text into a safe FTS5 query: every whitespace-separated word that
+ * holds a letter or digit becomes a quoted prefix term ("word"*, with quotes
+ * doubled), and the terms are AND-ed. So any input, `cat's "dog` or `-`
+ * included, is valid syntax. NULL with *none = 1 when no word is left. */
+static char *fts_query(const char *text, int *none)
+{
+	size_t len = strlen(text);
+	/* Worst case: every byte a quote (doubled), plus per word `"`, `"*`, ` AND `. */
+	char *q = malloc(len * 10 + 1), *o = q;
+	const char *p = text;
+
+	*none = 0;
+	if (!q)
+		return NULL;
+	while (*p) {
+		const char *w;
+		size_t n;
+		int wordy = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
+		       *p == '\v')
+			p++;
+		w = p;
+		while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
+			       *p == '\f' || *p == '\v'))
+			p++;
+		n = (size_t)(p - w);
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)w[i];
+			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			    (c >= 'A' && c <= 'Z') || c >= 0x80)
+				wordy = 1;
+		}
+		if (!wordy)
+			continue;
+		if (o != q) {
+			memcpy(o, " AND ", 5);
+			o += 5;
+		}
+		*o++ = '"';
+		for (size_t i = 0; i < n; i++) {
+			if (w[i] == '"')
+				*o++ = '"';
+			*o++ = w[i];
+		}
+		*o++ = '"';
+		*o++ = '*';
+	}
+	*o = '\0';
+	if (o == q) {
+		free(q);
+		*none = 1;
+		return NULL;
+	}
+	return q;
+}
+
+/* The bits of every state job_state_is_live() accepts. */
+static int live_mask(void)
+{
+	int m = 0;
+	for (int s = 0; s < JOB_STATE_COUNT; s++)
+		if (job_state_is_live((enum job_state)s))
+			m |= 1 << s;
+	return m;
+}
+
+/* A query built from a store_query: SQL text and its parameters. */
+struct built {
+	char sql[2048];
+	size_t len;
+	char *match; /* the FTS5 query (owned), bound first if set */
+	const char *states[JOB_STATE_COUNT];
+	int n_states;
+	int64_t before_id;
+	int64_t limit;
+	int empty; /* the query cannot match anything */
+};
+
+static void add_sql(struct built *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (b->len + n < sizeof b->sql) {
+		memcpy(b->sql + b->len, s, n + 1);
+		b->len += n;
+	}
+}
+
+/* Build "SELECT <what> FROM ... WHERE ... [ORDER BY, LIMIT]" for q. With text,
+ * the FTS index drives the scan in rowid order, so "newest 50 matching"
+ * reads about 50 rows, not every match. */
+static int build_query(const struct store_query *q, const char *what, int ordered,
+		       struct built *b, char **err)
+{
+	static const struct store_query none;
+	int mask, all = (1 << JOB_STATE_COUNT) - 1, where = 0;
+	const char *idcol;
+
+	memset(b, 0, sizeof *b);
+	if (!q)
+		q = &none;
+	mask = q->state_mask ? (q->state_mask & all) : all;
+	if (q->live_only)
+		mask &= live_mask();
+	if (!mask)
+		b->empty = 1;
+	if (q->text) {
+		int no_words;
+		b->match = fts_query(q->text, &no_words);
+		if (!b->match && !no_words) {
+			set_err(err, "store: out of memory");
+			return -1;
+		}
+	}
+	add_sql(b, "SELECT ");
+	add_sql(b, what);
+	if (b->match) {
+		add_sql(b, " FROM jobs_fts CROSS JOIN jobs j ON j.id = jobs_fts.rowid "
+			   "WHERE jobs_fts MATCH ?");
+		idcol = "jobs_fts.rowid";
+		where = 1;
+	} else {
+		add_sql(b, " FROM jobs j");
+		idcol = "j.id";
+	}
+	if (mask != all) {
+		add_sql(b, where ? " AND j.state IN (" : " WHERE j.state IN (");
+		where = 1;
+		for (int s = 0; s < JOB_STATE_COUNT; s++) {
+			if (!(mask & (1 << s)))
+				continue;
+			add_sql(b, b->n_states ? ",?" : "?");
+			b->states[b->n_states++] = job_state_name((enum job_state)s);
+		}
+		add_sql(b, ")");
+	}
+	if (q->before_id > 0) {
+		add_sql(b, where ? " AND " : " WHERE ");
+		add_sql(b, idcol);
+		add_sql(b, " < ?");
+		b->before_id = q->before_id;
+	}
+	if (ordered) {
+		add_sql(b, " ORDER BY ");
+		add_sql(b, idcol);
+		add_sql(b, q->oldest_first ? " ASC" : " DESC");
+		if (q->limit > 0) {
+			add_sql(b, " LIMIT ?");
+			b->limit = q->limit;
+		}
+	}
+	return 0;
+}
+
+static int prepare_built(struct store *st, struct built *b, sqlite3_stmt **out, char **err)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, b->sql, -1, &s, NULL), i = 1;
+
+	*out = NULL;
+	if (rc != SQLITE_OK) {
+		db_err(st, err, rc, "store: preparing a query");
+		return -1;
+	}
+	if (b->match)
+		bind_text(s, i++, b->match);
+	for (int k = 0; k < b->n_states; k++)
+		bind_text(s, i++, b->states[k]);
+	if (b->before_id)
+		sqlite3_bind_int64(s, i++, b->before_id);
+	if (b->limit)
+		sqlite3_bind_int64(s, i++, b->limit);
+	*out = s;
+	return 0;
+}
+
+void store_jobs_free(struct job **jobs, size_t n)
+{
+	if (!jobs)
+		return;
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+	free(jobs);
+}
+
+struct id_slot {
+	int64_t id;
+	size_t at;
+};
+
+static int cmp_slot(const void *a, const void *b)
+{
+	int64_t x = ((const struct id_slot *)a)->id, y = ((const struct id_slot *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* Attach the outputs of jobs[0..n) with one query: the ids go in as a JSON
+ * array (json_each), so any number of jobs is one statement. */
+static int attach_outputs(struct store *st, struct job **jobs, size_t n, char **err)
+{
+	struct id_slot *slots = NULL;
+	char *ids = NULL, *o;
+	sqlite3_stmt *s = NULL;
+	int rc, ret = -1;
+
+	if (!n)
+		return 0;
+	slots = malloc(n * sizeof *slots);
+	ids = malloc(n * 21 + 3);
+	if (!slots || !ids) {
+		set_err(err, "store: out of memory");
+		goto out;
+	}
+	o = ids;
+	*o++ = '[';
+	for (size_t i = 0; i < n; i++) {
+		slots[i].id = jobs[i]->id;
+		slots[i].at = i;
+		o += sprintf(o, "%s%lld", i ? "," : "", (long long)jobs[i]->id);
+	}
+	*o++ = ']';
+	*o = '\0';
+	qsort(slots, n, sizeof *slots, cmp_slot);
+
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT job_id, idx, path, width, height, seed, format, bytes "
+				"FROM outputs WHERE job_id IN (SELECT value FROM json_each(?1)) "
+				"ORDER BY job_id, idx",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		db_err(st, err, rc, "store: preparing a query");
+		goto out;
+	}
+	bind_text(s, 1, ids);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct id_slot key = {sqlite3_column_int64(s, 0), 0}, *hit;
+		hit = bsearch(&key, slots, n, sizeof *slots, cmp_slot);
+		if (hit && row_add_output(s, jobs[hit->at]) < 0) {
+			set_err(err, "store: out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "store: reading outputs");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	free(slots);
+	free(ids);
+	return ret;
+}
+
+int store_job_list(struct store *st, const struct store_query *q, struct job ***out, size_t *n,
+		   char **err)
+{
+	struct built b;
+	sqlite3_stmt *s = NULL;
+	struct job **jobs = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (build_query(q, JOB_COLS, 1, &b, err) < 0)
+		return -1;
+	if (b.empty) {
+		free(b.match);
+		return 0;
+	}
+	if (begin_read(st, err, "store: listing jobs") < 0) {
+		free(b.match);
+		return -1;
+	}
+	if (prepare_built(st, &b, &s, err) < 0)
+		goto fail;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct job *j;
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct job **g = realloc(jobs, nc * sizeof *g);
+			if (!g) {
+				set_err(err, "store: out of memory");
+				goto fail;
+			}
+			jobs = g;
+			cap = nc;
+		}
+		if (!(j = row_to_job(s))) {
+			set_err(err, "store: out of memory");
+			goto fail;
+		}
+		jobs[cnt++] = j;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "store: listing jobs");
+		goto fail;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (attach_outputs(st, jobs, cnt, err) < 0)
+		goto fail;
+	rollback(st); /* ends the read transaction */
+	free(b.match);
+	*out = jobs;
+	*n = cnt;
+	return 0;
+fail:
+	sqlite3_finalize(s);
+	rollback(st);
+	free(b.match);
+	store_jobs_free(jobs, cnt);
+	return -1;
+}
+
+int64_t store_job_count(struct store *st, const struct store_query *q, char **err)
+{
+	struct built b;
+	sqlite3_stmt *s;
+	int64_t c = -1;
+	int rc;
+
+	if (build_query(q, "count(*)", 0, &b, err) < 0)
+		return -1;
+	if (b.empty) {
+		free(b.match);
+		return 0;
+	}
+	if (prepare_built(st, &b, &s, err) < 0) {
+		free(b.match);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		c = sqlite3_column_int64(s, 0);
+	else
+		db_err(st, err, rc, "store: counting jobs");
+	sqlite3_finalize(s);
+	free(b.match);
+	return c;
+}
+
+/* ---- events, prompts ---- */
+
+void store_events_free(struct store_event *ev, size_t n)
+{
+	if (!ev)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(ev[i].state);
+		free(ev[i].detail);
+	}
+	free(ev);
+}
+
+int store_job_events(struct store *st, int64_t id, struct store_event **out, size_t *n,
+		     char **err)
+{
+	sqlite3_stmt *s = stmt(st, S_EVENTS, err);
+	struct store_event *ev = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct store_event *g = realloc(ev, nc * sizeof *g);
+			if (!g)
+				goto nomem;
+			ev = g;
+			cap = nc;
+		}
+		ev[cnt].at = sqlite3_column_int64(s, 0);
+		ev[cnt].state = ev[cnt].detail = NULL;
+		cnt++;
+		if (col_str(s, 1, &ev[cnt - 1].state) < 0 || col_str(s, 2, &ev[cnt - 1].detail) < 0)
+			goto nomem;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "store: reading the events of a job");
+		done(s);
+		store_events_free(ev, cnt);
+		return -1;
+	}
+	done(s);
+	*out = ev;
+	*n = cnt;
+	return 0;
+nomem:
+	set_err(err, "store: out of memory");
+	done(s);
+	store_events_free(ev, cnt);
+	return -1;
+}
+
+void store_strings_free(char **s, size_t n)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(s[i]);
+	free(s);
+}
+
+/* Walks jobs newest first and stops at limit distinct prompts, so the usual
+ * case reads a handful of rows rather than grouping the whole table. */
+int store_recent_prompts(struct store *st, int limit, char ***out, size_t *n, char **err)
+{
+	sqlite3_stmt *s = stmt(st, S_RECENT, err);
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = SQLITE_DONE;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return -1;
+	while ((limit <= 0 || cnt < (size_t)limit) && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(s, 0);
+		size_t k;
+		if (!p)
+			goto nomem;
+		for (k = 0; k < cnt && strcmp(v[k], p) != 0; k++)
+			;
+		if (k < cnt)
+			continue;
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **g = realloc(v, nc * sizeof *g);
+			if (!g)
+				goto nomem;
+			v = g;
+			cap = nc;
+		}
+		if (!(v[cnt] = strdup(p)))
+			goto nomem;
+		cnt++;
+	}
+	if (limit <= 0 || cnt < (size_t)limit) {
+		if (rc != SQLITE_DONE) {
+			db_err(st, err, rc, "store: reading recent prompts");
+			done(s);
+			store_strings_free(v, cnt);
+			return -1;
+		}
+	}
+	done(s);
+	*out = v;
+	*n = cnt;
+	return 0;
+nomem:
+	set_err(err, "store: out of memory");
+	done(s);
+	store_strings_free(v, cnt);
+	return -1;
+}
+
+/* ---- change detection ---- */
+
+int64_t store_data_version(struct store *st)
+{
+	sqlite3_stmt *s = stmt(st, S_DATA_VERSION, NULL);
+	int64_t v = -1;
+
+	if (!s)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	done(s);
+	return v;
+}
+
+/* ---- the driver lock ---- */
+
+int store_lock_driver(struct store *st, char **err)
+{
+	char buf[32];
+	int fd, n;
+
+	if (st->lock_fd >= 0)
+		return 1;
+	fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		set_err(err, "store: cannot open the lock file %s: %s", st->lock_path,
+			strerror(errno));
+		return -1;
+	}
+	/* store_driver_pid() in another process takes a shared lock for an
+	 * instant to probe; a few quick retries keep that from looking like a
+	 * driver. */
+	for (int tries = 0;; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK || tries >= 3) {
+			int e = errno;
+			close(fd);
+			if (e == EWOULDBLOCK)
+				return 0;
+			set_err(err, "store: cannot lock %s: %s", st->lock_path, strerror(e));
+			return -1;
+		}
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	/* Fixed width, so a reader never sees a half-written number. */
+	n = snprintf(buf, sizeof buf, "%-20ld\n", (long)getpid());
+	if (pwrite(fd, buf, (size_t)n, 0) != n) {
+		int e = errno;
+		flock(fd, LOCK_UN);
+		close(fd);
+		set_err(err, "store: cannot write %s: %s", st->lock_path, strerror(e));
+		return -1;
+	}
+	st->lock_fd = fd;
+	return 1;
+}
+
+void store_unlock_driver(struct store *st)
+{
+	if (!st || st->lock_fd < 0)
+		return;
+	/* Leave no stale pid behind; the file itself stays (unlinking a lock
+	 * file races with the next locker). */
+	if (ftruncate(st->lock_fd, 0) < 0) {
+		/* the flock below is what matters */
+	}
+	flock(st->lock_fd, LOCK_UN);
+	close(st->lock_fd);
+	st->lock_fd = -1;
+}
+
+long store_driver_pid(struct store *st)
+{
+	char buf[32];
+	ssize_t n;
+	long pid;
+	int fd;
+
+	if (st->lock_fd >= 0)
+		return (long)getpid();
+	fd = open(st->lock_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* If a shared lock can be had, nobody holds the exclusive one. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN);
+		close(fd);
+		return 0;
+	}
+	n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return pid > 0 ? pid : 0;
+}
