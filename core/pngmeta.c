@@ -1,0 +1,263 @@
+/*
+ * pngmeta.c: PNG text chunks at the byte level (see pngmeta.h).
+ *
+ * sdq saves a worker's PNG as sent and only adds an AUTOMATIC1111
+ * "parameters" chunk, so tools that read A1111 metadata see the settings.
+ * Decoding and re-encoding through libpng would change the bytes and cost
+ * time; walking the chunk list is enough.
+ */
+#include "pngmeta.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+/* The PNG chunk length limit (2^31 - 1). */
+#define CHUNK_MAX 0x7fffffffUL
+
+unsigned long pngmeta_crc32(unsigned long crc, const unsigned char *buf, size_t len)
+{
+	static uint32_t table[256];
+	static int ready;
+	if (!ready) {
+		/* Idempotent: racing threads write the same values. */
+		for (uint32_t n = 0; n < 256; n++) {
+			uint32_t c = n;
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			table[n] = c;
+		}
+		ready = 1;
+	}
+	uint32_t c = (uint32_t)crc ^ 0xffffffffu;
+	for (size_t i = 0; i < len; i++)
+		c = table[(c ^ buf[i]) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+struct chunk {
+	size_t off; /* offset of the length field */
+	uint32_t len;
+	const unsigned char *type;
+	const unsigned char *data;
+};
+
+/* Step to the chunk at *pos; 1 and *c filled if it is whole and its CRC is
+ * right, 0 otherwise. */
+static int next_chunk(const unsigned char *png, size_t len, size_t *pos, struct chunk *c)
+{
+	size_t p = *pos;
+	if (len - p < 12)
+		return 0;
+	uint32_t n = get32(png + p);
+	if (n > CHUNK_MAX || len - p - 12 < n)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned char t = png[p + 4 + i];
+		if (!((t >= 'A' && t <= 'Z') || (t >= 'a' && t <= 'z')))
+			return 0;
+	}
+	if (pngmeta_crc32(0, png + p + 4, (size_t)n + 4) != get32(png + p + 8 + n))
+		return 0;
+	c->off = p;
+	c->len = n;
+	c->type = png + p + 4;
+	c->data = png + p + 8;
+	*pos = p + 12 + n;
+	return 1;
+}
+
+/* Walk every chunk; calls fn for each (stop early when it returns non-zero,
+ * its value is returned). -1 if the structure is broken. */
+static int walk(const unsigned char *png, size_t len,
+		int (*fn)(const struct chunk *c, void *udata), void *udata)
+{
+	if (!png || len < 8 + 25 || memcmp(png, png_sig, 8) != 0)
+		return -1;
+	size_t pos = 8;
+	struct chunk c;
+	int first = 1;
+	while (next_chunk(png, len, &pos, &c)) {
+		if (first && (memcmp(c.type, "IHDR", 4) != 0 || c.len != 13))
+			return -1;
+		first = 0;
+		if (memcmp(c.type, "IEND", 4) == 0)
+			return 0;
+		if (fn) {
+			int r = fn(&c, udata);
+			if (r)
+				return r;
+		}
+	}
+	return -1; /* ran out before IEND */
+}
+
+int pngmeta_valid(const unsigned char *png, size_t len)
+{
+	return walk(png, len, NULL, NULL) == 0;
+}
+
+static int match_keyword(const struct chunk *c, void *udata)
+{
+	const char *kw = udata;
+	if (memcmp(c->type, "tEXt", 4) && memcmp(c->type, "zTXt", 4) && memcmp(c->type, "iTXt", 4))
+		return 0;
+	size_t kl = strlen(kw);
+	return c->len > kl && memcmp(c->data, kw, kl) == 0 && c->data[kl] == 0 ? 1 : 0;
+}
+
+int pngmeta_has_text(const unsigned char *png, size_t len, const char *keyword)
+{
+	if (!keyword || !*keyword)
+		return -1;
+	int r = walk(png, len, match_keyword, (void *)keyword);
+	if (r < 0)
+		return -1;
+	if (r == 1)
+		return 1;
+	return 0;
+}
+
+int pngmeta_size(const unsigned char *png, size_t len, int *width, int *height)
+{
+	if (walk(png, len, NULL, NULL) != 0)
+		return -1;
+	uint32_t w = get32(png + 16), h = get32(png + 20);
+	if (w == 0 || h == 0 || w > CHUNK_MAX || h > CHUNK_MAX)
+		return -1;
+	*width = (int)w;
+	*height = (int)h;
+	return 0;
+}
+
+/* Decode one UTF-8 sequence at s (NUL-terminated); the code point, or -1 if
+ * malformed. *n = bytes used. */
+static long utf8_next(const unsigned char *s, int *n)
+{
+	unsigned char c = s[0];
+	long cp;
+	int k;
+	if (c < 0x80) {
+		*n = 1;
+		return c;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		cp = c & 0x1f;
+		k = 1;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		cp = c & 0x0f;
+		k = 2;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		cp = c & 0x07;
+		k = 3;
+	} else {
+		return -1;
+	}
+	for (int i = 1; i <= k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*n = k + 1;
+	return cp;
+}
+
+/* Classify text: 0 = plain ASCII/Latin-1 bytes to copy as they are (no byte
+ * >= 0x80, or not valid UTF-8: taken as Latin-1), 1 = UTF-8 that fits
+ * Latin-1 (convert), 2 = UTF-8 beyond Latin-1 (iTXt). */
+static int text_kind(const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	int high = 0, wide = 0;
+	while (*s) {
+		int n;
+		long cp = utf8_next(s, &n);
+		if (cp < 0)
+			return 0;
+		if (cp >= 0x80)
+			high = 1;
+		if (cp >= 0x100)
+			wide = 1;
+		s += n;
+	}
+	return wide ? 2 : high ? 1 : 0;
+}
+
+int pngmeta_add_text(const unsigned char *png, size_t len, const char *keyword, const char *text,
+		     unsigned char **out, size_t *outlen)
+{
+	if (!keyword || !text || walk(png, len, NULL, NULL) != 0)
+		return -1;
+	size_t kl = strlen(keyword);
+	if (kl < 1 || kl > 79 || keyword[0] == ' ' || keyword[kl - 1] == ' ')
+		return -1;
+	for (size_t i = 0; i < kl; i++) {
+		unsigned char ch = (unsigned char)keyword[i];
+		if (ch < 32 || (ch > 126 && ch < 161))
+			return -1;
+	}
+	int kind = text_kind(text);
+	size_t tl = strlen(text);
+	/* Chunk data: keyword NUL text (tEXt) or keyword NUL 0 0 "" NUL "" NUL
+	 * text (iTXt: uncompressed, no language, no translated keyword). */
+	size_t dlen = kl + 1 + (kind == 2 ? 4 : 0) + tl;
+	if (dlen > CHUNK_MAX || len > SIZE_MAX - dlen - 12)
+		return -1;
+	unsigned char *buf = malloc(len + dlen + 12);
+	if (!buf)
+		return -1;
+	size_t ihdr_end = 8 + 12 + 13;
+	memcpy(buf, png, ihdr_end);
+	unsigned char *c = buf + ihdr_end;
+	memcpy(c + 4, kind == 2 ? "iTXt" : "tEXt", 4);
+	unsigned char *d = c + 8;
+	memcpy(d, keyword, kl);
+	d += kl;
+	*d++ = 0;
+	if (kind == 2) {
+		*d++ = 0; /* compression flag */
+		*d++ = 0; /* compression method */
+		*d++ = 0; /* language tag "" */
+		*d++ = 0; /* translated keyword "" */
+		memcpy(d, text, tl);
+		d += tl;
+	} else if (kind == 1) {
+		const unsigned char *s = (const unsigned char *)text;
+		while (*s) {
+			int n;
+			long cp = utf8_next(s, &n);
+			*d++ = (unsigned char)cp;
+			s += n;
+		}
+	} else {
+		memcpy(d, text, tl);
+		d += tl;
+	}
+	uint32_t n = (uint32_t)(d - (c + 8));
+	put32(c, n);
+	put32(d, (uint32_t)pngmeta_crc32(0, c + 4, (size_t)n + 4));
+	d += 4;
+	memcpy(d, png + ihdr_end, len - ihdr_end);
+	d += len - ihdr_end;
+	*out = buf;
+	*outlen = (size_t)(d - buf);
+	return 0;
+}
