@@ -1,0 +1,1286 @@
+/*
+ * engine.c: the single event loop and the driver (see engine.h).
+ *
+ * One wait per pass: http_poll() (curl_multi_poll) with the self-pipe and
+ * the watched fds as extra fds, and a timeout computed from the timer heap
+ * and the driver's periodic checks. Nothing wakes up while nothing is due.
+ *
+ * The driver holds the store's lock and keeps every live job of the store in
+ * memory (the live set), each handed to the backend of its endpoint. Backends
+ * change a job and call engine_job_update(), which commits it to the store
+ * and then reports it; a job that reached a terminal state leaves the live set
+ * and is freed at the end of the pass (a safe point: no backend code is on the
+ * stack any more). Other processes (viewers) only add jobs and set request
+ * flags; the driver notices through PRAGMA data_version every 500 ms.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "backend.h"
+#include "engine.h"
+#include "http.h"
+
+#define DV_CHECK_DRIVER_MS 500
+#define DV_CHECK_VIEWER_MS 1000
+#define LOCK_RETRY_MS 1000
+#define RETRY_SCAN_LIMIT 200
+#define FREE_DRAIN_MS 5000
+
+struct timer {
+	int64_t due;
+	uint64_t id;
+	engine_timer_cb cb;
+	void *udata;
+};
+
+struct watch {
+	int fd;
+	short events;
+	engine_fd_cb cb;
+	void *udata;
+};
+
+struct live {
+	struct job *j;
+	struct backend *b; /* NULL: its endpoint is gone or its backend failed */
+};
+
+struct bent {
+	char *name;
+	struct backend *b;
+};
+
+struct hent {
+	char *name;
+	struct engine_health h;
+};
+
+struct engine {
+	struct config *cfg;
+	struct store *st;
+	struct http *http;
+	engine_cb cb;
+	void *udata;
+
+	struct timer *heap;
+	size_t nheap, capheap;
+	uint64_t next_timer_id;
+
+	struct watch *watches;
+	size_t nwatch;
+
+	int pipe_r, pipe_w;
+	unsigned char caught[65]; /* signals reported as ENGINE_EV_SIGNAL */
+
+	int want_drive, driving;
+	int64_t next_lock_try, next_dv_check;
+	int64_t last_dv;
+
+	struct live *live;
+	size_t nlive, caplive;
+	struct job **grave;
+	size_t ngrave, capgrave;
+
+	struct bent *backends;
+	size_t nbackends;
+	struct hent *health;
+	size_t nhealth;
+	int64_t health_interval;
+	uint64_t health_timer;
+};
+
+/* ---------- small helpers ---------- */
+
+static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char **err, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[1024];
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	*err = strdup(buf);
+}
+
+int64_t engine_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void emit(struct engine *e, const struct engine_event *ev)
+{
+	if (e->cb)
+		e->cb(e, ev, e->udata);
+}
+
+static void emit_simple(struct engine *e, enum engine_event_type t, int64_t id, const char *ep)
+{
+	struct engine_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.type = t;
+	ev.job_id = id;
+	ev.endpoint = ep;
+	emit(e, &ev);
+}
+
+void engine_message(struct engine *e, int is_error, const char *fmt, ...)
+{
+	struct engine_event ev;
+	va_list ap;
+	char buf[2048];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	memset(&ev, 0, sizeof ev);
+	ev.type = ENGINE_EV_MESSAGE;
+	ev.message = buf;
+	ev.is_error = is_error;
+	emit(e, &ev);
+}
+
+/* ---------- signals: one self-pipe per engine ---------- */
+
+#define MAX_ENGINES 16
+static volatile sig_atomic_t sig_pipes[MAX_ENGINES]; /* write ends + 1, 0 = free */
+static unsigned char sig_installed[65];
+
+static void sig_handler(int signo)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)signo;
+	for (int i = 0; i < MAX_ENGINES; i++) {
+		int fd = (int)sig_pipes[i] - 1;
+		if (fd >= 0) {
+			ssize_t r = write(fd, &b, 1);
+			(void)r;
+		}
+	}
+	errno = saved;
+}
+
+static int install_signal(int signo)
+{
+	struct sigaction sa;
+
+	if (signo <= 0 || signo > 64)
+		return -1;
+	if (sig_installed[signo])
+		return 0;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = sig_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
+	if (sigaction(signo, &sa, NULL) < 0)
+		return -1;
+	sig_installed[signo] = 1;
+	return 0;
+}
+
+int engine_catch_signal(struct engine *e, int signo)
+{
+	if (install_signal(signo) < 0)
+		return -1;
+	e->caught[signo] = 1;
+	return 0;
+}
+
+void engine_wakeup(struct engine *e)
+{
+	unsigned char b = 0;
+	ssize_t r;
+	if (!e)
+		return;
+	r = write(e->pipe_w, &b, 1);
+	(void)r;
+}
+
+/* ---------- timers: a binary min-heap on (due, id) ---------- */
+
+static int timer_less(const struct timer *a, const struct timer *b)
+{
+	return a->due < b->due || (a->due == b->due && a->id < b->id);
+}
+
+static void heap_up(struct engine *e, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		struct timer t;
+		if (!timer_less(&e->heap[i], &e->heap[p]))
+			break;
+		t = e->heap[i];
+		e->heap[i] = e->heap[p];
+		e->heap[p] = t;
+		i = p;
+	}
+}
+
+static void heap_down(struct engine *e, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct timer t;
+		if (l < e->nheap && timer_less(&e->heap[l], &e->heap[m]))
+			m = l;
+		if (r < e->nheap && timer_less(&e->heap[r], &e->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		t = e->heap[i];
+		e->heap[i] = e->heap[m];
+		e->heap[m] = t;
+		i = m;
+	}
+}
+
+static void heap_remove_at(struct engine *e, size_t i)
+{
+	e->nheap--;
+	if (i == e->nheap)
+		return;
+	e->heap[i] = e->heap[e->nheap];
+	heap_up(e, i);
+	heap_down(e, i);
+}
+
+uint64_t engine_timer_add(struct engine *e, int64_t delay_ms, engine_timer_cb cb, void *udata)
+{
+	struct timer *t;
+
+	if (e->nheap == e->capheap) {
+		size_t nc = e->capheap ? e->capheap * 2 : 64;
+		struct timer *nh = realloc(e->heap, nc * sizeof *nh);
+		if (!nh)
+			return 0;
+		e->heap = nh;
+		e->capheap = nc;
+	}
+	if (delay_ms < 0)
+		delay_ms = 0;
+	t = &e->heap[e->nheap++];
+	t->due = engine_now_ms() + delay_ms;
+	t->id = e->next_timer_id++;
+	t->cb = cb;
+	t->udata = udata;
+	heap_up(e, e->nheap - 1);
+	return t->id;
+}
+
+void engine_timer_cancel(struct engine *e, uint64_t id)
+{
+	if (!e || !id)
+		return;
+	for (size_t i = 0; i < e->nheap; i++) {
+		if (e->heap[i].id == id) {
+			heap_remove_at(e, i);
+			return;
+		}
+	}
+}
+
+/* Fire timers due by now, but none added while firing (a 0 ms timer added by
+ * a callback runs on the next pass, so a pass always ends). */
+static void fire_timers(struct engine *e)
+{
+	int64_t now = engine_now_ms();
+	uint64_t limit = e->next_timer_id;
+
+	while (e->nheap && e->heap[0].due <= now) {
+		struct timer t = e->heap[0];
+		if (t.id >= limit) {
+			/* added during this pass: keep; find an older due one */
+			size_t i, found = (size_t)-1;
+			for (i = 0; i < e->nheap; i++)
+				if (e->heap[i].due <= now && e->heap[i].id < limit) {
+					found = i;
+					break;
+				}
+			if (found == (size_t)-1)
+				break;
+			t = e->heap[found];
+			heap_remove_at(e, found);
+		} else {
+			heap_remove_at(e, 0);
+		}
+		t.cb(e, t.udata);
+	}
+}
+
+/* ---------- fd watches ---------- */
+
+int engine_watch_fd(struct engine *e, int fd, short events, engine_fd_cb cb, void *udata)
+{
+	struct watch *nw;
+
+	for (size_t i = 0; i < e->nwatch; i++) {
+		if (e->watches[i].fd == fd) {
+			e->watches[i].events = events;
+			e->watches[i].cb = cb;
+			e->watches[i].udata = udata;
+			return 0;
+		}
+	}
+	nw = realloc(e->watches, (e->nwatch + 1) * sizeof *nw);
+	if (!nw)
+		return -1;
+	e->watches = nw;
+	nw[e->nwatch].fd = fd;
+	nw[e->nwatch].events = events;
+	nw[e->nwatch].cb = cb;
+	nw[e->nwatch].udata = udata;
+	e->nwatch++;
+	return 0;
+}
+
+void engine_unwatch_fd(struct engine *e, int fd)
+{
+	for (size_t i = 0; i < e->nwatch; i++) {
+		if (e->watches[i].fd == fd) {
+			memmove(&e->watches[i], &e->watches[i + 1],
+				(e->nwatch - i - 1) * sizeof *e->watches);
+			e->nwatch--;
+			return;
+		}
+	}
+}
+
+/* ---------- the live set, backends, health ---------- */
+
+static struct live *live_find(struct engine *e, int64_t id)
+{
+	for (size_t i = 0; i < e->nlive; i++)
+		if (e->live[i].j->id == id)
+			return &e->live[i];
+	return NULL;
+}
+
+static struct live *live_add(struct engine *e, struct job *j, struct backend *b)
+{
+	if (e->nlive == e->caplive) {
+		size_t nc = e->caplive ? e->caplive * 2 : 32;
+		struct live *nl = realloc(e->live, nc * sizeof *nl);
+		if (!nl)
+			return NULL;
+		e->live = nl;
+		e->caplive = nc;
+	}
+	e->live[e->nlive].j = j;
+	e->live[e->nlive].b = b;
+	return &e->live[e->nlive++];
+}
+
+/* Remove l from the live set; the job goes to the grave (freed at the end of
+ * the pass). */
+static void live_drop(struct engine *e, struct live *l)
+{
+	size_t i = (size_t)(l - e->live);
+	struct job *j = l->j;
+
+	e->live[i] = e->live[--e->nlive];
+	if (e->ngrave == e->capgrave) {
+		size_t nc = e->capgrave ? e->capgrave * 2 : 16;
+		struct job **ng = realloc(e->grave, nc * sizeof *ng);
+		if (!ng) {
+			/* cannot defer: leak rather than free under a caller */
+			return;
+		}
+		e->grave = ng;
+		e->capgrave = nc;
+	}
+	e->grave[e->ngrave++] = j;
+}
+
+static void grave_empty(struct engine *e)
+{
+	for (size_t i = 0; i < e->ngrave; i++)
+		job_free(e->grave[i]);
+	e->ngrave = 0;
+}
+
+/* The config endpoint named exactly name (no temporary endpoints). */
+static const struct config_endpoint *find_endpoint(struct engine *e, const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < e->cfg->n_endpoints; i++)
+		if (e->cfg->endpoints[i].name && strcmp(e->cfg->endpoints[i].name, name) == 0)
+			return &e->cfg->endpoints[i];
+	return NULL;
+}
+
+static struct backend *get_backend(struct engine *e, const char *name, char **err)
+{
+	const struct config_endpoint *ep;
+	struct backend *b;
+	struct bent *nb;
+
+	for (size_t i = 0; i < e->nbackends; i++)
+		if (strcmp(e->backends[i].name, name) == 0)
+			return e->backends[i].b;
+	ep = find_endpoint(e, name);
+	if (!ep) {
+		set_err(err, "endpoint \"%s\" is not in the config", name);
+		return NULL;
+	}
+	if (ep->kind == CONFIG_LOCAL)
+		b = sdcpp_backend_new(e, ep, err);
+	else
+		b = runpod_backend_new(e, ep, err);
+	if (!b)
+		return NULL;
+	nb = realloc(e->backends, (e->nbackends + 1) * sizeof *nb);
+	if (!nb || !(nb[e->nbackends].name = strdup(name))) {
+		if (nb)
+			e->backends = nb;
+		b->ops->free(b);
+		set_err(err, "out of memory");
+		return NULL;
+	}
+	e->backends = nb;
+	nb[e->nbackends].b = b;
+	e->nbackends++;
+	return b;
+}
+
+static struct hent *health_find(struct engine *e, const char *name)
+{
+	for (size_t i = 0; i < e->nhealth; i++)
+		if (strcmp(e->health[i].name, name) == 0)
+			return &e->health[i];
+	return NULL;
+}
+
+void engine_health_clear(struct engine_health *h)
+{
+	if (!h)
+		return;
+	free(h->text);
+	free(h->error);
+	h->text = h->error = NULL;
+}
+
+void engine_health_set(struct engine *e, const char *name, const struct engine_health *h)
+{
+	struct hent *he = health_find(e, name);
+
+	if (!he) {
+		struct hent *nh = realloc(e->health, (e->nhealth + 1) * sizeof *nh);
+		if (!nh)
+			return;
+		e->health = nh;
+		he = &nh[e->nhealth];
+		memset(he, 0, sizeof *he);
+		he->name = strdup(name);
+		if (!he->name)
+			return;
+		e->nhealth++;
+	}
+	engine_health_clear(&he->h);
+	he->h = *h;
+	he->h.text = h->text ? strdup(h->text) : NULL;
+	he->h.error = h->error ? strdup(h->error) : NULL;
+	emit_simple(e, ENGINE_EV_HEALTH, 0, he->name);
+}
+
+const struct engine_health *engine_health(struct engine *e, const char *name)
+{
+	struct hent *he = name ? health_find(e, name) : NULL;
+	return he ? &he->h : NULL;
+}
+
+int engine_health_refresh(struct engine *e, const char *name, char **err)
+{
+	const struct config_endpoint *ep = name ? find_endpoint(e, name) : NULL;
+	struct backend *b;
+
+	if (!name) {
+		ep = config_endpoint(e->cfg, NULL);
+		if (!ep) {
+			set_err(err, "no endpoint is configured");
+			return -1;
+		}
+		name = ep->name;
+	}
+	b = get_backend(e, name, err);
+	if (!b)
+		return -1;
+	if (!b->ops->health) {
+		set_err(err, "endpoint \"%s\" has no health report", name);
+		return -1;
+	}
+	return b->ops->health(b, err);
+}
+
+static void health_tick(struct engine *e, void *udata)
+{
+	(void)udata;
+	e->health_timer = 0;
+	for (size_t i = 0; i < e->cfg->n_endpoints; i++) {
+		char *err = NULL;
+		if (engine_health_refresh(e, e->cfg->endpoints[i].name, &err) < 0) {
+			engine_message(e, 1, "health of %s: %s", e->cfg->endpoints[i].name,
+				       err ? err : "failed");
+		}
+		free(err);
+	}
+	if (e->health_interval > 0)
+		e->health_timer = engine_timer_add(e, e->health_interval, health_tick, NULL);
+}
+
+void engine_health_auto(struct engine *e, int64_t interval_ms)
+{
+	engine_timer_cancel(e, e->health_timer);
+	e->health_timer = 0;
+	e->health_interval = interval_ms > 0 ? interval_ms : 0;
+	if (e->health_interval)
+		e->health_timer = engine_timer_add(e, 0, health_tick, NULL);
+}
+
+int engine_purge_queue(struct engine *e, const char *name, char **err)
+{
+	struct backend *b;
+	const struct config_endpoint *ep = name ? find_endpoint(e, name) : config_endpoint(e->cfg, NULL);
+
+	if (!ep) {
+		set_err(err, name ? "endpoint \"%s\" is not in the config" : "no endpoint is configured%s",
+			name ? name : "");
+		return -1;
+	}
+	b = get_backend(e, ep->name, err);
+	if (!b)
+		return -1;
+	if (!b->ops->purge) {
+		set_err(err, "endpoint \"%s\" has no queue to purge", ep->name);
+		return -1;
+	}
+	return b->ops->purge(b, err);
+}
+
+/* ---------- engine lifetime ---------- */
+
+struct engine *engine_new(struct config *cfg, struct store *st, char **err)
+{
+	struct engine *e;
+	int fds[2];
+	int slot = -1;
+
+	if (!cfg || !st) {
+		set_err(err, "engine_new: no config or store");
+		return NULL;
+	}
+	e = calloc(1, sizeof *e);
+	if (!e) {
+		set_err(err, "out of memory");
+		return NULL;
+	}
+	e->cfg = cfg;
+	e->st = st;
+	e->next_timer_id = 1;
+	e->pipe_r = e->pipe_w = -1;
+	e->last_dv = store_data_version(st);
+	e->http = http_new(err);
+	if (!e->http) {
+		free(e);
+		return NULL;
+	}
+	if (pipe(fds) < 0) {
+		set_err(err, "pipe: %s", strerror(errno));
+		http_free(e->http);
+		free(e);
+		return NULL;
+	}
+	for (int i = 0; i < 2; i++) {
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+	}
+	e->pipe_r = fds[0];
+	e->pipe_w = fds[1];
+	for (int i = 0; i < MAX_ENGINES; i++) {
+		if (sig_pipes[i] == 0) {
+			sig_pipes[i] = e->pipe_w + 1;
+			slot = i;
+			break;
+		}
+	}
+	if (slot < 0 || install_signal(SIGCHLD) < 0) {
+		set_err(err, "cannot catch SIGCHLD (too many engines?)");
+		if (slot >= 0)
+			sig_pipes[slot] = 0;
+		close(fds[0]);
+		close(fds[1]);
+		http_free(e->http);
+		free(e);
+		return NULL;
+	}
+	e->next_dv_check = engine_now_ms() + DV_CHECK_VIEWER_MS;
+	return e;
+}
+
+void engine_set_callback(struct engine *e, engine_cb cb, void *udata)
+{
+	e->cb = cb;
+	e->udata = udata;
+}
+
+struct config *engine_config(struct engine *e)
+{
+	return e->cfg;
+}
+
+struct store *engine_store(struct engine *e)
+{
+	return e->st;
+}
+
+struct http *engine_http(struct engine *e)
+{
+	return e->http;
+}
+
+int engine_is_driver(const struct engine *e)
+{
+	return e && e->driving;
+}
+
+/* Stop tracking every live job (they stay as they are in the store). */
+static void forget_all(struct engine *e, int keep_submitting)
+{
+	size_t i = 0;
+	while (i < e->nlive) {
+		struct live *l = &e->live[i];
+		if (keep_submitting && l->j->state == JOB_SUBMITTING && l->b) {
+			i++;
+			continue;
+		}
+		if (l->b && l->b->ops->forget)
+			l->b->ops->forget(l->b, l->j);
+		live_drop(e, l);
+	}
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	if (e->driving) {
+		/* Let submits in flight finish (bounded), so they are not left
+		 * UNKNOWN; nothing new is started once the others are forgotten. */
+		int64_t deadline = engine_now_ms() + FREE_DRAIN_MS;
+		e->cb = NULL;
+		for (;;) {
+			forget_all(e, 1);
+			grave_empty(e);
+			if (!e->nlive || engine_now_ms() >= deadline)
+				break;
+			engine_step(e, 100);
+		}
+		forget_all(e, 0);
+		store_unlock_driver(e->st);
+		e->driving = 0;
+	}
+	for (size_t i = 0; i < e->nbackends; i++) {
+		e->backends[i].b->ops->free(e->backends[i].b);
+		free(e->backends[i].name);
+	}
+	free(e->backends);
+	grave_empty(e);
+	free(e->grave);
+	free(e->live);
+	http_free(e->http);
+	for (size_t i = 0; i < e->nhealth; i++) {
+		engine_health_clear(&e->health[i].h);
+		free(e->health[i].name);
+	}
+	free(e->health);
+	free(e->heap);
+	free(e->watches);
+	for (int i = 0; i < MAX_ENGINES; i++)
+		if (sig_pipes[i] == e->pipe_w + 1)
+			sig_pipes[i] = 0;
+	close(e->pipe_r);
+	close(e->pipe_w);
+	free(e);
+}
+
+/* ---------- driving jobs ---------- */
+
+/* Clear job id's request flags in the store after acting on them. */
+static void clear_requests(struct engine *e, struct job *j)
+{
+	char *err = NULL;
+	j->cancel_requested = 0;
+	j->retry_requested = 0;
+	if (store_job_clear_requests(e->st, j->id, &err) < 0) {
+		engine_message(e, 1, "job %lld: %s", (long long)j->id, err ? err : "store error");
+		free(err);
+	}
+}
+
+int engine_job_update(struct engine *e, struct job *j)
+{
+	char *err = NULL;
+	struct live *l;
+
+	if (store_job_save(e->st, j, &err) < 0) {
+		engine_message(e, 1, "job %lld: cannot save it: %s", (long long)j->id,
+			       err ? err : "store error");
+		free(err);
+		return -1;
+	}
+	if (job_state_is_terminal(j->state) && (j->cancel_requested || j->retry_requested))
+		clear_requests(e, j);
+	emit_simple(e, ENGINE_EV_JOB, j->id, j->endpoint);
+	if (job_state_is_terminal(j->state) && (l = live_find(e, j->id)) && l->j == j)
+		live_drop(e, l);
+	return 0;
+}
+
+void engine_job_notify(struct engine *e, const struct job *j)
+{
+	emit_simple(e, ENGINE_EV_JOB, j->id, j->endpoint);
+}
+
+const struct job *engine_job(struct engine *e, int64_t id)
+{
+	struct live *l = live_find(e, id);
+	return l ? l->j : NULL;
+}
+
+/* Turn a job found in SUBMITTING (its submitter died) into UNKNOWN. */
+static void make_unknown(struct engine *e, struct job *j)
+{
+	j->state = JOB_UNKNOWN;
+	j->finished_at = job_now_ms();
+	job_set_str(&j->error, "sdq stopped while this job was being submitted: it may or may "
+			       "not exist on the endpoint, so it was not sent again (re-run it if "
+			       "no result arrives)");
+	engine_job_update(e, j);
+}
+
+/* Cancel a job this engine tracks (l). */
+static int cancel_tracked(struct engine *e, struct live *l, char **err)
+{
+	struct job *j = l->j;
+
+	if (j->state == JOB_PENDING || !l->b) {
+		if (l->b && l->b->ops->forget)
+			l->b->ops->forget(l->b, j);
+		j->state = JOB_CANCELLED;
+		j->finished_at = job_now_ms();
+		if (!l->b && !j->remote_id)
+			job_set_str(&j->error, NULL);
+		else if (!l->b)
+			job_set_str(&j->error, "cancelled locally; its endpoint is not in the config "
+					       "any more, so it was not cancelled remotely");
+		return engine_job_update(e, j);
+	}
+	return l->b->ops->cancel(l->b, j, err);
+}
+
+/* Take ownership of j (a live job from the store) and start driving it. */
+static void track(struct engine *e, struct job *j)
+{
+	char *err = NULL;
+	struct backend *b;
+	struct live *l;
+
+	if (j->state == JOB_SUBMITTING) {
+		l = live_add(e, j, NULL);
+		if (!l) {
+			job_free(j);
+			return;
+		}
+		make_unknown(e, j);
+		return;
+	}
+	b = get_backend(e, j->endpoint ? j->endpoint : j->params.endpoint ? j->params.endpoint : "",
+			&err);
+	if (!b) {
+		engine_message(e, 1, "job %lld stays %s: %s", (long long)j->id,
+			       job_state_name(j->state), err ? err : "no backend");
+		free(err);
+		err = NULL;
+	}
+	l = live_add(e, j, b);
+	if (!l) {
+		job_free(j);
+		return;
+	}
+	if (j->cancel_requested && j->state == JOB_PENDING) {
+		/* never sent: cancelled without asking anyone */
+		cancel_tracked(e, l, NULL);
+		return;
+	}
+	if (b && b->ops->drive(b, j, &err) < 0) {
+		engine_message(e, 1, "job %lld: %s", (long long)j->id, err ? err : "failed");
+		free(err);
+		err = NULL;
+	}
+	if (j->cancel_requested && (l = live_find(e, j->id)) && l->j == j) {
+		int64_t id = j->id;
+		if (cancel_tracked(e, l, &err) < 0) {
+			engine_message(e, 1, "job %lld: cannot cancel: %s", (long long)id,
+				       err ? err : "failed");
+			free(err);
+		}
+	}
+}
+
+/* Carry out a retry of terminal job j (loaded from the store, owned here). */
+static int retry_job(struct engine *e, struct job *j, char **err)
+{
+	struct backend *b;
+	struct live *l;
+
+	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
+		set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
+			(long long)j->id, job_state_name(j->state));
+		return -1;
+	}
+	if (!j->remote_id) {
+		set_err(err, "job %lld was never accepted by an endpoint: re-run it instead",
+			(long long)j->id);
+		return -1;
+	}
+	b = get_backend(e, j->endpoint ? j->endpoint : "", err);
+	if (!b)
+		return -1;
+	if (!b->ops->retry) {
+		set_err(err, "endpoint \"%s\" cannot retry jobs: re-run it instead", j->endpoint);
+		return -1;
+	}
+	l = live_add(e, j, b);
+	if (!l) {
+		set_err(err, "out of memory");
+		return -1;
+	}
+	if (b->ops->retry(b, j, err) < 0) {
+		l = live_find(e, j->id);
+		if (l && l->j == j) {
+			/* keep the caller's ownership: take it out again */
+			e->live[l - e->live] = e->live[--e->nlive];
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* Look at the store: live jobs not tracked yet, requests on tracked ones,
+ * retry requests on terminal ones. Only while driving. */
+static void scan_store(struct engine *e)
+{
+	struct store_query q;
+	struct job **jobs = NULL;
+	size_t n = 0;
+	char *err = NULL;
+
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	q.oldest_first = 1;
+	if (store_job_list(e->st, &q, &jobs, &n, &err) < 0) {
+		engine_message(e, 1, "cannot read the job list: %s", err ? err : "store error");
+		free(err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct job *sj = jobs[i];
+		struct live *l = live_find(e, sj->id);
+		if (!l) {
+			jobs[i] = NULL;
+			track(e, sj);
+			continue;
+		}
+		if (sj->cancel_requested && !l->j->cancel_requested) {
+			l->j->cancel_requested = 1;
+			if (cancel_tracked(e, l, &err) < 0) {
+				engine_message(e, 1, "job %lld: cannot cancel: %s",
+					       (long long)sj->id, err ? err : "failed");
+				free(err);
+				err = NULL;
+			}
+		}
+	}
+	store_jobs_free(jobs, n);
+
+	/* retry requests (terminal jobs are not in the live list) */
+	memset(&q, 0, sizeof q);
+	q.state_mask = (1 << JOB_FAILED) | (1 << JOB_TIMED_OUT);
+	q.limit = RETRY_SCAN_LIMIT;
+	jobs = NULL;
+	n = 0;
+	if (store_job_list(e->st, &q, &jobs, &n, &err) < 0) {
+		free(err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct job *sj = jobs[i];
+		if (!sj->retry_requested || live_find(e, sj->id))
+			continue;
+		jobs[i] = NULL;
+		if (retry_job(e, sj, &err) < 0) {
+			engine_message(e, 1, "job %lld: retry: %s", (long long)sj->id,
+				       err ? err : "failed");
+			free(err);
+			err = NULL;
+			clear_requests(e, sj);
+			job_free(sj);
+		}
+	}
+	store_jobs_free(jobs, n);
+}
+
+static void become_driver(struct engine *e)
+{
+	e->driving = 1;
+	e->last_dv = store_data_version(e->st);
+	e->next_dv_check = engine_now_ms() + DV_CHECK_DRIVER_MS;
+	emit_simple(e, ENGINE_EV_ROLE, 0, NULL);
+	scan_store(e);
+}
+
+int engine_drive(struct engine *e, int want)
+{
+	char *err = NULL;
+	int r;
+
+	if (!want) {
+		e->want_drive = 0;
+		if (e->driving) {
+			forget_all(e, 0);
+			store_unlock_driver(e->st);
+			e->driving = 0;
+			emit_simple(e, ENGINE_EV_ROLE, 0, NULL);
+		}
+		return 0;
+	}
+	e->want_drive = 1;
+	if (e->driving)
+		return 1;
+	r = store_lock_driver(e->st, &err);
+	e->next_lock_try = engine_now_ms() + LOCK_RETRY_MS;
+	if (r < 0) {
+		engine_message(e, 1, "driver lock: %s", err ? err : "error");
+		free(err);
+		return 0;
+	}
+	if (r == 0)
+		return 0;
+	become_driver(e);
+	return 1;
+}
+
+/* ---------- requests ---------- */
+
+static uint32_t random_u32(void)
+{
+	uint32_t v = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, &v, sizeof v);
+		close(fd);
+		if (r == (ssize_t)sizeof v)
+			return v;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 7) ^ ((long)getpid() << 16));
+}
+
+int64_t engine_submit(struct engine *e, const struct job_params *p, char **err)
+{
+	const struct config_endpoint *ep = config_endpoint(e->cfg, p->endpoint);
+	struct job *j;
+	int64_t id;
+
+	if (!ep) {
+		if (p->endpoint)
+			set_err(err, "no endpoint called \"%s\" in the config", p->endpoint);
+		else
+			set_err(err, "no endpoint is configured: set SDQ_ENDPOINT or add an "
+				     "[endpoint \"name\"] section to the config");
+		return 0;
+	}
+	j = job_new();
+	if (!j || job_params_copy(&j->params, p) < 0) {
+		job_free(j);
+		set_err(err, "out of memory");
+		return 0;
+	}
+	if (j->params.seed < 0)
+		j->params.seed = (int64_t)random_u32();
+	if (job_set_str(&j->params.endpoint, ep->name) < 0 ||
+	    job_set_str(&j->endpoint, ep->name) < 0 ||
+	    job_set_str(&j->backend, ep->kind == CONFIG_LOCAL ? "local" : "runpod") < 0 ||
+	    (ep->kind == CONFIG_RUNPOD && job_set_str(&j->endpoint_url, ep->url) < 0) ||
+	    (!j->params.template_name && ep->kind == CONFIG_RUNPOD &&
+	     job_set_str(&j->params.template_name,
+			 ep->template_name ? ep->template_name : "sd15") < 0)) {
+		job_free(j);
+		set_err(err, "out of memory");
+		return 0;
+	}
+	j->state = JOB_PENDING;
+	j->created_at = job_now_ms();
+	if (store_job_add(e->st, j, err) < 0) {
+		job_free(j);
+		return 0;
+	}
+	id = j->id;
+	if (e->driving) {
+		emit_simple(e, ENGINE_EV_JOB, id, j->endpoint);
+		track(e, j);
+	} else {
+		job_free(j);
+	}
+	return id;
+}
+
+int engine_cancel(struct engine *e, int64_t id, char **err)
+{
+	struct live *l;
+	struct job *j;
+	int r;
+
+	if (e->driving && (l = live_find(e, id)))
+		return cancel_tracked(e, l, err);
+	j = store_job_get(e->st, id, err);
+	if (!j) {
+		if (err && !*err)
+			set_err(err, "no job %lld", (long long)id);
+		return -1;
+	}
+	if (!job_state_is_live(j->state)) {
+		set_err(err, "job %lld is already %s", (long long)id, job_state_name(j->state));
+		job_free(j);
+		return -1;
+	}
+	if (e->driving) {
+		/* live in the store but not seen yet: take it now */
+		j->cancel_requested = 1;
+		track(e, j);
+		return 0;
+	}
+	if (j->state == JOB_PENDING) {
+		/* Not sent yet. With the driver lock held for a moment, no driver
+		 * can be sending it while we mark it cancelled. */
+		r = store_lock_driver(e->st, NULL);
+		if (r == 1) {
+			struct job *cur = store_job_get(e->st, id, NULL);
+			int ok = -1;
+			if (cur && cur->state == JOB_PENDING) {
+				cur->state = JOB_CANCELLED;
+				cur->finished_at = job_now_ms();
+				cur->cancel_requested = 0;
+				ok = store_job_save(e->st, cur, err);
+			}
+			store_unlock_driver(e->st);
+			if (cur && cur->state == JOB_CANCELLED && ok == 0) {
+				job_free(cur);
+				job_free(j);
+				return 0;
+			}
+			job_free(cur);
+		}
+	}
+	job_free(j);
+	return store_job_request_cancel(e->st, id, err);
+}
+
+int engine_retry(struct engine *e, int64_t id, char **err)
+{
+	struct job *j;
+
+	if (e->driving && live_find(e, id)) {
+		set_err(err, "job %lld is still running", (long long)id);
+		return -1;
+	}
+	j = store_job_get(e->st, id, err);
+	if (!j) {
+		if (err && !*err)
+			set_err(err, "no job %lld", (long long)id);
+		return -1;
+	}
+	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
+		set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
+			(long long)id, job_state_name(j->state));
+		job_free(j);
+		return -1;
+	}
+	if (!j->remote_id || (j->backend && strcmp(j->backend, "runpod") != 0)) {
+		set_err(err, "job %lld cannot be retried on its endpoint: re-run it instead",
+			(long long)id);
+		job_free(j);
+		return -1;
+	}
+	if (e->driving) {
+		if (retry_job(e, j, err) < 0) {
+			job_free(j);
+			return -1;
+		}
+		return 0;
+	}
+	job_free(j);
+	return store_job_request_retry(e->st, id, err);
+}
+
+int64_t engine_rerun(struct engine *e, int64_t id, char **err)
+{
+	struct job *j = store_job_get(e->st, id, err);
+	int64_t nid;
+
+	if (!j) {
+		if (err && !*err)
+			set_err(err, "no job %lld", (long long)id);
+		return 0;
+	}
+	if (!j->params.endpoint && j->endpoint)
+		job_set_str(&j->params.endpoint, j->endpoint);
+	nid = engine_submit(e, &j->params, err);
+	job_free(j);
+	return nid;
+}
+
+int engine_live_count(struct engine *e)
+{
+	struct store_query q;
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	return (int)store_job_count(e->st, &q, NULL);
+}
+
+/* ---------- the loop ---------- */
+
+static void drain_pipe(struct engine *e)
+{
+	unsigned char buf[64];
+	ssize_t n;
+	int chld = 0;
+
+	while ((n = read(e->pipe_r, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			int s = buf[i];
+			if (s == 0)
+				continue; /* engine_wakeup */
+			if (s == SIGCHLD)
+				chld = 1;
+			if (s <= 64 && e->caught[s]) {
+				struct engine_event ev;
+				memset(&ev, 0, sizeof ev);
+				ev.type = ENGINE_EV_SIGNAL;
+				ev.signo = s;
+				emit(e, &ev);
+			}
+		}
+	}
+	if (chld) {
+		for (size_t i = 0; i < e->nbackends; i++)
+			if (e->backends[i].b->ops->sigchld)
+				e->backends[i].b->ops->sigchld(e->backends[i].b);
+	}
+}
+
+static void periodic(struct engine *e, int64_t now)
+{
+	if (e->want_drive && !e->driving && now >= e->next_lock_try) {
+		char *err = NULL;
+		int r = store_lock_driver(e->st, &err);
+		e->next_lock_try = now + LOCK_RETRY_MS;
+		if (r == 1)
+			become_driver(e);
+		free(err);
+	}
+	if (now >= e->next_dv_check) {
+		int64_t dv = store_data_version(e->st);
+		e->next_dv_check = now + (e->driving ? DV_CHECK_DRIVER_MS : DV_CHECK_VIEWER_MS);
+		if (dv != e->last_dv && dv >= 0) {
+			e->last_dv = dv;
+			if (e->driving)
+				scan_store(e);
+			emit_simple(e, ENGINE_EV_STORE, 0, NULL);
+		}
+	}
+}
+
+int engine_step(struct engine *e, int max_wait_ms)
+{
+	int64_t now = engine_now_ms(), due;
+	int64_t timeout = max_wait_ms < 0 ? INT64_MAX : max_wait_ms;
+	struct curl_waitfd stackfds[32], *fds = stackfds;
+	struct watch *ws = NULL;
+	unsigned nfds, nw = (unsigned)e->nwatch;
+	int rc = 0;
+
+	if (e->nheap) {
+		due = e->heap[0].due - now;
+		if (due < timeout)
+			timeout = due < 0 ? 0 : due;
+	}
+	due = e->next_dv_check;
+	if (e->want_drive && !e->driving && e->next_lock_try < due)
+		due = e->next_lock_try;
+	if (due - now < timeout)
+		timeout = due - now < 0 ? 0 : due - now;
+	if (timeout > 3600 * 1000)
+		timeout = 3600 * 1000;
+
+	nfds = 1 + nw;
+	if (nfds > sizeof stackfds / sizeof *stackfds) {
+		fds = calloc(nfds, sizeof *fds);
+		if (!fds)
+			return -1;
+	}
+	/* a copy of the watches: callbacks may change the table */
+	if (nw) {
+		ws = malloc(nw * sizeof *ws);
+		if (!ws) {
+			if (fds != stackfds)
+				free(fds);
+			return -1;
+		}
+		memcpy(ws, e->watches, nw * sizeof *ws);
+	}
+	fds[0].fd = e->pipe_r;
+	fds[0].events = CURL_WAIT_POLLIN;
+	fds[0].revents = 0;
+	for (unsigned i = 0; i < nw; i++) {
+		fds[1 + i].fd = ws[i].fd;
+		fds[1 + i].events = ws[i].events;
+		fds[1 + i].revents = 0;
+	}
+	if (http_poll(e->http, fds, nfds, (int)timeout) < 0)
+		rc = -1;
+	if (http_perform(e->http) < 0)
+		rc = -1;
+	if (fds[0].revents)
+		drain_pipe(e);
+	for (unsigned i = 0; i < nw; i++) {
+		if (!fds[1 + i].revents)
+			continue;
+		/* still watched with the same callback? */
+		for (size_t k = 0; k < e->nwatch; k++) {
+			if (e->watches[k].fd == ws[i].fd && e->watches[k].cb == ws[i].cb) {
+				ws[i].cb(e, ws[i].fd, (short)fds[1 + i].revents, ws[i].udata);
+				break;
+			}
+		}
+	}
+	fire_timers(e);
+	periodic(e, engine_now_ms());
+	grave_empty(e);
+	free(ws);
+	if (fds != stackfds)
+		free(fds);
+	return rc;
+}

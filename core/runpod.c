@@ -1,0 +1,1755 @@
+/*
+ * runpod.c: the RunPod serverless backend (backend.h).
+ *
+ * Jobs are sent with POST {base}/run and followed with GET {base}/status/{id}
+ * on a per-job schedule: ~1 s after the submit, every ~1 s while IN_PROGRESS,
+ * backing off 1 -> 2 -> 4 -> 8 -> 10 s while IN_QUEUE, always with +-20%
+ * jitter so a thousand jobs do not poll in lockstep.
+ *
+ * Every request goes through a per-endpoint limiter: one token bucket and one
+ * concurrency cap per operation, set under RunPod's documented limits (status
+ * 2000/10 s, run 1000/10 s, cancel 100/10 s, purge 2/10 s). Requests that find
+ * no token wait in a FIFO per operation. A 429 or 503 pauses the whole
+ * endpoint (Retry-After, else exponential backoff with jitter).
+ *
+ * A /run is never re-sent blindly: only a definite refusal (429/503, or a
+ * connection that never carried the request) sends it again or fails it;
+ * anything after which the job may exist remotely makes it UNKNOWN.
+ *
+ * COMPLETED: the images are extracted (output.h), URL images fetched through
+ * the same curl multi, every image saved, and only then the job is committed
+ * as COMPLETED with its outputs in one engine_job_update().
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "backend.h"
+#include "http.h"
+#include "output.h"
+#include "params.h"
+
+#define STATUS_MAX_BODY ((size_t)256 << 20)
+#define IMAGE_MAX ((size_t)64 << 20)
+#define SMALL_MAX_BODY ((size_t)1 << 20)
+#define FIRST_POLL_MS 1000
+#define PROGRESS_POLL_MS 1000
+#define QUEUE_POLL_MIN_MS 1000
+#define QUEUE_POLL_MAX_MS 10000
+#define FAIL_BACKOFF_MAX_MS 30000
+#define PAUSE_MAX_MS 60000
+#define SAVE_RETRY_MS 10000
+#define PROGRESS_SAVE_MS 2000
+#define FETCH_TRIES 5
+
+enum op { OP_RUN, OP_STATUS, OP_CANCEL, OP_RETRY, OP_PURGE, OP_HEALTH, OP_N };
+
+static const char *const op_names[OP_N] = {"run", "status", "cancel", "retry", "purge-queue",
+					   "health"};
+
+/* Budgets per 10 s (90% of RunPod's: 10% burst, 80% steady) and concurrency
+ * caps (90% of RunPod's). retry and health are not in RunPod's table. */
+static const struct {
+	double per10s;
+	int concurrent;
+} limits[OP_N] = {
+    [OP_RUN] = {1000, 180},   [OP_STATUS] = {2000, 360}, [OP_CANCEL] = {100, 18},
+    [OP_RETRY] = {100, 18},   [OP_PURGE] = {2, 1},       [OP_HEALTH] = {100, 4},
+};
+
+struct rjob;
+
+struct qent {
+	struct qent *next;
+	enum op op;
+	struct rjob *rj; /* NULL for endpoint operations */
+	int dead;
+};
+
+struct bucket {
+	double tokens, cap, rate; /* rate in tokens per ms */
+	int64_t last;
+	int inflight, max_inflight;
+	struct qent *head, *tail;
+};
+
+struct fetch_slot {
+	struct rjob *rj;
+	size_t idx;
+	uint64_t req;
+};
+
+/* A COMPLETED job's images on their way to disk. */
+struct completion {
+	struct output_result res;
+	struct fetch_slot *slots;
+	size_t pending;
+	char *fetch_err;
+	int64_t delay_ms, exec_ms;
+	char *worker_id;
+	char *raw;
+};
+
+struct rjob {
+	struct rjob *prev, *next;
+	struct rp *rp;
+	struct job *j;
+	uint64_t timer;
+	uint64_t req, creq;       /* in flight: run/status/retry, and cancel */
+	struct qent *qe, *cqe;    /* waiting in a queue */
+	int64_t queue_backoff;
+	int fails;                /* transient failures in a row */
+	int fetch_tries;
+	int cancel_pending;       /* cancel as soon as a remote id exists */
+	int64_t last_progress_save;
+	struct completion *done;
+};
+
+struct rp {
+	struct backend b;
+	struct engine *e;
+	const struct config_endpoint *ep;
+	char *key;
+	struct rjob *jobs;
+	struct bucket bk[OP_N];
+	int64_t paused_until;
+	int pause_n;
+	uint64_t pump_timer;
+	int pumping, pump_again;
+	uint64_t health_req, purge_req;
+	struct qent *health_qe, *purge_qe;
+	int auth_reported;
+	struct engine_health health;
+	uint64_t rng;
+};
+
+/* ---------- small helpers ---------- */
+
+static void set_err(char **err, const char *msg)
+{
+	if (err)
+		*err = strdup(msg);
+}
+
+static double rnd01(struct rp *rp)
+{
+	/* xorshift64* */
+	rp->rng ^= rp->rng >> 12;
+	rp->rng ^= rp->rng << 25;
+	rp->rng ^= rp->rng >> 27;
+	return (double)((rp->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+static int64_t jitter(struct rp *rp, int64_t ms)
+{
+	return (int64_t)((double)ms * (0.8 + 0.4 * rnd01(rp)));
+}
+
+static int64_t backoff_ms(struct rp *rp, int n, int64_t base, int64_t max)
+{
+	int64_t d = base;
+	while (n-- > 0 && d < max)
+		d *= 2;
+	if (d > max)
+		d = max;
+	return jitter(rp, d);
+}
+
+/* A short, single-line excerpt of a response body for an error message. */
+static void excerpt(const char *body, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)body[i];
+		out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	if (o + 1 >= outlen && outlen > 4)
+		memcpy(out + outlen - 4, "...", 3), o = outlen - 1;
+	out[o] = '\0';
+}
+
+/* The "error" member of a JSON error body, or the body excerpt. */
+static void body_message(const char *body, size_t len, char *out, size_t outlen)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *m = NULL;
+	if (root) {
+		m = cJSON_GetObjectItemCaseSensitive(root, "error");
+		if (!cJSON_IsString(m))
+			m = cJSON_GetObjectItemCaseSensitive(root, "message");
+	}
+	if (cJSON_IsString(m))
+		excerpt(m->valuestring, strlen(m->valuestring), out, outlen);
+	else
+		excerpt(body, len, out, outlen);
+	cJSON_Delete(root);
+}
+
+static char *url_escape(const char *s)
+{
+	size_t n = strlen(s);
+	char *o = malloc(n * 3 + 1), *p = o;
+	if (!o)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+			*p++ = (char)c;
+		} else {
+			sprintf(p, "%%%02X", c);
+			p += 3;
+		}
+	}
+	*p = '\0';
+	return o;
+}
+
+static const char *job_base(struct rjob *rj)
+{
+	return rj->j->endpoint_url ? rj->j->endpoint_url : rj->rp->ep->url;
+}
+
+static char *make_url(const char *base, const char *path, const char *id)
+{
+	char *eid = id ? url_escape(id) : NULL, *u;
+	size_t n;
+	if (id && !eid)
+		return NULL;
+	n = strlen(base) + strlen(path) + (eid ? strlen(eid) : 0) + 3;
+	u = malloc(n);
+	if (u)
+		snprintf(u, n, "%s/%s%s%s", base, path, eid ? "/" : "", eid ? eid : "");
+	free(eid);
+	return u;
+}
+
+static const char *get_key(struct rp *rp, char **err)
+{
+	if (!rp->key)
+		rp->key = config_api_key(rp->ep, err);
+	return rp->key;
+}
+
+static void drop_key(struct rp *rp)
+{
+	if (rp->key) {
+		config_key_free(rp->key);
+		rp->key = NULL;
+	}
+}
+
+static void report_health(struct rp *rp)
+{
+	rp->health.updated_at = job_now_ms();
+	engine_health_set(rp->e, rp->ep->name, &rp->health);
+}
+
+static void health_error(struct rp *rp, const char *msg)
+{
+	free(rp->health.error);
+	rp->health.error = msg ? strdup(msg) : NULL;
+}
+
+/* ---------- the limiter ---------- */
+
+static void pump(struct rp *rp);
+
+static void pump_timer_cb(struct engine *e, void *udata)
+{
+	struct rp *rp = udata;
+	(void)e;
+	rp->pump_timer = 0;
+	pump(rp);
+}
+
+static struct qent *enqueue(struct rp *rp, enum op op, struct rjob *rj, int front)
+{
+	struct bucket *bk = &rp->bk[op];
+	struct qent *q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
+	q->op = op;
+	q->rj = rj;
+	if (front) {
+		q->next = bk->head;
+		bk->head = q;
+		if (!bk->tail)
+			bk->tail = q;
+	} else {
+		if (bk->tail)
+			bk->tail->next = q;
+		else
+			bk->head = q;
+		bk->tail = q;
+	}
+	return q;
+}
+
+static void refill(struct bucket *bk, int64_t now)
+{
+	if (now > bk->last) {
+		bk->tokens += (double)(now - bk->last) * bk->rate;
+		if (bk->tokens > bk->cap)
+			bk->tokens = bk->cap;
+		bk->last = now;
+	}
+}
+
+static void pause_endpoint(struct rp *rp, const struct http_response *r, const char *op)
+{
+	int64_t d;
+	if (r->retry_after_ms >= 0)
+		d = r->retry_after_ms < PAUSE_MAX_MS * 5 ? r->retry_after_ms : PAUSE_MAX_MS * 5;
+	else
+		d = backoff_ms(rp, rp->pause_n, 1000, PAUSE_MAX_MS);
+	rp->pause_n++;
+	if (engine_now_ms() + d > rp->paused_until)
+		rp->paused_until = engine_now_ms() + d;
+	if (!rp->health.rate_limited) {
+		rp->health.rate_limited = 1;
+		engine_message(rp->e, 1, "endpoint %s: rate limited (HTTP %ld on %s), pausing %.1f s",
+			       rp->ep->name, r->status, op, (double)d / 1000.0);
+		report_health(rp);
+	}
+}
+
+static void request_ok(struct rp *rp)
+{
+	int changed = !rp->health.reachable || rp->health.auth_failed ||
+		      (rp->health.rate_limited && engine_now_ms() >= rp->paused_until);
+	rp->health.reachable = 1;
+	rp->health.auth_failed = 0;
+	rp->auth_reported = 0;
+	if (engine_now_ms() >= rp->paused_until) {
+		rp->health.rate_limited = 0;
+		rp->pause_n = 0;
+	}
+	if (changed) {
+		health_error(rp, NULL);
+		report_health(rp);
+	}
+}
+
+static void dispatch(struct rp *rp, enum op op, struct rjob *rj);
+
+static void pump(struct rp *rp)
+{
+	int64_t now, wait = -1;
+
+	if (rp->pumping) {
+		rp->pump_again = 1;
+		return;
+	}
+	rp->pumping = 1;
+	do {
+		rp->pump_again = 0;
+		now = engine_now_ms();
+		wait = -1;
+		if (now < rp->paused_until) {
+			wait = rp->paused_until - now;
+			break;
+		}
+		for (int op = 0; op < OP_N; op++) {
+			struct bucket *bk = &rp->bk[op];
+			refill(bk, now);
+			while (bk->head) {
+				struct qent *q = bk->head;
+				if (!q->dead) {
+					if (bk->inflight >= bk->max_inflight)
+						break;
+					if (bk->tokens < 1.0) {
+						int64_t w = (int64_t)ceil((1.0 - bk->tokens) / bk->rate);
+						if (w < 1)
+							w = 1;
+						if (wait < 0 || w < wait)
+							wait = w;
+						break;
+					}
+				}
+				bk->head = q->next;
+				if (!bk->head)
+					bk->tail = NULL;
+				if (q->dead) {
+					free(q);
+					continue;
+				}
+				bk->tokens -= 1.0;
+				if (q->rj) {
+					if (q->rj->qe == q)
+						q->rj->qe = NULL;
+					if (q->rj->cqe == q)
+						q->rj->cqe = NULL;
+				} else if (rp->health_qe == q) {
+					rp->health_qe = NULL;
+				} else if (rp->purge_qe == q) {
+					rp->purge_qe = NULL;
+				}
+				{
+					struct rjob *qrj = q->rj;
+					enum op qop = q->op;
+					free(q);
+					dispatch(rp, qop, qrj);
+				}
+				if (now < rp->paused_until)
+					break;
+			}
+		}
+	} while (rp->pump_again);
+	rp->pumping = 0;
+	if (wait >= 0 && !rp->pump_timer)
+		rp->pump_timer = engine_timer_add(rp->e, wait, pump_timer_cb, rp);
+}
+
+/* Queue op for rj (or the endpoint) and run the limiter. */
+static void submit_op(struct rp *rp, enum op op, struct rjob *rj, int front)
+{
+	struct qent *q;
+
+	if (rj && op == OP_CANCEL && rj->cqe)
+		return;
+	if (rj && op != OP_CANCEL && rj->qe)
+		return;
+	q = enqueue(rp, op, rj, front);
+	if (!q) {
+		engine_message(rp->e, 1, "endpoint %s: out of memory", rp->ep->name);
+		return;
+	}
+	if (rj && op == OP_CANCEL)
+		rj->cqe = q;
+	else if (rj)
+		rj->qe = q;
+	else if (op == OP_HEALTH)
+		rp->health_qe = q;
+	else if (op == OP_PURGE)
+		rp->purge_qe = q;
+	pump(rp);
+}
+
+/* ---------- jobs ---------- */
+
+static struct rjob *rjob_find(struct rp *rp, const struct job *j)
+{
+	for (struct rjob *rj = rp->jobs; rj; rj = rj->next)
+		if (rj->j == j)
+			return rj;
+	return NULL;
+}
+
+static struct rjob *rjob_new(struct rp *rp, struct job *j)
+{
+	struct rjob *rj = calloc(1, sizeof *rj);
+	if (!rj)
+		return NULL;
+	rj->rp = rp;
+	rj->j = j;
+	rj->queue_backoff = QUEUE_POLL_MIN_MS;
+	rj->next = rp->jobs;
+	if (rp->jobs)
+		rp->jobs->prev = rj;
+	rp->jobs = rj;
+	return rj;
+}
+
+static void completion_free(struct rp *rp, struct completion *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->res.n_items; i++)
+		if (c->slots && c->slots[i].req)
+			http_cancel(engine_http(rp->e), c->slots[i].req);
+	output_result_clear(&c->res);
+	free(c->slots);
+	free(c->fetch_err);
+	free(c->worker_id);
+	free(c->raw);
+	free(c);
+}
+
+/* Stop everything in flight or scheduled for rj (not the job itself). */
+static void rjob_stop(struct rjob *rj)
+{
+	struct rp *rp = rj->rp;
+	struct http *h = engine_http(rp->e);
+
+	engine_timer_cancel(rp->e, rj->timer);
+	rj->timer = 0;
+	if (rj->req) {
+		http_cancel(h, rj->req);
+		rj->req = 0;
+	}
+	if (rj->creq) {
+		http_cancel(h, rj->creq);
+		rj->creq = 0;
+	}
+	if (rj->qe) {
+		rj->qe->dead = 1;
+		rj->qe = NULL;
+	}
+	if (rj->cqe) {
+		rj->cqe->dead = 1;
+		rj->cqe = NULL;
+	}
+	completion_free(rp, rj->done);
+	rj->done = NULL;
+}
+
+static void rjob_free(struct rjob *rj)
+{
+	struct rp *rp = rj->rp;
+	rjob_stop(rj);
+	if (rj->prev)
+		rj->prev->next = rj->next;
+	else
+		rp->jobs = rj->next;
+	if (rj->next)
+		rj->next->prev = rj->prev;
+	free(rj);
+}
+
+/* Commit rj's job; if it is terminal now, rj is freed (and must not be used). */
+static void update(struct rjob *rj)
+{
+	struct rp *rp = rj->rp;
+	struct job *j = rj->j;
+	int terminal = job_state_is_terminal(j->state);
+
+	if (terminal)
+		rjob_stop(rj);
+	engine_job_update(rp->e, j);
+	if (terminal)
+		rjob_free(rj);
+}
+
+static void poll_timer_cb(struct engine *e, void *udata)
+{
+	struct rjob *rj = udata;
+	(void)e;
+	rj->timer = 0;
+	submit_op(rj->rp, OP_STATUS, rj, 0);
+}
+
+static void run_timer_cb(struct engine *e, void *udata)
+{
+	struct rjob *rj = udata;
+	(void)e;
+	rj->timer = 0;
+	submit_op(rj->rp, OP_RUN, rj, 0);
+}
+
+static void poll_in(struct rjob *rj, int64_t ms)
+{
+	engine_timer_cancel(rj->rp->e, rj->timer);
+	rj->timer = engine_timer_add(rj->rp->e, ms, poll_timer_cb, rj);
+}
+
+static void finish(struct rjob *rj, enum job_state s, const char *error)
+{
+	struct job *j = rj->j;
+	j->state = s;
+	if (!j->finished_at)
+		j->finished_at = job_now_ms();
+	if (error)
+		job_set_str(&j->error, error);
+	update(rj);
+}
+
+/* ---------- progress ---------- */
+
+/* Find "a/b", "a of b" or "n%" in s. */
+static int progress_from_text(const char *s, double *frac)
+{
+	const char *p;
+	for (p = s; *p; p++) {
+		if (isdigit((unsigned char)*p) && (p == s || !isdigit((unsigned char)p[-1]))) {
+			char *end;
+			double a = strtod(p, &end), b;
+			const char *q = end;
+			while (*q == ' ')
+				q++;
+			if (*q == '%') {
+				*frac = a / 100.0;
+				return 1;
+			}
+			if (*q == '/' || strncmp(q, "of ", 3) == 0) {
+				q += *q == '/' ? 1 : 3;
+				while (*q == ' ')
+					q++;
+				if (isdigit((unsigned char)*q)) {
+					b = strtod(q, &end);
+					if (b > 0) {
+						*frac = a / b;
+						return 1;
+					}
+				}
+			}
+			p = end - 1;
+		}
+	}
+	return 0;
+}
+
+static int number_progress(double v, double *frac)
+{
+	if (v < 0)
+		return 0;
+	*frac = v <= 1.0 ? v : v / 100.0;
+	return 1;
+}
+
+static const cJSON *get_any(const cJSON *o, const char *const *names)
+{
+	for (; *names; names++) {
+		const cJSON *v = cJSON_GetObjectItem(o, *names);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+/* Progress out of an IN_PROGRESS output of any shape. *frac < 0 when
+ * unknown; text gets a short description (may be empty). */
+static void parse_progress(const cJSON *out, double *frac, char *text, size_t tlen)
+{
+	static const char *const prog_keys[] = {"progress", "percent", "percentage", NULL};
+	static const char *const step_keys[] = {"step", "current", "current_step", "i", NULL};
+	static const char *const total_keys[] = {"total", "steps", "total_steps", "max", "n", NULL};
+	static const char *const text_keys[] = {"message", "status", "text", "stage", NULL};
+	const cJSON *v, *t;
+
+	*frac = -1;
+	text[0] = '\0';
+	if (!out)
+		return;
+	if (cJSON_IsString(out)) {
+		excerpt(out->valuestring, strlen(out->valuestring), text, tlen);
+		progress_from_text(out->valuestring, frac);
+	} else if (cJSON_IsNumber(out)) {
+		number_progress(out->valuedouble, frac);
+	} else if (cJSON_IsObject(out)) {
+		v = get_any(out, prog_keys);
+		if (cJSON_IsNumber(v)) {
+			if (strcmp(v->string, "progress") == 0)
+				number_progress(v->valuedouble, frac);
+			else
+				*frac = v->valuedouble / 100.0;
+		} else if (cJSON_IsString(v)) {
+			excerpt(v->valuestring, strlen(v->valuestring), text, tlen);
+			progress_from_text(v->valuestring, frac);
+		} else if (cJSON_IsObject(v)) {
+			parse_progress(v, frac, text, tlen);
+			return;
+		}
+		v = get_any(out, step_keys);
+		t = get_any(out, total_keys);
+		if (*frac < 0 && cJSON_IsNumber(v) && cJSON_IsNumber(t) && t->valuedouble > 0) {
+			*frac = v->valuedouble / t->valuedouble;
+			if (!text[0])
+				snprintf(text, tlen, "%g/%g", v->valuedouble, t->valuedouble);
+		}
+		v = get_any(out, text_keys);
+		if (!text[0] && cJSON_IsString(v))
+			excerpt(v->valuestring, strlen(v->valuestring), text, tlen);
+	}
+	if (*frac > 1)
+		*frac = 1;
+	if (*frac >= 0 && !text[0])
+		snprintf(text, tlen, "%.0f%%", *frac * 100.0);
+}
+
+/* ---------- completion: extract, fetch, save, commit ---------- */
+
+static void complete_save(struct rjob *rj);
+
+static void fetch_done(struct http *h, const struct http_response *r, void *udata)
+{
+	struct fetch_slot *fs = udata;
+	struct rjob *rj = fs->rj;
+	struct completion *c = rj->done;
+	struct output_item *it = &c->res.items[fs->idx];
+	char msg[512];
+	(void)h;
+
+	fs->req = 0;
+	c->pending--;
+	if (r->error || r->status != 200) {
+		if (r->error)
+			snprintf(msg, sizeof msg, "downloading image %zu: %s", fs->idx + 1, r->error);
+		else
+			snprintf(msg, sizeof msg, "downloading image %zu: HTTP %ld", fs->idx + 1,
+				 r->status);
+		if (!c->fetch_err)
+			c->fetch_err = strdup(msg);
+	} else {
+		const char *fmt = output_sniff((const unsigned char *)r->body, r->len);
+		if (!fmt) {
+			if (!c->fetch_err) {
+				snprintf(msg, sizeof msg,
+					 "downloading image %zu: the server sent something that is "
+					 "not a PNG, JPEG, WebP or GIF image",
+					 fs->idx + 1);
+				c->fetch_err = strdup(msg);
+			}
+		} else {
+			it->data = malloc(r->len ? r->len : 1);
+			if (it->data) {
+				memcpy(it->data, r->body, r->len);
+				it->len = r->len;
+				free(it->format);
+				it->format = strdup(fmt);
+			} else if (!c->fetch_err) {
+				c->fetch_err = strdup("out of memory");
+			}
+		}
+	}
+	if (c->pending == 0)
+		complete_save(rj);
+}
+
+/* Saving failed or a download failed: keep the job as it is and look again
+ * later (RunPod keeps the result 30 minutes). */
+static void complete_later(struct rjob *rj, const char *why)
+{
+	struct rp *rp = rj->rp;
+	engine_message(rp->e, 1, "job %lld: %s; trying again in %d s", (long long)rj->j->id, why,
+		       SAVE_RETRY_MS / 1000);
+	completion_free(rp, rj->done);
+	rj->done = NULL;
+	job_clear_outputs(rj->j);
+	poll_in(rj, SAVE_RETRY_MS);
+}
+
+static void complete_save(struct rjob *rj)
+{
+	struct rp *rp = rj->rp;
+	struct completion *c = rj->done;
+	struct job *j = rj->j;
+	struct config *cfg = engine_config(rp->e);
+	char msg[1024];
+
+	if (c->fetch_err) {
+		if (++rj->fetch_tries >= FETCH_TRIES) {
+			snprintf(msg, sizeof msg, "the job completed but its image could not be "
+						  "downloaded: %s",
+				 c->fetch_err);
+			job_set_str(&j->raw_output, c->raw);
+			completion_free(rp, c);
+			rj->done = NULL;
+			finish(rj, JOB_FAILED, msg);
+			return;
+		}
+		snprintf(msg, sizeof msg, "%s", c->fetch_err);
+		complete_later(rj, msg);
+		return;
+	}
+	job_clear_outputs(j);
+	for (size_t i = 0; i < c->res.n_items; i++) {
+		struct output_item *it = &c->res.items[i];
+		struct job_output out;
+		char *err = NULL;
+		int64_t seed = it->seed >= 0 ? it->seed : c->res.seed;
+		memset(&out, 0, sizeof out);
+		if (output_save(cfg->images_dir, j, (int)i, it->data, it->len, seed, &out, &err) < 0) {
+			snprintf(msg, sizeof msg, "cannot save image %zu: %s", i + 1,
+				 err ? err : "error");
+			free(err);
+			complete_later(rj, msg);
+			return;
+		}
+		if (job_add_output(j, &out) < 0) {
+			free(out.path);
+			free(out.format);
+			complete_later(rj, "out of memory");
+			return;
+		}
+		free(out.path);
+		free(out.format);
+	}
+	j->state = JOB_COMPLETED;
+	j->finished_at = job_now_ms();
+	j->progress = 1.0;
+	if (c->delay_ms >= 0)
+		j->delay_ms = c->delay_ms;
+	if (c->exec_ms >= 0)
+		j->exec_ms = c->exec_ms;
+	if (c->worker_id)
+		job_set_str(&j->worker_id, c->worker_id);
+	/* An error reported beside images is kept as a warning. */
+	if (c->res.error)
+		job_set_str(&j->error, c->res.error);
+	update(rj);
+}
+
+static void on_completed(struct rjob *rj, const cJSON *root)
+{
+	struct rp *rp = rj->rp;
+	const cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
+	const cJSON *v;
+	struct completion *c;
+	char *json = NULL, *err = NULL;
+	struct job *j = rj->j;
+
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		poll_in(rj, SAVE_RETRY_MS);
+		return;
+	}
+	c->delay_ms = c->exec_ms = -1;
+	v = cJSON_GetObjectItemCaseSensitive(root, "delayTime");
+	if (cJSON_IsNumber(v))
+		c->delay_ms = (int64_t)v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(root, "executionTime");
+	if (cJSON_IsNumber(v))
+		c->exec_ms = (int64_t)v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(root, "workerId");
+	if (cJSON_IsString(v))
+		c->worker_id = strdup(v->valuestring);
+	if (c->delay_ms >= 0)
+		j->delay_ms = c->delay_ms;
+	if (c->exec_ms >= 0)
+		j->exec_ms = c->exec_ms;
+	if (c->worker_id)
+		job_set_str(&j->worker_id, c->worker_id);
+
+	if (!out || cJSON_IsNull(out)) {
+		completion_free(rp, c);
+		job_set_str(&j->raw_output, out ? "null" : "(no output)");
+		finish(rj, JOB_FAILED,
+		       "completed without an image: the endpoint returned no output (the "
+		       "worker's result may have been too large; consider an S3 bucket)");
+		return;
+	}
+	json = cJSON_PrintUnformatted(out);
+	if (!json) {
+		completion_free(rp, c);
+		poll_in(rj, SAVE_RETRY_MS);
+		return;
+	}
+	if (output_extract(json, IMAGE_MAX, &c->res, &err) < 0) {
+		job_set_str(&j->raw_output, json);
+		free(json);
+		completion_free(rp, c);
+		finish(rj, JOB_FAILED, err ? err : "completed with an unreadable output");
+		free(err);
+		return;
+	}
+	free(err);
+	c->raw = json;
+	if (c->res.n_items == 0) {
+		char msg[2048];
+		if (c->res.error)
+			snprintf(msg, sizeof msg, "%s", c->res.error);
+		else
+			snprintf(msg, sizeof msg, "completed without an image");
+		job_set_str(&j->raw_output, c->raw);
+		completion_free(rp, c);
+		finish(rj, JOB_FAILED, msg);
+		return;
+	}
+	rj->done = c;
+	c->slots = calloc(c->res.n_items, sizeof *c->slots);
+	if (!c->slots) {
+		complete_later(rj, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < c->res.n_items; i++) {
+		struct output_item *it = &c->res.items[i];
+		struct http_request req;
+		char *rerr = NULL;
+		c->slots[i].rj = rj;
+		c->slots[i].idx = i;
+		if (it->data || !it->url)
+			continue;
+		memset(&req, 0, sizeof req);
+		req.url = it->url;
+		req.max_response = IMAGE_MAX;
+		req.timeout_ms = 300000;
+		req.follow_redirects = 1;
+		/* no API key: image URLs are often on other hosts (S3) */
+		c->slots[i].req = http_request(engine_http(rp->e), &req, fetch_done, &c->slots[i],
+					       &rerr);
+		if (!c->slots[i].req) {
+			if (!c->fetch_err)
+				c->fetch_err = rerr ? rerr : strdup("cannot start the download");
+			else
+				free(rerr);
+			continue;
+		}
+		c->pending++;
+	}
+	if (c->pending == 0)
+		complete_save(rj);
+}
+
+/* ---------- responses ---------- */
+
+static void transient(struct rjob *rj, const char *what, const char *why)
+{
+	struct rp *rp = rj->rp;
+	int64_t d = backoff_ms(rp, rj->fails, 1000, FAIL_BACKOFF_MAX_MS);
+	rj->fails++;
+	if (rj->fails == 3 || (rj->fails > 3 && rj->fails % 10 == 0))
+		engine_message(rp->e, 1, "job %lld: %s failed %d times in a row (%s); still trying",
+			       (long long)rj->j->id, what, rj->fails, why);
+	if (rp->health.reachable || !rp->health.error) {
+		rp->health.reachable = 0;
+		health_error(rp, why);
+		report_health(rp);
+	}
+	poll_in(rj, d);
+}
+
+static void auth_failed(struct rp *rp, long status)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg,
+		 "the endpoint refused the API key (HTTP %ld): check RUNPOD_API_KEY (or the "
+		 "endpoint's api_key_env / api_key_file / api_key_cmd)",
+		 status);
+	drop_key(rp);
+	rp->health.auth_failed = 1;
+	rp->health.reachable = 1;
+	health_error(rp, msg);
+	report_health(rp);
+	if (!rp->auth_reported) {
+		rp->auth_reported = 1;
+		engine_message(rp->e, 1, "endpoint %s: %s", rp->ep->name, msg);
+	}
+}
+
+static void on_status(struct rjob *rj, const struct http_response *r)
+{
+	struct rp *rp = rj->rp;
+	struct job *j = rj->j;
+	cJSON *root;
+	const cJSON *st, *v;
+	enum job_state s;
+	char why[512];
+
+	if (r->status == 429 || r->status == 503) {
+		pause_endpoint(rp, r, "status");
+		submit_op(rp, OP_STATUS, rj, 1);
+		return;
+	}
+	if (r->error) {
+		transient(rj, "status", r->error);
+		return;
+	}
+	if (r->status == 401 || r->status == 403) {
+		auth_failed(rp, r->status);
+		poll_in(rj, 30000);
+		return;
+	}
+	if (r->status == 404) {
+		request_ok(rp);
+		finish(rj, JOB_EXPIRED,
+		       "the endpoint no longer knows this job (HTTP 404): its result expired or "
+		       "its time to live ran out before sdq saved it");
+		return;
+	}
+	if (r->status != 200) {
+		char ex[200];
+		body_message(r->body, r->len, ex, sizeof ex);
+		snprintf(why, sizeof why, "HTTP %ld: %s", r->status, ex);
+		transient(rj, "status", why);
+		return;
+	}
+	root = cJSON_ParseWithLength(r->body, r->len);
+	st = root ? cJSON_GetObjectItemCaseSensitive(root, "status") : NULL;
+	if (!cJSON_IsString(st)) {
+		cJSON_Delete(root);
+		transient(rj, "status", "the reply was not the expected JSON (truncated?)");
+		return;
+	}
+	request_ok(rp);
+	rj->fails = 0;
+	s = job_state_parse(st->valuestring);
+	v = cJSON_GetObjectItemCaseSensitive(root, "delayTime");
+	if (cJSON_IsNumber(v))
+		j->delay_ms = (int64_t)v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(root, "executionTime");
+	if (cJSON_IsNumber(v))
+		j->exec_ms = (int64_t)v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(root, "workerId");
+	if (cJSON_IsString(v) && (!j->worker_id || strcmp(j->worker_id, v->valuestring) != 0))
+		job_set_str(&j->worker_id, v->valuestring);
+
+	switch (s) {
+	case JOB_IN_QUEUE:
+	case JOB_OTHER:
+		if (j->state != s || (s == JOB_OTHER && (!j->status_text ||
+							 strcmp(j->status_text, st->valuestring)))) {
+			j->state = s;
+			job_set_str(&j->status_text, s == JOB_OTHER ? st->valuestring : NULL);
+			update(rj);
+		}
+		poll_in(rj, jitter(rp, rj->queue_backoff));
+		rj->queue_backoff *= 2;
+		if (rj->queue_backoff > QUEUE_POLL_MAX_MS)
+			rj->queue_backoff = QUEUE_POLL_MAX_MS;
+		break;
+	case JOB_IN_PROGRESS: {
+		double frac;
+		char text[160];
+		int changed = j->state != JOB_IN_PROGRESS;
+		int64_t now = engine_now_ms();
+		parse_progress(cJSON_GetObjectItemCaseSensitive(root, "output"), &frac, text,
+			       sizeof text);
+		rj->queue_backoff = QUEUE_POLL_MIN_MS;
+		if (!j->started_at)
+			j->started_at = job_now_ms();
+		if (changed) {
+			j->state = JOB_IN_PROGRESS;
+			job_set_str(&j->status_text, NULL);
+		}
+		if (frac != j->progress || strcmp(text, j->progress_text ? j->progress_text : "")) {
+			j->progress = frac;
+			job_set_str(&j->progress_text, text[0] ? text : NULL);
+			if (!changed && now - rj->last_progress_save < PROGRESS_SAVE_MS)
+				engine_job_notify(rp->e, j);
+			else
+				changed = 1;
+		}
+		if (changed) {
+			rj->last_progress_save = now;
+			update(rj);
+		}
+		poll_in(rj, jitter(rp, PROGRESS_POLL_MS));
+		break;
+	}
+	case JOB_COMPLETED:
+		on_completed(rj, root);
+		break;
+	case JOB_FAILED:
+	case JOB_TIMED_OUT:
+	case JOB_CANCELLED: {
+		char *txt = NULL;
+		v = cJSON_GetObjectItemCaseSensitive(root, "error");
+		if (cJSON_IsString(v))
+			txt = strdup(v->valuestring);
+		else if (v && !cJSON_IsNull(v))
+			txt = cJSON_PrintUnformatted(v);
+		if (!txt && s == JOB_FAILED)
+			txt = strdup("the worker reported FAILED without an error text");
+		if (!txt && s == JOB_TIMED_OUT)
+			txt = strdup("the endpoint timed the job out (no worker took it in time, "
+				     "or the worker did not report back)");
+		v = cJSON_GetObjectItemCaseSensitive(root, "output");
+		if (v && !cJSON_IsNull(v) && s == JOB_FAILED) {
+			char *o = cJSON_PrintUnformatted(v);
+			if (o && strlen(o) < ((size_t)1 << 20))
+				job_set_str(&j->raw_output, o);
+			free(o);
+		}
+		finish(rj, s, txt);
+		free(txt);
+		break;
+	}
+	default:
+		/* a state RunPod never sends (PENDING, ...): keep polling */
+		poll_in(rj, jitter(rp, QUEUE_POLL_MAX_MS));
+		break;
+	}
+	cJSON_Delete(root);
+}
+
+static void on_run(struct rjob *rj, const struct http_response *r)
+{
+	struct rp *rp = rj->rp;
+	struct job *j = rj->j;
+	char msg[1024], ex[400];
+	cJSON *root;
+	const cJSON *id, *st;
+
+	if (r->status == 429 || r->status == 503) {
+		/* refused: nothing was created; it waits for its turn again */
+		pause_endpoint(rp, r, "run");
+		j->state = JOB_PENDING;
+		update(rj);
+		submit_op(rp, OP_RUN, rj, 1);
+		return;
+	}
+	if (r->error) {
+		if (!r->sent) {
+			snprintf(msg, sizeof msg, "could not reach the endpoint, the job was not sent: %s",
+				 r->error);
+			finish(rj, JOB_SUBMIT_FAILED, msg);
+		} else {
+			snprintf(msg, sizeof msg,
+				 "the submit's outcome is unknown (%s): the job may or may not exist "
+				 "on the endpoint, so it was not sent again (re-run it if no result "
+				 "arrives)",
+				 r->error);
+			finish(rj, JOB_UNKNOWN, msg);
+		}
+		return;
+	}
+	if (r->status == 401 || r->status == 403) {
+		auth_failed(rp, r->status);
+		snprintf(msg, sizeof msg,
+			 "the endpoint refused the API key (HTTP %ld): check RUNPOD_API_KEY (or the "
+			 "endpoint's api_key_env / api_key_file / api_key_cmd)",
+			 r->status);
+		finish(rj, JOB_SUBMIT_FAILED, msg);
+		return;
+	}
+	if (r->status >= 400 && r->status < 500) {
+		request_ok(rp);
+		body_message(r->body, r->len, ex, sizeof ex);
+		snprintf(msg, sizeof msg, "the endpoint refused the job (HTTP %ld): %s", r->status,
+			 ex);
+		finish(rj, JOB_SUBMIT_FAILED, msg);
+		return;
+	}
+	if (r->status != 200 && r->status != 201) {
+		body_message(r->body, r->len, ex, sizeof ex);
+		snprintf(msg, sizeof msg,
+			 "the endpoint answered the submit with HTTP %ld (%s): the job may or may "
+			 "not exist there, so it was not sent again (re-run it if no result arrives)",
+			 r->status, ex);
+		finish(rj, JOB_UNKNOWN, msg);
+		return;
+	}
+	root = cJSON_ParseWithLength(r->body, r->len);
+	id = root ? cJSON_GetObjectItemCaseSensitive(root, "id") : NULL;
+	if (!cJSON_IsString(id) || !id->valuestring[0]) {
+		cJSON_Delete(root);
+		excerpt(r->body, r->len, ex, 120);
+		snprintf(msg, sizeof msg,
+			 "the endpoint accepted the submit but its reply has no job id (%s): the "
+			 "job may or may not run there",
+			 ex);
+		finish(rj, JOB_UNKNOWN, msg);
+		return;
+	}
+	request_ok(rp);
+	job_set_str(&j->remote_id, id->valuestring);
+	st = cJSON_GetObjectItemCaseSensitive(root, "status");
+	j->state = JOB_IN_QUEUE;
+	if (cJSON_IsString(st) && job_state_parse(st->valuestring) == JOB_IN_PROGRESS)
+		j->state = JOB_IN_PROGRESS;
+	j->submitted_at = job_now_ms();
+	cJSON_Delete(root);
+	update(rj);
+	if (rj->cancel_pending) {
+		rj->cancel_pending = 0;
+		submit_op(rp, OP_CANCEL, rj, 0);
+	}
+	poll_in(rj, jitter(rp, FIRST_POLL_MS));
+}
+
+static void on_cancel(struct rjob *rj, const struct http_response *r)
+{
+	struct rp *rp = rj->rp;
+	cJSON *root;
+	const cJSON *st;
+
+	if (r->status == 429 || r->status == 503) {
+		pause_endpoint(rp, r, "cancel");
+		submit_op(rp, OP_CANCEL, rj, 1);
+		return;
+	}
+	if (r->error || r->status >= 500) {
+		/* cancel is idempotent: try again */
+		engine_timer_cancel(rp->e, rj->timer);
+		rj->timer = 0;
+		if (++rj->fails > 8) {
+			engine_message(rp->e, 1, "job %lld: cancel failed: %s", (long long)rj->j->id,
+				       r->error ? r->error : "server error");
+			rj->fails = 0;
+			poll_in(rj, 1000);
+			return;
+		}
+		submit_op(rp, OP_CANCEL, rj, 0);
+		return;
+	}
+	if (r->status == 401 || r->status == 403) {
+		auth_failed(rp, r->status);
+		return;
+	}
+	root = cJSON_ParseWithLength(r->body, r->len);
+	st = root ? cJSON_GetObjectItemCaseSensitive(root, "status") : NULL;
+	if (r->status == 200 && cJSON_IsString(st) &&
+	    job_state_parse(st->valuestring) == JOB_CANCELLED) {
+		cJSON_Delete(root);
+		request_ok(rp);
+		finish(rj, JOB_CANCELLED, NULL);
+		return;
+	}
+	cJSON_Delete(root);
+	/* anything else (already finished, 404...): let a status poll decide */
+	if (!rj->req && !rj->done)
+		poll_in(rj, 0);
+}
+
+static void on_retry(struct rjob *rj, const struct http_response *r)
+{
+	struct rp *rp = rj->rp;
+	struct job *j = rj->j;
+	char ex[300];
+
+	if (r->status == 429 || r->status == 503) {
+		pause_endpoint(rp, r, "retry");
+		submit_op(rp, OP_RETRY, rj, 1);
+		return;
+	}
+	if (r->status == 200 || r->status == 201) {
+		cJSON *root = cJSON_ParseWithLength(r->body, r->len);
+		const cJSON *st = root ? cJSON_GetObjectItemCaseSensitive(root, "status") : NULL;
+		enum job_state s = cJSON_IsString(st) ? job_state_parse(st->valuestring)
+						      : JOB_IN_QUEUE;
+		cJSON_Delete(root);
+		if (s != JOB_IN_PROGRESS)
+			s = JOB_IN_QUEUE;
+		request_ok(rp);
+		j->state = s;
+		j->finished_at = 0;
+		j->started_at = 0;
+		j->progress = -1;
+		job_set_str(&j->progress_text, NULL);
+		job_set_str(&j->error, NULL);
+		job_set_str(&j->raw_output, NULL);
+		job_set_str(&j->status_text, NULL);
+		rj->queue_backoff = QUEUE_POLL_MIN_MS;
+		update(rj);
+		poll_in(rj, jitter(rp, FIRST_POLL_MS));
+		return;
+	}
+	if (r->error)
+		snprintf(ex, sizeof ex, "%s", r->error);
+	else if (r->status == 401 || r->status == 403) {
+		auth_failed(rp, r->status);
+		snprintf(ex, sizeof ex, "HTTP %ld: the endpoint refused the API key", r->status);
+	} else {
+		char b[200];
+		body_message(r->body, r->len, b, sizeof b);
+		snprintf(ex, sizeof ex, "HTTP %ld: %s", r->status, b);
+	}
+	engine_message(rp->e, 1, "job %lld: the endpoint did not retry it (%s)", (long long)j->id,
+		       ex);
+	update(rj); /* still terminal: the engine lets it go */
+}
+
+static void on_health(struct rp *rp, const struct http_response *r)
+{
+	cJSON *root;
+	const cJSON *jobs, *w;
+	char msg[512];
+
+	rp->health.updated_at = job_now_ms();
+	if (r->status == 429 || r->status == 503) {
+		pause_endpoint(rp, r, "health");
+		return;
+	}
+	if (r->error) {
+		rp->health.reachable = 0;
+		health_error(rp, r->error);
+		report_health(rp);
+		return;
+	}
+	if (r->status == 401 || r->status == 403) {
+		auth_failed(rp, r->status);
+		return;
+	}
+	root = r->status == 200 ? cJSON_ParseWithLength(r->body, r->len) : NULL;
+	if (!cJSON_IsObject(root)) {
+		char ex[200];
+		cJSON_Delete(root);
+		body_message(r->body, r->len, ex, sizeof ex);
+		snprintf(msg, sizeof msg, "health: HTTP %ld: %s", r->status, ex);
+		rp->health.reachable = 1;
+		health_error(rp, msg);
+		report_health(rp);
+		return;
+	}
+#define NUM(obj, key) (cJSON_IsNumber(cJSON_GetObjectItem(obj, key)) \
+			       ? (long)cJSON_GetObjectItem(obj, key)->valuedouble : -1L)
+	jobs = cJSON_GetObjectItem(root, "jobs");
+	w = cJSON_GetObjectItem(root, "workers");
+	rp->health.valid = 1;
+	rp->health.reachable = 1;
+	rp->health.auth_failed = 0;
+	rp->health.jobs_completed = NUM(jobs, "completed");
+	rp->health.jobs_failed = NUM(jobs, "failed");
+	rp->health.jobs_in_progress = NUM(jobs, "inProgress");
+	rp->health.jobs_in_queue = NUM(jobs, "inQueue");
+	rp->health.jobs_retried = NUM(jobs, "retried");
+	rp->health.workers_idle = NUM(w, "idle");
+	rp->health.workers_running = NUM(w, "running");
+	rp->health.workers_initializing = NUM(w, "initializing");
+	rp->health.workers_ready = NUM(w, "ready");
+	rp->health.workers_throttled = NUM(w, "throttled");
+	rp->health.workers_unhealthy = NUM(w, "unhealthy");
+#undef NUM
+	cJSON_Delete(root);
+	if (engine_now_ms() >= rp->paused_until)
+		rp->health.rate_limited = 0;
+	health_error(rp, NULL);
+	report_health(rp);
+}
+
+static void on_purge(struct rp *rp, const struct http_response *r)
+{
+	cJSON *root;
+	const cJSON *n;
+
+	if (r->status == 429 || r->status == 503) {
+		pause_endpoint(rp, r, "purge-queue");
+		submit_op(rp, OP_PURGE, NULL, 1);
+		return;
+	}
+	if (r->error) {
+		engine_message(rp->e, 1, "endpoint %s: purge-queue failed: %s", rp->ep->name,
+			       r->error);
+		return;
+	}
+	if (r->status == 401 || r->status == 403) {
+		auth_failed(rp, r->status);
+		return;
+	}
+	if (r->status != 200) {
+		char ex[200];
+		body_message(r->body, r->len, ex, sizeof ex);
+		engine_message(rp->e, 1, "endpoint %s: purge-queue failed: HTTP %ld: %s",
+			       rp->ep->name, r->status, ex);
+		return;
+	}
+	root = cJSON_ParseWithLength(r->body, r->len);
+	n = root ? cJSON_GetObjectItem(root, "removed") : NULL;
+	if (cJSON_IsNumber(n))
+		engine_message(rp->e, 0, "endpoint %s: removed %ld queued job%s", rp->ep->name,
+			       (long)n->valuedouble, (long)n->valuedouble == 1 ? "" : "s");
+	else
+		engine_message(rp->e, 0, "endpoint %s: queue purged", rp->ep->name);
+	cJSON_Delete(root);
+	/* our queued jobs learn their fate at once */
+	for (struct rjob *rj = rp->jobs; rj; rj = rj->next)
+		if (rj->j->state == JOB_IN_QUEUE && !rj->req && !rj->qe && !rj->done)
+			poll_in(rj, 0);
+}
+
+/* ---------- dispatch ---------- */
+
+struct reqctx {
+	struct rp *rp;
+	struct rjob *rj;
+	enum op op;
+};
+
+static void http_done(struct http *h, const struct http_response *r, void *udata)
+{
+	struct reqctx *ctx = udata;
+	struct rp *rp = ctx->rp;
+	struct rjob *rj = ctx->rj;
+	enum op op = ctx->op;
+	(void)h;
+
+	free(ctx);
+	rp->bk[op].inflight--;
+	if (rj) {
+		if (op == OP_CANCEL)
+			rj->creq = 0;
+		else
+			rj->req = 0;
+	} else if (op == OP_HEALTH) {
+		rp->health_req = 0;
+	} else if (op == OP_PURGE) {
+		rp->purge_req = 0;
+	}
+	switch (op) {
+	case OP_RUN:
+		on_run(rj, r);
+		break;
+	case OP_STATUS:
+		on_status(rj, r);
+		break;
+	case OP_CANCEL:
+		on_cancel(rj, r);
+		break;
+	case OP_RETRY:
+		on_retry(rj, r);
+		break;
+	case OP_HEALTH:
+		on_health(rp, r);
+		break;
+	case OP_PURGE:
+		on_purge(rp, r);
+		break;
+	default:
+		break;
+	}
+	pump(rp);
+}
+
+/* The /run body: {"input": <params_build_input>, "webhook"?, "policy"?}. */
+static char *run_body(struct rp *rp, struct job *j, char **err)
+{
+	struct config *cfg = engine_config(rp->e);
+	char *in = params_build_input(&j->params, j->params.template_name, cfg->config_dir, err);
+	cJSON *root, *input, *pol;
+	char *out;
+
+	if (!in)
+		return NULL;
+	input = cJSON_Parse(in);
+	free(in);
+	if (!input) {
+		set_err(err, "the input template did not produce valid JSON");
+		return NULL;
+	}
+	root = cJSON_CreateObject();
+	if (!root) {
+		cJSON_Delete(input);
+		set_err(err, "out of memory");
+		return NULL;
+	}
+	cJSON_AddItemToObject(root, "input", input);
+	if (rp->ep->webhook_set && rp->ep->webhook && rp->ep->webhook[0])
+		cJSON_AddStringToObject(root, "webhook", rp->ep->webhook);
+	if (rp->ep->execution_timeout_ms > 0 || rp->ep->ttl_ms > 0 || rp->ep->low_priority) {
+		pol = cJSON_AddObjectToObject(root, "policy");
+		if (pol && rp->ep->execution_timeout_ms > 0)
+			cJSON_AddNumberToObject(pol, "executionTimeout",
+						(double)rp->ep->execution_timeout_ms);
+		if (pol && rp->ep->ttl_ms > 0)
+			cJSON_AddNumberToObject(pol, "ttl", (double)rp->ep->ttl_ms);
+		if (pol && rp->ep->low_priority)
+			cJSON_AddBoolToObject(pol, "lowPriority", 1);
+	}
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!out)
+		set_err(err, "out of memory");
+	return out;
+}
+
+static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
+{
+	struct http_request req;
+	struct reqctx *ctx;
+	char *url = NULL, *body = NULL, *err = NULL;
+	const char *key;
+	uint64_t id;
+
+	key = get_key(rp, &err);
+	if (!key) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "no API key: %s", err ? err : "not configured");
+		free(err);
+		health_error(rp, msg);
+		report_health(rp);
+		if (rj && op == OP_RUN) {
+			finish(rj, JOB_SUBMIT_FAILED, msg);
+		} else if (rj) {
+			if (!rp->auth_reported) {
+				rp->auth_reported = 1;
+				engine_message(rp->e, 1, "endpoint %s: %s", rp->ep->name, msg);
+			}
+			if (op != OP_RETRY)
+				poll_in(rj, 30000);
+			else
+				update(rj);
+		} else {
+			engine_message(rp->e, 1, "endpoint %s: %s", rp->ep->name, msg);
+		}
+		return;
+	}
+	memset(&req, 0, sizeof req);
+	req.api_key = key;
+	req.connect_timeout_ms = 10000;
+	req.timeout_ms = 30000;
+	req.max_response = SMALL_MAX_BODY;
+	switch (op) {
+	case OP_RUN:
+		body = run_body(rp, rj->j, &err);
+		if (!body) {
+			char msg[1024];
+			snprintf(msg, sizeof msg, "cannot build the job's input: %s",
+				 err ? err : "error");
+			free(err);
+			finish(rj, JOB_SUBMIT_FAILED, msg);
+			return;
+		}
+		/* Committed as SUBMITTING before a byte is sent: if sdq dies
+		 * now, the next driver knows the outcome is unknown. */
+		rj->j->state = JOB_SUBMITTING;
+		job_set_str(&rj->j->endpoint_url, rp->ep->url);
+		if (engine_job_update(rp->e, rj->j) < 0) {
+			free(body);
+			rj->j->state = JOB_PENDING;
+			/* the store refused: try the submit again later */
+			engine_timer_cancel(rp->e, rj->timer);
+			rj->timer = engine_timer_add(rp->e, 5000, run_timer_cb, rj);
+			return;
+		}
+		url = make_url(rp->ep->url, "run", NULL);
+		req.method = "POST";
+		req.body = body;
+		break;
+	case OP_STATUS:
+		url = make_url(job_base(rj), "status", rj->j->remote_id);
+		req.max_response = STATUS_MAX_BODY;
+		req.timeout_ms = 120000;
+		break;
+	case OP_CANCEL:
+		url = make_url(job_base(rj), "cancel", rj->j->remote_id);
+		req.method = "POST";
+		break;
+	case OP_RETRY:
+		url = make_url(job_base(rj), "retry", rj->j->remote_id);
+		req.method = "POST";
+		break;
+	case OP_PURGE:
+		url = make_url(rp->ep->url, "purge-queue", NULL);
+		req.method = "POST";
+		break;
+	case OP_HEALTH:
+		url = make_url(rp->ep->url, "health", NULL);
+		break;
+	default:
+		return;
+	}
+	ctx = malloc(sizeof *ctx);
+	if (!url || !ctx) {
+		free(url);
+		free(body);
+		free(ctx);
+		engine_message(rp->e, 1, "endpoint %s: out of memory", rp->ep->name);
+		if (rj && op == OP_RUN)
+			finish(rj, JOB_SUBMIT_FAILED, "out of memory");
+		else if (rj)
+			poll_in(rj, 5000);
+		return;
+	}
+	req.url = url;
+	ctx->rp = rp;
+	ctx->rj = rj;
+	ctx->op = op;
+	id = http_request(engine_http(rp->e), &req, http_done, ctx, &err);
+	free(url);
+	free(body);
+	if (!id) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s: %s", op_names[op], err ? err : "cannot start");
+		free(err);
+		free(ctx);
+		if (rj && op == OP_RUN)
+			finish(rj, JOB_SUBMIT_FAILED, msg);
+		else if (rj && op == OP_RETRY)
+			update(rj);
+		else if (rj)
+			transient(rj, op_names[op], msg);
+		else
+			engine_message(rp->e, 1, "endpoint %s: %s", rp->ep->name, msg);
+		return;
+	}
+	rp->bk[op].inflight++;
+	if (!rj) {
+		if (op == OP_HEALTH)
+			rp->health_req = id;
+		else
+			rp->purge_req = id;
+	} else if (op == OP_CANCEL) {
+		rj->creq = id;
+	} else {
+		rj->req = id;
+	}
+}
+
+/* ---------- backend operations ---------- */
+
+static struct rp *RP(struct backend *b)
+{
+	return b->priv;
+}
+
+static int rp_drive(struct backend *b, struct job *j, char **err)
+{
+	struct rp *rp = RP(b);
+	struct rjob *rj = rjob_find(rp, j);
+
+	if (!rj && !(rj = rjob_new(rp, j))) {
+		set_err(err, "out of memory");
+		return -1;
+	}
+	switch (j->state) {
+	case JOB_PENDING:
+		submit_op(rp, OP_RUN, rj, 0);
+		return 0;
+	case JOB_IN_QUEUE:
+	case JOB_IN_PROGRESS:
+	case JOB_OTHER:
+		if (!j->remote_id) {
+			rjob_free(rj);
+			set_err(err, "job has no remote id; cannot follow it");
+			return -1;
+		}
+		/* resumed: look at once */
+		poll_in(rj, 0);
+		return 0;
+	default:
+		rjob_free(rj);
+		set_err(err, "job is not in a state the RunPod backend can drive");
+		return -1;
+	}
+}
+
+static int rp_cancel(struct backend *b, struct job *j, char **err)
+{
+	struct rp *rp = RP(b);
+	struct rjob *rj = rjob_find(rp, j);
+
+	if (!rj) {
+		set_err(err, "job is not being driven");
+		return -1;
+	}
+	if (rj->done)
+		return 0; /* its images are being saved: too late */
+	if (j->state == JOB_PENDING) {
+		finish(rj, JOB_CANCELLED, NULL);
+		return 0;
+	}
+	if (j->state == JOB_SUBMITTING || !j->remote_id) {
+		rj->cancel_pending = 1;
+		return 0;
+	}
+	if (rj->creq || rj->cqe)
+		return 0;
+	rj->fails = 0;
+	submit_op(rp, OP_CANCEL, rj, 0);
+	return 0;
+}
+
+static int rp_retry(struct backend *b, struct job *j, char **err)
+{
+	struct rp *rp = RP(b);
+	struct rjob *rj;
+
+	if (!j->remote_id || (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT)) {
+		set_err(err, "only a FAILED or TIMED_OUT job that reached the endpoint can be "
+			     "retried");
+		return -1;
+	}
+	rj = rjob_find(rp, j);
+	if (!rj && !(rj = rjob_new(rp, j))) {
+		set_err(err, "out of memory");
+		return -1;
+	}
+	submit_op(rp, OP_RETRY, rj, 0);
+	return 0;
+}
+
+static void rp_forget(struct backend *b, struct job *j)
+{
+	struct rjob *rj = rjob_find(RP(b), j);
+	if (rj)
+		rjob_free(rj);
+}
+
+static int rp_health(struct backend *b, char **err)
+{
+	struct rp *rp = RP(b);
+	(void)err;
+	if (rp->health_req || rp->health_qe)
+		return 0;
+	submit_op(rp, OP_HEALTH, NULL, 0);
+	return 0;
+}
+
+static int rp_purge(struct backend *b, char **err)
+{
+	struct rp *rp = RP(b);
+	(void)err;
+	if (rp->purge_req || rp->purge_qe)
+		return 0;
+	submit_op(rp, OP_PURGE, NULL, 0);
+	return 0;
+}
+
+static void rp_free(struct backend *b)
+{
+	struct rp *rp;
+	struct http *h;
+
+	if (!b)
+		return;
+	rp = RP(b);
+	h = engine_http(rp->e);
+	while (rp->jobs)
+		rjob_free(rp->jobs);
+	if (rp->health_req)
+		http_cancel(h, rp->health_req);
+	if (rp->purge_req)
+		http_cancel(h, rp->purge_req);
+	engine_timer_cancel(rp->e, rp->pump_timer);
+	for (int op = 0; op < OP_N; op++) {
+		struct qent *q = rp->bk[op].head;
+		while (q) {
+			struct qent *n = q->next;
+			free(q);
+			q = n;
+		}
+	}
+	drop_key(rp);
+	engine_health_clear(&rp->health);
+	free(rp);
+}
+
+static const struct backend_ops runpod_ops = {
+    .kind = "runpod",
+    .drive = rp_drive,
+    .cancel = rp_cancel,
+    .retry = rp_retry,
+    .forget = rp_forget,
+    .health = rp_health,
+    .purge = rp_purge,
+    .sigchld = NULL,
+    .free = rp_free,
+};
+
+struct backend *runpod_backend_new(struct engine *e, const struct config_endpoint *ep, char **err)
+{
+	struct rp *rp;
+	int64_t now = engine_now_ms();
+
+	if (!ep || ep->kind != CONFIG_RUNPOD || !ep->url || !ep->url[0]) {
+		set_err(err, "not a RunPod endpoint (no url)");
+		return NULL;
+	}
+	rp = calloc(1, sizeof *rp);
+	if (!rp) {
+		set_err(err, "out of memory");
+		return NULL;
+	}
+	rp->b.ops = &runpod_ops;
+	rp->b.engine = e;
+	rp->b.ep = ep;
+	rp->b.priv = rp;
+	rp->e = e;
+	rp->ep = ep;
+	rp->rng = (uint64_t)now * 6364136223846793005ULL ^ ((uint64_t)getpid() << 32) ^
+		  (uint64_t)(uintptr_t)rp;
+	if (!rp->rng)
+		rp->rng = 88172645463325252ULL;
+	for (int op = 0; op < OP_N; op++) {
+		struct bucket *bk = &rp->bk[op];
+		bk->cap = limits[op].per10s * 0.1;
+		if (bk->cap < 1)
+			bk->cap = 1;
+		/* steady rate: 80% of the budget, minus the burst for tiny budgets */
+		bk->rate = (limits[op].per10s * 0.9 - bk->cap) / 10000.0;
+		if (bk->rate <= 0)
+			bk->rate = limits[op].per10s * 0.45 / 10000.0;
+		bk->tokens = bk->cap;
+		bk->last = now;
+		bk->max_inflight = limits[op].concurrent;
+	}
+	rp->health.jobs_completed = rp->health.jobs_failed = rp->health.jobs_in_progress = -1;
+	rp->health.jobs_in_queue = rp->health.jobs_retried = -1;
+	rp->health.workers_idle = rp->health.workers_running = rp->health.workers_initializing = -1;
+	rp->health.workers_ready = rp->health.workers_throttled = rp->health.workers_unhealthy = -1;
+	return &rp->b;
+}
