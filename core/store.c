@@ -512,6 +512,13 @@ struct store *store_open(const char *path, char **err)
 	}
 	sprintf(st->lock_path, "%s.lock", path);
 
+	/* Prompts are private: create the file 0600 (SQLite gives the -wal and
+	 * -shm files the same mode); an existing file keeps its mode. */
+	{
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		db_err(st, err, rc, "store: cannot open %s", path);

@@ -148,6 +148,7 @@ static void test_roundtrip(void)
 		CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
 	}
 	CHECK_STR(store_path(st), path);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 
 	job_set_str(&j->remote_id, "abc-123-e1");
 	job_set_str(&j->backend, "runpod");
