@@ -129,13 +129,50 @@ static struct image *load_png(const void *data, size_t len, const unsigned char 
 		png_image_free(&pi);
 		return NULL;
 	}
-	pi.format = PNG_FORMAT_RGB;
 	im = image_new((int)pi.width, (int)pi.height);
 	if (!im) {
 		set_err(err, "%s: out of memory", name);
 		png_image_free(&pi);
 		return NULL;
 	}
+	if (pi.format & PNG_FORMAT_FLAG_LINEAR) {
+		/* 16-bit: the simplified API takes untagged 16-bit samples as linear
+		 * light and would gamma-encode them on the way to 8 bits (too
+		 * bright). Read them as they are (premultiplied RGBA) and do the
+		 * 16 -> 8 and the compositing here. */
+		uint16_t *px;
+		size_t n = (size_t)pi.width * pi.height;
+
+		pi.format = PNG_FORMAT_LINEAR_RGB_ALPHA;
+		px = malloc(PNG_IMAGE_SIZE(pi));
+		if (!px) {
+			set_err(err, "%s: out of memory", name);
+			png_image_free(&pi);
+			image_free(im);
+			return NULL;
+		}
+		if (!png_image_finish_read(&pi, NULL, px, 0, NULL)) {
+			set_err(err, "%s: broken or truncated PNG (%s)", name, pi.message);
+			png_image_free(&pi);
+			image_free(im);
+			free(px);
+			return NULL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			uint32_t a = px[i * 4 + 3];
+
+			for (int k = 0; k < 3; k++) {
+				uint32_t b = bg ? bg[k] * 257u : 0;
+				uint32_t v = px[i * 4 + k] + (b * (65535 - a) + 32767) / 65535;
+
+				im->rgb[i * 3 + k] = (unsigned char)((v * 255 + 32767) / 65535);
+			}
+		}
+		free(px);
+		png_image_free(&pi);
+		return im;
+	}
+	pi.format = PNG_FORMAT_RGB;
 	back.red = bg ? bg[0] : 0;
 	back.green = bg ? bg[1] : 0;
 	back.blue = bg ? bg[2] : 0;
@@ -309,6 +346,7 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 	long w = 0, h = 0;
 	struct sixel_load_ctx c = {NULL, bg, max_dim, NULL};
 	unsigned char bgc[3] = {0, 0, 0};
+	sixel_allocator_t *alloc = NULL;
 	SIXELSTATUS st;
 
 	switch (f) {
@@ -345,8 +383,13 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 	}
 	if (bg)
 		memcpy(bgc, bg, 3);
-	st = sixel_helper_load_image_file(path, 1, 0, 256, bgc, SIXEL_LOOP_DISABLE, on_frame, 0,
-					  NULL, &c, NULL);
+	/* the loader refuses a NULL allocator ("bad argument") */
+	st = sixel_allocator_new(&alloc, NULL, NULL, NULL, NULL);
+	if (SIXEL_SUCCEEDED(st)) {
+		st = sixel_helper_load_image_file(path, 1, 0, 256, bgc, SIXEL_LOOP_DISABLE,
+						  on_frame, 0, NULL, &c, alloc);
+		sixel_allocator_unref(alloc);
+	}
 	if (SIXEL_FAILED(st) || !c.im) {
 		set_err(err, "%s: cannot decode image (%s)", path,
 			c.err ? c.err : sixel_helper_format_error(st));
