@@ -39,6 +39,11 @@ struct http_request {
 	long connect_timeout_ms; /* 0: 10 s */
 	long timeout_ms;         /* whole transfer; 0: 30 s */
 	int follow_redirects;    /* follow up to 5 redirects (image downloads) */
+	/* A request that must never be sent twice (POST /run). libcurl re-sends
+	 * a request by itself when a reused connection turns out dead before
+	 * any answer; this request gets a fresh connection of its own instead,
+	 * so a reset is reported as an error with sent = 1. */
+	int once;
 };
 
 /* What a finished request got. Everything is borrowed and valid only during

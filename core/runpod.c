@@ -1488,6 +1488,7 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 		url = make_url(rp->ep->url, "run", NULL);
 		req.method = "POST";
 		req.body = body;
+		req.once = 1;
 		break;
 	case OP_STATUS:
 		url = make_url(job_base(rj), "status", rj->j->remote_id);
