@@ -136,7 +136,7 @@ struct centry {
 	struct centry *prev, *next; /* LRU list, most recent first */
 	char *path;
 	int64_t mtime_ns, file_size;
-	int box_w, box_h, ncolors;
+	int box_w, box_h, ncolors, upscale;
 	unsigned char *data;
 	size_t len;
 	int w, h;
@@ -208,6 +208,7 @@ static int key_eq(const struct centry *e, const struct sixel_key *k)
 {
 	return e->mtime_ns == k->mtime_ns && e->file_size == k->file_size &&
 	       e->box_w == k->box_w && e->box_h == k->box_h && e->ncolors == k->ncolors &&
+	       e->upscale == k->upscale &&
 	       strcmp(e->path, k->path) == 0;
 }
 
@@ -274,6 +275,7 @@ int sixel_cache_put(struct sixel_cache *c, const struct sixel_key *key, const un
 	e->box_w = key->box_w;
 	e->box_h = key->box_h;
 	e->ncolors = key->ncolors;
+	e->upscale = key->upscale;
 	e->w = w;
 	e->h = h;
 	push_front(c, e);
@@ -313,6 +315,7 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 	k.box_w = box_w;
 	k.box_h = box_h;
 	k.ncolors = ncolors;
+	k.upscale = upscale != 0;
 	if (sixel_cache_get(c, &k, e))
 		return 0;
 

@@ -30,13 +30,14 @@ int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse 
 		    unsigned char **out, size_t *len, char **err);
 
 /* What identifies an encoded image: the file (path, mtime, size), the target
- * box in pixels and the palette size. */
+ * box in pixels, the palette size and whether it could be enlarged. */
 struct sixel_key {
 	const char *path;
 	int64_t mtime_ns;
 	int64_t file_size;
 	int box_w, box_h;
 	int ncolors;
+	int upscale; /* fitted with upscaling allowed */
 };
 
 /* One cached encoding. Borrowed from the cache: valid until the next
