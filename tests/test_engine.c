@@ -1,0 +1,361 @@
+/*
+ * test_engine.c: the event loop itself: timers (order, cancel, timers added
+ * from timers), fd watches, the signal self-pipe and engine_wakeup, no busy
+ * waiting while idle, store change events for viewers, and the driver lock
+ * handed from one engine to another on the same database (a job a viewer
+ * recorded is taken up by the new driver).
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include "engine.h"
+#include "th.h"
+#include "engine_emu.h"
+
+static char dir[4096];
+
+static struct config *make_config(const char *d, int dead_port)
+{
+	struct config *c = calloc(1, sizeof *c);
+	char buf[4200];
+
+	snprintf(buf, sizeof buf, "%s/config", d);
+	c->config_path = strdup(buf);
+	c->config_dir = strdup(d);
+	c->data_dir = strdup(d);
+	snprintf(buf, sizeof buf, "%s/history.db", d);
+	c->db_path = strdup(buf);
+	snprintf(buf, sizeof buf, "%s/images", d);
+	c->images_dir = strdup(buf);
+	c->graphics = strdup("none");
+	if (dead_port) {
+		c->endpoints = calloc(1, sizeof *c->endpoints);
+		c->n_endpoints = 1;
+		c->endpoints[0].name = strdup("dead");
+		c->endpoints[0].kind = CONFIG_RUNPOD;
+		snprintf(buf, sizeof buf, "http://127.0.0.1:%d/v2/test", dead_port);
+		c->endpoints[0].url = strdup(buf);
+		c->endpoints[0].api_key_env = strdup("SDQ_TEST_KEY");
+	}
+	return c;
+}
+
+static void free_config(struct config *c)
+{
+	for (size_t i = 0; i < c->n_endpoints; i++) {
+		free(c->endpoints[i].name);
+		free(c->endpoints[i].url);
+		free(c->endpoints[i].api_key_env);
+	}
+	free(c->endpoints);
+	free(c->config_path);
+	free(c->config_dir);
+	free(c->data_dir);
+	free(c->db_path);
+	free(c->images_dir);
+	free(c->graphics);
+	free(c);
+}
+
+/* ---- what the callback saw ---- */
+static int ev_count[8];
+static int last_signo;
+
+static void on_event(struct engine *e, const struct engine_event *ev, void *udata)
+{
+	(void)e;
+	(void)udata;
+	ev_count[ev->type]++;
+	if (ev->type == ENGINE_EV_SIGNAL)
+		last_signo = ev->signo;
+}
+
+static struct engine *new_engine(struct config **cfg, struct store **st)
+{
+	char *err = NULL;
+	struct engine *e;
+
+	*cfg = make_config(dir, 0);
+	*st = store_open((*cfg)->db_path, &err);
+	if (!*st) {
+		fprintf(stderr, "store_open: %s\n", err ? err : "?");
+		exit(2);
+	}
+	e = engine_new(*cfg, *st, &err);
+	if (!e) {
+		fprintf(stderr, "engine_new: %s\n", err ? err : "?");
+		exit(2);
+	}
+	engine_set_callback(e, on_event, NULL);
+	return e;
+}
+
+static void free_engine(struct engine *e, struct config *cfg, struct store *st)
+{
+	engine_free(e);
+	store_close(st);
+	free_config(cfg);
+}
+
+/* ---- timers ---- */
+static char order[16];
+static size_t norder;
+
+static void tmark(struct engine *e, void *udata)
+{
+	(void)e;
+	if (norder + 1 < sizeof order)
+		order[norder++] = *(const char *)udata;
+}
+
+static void tchain(struct engine *e, void *udata)
+{
+	/* a 0 ms timer added from a timer: runs on a later pass, never loops */
+	tmark(e, udata);
+	engine_timer_add(e, 0, tmark, "z");
+}
+
+static void test_timers(void)
+{
+	struct config *cfg;
+	struct store *st;
+	struct engine *e = new_engine(&cfg, &st);
+	uint64_t c;
+	int64_t deadline = engine_now_ms() + 5000;
+
+	norder = 0;
+	memset(order, 0, sizeof order);
+	engine_timer_add(e, 60, tmark, "a");
+	engine_timer_add(e, 20, tmark, "b");
+	c = engine_timer_add(e, 40, tmark, "c");
+	engine_timer_add(e, 40, tchain, "d");
+	engine_timer_add(e, 40, tmark, "e");
+	CHECK(c > 0);
+	engine_timer_cancel(e, c);
+	engine_timer_cancel(e, c);      /* twice: harmless */
+	engine_timer_cancel(e, 123456); /* unknown: harmless */
+	while (norder < 5 && engine_now_ms() < deadline)
+		engine_step(e, 200);
+	CHECK_STR(order, "bdeza");
+	free_engine(e, cfg, st);
+}
+
+/* ---- fds ---- */
+static int fd_calls;
+static short fd_revents;
+
+static void on_fd(struct engine *e, int fd, short revents, void *udata)
+{
+	char buf[16];
+	ssize_t r;
+	(void)e;
+	(void)udata;
+	fd_calls++;
+	fd_revents = revents;
+	r = read(fd, buf, sizeof buf);
+	(void)r;
+}
+
+static void test_fd_watch(void)
+{
+	struct config *cfg;
+	struct store *st;
+	struct engine *e = new_engine(&cfg, &st);
+	int p[2];
+	int64_t deadline = engine_now_ms() + 5000;
+	ssize_t r;
+
+	CHECK_INT(pipe(p), 0);
+	fd_calls = 0;
+	CHECK_INT(engine_watch_fd(e, p[0], POLLIN, on_fd, NULL), 0);
+	CHECK_INT(engine_watch_fd(e, p[0], POLLIN, on_fd, NULL), 0); /* replaces */
+	r = write(p[1], "x", 1);
+	(void)r;
+	while (!fd_calls && engine_now_ms() < deadline)
+		engine_step(e, 200);
+	CHECK_INT(fd_calls, 1);
+	CHECK(fd_revents & POLLIN);
+	engine_unwatch_fd(e, p[0]);
+	r = write(p[1], "y", 1);
+	engine_step(e, 50);
+	engine_step(e, 50);
+	CHECK_INT(fd_calls, 1);
+	close(p[0]);
+	close(p[1]);
+	free_engine(e, cfg, st);
+}
+
+/* ---- signals and wakeup ---- */
+static void test_signal_pipe(void)
+{
+	struct config *cfg;
+	struct store *st;
+	struct engine *e = new_engine(&cfg, &st);
+	int64_t deadline = engine_now_ms() + 5000, t0;
+
+	memset(ev_count, 0, sizeof ev_count);
+	last_signo = 0;
+	CHECK_INT(engine_catch_signal(e, SIGUSR1), 0);
+	raise(SIGUSR1);
+	while (!ev_count[ENGINE_EV_SIGNAL] && engine_now_ms() < deadline)
+		engine_step(e, 200);
+	CHECK_INT(ev_count[ENGINE_EV_SIGNAL], 1);
+	CHECK_INT(last_signo, SIGUSR1);
+	/* SIGCHLD is caught but not reported unless asked for */
+	raise(SIGCHLD);
+	engine_step(e, 50);
+	CHECK_INT(ev_count[ENGINE_EV_SIGNAL], 1);
+	/* a wakeup ends a long wait at once (bound far above any scheduling) */
+	engine_wakeup(e);
+	t0 = engine_now_ms();
+	engine_step(e, 20000);
+	CHECK(engine_now_ms() - t0 < 10000);
+	free_engine(e, cfg, st);
+}
+
+/* ---- no busy waiting ---- */
+static int idle_fired;
+static void on_idle(struct engine *e, void *udata)
+{
+	(void)e;
+	(void)udata;
+	idle_fired = 1;
+}
+
+static int idle_passes(struct engine *e)
+{
+	int passes = 0;
+	int64_t deadline = engine_now_ms() + 5000;
+	idle_fired = 0;
+	engine_timer_add(e, 300, on_idle, NULL);
+	while (!idle_fired && engine_now_ms() < deadline) {
+		engine_step(e, -1);
+		passes++;
+	}
+	return passes;
+}
+
+static void test_no_busy_wait(void)
+{
+	struct config *cfg;
+	struct store *st;
+	struct engine *e = new_engine(&cfg, &st);
+	int n;
+
+	n = idle_passes(e);
+	CHECK(idle_fired);
+	CHECK(n >= 1 && n <= 5);
+	if (n > 5)
+		fprintf(stderr, "  viewer: %d passes in 300 ms idle\n", n);
+	CHECK_INT(engine_drive(e, 1), 1);
+	CHECK(engine_is_driver(e));
+	n = idle_passes(e);
+	CHECK(idle_fired);
+	CHECK(n >= 1 && n <= 5);
+	if (n > 5)
+		fprintf(stderr, "  driver: %d passes in 300 ms idle\n", n);
+	free_engine(e, cfg, st);
+}
+
+/* ---- viewers see other processes' changes; the lock changes hands ---- */
+static int dead_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(s, (struct sockaddr *)&sa, sizeof sa);
+	getsockname(s, (struct sockaddr *)&sa, &sl);
+	close(s);
+	return ntohs(sa.sin_port);
+}
+
+static void test_handover(void)
+{
+	int port = dead_port();
+	struct config *ca = make_config(dir, port), *cb = make_config(dir, port);
+	char *err = NULL;
+	struct store *sa = store_open(ca->db_path, &err), *sb = store_open(cb->db_path, &err);
+	struct engine *ea = engine_new(ca, sa, &err), *eb = engine_new(cb, sb, &err);
+	struct job_params p;
+	struct job *j;
+	int64_t id, deadline;
+
+	setenv("SDQ_TEST_KEY", "test-key-123", 1);
+	CHECK(ea && eb);
+	if (!ea || !eb)
+		return;
+	memset(ev_count, 0, sizeof ev_count);
+	engine_set_callback(eb, on_event, NULL);
+	CHECK_INT(engine_drive(ea, 1), 1);
+	CHECK_INT(engine_drive(eb, 1), 0);
+	CHECK(engine_is_driver(ea));
+	CHECK(!engine_is_driver(eb));
+
+	/* b is a viewer: its job is only recorded */
+	job_params_init(&p);
+	p.prompt = strdup("handover");
+	p.endpoint = strdup("dead");
+	id = engine_submit(eb, &p, &err);
+	job_params_clear(&p);
+	CHECK(id > 0);
+	j = store_job_get(sb, id, NULL);
+	CHECK(j && j->state == JOB_PENDING);
+	job_free(j);
+
+	/* a's view of the store changes: a is the driver, it takes the job
+	 * (and the dead port refuses it) */
+	deadline = engine_now_ms() + 5000;
+	for (;;) {
+		j = store_job_get(sa, id, NULL);
+		int done = j && job_state_is_terminal(j->state);
+		job_free(j);
+		if (done || engine_now_ms() > deadline)
+			break;
+		engine_step(ea, 100);
+		engine_step(eb, 0);
+	}
+	j = store_job_get(sa, id, NULL);
+	CHECK(j != NULL);
+	if (j) {
+		CHECK_INT(j->state, JOB_SUBMIT_FAILED);
+		CHECK(j->error && strstr(j->error, "not sent"));
+		CHECK(j->params.seed >= 0 && j->params.seed <= 4294967295LL);
+		CHECK_STR(j->backend, "runpod");
+	}
+	job_free(j);
+	deadline = engine_now_ms() + 5000;
+	while (!ev_count[ENGINE_EV_STORE] && engine_now_ms() < deadline)
+		engine_step(eb, 200);
+	CHECK(ev_count[ENGINE_EV_STORE] >= 1); /* the viewer saw a's writes */
+
+	/* a goes away: b takes over within its next lock tries */
+	engine_free(ea);
+	deadline = engine_now_ms() + 5000;
+	while (!engine_is_driver(eb) && engine_now_ms() < deadline)
+		engine_step(eb, 200);
+	CHECK(engine_is_driver(eb));
+	CHECK(ev_count[ENGINE_EV_ROLE] >= 1);
+	engine_free(eb);
+	store_close(sa);
+	store_close(sb);
+	free_config(ca);
+	free_config(cb);
+	free(err);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof dir, "%s", th_tmpdir());
+	TH_RUN(test_timers);
+	TH_RUN(test_fd_watch);
+	TH_RUN(test_signal_pipe);
+	TH_RUN(test_no_busy_wait);
+	TH_RUN(test_handover);
+	return th_done("test_engine");
+}
