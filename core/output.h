@@ -37,7 +37,7 @@ struct output_result {
 };
 
 /* Parse the output JSON text (the value of "output") and fill res. max_image
- * caps the decoded size of one image. 0 on success (even with no images:
+ * caps the decoded size of one image (0: no cap). 0 on success (even with no images:
  * check res->n_items), -1 if json is not valid JSON, with *err set. */
 int output_extract(const char *json, size_t max_image, struct output_result *res, char **err);
 void output_result_clear(struct output_result *res);
@@ -48,7 +48,7 @@ const char *output_sniff(const unsigned char *data, size_t len);
 
 /* Decode base64 (standard or URL-safe alphabet, white space and missing
  * padding tolerated). Malloc'd bytes in *out, *outlen; -1 if invalid or the
- * result would exceed max. */
+ * result would exceed max (0: no cap). */
 int output_base64_decode(const char *s, size_t slen, size_t max, unsigned char **out,
 			 size_t *outlen);
 

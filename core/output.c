@@ -1,0 +1,782 @@
+/*
+ * output.c: finding the images in a worker's output JSON, and saving them.
+ *
+ * Workers disagree on where images go (shared/reference/runpod-api.md, part
+ * 2), so the output tree is walked whole and every string is judged by its
+ * value:
+ *   - "data:<mime>;base64,<payload>": an image when the payload decodes to
+ *     PNG/JPEG/WebP/GIF bytes. A data:image/... URI that does not decode is
+ *     counted as a broken image and reported in res->error.
+ *   - bare base64 (>= 64 characters, base64 alphabet, white space allowed)
+ *     whose first bytes decode to one of those magic numbers.
+ *   - an http(s) URL when either its path ends in .png/.jpg/.jpeg/.webp/.gif
+ *     (presigned S3 URLs, image.runpod.ai), or it sits in an image-like place:
+ *     the output itself is the URL; its key (or, in an array, the array's key)
+ *     names an image (contains "image", "img", "picture", "photo", or is one
+ *     of url, uri, src, href, message, data, output, file); or a sibling says
+ *     "type": "s3_url" (ComfyUI). Other URLs (a model's homepage in
+ *     "parameters") are ignored.
+ * The same image is taken once: equal URLs, and equal decoded bytes (sdxl
+ * sends images[0] and image_url with the same data URI).
+ * "seed" and "filename" beside an image in its object go with it; A1111's
+ * "info" JSON string gives all_seeds when the images carry none.
+ * Errors in a COMPLETED output (top level only): {"status": "error",
+ * "message"}, an "error" string or object (plus "details"), ComfyUI's "errors"
+ * list.
+ */
+#include "output.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "params.h"
+#include "pngmeta.h"
+
+#define DEPTH_MAX 64
+#define ITEMS_MAX 1024
+#define ERROR_MAX 4096
+#define B64_MIN 64
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void set_err(char **err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char buf[1024];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	free(*err);
+	*err = strdup(buf);
+}
+
+/* ---------------------------------------------------------------- sniffing */
+
+const char *output_sniff(const unsigned char *d, size_t len)
+{
+	if (!d)
+		return NULL;
+	if (len >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0)
+		return "png";
+	if (len >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
+		return "jpeg";
+	if (len >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0)
+		return "webp";
+	if (len >= 6 && (memcmp(d, "GIF87a", 6) == 0 || memcmp(d, "GIF89a", 6) == 0))
+		return "gif";
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- base64 */
+
+/* Value of a base64 character in either alphabet, -1 for others. */
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Count the data characters of s; -1 if anything but the alphabet, white
+ * space and up to two trailing '=' appears. */
+static long long b64_count(const char *s, size_t slen)
+{
+	long long n = 0;
+	int pad = 0;
+	for (size_t i = 0; i < slen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (is_space(c))
+			continue;
+		if (c == '=') {
+			if (++pad > 2)
+				return -1;
+			continue;
+		}
+		if (pad || b64val(c) < 0)
+			return -1;
+		n++;
+	}
+	if (n % 4 == 1)
+		return -1;
+	if (pad && (n + pad) % 4 != 0)
+		return -1;
+	return n;
+}
+
+/* Decode up to outmax bytes of s into out (no validation beyond the
+ * alphabet: callers check with b64_count). Returns bytes written. */
+static size_t b64_decode_into(const char *s, size_t slen, unsigned char *out, size_t outmax)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+	for (size_t i = 0; i < slen && o < outmax; i++) {
+		int v = b64val((unsigned char)s[i]);
+		if (v < 0)
+			continue;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return o;
+}
+
+int output_base64_decode(const char *s, size_t slen, size_t max, unsigned char **out,
+			 size_t *outlen)
+{
+	if (!s)
+		return -1;
+	long long n = b64_count(s, slen);
+	if (n < 0)
+		return -1;
+	size_t bytes = (size_t)n / 4 * 3 + ((size_t)n % 4 ? (size_t)n % 4 - 1 : 0);
+	if (max && bytes > max)
+		return -1;
+	unsigned char *buf = malloc(bytes ? bytes : 1);
+	if (!buf)
+		return -1;
+	size_t got = b64_decode_into(s, slen, buf, bytes);
+	if (got != bytes) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*outlen = bytes;
+	return 0;
+}
+
+/* Does s start like base64 of an image? Decodes only the first characters. */
+static int b64_looks_like_image(const char *s, size_t slen)
+{
+	unsigned char head[12];
+	size_t got = b64_decode_into(s, slen < 64 ? slen : 64, head, sizeof head);
+	return got == sizeof head && output_sniff(head, got) != NULL;
+}
+
+/* ---------------------------------------------------------------- walking */
+
+struct walker {
+	struct output_result *res;
+	size_t max_image;
+	int bad;           /* image-like strings that did not decode */
+	int too_big;       /* images over max_image */
+	int64_t *all_seeds; /* from A1111's info */
+	size_t n_all_seeds;
+	int oom;
+};
+
+static int ieq(const char *a, const char *b)
+{
+	return a && b && strcasecmp(a, b) == 0;
+}
+
+static int key_is_imageish(const char *k)
+{
+	static const char *exact[] = {"url", "uri", "src", "href", "message", "data",
+				      "output", "file", NULL};
+	static const char *part[] = {"image", "img", "picture", "photo", NULL};
+	if (!k)
+		return 0;
+	for (int i = 0; exact[i]; i++)
+		if (ieq(k, exact[i]))
+			return 1;
+	for (int i = 0; part[i]; i++) {
+		size_t pl = strlen(part[i]);
+		for (const char *p = k; *p; p++)
+			if (strncasecmp(p, part[i], pl) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int url_has_image_ext(const char *u)
+{
+	size_t end = strcspn(u, "?#");
+	static const char *exts[] = {".png", ".jpg", ".jpeg", ".webp", ".gif", NULL};
+	for (int i = 0; exts[i]; i++) {
+		size_t el = strlen(exts[i]);
+		if (end >= el && strncasecmp(u + end - el, exts[i], el) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Add an item; takes ownership of data (freed on failure or duplicate). */
+static void add_item(struct walker *w, unsigned char *data, size_t len,
+		     const char *url, const char *format, int64_t seed, const char *filename)
+{
+	struct output_result *r = w->res;
+	for (size_t i = 0; i < r->n_items; i++) {
+		struct output_item *it = &r->items[i];
+		if ((url && it->url && strcmp(url, it->url) == 0) ||
+		    (data && it->data && it->len == len && memcmp(it->data, data, len) == 0)) {
+			/* Seeds are not merged: sdxl's image_url sits beside the
+			 * batch seed, which res->seed carries. */
+			if (!it->filename && filename)
+				it->filename = xstrdup(filename);
+			free(data);
+			return;
+		}
+	}
+	if (r->n_items >= ITEMS_MAX) {
+		free(data);
+		return;
+	}
+	struct output_item *items = realloc(r->items, (r->n_items + 1) * sizeof *items);
+	if (!items) {
+		free(data);
+		w->oom = 1;
+		return;
+	}
+	r->items = items;
+	struct output_item *it = &items[r->n_items];
+	memset(it, 0, sizeof *it);
+	it->data = data;
+	it->len = len;
+	it->url = xstrdup(url);
+	it->format = xstrdup(format);
+	it->seed = seed;
+	it->filename = xstrdup(filename);
+	if ((url && !it->url) || (format && !it->format) || (filename && !it->filename)) {
+		free(it->data);
+		free(it->url);
+		free(it->format);
+		free(it->filename);
+		w->oom = 1;
+		return;
+	}
+	r->n_items++;
+}
+
+/* Decode base64 payload p (of an image-like string) and add it. strict: the
+ * string claimed to be an image (data:image/...), so failure counts as bad. */
+static void take_base64(struct walker *w, const char *p, size_t plen, int strict,
+			int64_t seed, const char *filename)
+{
+	if (!strict && !b64_looks_like_image(p, plen))
+		return;
+	long long n = b64_count(p, plen);
+	if (n < 0) {
+		w->bad += strict;
+		return;
+	}
+	size_t bytes = (size_t)n / 4 * 3 + ((size_t)n % 4 ? (size_t)n % 4 - 1 : 0);
+	if (w->max_image && bytes > w->max_image) {
+		w->too_big++;
+		return;
+	}
+	unsigned char *data;
+	size_t len;
+	if (output_base64_decode(p, plen, w->max_image, &data, &len) < 0) {
+		w->oom = 1;
+		return;
+	}
+	const char *fmt = output_sniff(data, len);
+	if (!fmt) {
+		free(data);
+		w->bad += strict;
+		return;
+	}
+	add_item(w, data, len, NULL, fmt, seed, filename);
+}
+
+/* Judge one string; key is its key in the parent object (or the array's key),
+ * parent the object it sits in (or NULL). */
+static void visit_string(struct walker *w, const char *s, const char *key, const cJSON *parent,
+			 int depth)
+{
+	int64_t seed = -1;
+	const char *filename = NULL;
+	int s3 = 0;
+	if (parent && cJSON_IsObject(parent)) {
+		const cJSON *sd = cJSON_GetObjectItemCaseSensitive(parent, "seed");
+		if (cJSON_IsNumber(sd) && sd->valuedouble >= 0 && sd->valuedouble < 9.2e18)
+			seed = (int64_t)sd->valuedouble;
+		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(parent, "filename");
+		if (cJSON_IsString(fn))
+			filename = fn->valuestring;
+		const cJSON *ty = cJSON_GetObjectItemCaseSensitive(parent, "type");
+		s3 = cJSON_IsString(ty) && ieq(ty->valuestring, "s3_url");
+	}
+	size_t len = strlen(s);
+	if (strncasecmp(s, "data:", 5) == 0) {
+		const char *comma = strchr(s, ',');
+		if (!comma)
+			return;
+		size_t hl = (size_t)(comma - s);
+		int is_b64 = hl >= 7 && strncasecmp(comma - 7, ";base64", 7) == 0;
+		int is_img = strncasecmp(s + 5, "image/", 6) == 0;
+		if (!is_b64) {
+			w->bad += is_img;
+			return;
+		}
+		take_base64(w, comma + 1, len - hl - 1, is_img, seed, filename);
+		return;
+	}
+	if (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0) {
+		if (strpbrk(s, " \t\r\n"))
+			return;
+		if (url_has_image_ext(s) || key_is_imageish(key) || s3 || (depth == 0 && !key))
+			add_item(w, NULL, 0, s, NULL, seed, filename);
+		return;
+	}
+	if (len >= B64_MIN)
+		take_base64(w, s, len, 0, seed, filename);
+}
+
+/* A1111's "info" is a JSON string; take its seeds. */
+static void read_a1111_info(struct walker *w, const char *s)
+{
+	if (w->all_seeds)
+		return;
+	cJSON *info = cJSON_Parse(s);
+	if (!info)
+		return;
+	const cJSON *all = cJSON_GetObjectItemCaseSensitive(info, "all_seeds");
+	int n = cJSON_GetArraySize(all);
+	if (cJSON_IsArray(all) && n > 0 && n <= ITEMS_MAX) {
+		w->all_seeds = malloc((size_t)n * sizeof *w->all_seeds);
+		if (w->all_seeds) {
+			const cJSON *e;
+			size_t i = 0;
+			cJSON_ArrayForEach(e, all)
+			{
+				w->all_seeds[i++] = cJSON_IsNumber(e) ? (int64_t)e->valuedouble : -1;
+			}
+			w->n_all_seeds = i;
+		}
+	}
+	const cJSON *seed = cJSON_GetObjectItemCaseSensitive(info, "seed");
+	if (w->res->seed < 0 && cJSON_IsNumber(seed) && seed->valuedouble >= 0)
+		w->res->seed = (int64_t)seed->valuedouble;
+	cJSON_Delete(info);
+}
+
+static void walk(struct walker *w, const cJSON *node, const char *key, const cJSON *parent,
+		 int depth)
+{
+	if (depth > DEPTH_MAX || w->oom)
+		return;
+	if (cJSON_IsString(node) && node->valuestring) {
+		if (key && ieq(key, "info") && node->valuestring[0] == '{')
+			read_a1111_info(w, node->valuestring);
+		else
+			visit_string(w, node->valuestring, key, parent, depth);
+	} else if (cJSON_IsArray(node)) {
+		const cJSON *e;
+		cJSON_ArrayForEach(e, node)
+		{
+			walk(w, e, key, NULL, depth + 1);
+		}
+	} else if (cJSON_IsObject(node)) {
+		const cJSON *e;
+		cJSON_ArrayForEach(e, node)
+		{
+			walk(w, e, e->string, node, depth + 1);
+		}
+	}
+}
+
+/* Append text to a growing error message (capped at ERROR_MAX). */
+static void err_append(char **msg, const char *text)
+{
+	if (!text || !*text)
+		return;
+	size_t old = *msg ? strlen(*msg) : 0;
+	size_t add = strlen(text);
+	if (old + add + 2 > ERROR_MAX)
+		add = ERROR_MAX > old + 2 ? ERROR_MAX - old - 2 : 0;
+	if (!add)
+		return;
+	char *m = realloc(*msg, old + add + 2);
+	if (!m)
+		return;
+	if (old)
+		m[old++] = '\n';
+	memcpy(m + old, text, add);
+	m[old + add] = 0;
+	*msg = m;
+}
+
+static void err_append_json(char **msg, const cJSON *v)
+{
+	if (cJSON_IsString(v)) {
+		err_append(msg, v->valuestring);
+	} else if (v && !cJSON_IsNull(v) && !cJSON_IsFalse(v)) {
+		char *t = cJSON_PrintUnformatted(v);
+		err_append(msg, t);
+		free(t);
+	}
+}
+
+/* The errors a COMPLETED output reports at its top level. */
+static void find_errors(const cJSON *root, char **msg)
+{
+	if (!cJSON_IsObject(root))
+		return;
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
+	if (cJSON_IsString(st) && ieq(st->valuestring, "error")) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "message");
+		if (cJSON_IsString(m) && *m->valuestring)
+			err_append(msg, m->valuestring);
+		else
+			err_append(msg, "the worker reported status \"error\"");
+	}
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+	if (cJSON_IsObject(e)) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+		if (cJSON_IsString(m) && *m->valuestring)
+			err_append(msg, m->valuestring);
+		else
+			err_append_json(msg, e);
+	} else if (cJSON_IsString(e) && *e->valuestring) {
+		err_append(msg, e->valuestring);
+	} else if (cJSON_IsTrue(e)) {
+		err_append(msg, "the worker reported an error");
+	}
+	if (*msg) {
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "details");
+		if (cJSON_IsArray(d)) {
+			const cJSON *x;
+			cJSON_ArrayForEach(x, d)
+			{
+				err_append_json(msg, x);
+			}
+		} else {
+			err_append_json(msg, d);
+		}
+	}
+	const cJSON *es = cJSON_GetObjectItemCaseSensitive(root, "errors");
+	if (cJSON_IsArray(es)) {
+		const cJSON *x;
+		cJSON_ArrayForEach(x, es)
+		{
+			err_append_json(msg, x);
+		}
+	} else if (cJSON_IsString(es)) {
+		err_append(msg, es->valuestring);
+	}
+}
+
+void output_result_clear(struct output_result *res)
+{
+	if (!res)
+		return;
+	for (size_t i = 0; i < res->n_items; i++) {
+		free(res->items[i].data);
+		free(res->items[i].url);
+		free(res->items[i].format);
+		free(res->items[i].filename);
+	}
+	free(res->items);
+	free(res->error);
+	memset(res, 0, sizeof *res);
+	res->seed = -1;
+}
+
+int output_extract(const char *json, size_t max_image, struct output_result *res, char **err)
+{
+	memset(res, 0, sizeof *res);
+	res->seed = -1;
+	if (!json) {
+		set_err(err, "no output");
+		return -1;
+	}
+	cJSON *root = cJSON_ParseWithLength(json, strlen(json));
+	if (!root) {
+		set_err(err, "the output is not valid JSON");
+		return -1;
+	}
+	struct walker w = {.res = res, .max_image = max_image};
+	if (cJSON_IsObject(root)) {
+		const cJSON *sd = cJSON_GetObjectItemCaseSensitive(root, "seed");
+		if (cJSON_IsNumber(sd) && sd->valuedouble >= 0 && sd->valuedouble < 9.2e18)
+			res->seed = (int64_t)sd->valuedouble;
+	}
+	walk(&w, root, NULL, NULL, 0);
+	find_errors(root, &res->error);
+	cJSON_Delete(root);
+	if (w.oom) {
+		free(w.all_seeds);
+		output_result_clear(res);
+		set_err(err, "out of memory while reading the output");
+		return -1;
+	}
+	/* A1111: seeds from info, in image order, when the images carry none. */
+	if (w.all_seeds) {
+		for (size_t i = 0; i < res->n_items && i < w.n_all_seeds; i++)
+			if (res->items[i].seed < 0)
+				res->items[i].seed = w.all_seeds[i];
+		free(w.all_seeds);
+	}
+	char note[160];
+	if (w.bad) {
+		snprintf(note, sizeof note, "%d image%s in the output could not be decoded", w.bad,
+			 w.bad == 1 ? "" : "s");
+		err_append(&res->error, note);
+	}
+	if (w.too_big) {
+		snprintf(note, sizeof note, "%d image%s larger than the %zu-byte limit skipped",
+			 w.too_big, w.too_big == 1 ? "" : "s", max_image);
+		err_append(&res->error, note);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- saving */
+
+/* Image size from JPEG SOFn, GIF screen descriptor or WebP headers. */
+static void other_size(const unsigned char *d, size_t len, const char *fmt, int *w, int *h)
+{
+	*w = *h = 0;
+	if (strcmp(fmt, "jpeg") == 0) {
+		size_t p = 2;
+		while (p + 4 <= len) {
+			if (d[p] != 0xff) {
+				p++;
+				continue;
+			}
+			unsigned char m = d[p + 1];
+			if (m == 0xff) {
+				p++;
+				continue;
+			}
+			if (m == 0xd8 || m == 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+				p += 2;
+				continue;
+			}
+			if (m == 0xd9 || m == 0xda)
+				return;
+			size_t sl = (size_t)d[p + 2] << 8 | d[p + 3];
+			if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+				if (p + 9 > len || sl < 7)
+					return;
+				*h = d[p + 5] << 8 | d[p + 6];
+				*w = d[p + 7] << 8 | d[p + 8];
+				return;
+			}
+			p += 2 + sl;
+		}
+	} else if (strcmp(fmt, "gif") == 0 && len >= 10) {
+		*w = d[6] | d[7] << 8;
+		*h = d[8] | d[9] << 8;
+	} else if (strcmp(fmt, "webp") == 0 && len >= 30) {
+		if (memcmp(d + 12, "VP8X", 4) == 0) {
+			*w = 1 + (d[24] | d[25] << 8 | d[26] << 16);
+			*h = 1 + (d[27] | d[28] << 8 | d[29] << 16);
+		} else if (memcmp(d + 12, "VP8L", 4) == 0 && d[20] == 0x2f) {
+			uint32_t b = (uint32_t)d[21] | (uint32_t)d[22] << 8 | (uint32_t)d[23] << 16 |
+				     (uint32_t)d[24] << 24;
+			*w = 1 + (int)(b & 0x3fff);
+			*h = 1 + (int)((b >> 14) & 0x3fff);
+		} else if (memcmp(d + 12, "VP8 ", 4) == 0 && d[23] == 0x9d && d[24] == 0x01 &&
+			   d[25] == 0x2a) {
+			*w = (d[26] | d[27] << 8) & 0x3fff;
+			*h = (d[28] | d[29] << 8) & 0x3fff;
+		}
+	}
+}
+
+/* mkdir -p path (each missing component with mode 0777 & ~umask). */
+static int mkdir_p(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		int r = mkdir(path, 0777);
+		*p = '/';
+		if (r < 0 && errno != EEXIST)
+			return -1;
+	}
+	if (mkdir(path, 0777) < 0 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n > (1 << 30) ? (1 << 30) : n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void save_error(char **err, int e, const char *what, const char *path)
+{
+	if (e == ENOSPC || e == EDQUOT)
+		set_err(err, "disk full while saving %s", path);
+	else
+		set_err(err, "cannot %s %s: %s", what, path, strerror(e));
+}
+
+int output_save(const char *images_dir, const struct job *j, int index, const unsigned char *data,
+		size_t len, int64_t seed, struct job_output *out, char **err)
+{
+	if (!images_dir || !*images_dir || !j || !data || !out || index < 0) {
+		set_err(err, "output_save: bad arguments");
+		return -1;
+	}
+	const char *fmt = output_sniff(data, len);
+	if (!fmt) {
+		set_err(err, "not a PNG, JPEG, WebP or GIF image (%zu bytes)", len);
+		return -1;
+	}
+	const char *ext = strcmp(fmt, "jpeg") == 0 ? "jpg" : fmt;
+
+	/* The day directory, from the job's creation time (local time). */
+	time_t t = j->created_at > 0 ? (time_t)(j->created_at / 1000) : time(NULL);
+	struct tm tm;
+	if (!localtime_r(&t, &tm)) {
+		set_err(err, "cannot convert the job's date");
+		return -1;
+	}
+	char cwd[PATH_MAX] = "";
+	if (images_dir[0] != '/' && !getcwd(cwd, sizeof cwd)) {
+		set_err(err, "cannot find the current directory: %s", strerror(errno));
+		return -1;
+	}
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
+	int n = snprintf(dir, sizeof dir, "%s%s%s/%04d-%02d-%02d", cwd, *cwd ? "/" : "", images_dir,
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	if (n < 0 || (size_t)n >= sizeof dir) {
+		set_err(err, "image path too long");
+		return -1;
+	}
+	n = snprintf(path, sizeof path, "%s/%lld-%d.%s", dir, (long long)j->id, index, ext);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		set_err(err, "image path too long");
+		return -1;
+	}
+	if (mkdir_p(dir) < 0) {
+		save_error(err, errno, "create directory", dir);
+		return -1;
+	}
+
+	/* PNG: add the A1111 parameters unless the worker wrote its own. */
+	int width = 0, height = 0;
+	unsigned char *meta = NULL;
+	size_t metalen = 0;
+	if (strcmp(fmt, "png") == 0) {
+		if (pngmeta_size(data, len, &width, &height) < 0)
+			width = height = 0;
+		if (width > 0 && pngmeta_has_text(data, len, "parameters") == 0) {
+			char *text = params_a1111_text(&j->params, seed, width, height);
+			if (text && pngmeta_add_text(data, len, "parameters", text, &meta, &metalen) < 0)
+				meta = NULL;
+			free(text);
+		}
+	} else {
+		other_size(data, len, fmt, &width, &height);
+	}
+	const unsigned char *wdata = meta ? meta : data;
+	size_t wlen = meta ? metalen : len;
+
+	/* Temp file beside the target: O_EXCL on a name of our own. */
+	static unsigned counter;
+	int fd = -1;
+	for (int tries = 0; tries < 100 && fd < 0; tries++) {
+		n = snprintf(tmp, sizeof tmp, "%s/.%lld-%d.%ld.%u.tmp", dir, (long long)j->id, index,
+			     (long)getpid(), counter++);
+		if (n < 0 || (size_t)n >= sizeof tmp)
+			break;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		save_error(err, errno, "create a file in", dir);
+		free(meta);
+		return -1;
+	}
+	int e = 0;
+	const char *what = "write";
+	if (write_all(fd, wdata, wlen) < 0) {
+		e = errno;
+	} else if (fsync(fd) < 0) {
+		e = errno;
+		what = "sync";
+	}
+	if (close(fd) < 0 && !e) {
+		e = errno;
+		what = "write";
+	}
+	if (!e && rename(tmp, path) < 0) {
+		e = errno;
+		what = "rename to";
+	}
+	if (e) {
+		unlink(tmp);
+		save_error(err, e, what, path);
+		free(meta);
+		return -1;
+	}
+	free(meta);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd); /* best effort: the file is complete either way */
+		close(dfd);
+	}
+
+	memset(out, 0, sizeof *out);
+	out->index = index;
+	out->path = strdup(path);
+	out->format = strdup(fmt);
+	if (!out->path || !out->format) {
+		free(out->path);
+		free(out->format);
+		memset(out, 0, sizeof *out);
+		set_err(err, "out of memory");
+		return -1;
+	}
+	out->width = width;
+	out->height = height;
+	out->seed = seed;
+	out->bytes = (int64_t)wlen;
+	return 0;
+}
