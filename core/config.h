@@ -63,6 +63,7 @@ struct config {
 	int sixel_colors;  /* palette size for previews (default 256) */
 	struct config_endpoint *endpoints;
 	size_t n_endpoints;
+	void *priv; /* config.c's own: keeps borrowed endpoint pointers valid */
 };
 
 /* Load the configuration: paths from the environment, then the config file if
