@@ -657,6 +657,54 @@ static void test_api_key_sources(void)
 	config_key_free(NULL);
 }
 
+/* Mutated config texts: parse never crashes (ASan watches), and fails
+ * exactly when it says why, with the file name and no raw control byte. */
+static void test_parse_mutations(void)
+{
+	static const char base[] =
+	    "[endpoint \"a\"]\nurl = abcdefgh1 # c\ntemplate = sdxl\n"
+	    "api_key_cmd = \"pass show \\\"x\\\"\"\nttl = 10s\n"
+	    "[local \"g\"]\nmodel = ~/m\nthreads = 4\n[ui]\ngraphics = auto\n"
+	    "[core]\ndefault = a\nbackground_driver\n";
+	static const char junk[] = "[]\"\\=#;\n \t\r\033\x9b\xff~/.aZ09_-";
+	unsigned int x = 2024;
+	char text[sizeof base + 64];
+	int ok = 0, failed = 0;
+
+	for (int round = 0; round < 3000; round++) {
+		size_t n = sizeof base - 1;
+		memcpy(text, base, n + 1);
+		for (int m = 0; m < 1 + round % 4; m++) {
+			x = x * 1103515245u + 12345u;
+			size_t at = (x >> 8) % n;
+			char c = junk[(x >> 20) % (sizeof junk - 1)];
+			if ((x >> 4) & 1) {
+				text[at] = c; /* replace */
+			} else if (n + 1 < sizeof text) {
+				memmove(text + at + 1, text + at, n - at + 1); /* insert */
+				text[at] = c;
+				n++;
+			}
+		}
+		struct config *cfg = fresh();
+		char *err = NULL;
+		int rc = config_parse(cfg, text, "m", &err);
+		if (rc == 0) {
+			ok++;
+			CHECK(err == NULL);
+		} else {
+			failed++;
+			CHECK_INT(rc, -1);
+			CHECK(err && strncmp(err, "m:", 2) == 0);
+			CHECK(err && !strchr(err, '\033'));
+		}
+		free(err);
+		config_free(cfg);
+	}
+	/* both outcomes happen, or the mutations test nothing */
+	CHECK(ok > 0 && failed > 0);
+}
+
 static void test_mkdirs(void)
 {
 	char p[4300], f[4300];
@@ -689,6 +737,7 @@ int main(void)
 	TH_RUN(test_expand_url);
 	TH_RUN(test_endpoint_lookup);
 	TH_RUN(test_api_key_sources);
+	TH_RUN(test_parse_mutations);
 	TH_RUN(test_mkdirs);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)

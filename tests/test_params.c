@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <math.h>
 
+#include <cjson/cJSON.h>
+
 #include "th.h"
 #include "params.h"
 
@@ -491,6 +493,54 @@ static void test_parse_set(void)
 	job_params_clear(&p);
 }
 
+/* Mutated templates: building never crashes (ASan watches) and either fails
+ * with a message or gives JSON that parses back to an object. */
+static void test_template_mutations(void)
+{
+	static const char base[] =
+	    "{\"a\": \"{{prompt}}\", \"b\": [\"{{seed}}\", \"x {{width}} y\"],"
+	    " \"c\": {\"d\": \"{{negative_prompt}}\", \"e\": 1.5}}";
+	static const char junk[] = "{}[]\":,\\ nul{{}}";
+	unsigned int x = 7;
+	char text[sizeof base + 64];
+	int ok = 0, failed = 0;
+	struct job_params p;
+
+	full(&p);
+	for (int round = 0; round < 2000; round++) {
+		size_t n = sizeof base - 1;
+		memcpy(text, base, n + 1);
+		for (int m = 0; m < 1 + round % 3; m++) {
+			x = x * 1103515245u + 12345u;
+			size_t at = (x >> 8) % n;
+			char c = junk[(x >> 20) % (sizeof junk - 1)];
+			if ((x >> 4) & 1) {
+				text[at] = c;
+			} else if (n + 1 < sizeof text) {
+				memmove(text + at + 1, text + at, n - at + 1);
+				text[at] = c;
+				n++;
+			}
+		}
+		write_template("mut", text);
+		char *err = NULL, *got = params_build_input(&p, "mut", dir, &err);
+		if (got) {
+			cJSON *j = cJSON_Parse(got);
+			ok++;
+			CHECK(err == NULL);
+			CHECK(cJSON_IsObject(j));
+			cJSON_Delete(j);
+		} else {
+			failed++;
+			CHECK(err != NULL);
+		}
+		free(got);
+		free(err);
+	}
+	CHECK(ok > 0 && failed > 0);
+	job_params_clear(&p);
+}
+
 int main(void)
 {
 	char t[4200];
@@ -512,6 +562,7 @@ int main(void)
 	TH_RUN(test_known);
 	TH_RUN(test_a1111_text);
 	TH_RUN(test_parse_set);
+	TH_RUN(test_template_mutations);
 	snprintf(t, sizeof t, "rm -rf '%s'", dir);
 	if (system(t) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
