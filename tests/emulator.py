@@ -257,10 +257,11 @@ class Job:
                  "created_wall", "attempt", "cancelled_at", "removed", "ttl", "exec_timeout",
                  "status_polls", "cancel_count", "stream_polls", "stream_sent", "final_sent",
                  "first_completed_poll", "images", "output_json", "output_attempt",
-                 "once_used", "seed", "size", "count")
+                 "once_used", "seed", "size", "count", "imgcache")
 
     def __init__(self):
         self.once_used = set()
+        self.imgcache = {}
 
 
 class Emulator:
@@ -403,7 +404,7 @@ class Emulator:
         f = j.opts.get("fails", "1")
         return f == "all" or j.attempt <= self.inum(j.opts, "fails", 1)
 
-    def state(self, j, now):
+    def state(self, j, now, expiry=True):
         """(status, progress step, terminal monotonic time or None)."""
         if j.removed:
             return GONE, 0, None
@@ -430,6 +431,8 @@ class Emulator:
             return j.opts.get("status", "IN_PROGRESS").upper(), step, None
         else:
             st = final
+        if not expiry:
+            return st, 0, term
         exp = self.fnum(j.opts, "expire", -1)
         if exp < 0:
             exp = self.cfg["expire"] if self.cfg["expire"] is not None else (60 if j.sync else 1800)
@@ -477,6 +480,13 @@ class Emulator:
         return s if s in SHAPES else "sdxl"
 
     def image_bytes(self, j, i):
+        """(bytes, ext) of image i of job j; made once (outside the lock)."""
+        got = j.imgcache.get(i)
+        if got is None:
+            got = j.imgcache[i] = self.make_image(j, i)
+        return got
+
+    def make_image(self, j, i):
         ext = "jpg" if self.shape(j) == "jpeg" else "png"
         w, h = j.size
         if ext == "jpg":
@@ -604,8 +614,7 @@ class Emulator:
             fin_wall = None
             if term is not None:
                 fin_wall = j.t0_wall + (term - j.t0)
-                if st in ("COMPLETED", GONE) and j.cancelled_at is None and \
-                        self.state(j, term + 1e-6)[0] == "COMPLETED":
+                if self.state(j, max(now, term), expiry=False)[0] == "COMPLETED":
                     done_wall = fin_wall
             jobs[jid] = {"status": st, "status_polls": j.status_polls,
                          "run_count": j.attempt, "retries": j.attempt - 1,
@@ -704,7 +713,27 @@ class Handler(BaseHTTPRequestHandler):
         self.log_line(0, 0)
 
     def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
+        """The request body (Content-Length or chunked); None if over MAX_BODY."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            data = b""
+            while True:
+                line = self.rfile.readline(1024)
+                try:
+                    n = int(line.split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    return None
+                if n == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                if len(data) + n > MAX_BODY:
+                    return None
+                data += self.rfile.read(n)
+                self.rfile.readline(1024)
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return None
         if n < 0 or n > MAX_BODY:
             return None
         data = b""

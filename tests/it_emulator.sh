@@ -170,6 +170,21 @@ check "stats completed_at" test "$(jget "$tmp/stats" 'all(v["completed_at"] is N
 check "set rate limit" test "$(code -X POST --data-binary '{"rate_limit": 1}' "$E/set")" = 200
 c1=$(code -H "$AUTH" "$B/status/$id"); c2=$(code -H "$AUTH" "$B/status/$id"); c3=$(code -H "$AUTH" "$B/status/$id")
 check "rate limit gives 429" test "$c1$c2$c3" != 200200200
+# stream, chunked bodies, status-sync, jobs list
+check "rate limit off again" test "$(code -X POST --data-binary '{"rate_limit": 0}' "$E/set")" = 200
+id=$(run "streamed [[queue=0 run=0.4 steps=4 progress=dict]]")
+sleep 0.25
+curl -s -H "$AUTH" "$B/stream/$id" >"$tmp/s1"
+check "stream gives progress chunks" test "$(jget "$tmp/s1" 'j["status"] == "IN_PROGRESS" and len(j["stream"]) >= 1 and "progress" in j["stream"][0]["output"]')" = True
+sleep 0.4
+curl -s -H "$AUTH" "$B/stream/$id" >"$tmp/s2"
+check "stream ends with the output" test "$(jget "$tmp/s2" 'j["status"] == "COMPLETED" and "images" in j["stream"][-1]["output"]')" = True
+check "chunked request body" test "$(curl -s -H "$AUTH" -H 'Transfer-Encoding: chunked' --data-binary '{"input":{"prompt":"chunky"}}' "$B/run" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = IN_QUEUE
+id=$(run "ss [[queue=0 run=0.2]]")
+curl -s -H "$AUTH" "$B/status-sync/$id?wait=5000" >"$tmp/ss"
+check "status-sync waits for the end" test "$(jget "$tmp/ss" 'j["status"]')" = COMPLETED
+curl -s "$E/jobs" >"$tmp/jobs"
+check "jobs list has inputs" test "$(jget "$tmp/jobs" 'any(x["input"]["prompt"] == "chunky" for x in j)')" = True
 check "log written without key" sh -c "test -s '$tmp/log' && ! grep -q '$KEY' '$tmp/log'"
 check "shutdown" test "$(code -X POST "$E/shutdown")" = 200
 i=0
