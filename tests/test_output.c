@@ -397,6 +397,52 @@ static void test_many_items_capped(void)
 	free(err);
 }
 
+/* Random mutations of every shape must neither crash (run under ASan in make
+ * check) nor return items that are not what they claim to be. */
+static void test_mutations(void)
+{
+	uint32_t rnd = 12345;
+	int bad = 0, runs = 0;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *json = expand(cases[i].json);
+		size_t len = strlen(json);
+		for (int m = 0; m < 60 && len > 0; m++) {
+			char *mut = strdup(json);
+			int edits = 1 + m % 4;
+			for (int e = 0; e < edits; e++) {
+				rnd = rnd * 1103515245u + 12345u;
+				size_t pos = (rnd >> 8) % len;
+				static const char alphabet[] = "{}[]\",:\\0aZ+/=- \x01";
+				mut[pos] = alphabet[(rnd >> 20) % (sizeof alphabet - 1)];
+			}
+			if (m % 7 == 0)
+				mut[(rnd >> 4) % len] = 0; /* truncation */
+			struct output_result r;
+			char *err = NULL;
+			if (output_extract(mut, 1 << 20, &r, &err) == 0) {
+				for (size_t k = 0; k < r.n_items; k++) {
+					struct output_item *it = &r.items[k];
+					if (it->data && (!it->format || it->len > (1 << 20) ||
+							 strcmp(output_sniff(it->data, it->len)
+								    ? output_sniff(it->data, it->len)
+								    : "",
+								it->format) != 0))
+						bad++;
+					if (!it->data && !it->url)
+						bad++;
+				}
+			}
+			runs++;
+			output_result_clear(&r);
+			free(err);
+			free(mut);
+		}
+		free(json);
+	}
+	CHECK_INT(bad, 0);
+	CHECK(runs > 1000);
+}
+
 /* ---------------------------------------------------------------- base64, sniff */
 
 static void test_base64(void)
@@ -886,6 +932,7 @@ int main(void)
 	TH_RUN(test_cap);
 	TH_RUN(test_depth);
 	TH_RUN(test_many_items_capped);
+	TH_RUN(test_mutations);
 	TH_RUN(test_emulator_shapes);
 	TH_RUN(test_save_png);
 	TH_RUN(test_save_keeps_worker_text);

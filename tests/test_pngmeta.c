@@ -297,6 +297,48 @@ static void test_bad_keyword(void)
 	free(png);
 }
 
+/* Random byte edits and truncations: no crash, and whatever is accepted as
+ * valid can take a text chunk that libpng then reads. */
+static void test_mutations(void)
+{
+	size_t len;
+	unsigned char *png = make_png(9, 5, 7, "Comment", "hi", PNG_TEXT_COMPRESSION_NONE, &len);
+	uint32_t rnd = 99;
+	int valid = 0, bad = 0;
+	for (int m = 0; m < 3000; m++) {
+		unsigned char *mut = malloc(len);
+		memcpy(mut, png, len);
+		size_t mlen = len;
+		rnd = rnd * 1103515245u + 12345u;
+		if (m % 3 == 0) {
+			mlen = (rnd >> 8) % len;
+		} else {
+			for (int e = 0; e < 1 + m % 3; e++) {
+				rnd = rnd * 1103515245u + 12345u;
+				mut[(rnd >> 8) % len] = (unsigned char)(rnd >> 24);
+			}
+		}
+		int w, h;
+		pngmeta_size(mut, mlen, &w, &h);
+		pngmeta_has_text(mut, mlen, "parameters");
+		unsigned char *out = NULL;
+		size_t outlen;
+		if (pngmeta_valid(mut, mlen)) {
+			valid++;
+			if (pngmeta_add_text(mut, mlen, "parameters", "x", &out, &outlen) != 0 ||
+			    pngmeta_has_text(out, outlen, "parameters") != 1)
+				bad++;
+		} else if (pngmeta_add_text(mut, mlen, "parameters", "x", &out, &outlen) != -1) {
+			bad++;
+		}
+		free(out);
+		free(mut);
+	}
+	CHECK_INT(bad, 0);
+	CHECK(valid > 0); /* the unchanged ones (edits that rewrite the same byte) */
+	free(png);
+}
+
 int main(void)
 {
 	TH_RUN(test_crc);
@@ -308,5 +350,6 @@ int main(void)
 	TH_RUN(test_size);
 	TH_RUN(test_broken);
 	TH_RUN(test_bad_keyword);
+	TH_RUN(test_mutations);
 	return th_done("test_pngmeta");
 }
