@@ -1172,6 +1172,16 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 		return NULL;
 	}
 	if (pid == 0) {
+		sigset_t none;
+		long maxfd = sysconf(_SC_OPEN_MAX);
+		/* A clean start: default SIGPIPE, nothing blocked (the engine may
+		 * block signals), none of sdq's descriptors (db, sockets, tty). */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		for (int fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++)
+			if (fd != pfd[1])
+				close(fd);
 		setpgid(0, 0); /* so a timeout can stop the whole pipeline */
 		devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {

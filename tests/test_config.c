@@ -652,6 +652,19 @@ static void test_api_key_sources(void)
 	free(err);
 	err = NULL;
 
+	/* the command sees none of the caller's descriptors */
+	{
+		int fd = dup2(1, 57);
+		k = key_for(
+		    "api_key_cmd = \"if [ -e /dev/fd/57 ]; then echo leaked-fd; else echo " KEY
+		    "; fi\"",
+		    &err);
+		CHECK_STR(k, KEY);
+		config_key_free(k);
+		if (fd >= 0)
+			close(fd);
+	}
+
 	CHECK(config_api_key(NULL, &err) == NULL);
 	free(err);
 	config_key_free(NULL);
