@@ -40,7 +40,8 @@
 #define PREVIEW_IDLE_MS 100      /* draw a sixel once the selection is still this long */
 #define PREVIEW_FLUSH_BUDGET_MS 150 /* encode for at most this long per flush */
 #define PREVIEW_MAX_GRID 16      /* images of one job shown in the pane */
-#define PREVIEW_PAIR_BASE 64     /* colour pairs below this belong to the dashboard */
+#define PREVIEW_PAIR_BASE 64     /* colour pairs below this belong to the dashboard... */
+#define PREVIEW_PAIR_BASE_SMALL 16 /* ...or below this when the terminal has few pairs */
 #define PREVIEW_BLOCKS_BUDGET (8u * 1024 * 1024)
 #define PREVIEW_MAX_ERRS 32
 
@@ -514,11 +515,24 @@ static int quant_color(const struct preview *pv, const unsigned char *p)
 	}
 }
 
+static int pair_base(void)
+{
+	return COLOR_PAIRS >= 2 * PREVIEW_PAIR_BASE ? PREVIEW_PAIR_BASE : PREVIEW_PAIR_BASE_SMALL;
+}
+
+/* Pairs this module may use. */
+static int pair_avail(void)
+{
+	int avail = COLOR_PAIRS - pair_base();
+
+	return avail > 32768 ? 32768 : avail;
+}
+
 static void pairs_setup(struct preview *pv)
 {
 	int mode = 0;
 
-	if (has_colors() && COLOR_PAIRS > PREVIEW_PAIR_BASE + 8 && COLORS >= 8) {
+	if (has_colors() && pair_avail() >= 8 && COLORS >= 8) {
 		if (COLORS >= 0x1000000 && pv->ti.truecolor)
 			mode = 24;
 		else if (COLORS >= 256)
@@ -533,10 +547,8 @@ static void pairs_setup(struct preview *pv)
 		pv->color_mode = mode;
 	}
 	if (mode && !pv->pairs) {
-		int avail = COLOR_PAIRS - PREVIEW_PAIR_BASE;
+		int avail = pair_avail();
 
-		if (avail > 32768)
-			avail = 32768;
 		pv->pairs_cap = 1;
 		while (pv->pairs_cap < avail * 2)
 			pv->pairs_cap <<= 1;
@@ -544,7 +556,7 @@ static void pairs_setup(struct preview *pv)
 		if (!pv->pairs)
 			pv->color_mode = 0;
 		pv->pairs_used = 0;
-		pv->pair_next = PREVIEW_PAIR_BASE;
+		pv->pair_next = pair_base();
 	}
 }
 
@@ -552,14 +564,10 @@ static void pairs_setup(struct preview *pv)
  * redrawn in the frame, so reusing numbers never recolours what stays). */
 static void pairs_reset_if_full(struct preview *pv)
 {
-	int avail = COLOR_PAIRS - PREVIEW_PAIR_BASE;
-
-	if (avail > 32768)
-		avail = 32768;
-	if (pv->pairs && pv->pairs_used > avail * 3 / 4) {
+	if (pv->pairs && pv->pairs_used > pair_avail() * 3 / 4) {
 		memset(pv->pairs, 0, sizeof *pv->pairs * (size_t)pv->pairs_cap);
 		pv->pairs_used = 0;
-		pv->pair_next = PREVIEW_PAIR_BASE;
+		pv->pair_next = pair_base();
 	}
 }
 
@@ -569,12 +577,10 @@ static int pair_for(struct preview *pv, int fg, int bg)
 	int64_t key = ((int64_t)fg << 25 | bg) + 1;
 	unsigned h = (unsigned)((uint64_t)key * 0x9E3779B97F4A7C15ull >> 40);
 	int mask = pv->pairs_cap - 1;
-	int avail = COLOR_PAIRS - PREVIEW_PAIR_BASE;
+	int avail = pair_avail();
 
 	if (!pv->pairs)
 		return 0;
-	if (avail > 32768)
-		avail = 32768;
 	for (int i = 0; i < pv->pairs_cap; i++) {
 		struct pair_ent *e = &pv->pairs[(h + (unsigned)i) & (unsigned)mask];
 
@@ -684,10 +690,12 @@ static void draw_blocks(struct preview *pv, WINDOW *w, int y, int x, const struc
 				cchar_t cc;
 				wchar_t wc[2] = {L' ', 0};
 
-				if (pv->utf8 && fg != bg) {
+				int halves = pv->utf8 && (pv->color_mode != 8 || pair_avail() >= 64);
+
+				if (halves && fg != bg) {
 					wc[0] = 0x2580;
 					pair = pair_for(pv, fg, bg);
-				} else if (pv->utf8) {
+				} else if (halves) {
 					pair = pair_for(pv, bg, bg);
 				} else {
 					unsigned char avg[3];
@@ -1029,17 +1037,17 @@ int preview_fullscreen(struct preview *pv, const struct job *j)
 			preview_invalidate(pv);
 			continue;
 		}
-		if (n > 1 && ch == KEY_LEFT) {
-			k = (k + n - 1) % n;
-			continue;
-		}
-		if (n > 1 && ch == KEY_RIGHT) {
-			k = (k + 1) % n;
+		if (ch == KEY_LEFT || ch == KEY_RIGHT) {
+			if (n > 0)
+				k = (k + (ch == KEY_LEFT ? n - 1 : 1)) % n;
 			continue;
 		}
 		break;
 	}
 	preview_hide(pv);
+	/* leave blanks behind, not the header, in cells no caller window covers */
+	werase(fw);
+	wnoutrefresh(fw);
 	delwin(fw);
 	/* the caller's windows are behind; make the next frame repaint them all */
 	clearok(curscr, TRUE);
