@@ -750,6 +750,83 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 #define SDCPP_MAX_IMAGES 1024
 #define SDCPP_PERSIST_MS 1000
 
+/* Timers through tokens: a cancelled timer is only marked, and its token is
+ * freed when it fires (or when the backend is freed, which happens only as the
+ * engine goes away). So no timer id is ever needed to cancel, and a callback
+ * never runs for an object that is gone. */
+struct tmr {
+	struct tlist *tl;
+	struct tmr *prev, *next;
+	engine_timer_cb fn;
+	void *arg;
+	int live;
+};
+
+struct tlist {
+	struct engine *e;
+	struct tmr *head;
+};
+
+static void tmr_unlink(struct tmr *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		t->tl->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+}
+
+static void tmr_fire(struct engine *e, void *udata)
+{
+	struct tmr *t = udata;
+	engine_timer_cb fn = t->fn;
+	void *arg = t->arg;
+	int live = t->live;
+	tmr_unlink(t);
+	free(t);
+	if (live)
+		fn(e, arg);
+}
+
+/* Call fn(e, arg) after ms. The token, or NULL on ENOMEM. */
+static struct tmr *tmr_add(struct tlist *tl, int64_t ms, engine_timer_cb fn, void *arg)
+{
+	struct tmr *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->tl = tl;
+	t->fn = fn;
+	t->arg = arg;
+	t->live = 1;
+	if (!engine_timer_add(tl->e, ms, tmr_fire, t)) {
+		free(t);
+		return NULL;
+	}
+	t->next = tl->head;
+	if (tl->head)
+		tl->head->prev = t;
+	tl->head = t;
+	return t;
+}
+
+/* Cancel *tp (if set) and clear it. */
+static void tmr_cancel(struct tmr **tp)
+{
+	if (*tp)
+		(*tp)->live = 0;
+	*tp = NULL;
+}
+
+static void tlist_free(struct tlist *tl)
+{
+	while (tl->head) {
+		struct tmr *t = tl->head;
+		tl->head = t->next;
+		free(t);
+	}
+}
+
 struct sdcpp;
 struct proc;
 typedef void (*proc_data_cb)(struct proc *pr, int stream, const char *buf, size_t n);
@@ -759,11 +836,12 @@ typedef void (*proc_done_cb)(struct proc *pr);
  * the engine loop. Done once it has been reaped and both pipes are closed. */
 struct proc {
 	struct engine *e;
+	struct tlist *tl;
 	pid_t pid; /* also the process group id */
 	int fd[2];
 	int exited, status, status_lost;
 	int done;
-	uint64_t reap_timer, drain_timer, kill_timer;
+	struct tmr *reap_timer, *drain_timer, *kill_timer;
 	proc_data_cb on_data;
 	proc_done_cb on_done;
 	void *owner;
@@ -803,7 +881,7 @@ static void proc_reap(struct proc *pr)
 static void proc_reap_timer(struct engine *e, void *udata)
 {
 	struct proc *pr = udata;
-	pr->reap_timer = 0;
+	pr->reap_timer = NULL;
 	proc_reap(pr);
 	proc_check(pr);
 }
@@ -811,7 +889,7 @@ static void proc_reap_timer(struct engine *e, void *udata)
 static void proc_drain_timer(struct engine *e, void *udata)
 {
 	struct proc *pr = udata;
-	pr->drain_timer = 0;
+	pr->drain_timer = NULL;
 	/* the child is gone but something in its group keeps the pipes open */
 	kill(-pr->pid, SIGKILL);
 	proc_close_fd(pr, 0);
@@ -822,7 +900,7 @@ static void proc_drain_timer(struct engine *e, void *udata)
 static void proc_kill_timer(struct engine *e, void *udata)
 {
 	struct proc *pr = udata;
-	pr->kill_timer = 0;
+	pr->kill_timer = NULL;
 	kill(-pr->pid, SIGKILL);
 }
 
@@ -834,17 +912,16 @@ static void proc_check(struct proc *pr)
 	int open = pr->fd[0] >= 0 || pr->fd[1] >= 0;
 	if (pr->exited && !open) {
 		pr->done = 1;
-		engine_timer_cancel(pr->e, pr->reap_timer);
-		engine_timer_cancel(pr->e, pr->drain_timer);
-		engine_timer_cancel(pr->e, pr->kill_timer);
-		pr->reap_timer = pr->drain_timer = pr->kill_timer = 0;
+		tmr_cancel(&pr->reap_timer);
+		tmr_cancel(&pr->drain_timer);
+		tmr_cancel(&pr->kill_timer);
 		pr->on_done(pr);
 		return;
 	}
 	if (pr->exited && open && !pr->drain_timer)
-		pr->drain_timer = engine_timer_add(pr->e, SDCPP_DRAIN_MS, proc_drain_timer, pr);
+		pr->drain_timer = tmr_add(pr->tl, SDCPP_DRAIN_MS, proc_drain_timer, pr);
 	if (!pr->exited && !open && !pr->reap_timer)
-		pr->reap_timer = engine_timer_add(pr->e, SDCPP_REAP_POLL_MS, proc_reap_timer, pr);
+		pr->reap_timer = tmr_add(pr->tl, SDCPP_REAP_POLL_MS, proc_reap_timer, pr);
 }
 
 static void proc_fd_cb(struct engine *e, int fd, short revents, void *udata)
@@ -879,12 +956,14 @@ static const int child_default_signals[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  
 
 /* Start argv[0] (a path) with argv in directory dir, in its own process
  * group. 0, or -1 with *err (the exec error included). */
-static int proc_spawn(struct proc *pr, struct engine *e, char *const argv[], const char *dir,
+static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], const char *dir,
 		      char **err)
 {
 	int out[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
+	struct engine *e = tl->e;
 	memset(pr, 0, sizeof *pr);
 	pr->e = e;
+	pr->tl = tl;
 	pr->fd[0] = pr->fd[1] = -1;
 	pr->pid = -1;
 	if (pipe(out) < 0 || pipe(errp) < 0 || pipe(stp) < 0) {
@@ -1022,10 +1101,9 @@ static void proc_kill_sync(struct proc *pr, int grace_ms)
 		kill(-pr->pid, SIGKILL); /* anything left in the group */
 	proc_close_fd(pr, 0);
 	proc_close_fd(pr, 1);
-	engine_timer_cancel(pr->e, pr->reap_timer);
-	engine_timer_cancel(pr->e, pr->drain_timer);
-	engine_timer_cancel(pr->e, pr->kill_timer);
-	pr->reap_timer = pr->drain_timer = pr->kill_timer = 0;
+	tmr_cancel(&pr->reap_timer);
+	tmr_cancel(&pr->drain_timer);
+	tmr_cancel(&pr->kill_timer);
 	pr->done = 1;
 }
 
@@ -1091,7 +1169,7 @@ struct probe {
 	char out[SDCPP_PROBE_OUT_MAX + 1];
 	size_t out_len;
 	char *version, *devices, *error;
-	uint64_t timeout_timer;
+	struct tmr *timeout_timer;
 	int timed_out;
 };
 
@@ -1103,7 +1181,8 @@ struct sdcpp {
 	size_t n_queue, cap_queue;
 	struct run *run;
 	struct probe *probe;
-	uint64_t kick_timer;
+	struct tmr *kick_timer;
+	struct tlist tl;
 	long n_completed, n_failed;
 };
 
@@ -1672,7 +1751,12 @@ static int run_start(struct sdcpp *sb, struct job *j)
 	r->sb = sb;
 	r->job = j;
 	r->dir = dir;
-	if (proc_spawn(&r->pr, sb->e, argv, dir, &err) < 0) {
+	if (j->log_tail && *j->log_tail) {
+		/* keep the last word of an earlier attempt (e.g. the resume note) */
+		const char *nl = strrchr(j->log_tail, '\n');
+		run_log(r, nl ? nl + 1 : j->log_tail);
+	}
+	if (proc_spawn(&r->pr, &sb->tl, argv, dir, &err) < 0) {
 		fail_job(sb, j, err ? err : "cannot start the process");
 		free(err);
 		free(out);
@@ -1727,7 +1811,7 @@ static void kick(struct sdcpp *sb)
 static void kick_cb(struct engine *e, void *udata)
 {
 	struct sdcpp *sb = udata;
-	sb->kick_timer = 0;
+	sb->kick_timer = NULL;
 	kick(sb);
 }
 
@@ -1736,7 +1820,7 @@ static void kick_later(struct sdcpp *sb)
 {
 	if (sb->kick_timer || sb->run || sb->n_queue == 0)
 		return;
-	sb->kick_timer = engine_timer_add(sb->e, 0, kick_cb, sb);
+	sb->kick_timer = tmr_add(&sb->tl, 0, kick_cb, sb);
 	if (!sb->kick_timer)
 		kick(sb);
 }
@@ -1851,7 +1935,7 @@ static int sdcpp_cancel(struct backend *b, struct job *j, char **err)
 			return 0; /* already ending: its outcome follows */
 		r->cancelling = 1;
 		kill(-r->pr.pid, SIGTERM);
-		r->pr.kill_timer = engine_timer_add(sb->e, SDCPP_GRACE_MS, proc_kill_timer, &r->pr);
+		r->pr.kill_timer = tmr_add(&sb->tl, SDCPP_GRACE_MS, proc_kill_timer, &r->pr);
 		job_set_str(&j->progress_text, "cancelling");
 		engine_job_notify(sb->e, j);
 		return 0;
@@ -1907,8 +1991,8 @@ static void sdcpp_forget(struct backend *b, struct job *j)
 		if (!r->pr.exited) {
 			kill(-r->pr.pid, SIGTERM);
 			if (!r->pr.kill_timer)
-				r->pr.kill_timer = engine_timer_add(sb->e, SDCPP_GRACE_MS,
-								    proc_kill_timer, &r->pr);
+				r->pr.kill_timer =
+					tmr_add(&sb->tl, SDCPP_GRACE_MS, proc_kill_timer, &r->pr);
 		}
 	}
 }
@@ -1934,7 +2018,7 @@ static void probe_free(struct probe *pb)
 {
 	if (!pb)
 		return;
-	engine_timer_cancel(pb->sb->e, pb->timeout_timer);
+	tmr_cancel(&pb->timeout_timer);
 	free(pb->exe);
 	free(pb->version);
 	free(pb->devices);
@@ -2068,7 +2152,7 @@ static void probe_data(struct proc *pr, int stream, const char *buf, size_t n)
 static void probe_timeout(struct engine *e, void *udata)
 {
 	struct probe *pb = udata;
-	pb->timeout_timer = 0;
+	pb->timeout_timer = NULL;
 	pb->timed_out = 1;
 	kill(-pb->pr.pid, SIGKILL);
 }
@@ -2087,7 +2171,7 @@ static void probe_next(struct engine *e, void *udata)
 {
 	struct probe *pb = udata;
 	char *err = NULL;
-	pb->timeout_timer = 0;
+	pb->timeout_timer = NULL;
 	if (probe_start(pb, "--list-devices", &err) == 0)
 		return;
 	if (!pb->error)
@@ -2101,8 +2185,7 @@ static void probe_done(struct proc *pr)
 {
 	struct probe *pb = pr->owner;
 	struct sdcpp *sb = pb->sb;
-	engine_timer_cancel(sb->e, pb->timeout_timer);
-	pb->timeout_timer = 0;
+	tmr_cancel(&pb->timeout_timer);
 	int ok = !pr->status_lost && WIFEXITED(pr->status) && WEXITSTATUS(pr->status) == 0;
 	char *out = clean_text(pb->out, pb->out_len);
 	const char *what = pb->step == 0 ? "--version" : "--list-devices";
@@ -2131,7 +2214,7 @@ static void probe_done(struct proc *pr)
 		pb->out_len = 0;
 		pb->timed_out = 0;
 		/* the next step starts from the loop, not from inside this callback */
-		if (ok && (pb->timeout_timer = engine_timer_add(sb->e, 0, probe_next, pb)))
+		if (ok && (pb->timeout_timer = tmr_add(&sb->tl, 0, probe_next, pb)))
 			return;
 	} else {
 		if (ok)
@@ -2145,13 +2228,12 @@ static void probe_done(struct proc *pr)
 static int probe_start(struct probe *pb, const char *arg, char **err)
 {
 	char *argv[3] = {pb->exe, (char *)arg, NULL};
-	if (proc_spawn(&pb->pr, pb->sb->e, argv, NULL, err) < 0)
+	if (proc_spawn(&pb->pr, &pb->sb->tl, argv, NULL, err) < 0)
 		return -1;
 	pb->pr.owner = pb;
 	pb->pr.on_data = probe_data;
 	pb->pr.on_done = probe_done;
-	pb->timeout_timer =
-		engine_timer_add(pb->sb->e, SDCPP_PROBE_TIMEOUT_MS, probe_timeout, pb);
+	pb->timeout_timer = tmr_add(&pb->sb->tl, SDCPP_PROBE_TIMEOUT_MS, probe_timeout, pb);
 	return 0;
 }
 
@@ -2202,7 +2284,8 @@ static void sdcpp_free(struct backend *b)
 			proc_kill_sync(&sb->probe->pr, 0);
 			probe_free(sb->probe);
 		}
-		engine_timer_cancel(sb->e, sb->kick_timer);
+		tmr_cancel(&sb->kick_timer);
+		tlist_free(&sb->tl); /* the engine goes away too: no timer fires any more */
 		free(sb->queue);
 		free(sb);
 	}
@@ -2243,5 +2326,6 @@ struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint
 	sb->b = b;
 	sb->e = e;
 	sb->ep = ep;
+	sb->tl.e = e;
 	return b;
 }
