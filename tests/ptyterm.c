@@ -666,7 +666,11 @@ int ptyterm_wait_exit(struct ptyterm *pt, int timeout_ms)
 	for (;;) {
 		pt_reap(pt, WNOHANG);
 		if (pt->status >= 0) {
-			ptyterm_pump(pt, 0);
+			/* the kernel may still hold the child's last bytes: read on
+			 * until the slave side is closed (bounded) */
+			int64_t until = pt_now_ms() + 500;
+			while (pt_now_ms() < until && ptyterm_pump(pt, 50) >= 0)
+				;
 			return pt->status;
 		}
 		if (pt_now_ms() >= deadline)

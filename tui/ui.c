@@ -1,13 +1,2061 @@
 /*
- * ui.c: the dashboard. Placeholder until the real loop lands (next commit).
+ * ui.c: the dashboard (`sdq` with no command).
+ *
+ * One thread, one wait: the engine's loop (engine_step) watches the tty too,
+ * so keys, transfers, timers and signals all arrive in the same pass. Key
+ * handlers and engine events only set dirty flags; the loop paints once per
+ * pass (one doupdate), then lets the preview write its sixel image. The wait
+ * has a UI deadline only while something on screen moves (a live job's timer
+ * ticks every second, a message expires, a preview waits to be drawn);
+ * otherwise the process sleeps until something happens.
+ *
+ * The job list is a window over the history: the newest page first
+ * (store_job_list with a limit), older pages appended as the selection moves
+ * down (before_id), so a long history opens at once. Live jobs outside the
+ * visible rows are announced by a marker row in the table (view_jobs.c).
+ *
+ * Layout: a header line (endpoints and their health), the jobs table, the
+ * detail pane (Enter) with the preview, a status line. At >= 120 columns the
+ * detail pane sits to the right (shown by default); below that it is stacked
+ * under the table (hidden by default). The preview needs at least
+ * UI_PREVIEW_MIN_COLS x UI_PREVIEW_MIN_ROWS cells or it is left out.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <limits.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "tui.h"
+#include "config.h"
+#include "engine.h"
+#include "job.h"
+#include "store.h"
+#include "text.h"
+#include "term.h"
+#include "preview.h"
 #include "ui.h"
+#include "keys.h"
+#include "view_jobs.h"
+#include "view_detail.h"
+#include "view_compose.h"
+#include "view_help.h"
+
+#define UI_WIDE_COLS 120       /* side by side from here on */
+#define UI_MIN_COLS 40
+#define UI_MIN_ROWS 8
+#define UI_PREVIEW_MIN_COLS 16
+#define UI_PREVIEW_MIN_ROWS 6
+#define UI_PAGE_MIN 100        /* jobs loaded per page at least */
+#define UI_LIVE_MAX 1000       /* live ids tracked for the markers */
+#define UI_MSG_MS 8000         /* how long a message stays */
+#define UI_ERR_MS 30000        /* ... an error */
+#define UI_PROBE_MS 800        /* terminal probe budget */
+#define UI_RECENT_PROMPTS 200
+#define UI_INPUT_MAX 4096
+
+enum ui_dirty {
+	D_PAINT = 1,  /* draw again */
+	D_LIST = 2,   /* re-read the job list */
+	D_LAYOUT = 4, /* windows change */
+	D_FULL = 8,   /* repaint every cell (clearok), images too */
+};
+
+enum ui_mode { M_MAIN, M_COMPOSE, M_HELP, M_CONFIRM, M_INPUT, M_FILTER, M_GALLERY };
+enum ui_confirm { CF_CANCEL, CF_DELETE, CF_DELETE_FILES, CF_QUIT, CF_DISCARD };
+enum ui_input { IN_SEARCH, IN_SAVE };
+
+struct ui {
+	struct config *cfg;
+	struct store *st;
+	struct engine *e;
+	struct preview *pv;
+	struct term_info ti;
+	char *default_ep; /* endpoint name new jobs go to (the -e override), or NULL */
+	int have_endpoint;
+
+	/* the list */
+	struct job **jobs;
+	size_t n;
+	int more;
+	size_t sel, top;
+	int64_t sel_id;
+	int64_t *live;
+	size_t nlive;
+	int64_t total;
+	char *search;    /* as typed */
+	int state_mask;  /* 0: all */
+	int live_only;
+	const char *filter_name;
+
+	int detail; /* -1: by width, 0 hidden, 1 shown */
+	enum ui_mode mode, back_mode;
+	enum ui_confirm cf;
+	int64_t cf_id;
+	int cf_files;
+	char cf_text[256];
+	enum ui_input in;
+	char in_buf[UI_INPUT_MAX];
+	size_t in_len;
+	char *search_before; /* the search when / was pressed (Esc restores it) */
+	struct view_compose *vc;
+	int help_scroll;
+	size_t gal_sel, gal_top;
+
+	unsigned dirty;
+	char msg[1024];
+	int msg_err;
+	int64_t msg_until; /* 0: stays */
+	int64_t next_tick;
+	int quit;
+
+	/* windows */
+	WINDOW *whdr, *wtable, *wdetail, *wprev, *wstatus, *wover;
+	int over_new;
+	int too_small, wide, shown;
+	int colors;
+};
+
+/* --- the drawing helpers shared by the views (ui.h) --- */
+
+static int ui_is_utf8 = 1;
+static attr_t ui_attrs[UI_COLOR_COUNT];
+
+int ui_utf8(void)
+{
+	return ui_is_utf8;
+}
+
+attr_t ui_attr(enum ui_color c)
+{
+	return c < UI_COLOR_COUNT ? ui_attrs[c] : 0;
+}
+
+attr_t ui_state_attr(enum job_state s)
+{
+	switch (s) {
+	case JOB_PENDING:
+	case JOB_SUBMITTING:
+		return ui_attr(UI_DIM);
+	case JOB_IN_QUEUE:
+		return ui_attr(UI_WARN);
+	case JOB_IN_PROGRESS:
+		return ui_attr(UI_RUN) | A_BOLD;
+	case JOB_COMPLETED:
+		return ui_attr(UI_OK);
+	case JOB_CANCELLED:
+		return ui_attr(UI_CANCEL);
+	case JOB_UNKNOWN:
+	case JOB_OTHER:
+		return ui_attr(UI_WARN) | A_BOLD;
+	default:
+		return ui_attr(UI_ERROR);
+	}
+}
+
+const char *ui_state_label(enum job_state s)
+{
+	return s == JOB_SUBMIT_FAILED ? "SUBMIT_FAIL" : job_state_name(s);
+}
+
+/* Outside the UTF-8 locale every non-ASCII character becomes '?'. */
+static void ui_asciify(char *s)
+{
+	char *o = s;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		if (*p < 0x80) {
+			*o++ = (char)*p++;
+			continue;
+		}
+		*o++ = '?';
+		p++;
+		while ((*p & 0xc0) == 0x80)
+			p++;
+	}
+	*o = 0;
+}
+
+static char *ui_clean(const char *s, int flags)
+{
+	char *t = text_sanitize_str(s, flags);
+	if (t && !ui_is_utf8)
+		ui_asciify(t);
+	return t;
+}
+
+int ui_put(WINDOW *w, int y, int x, int maxw, const char *s, attr_t a)
+{
+	if (!w || maxw <= 0 || !s || !*s)
+		return 0;
+	char *t = ui_clean(s, TEXT_NEWLINE_SPACE | TEXT_TABS_TO_SPACES);
+	if (!t)
+		return 0;
+	size_t n = text_utf8_fit(t, maxw);
+	t[n] = 0;
+	int used = (int)text_utf8_width(t);
+	wattr_on(w, a, NULL);
+	mvwaddnstr(w, y, x, t, (int)n);
+	wattr_off(w, a, NULL);
+	free(t);
+	return used;
+}
+
+/* Wrap (draw when w is set) s at width; returns rows. */
+static int ui_wrap_do(WINDOW *w, int y, int x, int width, int maxrows, const char *s, attr_t a)
+{
+	if (!s || width < 1)
+		return 0;
+	char *t = ui_clean(s, TEXT_KEEP_NEWLINES | TEXT_TABS_TO_SPACES);
+	if (!t)
+		return 0;
+	int rows = 0;
+	char *p = t;
+	for (;;) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = 0;
+		char *q = p;
+		do {
+			if (maxrows >= 0 && rows >= maxrows)
+				goto done;
+			size_t len = strlen(q);
+			size_t n = text_utf8_fit(q, width);
+			if (n == 0 && len > 0)
+				n = 1;
+			if (n < len) { /* break at the last space of the row, if any is close */
+				size_t k = n;
+				while (k > n / 2 && q[k] != ' ')
+					k--;
+				if (q[k] == ' ' && k > n / 2)
+					n = k + 1;
+			}
+			if (w) {
+				int last = maxrows >= 0 && rows == maxrows - 1 && (n < len || nl);
+				wattr_on(w, a, NULL);
+				mvwaddnstr(w, y + rows, x, q, (int)n);
+				if (last) { /* more is cut: say so */
+					int cw = (int)text_utf8_fit(q, width - 1);
+					mvwaddstr(w, y + rows, x + (cw < (int)n ? cw : (int)n),
+						  ui_is_utf8 ? "\u2026" : "~");
+				}
+				wattr_off(w, a, NULL);
+			}
+			rows++;
+			q += n;
+		} while (*q);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+done:
+	free(t);
+	return rows;
+}
+
+int ui_wrap(WINDOW *w, int y, int x, int width, int maxrows, const char *s, attr_t a)
+{
+	if (maxrows <= 0)
+		return 0;
+	return ui_wrap_do(w, y, x, width, maxrows, s, a);
+}
+
+int ui_wrap_rows(const char *s, int width)
+{
+	return ui_wrap_do(NULL, 0, 0, width, -1, s, 0);
+}
+
+void ui_hline(WINDOW *w, int y, int x, int width, attr_t a)
+{
+	if (width <= 0)
+		return;
+	wattr_on(w, a, NULL);
+	mvwhline(w, y, x, ui_is_utf8 ? ACS_HLINE : '-', width);
+	wattr_off(w, a, NULL);
+}
+
+void ui_bar(WINDOW *w, int y, int x, int width, double frac, attr_t a)
+{
+	static const char *eighths[] = {"", "\u258f", "\u258e", "\u258d",
+					"\u258c", "\u258b", "\u258a", "\u2589"};
+	if (width <= 0)
+		return;
+	if (frac < 0)
+		frac = 0;
+	if (frac > 1)
+		frac = 1;
+	int units = (int)(frac * width * 8 + 0.5);
+	int full = units / 8, part = units % 8;
+	wmove(w, y, x);
+	wattr_on(w, a, NULL);
+	for (int i = 0; i < full; i++)
+		waddstr(w, ui_is_utf8 ? "\u2588" : "#");
+	if (part && full < width)
+		waddstr(w, ui_is_utf8 ? eighths[part] : (part >= 4 ? "#" : ""));
+	wattr_off(w, a, NULL);
+	int used = full + (part && full < width && (ui_is_utf8 || part >= 4) ? 1 : 0);
+	wattr_on(w, ui_attr(UI_DIM), NULL);
+	for (int i = used; i < width; i++)
+		waddstr(w, ui_is_utf8 ? "\u00b7" : ".");
+	wattr_off(w, ui_attr(UI_DIM), NULL);
+}
+
+char *ui_duration(int64_t ms, char *buf, size_t len)
+{
+	if (ms < 0)
+		ms = 0;
+	long long s = ms / 1000;
+	if (ms > 0 && ms < 1000)
+		snprintf(buf, len, "%lldms", (long long)ms);
+	else if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, (s / 60) % 60);
+	return buf;
+}
+
+/* --- messages --- */
+
+static void ui_msg(struct ui *u, int is_err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void ui_msg(struct ui *u, int is_err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(u->msg, sizeof u->msg, fmt, ap);
+	va_end(ap);
+	u->msg_err = is_err;
+	u->msg_until = job_now_ms() + (is_err ? UI_ERR_MS : UI_MSG_MS);
+	u->dirty |= D_PAINT;
+}
+
+/* Show a core error (*err, freed here) with what failed. */
+static void ui_err(struct ui *u, const char *what, char **err)
+{
+	ui_msg(u, 1, "%s: %s", what, err && *err ? *err : "failed");
+	if (err) {
+		free(*err);
+		*err = NULL;
+	}
+}
+
+/* --- colours --- */
+
+static void ui_colors_init(struct ui *u)
+{
+	const char *nc = getenv("NO_COLOR");
+	u->colors = has_colors() && !(nc && *nc);
+	if (u->colors) {
+		start_color();
+		use_default_colors();
+		int grey = COLORS >= 16 ? 8 : COLOR_WHITE;
+		static const short fgbg[][2] = {
+			[UI_HEADER] = {COLOR_BLACK, COLOR_CYAN},
+			[UI_TITLE] = {COLOR_CYAN, -1},
+			[UI_ERROR] = {COLOR_RED, -1},
+			[UI_OK] = {COLOR_GREEN, -1},
+			[UI_WARN] = {COLOR_YELLOW, -1},
+			[UI_RUN] = {COLOR_CYAN, -1},
+			[UI_CANCEL] = {COLOR_MAGENTA, -1},
+			[UI_FIELD] = {COLOR_WHITE, COLOR_BLUE},
+		};
+		for (int c = 1; c < UI_COLOR_COUNT; c++) {
+			if (c == UI_SELECTED || c == UI_DIM)
+				continue;
+			init_pair((short)c, fgbg[c][0], fgbg[c][1]);
+			ui_attrs[c] = COLOR_PAIR(c);
+		}
+		init_pair(UI_DIM, (short)grey, -1);
+		ui_attrs[UI_DIM] = COLORS >= 16 ? COLOR_PAIR(UI_DIM) : A_DIM;
+		ui_attrs[UI_SELECTED] = A_REVERSE;
+		ui_attrs[UI_ERROR] |= A_BOLD;
+		ui_attrs[UI_TITLE] |= A_BOLD;
+	} else {
+		ui_attrs[UI_HEADER] = A_REVERSE;
+		ui_attrs[UI_TITLE] = A_BOLD;
+		ui_attrs[UI_SELECTED] = A_REVERSE;
+		ui_attrs[UI_DIM] = A_DIM;
+		ui_attrs[UI_ERROR] = A_BOLD;
+		ui_attrs[UI_WARN] = A_BOLD;
+		ui_attrs[UI_RUN] = A_BOLD;
+		ui_attrs[UI_FIELD] = A_UNDERLINE;
+	}
+}
+
+/* --- the job list --- */
+
+static int ui_page(void)
+{
+	int p = LINES * 2;
+	return p > UI_PAGE_MIN ? p : UI_PAGE_MIN;
+}
+
+/* FTS5 query from what the user typed: every word as a quoted prefix. */
+static char *ui_fts_query(const char *in)
+{
+	if (!in)
+		return NULL;
+	size_t cap = strlen(in) * 2 + 16, o = 0;
+	char *q = malloc(cap);
+	if (!q)
+		return NULL;
+	const char *p = in;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		if (o)
+			q[o++] = ' ';
+		q[o++] = '"';
+		while (*p && *p != ' ') {
+			if (*p == '"')
+				q[o++] = '"';
+			q[o++] = *p++;
+		}
+		q[o++] = '"';
+		q[o++] = '*';
+	}
+	q[o] = 0;
+	if (!o) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+static void ui_query(struct ui *u, struct store_query *q, char **fts)
+{
+	memset(q, 0, sizeof *q);
+	*fts = ui_fts_query(u->search);
+	q->text = *fts;
+	q->state_mask = u->state_mask;
+	q->live_only = u->live_only;
+}
+
+static void ui_select_id(struct ui *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (u->jobs[i]->id == u->sel_id) {
+			u->sel = i;
+			return;
+		}
+	if (u->sel >= u->n)
+		u->sel = u->n ? u->n - 1 : 0;
+	u->sel_id = u->n ? u->jobs[u->sel]->id : 0;
+}
+
+static void ui_load_live(struct ui *u)
+{
+	struct store_query q;
+	char *fts, *err = NULL;
+	struct job **l = NULL;
+	size_t n = 0;
+	ui_query(u, &q, &fts);
+	q.live_only = 1;
+	q.limit = UI_LIVE_MAX;
+	if (store_job_list(u->st, &q, &l, &n, &err) == 0) {
+		int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+		if (ids) {
+			for (size_t i = 0; i < n; i++)
+				ids[i] = l[i]->id;
+			free(u->live);
+			u->live = ids;
+			u->nlive = n;
+		}
+		store_jobs_free(l, n);
+	} else {
+		free(err);
+	}
+	free(fts);
+}
+
+/* Re-read the list from the newest job, as many as are loaded now. */
+static void ui_reload(struct ui *u)
+{
+	struct store_query q;
+	char *fts, *err = NULL;
+	struct job **l = NULL;
+	size_t n = 0, want = u->n > (size_t)ui_page() ? u->n : (size_t)ui_page();
+	ui_query(u, &q, &fts);
+	q.limit = (int)want;
+	if (store_job_list(u->st, &q, &l, &n, &err) < 0) {
+		ui_err(u, u->search && *u->search ? "search" : "history", &err);
+		free(fts);
+		return;
+	}
+	store_jobs_free(u->jobs, u->n);
+	u->jobs = l;
+	u->n = n;
+	u->more = n == want;
+	u->total = store_job_count(u->st, &q, NULL);
+	free(fts);
+	ui_select_id(u);
+	ui_load_live(u);
+	u->dirty |= D_PAINT;
+}
+
+/* Append the next page of older jobs. 0, or -1 if none came. */
+static int ui_load_more(struct ui *u)
+{
+	if (!u->more || u->n == 0)
+		return -1;
+	struct store_query q;
+	char *fts, *err = NULL;
+	struct job **l = NULL;
+	size_t n = 0;
+	ui_query(u, &q, &fts);
+	q.limit = ui_page();
+	q.before_id = u->jobs[u->n - 1]->id;
+	int rc = store_job_list(u->st, &q, &l, &n, &err);
+	free(fts);
+	if (rc < 0) {
+		ui_err(u, "history", &err);
+		return -1;
+	}
+	u->more = n == (size_t)q.limit;
+	if (n == 0) {
+		free(l);
+		return -1;
+	}
+	struct job **nj = realloc(u->jobs, (u->n + n) * sizeof *nj);
+	if (!nj) {
+		store_jobs_free(l, n);
+		return -1;
+	}
+	memcpy(nj + u->n, l, n * sizeof *l);
+	free(l);
+	u->jobs = nj;
+	u->n += n;
+	return 0;
+}
+
+/* Job id changed: refresh our copy in place, or re-read the list. */
+static void ui_job_changed(struct ui *u, int64_t id)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		if (u->jobs[i]->id != id)
+			continue;
+		const struct job *ej = engine_job(u->e, id);
+		struct job *nj = ej ? job_dup(ej) : store_job_get(u->st, id, NULL);
+		if (!nj) {
+			u->dirty |= D_LIST;
+			return;
+		}
+		if (job_state_is_live(nj->state) != job_state_is_live(u->jobs[i]->state) ||
+		    (u->state_mask && !(u->state_mask & (1 << nj->state))))
+			u->dirty |= D_LIST;
+		job_free(u->jobs[i]);
+		u->jobs[i] = nj;
+		u->dirty |= D_PAINT;
+		return;
+	}
+	u->dirty |= D_LIST;
+}
+
+static struct job *ui_selected(struct ui *u)
+{
+	return u->n && u->sel < u->n ? u->jobs[u->sel] : NULL;
+}
+
+static void ui_move(struct ui *u, long delta)
+{
+	if (!u->n)
+		return;
+	long s = (long)u->sel + delta;
+	while (s >= (long)u->n && u->more && ui_load_more(u) == 0)
+		;
+	if (s >= (long)u->n)
+		s = (long)u->n - 1;
+	if (s < 0)
+		s = 0;
+	u->sel = (size_t)s;
+	/* keep a page loaded below the selection */
+	if (u->more && u->sel + (size_t)LINES >= u->n)
+		ui_load_more(u);
+	u->sel_id = u->jobs[u->sel]->id;
+	u->dirty |= D_PAINT;
+}
+
+/* --- layout --- */
+
+static void ui_delwin(WINDOW **w)
+{
+	if (*w)
+		delwin(*w);
+	*w = NULL;
+}
+
+static void ui_layout(struct ui *u)
+{
+	preview_hide(u->pv); /* before its window goes */
+	ui_delwin(&u->whdr);
+	ui_delwin(&u->wtable);
+	ui_delwin(&u->wdetail);
+	ui_delwin(&u->wprev);
+	ui_delwin(&u->wstatus);
+	ui_delwin(&u->wover);
+	werase(stdscr);
+	int rows = LINES, cols = COLS;
+	u->too_small = cols < UI_MIN_COLS || rows < UI_MIN_ROWS;
+	if (u->too_small)
+		return;
+	u->whdr = newwin(1, cols, 0, 0);
+	u->wstatus = newwin(1, cols, rows - 1, 0);
+	int bh = rows - 2;
+	u->wide = cols >= UI_WIDE_COLS;
+	u->shown = u->detail < 0 ? u->wide : u->detail;
+	if (u->mode == M_COMPOSE || u->mode == M_HELP || u->mode == M_GALLERY) {
+		u->wover = newwin(bh, cols, 1, 0);
+		u->over_new = 1;
+	}
+	if (!u->shown) {
+		u->wtable = newwin(bh, cols, 1, 0);
+		return;
+	}
+	attr_t sep = ui_attr(UI_DIM);
+	if (u->wide) {
+		int dw = cols * 2 / 5;
+		if (dw < 56)
+			dw = 56;
+		if (dw > 100)
+			dw = 100;
+		int tw = cols - dw - 1;
+		u->wtable = newwin(bh, tw, 1, 0);
+		wattr_on(stdscr, sep, NULL);
+		mvwvline(stdscr, 1, tw, ui_is_utf8 ? ACS_VLINE : '|', bh);
+		wattr_off(stdscr, sep, NULL);
+		int th = bh >= 20 ? bh / 2 - 1 : bh;
+		if (th < 12 && bh >= 20)
+			th = 12;
+		u->wdetail = newwin(th, dw, 1, tw + 1);
+		int ph = bh - th - 1;
+		if (ph >= UI_PREVIEW_MIN_ROWS) {
+			ui_hline(stdscr, 1 + th, tw + 1, dw, sep);
+			u->wprev = newwin(ph, dw, 2 + th, tw + 1);
+		}
+	} else {
+		int dh = bh / 2;
+		int tableh = bh - dh - 1;
+		if (tableh < 3) {
+			tableh = 3;
+			dh = bh - tableh - 1;
+		}
+		u->wtable = newwin(tableh, cols, 1, 0);
+		ui_hline(stdscr, 1 + tableh, 0, cols, sep);
+		if (dh < 1)
+			return;
+		int pw = cols >= 70 && dh >= UI_PREVIEW_MIN_ROWS ? cols * 2 / 5 : 0;
+		if (pw < UI_PREVIEW_MIN_COLS)
+			pw = 0;
+		u->wdetail = newwin(dh, cols - (pw ? pw + 1 : 0), 2 + tableh, 0);
+		if (pw) {
+			wattr_on(stdscr, sep, NULL);
+			mvwvline(stdscr, 2 + tableh, cols - pw - 1, ui_is_utf8 ? ACS_VLINE : '|',
+				 dh);
+			wattr_off(stdscr, sep, NULL);
+			u->wprev = newwin(dh, pw, 2 + tableh, cols - pw);
+		}
+	}
+}
+
+/* --- painting --- */
+
+static int ui_hdr_put(WINDOW *w, int x, const char *s, attr_t a)
+{
+	int W = getmaxx(w);
+	if (x >= W)
+		return x;
+	return x + ui_put(w, 0, x, W - x, s, a);
+}
+
+static void ui_paint_header(struct ui *u)
+{
+	WINDOW *w = u->whdr;
+	attr_t base = ui_attr(UI_HEADER);
+	wbkgdset(w, ' ' | base);
+	werase(w);
+	int x = ui_hdr_put(w, 0, " sdq ", base | A_BOLD);
+	if (u->cfg->n_endpoints == 0) {
+		x = ui_hdr_put(w, x, " no endpoint configured ", base | A_BOLD);
+	}
+	for (size_t i = 0; i < u->cfg->n_endpoints; i++) {
+		const struct config_endpoint *ep = &u->cfg->endpoints[i];
+		const struct engine_health *h = engine_health(u->e, ep->name);
+		char b[256];
+		x = ui_hdr_put(w, x, " ", base);
+		x = ui_hdr_put(w, x, ep->name, base | A_BOLD);
+		if (u->cfg->n_endpoints == 1 && ep->url && COLS >= 100) {
+			snprintf(b, sizeof b, " %s", ep->url);
+			x = ui_hdr_put(w, x, b, base);
+		}
+		x = ui_hdr_put(w, x, ": ", base);
+		attr_t bad = (u->colors ? ui_attr(UI_ERROR) : 0) | A_BOLD | A_REVERSE;
+		if (!h || !h->valid) {
+			x = ui_hdr_put(w, x, h && h->error ? "UNREACHABLE" : "health ?",
+				       h && h->error ? bad : base);
+		} else if (h->auth_failed) {
+			x = ui_hdr_put(w, x, "AUTH FAILED", bad);
+		} else if (!h->reachable) {
+			x = ui_hdr_put(w, x, "UNREACHABLE", bad);
+		} else {
+			if (h->rate_limited)
+				x = ui_hdr_put(w, x, "RATE LIMITED ", bad);
+			if (ep->kind == CONFIG_LOCAL)
+				snprintf(b, sizeof b, "local, %ld running, %ld queued",
+					 h->jobs_in_progress, h->jobs_in_queue);
+			else
+				snprintf(b, sizeof b,
+					 "workers %ld idle %ld run %ld init %ld thr, %ld in queue",
+					 h->workers_idle, h->workers_running,
+					 h->workers_initializing, h->workers_throttled,
+					 h->jobs_in_queue);
+			x = ui_hdr_put(w, x, b, base);
+		}
+		if (i + 1 < u->cfg->n_endpoints)
+			x = ui_hdr_put(w, x, " |", base);
+	}
+	/* right: live count and role */
+	char r[64];
+	snprintf(r, sizeof r, " %zu live%s ", u->nlive, engine_is_driver(u->e) ? "" : " (viewer)");
+	int rw = (int)strlen(r), W = getmaxx(w);
+	if (x + rw < W)
+		ui_put(w, 0, W - rw, rw, r, base | A_BOLD);
+	wnoutrefresh(w);
+}
+
+static void ui_paint_status(struct ui *u)
+{
+	WINDOW *w = u->wstatus;
+	int W = getmaxx(w);
+	werase(w);
+	char right[160] = "";
+	size_t o = 0;
+	if (u->filter_name)
+		o += (size_t)snprintf(right + o, sizeof right - o, "[%s] ", u->filter_name);
+	if (u->search && *u->search && o < sizeof right)
+		o += (size_t)snprintf(right + o, sizeof right - o, "[/%.40s] ", u->search);
+	if (o < sizeof right)
+		snprintf(right + o, sizeof right - o, "%zu/%lld", u->n ? u->sel + 1 : 0,
+			 (long long)(u->total > 0 ? u->total : 0));
+	char *rs = ui_clean(right, TEXT_NEWLINE_SPACE);
+	int rw = rs ? (int)text_utf8_width(rs) : 0;
+	if (rw > W / 2)
+		rw = 0;
+	int lw = W - (rw ? rw + 1 : 0);
+	if (u->mode == M_INPUT) {
+		const char *p = u->in == IN_SEARCH ? "search: " : "save to: ";
+		int x = ui_put(w, 0, 0, lw, p, A_BOLD);
+		u->in_buf[u->in_len] = 0;
+		/* show the end of a long input */
+		const char *s = u->in_buf;
+		while (text_utf8_width(s) > (size_t)(lw - x - 1) && *s)
+			s++;
+		x += ui_put(w, 0, x, lw - x, s, ui_attr(UI_FIELD));
+		wmove(w, 0, x);
+	} else if (u->msg[0]) {
+		int x = 0;
+		if (u->msg_err)
+			x = ui_put(w, 0, 0, lw, "error: ", ui_attr(UI_ERROR));
+		ui_put(w, 0, x, lw - x, u->msg, u->msg_err ? ui_attr(UI_ERROR) : A_BOLD);
+	} else if (!u->have_endpoint) {
+		ui_put(w, 0, 0, lw,
+		       "no endpoint: set SDQ_ENDPOINT and RUNPOD_API_KEY, or add [endpoint \"name\"] "
+		       "url = ... to the config file (man sdq); browsing works",
+		       ui_attr(UI_WARN));
+	} else {
+		const char *hints =
+			u->mode == M_COMPOSE
+				? "Ctrl-S submit  Tab next field  Esc cancel  ? is text here"
+			: u->mode == M_GALLERY ? "arrows move  Enter view  Esc back"
+			: u->mode == M_HELP    ? "j/k scroll  any other key closes"
+					       : "n new  Enter detail  / search  f filter  c cancel  "
+						 "r rerun  e edit  ? help  q quit";
+		ui_put(w, 0, 0, lw, hints, ui_attr(UI_DIM));
+	}
+	if (rw && rs)
+		ui_put(w, 0, W - rw, rw, rs, ui_attr(UI_DIM));
+	free(rs);
+	wnoutrefresh(w);
+}
+
+/* A centred popup of h x wd with a border and a title; redrawn in full so
+ * no image shows through its blank cells. */
+static WINDOW *ui_popup(int h, int wd, const char *title)
+{
+	if (wd > COLS - 2)
+		wd = COLS - 2;
+	if (h > LINES - 2)
+		h = LINES - 2;
+	WINDOW *p = newwin(h, wd, (LINES - h) / 2, (COLS - wd) / 2);
+	if (!p)
+		return NULL;
+	werase(p);
+	if (ui_is_utf8)
+		box(p, 0, 0);
+	else
+		wborder(p, '|', '|', '-', '-', '+', '+', '+', '+');
+	if (title)
+		ui_put(p, 0, 2, wd - 4, title, A_BOLD);
+	return p;
+}
+
+static void ui_popup_show(WINDOW *p)
+{
+	redrawwin(p);
+	wnoutrefresh(p);
+	delwin(p);
+}
+
+static void ui_paint_confirm(struct ui *u)
+{
+	int wd = (int)text_utf8_width(u->cf_text) + 6;
+	if (wd < 40)
+		wd = 40;
+	int rows = ui_wrap_rows(u->cf_text, wd - 4);
+	WINDOW *p = ui_popup(rows + 4, wd, "Confirm");
+	if (!p)
+		return;
+	int pw = getmaxx(p);
+	ui_wrap(p, 1, 2, pw - 4, getmaxy(p) - 3, u->cf_text, A_BOLD);
+	ui_put(p, getmaxy(p) - 2, 2, pw - 4, "y: yes   n/Esc: no", ui_attr(UI_DIM));
+	ui_popup_show(p);
+}
+
+static const struct {
+	int key;
+	const char *name;
+	int mask;
+	int live;
+} ui_filters[] = {
+	{'a', "all", 0, 0},
+	{'l', "live", 0, 1},
+	{'q', "IN_QUEUE", 1 << JOB_IN_QUEUE, 0},
+	{'p', "IN_PROGRESS", 1 << JOB_IN_PROGRESS, 0},
+	{'c', "COMPLETED", 1 << JOB_COMPLETED, 0},
+	{'f', "failed", (1 << JOB_FAILED) | (1 << JOB_TIMED_OUT) | (1 << JOB_SUBMIT_FAILED) |
+			       (1 << JOB_EXPIRED) | (1 << JOB_UNKNOWN), 0},
+	{'x', "CANCELLED", 1 << JOB_CANCELLED, 0},
+};
+#define UI_NFILTERS (sizeof ui_filters / sizeof ui_filters[0])
+
+static void ui_paint_filter(struct ui *u)
+{
+	WINDOW *p = ui_popup((int)UI_NFILTERS + 3, 64, "Filter by state");
+	if (!p)
+		return;
+	static const char *what[] = {"every job", "pending, queued, running",
+				     "waiting for a worker", "running",
+				     "finished with images",
+				     "FAILED TIMED_OUT SUBMIT_FAILED EXPIRED UNKNOWN",
+				     "cancelled"};
+	for (size_t i = 0; i < UI_NFILTERS; i++) {
+		char b[96];
+		snprintf(b, sizeof b, "%c  %-12s %s", ui_filters[i].key, ui_filters[i].name,
+			 what[i]);
+		ui_put(p, 1 + (int)i, 2, getmaxx(p) - 4, b,
+		       u->filter_name == ui_filters[i].name ? A_BOLD : 0);
+	}
+	ui_put(p, getmaxy(p) - 1, 2, getmaxx(p) - 4, " Esc: keep ", ui_attr(UI_DIM));
+	ui_popup_show(p);
+}
+
+static void ui_paint(struct ui *u)
+{
+	int full = u->dirty & D_FULL;
+	if (u->dirty & (D_LAYOUT | D_FULL))
+		ui_layout(u);
+	if (full) {
+		clearok(curscr, TRUE);
+		preview_invalidate(u->pv);
+	}
+	u->dirty = 0;
+	int64_t now = job_now_ms();
+	if (u->too_small) {
+		werase(stdscr);
+		mvwaddstr(stdscr, 0, 0, "sdq: the terminal is too small");
+		char b[64];
+		snprintf(b, sizeof b, "(need %dx%d; q quits)", UI_MIN_COLS, UI_MIN_ROWS);
+		mvwaddstr(stdscr, 1, 0, b);
+		wnoutrefresh(stdscr);
+		doupdate();
+		return;
+	}
+	touchwin(stdscr);
+	wnoutrefresh(stdscr);
+	ui_paint_header(u);
+	int cursor = 0, cy = 0, cx = 0;
+	WINDOW *cw = NULL;
+
+	if (u->mode == M_COMPOSE || u->mode == M_HELP) {
+		preview_hide(u->pv);
+		werase(u->wover);
+		if (u->mode == M_COMPOSE) {
+			view_compose_draw(u->vc, u->wover, &cy, &cx);
+			cursor = 1;
+			cw = u->wover;
+		} else {
+			view_help_draw(u->wover, &u->help_scroll);
+		}
+		if (u->over_new) {
+			redrawwin(u->wover);
+			u->over_new = 0;
+		}
+		wnoutrefresh(u->wover);
+	} else if (u->mode == M_GALLERY ||
+		   (u->back_mode == M_GALLERY && (u->mode == M_CONFIRM || u->mode == M_INPUT))) {
+		werase(u->wover);
+		preview_gallery(u->pv, u->wover, u->jobs, u->n, u->gal_sel, &u->gal_top);
+		if (u->over_new) {
+			redrawwin(u->wover);
+			u->over_new = 0;
+		}
+		wnoutrefresh(u->wover);
+	} else {
+		struct view_jobs_info info = {u->live, u->nlive, u->more, now};
+		werase(u->wtable);
+		view_jobs_draw(u->wtable, u->jobs, u->n, u->sel, &u->top, &info,
+			       u->search && *u->search ? "No job matches the search."
+			       : u->state_mask || u->live_only
+				       ? "No job in this state (f: change the filter)."
+				       : "No jobs yet. Press n to compose one.");
+		wnoutrefresh(u->wtable);
+		struct job *j = ui_selected(u);
+		if (u->wdetail) {
+			werase(u->wdetail);
+			view_detail_draw(u->wdetail, j, now);
+			wnoutrefresh(u->wdetail);
+		}
+		int popup = u->mode == M_CONFIRM || u->mode == M_FILTER;
+		if (u->wprev) {
+			werase(u->wprev);
+			if (popup)
+				preview_hide(u->pv);
+			else
+				preview_place(u->pv, u->wprev, j);
+			wnoutrefresh(u->wprev);
+		} else {
+			preview_hide(u->pv);
+		}
+	}
+	if (u->mode == M_CONFIRM) {
+		preview_hide(u->pv);
+		ui_paint_confirm(u);
+	} else if (u->mode == M_FILTER) {
+		preview_hide(u->pv);
+		ui_paint_filter(u);
+	}
+	ui_paint_status(u);
+	if (u->mode == M_INPUT) {
+		cursor = 1;
+		cw = u->wstatus;
+		getyx(u->wstatus, cy, cx);
+	}
+	if (cursor && cw) {
+		curs_set(1);
+		wmove(cw, cy, cx);
+		wnoutrefresh(cw);
+	} else {
+		curs_set(0);
+	}
+	doupdate();
+	preview_flush(u->pv);
+}
+
+/* --- actions --- */
+
+static void ui_set_mode(struct ui *u, enum ui_mode m)
+{
+	int over_before = u->mode == M_COMPOSE || u->mode == M_HELP || u->mode == M_GALLERY;
+	int over_after = m == M_COMPOSE || m == M_HELP || m == M_GALLERY;
+	if (m == M_CONFIRM || m == M_INPUT || m == M_FILTER)
+		u->back_mode = u->mode;
+	u->mode = m;
+	if (over_before != over_after || m == M_GALLERY)
+		u->dirty |= D_LAYOUT;
+	u->dirty |= D_PAINT;
+}
+
+static void ui_confirm(struct ui *u, enum ui_confirm cf, int64_t id, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void ui_confirm(struct ui *u, enum ui_confirm cf, int64_t id, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(u->cf_text, sizeof u->cf_text, fmt, ap);
+	va_end(ap);
+	u->cf = cf;
+	u->cf_id = id;
+	ui_set_mode(u, M_CONFIRM);
+}
+
+/* Parameters to prefill a new job with: the newest job's, less its prompt
+ * and seed. */
+static int ui_newest_params(struct ui *u, struct job_params *p)
+{
+	struct store_query q;
+	struct job **l = NULL;
+	size_t n = 0;
+	job_params_init(p);
+	memset(&q, 0, sizeof q);
+	q.limit = 1;
+	if (store_job_list(u->st, &q, &l, &n, NULL) == 0 && n == 1) {
+		job_params_copy(p, &l[0]->params);
+		free(p->prompt);
+		p->prompt = NULL;
+		p->seed = -1;
+	}
+	store_jobs_free(l, n);
+	if (u->default_ep) {
+		free(p->endpoint);
+		p->endpoint = strdup(u->default_ep);
+	}
+	return 0;
+}
+
+static void ui_compose_open(struct ui *u, const struct job *from)
+{
+	struct job_params p;
+	char **recent = NULL;
+	size_t nrecent = 0;
+	if (from) {
+		job_params_init(&p);
+		job_params_copy(&p, &from->params);
+	} else {
+		ui_newest_params(u, &p);
+	}
+	store_recent_prompts(u->st, UI_RECENT_PROMPTS, &recent, &nrecent, NULL);
+	char title[64];
+	if (from)
+		snprintf(title, sizeof title, "New job from #%lld", (long long)from->id);
+	view_compose_free(u->vc);
+	u->vc = view_compose_new(&p, recent, nrecent, from ? title : "New job");
+	store_strings_free(recent, nrecent);
+	job_params_clear(&p);
+	if (!u->vc) {
+		ui_msg(u, 1, "compose: out of memory");
+		return;
+	}
+	ui_set_mode(u, M_COMPOSE);
+}
+
+static void ui_compose_close(struct ui *u)
+{
+	view_compose_free(u->vc);
+	u->vc = NULL;
+	ui_set_mode(u, M_MAIN);
+}
+
+static void ui_compose_submit(struct ui *u)
+{
+	struct job_params p;
+	char *err = NULL;
+	if (view_compose_params(u->vc, &p, &err) < 0) {
+		ui_err(u, "compose", &err);
+		return;
+	}
+	int64_t id = engine_submit(u->e, &p, &err);
+	job_params_clear(&p);
+	if (!id) {
+		ui_err(u, "submit", &err);
+		return; /* stay in the form: nothing typed is lost */
+	}
+	ui_compose_close(u);
+	u->sel_id = id;
+	u->dirty |= D_LIST;
+	ui_msg(u, 0, "job %lld submitted", (long long)id);
+}
+
+/* Look for an executable called name on PATH (or name itself with a '/'). */
+static int ui_in_path(const char *name)
+{
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0;
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/bin:/bin";
+	char buf[PATH_MAX];
+	while (*path) {
+		const char *c = strchr(path, ':');
+		size_t n = c ? (size_t)(c - path) : strlen(path);
+		snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? path : ".", name);
+		if (access(buf, X_OK) == 0)
+			return 1;
+		path += n + (c ? 1 : 0);
+		if (!c)
+			break;
+	}
+	return 0;
+}
+
+/* Open path with $SDQ_OPEN (split on blanks, no shell) or xdg-open, detached:
+ * a double fork, output to /dev/null, nothing waited for but the first child,
+ * which exits at once. */
+static void ui_open(struct ui *u, const char *path)
+{
+	const char *spec = getenv("SDQ_OPEN");
+	if (!spec || !*spec)
+		spec = "xdg-open";
+	char *copy = strdup(spec);
+	char *argv[34];
+	int argc = 0;
+	for (char *t = copy ? strtok(copy, " \t") : NULL; t && argc < 32; t = strtok(NULL, " \t"))
+		argv[argc++] = t;
+	if (argc == 0 || !ui_in_path(argv[0])) {
+		ui_msg(u, 1, "open: %s not found: set SDQ_OPEN to an image viewer",
+		       argc ? argv[0] : spec);
+		free(copy);
+		return;
+	}
+	argv[argc++] = (char *)path;
+	argv[argc] = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		for (int i = 3; i < 1024; i++)
+			close(i);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		ui_msg(u, 0, "opening %s with %s", path, argv[0]);
+	} else {
+		ui_msg(u, 1, "open: fork: %s", strerror(errno));
+	}
+	free(copy);
+}
+
+static int ui_copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		snprintf(err, errlen, "%s: %s", src, strerror(errno));
+		return -1;
+	}
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (out < 0) {
+		snprintf(err, errlen, "%s: %s%s", dst, strerror(errno),
+			 errno == EEXIST ? " (choose another name)" : "");
+		close(in);
+		return -1;
+	}
+	char buf[65536];
+	ssize_t n;
+	int rc = 0;
+	while ((n = read(in, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, (size_t)n) != n) {
+			snprintf(err, errlen, "%s: %s", dst, strerror(errno));
+			rc = -1;
+			break;
+		}
+	}
+	close(in);
+	if (close(out) < 0 && rc == 0) {
+		snprintf(err, errlen, "%s: %s", dst, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(dst);
+	return rc;
+}
+
+/* Save job j's images to what the user typed: a directory (each image by its
+ * own name) or a file name (the first image; the others get -2, -3, ...). */
+static void ui_save(struct ui *u, const struct job *j, const char *typed)
+{
+	char dst[PATH_MAX], err[PATH_MAX + 128];
+	const char *home = getenv("HOME");
+	if (typed[0] == '~' && typed[1] == '/' && home)
+		snprintf(dst, sizeof dst, "%s/%s", home, typed + 2);
+	else
+		snprintf(dst, sizeof dst, "%s", typed);
+	struct stat sb;
+	int isdir = stat(dst, &sb) == 0 && S_ISDIR(sb.st_mode);
+	size_t saved = 0;
+	char last[PATH_MAX] = "";
+	for (size_t i = 0; i < j->n_outputs; i++) {
+		const char *src = j->outputs[i].path;
+		if (!src)
+			continue;
+		char to[PATH_MAX];
+		int len;
+		if (isdir) {
+			const char *base = strrchr(src, '/');
+			len = snprintf(to, sizeof to, "%s/%s", dst, base ? base + 1 : src);
+		} else if (saved == 0) {
+			len = snprintf(to, sizeof to, "%s", dst);
+		} else {
+			const char *dot = strrchr(dst, '.');
+			const char *slash = strrchr(dst, '/');
+			if (dot && (!slash || dot > slash))
+				len = snprintf(to, sizeof to, "%.*s-%zu%s", (int)(dot - dst), dst,
+					       saved + 1, dot);
+			else
+				len = snprintf(to, sizeof to, "%s-%zu", dst, saved + 1);
+		}
+		if (len < 0 || (size_t)len >= sizeof to) {
+			ui_msg(u, 1, "save: the path is too long");
+			return;
+		}
+		if (ui_copy_file(src, to, err, sizeof err) < 0) {
+			ui_msg(u, 1, "save: %s", err);
+			return;
+		}
+		snprintf(last, sizeof last, "%s", to);
+		saved++;
+	}
+	if (saved == 1)
+		ui_msg(u, 0, "saved %s", last);
+	else
+		ui_msg(u, 0, "saved %zu images (last: %s)", saved, last);
+}
+
+static void ui_delete(struct ui *u, int64_t id, int files)
+{
+	char *err = NULL;
+	struct job *j = store_job_get(u->st, id, &err);
+	if (!j) {
+		ui_err(u, "delete", &err);
+		return;
+	}
+	if (store_job_delete(u->st, id, &err) < 0) {
+		ui_err(u, "delete", &err);
+		job_free(j);
+		return;
+	}
+	size_t gone = 0, failed = 0;
+	for (size_t i = 0; files && i < j->n_outputs; i++) {
+		if (j->outputs[i].path && unlink(j->outputs[i].path) == 0)
+			gone++;
+		else
+			failed++;
+	}
+	if (failed)
+		ui_msg(u, 1, "job %lld deleted; %zu of its files could not be removed",
+		       (long long)id, failed);
+	else if (files)
+		ui_msg(u, 0, "job %lld and %zu file%s deleted", (long long)id, gone,
+		       gone == 1 ? "" : "s");
+	else
+		ui_msg(u, 0, "job %lld deleted (its files are kept)", (long long)id);
+	job_free(j);
+	u->dirty |= D_LIST;
+}
+
+/* Local sd jobs this process would stop by quitting. */
+static int ui_local_running(struct ui *u)
+{
+	if (!engine_is_driver(u->e))
+		return 0;
+	struct store_query q;
+	struct job **l = NULL;
+	size_t n = 0;
+	int local = 0;
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	q.limit = UI_LIVE_MAX;
+	if (store_job_list(u->st, &q, &l, &n, NULL) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (l[i]->backend && strcmp(l[i]->backend, "local") == 0)
+				local++;
+	store_jobs_free(l, n);
+	return local;
+}
+
+static void ui_quit_request(struct ui *u)
+{
+	int local = ui_local_running(u);
+	if (local > 0)
+		ui_confirm(u, CF_QUIT, 0,
+			   "%d local sd job%s run%s in this process and would be stopped "
+			   "(the next driver starts %s again). Quit anyway?",
+			   local, local == 1 ? "" : "s", local == 1 ? "s" : "", local == 1 ? "it" : "them");
+	else
+		u->quit = 1;
+}
+
+static void ui_confirmed(struct ui *u, int yes)
+{
+	enum ui_confirm cf = u->cf;
+	int64_t id = u->cf_id;
+	char *err = NULL;
+	u->mode = u->back_mode;
+	u->dirty |= D_PAINT;
+	switch (cf) {
+	case CF_CANCEL:
+		if (yes) {
+			if (engine_cancel(u->e, id, &err) < 0)
+				ui_err(u, "cancel", &err);
+			else
+				ui_msg(u, 0, "cancelling job %lld", (long long)id);
+		}
+		break;
+	case CF_DELETE:
+		if (yes && u->cf_files > 0)
+			ui_confirm(u, CF_DELETE_FILES, id, "Also delete its %d image file%s?",
+				   u->cf_files, u->cf_files == 1 ? "" : "s");
+		else if (yes)
+			ui_delete(u, id, 0);
+		break;
+	case CF_DELETE_FILES:
+		ui_delete(u, id, yes);
+		break;
+	case CF_QUIT:
+		if (yes)
+			u->quit = 1;
+		break;
+	case CF_DISCARD:
+		if (yes)
+			ui_compose_close(u);
+		else
+			u->mode = M_COMPOSE;
+		break;
+	}
+}
+
+static void ui_apply_search(struct ui *u, const char *s)
+{
+	free(u->search);
+	u->search = s && *s ? strdup(s) : NULL;
+	u->sel = 0;
+	u->top = 0;
+	u->sel_id = 0;
+	store_jobs_free(u->jobs, u->n);
+	u->jobs = NULL;
+	u->n = 0;
+	u->dirty |= D_LIST;
+}
+
+static void ui_input_open(struct ui *u, enum ui_input in, const char *init)
+{
+	u->in = in;
+	size_t n = init ? strlen(init) : 0;
+	if (n >= sizeof u->in_buf)
+		n = sizeof u->in_buf - 1;
+	if (n)
+		memcpy(u->in_buf, init, n);
+	u->in_buf[n] = 0;
+	u->in_len = n;
+	ui_set_mode(u, M_INPUT);
+}
+
+static void ui_input_done(struct ui *u, int accept)
+{
+	u->in_buf[u->in_len] = 0;
+	u->mode = u->back_mode;
+	u->dirty |= D_PAINT;
+	if (u->in == IN_SEARCH) {
+		if (!accept)
+			ui_apply_search(u, u->search_before);
+		free(u->search_before);
+		u->search_before = NULL;
+		return;
+	}
+	struct job *j = ui_selected(u);
+	if (accept && j && u->in_len)
+		ui_save(u, j, u->in_buf);
+}
+
+static void ui_input_key(struct ui *u, int code, int is_key)
+{
+	int changed = 0;
+	if (!is_key && code == 27) {
+		ui_input_done(u, 0);
+		return;
+	}
+	if ((!is_key && (code == '\r' || code == '\n')) || (is_key && code == KEY_ENTER)) {
+		ui_input_done(u, 1);
+		return;
+	}
+	if ((is_key && code == KEY_BACKSPACE) || (!is_key && (code == 127 || code == 8))) {
+		while (u->in_len > 0 && ((unsigned char)u->in_buf[u->in_len - 1] & 0xc0) == 0x80)
+			u->in_len--;
+		if (u->in_len > 0)
+			u->in_len--;
+		changed = 1;
+	} else if (!is_key && code == 21) { /* Ctrl-U */
+		u->in_len = 0;
+		changed = 1;
+	} else if (!is_key && code == 23) { /* Ctrl-W */
+		while (u->in_len > 0 && u->in_buf[u->in_len - 1] == ' ')
+			u->in_len--;
+		while (u->in_len > 0 && u->in_buf[u->in_len - 1] != ' ')
+			u->in_len--;
+		changed = 1;
+	} else if (!is_key && code >= 32 && code != 127 && !(code >= 0x80 && code <= 0x9f)) {
+		char b[4];
+		size_t n;
+		unsigned c = (unsigned)code;
+		if (c < 0x80) {
+			b[0] = (char)c;
+			n = 1;
+		} else if (c < 0x800) {
+			b[0] = (char)(0xc0 | (c >> 6));
+			b[1] = (char)(0x80 | (c & 0x3f));
+			n = 2;
+		} else if (c < 0x10000) {
+			b[0] = (char)(0xe0 | (c >> 12));
+			b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+			b[2] = (char)(0x80 | (c & 0x3f));
+			n = 3;
+		} else {
+			b[0] = (char)(0xf0 | (c >> 18));
+			b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+			b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+			b[3] = (char)(0x80 | (c & 0x3f));
+			n = 4;
+		}
+		if (u->in_len + n < sizeof u->in_buf) {
+			memcpy(u->in_buf + u->in_len, b, n);
+			u->in_len += n;
+			changed = 1;
+		}
+	}
+	u->in_buf[u->in_len] = 0;
+	u->dirty |= D_PAINT;
+	if (changed && u->in == IN_SEARCH)
+		ui_apply_search(u, u->in_buf); /* results as you type */
+}
+
+static void ui_view(struct ui *u, const struct job *j)
+{
+	if (!j || j->n_outputs == 0) {
+		ui_msg(u, 1, "view: job %lld has no image", j ? (long long)j->id : 0LL);
+		return;
+	}
+	preview_hide(u->pv);
+	doupdate();
+	struct job *copy = job_dup(j);
+	nodelay(stdscr, FALSE);
+	preview_fullscreen(u->pv, copy ? copy : j);
+	nodelay(stdscr, TRUE);
+	job_free(copy);
+	u->dirty |= D_FULL | D_LAYOUT;
+}
+
+static void ui_main_action(struct ui *u, enum keys_action a)
+{
+	struct job *j = ui_selected(u);
+	char *err = NULL;
+	int page = view_jobs_page(u->wtable ? getmaxy(u->wtable) : LINES - 3);
+	switch (a) {
+	case KA_DOWN:
+		ui_move(u, 1);
+		break;
+	case KA_UP:
+		ui_move(u, -1);
+		break;
+	case KA_PGDN:
+		ui_move(u, page);
+		break;
+	case KA_PGUP:
+		ui_move(u, -page);
+		break;
+	case KA_TOP:
+		ui_move(u, -(long)u->sel);
+		break;
+	case KA_BOTTOM:
+		for (int i = 0; i < 10 && u->more; i++)
+			if (ui_load_more(u) < 0)
+				break;
+		ui_move(u, (long)u->n);
+		if (u->more)
+			ui_msg(u, 0, "older jobs not loaded yet: G again loads more");
+		break;
+	case KA_DETAIL:
+		u->detail = !u->shown;
+		u->dirty |= D_LAYOUT;
+		break;
+	case KA_COMPOSE:
+		ui_compose_open(u, NULL);
+		break;
+	case KA_EDIT:
+		if (j)
+			ui_compose_open(u, j);
+		break;
+	case KA_RERUN:
+		if (j) {
+			int64_t id = engine_rerun(u->e, j->id, &err);
+			if (!id) {
+				ui_err(u, "re-run", &err);
+			} else {
+				ui_msg(u, 0, "job %lld re-run as job %lld", (long long)j->id,
+				       (long long)id);
+				u->sel_id = id;
+				u->dirty |= D_LIST;
+			}
+		}
+		break;
+	case KA_RETRY:
+		if (j && (j->state == JOB_FAILED || j->state == JOB_TIMED_OUT)) {
+			if (engine_retry(u->e, j->id, &err) < 0)
+				ui_err(u, "retry", &err);
+			else
+				ui_msg(u, 0, "asked the endpoint to retry job %lld", (long long)j->id);
+		} else if (j) {
+			ui_msg(u, 1, "retry: only FAILED or TIMED_OUT jobs can be retried (r re-runs)");
+		}
+		break;
+	case KA_CANCEL:
+		if (j && job_state_is_live(j->state))
+			ui_confirm(u, CF_CANCEL, j->id, "Cancel job %lld (%s)?", (long long)j->id,
+				   job_state_name(j->state));
+		else if (j)
+			ui_msg(u, 1, "cancel: job %lld is %s, not running", (long long)j->id,
+			       job_state_name(j->state));
+		break;
+	case KA_SEARCH:
+		free(u->search_before);
+		u->search_before = u->search ? strdup(u->search) : NULL;
+		ui_input_open(u, IN_SEARCH, u->search);
+		break;
+	case KA_FILTER:
+		ui_set_mode(u, M_FILTER);
+		break;
+	case KA_SAVE:
+		if (!j || j->n_outputs == 0 || !j->outputs[0].path) {
+			ui_msg(u, 1, "save: this job has no image");
+		} else {
+			char cwd[PATH_MAX], init[PATH_MAX + 256];
+			const char *base = strrchr(j->outputs[0].path, '/');
+			if (!getcwd(cwd, sizeof cwd))
+				snprintf(cwd, sizeof cwd, ".");
+			snprintf(init, sizeof init, "%s/%s", cwd,
+				 base ? base + 1 : j->outputs[0].path);
+			ui_input_open(u, IN_SAVE, init);
+		}
+		break;
+	case KA_OPEN:
+		if (!j || j->n_outputs == 0 || !j->outputs[0].path)
+			ui_msg(u, 1, "open: this job has no image");
+		else
+			ui_open(u, j->outputs[0].path);
+		break;
+	case KA_DELETE:
+		if (j && job_state_is_live(j->state)) {
+			ui_msg(u, 1, "delete: job %lld is live; cancel it first (c)", (long long)j->id);
+		} else if (j) {
+			u->cf_files = (int)j->n_outputs;
+			ui_confirm(u, CF_DELETE, j->id, "Delete job %lld from the history?",
+				   (long long)j->id);
+		}
+		break;
+	case KA_GALLERY:
+		u->gal_sel = u->sel;
+		u->gal_top = 0;
+		preview_hide(u->pv);
+		ui_set_mode(u, M_GALLERY);
+		u->dirty |= D_FULL;
+		break;
+	case KA_VIEW:
+		ui_view(u, j);
+		break;
+	case KA_HEALTH:
+		for (size_t i = 0; i < u->cfg->n_endpoints; i++)
+			if (engine_health_refresh(u->e, u->cfg->endpoints[i].name, &err) < 0)
+				ui_err(u, "health", &err);
+		ui_msg(u, 0, "asking for health");
+		break;
+	case KA_REDRAW:
+		u->dirty |= D_FULL;
+		break;
+	case KA_HELP:
+		u->help_scroll = 0;
+		ui_set_mode(u, M_HELP);
+		break;
+	case KA_QUIT:
+		ui_quit_request(u);
+		break;
+	default:
+		break;
+	}
+}
+
+static void ui_mouse(struct ui *u)
+{
+	MEVENT ev;
+	if (getmouse(&ev) != OK)
+		return;
+	if (ev.bstate & BUTTON4_PRESSED) {
+		ui_move(u, -3);
+		return;
+	}
+#ifdef BUTTON5_PRESSED
+	if (ev.bstate & BUTTON5_PRESSED) {
+		ui_move(u, 3);
+		return;
+	}
+#endif
+	if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED |
+			   BUTTON1_DOUBLE_CLICKED)))
+		return;
+	if (u->wtable && wenclose(u->wtable, ev.y, ev.x)) {
+		int y = ev.y, x = ev.x;
+		wmouse_trafo(u->wtable, &y, &x, FALSE);
+		long i = view_jobs_hit(y);
+		if (i >= 0 && (size_t)i < u->n) {
+			ui_move(u, i - (long)u->sel);
+			if (ev.bstate & BUTTON1_DOUBLE_CLICKED) {
+				u->detail = 1;
+				u->dirty |= D_LAYOUT;
+			}
+		}
+	}
+}
+
+static void ui_gallery_key(struct ui *u, int code)
+{
+	int gc = 1, gr = 1;
+	if (u->wover)
+		preview_gallery_grid(u->pv, u->wover, &gc, &gr);
+	if (gc < 1)
+		gc = 1;
+	long s = (long)u->gal_sel;
+	switch (keys_lookup(KEYS_GALLERY, code)) {
+	case KA_GAL_LEFT:
+		s--;
+		break;
+	case KA_GAL_RIGHT:
+		s++;
+		break;
+	case KA_GAL_UP:
+		s -= gc;
+		break;
+	case KA_GAL_DOWN:
+		s += gc;
+		break;
+	case KA_GAL_OPEN:
+		if (u->gal_sel < u->n)
+			ui_view(u, u->jobs[u->gal_sel]);
+		return;
+	case KA_GAL_CLOSE:
+		u->sel = u->gal_sel < u->n ? u->gal_sel : u->sel;
+		if (u->n)
+			u->sel_id = u->jobs[u->sel]->id;
+		preview_hide(u->pv);
+		ui_set_mode(u, M_MAIN);
+		u->dirty |= D_FULL;
+		return;
+	default:
+		if (code == KEY_MOUSE) {
+			MEVENT ev;
+			getmouse(&ev);
+		}
+		return;
+	}
+	while (s >= (long)u->n && u->more && ui_load_more(u) == 0)
+		;
+	if (s >= (long)u->n)
+		s = (long)u->n - 1;
+	if (s < 0)
+		s = 0;
+	u->gal_sel = (size_t)s;
+	u->dirty |= D_PAINT;
+}
+
+static void ui_resize(struct ui *u)
+{
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0 &&
+	    (ws.ws_row != LINES || ws.ws_col != COLS))
+		resizeterm(ws.ws_row, ws.ws_col);
+	u->dirty |= D_LAYOUT | D_FULL;
+}
+
+static void ui_key(struct ui *u, int code, int is_key)
+{
+	if (is_key && code == KEY_RESIZE) {
+		ui_resize(u);
+		return;
+	}
+	if (u->too_small) {
+		if (!is_key && code == 'q')
+			u->quit = 1;
+		return;
+	}
+	/* a key press ends an error message's stay soon after */
+	if (u->msg[0] && u->msg_err && u->mode == M_MAIN)
+		u->msg_until = job_now_ms() + 3000;
+	switch (u->mode) {
+	case M_MAIN:
+		if (is_key && code == KEY_MOUSE) {
+			ui_mouse(u);
+			return;
+		}
+		if (u->msg[0] && !u->msg_err) {
+			u->msg[0] = 0;
+			u->dirty |= D_PAINT;
+		}
+		ui_main_action(u, keys_lookup(KEYS_MAIN, code));
+		break;
+	case M_COMPOSE: {
+		if (is_key && code == KEY_MOUSE) {
+			MEVENT ev;
+			getmouse(&ev);
+			return;
+		}
+		enum view_compose_result r = view_compose_key(u->vc, code, is_key);
+		u->dirty |= D_PAINT;
+		if (r == VIEW_COMPOSE_SUBMIT) {
+			ui_compose_submit(u);
+		} else if (r == VIEW_COMPOSE_CANCEL) {
+			if (view_compose_changed(u->vc))
+				ui_confirm(u, CF_DISCARD, 0, "Discard the text you typed?");
+			else
+				ui_compose_close(u);
+		}
+		break;
+	}
+	case M_HELP:
+		if (code == 'j' || (is_key && code == KEY_DOWN))
+			u->help_scroll++;
+		else if (code == 'k' || (is_key && code == KEY_UP))
+			u->help_scroll--;
+		else if (code == ' ' || (is_key && code == KEY_NPAGE))
+			u->help_scroll += LINES - 4;
+		else if (is_key && code == KEY_PPAGE)
+			u->help_scroll -= LINES - 4;
+		else if (!(is_key && code == KEY_MOUSE))
+			ui_set_mode(u, M_MAIN);
+		u->dirty |= D_PAINT;
+		break;
+	case M_CONFIRM:
+		if (code == 'y' || code == 'Y')
+			ui_confirmed(u, 1);
+		else if (code == 'n' || code == 'N' || code == 27 || code == 'q' || code == 7)
+			ui_confirmed(u, 0);
+		break;
+	case M_INPUT:
+		ui_input_key(u, code, is_key);
+		break;
+	case M_FILTER:
+		u->mode = u->back_mode;
+		u->dirty |= D_PAINT;
+		for (size_t i = 0; i < UI_NFILTERS; i++) {
+			if (!is_key && code == ui_filters[i].key) {
+				u->state_mask = ui_filters[i].mask;
+				u->live_only = ui_filters[i].live;
+				u->filter_name = i == 0 ? NULL : ui_filters[i].name;
+				ui_apply_search(u, u->search ? u->search : "");
+				break;
+			}
+		}
+		break;
+	case M_GALLERY:
+		ui_gallery_key(u, code);
+		break;
+	}
+}
+
+/* --- the loop --- */
+
+static void ui_on_tty(struct engine *e, int fd, short revents, void *udata)
+{
+	struct ui *u = udata;
+	wint_t wc;
+	int r;
+	while (!u->quit && (r = wget_wch(stdscr, &wc)) != ERR)
+		ui_key(u, (int)wc, r == KEY_CODE_YES);
+	if (revents & (POLLHUP | POLLERR | POLLNVAL))
+		u->quit = 1; /* the terminal is gone */
+}
+
+static void ui_on_event(struct engine *e, const struct engine_event *ev, void *udata)
+{
+	struct ui *u = udata;
+	switch (ev->type) {
+	case ENGINE_EV_JOB:
+		ui_job_changed(u, ev->job_id);
+		break;
+	case ENGINE_EV_STORE:
+		u->dirty |= D_LIST;
+		break;
+	case ENGINE_EV_HEALTH:
+	case ENGINE_EV_ROLE:
+		u->dirty |= D_PAINT;
+		break;
+	case ENGINE_EV_MESSAGE:
+		if (ev->message)
+			ui_msg(u, ev->is_error, "%s", ev->message);
+		break;
+	case ENGINE_EV_SIGNAL:
+		if (ev->signo == SIGWINCH)
+			ui_resize(u);
+		else if (ev->signo == SIGCONT)
+			u->dirty |= D_LAYOUT | D_FULL;
+		else
+			u->quit = 1;
+		break;
+	}
+}
+
+/* The UI's next deadline: -1 when nothing on screen moves by itself. */
+static int ui_wait_ms(struct ui *u)
+{
+	int64_t now = job_now_ms();
+	int64_t wait = -1;
+	int moving = 0;
+	if (u->mode == M_MAIN || u->mode == M_CONFIRM || u->mode == M_INPUT ||
+	    u->mode == M_FILTER) {
+		int rows = u->wtable ? getmaxy(u->wtable) : LINES;
+		for (size_t i = u->top; i < u->n && i < u->top + (size_t)rows; i++)
+			if (job_state_is_live(u->jobs[i]->state))
+				moving = 1;
+	}
+	if (moving) {
+		u->next_tick = now - now % 1000 + 1000;
+		wait = u->next_tick - now + 2;
+	} else {
+		u->next_tick = 0;
+	}
+	if (u->msg[0] && u->msg_until) {
+		int64_t m = u->msg_until - now;
+		if (m < 0)
+			m = 0;
+		if (wait < 0 || m < wait)
+			wait = m;
+	}
+	int pw = preview_wants_redraw_in_ms(u->pv);
+	if (pw >= 0 && (wait < 0 || pw < wait))
+		wait = pw;
+	return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+static void ui_after_step(struct ui *u)
+{
+	int64_t now = job_now_ms();
+	if (u->next_tick && now >= u->next_tick)
+		u->dirty |= D_PAINT;
+	if (u->msg[0] && u->msg_until && now >= u->msg_until) {
+		u->msg[0] = 0;
+		u->dirty |= D_PAINT;
+	}
+	if (preview_wants_redraw_in_ms(u->pv) == 0)
+		u->dirty |= D_PAINT;
+}
+
+/* --- terminal restore on a crash --- */
+
+static volatile sig_atomic_t ui_curses_on;
+
+static void ui_crash(int sig)
+{
+	if (ui_curses_on)
+		endwin();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void ui_crash_handlers(int on)
+{
+	static const int sigs[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on ? ui_crash : SIG_DFL;
+		sa.sa_flags = SA_RESETHAND;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+/* Hand live jobs to a detached `sdq driver` (as the CLI does) when the
+ * config allows it and no driver runs. 1 if one was started. */
+static int ui_spawn_driver(struct config *cfg, struct store *st)
+{
+	if (!cfg->background_driver || store_driver_pid(st) != 0)
+		return 0;
+	pid_t pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int fd = open("/dev/null", O_RDWR);
+		int logfd = -1;
+		if (cfg->data_dir) {
+			char path[PATH_MAX];
+			snprintf(path, sizeof path, "%s/driver.log", cfg->data_dir);
+			logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		}
+		if (fd >= 0)
+			dup2(fd, 0);
+		dup2(logfd >= 0 ? logfd : fd, 1);
+		dup2(logfd >= 0 ? logfd : fd, 2);
+		for (int i = 3; i < 1024; i++)
+			close(i);
+		execl("/proc/self/exe", "sdq", "driver", (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+static int ui_start_curses(struct ui *u)
+{
+	const char *cs = nl_langinfo(CODESET);
+	ui_is_utf8 = cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+	if (!newterm(NULL, stdout, stdin))
+		return -1;
+	ui_curses_on = 1;
+	ui_crash_handlers(1);
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+	/* Ctrl-S submits: take it back from XON/XOFF flow control */
+	struct termios t;
+	if (tcgetattr(STDIN_FILENO, &t) == 0) {
+		t.c_iflag &= ~(tcflag_t)(IXON | IXOFF);
+		tcsetattr(STDIN_FILENO, TCSANOW, &t);
+		def_prog_mode();
+	}
+	mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+			  | BUTTON5_PRESSED
+#endif
+		  ,
+		  NULL);
+	mouseinterval(0);
+	ui_colors_init(u);
+	return 0;
+}
 
 int ui_run(struct config *cfg, const char *endpoint_override)
 {
-	(void)cfg;
-	(void)endpoint_override;
-	fprintf(stderr, "sdq: the dashboard is not built yet\n");
-	return 1;
+	struct ui uu, *u = &uu;
+	char *err = NULL;
+	memset(u, 0, sizeof *u);
+	u->cfg = cfg;
+	u->detail = -1;
+
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "sdq: the dashboard needs a terminal; for scripts use the "
+				"commands (sdq --help)\n");
+		return 1;
+	}
+	setlocale(LC_ALL, "");
+	if (cfg->data_dir)
+		config_mkdirs(cfg->data_dir, 0700);
+	u->st = store_open(cfg->db_path, &err);
+	if (!u->st) {
+		fprintf(stderr, "sdq: %s: check that %s is writable\n", err ? err : "cannot open the history",
+			cfg->db_path ? cfg->db_path : "the data directory");
+		free(err);
+		return 1;
+	}
+	u->e = engine_new(cfg, u->st, &err);
+	if (!u->e) {
+		fprintf(stderr, "sdq: %s\n", err ? err : "cannot start the engine");
+		free(err);
+		store_close(u->st);
+		return 1;
+	}
+	const struct config_endpoint *ep = config_endpoint(cfg, endpoint_override);
+	if (endpoint_override && ep)
+		u->default_ep = strdup(ep->name);
+	u->have_endpoint = ep != NULL;
+
+	term_probe(STDIN_FILENO, cfg->graphics, UI_PROBE_MS, &u->ti);
+	if (ui_start_curses(u) < 0) {
+		fprintf(stderr, "sdq: cannot start curses on this terminal (TERM=%s)\n",
+			getenv("TERM") ? getenv("TERM") : "");
+		engine_free(u->e);
+		store_close(u->st);
+		free(u->default_ep);
+		return 1;
+	}
+	u->pv = preview_new(&u->ti, STDOUT_FILENO, cfg->sixel_colors);
+
+	engine_set_callback(u->e, ui_on_event, u);
+	engine_drive(u->e, 1);
+	engine_catch_signal(u->e, SIGWINCH);
+	engine_catch_signal(u->e, SIGTERM);
+	engine_catch_signal(u->e, SIGINT);
+	engine_catch_signal(u->e, SIGHUP);
+	engine_catch_signal(u->e, SIGCONT);
+	engine_watch_fd(u->e, STDIN_FILENO, POLLIN, ui_on_tty, u);
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		engine_health_refresh(u->e, cfg->endpoints[i].name, NULL);
+	engine_health_auto(u->e, 10000);
+	if (endpoint_override && !ep)
+		ui_msg(u, 1, "unknown endpoint %s: see the config file (man sdq)", endpoint_override);
+
+	int rc = 0;
+	u->dirty = D_LIST | D_LAYOUT | D_FULL | D_PAINT;
+	while (!u->quit) {
+		if (u->dirty & D_LIST) {
+			u->dirty &= ~(unsigned)D_LIST;
+			ui_reload(u);
+		}
+		if (u->dirty)
+			ui_paint(u);
+		if (engine_step(u->e, ui_wait_ms(u)) < 0) {
+			rc = 1;
+			break;
+		}
+		ui_after_step(u);
+	}
+
+	int live = engine_live_count(u->e);
+	preview_free(u->pv);
+	ui_delwin(&u->whdr);
+	ui_delwin(&u->wtable);
+	ui_delwin(&u->wdetail);
+	ui_delwin(&u->wprev);
+	ui_delwin(&u->wstatus);
+	ui_delwin(&u->wover);
+	endwin();
+	ui_curses_on = 0;
+	ui_crash_handlers(0);
+	engine_free(u->e);
+	if (rc)
+		fprintf(stderr, "sdq: the event loop failed; live jobs are kept in the history\n");
+	if (live > 0) {
+		int bg = ui_spawn_driver(cfg, u->st);
+		fprintf(stderr,
+			"sdq: %d job%s still running; %s will be picked up at the next start%s.\n",
+			live, live == 1 ? " is" : "s are", live == 1 ? "it" : "they",
+			bg ? " (meanwhile a background driver, sdq driver, keeps polling)" : "");
+	}
+	store_close(u->st);
+	view_compose_free(u->vc);
+	store_jobs_free(u->jobs, u->n);
+	free(u->live);
+	free(u->search);
+	free(u->search_before);
+	free(u->default_ep);
+	return rc;
 }

@@ -1,0 +1,96 @@
+/*
+ * keys.c: the key table. Every binding of the dashboard is one row here; the
+ * help screen is generated from the same rows.
+ */
+#include "tui.h"
+#include "keys.h"
+
+#define CTRL(c) ((c)&0x1f)
+
+static const struct keys_binding keys[] = {
+	/* jobs table */
+	{KEYS_MAIN, KA_DOWN, {'j', KEY_DOWN}, "j Down", "select the next (older) job"},
+	{KEYS_MAIN, KA_UP, {'k', KEY_UP}, "k Up", "select the previous (newer) job"},
+	{KEYS_MAIN, KA_PGDN, {KEY_NPAGE, ' ', CTRL('F')}, "PgDn Space", "one page down"},
+	{KEYS_MAIN, KA_PGUP, {KEY_PPAGE, CTRL('B')}, "PgUp", "one page up"},
+	{KEYS_MAIN, KA_TOP, {'g', KEY_HOME}, "g Home", "first (newest) job"},
+	{KEYS_MAIN, KA_BOTTOM, {'G', KEY_END}, "G End", "last (oldest) job loaded; again loads older"},
+	{KEYS_MAIN, KA_DETAIL, {'\r', '\n', KEY_ENTER}, "Enter", "show or hide the detail pane"},
+	{KEYS_MAIN, KA_COMPOSE, {'n'}, "n", "compose a new job (prefilled from the newest)"},
+	{KEYS_MAIN, KA_EDIT, {'e'}, "e", "compose prefilled from the selected job"},
+	{KEYS_MAIN, KA_RERUN, {'r'}, "r", "re-run the selected job now (same seed)"},
+	{KEYS_MAIN, KA_RETRY, {'R'}, "R", "ask the endpoint to retry a FAILED/TIMED_OUT job"},
+	{KEYS_MAIN, KA_CANCEL, {'c'}, "c", "cancel the selected job (asks first)"},
+	{KEYS_MAIN, KA_SEARCH, {'/'}, "/", "search prompts (results as you type)"},
+	{KEYS_MAIN, KA_FILTER, {'f'}, "f", "filter by state"},
+	{KEYS_MAIN, KA_SAVE, {'s'}, "s", "save the image(s) to a path you type"},
+	{KEYS_MAIN, KA_OPEN, {'o'}, "o", "open the image with $SDQ_OPEN or xdg-open"},
+	{KEYS_MAIN, KA_DELETE, {'d', KEY_DC}, "d Del", "delete the job (asks; asks again about files)"},
+	{KEYS_MAIN, KA_GALLERY, {'t'}, "t", "thumbnail gallery"},
+	{KEYS_MAIN, KA_VIEW, {'v'}, "v", "view the image full screen"},
+	{KEYS_MAIN, KA_HEALTH, {'H'}, "H", "refresh the endpoints' health now"},
+	{KEYS_MAIN, KA_REDRAW, {CTRL('L')}, "Ctrl-L", "redraw the screen"},
+	{KEYS_MAIN, KA_HELP, {'?', KEY_F(1)}, "? F1", "this help"},
+	{KEYS_MAIN, KA_QUIT, {'q'}, "q", "quit (running jobs go on in the background)"},
+	/* compose form */
+	{KEYS_COMPOSE, KA_NEXT_FIELD, {'\t'}, "Tab", "next field (Enter too, except in prompts)"},
+	{KEYS_COMPOSE, KA_PREV_FIELD, {KEY_BTAB}, "Shift-Tab", "previous field"},
+	{KEYS_COMPOSE, KA_SUBMIT, {CTRL('S')}, "Ctrl-S", "submit (Enter on the last field too)"},
+	{KEYS_COMPOSE, KA_ESCAPE, {27, CTRL('G')}, "Esc", "cancel (asks if text would be lost)"},
+	{KEYS_COMPOSE, KA_LEFT, {KEY_LEFT, CTRL('B')}, "Left", "move left"},
+	{KEYS_COMPOSE, KA_RIGHT, {KEY_RIGHT, CTRL('F')}, "Right", "move right"},
+	{KEYS_COMPOSE, KA_LINE_UP, {KEY_UP, CTRL('P')}, "Up",
+	 "line up; on the first line of the prompt: recall an older prompt"},
+	{KEYS_COMPOSE, KA_LINE_DOWN, {KEY_DOWN, CTRL('N')}, "Down",
+	 "line down; on the last line of the prompt: a newer prompt"},
+	{KEYS_COMPOSE, KA_HOME, {KEY_HOME, CTRL('A')}, "Home Ctrl-A", "start of line"},
+	{KEYS_COMPOSE, KA_END, {KEY_END, CTRL('E')}, "End Ctrl-E", "end of line"},
+	{KEYS_COMPOSE, KA_BACKSPACE, {KEY_BACKSPACE, 127, CTRL('H')}, "Backspace",
+	 "delete before the cursor"},
+	{KEYS_COMPOSE, KA_DELETE_CHAR, {KEY_DC, CTRL('D')}, "Delete Ctrl-D", "delete at the cursor"},
+	{KEYS_COMPOSE, KA_KILL_WORD, {CTRL('W')}, "Ctrl-W", "delete the word before the cursor"},
+	{KEYS_COMPOSE, KA_KILL_BOL, {CTRL('U')}, "Ctrl-U", "delete to the start of the line"},
+	{KEYS_COMPOSE, KA_KILL_EOL, {CTRL('K')}, "Ctrl-K", "delete to the end of the line"},
+	{KEYS_COMPOSE, KA_NEWLINE, {'\r', '\n', KEY_ENTER}, "Enter",
+	 "new line in a prompt; next field elsewhere; submit on the last"},
+	/* gallery */
+	{KEYS_GALLERY, KA_GAL_LEFT, {KEY_LEFT, 'h'}, "h Left", "previous thumbnail"},
+	{KEYS_GALLERY, KA_GAL_RIGHT, {KEY_RIGHT, 'l'}, "l Right", "next thumbnail"},
+	{KEYS_GALLERY, KA_GAL_UP, {KEY_UP, 'k'}, "k Up", "row up"},
+	{KEYS_GALLERY, KA_GAL_DOWN, {KEY_DOWN, 'j'}, "j Down", "row down"},
+	{KEYS_GALLERY, KA_GAL_OPEN, {'\r', '\n', KEY_ENTER, 'v'}, "Enter v",
+	 "view the selected image full screen"},
+	{KEYS_GALLERY, KA_GAL_CLOSE, {27, 't', 'q'}, "Esc t q", "back to the jobs table"},
+};
+
+enum keys_action keys_lookup(enum keys_context ctx, int code)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (keys[i].ctx != ctx)
+			continue;
+		for (int k = 0; k < KEYS_MAX_CODES && keys[i].codes[k]; k++)
+			if (keys[i].codes[k] == code)
+				return keys[i].action;
+	}
+	return KA_NONE;
+}
+
+const struct keys_binding *keys_table(size_t *n)
+{
+	*n = sizeof keys / sizeof keys[0];
+	return keys;
+}
+
+const char *keys_context_name(enum keys_context ctx)
+{
+	switch (ctx) {
+	case KEYS_MAIN:
+		return "Jobs";
+	case KEYS_COMPOSE:
+		return "Compose";
+	case KEYS_GALLERY:
+		return "Gallery";
+	default:
+		return "";
+	}
+}

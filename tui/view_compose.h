@@ -1,0 +1,46 @@
+/*
+ * view_compose.h: the compose form (n, e): the prompt and negative prompt as
+ * multi-line editable fields, then seed, steps, CFG, width, height, count,
+ * endpoint and template. Up/Down on the first/last line of the prompt recall
+ * earlier prompts. The form knows nothing of the engine: ui.c asks it for the
+ * parameters and submits them.
+ */
+#ifndef SDQ_VIEW_COMPOSE_H
+#define SDQ_VIEW_COMPOSE_H
+
+#include <stddef.h>
+#include "tui.h"
+#include "job.h"
+
+struct view_compose;
+
+enum view_compose_result {
+	VIEW_COMPOSE_CONTINUE, /* keep editing (redraw) */
+	VIEW_COMPOSE_SUBMIT,   /* the user wants to submit: call view_compose_params */
+	VIEW_COMPOSE_CANCEL,   /* the user cancelled (ask first if view_compose_changed) */
+};
+
+/* A new form prefilled from p (copied; NULL: empty). recent: earlier prompts,
+ * newest first (copied). title: e.g. "New job" (copied). NULL on ENOMEM. */
+struct view_compose *view_compose_new(const struct job_params *p, char *const *recent,
+				      size_t nrecent, const char *title);
+void view_compose_free(struct view_compose *vc);
+
+/* Handle one key: code is a curses KEY_* code when is_key, else a character
+ * (a Unicode code point). */
+enum view_compose_result view_compose_key(struct view_compose *vc, int code, int is_key);
+
+/* Draw the form into w (erased by the caller); the cursor position in w
+ * goes to *cy and *cx. */
+void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx);
+
+/* The parameters as typed, into *out (overwritten; the caller clears it with
+ * job_params_clear). 0, or -1 with *err (malloc'd) naming the bad field, which
+ * becomes the current one. */
+int view_compose_params(struct view_compose *vc, struct job_params *out, char **err);
+
+/* 1 if the prompt or negative prompt differ from what the form opened with
+ * (cancelling would lose typed text). */
+int view_compose_changed(const struct view_compose *vc);
+
+#endif

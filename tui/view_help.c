@@ -1,0 +1,56 @@
+/*
+ * view_help.c: the help screen, one section per key context, laid out from
+ * keys_table(). Scrolls when the window is shorter than the text.
+ */
+#include <stdio.h>
+
+#include "tui.h"
+#include "ui.h"
+#include "keys.h"
+#include "view_help.h"
+
+#define VH_KEYW 14
+
+int view_help_draw(WINDOW *w, int *scroll)
+{
+	int h, W;
+	getmaxyx(w, h, W);
+	size_t n;
+	const struct keys_binding *k = keys_table(&n);
+
+	/* the lines: section titles, bindings, blank lines between sections */
+	int total = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		int line = 0;
+		for (int ctx = 0; ctx < KEYS_CONTEXT_COUNT; ctx++) {
+			if (pass == 1) {
+				int y = line - *scroll;
+				if (y >= 0 && y < h) {
+					char t[64];
+					snprintf(t, sizeof t, "%s", keys_context_name(ctx));
+					ui_put(w, y, 1, W - 2, t, ui_attr(UI_TITLE) | A_BOLD);
+				}
+			}
+			line++;
+			for (size_t i = 0; i < n; i++) {
+				if ((int)k[i].ctx != ctx)
+					continue;
+				int y = line - *scroll;
+				if (pass == 1 && y >= 0 && y < h) {
+					ui_put(w, y, 3, VH_KEYW, k[i].label, A_BOLD);
+					ui_put(w, y, 3 + VH_KEYW, W - 4 - VH_KEYW, k[i].help, 0);
+				}
+				line++;
+			}
+			line++;
+		}
+		total = line;
+		if (pass == 0) {
+			if (*scroll > total - h)
+				*scroll = total - h;
+			if (*scroll < 0)
+				*scroll = 0;
+		}
+	}
+	return total;
+}

@@ -1,0 +1,233 @@
+/*
+ * view_jobs.c: the jobs table (see view_jobs.h). Column widths follow the
+ * window width: the prompt takes whatever the fixed columns leave.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tui.h"
+#include "ui.h"
+#include "view_jobs.h"
+
+#define VJ_MAX_ROWS 512
+
+/* Row -> job index of the last draw, for mouse clicks. */
+static long vj_rowmap[VJ_MAX_ROWS];
+static int vj_nrows;
+
+int view_jobs_page(int h)
+{
+	return h > 2 ? h - 1 : 1;
+}
+
+long view_jobs_hit(int y)
+{
+	if (y < 0 || y >= vj_nrows)
+		return -1;
+	return vj_rowmap[y];
+}
+
+/* Whole seconds: the table ticks once a second. */
+static int64_t vj_secs(int64_t ms)
+{
+	return ms < 1000 ? 0 : ms - ms % 1000;
+}
+
+/* The time column: in queue, running, or the total once finished. */
+static void vj_time(const struct job *j, int64_t now, char *buf, size_t len)
+{
+	char d[24];
+	int64_t created = j->created_at ? j->created_at : now;
+	if (j->state == JOB_IN_PROGRESS && j->started_at) {
+		snprintf(buf, len, "r %s", ui_duration(vj_secs(now - j->started_at), d, sizeof d));
+	} else if (job_state_is_live(j->state)) {
+		int64_t from = j->submitted_at ? j->submitted_at : created;
+		snprintf(buf, len, "q %s", ui_duration(vj_secs(now - from), d, sizeof d));
+	} else if (j->finished_at) {
+		snprintf(buf, len, "%s", ui_duration(vj_secs(j->finished_at - created), d, sizeof d));
+	} else {
+		snprintf(buf, len, "-");
+	}
+}
+
+/* Progress: a bar and a percentage while running. */
+static void vj_progress(WINDOW *w, int y, int x, int width, const struct job *j, attr_t base)
+{
+	if (j->state != JOB_IN_PROGRESS || width < 4)
+		return;
+	if (j->progress >= 0) {
+		int pct = (int)(j->progress * 100 + 0.5);
+		char p[16];
+		snprintf(p, sizeof p, "%3d%%", pct > 100 ? 100 : pct);
+		int bw = width - 5;
+		if (bw >= 2)
+			ui_bar(w, y, x, bw, j->progress, ui_attr(UI_RUN) | base);
+		ui_put(w, y, x + (bw >= 2 ? bw + 1 : 0), 4, p, base);
+	} else if (j->progress_text) {
+		ui_put(w, y, x, width, j->progress_text, base);
+	} else {
+		ui_put(w, y, x, width, "...", base);
+	}
+}
+
+static int vj_digits(int64_t v)
+{
+	int d = 1;
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* Count live ids above (newer than) top_id and below (older than) bottom_id. */
+static void vj_live_outside(const struct view_jobs_info *info, int64_t top_id,
+			    int64_t bottom_id, int *above, int *below)
+{
+	*above = *below = 0;
+	for (size_t i = 0; info && i < info->nlive; i++) {
+		if (info->live_ids[i] > top_id)
+			(*above)++;
+		else if (info->live_ids[i] < bottom_id)
+			(*below)++;
+	}
+}
+
+static void vj_marker(WINDOW *w, int y, int width, int count, int up)
+{
+	char m[96];
+	const char *arrow = ui_utf8() ? (up ? "\u25b2" : "\u25bc") : (up ? "^" : "v");
+	snprintf(m, sizeof m, " %s %d live job%s %s%s", arrow, count, count == 1 ? "" : "s",
+		 up ? "above" : "below", up ? " (g: go to top)" : " (scroll down)");
+	wattr_on(w, ui_attr(UI_WARN) | A_BOLD, NULL);
+	mvwhline(w, y, 0, ' ', width);
+	wattr_off(w, ui_attr(UI_WARN) | A_BOLD, NULL);
+	ui_put(w, y, 0, width, m, ui_attr(UI_WARN) | A_BOLD);
+}
+
+void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *top,
+		    const struct view_jobs_info *info, const char *empty_text)
+{
+	int h, W;
+	getmaxyx(w, h, W);
+	vj_nrows = h < VJ_MAX_ROWS ? h : VJ_MAX_ROWS;
+	for (int i = 0; i < vj_nrows; i++)
+		vj_rowmap[i] = -1;
+	if (h < 1 || W < 10)
+		return;
+
+	/* columns */
+	int64_t maxid = n ? jobs[0]->id : 1;
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i]->id > maxid)
+			maxid = jobs[i]->id;
+	int cid = vj_digits(maxid) + 1;
+	if (cid < 4)
+		cid = 4;
+	int cstate = 11, cprog = W >= 100 ? 14 : 9, ctime = 8;
+	int cep = W >= 120 ? 16 : W >= 90 ? 12 : 9;
+	int cprompt = W - (cid + 1 + cstate + 1 + cprog + 1 + ctime + 1 + cep + 1);
+	if (cprompt < 8) { /* very narrow: drop the endpoint, then the progress */
+		cprompt += cep + 1;
+		cep = 0;
+	}
+	if (cprompt < 8) {
+		cprompt += cprog + 1;
+		cprog = 0;
+	}
+	int xid = 0, xstate = cid + 1, xprog = xstate + cstate + 1;
+	int xtime = xprog + (cprog ? cprog + 1 : 0), xep = xtime + ctime + 1;
+	int xprompt = xep + (cep ? cep + 1 : 0);
+
+	/* heading */
+	attr_t ha = ui_attr(UI_TITLE);
+	wattr_on(w, ha, NULL);
+	mvwhline(w, 0, 0, ' ', W);
+	wattr_off(w, ha, NULL);
+	ui_put(w, 0, xid + cid - 2, 2, "ID", ha);
+	ui_put(w, 0, xstate, cstate, "STATE", ha);
+	if (cprog)
+		ui_put(w, 0, xprog, cprog, "PROGRESS", ha);
+	ui_put(w, 0, xtime, ctime, "TIME", ha);
+	if (cep)
+		ui_put(w, 0, xep, cep, "ENDPOINT", ha);
+	if (cprompt > 0)
+		ui_put(w, 0, xprompt, cprompt, "PROMPT", ha);
+
+	if (n == 0) {
+		if (empty_text)
+			ui_wrap(w, 2, 2, W - 4, h - 2, empty_text, ui_attr(UI_DIM));
+		*top = 0;
+		return;
+	}
+	if (sel >= n)
+		sel = n - 1;
+
+	/* rows: keep sel visible, leaving room for the live markers */
+	int rows = h - 1, above = 0, below = 0;
+	for (int pass = 0; pass < 3; pass++) {
+		int avail = rows - (above ? 1 : 0) - (below ? 1 : 0);
+		if (avail < 1)
+			avail = 1;
+		if (sel < *top)
+			*top = sel;
+		if (sel >= *top + (size_t)avail)
+			*top = sel - (size_t)avail + 1;
+		if (*top + (size_t)avail > n && n > (size_t)avail)
+			*top = n - (size_t)avail;
+		if (n <= (size_t)avail)
+			*top = 0;
+		size_t last = *top + (size_t)avail - 1;
+		if (last >= n)
+			last = n - 1;
+		int64_t bottom_id = (last == n - 1 && !(info && info->more)) ? 0 : jobs[last]->id;
+		int a, b;
+		vj_live_outside(info, jobs[*top]->id, bottom_id, &a, &b);
+		if ((a != 0) == (above != 0) && (b != 0) == (below != 0)) {
+			above = a;
+			below = b;
+			break;
+		}
+		above = a;
+		below = b;
+	}
+
+	int y = 1;
+	if (above && y < h)
+		vj_marker(w, y++, W, above, 1);
+	int64_t now = info ? info->now : job_now_ms();
+	for (size_t i = *top; i < n && y < h - (below ? 1 : 0); i++, y++) {
+		const struct job *j = jobs[i];
+		int selected = i == sel;
+		attr_t base = selected ? ui_attr(UI_SELECTED) : 0;
+		if (selected) {
+			wattr_on(w, base, NULL);
+			mvwhline(w, y, 0, ' ', W);
+			wattr_off(w, base, NULL);
+		}
+		if (y < VJ_MAX_ROWS)
+			vj_rowmap[y] = (long)i;
+		char buf[64];
+		snprintf(buf, sizeof buf, "%*lld", cid, (long long)j->id);
+		ui_put(w, y, xid, cid, buf, base);
+		ui_put(w, y, xstate, cstate, ui_state_label(j->state),
+		       selected ? base | A_BOLD : ui_state_attr(j->state));
+		if (cprog)
+			vj_progress(w, y, xprog, cprog, j, base);
+		vj_time(j, now, buf, sizeof buf);
+		ui_put(w, y, xtime, ctime, buf, base);
+		if (cep) {
+			const char *ep = j->endpoint ? j->endpoint : j->params.endpoint;
+			if (j->backend && strcmp(j->backend, "local") == 0 && W >= 120)
+				snprintf(buf, sizeof buf, "%s (local)", ep ? ep : "?");
+			else
+				snprintf(buf, sizeof buf, "%s", ep ? ep : "-");
+			ui_put(w, y, xep, cep, buf, base | (selected ? 0 : ui_attr(UI_DIM)));
+		}
+		if (cprompt > 0)
+			ui_put(w, y, xprompt, cprompt, j->params.prompt ? j->params.prompt : "",
+			       base);
+	}
+	if (below && h - 1 > 0)
+		vj_marker(w, h - 1, W, below, 0);
+}
