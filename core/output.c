@@ -84,20 +84,36 @@ const char *output_sniff(const unsigned char *d, size_t len)
 
 /* ---------------------------------------------------------------- base64 */
 
-/* Value of a base64 character in either alphabet, -1 for others. */
+/* Value of each byte as a base64 character in either alphabet (standard and
+ * URL-safe), -1 for others. Filled on first use; racing fills write the
+ * same values. */
+static signed char b64tab[256];
+static int b64tab_ready;
+
+static void b64tab_init(void)
+{
+	if (b64tab_ready)
+		return;
+	for (int c = 0; c < 256; c++) {
+		int v = -1;
+		if (c >= 'A' && c <= 'Z')
+			v = c - 'A';
+		else if (c >= 'a' && c <= 'z')
+			v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9')
+			v = c - '0' + 52;
+		else if (c == '+' || c == '-')
+			v = 62;
+		else if (c == '/' || c == '_')
+			v = 63;
+		b64tab[c] = (signed char)v;
+	}
+	b64tab_ready = 1;
+}
+
 static int b64val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
+	return b64tab[c];
 }
 
 static int is_space(unsigned char c)
@@ -109,10 +125,16 @@ static int is_space(unsigned char c)
  * space and up to two trailing '=' appears. */
 static long long b64_count(const char *s, size_t slen)
 {
+	b64tab_init();
+	const unsigned char *u = (const unsigned char *)s;
 	long long n = 0;
 	int pad = 0;
 	for (size_t i = 0; i < slen; i++) {
-		unsigned char c = (unsigned char)s[i];
+		if (b64tab[u[i]] >= 0 && !pad) {
+			n++;
+			continue;
+		}
+		unsigned char c = u[i];
 		if (is_space(c))
 			continue;
 		if (c == '=') {
@@ -120,9 +142,7 @@ static long long b64_count(const char *s, size_t slen)
 				return -1;
 			continue;
 		}
-		if (pad || b64val(c) < 0)
-			return -1;
-		n++;
+		return -1;
 	}
 	if (n % 4 == 1)
 		return -1;
@@ -135,11 +155,28 @@ static long long b64_count(const char *s, size_t slen)
  * alphabet: callers check with b64_count). Returns bytes written. */
 static size_t b64_decode_into(const char *s, size_t slen, unsigned char *out, size_t outmax)
 {
+	b64tab_init();
+	const unsigned char *u = (const unsigned char *)s;
 	uint32_t acc = 0;
 	int bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < slen && o < outmax; i++) {
-		int v = b64val((unsigned char)s[i]);
+	size_t o = 0, i = 0;
+	while (i < slen && o < outmax) {
+		/* Fast path: four data characters at a group boundary. */
+		if (bits == 0 && slen - i >= 4 && outmax - o >= 3) {
+			int a = b64tab[u[i]], b = b64tab[u[i + 1]], c = b64tab[u[i + 2]],
+			    d = b64tab[u[i + 3]];
+			if ((a | b | c | d) >= 0) {
+				uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+					     (uint32_t)d;
+				out[o] = (unsigned char)(v >> 16);
+				out[o + 1] = (unsigned char)(v >> 8);
+				out[o + 2] = (unsigned char)v;
+				o += 3;
+				i += 4;
+				continue;
+			}
+		}
+		int v = b64val(u[i++]);
 		if (v < 0)
 			continue;
 		acc = (acc << 6) | (uint32_t)v;
@@ -147,6 +184,7 @@ static size_t b64_decode_into(const char *s, size_t slen, unsigned char *out, si
 		if (bits >= 8) {
 			bits -= 8;
 			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
 		}
 	}
 	return o;
