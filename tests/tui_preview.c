@@ -1,0 +1,520 @@
+/*
+ * tui_preview.c: image previews of the real sdq binary under a pty
+ * (ptyterm.h), with the sixel stream captured and decoded.
+ *
+ * The store is filled directly (store_job_add/save) with PNGs written here:
+ * #1 a batch of three, #2 a running job, #3 a portrait, #4 a landscape.
+ * With a terminal that lists sixel in DA1: the selected job's image is sent as
+ * sixel, decodes to the source (mean error bound), fits the pane and never
+ * reaches the last row; moving the selection sends the next image; a running
+ * job shows its progress and no image; a batch is a grid of separate images;
+ * a popup hides the image and closing it sends it again; a resize sends it
+ * again within the new screen; the gallery sends thumbnails. Without sixel
+ * in DA1: no DCS at all, half-block cells in colour. `sdq preview` prints a
+ * sixel sized to -w and refuses a non-terminal stdout unless SDQ_GRAPHICS is
+ * set. No timing assertions: waits are generous upper bounds.
+ */
+#include <fcntl.h>
+#include <math.h>
+#include <png.h>
+#include <poll.h>
+#include <sixel/sixel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "th.h"
+#include "ptyterm.h"
+#include "image.h"
+#include "job.h"
+#include "store.h"
+
+#define WAIT_MS 15000
+#define COLS_ 140
+#define ROWS_ 40
+
+static const char *sdq_bin;
+static char base[4096], data_env[4200], config_env[4200], home_env[4200];
+static char img_a[4300], img_b[4300], img_batch[3][4300];
+
+static struct image *plasma(int w, int h, int seed)
+{
+	struct image *im = image_new(w, h);
+
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			double u = (double)x / w, v = (double)y / h;
+			unsigned char *p = im->rgb + ((size_t)y * w + x) * 3;
+			p[0] = (unsigned char)(127 + 120 * sin(u * 3 + seed));
+			p[1] = (unsigned char)(127 + 120 * sin(v * 2.5 + seed * 0.7));
+			p[2] = (unsigned char)(127 + 120 * cos((u + v) * 2 + seed * 1.3));
+		}
+	return im;
+}
+
+static int write_png(const char *path, const struct image *im)
+{
+	png_image pi;
+
+	memset(&pi, 0, sizeof pi);
+	pi.version = PNG_IMAGE_VERSION;
+	pi.width = (png_uint_32)im->w;
+	pi.height = (png_uint_32)im->h;
+	pi.format = PNG_FORMAT_RGB;
+	return png_image_write_to_file(&pi, path, 0, im->rgb, 0, NULL) ? 0 : -1;
+}
+
+static int add_job(struct store *st, enum job_state s, char paths[][4300], const int *wh,
+		   int n, int seed0)
+{
+	struct job *j = job_new();
+	char *err = NULL;
+	int rc;
+
+	job_set_str(&j->params.prompt, "a preview test");
+	job_set_str(&j->backend, "runpod");
+	job_set_str(&j->endpoint, "default");
+	j->state = JOB_PENDING;
+	if (store_job_add(st, j, &err) != 0) {
+		fprintf(stderr, "store_job_add: %s\n", err);
+		return -1;
+	}
+	j->state = s;
+	if (s == JOB_IN_PROGRESS) {
+		j->progress = 0.5;
+		job_set_str(&j->progress_text, "step 5/10");
+	}
+	for (int k = 0; k < n; k++) {
+		struct job_output o = {0};
+		struct image *im = plasma(wh[2 * k], wh[2 * k + 1], seed0 + k);
+
+		if (write_png(paths[k], im) != 0)
+			return -1;
+		image_free(im);
+		o.index = k;
+		o.path = paths[k];
+		o.width = wh[2 * k];
+		o.height = wh[2 * k + 1];
+		o.seed = 1;
+		o.format = "png";
+		o.bytes = 1;
+		job_add_output(j, &o);
+	}
+	rc = store_job_save(st, j, &err);
+	if (rc)
+		fprintf(stderr, "store_job_save: %s\n", err);
+	free(err);
+	job_free(j);
+	return rc;
+}
+
+static int setup(void)
+{
+	char db[4400], dir[4400];
+	struct store *st;
+	char *err = NULL;
+	static const int wh_batch[6] = {200, 200, 200, 200, 200, 200};
+	static const int wh_b[2] = {180, 240}, wh_a[2] = {240, 180};
+	int rc = 0;
+
+	snprintf(base, sizeof base, "%s", th_tmpdir());
+	snprintf(data_env, sizeof data_env, "XDG_DATA_HOME=%s/data", base);
+	snprintf(config_env, sizeof config_env, "XDG_CONFIG_HOME=%s/config", base);
+	snprintf(home_env, sizeof home_env, "HOME=%s", base);
+	snprintf(dir, sizeof dir, "%s/data/sdq/images", base);
+	snprintf(db, sizeof db, "%s/data/sdq/history.db", base);
+	snprintf(dir, sizeof dir, "%s/data", base);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof dir, "%s/data/sdq", base);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof dir, "%s/data/sdq/images", base);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof dir, "%s/config", base);
+	mkdir(dir, 0700);
+	for (int k = 0; k < 3; k++)
+		snprintf(img_batch[k], sizeof img_batch[k], "%s/data/sdq/images/1-%d.png", base, k);
+	snprintf(img_b, sizeof img_b, "%s/data/sdq/images/3-0.png", base);
+	snprintf(img_a, sizeof img_a, "%s/data/sdq/images/4-0.png", base);
+	st = store_open(db, &err);
+	if (!st) {
+		fprintf(stderr, "store_open: %s\n", err);
+		free(err);
+		return -1;
+	}
+	rc |= add_job(st, JOB_COMPLETED, img_batch, wh_batch, 3, 10);
+	rc |= add_job(st, JOB_IN_PROGRESS, NULL, NULL, 0, 0);
+	rc |= add_job(st, JOB_COMPLETED, (char (*)[4300])img_b, wh_b, 1, 20);
+	rc |= add_job(st, JOB_COMPLETED, (char (*)[4300])img_a, wh_a, 1, 30);
+	store_close(st);
+	return rc;
+}
+
+static struct ptyterm *start(char *const *argv, const char *da1, const char *graphics)
+{
+	char genv[64];
+	char *env[] = {data_env, config_env, home_env, genv, "SDQ_ENDPOINT", "RUNPOD_API_KEY",
+		       "SDQ_CONFIG", "NO_COLOR", "COLORTERM", "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
+		       NULL};
+	struct ptyterm_opts o = {da1, 8, 17, 0};
+
+	if (graphics)
+		snprintf(genv, sizeof genv, "SDQ_GRAPHICS=%s", graphics);
+	else
+		snprintf(genv, sizeof genv, "SDQ_GRAPHICS");
+	return ptyterm_start(argv, env, COLS_, ROWS_, &o);
+}
+
+/* Pump until at least n captures exist (bounded). */
+static int wait_caps(struct ptyterm *pt, size_t n, int ms)
+{
+	for (int waited = 0; waited < ms; waited += 50) {
+		if (ptyterm_ncaptures(pt) >= n)
+			return 1;
+		if (ptyterm_pump(pt, 50) < 0)
+			break;
+	}
+	return ptyterm_ncaptures(pt) >= n;
+}
+
+struct decoded {
+	int w, h;
+	unsigned char *rgb;
+};
+
+static int decode_cap(const struct ptyterm_capture *c, struct decoded *d)
+{
+	unsigned char *px = NULL, *pal = NULL, *copy;
+	int nc = 0;
+	sixel_allocator_t *a = NULL;
+	SIXELSTATUS st;
+
+	memset(d, 0, sizeof *d);
+	if (!c || c->len < 4)
+		return -1;
+	copy = malloc(c->len);
+	memcpy(copy, c->data, c->len);
+	sixel_allocator_new(&a, NULL, NULL, NULL, NULL);
+	st = sixel_decode_raw(copy, (int)c->len, &px, &d->w, &d->h, &pal, &nc, a);
+	free(copy);
+	if (SIXEL_FAILED(st)) {
+		sixel_allocator_unref(a);
+		return -1;
+	}
+	d->rgb = malloc((size_t)d->w * d->h * 3);
+	for (int i = 0; i < d->w * d->h; i++)
+		memcpy(d->rgb + i * 3, pal + px[i] * 3, 3);
+	sixel_allocator_free(a, px);
+	sixel_allocator_free(a, pal);
+	sixel_allocator_unref(a);
+	return 0;
+}
+
+/* Mean absolute error between a decoded capture and the source file scaled
+ * to the same size; 1e9 on failure. */
+static double err_vs(const struct decoded *d, const char *path)
+{
+	struct image *src = image_load(path, NULL, 0, NULL), *sc;
+	double e = 0;
+
+	if (!src || !d->rgb)
+		return 1e9;
+	sc = image_scale(src, d->w, d->h);
+	image_free(src);
+	if (!sc)
+		return 1e9;
+	for (size_t i = 0; i < (size_t)d->w * d->h * 3; i++)
+		e += abs(sc->rgb[i] - d->rgb[i]);
+	image_free(sc);
+	return e / ((double)d->w * d->h * 3);
+}
+
+/* The capture fits the screen (cols x rows cells of 8x17) and stays off the
+ * last row. */
+static int fits(const struct ptyterm_capture *c, const struct decoded *d, int cols, int rows)
+{
+	int ic = (d->w + 7) / 8, ir = (d->h + 16) / 17;
+
+	return c->row >= 0 && c->col >= 0 && c->col + ic <= cols && c->row + ir <= rows - 1 &&
+	       d->h % 6 == 0;
+}
+
+static int check_cap(struct ptyterm *pt, size_t i, const char *path, int cols, int rows,
+		     struct decoded *out)
+{
+	const struct ptyterm_capture *c = ptyterm_capture(pt, i);
+	struct decoded d;
+	double e;
+	int ok = 1;
+
+	if (!CHECK(c != NULL) || !CHECK(decode_cap(c, &d) == 0))
+		return 0;
+	ok &= CHECK(fits(c, &d, cols, rows));
+	e = err_vs(&d, path);
+	if (!CHECK(e < 10.0)) {
+		fprintf(stderr, "  capture %zu at %d,%d %dx%d: mean error %.2f vs %s\n", i, c->row,
+			c->col, d.w, d.h, e, path);
+		ok = 0;
+	}
+	if (out)
+		*out = d;
+	else
+		free(d.rgb);
+	return ok;
+}
+
+static void test_sixel_dashboard(void)
+{
+	char *argv[] = {(char *)sdq_bin, NULL};
+	struct ptyterm *pt = start(argv, PTYTERM_DA1_SIXEL, NULL);
+	struct decoded a, b;
+	size_t n;
+
+	if (!CHECK(pt != NULL))
+		return;
+	/* #4 (landscape) is the newest, selected at start */
+	CHECK(wait_caps(pt, 1, WAIT_MS));
+	CHECK(check_cap(pt, 0, img_a, COLS_, ROWS_, &a));
+	CHECK(a.w > a.h);
+	/* the pane is on the right: the image starts past the table */
+	CHECK(ptyterm_capture(pt, 0) && ptyterm_capture(pt, 0)->col > COLS_ / 3);
+	free(a.rgb);
+
+	/* the selection moves to #3 (portrait): its image is sent */
+	ptyterm_key(pt, "Down");
+	CHECK(wait_caps(pt, 2, WAIT_MS));
+	CHECK(check_cap(pt, 1, img_b, COLS_, ROWS_, &b));
+	CHECK(b.h > b.w);
+	free(b.rgb);
+
+	/* #2 runs: its progress, no image */
+	ptyterm_key(pt, "Down");
+	CHECK(ptyterm_wait_for_text(pt, "step 5/10", WAIT_MS));
+	ptyterm_settle(pt, 500, 3000);
+	CHECK_INT(ptyterm_ncaptures(pt), 2);
+
+	/* #1, a batch of three: three separate images side by side, not overlapping */
+	ptyterm_key(pt, "Down");
+	CHECK(wait_caps(pt, 5, WAIT_MS));
+	ptyterm_settle(pt, 400, 3000);
+	n = ptyterm_ncaptures(pt);
+	CHECK_INT(n, 5);
+	for (size_t i = 2; i < 5 && i < n; i++)
+		CHECK(check_cap(pt, i, img_batch[i - 2], COLS_, ROWS_, NULL));
+	if (n >= 5) {
+		const struct ptyterm_capture *c2 = ptyterm_capture(pt, 2), *c3 = ptyterm_capture(pt, 3),
+					     *c4 = ptyterm_capture(pt, 4);
+		CHECK(!(c2->row == c3->row && c2->col == c3->col));
+		CHECK(!(c3->row == c4->row && c3->col == c4->col));
+	}
+
+	/* a popup over the pane: nothing is sent while it shows; closing it sends
+	 * the images again (they were erased under it) */
+	ptyterm_send(pt, "f");
+	CHECK(ptyterm_wait_for_text(pt, "Filter by state", WAIT_MS));
+	ptyterm_settle(pt, 500, 3000);
+	CHECK_INT(ptyterm_ncaptures(pt), 5);
+	ptyterm_key(pt, "Esc");
+	CHECK(ptyterm_wait_for_text_gone(pt, "Filter by state", WAIT_MS));
+	CHECK(wait_caps(pt, 8, WAIT_MS));
+	for (size_t i = 5; i < 8; i++)
+		CHECK(check_cap(pt, i, img_batch[i - 5], COLS_, ROWS_, NULL));
+
+	/* a resize: the images are sent again, inside the new screen */
+	ptyterm_clear_captures(pt);
+	ptyterm_resize(pt, 150, 30);
+	CHECK(wait_caps(pt, 3, WAIT_MS));
+	ptyterm_settle(pt, 400, 3000);
+	for (size_t i = 0; i < 3 && i < ptyterm_ncaptures(pt); i++)
+		CHECK(check_cap(pt, i, img_batch[i], 150, 30, NULL));
+
+	/* the gallery: one thumbnail per job with an image (#4, #3, #1) */
+	ptyterm_clear_captures(pt);
+	ptyterm_send(pt, "t");
+	CHECK(ptyterm_wait_for_text(pt, "#2 IN_PROGRESS", WAIT_MS));
+	CHECK(wait_caps(pt, 3, WAIT_MS));
+	ptyterm_settle(pt, 400, 3000);
+	CHECK_INT(ptyterm_ncaptures(pt), 3);
+	if (ptyterm_ncaptures(pt) >= 3) {
+		CHECK(check_cap(pt, 0, img_a, 150, 30, NULL));
+		CHECK(check_cap(pt, 1, img_b, 150, 30, NULL));
+		CHECK(check_cap(pt, 2, img_batch[0], 150, 30, NULL));
+	}
+	ptyterm_send(pt, "t");
+	ptyterm_send(pt, "q");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK(ptyterm_tty_sane(pt));
+	ptyterm_stop(pt);
+}
+
+static void test_blocks_dashboard(void)
+{
+	char *argv[] = {(char *)sdq_bin, NULL};
+	struct ptyterm *pt = start(argv, PTYTERM_DA1_PLAIN, NULL);
+	int halves = 0, coloured = 0, left = 0;
+
+	if (!CHECK(pt != NULL))
+		return;
+	CHECK(ptyterm_wait_for_text(pt, "COMPLETED", WAIT_MS));
+	/* wait for the half blocks to appear (after the idle delay) */
+	for (int t = 0; t < WAIT_MS / 100 && halves < 50; t += 1) {
+		ptyterm_pump(pt, 100);
+		halves = coloured = left = 0;
+		for (int r = 0; r < ROWS_; r++)
+			for (int c = 0; c < COLS_; c++) {
+				struct ptyterm_cell cell;
+
+				if (ptyterm_cell(pt, r, c, &cell) != 0 || cell.ch != 0x2580)
+					continue;
+				halves++;
+				coloured += cell.fg >= 16 && cell.bg >= 16 && cell.fg != cell.bg;
+				left += c < COLS_ / 3;
+			}
+	}
+	ptyterm_settle(pt, 500, 3000);
+	CHECK(halves >= 50);
+	CHECK(coloured > halves / 2);
+	CHECK_INT(left, 0); /* all in the pane on the right */
+	CHECK_INT(ptyterm_ncaptures(pt), 0);
+	ptyterm_key(pt, "Down");
+	ptyterm_settle(pt, 600, 5000);
+	CHECK_INT(ptyterm_ncaptures(pt), 0); /* never a DCS without sixel in DA1 */
+	ptyterm_send(pt, "q");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	ptyterm_stop(pt);
+}
+
+static void test_cli(void)
+{
+	char *argv[] = {(char *)sdq_bin, "preview", "4", "-w", "40", NULL};
+	struct ptyterm *pt = start(argv, PTYTERM_DA1_SIXEL, NULL);
+	struct decoded d;
+
+	if (!CHECK(pt != NULL))
+		return;
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK_INT(ptyterm_ncaptures(pt), 1);
+	if (ptyterm_ncaptures(pt) == 1 && CHECK(decode_cap(ptyterm_capture(pt, 0), &d) == 0)) {
+		CHECK_INT(d.w, 320); /* 40 columns of 8 px */
+		CHECK_INT(d.h, 240);
+		CHECK(err_vs(&d, img_a) < 10.0);
+		free(d.rgb);
+	}
+	ptyterm_stop(pt);
+
+	/* the batch: three images */
+	char *argv3[] = {(char *)sdq_bin, "preview", "1", "-w", "20", NULL};
+	pt = start(argv3, PTYTERM_DA1_SIXEL, NULL);
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK_INT(ptyterm_ncaptures(pt), 3);
+	ptyterm_stop(pt);
+
+	/* no sixel in DA1: coloured half blocks, no DCS */
+	pt = start(argv, PTYTERM_DA1_PLAIN, NULL);
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK_INT(ptyterm_ncaptures(pt), 0);
+	{
+		int halves = 0;
+		for (int r = 0; r < ROWS_; r++)
+			for (int c = 0; c < COLS_; c++) {
+				struct ptyterm_cell cell;
+				if (ptyterm_cell(pt, r, c, &cell) == 0 && cell.ch == 0x2580)
+					halves++;
+			}
+		CHECK(halves >= 40 * 10);
+	}
+	ptyterm_stop(pt);
+}
+
+/* Run sdq preview with stdout to a pipe; returns the exit status, output in buf. */
+static int run_piped(const char *graphics, char *out, size_t outlen, char *errbuf, size_t errlen)
+{
+	int po[2], pe[2], st;
+	pid_t pid;
+	size_t no = 0, ne = 0;
+
+	if (pipe(po) || pipe(pe))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int dn = open("/dev/null", O_RDONLY);
+		dup2(dn, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		close(po[0]);
+		close(pe[0]);
+		setsid(); /* no controlling terminal */
+		putenv(data_env);
+		putenv(config_env);
+		if (graphics)
+			setenv("SDQ_GRAPHICS", graphics, 1);
+		else
+			unsetenv("SDQ_GRAPHICS");
+		execl(sdq_bin, sdq_bin, "preview", "4", "-w", "10", (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	for (;;) {
+		struct pollfd p[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+		int open_fds = 0;
+		if (poll(p, 2, WAIT_MS) <= 0)
+			break;
+		for (int k = 0; k < 2; k++) {
+			char tmp[4096];
+			ssize_t n;
+			if (!(p[k].revents & (POLLIN | POLLHUP)))
+				continue;
+			n = read(p[k].fd, tmp, sizeof tmp);
+			if (n <= 0) {
+				p[k].fd = -1;
+				continue;
+			}
+			if (k == 0 && no + (size_t)n < outlen) {
+				memcpy(out + no, tmp, (size_t)n);
+				no += (size_t)n;
+			} else if (k == 1 && ne + (size_t)n < errlen) {
+				memcpy(errbuf + ne, tmp, (size_t)n);
+				ne += (size_t)n;
+			}
+			open_fds++;
+		}
+		if (!open_fds)
+			break;
+	}
+	out[no] = 0;
+	errbuf[ne] = 0;
+	close(po[0]);
+	close(pe[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli_not_tty(void)
+{
+	static char out[1 << 20], err[4096];
+
+	CHECK_INT(run_piped(NULL, out, sizeof out, err, sizeof err), 1);
+	CHECK(strstr(err, "SDQ_GRAPHICS=sixel") != NULL);
+	CHECK(out[0] == 0);
+	CHECK_INT(run_piped("sixel", out, sizeof out, err, sizeof err), 0);
+	CHECK(out[0] == 0x1b && out[1] == 'P');
+}
+
+int main(void)
+{
+	sdq_bin = getenv("SDQ_BIN");
+	if (!sdq_bin)
+		sdq_bin = "build/sdq";
+	if (setup() != 0) {
+		fprintf(stderr, "setup failed\n");
+		th_failed++;
+		return th_done("tui_preview");
+	}
+	TH_RUN(test_sixel_dashboard);
+	TH_RUN(test_blocks_dashboard);
+	TH_RUN(test_cli);
+	TH_RUN(test_cli_not_tty);
+	return th_done("tui_preview");
+}
