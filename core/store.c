@@ -230,9 +230,32 @@ static void set_err(char **err, const char *fmt, ...)
 	*err = s;
 }
 
-/* What a failure means for the user, by SQLite's primary result code. */
+/* What a failure means for the user, by SQLite's (extended) result code. */
 static const char *rc_meaning(int rc)
 {
+	/* The errno behind an I/O error is mostly lost by the time SQLite
+	 * reports it (sqlite3_system_errno reads errno late), so say what the
+	 * usual causes are. ENOSPC itself is SQLITE_FULL. */
+	switch (rc) {
+	case SQLITE_IOERR_WRITE:
+	case SQLITE_IOERR_TRUNCATE:
+		return "cannot write the database: disk quota or file size limit reached, or a "
+		       "disk error";
+	case SQLITE_IOERR_FSYNC:
+	case SQLITE_IOERR_DIR_FSYNC:
+		return "cannot flush the database to disk: a disk error";
+	case SQLITE_IOERR_READ:
+	case SQLITE_IOERR_SHORT_READ:
+		return "cannot read the database: a disk error";
+	case SQLITE_IOERR_LOCK:
+	case SQLITE_IOERR_RDLOCK:
+	case SQLITE_IOERR_SHMLOCK:
+	case SQLITE_IOERR_SHMOPEN:
+	case SQLITE_IOERR_SHMSIZE:
+		return "cannot lock the database; is it on a network file system?";
+	default:
+		break;
+	}
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
 		return "disk full";
@@ -958,7 +981,7 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 	if (err)
 		*err = NULL;
 	if (!ref || !*ref) {
-		set_err(err, "store: empty job reference");
+		set_err(err, "no job given (give a local id or a remote id)");
 		return 0;
 	}
 	/* A local id first: "42". */
@@ -1049,9 +1072,13 @@ int store_job_delete(struct store *st, int64_t id, char **err)
 /* Turn user text into a safe FTS5 query: every whitespace-separated word that
  * holds a letter or digit becomes a quoted prefix term ("word"*, with quotes
  * doubled), and the terms are AND-ed. So any input, `cat's "dog` or `-`
- * included, is valid syntax. NULL with *none = 1 when no word is left. */
+ * included, is valid syntax. Words after the first FTS_MAX_WORDS are ignored
+ * (FTS5 evaluates an AND chain recursively). NULL with *none = 1 when no
+ * word is left. */
+#define FTS_MAX_WORDS 64
 static char *fts_query(const char *text, int *none)
 {
+	int words = 0;
 	size_t len = strlen(text);
 	/* Worst case: every byte a quote (doubled), plus per word `"`, `"*`, ` AND `. */
 	char *q = malloc(len * 10 + 1), *o = q;
@@ -1079,7 +1106,7 @@ static char *fts_query(const char *text, int *none)
 			    (c >= 'A' && c <= 'Z') || c >= 0x80)
 				wordy = 1;
 		}
-		if (!wordy)
+		if (!wordy || ++words > FTS_MAX_WORDS)
 			continue;
 		if (o != q) {
 			memcpy(o, " AND ", 5);

@@ -59,7 +59,8 @@ int store_job_delete(struct store *st, int64_t id, char **err);
 struct store_query {
 	const char *text;   /* full-text search over prompt and negative prompt: every
 			       word (run of non-blanks) must match the start of a word;
-			       punctuation is safe; NULL or no words: all */
+			       punctuation is safe; up to 64 words; NULL or no
+			       words: all */
 	int state_mask;     /* bit (1 << state) for each wanted state; 0: all */
 	int live_only;      /* only jobs with job_state_is_live() */
 	int64_t before_id;  /* only jobs with id < before_id (paging); 0: no bound */

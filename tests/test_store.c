@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 /* A fresh database path in a new private directory. */
@@ -446,6 +447,14 @@ static void test_list_search(void)
 	CHECK_INT(search(st, "^cat {dog}"), 1);
 	CHECK_INT(search(st, "NEAR(dog"), 0); /* the phrase "near dog" */
 	CHECK_INT(search(st, "'cat'"), 4);
+	/* Very long input is fine (words past the 64th are ignored). */
+	{
+		char big[8192];
+		size_t o = 0;
+		while (o + 8 < sizeof big)
+			o += (size_t)snprintf(big + o, sizeof big - o, "%s", "c ca cat ");
+		CHECK_INT(search(st, big), 4);
+	}
 	/* No words at all: no text filter. */
 	CHECK_INT(search(st, "-"), 8);
 	CHECK_INT(search(st, "  \" * - "), 8);
@@ -957,6 +966,96 @@ static void test_crash_reopen(void)
 	store_close(st);
 }
 
+/* Child: with a 2 MB file size limit, add big jobs until a write fails;
+ * report each added id (int64), then 0 and the error message. */
+static void full_child(const char *path, int fd)
+{
+	struct rlimit rl = {2 << 20, 2 << 20};
+	struct store *st = store_open(path, NULL);
+	char *big = malloc(64 * 1024 + 1), *err = NULL, msg[512];
+	int64_t zero = 0;
+
+	if (!st || !big)
+		_exit(3);
+	signal(SIGXFSZ, SIG_IGN);
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+		_exit(4);
+	for (int i = 0; i < 200; i++) {
+		struct job *j = mkjob("a big one", NULL, JOB_PENDING);
+		memset(big, 'a' + i % 26, 64 * 1024);
+		big[64 * 1024] = '\0';
+		job_set_str(&j->raw_output, big);
+		if (store_job_add(st, j, &err) < 0) {
+			job_free(j);
+			break;
+		}
+		if (write(fd, &j->id, sizeof j->id) != (ssize_t)sizeof j->id)
+			_exit(5);
+		job_free(j);
+	}
+	snprintf(msg, sizeof msg, "%s", err ? err : "(no failure)");
+	if (write(fd, &zero, sizeof zero) < 0 || write(fd, msg, strlen(msg)) < 0)
+		_exit(5);
+	free(err);
+	free(big);
+	store_close(st);
+	_exit(0);
+}
+
+static void test_write_failure(void)
+{
+	const char *path = db_path();
+	struct store *st = open_ok(path);
+	int64_t id, ids[200];
+	int n = 0, fds[2], status, missing = 0;
+	char msg[512] = "";
+	ssize_t r;
+	pid_t pid;
+
+	if (!st)
+		return;
+	add(st, "before", NULL, JOB_PENDING, NULL);
+	store_close(st);
+	CHECK(pipe(fds) == 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		full_child(path, fds[1]);
+	}
+	close(fds[1]);
+	while (read(fds[0], &id, sizeof id) == (ssize_t)sizeof id && id != 0 && n < 200)
+		ids[n++] = id;
+	r = read(fds[0], msg, sizeof msg - 1);
+	msg[r > 0 ? r : 0] = '\0';
+	close(fds[0]);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fprintf(stderr, "  (message: %s)\n", msg);
+	/* The limit was hit, and the message says what and why. */
+	CHECK(n > 3 && n < 200);
+	CHECK(strstr(msg, "adding a job"));
+	CHECK(strstr(msg, "cannot write the database") || strstr(msg, "disk full"));
+	CHECK(strstr(msg, "file size limit") || strstr(msg, "disk full"));
+	/* The failed transaction left nothing behind; everything before it stays. */
+	st = open_ok(path);
+	if (!st)
+		return;
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_integrity_check WHERE "
+				"integrity_check='ok'"),
+		  1);
+	CHECK_INT(count(st, NULL), n + 1);
+	for (int i = 0; i < n; i++) {
+		struct job *g = store_job_get(st, ids[i], NULL);
+		if (!g || !g->raw_output || strlen(g->raw_output) != 64 * 1024)
+			missing++;
+		job_free(g);
+	}
+	CHECK_INT(missing, 0);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events"), n + 1);
+	CHECK(add(st, "after", NULL, JOB_PENDING, NULL) > ids[n - 1]);
+	store_close(st);
+}
+
 static void test_data_version(void)
 {
 	const char *path = db_path();
@@ -1078,6 +1177,7 @@ int main(void)
 	TH_RUN(test_migrations);
 	TH_RUN(test_concurrent_writers);
 	TH_RUN(test_crash_reopen);
+	TH_RUN(test_write_failure);
 	TH_RUN(test_data_version);
 	TH_RUN(test_driver_lock);
 	return th_done("test_store");
