@@ -94,8 +94,17 @@ struct completion {
 	char *raw;
 };
 
+/* What a request's callback needs; embedded in its owner, so cancelling a
+ * request leaves nothing to free. */
+struct reqctx {
+	struct rp *rp;
+	struct rjob *rj;
+	enum op op;
+};
+
 struct rjob {
 	struct rjob *prev, *next;
+	struct reqctx rctx, cctx;
 	struct rp *rp;
 	struct job *j;
 	uint64_t timer;
@@ -121,6 +130,7 @@ struct rp {
 	uint64_t pump_timer;
 	int pumping, pump_again;
 	uint64_t health_req, purge_req;
+	struct reqctx hctx, pctx;
 	struct qent *health_qe, *purge_qe;
 	int auth_reported;
 	struct engine_health health;
@@ -1333,12 +1343,6 @@ static void on_purge(struct rp *rp, const struct http_response *r)
 
 /* ---------- dispatch ---------- */
 
-struct reqctx {
-	struct rp *rp;
-	struct rjob *rj;
-	enum op op;
-};
-
 static void http_done(struct http *h, const struct http_response *r, void *udata)
 {
 	struct reqctx *ctx = udata;
@@ -1347,7 +1351,6 @@ static void http_done(struct http *h, const struct http_response *r, void *udata
 	enum op op = ctx->op;
 	(void)h;
 
-	free(ctx);
 	rp->bk[op].inflight--;
 	if (rj) {
 		if (op == OP_CANCEL)
@@ -1513,11 +1516,12 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 	default:
 		return;
 	}
-	ctx = malloc(sizeof *ctx);
-	if (!url || !ctx) {
-		free(url);
+	if (!rj)
+		ctx = op == OP_HEALTH ? &rp->hctx : &rp->pctx;
+	else
+		ctx = op == OP_CANCEL ? &rj->cctx : &rj->rctx;
+	if (!url) {
 		free(body);
-		free(ctx);
 		engine_message(rp->e, 1, "endpoint %s: out of memory", rp->ep->name);
 		if (rj && op == OP_RUN)
 			finish(rj, JOB_SUBMIT_FAILED, "out of memory");
@@ -1536,7 +1540,6 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s: %s", op_names[op], err ? err : "cannot start");
 		free(err);
-		free(ctx);
 		if (rj && op == OP_RUN)
 			finish(rj, JOB_SUBMIT_FAILED, msg);
 		else if (rj && op == OP_RETRY)

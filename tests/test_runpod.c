@@ -1,0 +1,671 @@
+/*
+ * test_runpod.c: the RunPod backend driven by the engine against
+ * tests/emulator.py on 127.0.0.1: full lifecycles with saved images for
+ * several worker shapes, FAILED / TIMED_OUT / cancel / retry, 429s with
+ * Retry-After, broken status replies retried, a /run of unknown outcome
+ * (UNKNOWN, sent exactly once), a refused API key (never shown), expiry,
+ * COMPLETED without an image, progress parsing, resuming a job from the store
+ * in a new engine, and SUBMITTING found at start. Every loop has a deadline.
+ */
+#include <cjson/cJSON.h>
+#include <sys/stat.h>
+#include "engine.h"
+#include "http.h"
+#include "th.h"
+#include "engine_emu.h"
+
+static struct emu em;
+static char dir[4096];
+static struct config *cfg;
+static struct store *st;
+
+/* ---- config and engine ---- */
+
+static void add_endpoint(struct config *c, const char *name, const char *url,
+			 const char *key_env, const char *tmpl)
+{
+	struct config_endpoint *ep;
+	c->endpoints = realloc(c->endpoints, (c->n_endpoints + 1) * sizeof *c->endpoints);
+	ep = &c->endpoints[c->n_endpoints++];
+	memset(ep, 0, sizeof *ep);
+	ep->name = strdup(name);
+	ep->kind = CONFIG_RUNPOD;
+	ep->url = strdup(url);
+	ep->api_key_env = strdup(key_env);
+	ep->template_name = tmpl ? strdup(tmpl) : NULL;
+}
+
+static struct config *make_config(void)
+{
+	struct config *c = calloc(1, sizeof *c);
+	char buf[4200];
+
+	snprintf(buf, sizeof buf, "%s/config", dir);
+	c->config_path = strdup(buf);
+	c->config_dir = strdup(dir);
+	c->data_dir = strdup(dir);
+	snprintf(buf, sizeof buf, "%s/history.db", dir);
+	c->db_path = strdup(buf);
+	snprintf(buf, sizeof buf, "%s/images", dir);
+	c->images_dir = strdup(buf);
+	c->graphics = strdup("none");
+	add_endpoint(c, "emu", em.base, "SDQ_TEST_KEY", "sdxl");
+	add_endpoint(c, "bad", em.base, "SDQ_TEST_BADKEY", "sd15");
+	return c;
+}
+
+static void free_config(struct config *c)
+{
+	for (size_t i = 0; i < c->n_endpoints; i++) {
+		free(c->endpoints[i].name);
+		free(c->endpoints[i].url);
+		free(c->endpoints[i].api_key_env);
+		free(c->endpoints[i].template_name);
+	}
+	free(c->endpoints);
+	free(c->config_path);
+	free(c->config_dir);
+	free(c->data_dir);
+	free(c->db_path);
+	free(c->images_dir);
+	free(c->graphics);
+	free(c);
+}
+
+/* what the callback heard */
+static char messages[8192];
+static int saw_rate_limited;
+static double max_progress, min_progress;
+static char progress_text[128];
+static int64_t watch_id;
+
+static void on_event(struct engine *e, const struct engine_event *ev, void *udata)
+{
+	(void)udata;
+	if (ev->type == ENGINE_EV_MESSAGE && ev->message) {
+		size_t n = strlen(messages);
+		snprintf(messages + n, sizeof messages - n, "%s\n", ev->message);
+	}
+	if (ev->type == ENGINE_EV_HEALTH && ev->endpoint) {
+		const struct engine_health *h = engine_health(e, ev->endpoint);
+		if (h && h->rate_limited)
+			saw_rate_limited = 1;
+	}
+	if (ev->type == ENGINE_EV_JOB && ev->job_id == watch_id) {
+		const struct job *j = engine_job(e, ev->job_id);
+		if (j && j->state == JOB_IN_PROGRESS && j->progress >= 0) {
+			if (j->progress > max_progress)
+				max_progress = j->progress;
+			if (min_progress < 0 || j->progress < min_progress)
+				min_progress = j->progress;
+			if (j->progress_text)
+				snprintf(progress_text, sizeof progress_text, "%s", j->progress_text);
+		}
+	}
+}
+
+static struct engine *start_engine(void)
+{
+	char *err = NULL;
+	struct engine *e = engine_new(cfg, st, &err);
+	if (!e) {
+		fprintf(stderr, "engine_new: %s\n", err ? err : "?");
+		exit(2);
+	}
+	engine_set_callback(e, on_event, NULL);
+	messages[0] = '\0';
+	saw_rate_limited = 0;
+	if (engine_drive(e, 1) != 1)
+		fprintf(stderr, "  could not become the driver\n");
+	return e;
+}
+
+static int64_t submit(struct engine *e, const char *endpoint, const char *prompt, int count)
+{
+	struct job_params p;
+	char *err = NULL;
+	int64_t id;
+
+	job_params_init(&p);
+	p.prompt = strdup(prompt);
+	p.endpoint = strdup(endpoint);
+	p.width = 64;
+	p.height = 64;
+	p.count = count;
+	p.steps = 4;
+	id = engine_submit(e, &p, &err);
+	if (!id)
+		fprintf(stderr, "  submit: %s\n", err ? err : "?");
+	free(err);
+	job_params_clear(&p);
+	return id;
+}
+
+/* Step e until job id is terminal (or in state `until` if >= 0), at most
+ * secs seconds. Returns the store's copy (caller frees) or NULL. */
+static struct job *wait_job(struct engine *e, int64_t id, int until, int secs)
+{
+	int64_t deadline = engine_now_ms() + secs * 1000;
+	struct job *j = NULL;
+
+	for (;;) {
+		j = store_job_get(st, id, NULL);
+		if (j && (until >= 0 ? (int)j->state == until : job_state_is_terminal(j->state)))
+			return j;
+		if (engine_now_ms() > deadline)
+			return j;
+		job_free(j);
+		engine_step(e, 100);
+	}
+}
+
+/* ---- emulator stats ---- */
+
+struct got {
+	int done;
+	char *body;
+};
+
+static void on_stats(struct http *h, const struct http_response *r, void *udata)
+{
+	struct got *g = udata;
+	(void)h;
+	g->done = 1;
+	g->body = strdup(r->body);
+}
+
+static cJSON *emu_get(const char *path, const char *method)
+{
+	struct http *h = http_new(NULL);
+	struct http_request r;
+	struct got g = {0, NULL};
+	char url[256];
+	int64_t deadline = engine_now_ms() + 10000;
+	cJSON *root;
+
+	snprintf(url, sizeof url, "%s%s", em.root, path);
+	memset(&r, 0, sizeof r);
+	r.url = url;
+	r.method = method;
+	r.max_response = 16 << 20;
+	http_request(h, &r, on_stats, &g, NULL);
+	while (!g.done && engine_now_ms() < deadline) {
+		http_poll(h, NULL, 0, 200);
+		http_perform(h);
+	}
+	http_free(h);
+	root = g.body ? cJSON_Parse(g.body) : NULL;
+	free(g.body);
+	return root;
+}
+
+/* A number from the emulator's stats of remote job rid (-1 if absent). */
+static long job_stat(const char *rid, const char *field)
+{
+	cJSON *s = emu_get("/_emu/stats", NULL);
+	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "jobs"),
+								  rid ? rid : ""),
+					     field);
+	long n = cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+	cJSON_Delete(s);
+	return n;
+}
+
+static long runs_for_prompt(const char *prompt)
+{
+	cJSON *s = emu_get("/_emu/stats", NULL);
+	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "runs_by_prompt"), prompt);
+	long n = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+	cJSON_Delete(s);
+	return n;
+}
+
+static int file_size_ok(const char *path)
+{
+	struct stat sb;
+	return path && stat(path, &sb) == 0 && sb.st_size > 0;
+}
+
+/* ---- tests ---- */
+
+static void lifecycle(const char *shape, int count, const char *fmt)
+{
+	struct engine *e = start_engine();
+	char prompt[256];
+	int64_t id;
+	struct job *j;
+
+	snprintf(prompt, sizeof prompt, "a lighthouse [[shape=%s count=%d]]", shape, count);
+	id = submit(e, "emu", prompt, count);
+	CHECK(id > 0);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j != NULL);
+	if (j) {
+		CHECK_STR(job_state_name(j->state), "COMPLETED");
+		CHECK_INT(j->n_outputs, count);
+		for (size_t i = 0; i < j->n_outputs; i++) {
+			CHECK(file_size_ok(j->outputs[i].path));
+			CHECK_STR(j->outputs[i].format, fmt);
+		}
+		CHECK(j->remote_id != NULL);
+		CHECK(j->finished_at > 0 && j->submitted_at > 0);
+		CHECK(j->exec_ms >= 0);
+		if (j->state != JOB_COMPLETED)
+			fprintf(stderr, "  %s: %s / %s\n", shape, j->error ? j->error : "",
+				messages);
+		CHECK_INT(runs_for_prompt(prompt), 1);
+	}
+	job_free(j);
+	engine_free(e);
+}
+
+static void test_shapes(void)
+{
+	lifecycle("sdxl", 2, "png");
+	lifecycle("sd15", 1, "png");
+	lifecycle("a1111", 1, "png");
+	lifecycle("comfyui", 1, "png");
+	lifecycle("url", 1, "png");
+	lifecycle("jpeg", 1, "jpeg");
+}
+
+static void test_failed(void)
+{
+	struct engine *e = start_engine();
+	int64_t a = submit(e, "emu", "boom [[fail=\"out of memory here\" run=0.2]]", 1);
+	int64_t b = submit(e, "emu", "boom json [[fail=json run=0.2]]", 1);
+	struct job *j;
+
+	j = wait_job(e, a, -1, 30);
+	CHECK(j && j->state == JOB_FAILED);
+	CHECK(j && j->error && strstr(j->error, "out of memory here"));
+	job_free(j);
+	j = wait_job(e, b, -1, 30);
+	CHECK(j && j->state == JOB_FAILED);
+	/* runpod-python's JSON-string error is kept in full */
+	CHECK(j && j->error && strstr(j->error, "error_type") && strstr(j->error, "traceback"));
+	job_free(j);
+	engine_free(e);
+}
+
+static void test_timed_out(void)
+{
+	struct engine *e = start_engine();
+	int64_t id = submit(e, "emu", "slowpoke [[timeout run=0.2]]", 1);
+	struct job *j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_TIMED_OUT);
+	CHECK(j && j->error && j->error[0]);
+	job_free(j);
+	engine_free(e);
+}
+
+static void test_cancel(void)
+{
+	struct engine *e = start_engine();
+	int64_t id = submit(e, "emu", "never mind [[queue=60]]", 1);
+	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
+	char *err = NULL;
+	int64_t pend;
+
+	CHECK(j && j->state == JOB_IN_QUEUE);
+	job_free(j);
+	CHECK_INT(engine_cancel(e, id, &err), 0);
+	free(err);
+	err = NULL;
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_CANCELLED);
+	CHECK(j && job_stat(j->remote_id, "cancel_count") == 1);
+	job_free(j);
+	CHECK_INT(engine_cancel(e, id, &err), -1); /* already CANCELLED */
+	CHECK(err && strstr(err, "CANCELLED"));
+	free(err);
+	engine_free(e);
+
+	/* a PENDING job of a viewer (no driver anywhere) is cancelled at once
+	 * and never sent */
+	e = engine_new(cfg, st, NULL);
+	pend = submit(e, "emu", "cancelled before sending [[queue=1]]", 1);
+	CHECK_INT(engine_cancel(e, pend, NULL), 0);
+	j = store_job_get(st, pend, NULL);
+	CHECK(j && j->state == JOB_CANCELLED);
+	job_free(j);
+	engine_free(e);
+	CHECK_INT(runs_for_prompt("cancelled before sending [[queue=1]]"), 0);
+}
+
+static void test_retry(void)
+{
+	struct engine *e = start_engine();
+	int64_t id = submit(e, "emu", "second time lucky [[fail=flaky run=0.2]]", 1);
+	struct job *j = wait_job(e, id, -1, 30);
+	char *rid = NULL, *err = NULL;
+
+	CHECK(j && j->state == JOB_FAILED);
+	if (j)
+		rid = j->remote_id ? strdup(j->remote_id) : NULL;
+	job_free(j);
+	CHECK_INT(engine_retry(e, id, &err), 0);
+	free(err);
+	j = wait_job(e, id, JOB_COMPLETED, 30);
+	CHECK(j && j->state == JOB_COMPLETED);
+	CHECK(j && j->n_outputs == 1 && !j->error);
+	CHECK(j && rid && j->remote_id && strcmp(j->remote_id, rid) == 0);
+	CHECK_INT(job_stat(rid, "retries"), 1);
+	CHECK_INT(runs_for_prompt("second time lucky [[fail=flaky run=0.2]]"), 1);
+	job_free(j);
+	free(rid);
+	engine_free(e);
+}
+
+static void test_retry_requested_by_viewer(void)
+{
+	struct engine *e = start_engine();
+	struct engine *v;
+	struct store *st2;
+	int64_t id = submit(e, "emu", "retry via the store [[fail=flaky run=0.2]]", 1);
+	struct job *j = wait_job(e, id, -1, 30);
+
+	CHECK(j && j->state == JOB_FAILED);
+	job_free(j);
+	/* another process (a second store connection) asks for a retry */
+	st2 = store_open(cfg->db_path, NULL);
+	v = engine_new(cfg, st2, NULL);
+	CHECK_INT(engine_retry(v, id, NULL), 0);
+	j = wait_job(e, id, JOB_COMPLETED, 30);
+	CHECK(j && j->state == JOB_COMPLETED);
+	CHECK(j && !j->retry_requested);
+	job_free(j);
+	engine_free(v);
+	store_close(st2);
+	engine_free(e);
+}
+
+static void test_429(void)
+{
+	struct engine *e = start_engine();
+	int64_t t0 = engine_now_ms(), id;
+	struct job *j;
+
+	id = submit(e, "emu", "busy [[http429=2 queue=0 run=0.2]]", 1);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_COMPLETED);
+	CHECK(saw_rate_limited);
+	/* two answers with Retry-After: 1 -> at least ~2 s (a lower bound only) */
+	CHECK(engine_now_ms() - t0 >= 1900);
+	CHECK(j && job_stat(j->remote_id, "status_polls") >= 3);
+	job_free(j);
+
+	/* a /run refused with 429 is sent again (nothing was created) */
+	id = submit(e, "emu", "busy run [[run429=1 run=0.2]]", 1);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_COMPLETED);
+	CHECK_INT(runs_for_prompt("busy run [[run429=1 run=0.2]]"), 2);
+	job_free(j);
+	engine_free(e);
+}
+
+static void test_broken_status_replies(void)
+{
+	struct engine *e = start_engine();
+	int64_t a = submit(e, "emu", "flaky server [[http500=2 reset=1 run=0.2]]", 1);
+	int64_t b = submit(e, "emu", "truncated [[truncated run=0.2]]", 1);
+	int64_t c = submit(e, "emu", "not json [[nonjson run=0.2]]", 1);
+	int64_t d = submit(e, "emu", "cut short [[cut run=0.2]]", 1);
+	int64_t ids[4] = {a, b, c, d};
+
+	for (int i = 0; i < 4; i++) {
+		struct job *j = wait_job(e, ids[i], -1, 60);
+		CHECK(j && j->state == JOB_COMPLETED);
+		CHECK(j && j->n_outputs == 1);
+		if (j && j->state != JOB_COMPLETED)
+			fprintf(stderr, "  job %d: %s %s\n", i, job_state_name(j->state),
+				j->error ? j->error : "");
+		/* the faults were served: 2 x 500 and a reset before any answer */
+		if (i == 0)
+			CHECK(j && job_stat(j->remote_id, "status_polls") >= 4);
+		job_free(j);
+	}
+	engine_free(e);
+}
+
+static void test_run_unknown(void)
+{
+	struct engine *e = start_engine();
+	const char *p1 = "dropped [[rundrop=1 run=0.2]]", *p2 = "server error [[run500=1]]";
+	int64_t a = submit(e, "emu", p1, 1), b = submit(e, "emu", p2, 1);
+	struct job *j;
+
+	j = wait_job(e, a, -1, 30);
+	CHECK(j && j->state == JOB_UNKNOWN);
+	CHECK(j && j->error && strstr(j->error, "not sent again"));
+	job_free(j);
+	j = wait_job(e, b, -1, 30);
+	CHECK(j && j->state == JOB_UNKNOWN);
+	job_free(j);
+	/* a while later: still sent exactly once */
+	for (int i = 0; i < 10; i++)
+		engine_step(e, 100);
+	CHECK_INT(runs_for_prompt(p1), 1);
+	CHECK_INT(runs_for_prompt(p2), 1);
+	engine_free(e);
+}
+
+static void test_bad_key(void)
+{
+	struct engine *e = start_engine();
+	int64_t id = submit(e, "bad", "who am i", 1);
+	struct job *j = wait_job(e, id, -1, 30);
+	char *err = NULL;
+
+	CHECK(j && j->state == JOB_SUBMIT_FAILED);
+	CHECK(j && j->error && strstr(j->error, "HTTP 401") && strstr(j->error, "RUNPOD_API_KEY"));
+	CHECK(j && j->error && !strstr(j->error, "wrong-key-999"));
+	CHECK(!strstr(messages, "wrong-key-999"));
+	job_free(j);
+	/* health says so too */
+	CHECK_INT(engine_health_refresh(e, "bad", &err), 0);
+	free(err);
+	for (int i = 0; i < 50; i++) {
+		const struct engine_health *h = engine_health(e, "bad");
+		if (h && h->auth_failed)
+			break;
+		engine_step(e, 100);
+	}
+	CHECK(engine_health(e, "bad") && engine_health(e, "bad")->auth_failed);
+	CHECK(engine_health(e, "bad")->error && !strstr(engine_health(e, "bad")->error,
+						       "wrong-key-999"));
+	engine_free(e);
+}
+
+static void test_health(void)
+{
+	struct engine *e = start_engine();
+	const struct engine_health *h = NULL;
+	CHECK_INT(engine_health_refresh(e, "emu", NULL), 0);
+	for (int i = 0; i < 50; i++) {
+		h = engine_health(e, "emu");
+		if (h && h->valid)
+			break;
+		engine_step(e, 100);
+	}
+	CHECK(h && h->valid && h->reachable && !h->auth_failed);
+	CHECK(h && h->workers_idle + h->workers_running >= 0);
+	CHECK(h && h->jobs_completed >= 0);
+	engine_free(e);
+}
+
+static void test_expired(void)
+{
+	struct engine *e = start_engine();
+	/* gone the moment it finishes: the next poll gets a 404 */
+	int64_t id = submit(e, "emu", "ephemeral [[expire=0 run=0.1 queue=0]]", 1);
+	struct job *j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_EXPIRED);
+	CHECK(j && j->error && strstr(j->error, "404"));
+	job_free(j);
+	engine_free(e);
+}
+
+static void test_no_image(void)
+{
+	struct engine *e = start_engine();
+	int64_t a = submit(e, "emu", "nothing [[shape=noimage run=0.2]]", 1);
+	int64_t b = submit(e, "emu", "nothing at all [[shape=nooutput run=0.2]]", 1);
+	int64_t c = submit(e, "emu", "old comfy error [[shape=comfy_old_error run=0.2]]", 1);
+	struct job *j;
+
+	j = wait_job(e, a, -1, 30);
+	CHECK(j && j->state == JOB_FAILED);
+	CHECK(j && j->error && strstr(j->error, "completed without an image"));
+	CHECK(j && j->raw_output && j->raw_output[0]);
+	CHECK(j && j->n_outputs == 0);
+	job_free(j);
+	j = wait_job(e, b, -1, 30);
+	CHECK(j && j->state == JOB_FAILED);
+	CHECK(j && j->error && strstr(j->error, "without an image"));
+	job_free(j);
+	j = wait_job(e, c, -1, 30);
+	CHECK(j && j->state == JOB_FAILED);
+	CHECK(j && j->error && j->error[0]);
+	job_free(j);
+	engine_free(e);
+}
+
+static void progress_case(const char *kind)
+{
+	struct engine *e = start_engine();
+	char prompt[128];
+	struct job *j;
+
+	snprintf(prompt, sizeof prompt, "slowly [[run=4 steps=8 progress=%s queue=0]]", kind);
+	max_progress = -1;
+	min_progress = -1;
+	progress_text[0] = '\0';
+	watch_id = submit(e, "emu", prompt, 1);
+	j = wait_job(e, watch_id, -1, 40);
+	CHECK(j && j->state == JOB_COMPLETED);
+	CHECK(max_progress > 0 && max_progress <= 1);
+	CHECK(min_progress >= 0 && min_progress < 1);
+	CHECK(progress_text[0] != '\0');
+	if (!(max_progress > 0))
+		fprintf(stderr, "  progress=%s: none seen\n", kind);
+	job_free(j);
+	watch_id = 0;
+	engine_free(e);
+}
+
+static void test_progress(void)
+{
+	progress_case("str");
+	progress_case("dict");
+	progress_case("step");
+	progress_case("dictstr");
+}
+
+static void test_resume(void)
+{
+	struct engine *e = start_engine();
+	const char *prompt = "survives a restart [[queue=3 run=0.2]]";
+	int64_t id = submit(e, "emu", prompt, 1);
+	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
+
+	CHECK(j && j->state == JOB_IN_QUEUE);
+	job_free(j);
+	engine_free(e); /* the job stays IN_QUEUE in the store */
+	j = store_job_get(st, id, NULL);
+	CHECK(j && j->state == JOB_IN_QUEUE);
+	job_free(j);
+
+	e = start_engine();
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_COMPLETED);
+	CHECK(j && j->n_outputs == 1);
+	CHECK_INT(runs_for_prompt(prompt), 1);
+	job_free(j);
+	engine_free(e);
+}
+
+static void test_submitting_at_start(void)
+{
+	struct job *j = job_new();
+	struct engine *e;
+	int64_t id;
+
+	job_set_str(&j->params.prompt, "the process died here");
+	job_set_str(&j->params.endpoint, "emu");
+	job_set_str(&j->endpoint, "emu");
+	job_set_str(&j->backend, "runpod");
+	j->state = JOB_SUBMITTING;
+	CHECK_INT(store_job_add(st, j, NULL), 0);
+	id = j->id;
+	job_free(j);
+	e = start_engine();
+	j = store_job_get(st, id, NULL);
+	CHECK(j && j->state == JOB_UNKNOWN);
+	CHECK(j && j->error && strstr(j->error, "not sent again"));
+	job_free(j);
+	for (int i = 0; i < 5; i++)
+		engine_step(e, 100);
+	CHECK_INT(runs_for_prompt("the process died here"), 0);
+	engine_free(e);
+}
+
+static void test_purge(void)
+{
+	struct engine *e = start_engine();
+	int64_t id = submit(e, "emu", "purged [[queue=60]]", 1);
+	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
+
+	CHECK(j && j->state == JOB_IN_QUEUE);
+	job_free(j);
+	CHECK_INT(engine_purge_queue(e, "emu", NULL), 0);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && (j->state == JOB_CANCELLED || j->state == JOB_EXPIRED));
+	CHECK(strstr(messages, "removed") != NULL);
+	job_free(j);
+	engine_free(e);
+}
+
+int main(void)
+{
+	char *err = NULL;
+	static const char *const args[] = {"--queue-time", "0.2", "--run-time", "0.4",
+					   "--steps", "3", NULL};
+
+	snprintf(dir, sizeof dir, "%s", th_tmpdir());
+	setenv("SDQ_TEST_KEY", "test-key-123", 1);
+	setenv("SDQ_TEST_BADKEY", "wrong-key-999", 1);
+	if (emu_start(&em, args) < 0) {
+		fprintf(stderr, "cannot start the emulator\n");
+		th_failed++;
+		return th_done("test_runpod");
+	}
+	cfg = make_config();
+	st = store_open(cfg->db_path, &err);
+	if (!st) {
+		fprintf(stderr, "store_open: %s\n", err ? err : "?");
+		emu_stop(&em);
+		return 2;
+	}
+	TH_RUN(test_shapes);
+	TH_RUN(test_failed);
+	TH_RUN(test_timed_out);
+	TH_RUN(test_cancel);
+	TH_RUN(test_retry);
+	TH_RUN(test_retry_requested_by_viewer);
+	TH_RUN(test_429);
+	TH_RUN(test_broken_status_replies);
+	TH_RUN(test_run_unknown);
+	TH_RUN(test_bad_key);
+	TH_RUN(test_health);
+	TH_RUN(test_expired);
+	TH_RUN(test_no_image);
+	TH_RUN(test_progress);
+	TH_RUN(test_resume);
+	TH_RUN(test_submitting_at_start);
+	TH_RUN(test_purge);
+	store_close(st);
+	free_config(cfg);
+	emu_stop(&em);
+	return th_done("test_runpod");
+}
