@@ -59,39 +59,39 @@ enum stmt_id {
 
 /* Every column of jobs, in the order row_to_job() reads them. */
 #define JOB_COLS                                                                                   \
-	"j.id, j.remote_id, j.backend, j.endpoint, j.endpoint_url, j.state, j.status_text, "      \
-	"j.prompt, j.negative_prompt, j.width, j.height, j.steps, j.cfg, j.seed, j.sampler, "    \
-	"j.count, j.param_endpoint, j.template, j.extra_json, j.created_at, j.submitted_at, "    \
-	"j.started_at, j.finished_at, j.delay_ms, j.exec_ms, j.worker_id, j.error, "              \
-	"j.raw_output, j.log_tail, j.progress, j.progress_text, j.cancel_requested, "            \
+	"j.id, j.remote_id, j.backend, j.endpoint, j.endpoint_url, j.state, j.status_text, "       \
+	"j.prompt, j.negative_prompt, j.width, j.height, j.steps, j.cfg, j.seed, j.sampler, "      \
+	"j.count, j.param_endpoint, j.template, j.extra_json, j.created_at, j.submitted_at, "      \
+	"j.started_at, j.finished_at, j.delay_ms, j.exec_ms, j.worker_id, j.error, "               \
+	"j.raw_output, j.log_tail, j.progress, j.progress_text, j.cancel_requested, "              \
 	"j.retry_requested"
 
 /* The 30 columns written by bind_job(), parameters ?1..?30. */
 #define JOB_WRITE_COLS                                                                             \
-	"remote_id, backend, endpoint, endpoint_url, state, status_text, prompt, "               \
-	"negative_prompt, width, height, steps, cfg, seed, sampler, count, param_endpoint, "     \
-	"template, extra_json, created_at, submitted_at, started_at, finished_at, delay_ms, "    \
+	"remote_id, backend, endpoint, endpoint_url, state, status_text, prompt, "                 \
+	"negative_prompt, width, height, steps, cfg, seed, sampler, count, param_endpoint, "       \
+	"template, extra_json, created_at, submitted_at, started_at, finished_at, delay_ms, "      \
 	"exec_ms, worker_id, error, raw_output, log_tail, progress, progress_text"
 
 static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_INSERT_JOB] = "INSERT INTO jobs(" JOB_WRITE_COLS ", cancel_requested, retry_requested) "
-		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-		     "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32)",
+                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+                     "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32)",
     [S_UPDATE_JOB] = "UPDATE jobs SET remote_id=?1, backend=?2, endpoint=?3, endpoint_url=?4, "
-		     "state=?5, status_text=?6, prompt=?7, negative_prompt=?8, width=?9, "
-		     "height=?10, steps=?11, cfg=?12, seed=?13, sampler=?14, count=?15, "
-		     "param_endpoint=?16, template=?17, extra_json=?18, created_at=?19, "
-		     "submitted_at=?20, started_at=?21, finished_at=?22, delay_ms=?23, "
-		     "exec_ms=?24, worker_id=?25, error=?26, raw_output=?27, log_tail=?28, "
-		     "progress=?29, progress_text=?30 WHERE id=?31",
-    [S_STATE_OF] = "SELECT state FROM jobs WHERE id=?1",
+                     "state=?5, status_text=?6, prompt=?7, negative_prompt=?8, width=?9, "
+                     "height=?10, steps=?11, cfg=?12, seed=?13, sampler=?14, count=?15, "
+                     "param_endpoint=?16, template=?17, extra_json=?18, created_at=?19, "
+                     "submitted_at=?20, started_at=?21, finished_at=?22, delay_ms=?23, "
+                     "exec_ms=?24, worker_id=?25, error=?26, raw_output=?27, log_tail=?28, "
+                     "progress=?29, progress_text=?30 WHERE id=?31",
+    [S_STATE_OF] = "SELECT state, status_text FROM jobs WHERE id=?1",
     [S_INSERT_EVENT] = "INSERT INTO events(job_id, at, state, detail) VALUES(?1,?2,?3,?4)",
     [S_INSERT_OUTPUT] = "INSERT INTO outputs(job_id, idx, path, width, height, seed, format, "
-			"bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) "
-			"ON CONFLICT(job_id, idx) DO NOTHING",
+                        "bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) "
+                        "ON CONFLICT(job_id, idx) DO NOTHING",
     [S_GET_JOB] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id=?1",
     [S_GET_OUTPUTS] = "SELECT job_id, idx, path, width, height, seed, format, bytes "
-		      "FROM outputs WHERE job_id=?1 ORDER BY idx",
+                      "FROM outputs WHERE job_id=?1 ORDER BY idx",
     [S_SET_CANCEL] = "UPDATE jobs SET cancel_requested=1 WHERE id=?1",
     [S_SET_RETRY] = "UPDATE jobs SET retry_requested=1 WHERE id=?1",
     [S_CLEAR_REQ] = "UPDATE jobs SET cancel_requested=0, retry_requested=0 WHERE id=?1",
@@ -99,11 +99,11 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_FIND_REMOTE_EXACT] = "SELECT id FROM jobs WHERE remote_id=?1 ORDER BY id DESC LIMIT 2",
     /* ?2 is ?1 with its last byte incremented, so the index gives a range. */
     [S_FIND_REMOTE_PREFIX] = "SELECT id, remote_id FROM jobs WHERE remote_id >= ?1 AND "
-			     "remote_id < ?2 AND substr(remote_id, 1, length(?1)) = ?1",
+                             "remote_id < ?2 AND substr(remote_id, 1, length(?1)) = ?1",
     [S_DELETE] = "DELETE FROM jobs WHERE id=?1",
     [S_EVENTS] = "SELECT at, state, detail FROM events WHERE job_id=?1 ORDER BY id",
     [S_RECENT] = "SELECT prompt FROM jobs WHERE prompt IS NOT NULL AND prompt <> '' "
-		 "ORDER BY id DESC",
+                 "ORDER BY id DESC",
     [S_DATA_VERSION] = "PRAGMA data_version",
     [S_USER_VERSION] = "PRAGMA user_version",
 };
@@ -302,7 +302,7 @@ static void db_err(struct store *st, char **err, int rc, const char *fmt, ...)
 	va_end(ap);
 	if (sys && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_FULL))
 		set_err(err, "%s: %s%s(%s: %s)", what, mean ? mean : "", mean ? " " : "", msg,
-			strerror(sys));
+		        strerror(sys));
 	else
 		set_err(err, "%s: %s%s(%s)", what, mean ? mean : "", mean ? " " : "", msg);
 }
@@ -315,8 +315,8 @@ static sqlite3_stmt *stmt(struct store *st, enum stmt_id id, char **err)
 
 	if (st->stmts[id])
 		return st->stmts[id];
-	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-				&st->stmts[id], NULL);
+	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmts[id],
+	                        NULL);
 	if (rc != SQLITE_OK) {
 		db_err(st, err, rc, "store: preparing a query");
 		st->stmts[id] = NULL;
@@ -356,19 +356,19 @@ static int begin_read(struct store *st, char **err, const char *what)
 	return exec(st, "BEGIN", err, what);
 }
 
-static int commit(struct store *st, char **err, const char *what)
-{
-	if (exec(st, "COMMIT", err, what) < 0) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
-}
-
 static void rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int commit(struct store *st, char **err, const char *what)
+{
+	if (exec(st, "COMMIT", err, what) < 0) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
 }
 
 /* Run a statement that returns no rows (after binding); 0 or -1. */
@@ -406,7 +406,7 @@ static int make_parent_dirs(const char *path, char **err)
 			*c = '\0';
 			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
 				set_err(err, "store: cannot create directory %s: %s", p,
-					strerror(errno));
+				        strerror(errno));
 				rc = -1;
 				break;
 			}
@@ -449,9 +449,9 @@ static int migrate(struct store *st, char **err)
 			return -1;
 		if (v > SCHEMA_VERSION) {
 			set_err(err,
-				"store: %s has schema version %d, newer than this sdq knows (%d); "
-				"use a newer sdq",
-				st->path, v, SCHEMA_VERSION);
+			        "store: %s has schema version %d, newer than this sdq knows (%d); "
+			        "use a newer sdq",
+			        st->path, v, SCHEMA_VERSION);
 			return -1;
 		}
 		if (v == SCHEMA_VERSION)
@@ -465,9 +465,10 @@ static int migrate(struct store *st, char **err)
 		if (v < SCHEMA_VERSION && v >= 0) {
 			char what[80];
 			snprintf(what, sizeof what, "store: migrating the schema to version %d",
-				 v + 1);
+			         v + 1);
 			snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-			if (exec(st, migrations[v], err, what) < 0 || exec(st, sql, err, what) < 0) {
+			if (exec(st, migrations[v], err, what) < 0 ||
+			    exec(st, sql, err, what) < 0) {
 				rollback(st);
 				return -1;
 			}
@@ -493,7 +494,7 @@ static int set_wal(struct store *st, char **err)
 				if (ok)
 					return 0;
 				set_err(err, "store: %s: cannot switch to WAL mode (mode is %s)",
-					st->path, mode ? mode : "?");
+				        st->path, mode ? mode : "?");
 				return -1;
 			}
 		}
@@ -747,7 +748,7 @@ static int insert_outputs(struct store *st, const struct job *j, char **err)
 }
 
 static int insert_event(struct store *st, int64_t id, enum job_state state, const char *detail,
-			char **err)
+                        char **err)
 {
 	sqlite3_stmt *s = stmt(st, S_INSERT_EVENT, err);
 
@@ -765,8 +766,8 @@ static const char *event_detail(const struct job *j)
 {
 	if (j->state == JOB_OTHER)
 		return j->status_text;
-	if (j->state == JOB_FAILED || j->state == JOB_SUBMIT_FAILED ||
-	    j->state == JOB_TIMED_OUT || j->state == JOB_EXPIRED || j->state == JOB_UNKNOWN)
+	if (j->state == JOB_FAILED || j->state == JOB_SUBMIT_FAILED || j->state == JOB_TIMED_OUT ||
+	    j->state == JOB_EXPIRED || j->state == JOB_UNKNOWN)
 		return j->error;
 	return NULL;
 }
@@ -790,8 +791,7 @@ int store_job_add(struct store *st, struct job *j, char **err)
 	if (step_done(st, s, err, "store: adding a job") < 0)
 		goto fail;
 	j->id = sqlite3_last_insert_rowid(st->db);
-	if (insert_event(st, j->id, j->state, "created", err) < 0 ||
-	    insert_outputs(st, j, err) < 0)
+	if (insert_event(st, j->id, j->state, "created", err) < 0 || insert_outputs(st, j, err) < 0)
 		goto fail;
 	if (commit(st, err, "store: adding a job") < 0)
 		goto fail_undo;
@@ -809,7 +809,7 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 	sqlite3_stmt *s;
 	char what[64];
 	enum job_state old;
-	int rc;
+	int rc, changed;
 
 	snprintf(what, sizeof what, "store: saving job %lld", (long long)j->id);
 	if (j->id <= 0) {
@@ -833,6 +833,14 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 		goto fail;
 	}
 	old = job_state_parse((const char *)sqlite3_column_text(s, 0));
+	/* A status sdq does not know is recorded verbatim, so a new one of
+	 * those (WARMING_UP -> THROTTLED) is a change too. */
+	changed = old != j->state;
+	if (!changed && old == JOB_OTHER) {
+		const char *t = (const char *)sqlite3_column_text(s, 1);
+		changed = (t == NULL) != (j->status_text == NULL) ||
+		          (t && strcmp(t, j->status_text) != 0);
+	}
 	done(s);
 
 	if (!(s = stmt(st, S_UPDATE_JOB, err)))
@@ -841,7 +849,7 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 	sqlite3_bind_int64(s, 31, j->id);
 	if (step_done(st, s, err, what) < 0)
 		goto fail;
-	if (old != j->state && insert_event(st, j->id, j->state, event_detail(j), err) < 0)
+	if (changed && insert_event(st, j->id, j->state, event_detail(j), err) < 0)
 		goto fail;
 	if (insert_outputs(st, j, err) < 0)
 		goto fail;
@@ -852,8 +860,7 @@ fail:
 }
 
 /* Run one of the single-row flag updates; -1 with a message when no such job. */
-static int set_flags(struct store *st, enum stmt_id which, int64_t id, const char *what,
-		     char **err)
+static int set_flags(struct store *st, enum stmt_id which, int64_t id, const char *what, char **err)
 {
 	sqlite3_stmt *s = stmt(st, which, err);
 	char buf[64];
@@ -1018,9 +1025,10 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 	/* Then a unique prefix of one. */
 	len = strlen(ref);
 	if (len < FIND_MIN_PREFIX) {
-		set_err(err, "no job %s (give a local id, a remote id or at least %d of its "
-			     "first characters)",
-			ref, FIND_MIN_PREFIX);
+		set_err(err,
+		        "no job %s (give a local id, a remote id or at least %d of its "
+		        "first characters)",
+		        ref, FIND_MIN_PREFIX);
 		return 0;
 	}
 	if (!(upper = strdup(ref))) {
@@ -1058,7 +1066,7 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 		set_err(err, "no job %s", ref);
 	else
 		set_err(err, "%s is ambiguous: %zu jobs have a remote id starting with it", ref,
-			matches);
+		        matches);
 	return 0;
 }
 
@@ -1096,8 +1104,8 @@ static char *fts_query(const char *text, int *none)
 		       *p == '\v')
 			p++;
 		w = p;
-		while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
-			       *p == '\f' || *p == '\v'))
+		while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
+		               *p == '\v'))
 			p++;
 		n = (size_t)(p - w);
 		for (size_t i = 0; i < n; i++) {
@@ -1164,8 +1172,8 @@ static void add_sql(struct built *b, const char *s)
 /* Build "SELECT <what> FROM ... WHERE ... [ORDER BY, LIMIT]" for q. With text,
  * the FTS index drives the scan in rowid order, so "newest 50 matching"
  * reads about 50 rows, not every match. */
-static int build_query(const struct store_query *q, const char *what, int ordered,
-		       struct built *b, char **err)
+static int build_query(const struct store_query *q, const char *what, int ordered, struct built *b,
+                       char **err)
 {
 	static const struct store_query none;
 	int mask, all = (1 << JOB_STATE_COUNT) - 1, where = 0;
@@ -1191,7 +1199,7 @@ static int build_query(const struct store_query *q, const char *what, int ordere
 	add_sql(b, what);
 	if (b->match) {
 		add_sql(b, " FROM jobs_fts CROSS JOIN jobs j ON j.id = jobs_fts.rowid "
-			   "WHERE jobs_fts MATCH ?");
+		           "WHERE jobs_fts MATCH ?");
 		idcol = "jobs_fts.rowid";
 		where = 1;
 	} else {
@@ -1298,10 +1306,10 @@ static int attach_outputs(struct store *st, struct job **jobs, size_t n, char **
 	qsort(slots, n, sizeof *slots, cmp_slot);
 
 	rc = sqlite3_prepare_v2(st->db,
-				"SELECT job_id, idx, path, width, height, seed, format, bytes "
-				"FROM outputs WHERE job_id IN (SELECT value FROM json_each(?1)) "
-				"ORDER BY job_id, idx",
-				-1, &s, NULL);
+	                        "SELECT job_id, idx, path, width, height, seed, format, bytes "
+	                        "FROM outputs WHERE job_id IN (SELECT value FROM json_each(?1)) "
+	                        "ORDER BY job_id, idx",
+	                        -1, &s, NULL);
 	if (rc != SQLITE_OK) {
 		db_err(st, err, rc, "store: preparing a query");
 		goto out;
@@ -1328,7 +1336,7 @@ out:
 }
 
 int store_job_list(struct store *st, const struct store_query *q, struct job ***out, size_t *n,
-		   char **err)
+                   char **err)
 {
 	struct built b;
 	sqlite3_stmt *s = NULL;
@@ -1429,8 +1437,7 @@ void store_events_free(struct store_event *ev, size_t n)
 	free(ev);
 }
 
-int store_job_events(struct store *st, int64_t id, struct store_event **out, size_t *n,
-		     char **err)
+int store_job_events(struct store *st, int64_t id, struct store_event **out, size_t *n, char **err)
 {
 	sqlite3_stmt *s = stmt(st, S_EVENTS, err);
 	struct store_event *ev = NULL;
@@ -1563,7 +1570,7 @@ int store_lock_driver(struct store *st, char **err)
 	fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		set_err(err, "store: cannot open the lock file %s: %s", st->lock_path,
-			strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	/* store_driver_pid() in another process takes a shared lock for an

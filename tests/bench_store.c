@@ -21,11 +21,11 @@ static double now_s(void)
 }
 
 static const char *const words[] = {
-    "cat",     "dog",      "portrait", "landscape", "sunset",  "forest",   "castle",  "robot",
-    "dragon",  "ocean",    "city",     "night",     "neon",    "painting", "oil",     "anime",
-    "photo",   "realistic", "detailed", "golden",   "hour",    "misty",    "mountain", "river",
-    "woman",   "man",      "child",    "old",       "vintage", "futuristic", "space",  "nebula",
-    "flower",  "garden",   "winter",   "snow",      "desert",  "storm",    "lighthouse", "ship",
+    "cat",    "dog",       "portrait", "landscape", "sunset",  "forest",     "castle",     "robot",
+    "dragon", "ocean",     "city",     "night",     "neon",    "painting",   "oil",        "anime",
+    "photo",  "realistic", "detailed", "golden",    "hour",    "misty",      "mountain",   "river",
+    "woman",  "man",       "child",    "old",       "vintage", "futuristic", "space",      "nebula",
+    "flower", "garden",    "winter",   "snow",      "desert",  "storm",      "lighthouse", "ship",
 };
 #define NWORDS (sizeof words / sizeof words[0])
 
@@ -41,7 +41,8 @@ static void make_prompt(char *buf, size_t len, int i)
 	size_t o = 0;
 	int n = 4 + (int)(rnd() % 8);
 	for (int k = 0; k < n && o + 16 < len; k++)
-		o += (size_t)snprintf(buf + o, len - o, "%s%s", k ? " " : "", words[rnd() % NWORDS]);
+		o +=
+		    (size_t)snprintf(buf + o, len - o, "%s%s", k ? " " : "", words[rnd() % NWORDS]);
 	/* a rare word in about 1 prompt in 1000 */
 	if (i % 997 == 0 && o + 16 < len)
 		snprintf(buf + o, len - o, " zeppelin");
@@ -147,18 +148,19 @@ int main(void)
 			die("raw open", NULL);
 		t0 = now_s();
 		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-		if (sqlite3_prepare_v2(db,
-				       "INSERT INTO jobs(state, prompt, negative_prompt, remote_id, "
-				       "backend, width, height, steps, created_at) "
-				       "VALUES(?1, ?2, 'blurry, lowres', ?3, 'runpod', 1024, 1024, "
-				       "30, ?4)",
-				       -1, &s, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(
+		        db,
+		        "INSERT INTO jobs(state, prompt, negative_prompt, remote_id, "
+		        "backend, width, height, steps, created_at) "
+		        "VALUES(?1, ?2, 'blurry, lowres', ?3, 'runpod', 1024, 1024, "
+		        "30, ?4)",
+		        -1, &s, NULL) != SQLITE_OK)
 			die("prepare", (char *)sqlite3_errmsg(db));
 		for (int i = 0; i < n2; i++) {
 			char rid[64];
-			enum job_state stt = i > n2 - 20 ? JOB_IN_QUEUE
-					     : i % 50 == 0 ? JOB_FAILED
-							   : JOB_COMPLETED;
+			enum job_state stt = i > n2 - 20   ? JOB_IN_QUEUE
+			                     : i % 50 == 0 ? JOB_FAILED
+			                                   : JOB_COMPLETED;
 			make_prompt(prompt, sizeof prompt, i);
 			snprintf(rid, sizeof rid, "%08x-%05d-e1", rnd(), i);
 			sqlite3_bind_text(s, 1, job_state_name(stt), -1, SQLITE_STATIC);
@@ -246,8 +248,8 @@ int main(void)
 		t0 = now_s();
 		for (int r = 0; r < 100; r++)
 			id = store_job_find(st, "4242", NULL);
-		printf("  %-44s %8.3f ms  (id %lld)\n", "find by local id", (now_s() - t0) * 1000 / 100,
-		       (long long)id);
+		printf("  %-44s %8.3f ms  (id %lld)\n", "find by local id",
+		       (now_s() - t0) * 1000 / 100, (long long)id);
 		t0 = now_s();
 		for (int r = 0; r < 20; r++) {
 			if (store_recent_prompts(st, 20, &p, &n, &err) < 0)

@@ -44,7 +44,7 @@ static struct job *mkjob(const char *prompt, const char *neg, enum job_state sta
 
 /* Add a job and free the struct; returns its id (0 on failure). */
 static int64_t add(struct store *st, const char *prompt, const char *neg, enum job_state state,
-		   const char *remote_id)
+                   const char *remote_id)
 {
 	struct job *j = mkjob(prompt, neg, state);
 	char *err = NULL;
@@ -271,7 +271,7 @@ static void test_roundtrip(void)
 	{
 		char sql[128];
 		snprintf(sql, sizeof sql, "SELECT cfg IS NULL FROM jobs WHERE id=%lld",
-			 (long long)j->id);
+		         (long long)j->id);
 		CHECK_INT(raw_int(path, sql), 1);
 	}
 	job_free(g);
@@ -329,6 +329,19 @@ static void test_save_events_outputs(void)
 	}
 	store_events_free(ev, n);
 
+	/* An unknown status changing its text is a change; the same text is not. */
+	j->state = JOB_OTHER;
+	job_set_str(&j->status_text, "WARMING_UP");
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	CHECK_INT(n_events(st, j->id), 5);
+	job_set_str(&j->status_text, "THROTTLED");
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	CHECK_INT(store_job_events(st, j->id, &ev, &n, &err), 0);
+	CHECK(n == 6 && strcmp(ev[5].state, "OTHER") == 0 && ev[5].detail &&
+	      strcmp(ev[5].detail, "THROTTLED") == 0);
+	store_events_free(ev, n);
+
 	/* Outputs are inserted once, however often the job is saved. */
 	j->state = JOB_IN_QUEUE;
 	job_add_output(j, &o);
@@ -339,7 +352,7 @@ static void test_save_events_outputs(void)
 	job_add_output(j, &o);
 	CHECK_INT(store_job_save(st, j, &err), 0);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM outputs WHERE job_id=%lld",
-		 (long long)j->id);
+	         (long long)j->id);
 	CHECK_INT(raw_int(path, sql), 2);
 	g = store_job_get(st, j->id, &err);
 	CHECK(g && g->n_outputs == 2 && g->progress == 0.25);
@@ -694,8 +707,8 @@ static void test_migrations(void)
 		store_close(st);
 	}
 	CHECK_INT(raw_int(path, "PRAGMA user_version"), 1);
-	CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'"),
-		  1);
+	CHECK_INT(
+	    raw_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'"), 1);
 
 	/* A newer schema is refused, clearly. */
 	CHECK_INT(raw_int(path, "PRAGMA user_version = 99"), -1);
@@ -823,7 +836,7 @@ static void test_concurrent_writers(void)
 		CHECK_INT(raw_int(p, "SELECT count(DISTINCT id) FROM jobs"), nproc * PER_CHILD);
 		CHECK_INT(raw_int(p, "SELECT count(*) FROM events"), 2 * nproc * PER_CHILD);
 		CHECK_INT(raw_int(p, "SELECT count(*) FROM jobs WHERE state='IN_QUEUE'"),
-			  nproc * PER_CHILD);
+		          nproc * PER_CHILD);
 		/* Every child's every job, by its remote id. */
 		{
 			int missing = 0;
@@ -848,7 +861,7 @@ struct report {
 };
 
 static const enum job_state crash_steps[] = {JOB_PENDING, JOB_IN_QUEUE, JOB_IN_PROGRESS,
-					     JOB_COMPLETED};
+                                             JOB_COMPLETED};
 
 static void crash_child(const char *path, int fd)
 {
@@ -1041,8 +1054,8 @@ static void test_write_failure(void)
 	if (!st)
 		return;
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_integrity_check WHERE "
-				"integrity_check='ok'"),
-		  1);
+	                        "integrity_check='ok'"),
+	          1);
 	CHECK_INT(count(st, NULL), n + 1);
 	for (int i = 0; i < n; i++) {
 		struct job *g = store_job_get(st, ids[i], NULL);
