@@ -1157,33 +1157,46 @@ void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t 
 
 /* ----------------------------------------------------------------- cli */
 
+/* Print im as half blocks with ANSI colours, sending a colour only when it
+ * changes. */
 static void cli_blocks(const struct term_info *ti, const struct image *im, int utf8)
 {
 	char buf[64];
 
 	for (int r = 0; r + 1 < im->h; r += 2) {
+		long lf = -1, lb = -1;
+
 		for (int c = 0; c < im->w; c++) {
 			const unsigned char *t = im->rgb + ((size_t)r * im->w + c) * 3;
 			const unsigned char *b = t + (size_t)im->w * 3;
+			unsigned char a[3];
+			long f, g;
 
-			if (!utf8) {
-				unsigned char a[3];
-
+			if (!utf8) { /* one colour per cell: the average, as a background */
 				for (int k = 0; k < 3; k++)
 					a[k] = (unsigned char)((t[k] + b[k] + 1) / 2);
-				if (ti->truecolor)
-					snprintf(buf, sizeof buf, "\033[48;2;%d;%d;%dm ", a[0], a[1],
-						 a[2]);
-				else
-					snprintf(buf, sizeof buf, "\033[48;5;%dm ", quant256(a));
-			} else if (ti->truecolor) {
-				snprintf(buf, sizeof buf, "\033[38;2;%d;%d;%d;48;2;%d;%d;%dm\xe2\x96\x80",
-					 t[0], t[1], t[2], b[0], b[1], b[2]);
-			} else {
-				snprintf(buf, sizeof buf, "\033[38;5;%d;48;5;%dm\xe2\x96\x80",
-					 quant256(t), quant256(b));
+				t = b = a;
 			}
-			fputs(buf, stdout);
+			f = ti->truecolor ? (long)(t[0] << 16 | t[1] << 8 | t[2]) : quant256(t);
+			g = ti->truecolor ? (long)(b[0] << 16 | b[1] << 8 | b[2]) : quant256(b);
+			buf[0] = 0;
+			if (utf8 && f != lf) {
+				if (ti->truecolor)
+					snprintf(buf, sizeof buf, "\033[38;2;%d;%d;%dm", t[0], t[1], t[2]);
+				else
+					snprintf(buf, sizeof buf, "\033[38;5;%ldm", f);
+				fputs(buf, stdout);
+				lf = f;
+			}
+			if (g != lb) {
+				if (ti->truecolor)
+					snprintf(buf, sizeof buf, "\033[48;2;%d;%d;%dm", b[0], b[1], b[2]);
+				else
+					snprintf(buf, sizeof buf, "\033[48;5;%ldm", g);
+				fputs(buf, stdout);
+				lb = g;
+			}
+			fputs(utf8 ? "\xe2\x96\x80" : " ", stdout);
 		}
 		fputs("\033[0m\n", stdout);
 	}
