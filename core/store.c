@@ -447,6 +447,11 @@ static int migrate(struct store *st, char **err)
 
 		if (user_version(st, &v, err) < 0)
 			return -1;
+		if (v < 0) {
+			set_err(err, "store: %s has schema version %d, which sdq never wrote",
+			        st->path, v);
+			return -1;
+		}
 		if (v > SCHEMA_VERSION) {
 			set_err(err,
 			        "store: %s has schema version %d, newer than this sdq knows (%d); "
@@ -462,7 +467,7 @@ static int migrate(struct store *st, char **err)
 			rollback(st);
 			return -1;
 		}
-		if (v < SCHEMA_VERSION && v >= 0) {
+		if (v >= 0 && v < SCHEMA_VERSION) {
 			char what[80];
 			snprintf(what, sizeof what, "store: migrating the schema to version %d",
 			         v + 1);
@@ -785,7 +790,11 @@ int store_job_add(struct store *st, struct job *j, char **err)
 	if (!(s = stmt(st, S_INSERT_JOB, err)))
 		goto fail;
 	j->created_at = created;
-	bind_job(s, j);
+	if (bind_job(s, j) != SQLITE_OK) {
+		db_err(st, err, sqlite3_errcode(st->db), "store: adding a job");
+		done(s);
+		goto fail;
+	}
 	sqlite3_bind_int(s, 31, j->cancel_requested ? 1 : 0);
 	sqlite3_bind_int(s, 32, j->retry_requested ? 1 : 0);
 	if (step_done(st, s, err, "store: adding a job") < 0)
@@ -845,7 +854,11 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 
 	if (!(s = stmt(st, S_UPDATE_JOB, err)))
 		goto fail;
-	bind_job(s, j);
+	if (bind_job(s, j) != SQLITE_OK) {
+		db_err(st, err, sqlite3_errcode(st->db), "%s", what);
+		done(s);
+		goto fail;
+	}
 	sqlite3_bind_int64(s, 31, j->id);
 	if (step_done(st, s, err, what) < 0)
 		goto fail;

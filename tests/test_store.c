@@ -722,6 +722,14 @@ static void test_migrations(void)
 	err = NULL;
 	store_close(st);
 
+	/* So is a negative one (user_version is signed). */
+	CHECK_INT(raw_int(path, "PRAGMA user_version = -3"), -1);
+	st = store_open(path, &err);
+	CHECK(!st);
+	CHECK(err && strstr(err, "-3"));
+	free(err);
+	err = NULL;
+
 	/* Not a database at all. */
 	snprintf(p2, sizeof p2, "%s/garbage.db", th_tmpdir());
 	f = fopen(p2, "w");
