@@ -590,6 +590,22 @@ static void ui_move(struct ui *u, long delta)
 	u->dirty |= D_PAINT;
 }
 
+static int ui_is_popup(enum ui_mode m)
+{
+	return m == M_CONFIRM || m == M_INPUT || m == M_FILTER;
+}
+
+/* Popups are drawn over a base mode: the one they were opened from. */
+static enum ui_mode ui_base(const struct ui *u)
+{
+	return ui_is_popup(u->mode) ? u->back_mode : u->mode;
+}
+
+static int ui_is_over(enum ui_mode m)
+{
+	return m == M_COMPOSE || m == M_HELP || m == M_GALLERY;
+}
+
 /* --- layout --- */
 
 static void ui_delwin(WINDOW **w)
@@ -618,7 +634,7 @@ static void ui_layout(struct ui *u)
 	int bh = rows - 2;
 	u->wide = cols >= UI_WIDE_COLS;
 	u->shown = u->detail < 0 ? u->wide : u->detail;
-	if (u->mode == M_COMPOSE || u->mode == M_HELP || u->mode == M_GALLERY) {
+	if (ui_is_over(ui_base(u))) {
 		u->wover = newwin(bh, cols, 1, 0);
 		u->over_new = 1;
 	}
@@ -900,12 +916,13 @@ static void ui_paint(struct ui *u)
 	int cursor = 0, cy = 0, cx = 0;
 	WINDOW *cw = NULL;
 
-	if (u->mode == M_COMPOSE || u->mode == M_HELP) {
+	enum ui_mode base = ui_base(u);
+	if ((base == M_COMPOSE || base == M_HELP) && u->wover) {
 		preview_hide(u->pv);
 		werase(u->wover);
-		if (u->mode == M_COMPOSE) {
+		if (base == M_COMPOSE) {
 			view_compose_draw(u->vc, u->wover, &cy, &cx);
-			cursor = 1;
+			cursor = u->mode == M_COMPOSE;
 			cw = u->wover;
 		} else {
 			view_help_draw(u->wover, &u->help_scroll);
@@ -915,8 +932,7 @@ static void ui_paint(struct ui *u)
 			u->over_new = 0;
 		}
 		wnoutrefresh(u->wover);
-	} else if (u->mode == M_GALLERY ||
-		   (u->back_mode == M_GALLERY && (u->mode == M_CONFIRM || u->mode == M_INPUT))) {
+	} else if (base == M_GALLERY && u->wover) {
 		werase(u->wover);
 		preview_gallery(u->pv, u->wover, u->jobs, u->n, u->gal_sel, &u->gal_top);
 		if (u->over_new) {
@@ -979,12 +995,12 @@ static void ui_paint(struct ui *u)
 
 static void ui_set_mode(struct ui *u, enum ui_mode m)
 {
-	int over_before = u->mode == M_COMPOSE || u->mode == M_HELP || u->mode == M_GALLERY;
-	int over_after = m == M_COMPOSE || m == M_HELP || m == M_GALLERY;
-	if (m == M_CONFIRM || m == M_INPUT || m == M_FILTER)
+	enum ui_mode before = ui_base(u);
+	if (ui_is_popup(m) && !ui_is_popup(u->mode))
 		u->back_mode = u->mode;
 	u->mode = m;
-	if (over_before != over_after || m == M_GALLERY)
+	enum ui_mode after = ui_base(u);
+	if (ui_is_over(before) != ui_is_over(after) || (after == M_GALLERY && before != M_GALLERY))
 		u->dirty |= D_LAYOUT;
 	u->dirty |= D_PAINT;
 }
@@ -1305,8 +1321,7 @@ static void ui_confirmed(struct ui *u, int yes)
 	enum ui_confirm cf = u->cf;
 	int64_t id = u->cf_id;
 	char *err = NULL;
-	u->mode = u->back_mode;
-	u->dirty |= D_PAINT;
+	ui_set_mode(u, u->back_mode);
 	switch (cf) {
 	case CF_CANCEL:
 		if (yes) {
@@ -1333,8 +1348,6 @@ static void ui_confirmed(struct ui *u, int yes)
 	case CF_DISCARD:
 		if (yes)
 			ui_compose_close(u);
-		else
-			u->mode = M_COMPOSE;
 		break;
 	}
 }
@@ -1368,8 +1381,7 @@ static void ui_input_open(struct ui *u, enum ui_input in, const char *init)
 static void ui_input_done(struct ui *u, int accept)
 {
 	u->in_buf[u->in_len] = 0;
-	u->mode = u->back_mode;
-	u->dirty |= D_PAINT;
+	ui_set_mode(u, u->back_mode);
 	if (u->in == IN_SEARCH) {
 		if (!accept)
 			ui_apply_search(u, u->search_before);
@@ -1755,8 +1767,7 @@ static void ui_key(struct ui *u, int code, int is_key)
 		ui_input_key(u, code, is_key);
 		break;
 	case M_FILTER:
-		u->mode = u->back_mode;
-		u->dirty |= D_PAINT;
+		ui_set_mode(u, u->back_mode);
 		for (size_t i = 0; i < UI_NFILTERS; i++) {
 			if (!is_key && code == ui_filters[i].key) {
 				u->state_mask = ui_filters[i].mask;

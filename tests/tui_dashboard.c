@@ -1,0 +1,470 @@
+/*
+ * tui_dashboard.c: the dashboard (`sdq` with no command) driven through a
+ * pty and read back with libvterm (ptyterm.h), against the endpoint emulator.
+ *
+ * Covers: opening with and without an endpoint; compose + submit and the job
+ * moving IN_QUEUE -> IN_PROGRESS -> COMPLETED with no key pressed; the detail
+ * pane; a job submitted by another process showing up; cancel (with its
+ * confirmation); search as you type; the state filter; help listing every
+ * binding of the key table; resize; mouse selection; NO_COLOR; quitting (and
+ * SIGTERM) restoring the terminal. No timing assertions: waits are generous
+ * upper bounds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "th.h"
+#include "ptyterm.h"
+/* The real key table: help must list exactly these (keys.c uses only curses
+ * constants, so no curses library is needed to link it). */
+#include "../tui/keys.c"
+
+#define WAIT_MS 15000
+
+static const char *sdq_bin;
+static char base_dir[4096];
+static char endpoint_env[256];
+static pid_t emu_pid;
+static int test_no;
+static char data_env[4300];
+
+/* Start the emulator; returns its port or -1. */
+static int emu_start(void)
+{
+	const char *dir = getenv("SDQ_TESTS_DIR");
+	char script[4096];
+	snprintf(script, sizeof script, "%s/emulator.py", dir && *dir ? dir : "tests");
+	int fds[2];
+	if (pipe(fds) < 0)
+		return -1;
+	emu_pid = fork();
+	if (emu_pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl("/usr/bin/python3", "python3", script, "--port", "0", "--key", "test-key",
+		      "--endpoint", "test", "--idle-exit", "60", "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char buf[256];
+	size_t n = 0;
+	int port = -1;
+	while (n < sizeof buf - 1) {
+		ssize_t r = read(fds[0], buf + n, 1);
+		if (r <= 0)
+			break;
+		n++;
+		if (buf[n - 1] == '\n')
+			break;
+	}
+	buf[n] = 0;
+	close(fds[0]);
+	if (sscanf(buf, "PORT %d", &port) != 1)
+		return -1;
+	return port;
+}
+
+static void emu_stop(void)
+{
+	if (emu_pid > 0) {
+		kill(emu_pid, SIGTERM);
+		waitpid(emu_pid, NULL, 0);
+	}
+}
+
+/* A fresh history for each test. */
+static void new_data_dir(void)
+{
+	char d[4200];
+	snprintf(d, sizeof d, "%s/data%d", base_dir, ++test_no);
+	mkdir(d, 0700);
+	snprintf(data_env, sizeof data_env, "XDG_DATA_HOME=%s", d);
+	setenv("XDG_DATA_HOME", d, 1);
+}
+
+static struct ptyterm *start(int cols, int rows, int with_endpoint, const char *extra)
+{
+	char *argv[] = {(char *)sdq_bin, NULL};
+	char *env[8];
+	int n = 0;
+	env[n++] = "SDQ_GRAPHICS=none";
+	env[n++] = data_env;
+	if (with_endpoint) {
+		env[n++] = endpoint_env;
+		env[n++] = "RUNPOD_API_KEY=test-key";
+	} else {
+		env[n++] = "SDQ_ENDPOINT";
+		env[n++] = "RUNPOD_API_KEY";
+	}
+	if (extra)
+		env[n++] = (char *)extra;
+	env[n] = NULL;
+	struct ptyterm *pt = ptyterm_start(argv, env, cols, rows, NULL);
+	if (pt)
+		ptyterm_wait_for_text(pt, " sdq ", WAIT_MS);
+	return pt;
+}
+
+static void dump(struct ptyterm *pt, const char *why)
+{
+	char *s = ptyterm_screen(pt);
+	fprintf(stderr, "--- screen (%s) ---\n%s---\n", why, s ? s : "");
+	free(s);
+}
+
+#define WAIT_TEXT(pt, text)                                                                   \
+	do {                                                                                 \
+		if (!CHECK(ptyterm_wait_for_text(pt, text, WAIT_MS)))                         \
+			dump(pt, text);                                                      \
+	} while (0)
+
+/* Quit with q and check that the terminal was given back. */
+static void quit_and_check(struct ptyterm *pt)
+{
+	ptyterm_send(pt, "q");
+	int st = ptyterm_wait_exit(pt, WAIT_MS);
+	CHECK_INT(st, 0);
+	CHECK_INT(ptyterm_altscreen(pt), 0);
+	CHECK(ptyterm_tty_sane(pt));
+	ptyterm_stop(pt);
+}
+
+/* Run `sdq submit -p PROMPT` in another process; 0 on success. */
+static int cli_submit(const char *prompt)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		execl(sdq_bin, "sdq", "submit", "-p", prompt, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Compose a job through the form and submit it with Ctrl-S. */
+static void compose(struct ptyterm *pt, const char *prompt)
+{
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, prompt);
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "submitted");
+}
+
+static void test_no_endpoint(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(80, 24, 0, NULL);
+	CHECK(pt != NULL);
+	if (!pt)
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	/* the status line says how to configure one */
+	WAIT_TEXT(pt, "SDQ_ENDPOINT");
+	int row = -1;
+	CHECK(ptyterm_find(pt, "SDQ_ENDPOINT", &row, NULL) && row == 23);
+	CHECK(ptyterm_altscreen(pt));
+	quit_and_check(pt);
+}
+
+static void test_submit_flow(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(80, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "idle"); /* the header shows the endpoint's workers */
+	compose(pt, "a red fox [[queue=1 run=2 steps=3]]");
+	/* no key pressed from here on */
+	WAIT_TEXT(pt, "IN_QUEUE");
+	int row = -1, col = -1;
+	if (ptyterm_find(pt, "IN_QUEUE", &row, &col)) {
+		struct ptyterm_cell c;
+		ptyterm_cell(pt, row, col, &c);
+		/* coloured (or reverse when selected) and labelled */
+		CHECK(c.fg != -1 || c.reverse);
+	}
+	WAIT_TEXT(pt, "IN_PROGRESS");
+	WAIT_TEXT(pt, "COMPLETED");
+	CHECK(ptyterm_find(pt, "a red fox", NULL, NULL));
+	/* detail pane: parameters, seed, image path */
+	ptyterm_key(pt, "Enter");
+	WAIT_TEXT(pt, "seed");
+	WAIT_TEXT(pt, "images");
+	WAIT_TEXT(pt, ".png");
+	quit_and_check(pt);
+}
+
+static void test_other_process_and_search(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(100, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	/* jobs submitted by `sdq submit` elsewhere appear by themselves */
+	CHECK_INT(cli_submit("zebra crossing at dawn [[queue=0 run=0]]"), 0);
+	CHECK_INT(cli_submit("lighthouse in fog [[queue=0 run=0]]"), 0);
+	WAIT_TEXT(pt, "zebra crossing");
+	WAIT_TEXT(pt, "lighthouse in fog");
+	/* search narrows as you type */
+	ptyterm_send(pt, "/");
+	WAIT_TEXT(pt, "search:");
+	ptyterm_send(pt, "zeb");
+	if (!CHECK(ptyterm_wait_for_text_gone(pt, "lighthouse in fog", WAIT_MS)))
+		dump(pt, "search");
+	CHECK(ptyterm_find(pt, "zebra crossing", NULL, NULL));
+	/* Esc drops the search */
+	ptyterm_key(pt, "Esc");
+	WAIT_TEXT(pt, "lighthouse in fog");
+	CHECK(ptyterm_find(pt, "zebra crossing", NULL, NULL));
+	/* Enter keeps it, and the status line says so */
+	ptyterm_send(pt, "/light");
+	ptyterm_key(pt, "Enter");
+	CHECK(ptyterm_wait_for_text_gone(pt, "zebra crossing", WAIT_MS));
+	WAIT_TEXT(pt, "[/light]");
+	quit_and_check(pt);
+}
+
+static void test_cancel_and_filter(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(80, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	compose(pt, "slow one [[queue=60]]");
+	WAIT_TEXT(pt, "IN_QUEUE");
+	ptyterm_send(pt, "c");
+	WAIT_TEXT(pt, "Cancel job");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "CANCELLED");
+	CHECK(ptyterm_wait_for_text_gone(pt, "IN_QUEUE", WAIT_MS));
+	/* a finished job cannot be cancelled; the error says so in words */
+	ptyterm_send(pt, "c");
+	WAIT_TEXT(pt, "error: cancel");
+	/* the filter hides what does not match */
+	ptyterm_send(pt, "f");
+	WAIT_TEXT(pt, "Filter by state");
+	ptyterm_send(pt, "c"); /* COMPLETED only */
+	CHECK(ptyterm_wait_for_text_gone(pt, "CANCELLED", WAIT_MS));
+	WAIT_TEXT(pt, "No job in this state");
+	ptyterm_send(pt, "f");
+	WAIT_TEXT(pt, "Filter by state");
+	ptyterm_send(pt, "a");
+	WAIT_TEXT(pt, "CANCELLED");
+	quit_and_check(pt);
+}
+
+/* Gather the help screen's text over all its pages. */
+static void test_help_lists_every_key(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(80, 24, 0, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	ptyterm_send(pt, "?");
+	WAIT_TEXT(pt, "select the next");
+	size_t cap = 1 << 16, len = 0;
+	char *all = calloc(1, cap);
+	for (int page = 0; page < 12 && all; page++) {
+		ptyterm_settle(pt, 150, 2000);
+		char *s = ptyterm_screen(pt);
+		if (s && len + strlen(s) + 1 < cap) {
+			memcpy(all + len, s, strlen(s) + 1);
+			len += strlen(s);
+		}
+		free(s);
+		ptyterm_key(pt, "PgDn");
+	}
+	size_t n;
+	const struct keys_binding *k = keys_table(&n);
+	int missing = 0;
+	for (size_t i = 0; i < n && all; i++) {
+		char line[256];
+		snprintf(line, sizeof line, "%s", k[i].label);
+		if (!strstr(all, line) || !strstr(all, k[i].help)) {
+			fprintf(stderr, "  help lacks: %s  %s\n", k[i].label, k[i].help);
+			missing++;
+		}
+	}
+	CHECK_INT(missing, 0);
+	free(all);
+	ptyterm_key(pt, "Esc");
+	WAIT_TEXT(pt, "No jobs yet");
+	quit_and_check(pt);
+}
+
+static void test_resize(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit("resize me please [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(80, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "resize me please");
+	/* narrow: the detail pane is hidden until Enter */
+	CHECK(!ptyterm_find(pt, "params", NULL, NULL));
+	/* wide: side by side, the detail on the right */
+	ptyterm_resize(pt, 160, 48);
+	WAIT_TEXT(pt, "params");
+	int row, col;
+	CHECK(ptyterm_find(pt, "params", &row, &col) && col > 60);
+	/* too small: says so, and comes back */
+	ptyterm_resize(pt, 30, 6);
+	WAIT_TEXT(pt, "too small");
+	ptyterm_resize(pt, 80, 24);
+	WAIT_TEXT(pt, "resize me please");
+	CHECK(ptyterm_wait_for_text_gone(pt, "too small", WAIT_MS));
+	/* the status line is on the last row again */
+	WAIT_TEXT(pt, "? help");
+	CHECK(ptyterm_find(pt, "? help", &row, NULL) && row == 23);
+	quit_and_check(pt);
+}
+
+static void test_mouse_and_keys(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit("first prompt [[queue=0 run=0]]"), 0);
+	CHECK_INT(cli_submit("second prompt [[queue=0 run=0]]"), 0);
+	CHECK_INT(cli_submit("third prompt [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(80, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "first prompt");
+	int row, col;
+	struct ptyterm_cell c;
+	/* newest first, selected */
+	CHECK(ptyterm_find(pt, "third prompt", &row, &col) && row == 2);
+	ptyterm_cell(pt, row, col, &c);
+	CHECK(c.reverse);
+	/* j moves down */
+	ptyterm_send(pt, "j");
+	ptyterm_settle(pt, 150, 2000);
+	CHECK(ptyterm_find(pt, "second prompt", &row, &col));
+	ptyterm_cell(pt, row, col, &c);
+	CHECK(c.reverse);
+	/* a click selects */
+	CHECK(ptyterm_find(pt, "first prompt", &row, &col));
+	ptyterm_click(pt, 1, row, col);
+	ptyterm_settle(pt, 150, 2000);
+	ptyterm_cell(pt, row, col, &c);
+	CHECK(c.reverse);
+	CHECK_INT(ptyterm_find(pt, "3/3", NULL, NULL), 1);
+	/* e opens the form prefilled from the selected job */
+	ptyterm_send(pt, "e");
+	WAIT_TEXT(pt, "New job from");
+	CHECK(ptyterm_find(pt, "first prompt", NULL, NULL));
+	/* Esc with untouched text closes without asking */
+	ptyterm_key(pt, "Esc");
+	CHECK(ptyterm_wait_for_text_gone(pt, "New job from", WAIT_MS));
+	/* typed text: Esc asks first */
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, "something typed");
+	ptyterm_key(pt, "Esc");
+	WAIT_TEXT(pt, "Discard");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "something typed");
+	/* Up on the prompt's first line recalls an earlier prompt */
+	ptyterm_key(pt, "C-u");
+	ptyterm_key(pt, "Up");
+	WAIT_TEXT(pt, "earlier prompt 1 of");
+	ptyterm_key(pt, "Esc");
+	WAIT_TEXT(pt, "Discard");
+	ptyterm_send(pt, "y");
+	CHECK(ptyterm_wait_for_text_gone(pt, "New job", WAIT_MS));
+	quit_and_check(pt);
+}
+
+static void test_no_color_and_sigterm(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit("plain text please [[queue=0 run=0]]"), 0);
+	CHECK_INT(cli_submit("another plain one [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(80, 24, 1, "NO_COLOR=1");
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "plain text please");
+	WAIT_TEXT(pt, "COMPLETED");
+	int row, col;
+	/* the unselected row's state label has no colour, only its text */
+	if (CHECK(ptyterm_find(pt, "plain text please", &row, NULL))) {
+		char line[512];
+		ptyterm_row(pt, row, line, sizeof line);
+		char *st = strstr(line, "COMPLETED");
+		if (!st)
+			st = strstr(line, "IN_");
+		CHECK(st != NULL);
+		col = st ? (int)(st - line) : 0;
+		struct ptyterm_cell c;
+		ptyterm_cell(pt, row, col, &c);
+		CHECK_INT(c.fg, -1);
+	}
+	/* SIGTERM quits and still restores the terminal */
+	kill(ptyterm_pid(pt), SIGTERM);
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK_INT(ptyterm_altscreen(pt), 0);
+	CHECK(ptyterm_tty_sane(pt));
+	ptyterm_stop(pt);
+}
+
+int main(void)
+{
+	sdq_bin = getenv("SDQ_BIN");
+	if (!sdq_bin || !*sdq_bin)
+		sdq_bin = "build/sdq";
+	snprintf(base_dir, sizeof base_dir, "%s", th_tmpdir());
+	char d[4200];
+	/* nothing of the user's: a private home, config and history */
+	snprintf(d, sizeof d, "%s/home", base_dir);
+	mkdir(d, 0700);
+	setenv("HOME", d, 1);
+	snprintf(d, sizeof d, "%s/config", base_dir);
+	mkdir(d, 0700);
+	setenv("XDG_CONFIG_HOME", d, 1);
+	/* no background driver left behind by a test */
+	snprintf(d, sizeof d, "%s/config/sdq", base_dir);
+	mkdir(d, 0700);
+	snprintf(d, sizeof d, "%s/config/sdq/config", base_dir);
+	FILE *f = fopen(d, "w");
+	if (f) {
+		fputs("[core]\n\tbackground_driver = false\n", f);
+		fclose(f);
+	}
+	unsetenv("SDQ_CONFIG");
+	signal(SIGPIPE, SIG_IGN);
+
+	int port = emu_start();
+	if (port <= 0) {
+		fprintf(stderr, "tui_dashboard: the emulator did not start\n");
+		printf("tui_dashboard: 0 passed, 1 failed\n");
+		return 1;
+	}
+	snprintf(endpoint_env, sizeof endpoint_env, "SDQ_ENDPOINT=http://127.0.0.1:%d/v2/test",
+		 port);
+	/* for `sdq submit` run by the tests themselves */
+	setenv("SDQ_ENDPOINT", endpoint_env + strlen("SDQ_ENDPOINT="), 1);
+	setenv("RUNPOD_API_KEY", "test-key", 1);
+
+	TH_RUN(test_no_endpoint);
+	TH_RUN(test_submit_flow);
+	TH_RUN(test_other_process_and_search);
+	TH_RUN(test_cancel_and_filter);
+	TH_RUN(test_help_lists_every_key);
+	TH_RUN(test_resize);
+	TH_RUN(test_mouse_and_keys);
+	TH_RUN(test_no_color_and_sigterm);
+	emu_stop();
+	return th_done("tui_dashboard");
+}
