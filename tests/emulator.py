@@ -33,6 +33,8 @@ Options:
     --expire S           results vanish (404) S s after finishing (default:
                          1800 for /run, 60 for /runsync)
     --workers N          workers reported by /health (default 2)
+    --concurrency N      at most N jobs IN_PROGRESS at once; the others wait
+                         IN_QUEUE for a free worker (default 0 = no limit)
     --throttled N, --unhealthy N, --initializing N   /health worker counters
     --rate-limit N       /status requests per second; beyond: 429 + Retry-After
     --fault-run500 N     the first N /run requests answer 500 (no job made)
@@ -94,7 +96,8 @@ Control (no key needed):
     GET  /_emu/img/<job>-<i>.png (or .jpg)   the images of url-type shapes
     POST /_emu/set        JSON object of settings to change at run time:
                           queue_time run_time steps shape progress rate_limit
-                          workers throttled unhealthy initializing expire and
+                          workers concurrency throttled unhealthy initializing
+                          expire and
                           the fault_* counters (fault_run500 ...)
     POST /_emu/reset      forget all jobs and counters
     POST /_emu/shutdown   stop
@@ -102,7 +105,7 @@ Control (no key needed):
 
 import argparse
 import base64
-import hashlib
+import heapq
 import json
 import math
 import os
@@ -257,11 +260,12 @@ class Job:
                  "created_wall", "attempt", "cancelled_at", "removed", "ttl", "exec_timeout",
                  "status_polls", "cancel_count", "stream_polls", "stream_sent", "final_sent",
                  "first_completed_poll", "images", "output_json", "output_attempt",
-                 "once_used", "seed", "size", "count", "imgcache")
+                 "once_used", "seed", "size", "count", "imgcache", "start")
 
     def __init__(self):
         self.once_used = set()
         self.imgcache = {}
+        self.start = None
 
 
 class Emulator:
@@ -273,7 +277,7 @@ class Emulator:
             "shape": args.shape, "progress": args.progress, "rate_limit": args.rate_limit,
             "workers": args.workers, "throttled": args.throttled,
             "unhealthy": args.unhealthy, "initializing": args.initializing,
-            "expire": args.expire,
+            "expire": args.expire, "concurrency": args.concurrency,
             "fault_run500": args.fault_run500, "fault_run429": args.fault_run429,
             "fault_run_drop": args.fault_run_drop, "fault_status500": args.fault_status500,
             "fault_status429": args.fault_status429, "fault_health500": args.fault_health500,
@@ -295,6 +299,7 @@ class Emulator:
         self.runs_by_input = {}
         self.input_faults = {}
         self.retried = 0
+        self.worker_free = []
         self.rate_window = (0, 0)
         self.inflight = 0
         self.inflight_max = 0
@@ -389,6 +394,7 @@ class Emulator:
                 cnt = inp[k]
                 break
         j.count = max(1, min(16, self.inum(o, "count", cnt)))
+        self.schedule(j)
         self.jobs[j.id] = j
         self.order.append(j.id)
         return j
@@ -398,7 +404,26 @@ class Emulator:
         r = self.fnum(j.opts, "run", self.cfg["run_time"])
         if "weird" in j.opts:
             q = q if q > 0 else 1.0
+        if j.start is not None:
+            q = max(q, j.start - j.t0)
         return q, r
+
+    def schedule(self, j):
+        """With --concurrency N, a job starts when one of N workers is free
+        (start times are reserved in submission order; a cancel does not give
+        the slot back early)."""
+        n = int(self.cfg["concurrency"] or 0)
+        j.start = None
+        if n <= 0:
+            return
+        if len(self.worker_free) != n:
+            self.worker_free = [0.0] * n
+        q, r = self.times(j)
+        if j.exec_timeout is not None:
+            r = min(r, j.exec_timeout)
+        start = max(j.t0 + q, heapq.heappop(self.worker_free))
+        heapq.heappush(self.worker_free, start + r)
+        j.start = start
 
     def fails_this_attempt(self, j):
         f = j.opts.get("fails", "1")
@@ -649,7 +674,7 @@ class Emulator:
             elif st not in TERMINAL and st != GONE:
                 c["inProgress"] += 1
         running = c["inProgress"]
-        workers = self.cfg["workers"]
+        workers = max(self.cfg["workers"], int(self.cfg["concurrency"] or 0))
         idle = max(0, workers - running)
         return {"jobs": c,
                 "workers": {"idle": idle, "running": running,
@@ -1067,6 +1092,7 @@ class Handler(BaseHTTPRequestHandler):
                 j.t0 = time.monotonic()
                 j.t0_wall = time.time()
                 j.cancelled_at = None
+                e.schedule(j)
                 j.stream_sent = 0
                 j.final_sent = False
                 j.first_completed_poll = None
@@ -1195,6 +1221,7 @@ def main():
     ap.add_argument("--image-size", type=parse_size, default=(64, 64))
     ap.add_argument("--expire", type=float, default=None)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=0)
     ap.add_argument("--throttled", type=int, default=0)
     ap.add_argument("--unhealthy", type=int, default=0)
     ap.add_argument("--initializing", type=int, default=0)

@@ -185,6 +185,17 @@ curl -s -H "$AUTH" "$B/status-sync/$id?wait=5000" >"$tmp/ss"
 check "status-sync waits for the end" test "$(jget "$tmp/ss" 'j["status"]')" = COMPLETED
 curl -s "$E/jobs" >"$tmp/jobs"
 check "jobs list has inputs" test "$(jget "$tmp/jobs" 'any(x["input"]["prompt"] == "chunky" for x in j)')" = True
+check "reset" test "$(code -X POST "$E/reset")" = 200
+check "reset forgot the jobs" test "$(curl -s "$E/jobs")" = "[]"
+check "set concurrency 1" test "$(code -X POST --data-binary '{"concurrency": 1}' "$E/set")" = 200
+c1=$(run "first [[queue=0 run=5]]"); c2=$(run "second [[queue=0 run=5]]")
+sleep 0.2
+s1=$(curl -s -H "$AUTH" "$B/status/$c1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+s2=$(curl -s -H "$AUTH" "$B/status/$c2" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+check "concurrency 1: one runs, one waits" test "$s1 $s2" = "IN_PROGRESS IN_QUEUE"
+curl -s -H "$AUTH" "$B/health" >"$tmp/h"
+check "health: 1 running, 1 queued" test "$(jget "$tmp/h" '(j["jobs"]["inProgress"], j["jobs"]["inQueue"], j["workers"]["running"])')" = "(1, 1, 1)"
+curl -s -X POST -H "$AUTH" "$B/cancel/$c1" >/dev/null; curl -s -X POST -H "$AUTH" "$B/cancel/$c2" >/dev/null
 check "log written without key" sh -c "test -s '$tmp/log' && ! grep -q '$KEY' '$tmp/log'"
 check "shutdown" test "$(code -X POST "$E/shutdown")" = 200
 i=0
