@@ -12,7 +12,9 @@
  * again within the new screen; the gallery sends thumbnails. Without sixel
  * in DA1: no DCS at all, half-block cells in colour. `sdq preview` prints a
  * sixel sized to -w and refuses a non-terminal stdout unless SDQ_GRAPHICS is
- * set. No timing assertions: waits are generous upper bounds.
+ * set. term_probe against a fake terminal on a pty: replies split byte by
+ * byte, mixed with typed keys, missing; overrides; no query when forced.
+ * No timing assertions: waits are generous upper bounds.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -25,8 +27,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pty.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+
 #include "th.h"
 #include "ptyterm.h"
+/* term.c uses no curses: its probe is tested here against a fake terminal. */
+#include "../tui/term.c"
 #include "image.h"
 #include "job.h"
 #include "store.h"
@@ -491,6 +499,143 @@ static int run_piped(const char *graphics, char *out, size_t outlen, char *errbu
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A fake terminal on the master side of a pty: waits for the DA1 query (or
+ * 1.5 s), then writes reply in chunks of `split` bytes. Reports through its
+ * exit status whether any query arrived (0 none, 1 some, 2 DA1 seen). */
+static pid_t fake_term(int master, const char *reply, int split)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	char buf[512];
+	size_t got = 0;
+	int seen = 0;
+
+	for (int t = 0; t < 15; t++) {
+		struct pollfd p = {master, POLLIN, 0};
+		ssize_t n;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(master, buf + got, sizeof buf - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = 0;
+		seen = 1;
+		if (strstr(buf, "\033[c")) {
+			seen = 2;
+			break;
+		}
+	}
+	if (seen == 2 && reply) {
+		size_t len = strlen(reply);
+
+		for (size_t off = 0; off < len; off += (size_t)split) {
+			size_t n = len - off < (size_t)split ? len - off : (size_t)split;
+
+			if (write(master, reply + off, n) < 0)
+				break;
+			usleep(2000);
+		}
+	}
+	_exit(seen);
+}
+
+static int probe(const char *reply, int split, int xpixel, const char *override,
+		 struct term_info *ti)
+{
+	int master, slave, st;
+	struct winsize ws = {24, 80, (unsigned short)(xpixel ? 80 * xpixel : 0),
+			     (unsigned short)(xpixel ? 24 * 2 * xpixel : 0)};
+	pid_t pid;
+
+	if (openpty(&master, &slave, NULL, NULL, &ws) != 0)
+		return -1;
+	pid = fake_term(master, reply, split);
+	term_probe(slave, override, 1500, ti);
+	/* nothing was sent (graphics forced): the fake terminal gives up by itself */
+	waitpid(pid, &st, 0);
+	close(master);
+	close(slave);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_probe(void)
+{
+	struct term_info ti;
+	/* everything a VT340-mode xterm with window ops answers, one byte at a time */
+	const char *full = "\033[6;20;10t\033[?2;0;640;510S\033[?1;0;256S\033[?63;1;2;4;6;9;15;22c";
+
+	unsetenv("SDQ_GRAPHICS");
+	unsetenv("TMUX");
+	unsetenv("STY");
+	setenv("TERM", "xterm-256color", 1);
+	setenv("COLORTERM", "truecolor", 1);
+	CHECK_INT(probe(full, 1, 0, NULL, &ti), 2);
+	CHECK_INT(ti.graphics, TERM_GFX_SIXEL);
+	CHECK_INT(ti.sixel_in_da1, 1);
+	CHECK_INT(ti.cell_w, 10); /* no pixels in the winsize: CSI 16 t's answer */
+	CHECK_INT(ti.cell_h, 20);
+	CHECK_INT(ti.sixel_max_w, 640);
+	CHECK_INT(ti.sixel_max_h, 510);
+	CHECK_INT(ti.color_registers, 256);
+	CHECK_INT(ti.truecolor, 1);
+	CHECK_INT(ti.in_multiplexer, 0);
+
+	/* pixels in the winsize win over CSI 16 t; chunks of 5 bytes */
+	CHECK_INT(probe(full, 5, 9, NULL, &ti), 2);
+	CHECK_INT(ti.cell_w, 9);
+	CHECK_INT(ti.cell_h, 18);
+
+	/* typed keys before the replies; a DA1 without 4: blocks, default cell */
+	unsetenv("COLORTERM");
+	CHECK_INT(probe("jk\033[A\033[?64;1;2;6;9;15;16;17;18;21;22;28c", 3, 0, NULL, &ti), 2);
+	CHECK_INT(ti.graphics, TERM_GFX_BLOCKS);
+	CHECK_INT(ti.sixel_in_da1, 0);
+	CHECK_INT(ti.cell_w, 8);
+	CHECK_INT(ti.cell_h, 16);
+	CHECK_INT(ti.truecolor, 0);
+	/* "4" inside another number is not attribute 4 */
+	CHECK_INT(probe("\033[?62;14;24;40c", 2, 0, NULL, &ti), 2);
+	CHECK_INT(ti.sixel_in_da1, 0);
+
+	/* tmux 3.3a answers ?1;2c itself: blocks, and it is a multiplexer */
+	setenv("TMUX", "/tmp/tmux-0/default,1,0", 1);
+	CHECK_INT(probe("\033[?1;2c", 1, 0, NULL, &ti), 2);
+	CHECK_INT(ti.graphics, TERM_GFX_BLOCKS);
+	CHECK_INT(ti.in_multiplexer, 1);
+	unsetenv("TMUX");
+
+	/* no answer at all: blocks after the timeout */
+	CHECK_INT(probe(NULL, 1, 0, NULL, &ti), 2);
+	CHECK_INT(ti.graphics, TERM_GFX_BLOCKS);
+
+	/* forced: no query is sent, nothing is waited for */
+	setenv("SDQ_GRAPHICS", "none", 1);
+	CHECK_INT(probe(full, 1, 0, "sixel", &ti), 0);
+	CHECK_INT(ti.graphics, TERM_GFX_NONE); /* the environment wins over the config */
+	unsetenv("SDQ_GRAPHICS");
+	CHECK_INT(probe(full, 1, 0, "sixel", &ti), 0);
+	CHECK_INT(ti.graphics, TERM_GFX_SIXEL);
+	CHECK_INT(probe(full, 1, 0, "blocks", &ti), 0);
+	CHECK_INT(ti.graphics, TERM_GFX_BLOCKS);
+	/* "auto" and junk values probe as usual */
+	CHECK_INT(probe(full, 1, 0, "auto", &ti), 2);
+	CHECK_INT(ti.graphics, TERM_GFX_SIXEL);
+
+	/* not a tty: none, unless forced */
+	int p[2];
+	CHECK(pipe(p) == 0);
+	term_probe(p[1], NULL, 200, &ti);
+	CHECK_INT(ti.graphics, TERM_GFX_NONE);
+	term_probe(p[1], "sixel", 200, &ti);
+	CHECK_INT(ti.graphics, TERM_GFX_SIXEL);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_cli_not_tty(void)
 {
 	static char out[1 << 20], err[4096];
@@ -512,6 +657,7 @@ int main(void)
 		th_failed++;
 		return th_done("tui_preview");
 	}
+	TH_RUN(test_probe);
 	TH_RUN(test_sixel_dashboard);
 	TH_RUN(test_blocks_dashboard);
 	TH_RUN(test_cli);
