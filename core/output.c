@@ -20,6 +20,8 @@
  * sends images[0] and image_url with the same data URI).
  * "seed" and "filename" beside an image in its object go with it; A1111's
  * "info" JSON string gives all_seeds when the images carry none.
+ * An output that is a string holding JSON (a handler that returned
+ * json.dumps(result)) is read as that JSON.
  * Errors in a COMPLETED output (top level only): {"status": "error",
  * "message"}, an "error" string or object (plus "details"), ComfyUI's "errors"
  * list.
@@ -555,6 +557,18 @@ int output_extract(const char *json, size_t max_image, struct output_result *res
 	if (!root) {
 		set_err(err, "the output is not valid JSON");
 		return -1;
+	}
+	/* Some handlers return json.dumps(result): an output that is a string
+	 * holding a JSON object or list is read as that object or list. */
+	if (cJSON_IsString(root) && root->valuestring &&
+	    (root->valuestring[0] == '{' || root->valuestring[0] == '[')) {
+		cJSON *inner = cJSON_Parse(root->valuestring);
+		if (cJSON_IsObject(inner) || cJSON_IsArray(inner)) {
+			cJSON_Delete(root);
+			root = inner;
+		} else {
+			cJSON_Delete(inner);
+		}
 	}
 	struct walker w = {.res = res, .max_image = max_image};
 	if (cJSON_IsObject(root)) {

@@ -216,6 +216,8 @@ static const struct shape_case cases[] = {
 	{"string data uri", "\"data:image/png;base64,{A}\"", 1, "p", {-1}, -1, NULL, NULL, NULL},
 	{"string url", "\"https://example.com/result?id=3\"", 1, "u", {-1}, -1, NULL, NULL,
 	 "https://example.com/result?id=3"},
+	{"json in a string", "\"{\\\"images\\\":[\\\"{A}\\\"],\\\"seed\\\":4}\"", 1, "p", {-1}, 4,
+	 NULL, NULL, NULL},
 	{"list of base64", "[\"{A}\",\"{B}\"]", 2, "pp", {-1, -1}, -1, NULL, NULL, NULL},
 	{"noimage", "{\"text\":\"hello\"}", 0, "", {0}, -1, NULL, NULL, NULL},
 	{"null", "null", 0, "", {0}, -1, NULL, NULL, NULL},
