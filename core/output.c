@@ -168,8 +168,8 @@ static size_t b64_decode_into(const char *s, size_t slen, unsigned char *out, si
 			int a = b64tab[u[i]], b = b64tab[u[i + 1]], c = b64tab[u[i + 2]],
 			    d = b64tab[u[i + 3]];
 			if ((a | b | c | d) >= 0) {
-				uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
-					     (uint32_t)d;
+				uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
+				             (uint32_t)c << 6 | (uint32_t)d;
 				out[o] = (unsigned char)(v >> 16);
 				out[o + 1] = (unsigned char)(v >> 8);
 				out[o + 2] = (unsigned char)v;
@@ -193,7 +193,7 @@ static size_t b64_decode_into(const char *s, size_t slen, unsigned char *out, si
 }
 
 int output_base64_decode(const char *s, size_t slen, size_t max, unsigned char **out,
-			 size_t *outlen)
+                         size_t *outlen)
 {
 	if (!s)
 		return -1;
@@ -229,8 +229,8 @@ static int b64_looks_like_image(const char *s, size_t slen)
 struct walker {
 	struct output_result *res;
 	size_t max_image;
-	int bad;           /* image-like strings that did not decode */
-	int too_big;       /* images over max_image */
+	int bad;            /* image-like strings that did not decode */
+	int too_big;        /* images over max_image */
 	int64_t *all_seeds; /* from A1111's info */
 	size_t n_all_seeds;
 	int oom;
@@ -243,8 +243,8 @@ static int ieq(const char *a, const char *b)
 
 static int key_is_imageish(const char *k)
 {
-	static const char *exact[] = {"url", "uri", "src", "href", "message", "data",
-				      "output", "file", NULL};
+	static const char *exact[] = {"url",  "uri",    "src",  "href", "message",
+	                              "data", "output", "file", NULL};
 	static const char *part[] = {"image", "img", "picture", "photo", NULL};
 	if (!k)
 		return 0;
@@ -273,8 +273,8 @@ static int url_has_image_ext(const char *u)
 }
 
 /* Add an item; takes ownership of data (freed on failure or duplicate). */
-static void add_item(struct walker *w, unsigned char *data, size_t len,
-		     const char *url, const char *format, int64_t seed, const char *filename)
+static void add_item(struct walker *w, unsigned char *data, size_t len, const char *url,
+                     const char *format, int64_t seed, const char *filename)
 {
 	struct output_result *r = w->res;
 	for (size_t i = 0; i < r->n_items; i++) {
@@ -321,8 +321,8 @@ static void add_item(struct walker *w, unsigned char *data, size_t len,
 
 /* Decode base64 payload p (of an image-like string) and add it. strict: the
  * string claimed to be an image (data:image/...), so failure counts as bad. */
-static void take_base64(struct walker *w, const char *p, size_t plen, int strict,
-			int64_t seed, const char *filename)
+static void take_base64(struct walker *w, const char *p, size_t plen, int strict, int64_t seed,
+                        const char *filename)
 {
 	if (!strict && !b64_looks_like_image(p, plen))
 		return;
@@ -354,7 +354,7 @@ static void take_base64(struct walker *w, const char *p, size_t plen, int strict
 /* Judge one string; key is its key in the parent object (or the array's key),
  * parent the object it sits in (or NULL). */
 static void visit_string(struct walker *w, const char *s, const char *key, const cJSON *parent,
-			 int depth)
+                         int depth)
 {
 	int64_t seed = -1;
 	const char *filename = NULL;
@@ -412,7 +412,8 @@ static void read_a1111_info(struct walker *w, const char *s)
 			size_t i = 0;
 			cJSON_ArrayForEach(e, all)
 			{
-				w->all_seeds[i++] = cJSON_IsNumber(e) ? (int64_t)e->valuedouble : -1;
+				w->all_seeds[i++] =
+				    cJSON_IsNumber(e) ? (int64_t)e->valuedouble : -1;
 			}
 			w->n_all_seeds = i;
 		}
@@ -424,7 +425,7 @@ static void read_a1111_info(struct walker *w, const char *s)
 }
 
 static void walk(struct walker *w, const cJSON *node, const char *key, const cJSON *parent,
-		 int depth)
+                 int depth)
 {
 	if (depth > DEPTH_MAX || w->oom)
 		return;
@@ -595,12 +596,12 @@ int output_extract(const char *json, size_t max_image, struct output_result *res
 	char note[160];
 	if (w.bad) {
 		snprintf(note, sizeof note, "%d image%s in the output could not be decoded", w.bad,
-			 w.bad == 1 ? "" : "s");
+		         w.bad == 1 ? "" : "s");
 		err_append(&res->error, note);
 	}
 	if (w.too_big) {
 		snprintf(note, sizeof note, "%d image%s larger than the %zu-byte limit skipped",
-			 w.too_big, w.too_big == 1 ? "" : "s", max_image);
+		         w.too_big, w.too_big == 1 ? "" : "s", max_image);
 		err_append(&res->error, note);
 	}
 	return 0;
@@ -648,12 +649,12 @@ static void other_size(const unsigned char *d, size_t len, const char *fmt, int 
 			*w = 1 + (d[24] | d[25] << 8 | d[26] << 16);
 			*h = 1 + (d[27] | d[28] << 8 | d[29] << 16);
 		} else if (memcmp(d + 12, "VP8L", 4) == 0 && d[20] == 0x2f) {
-			uint32_t b = (uint32_t)d[21] | (uint32_t)d[22] << 8 | (uint32_t)d[23] << 16 |
-				     (uint32_t)d[24] << 24;
+			uint32_t b = (uint32_t)d[21] | (uint32_t)d[22] << 8 |
+			             (uint32_t)d[23] << 16 | (uint32_t)d[24] << 24;
 			*w = 1 + (int)(b & 0x3fff);
 			*h = 1 + (int)((b >> 14) & 0x3fff);
 		} else if (memcmp(d + 12, "VP8 ", 4) == 0 && d[23] == 0x9d && d[24] == 0x01 &&
-			   d[25] == 0x2a) {
+		           d[25] == 0x2a) {
 			*w = (d[26] | d[27] << 8) & 0x3fff;
 			*h = (d[28] | d[29] << 8) & 0x3fff;
 		}
@@ -708,7 +709,7 @@ static void save_error(char **err, int e, const char *what, const char *path)
 }
 
 int output_save(const char *images_dir, const struct job *j, int index, const unsigned char *data,
-		size_t len, int64_t seed, struct job_output *out, char **err)
+                size_t len, int64_t seed, struct job_output *out, char **err)
 {
 	if (!images_dir || !*images_dir || !j || !data || !out || index < 0) {
 		set_err(err, "output_save: bad arguments");
@@ -735,7 +736,7 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 	}
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
 	int n = snprintf(dir, sizeof dir, "%s%s%s/%04d-%02d-%02d", cwd, *cwd ? "/" : "", images_dir,
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 	if (n < 0 || (size_t)n >= sizeof dir) {
 		set_err(err, "image path too long");
 		return -1;
@@ -759,7 +760,8 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 			width = height = 0;
 		if (width > 0 && pngmeta_has_text(data, len, "parameters") == 0) {
 			char *text = params_a1111_text(&j->params, seed, width, height);
-			if (text && pngmeta_add_text(data, len, "parameters", text, &meta, &metalen) < 0)
+			if (text &&
+			    pngmeta_add_text(data, len, "parameters", text, &meta, &metalen) < 0)
 				meta = NULL;
 			free(text);
 		}
@@ -773,8 +775,8 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 	static unsigned counter;
 	int fd = -1;
 	for (int tries = 0; tries < 100 && fd < 0; tries++) {
-		n = snprintf(tmp, sizeof tmp, "%s/.%lld-%d.%ld.%u.tmp", dir, (long long)j->id, index,
-			     (long)getpid(), counter++);
+		n = snprintf(tmp, sizeof tmp, "%s/.%lld-%d.%ld.%u.tmp", dir, (long long)j->id,
+		             index, (long)getpid(), counter++);
 		if (n < 0 || (size_t)n >= sizeof tmp)
 			break;
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);

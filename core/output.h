@@ -20,10 +20,10 @@
 struct output_item {
 	unsigned char *data; /* decoded image bytes (malloc'd), or NULL for a URL */
 	size_t len;
-	char *url;           /* http(s) URL to fetch, or NULL */
-	char *format;        /* "png", "jpeg", "webp", "gif"; NULL for a URL until fetched */
-	int64_t seed;        /* seed found beside it, or -1 */
-	char *filename;      /* filename found beside it, or NULL */
+	char *url;      /* http(s) URL to fetch, or NULL */
+	char *format;   /* "png", "jpeg", "webp", "gif"; NULL for a URL until fetched */
+	int64_t seed;   /* seed found beside it, or -1 */
+	char *filename; /* filename found beside it, or NULL */
 };
 
 struct output_result {
@@ -50,7 +50,7 @@ const char *output_sniff(const unsigned char *data, size_t len);
  * padding tolerated). Malloc'd bytes in *out, *outlen; -1 if invalid or the
  * result would exceed max (0: no cap). */
 int output_base64_decode(const char *s, size_t slen, size_t max, unsigned char **out,
-			 size_t *outlen);
+                         size_t *outlen);
 
 /* Save one image of job j atomically: write to a temp file in
  * images_dir/YYYY-MM-DD/ (the day of j->created_at, local time), fsync, rename
@@ -60,6 +60,6 @@ int output_base64_decode(const char *s, size_t slen, size_t max, unsigned char *
  * index, size when known, seed, format, bytes). 0, or -1 with *err (disk full,
  * permissions...) leaving no partial file behind. */
 int output_save(const char *images_dir, const struct job *j, int index, const unsigned char *data,
-		size_t len, int64_t seed, struct job_output *out, char **err);
+                size_t len, int64_t seed, struct job_output *out, char **err);
 
 #endif

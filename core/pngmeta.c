@@ -84,8 +84,8 @@ static int next_chunk(const unsigned char *png, size_t len, size_t *pos, struct 
 
 /* Walk every chunk; calls fn for each (stop early when it returns non-zero,
  * its value is returned). -1 if the structure is broken. */
-static int walk(const unsigned char *png, size_t len,
-		int (*fn)(const struct chunk *c, void *udata), void *udata)
+static int walk(const unsigned char *png, size_t len, int (*fn)(const struct chunk *c, void *udata),
+                void *udata)
 {
 	if (!png || len < 8 + 25 || memcmp(png, png_sig, 8) != 0)
 		return -1;
@@ -202,7 +202,7 @@ static int text_kind(const char *text)
 }
 
 int pngmeta_add_text(const unsigned char *png, size_t len, const char *keyword, const char *text,
-		     unsigned char **out, size_t *outlen)
+                     unsigned char **out, size_t *outlen)
 {
 	if (!keyword || !text || walk(png, len, NULL, NULL) != 0)
 		return -1;

@@ -26,7 +26,7 @@ int pngmeta_has_text(const unsigned char *png, size_t len, const char *keyword);
  * 0, or -1 (png invalid, bad keyword, text with a NUL, ENOMEM) leaving *out
  * untouched. */
 int pngmeta_add_text(const unsigned char *png, size_t len, const char *keyword, const char *text,
-		     unsigned char **out, size_t *outlen);
+                     unsigned char **out, size_t *outlen);
 
 /* Width and height from IHDR. 0, or -1 if png is not a valid PNG. */
 int pngmeta_size(const unsigned char *png, size_t len, int *width, int *height);

@@ -49,7 +49,7 @@ static unsigned char *noise_png(int w, int h, uint32_t seed0, size_t *len)
 	png_set_write_fn(png, &m, mem_write, mem_flush);
 	png_set_compression_level(png, 1);
 	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
-		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_write_info(png, info);
 	unsigned char *row = malloc((size_t)w * 3);
 	for (int y = 0; y < h; y++) {
@@ -72,7 +72,7 @@ static char *b64(const unsigned char *d, size_t n)
 	char *o = malloc((n + 2) / 3 * 4 + 1), *p = o;
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
-			     (i + 2 < n ? d[i + 2] : 0);
+		             (i + 2 < n ? d[i + 2] : 0);
 		*p++ = t[v >> 18 & 63];
 		*p++ = t[v >> 12 & 63];
 		*p++ = i + 1 < n ? t[v >> 6 & 63] : '=';

@@ -54,7 +54,7 @@ static unsigned char *make_png(int w, int h, int seed, const char *text, size_t 
 		abort();
 	png_set_write_fn(png, &m, mem_write, mem_flush);
 	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
-		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	if (text) {
 		png_text t = {0};
 		t.compression = PNG_TEXT_COMPRESSION_NONE;
@@ -82,7 +82,7 @@ static char *b64(const unsigned char *d, size_t n)
 	char *o = malloc((n + 2) / 3 * 4 + 1), *p = o;
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
-			     (i + 2 < n ? d[i + 2] : 0);
+		             (i + 2 < n ? d[i + 2] : 0);
 		*p++ = t[v >> 18 & 63];
 		*p++ = t[v >> 12 & 63];
 		*p++ = i + 1 < n ? t[v >> 6 & 63] : '=';
@@ -94,15 +94,15 @@ static char *b64(const unsigned char *d, size_t n)
 
 /* Small images of each format (only headers matter for sniffing and sizes). */
 static const unsigned char jpeg_bytes[] = {
-	0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J',  'F',	'I',  'F',  0x00, 0x01, 0x01, 0x00,
-	0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x28, 0x00,
-	0x30, 0x03, 0x01, 0x11, 0x00, 0x02, 0x11, 0x00, 0x03, 0x11, 0x00, 0xff, 0xd9};
-static const unsigned char gif_bytes[] = {'G', 'I', 'F', '8', '9', 'a', 0x10, 0x00, 0x08, 0x00,
-					  0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
-					  0x3b};
-static const unsigned char webp_bytes[] = {
-	'R', 'I', 'F', 'F', 0x16, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
-	0,   0,   0,   0,   0x1f, 0, 0, 0x0f, 0, 0, 0, 0, 0, 0};
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J',  'F',  'I',  'F',  0x00, 0x01, 0x01, 0x00,
+    0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x28, 0x00,
+    0x30, 0x03, 0x01, 0x11, 0x00, 0x02, 0x11, 0x00, 0x03, 0x11, 0x00, 0xff, 0xd9};
+static const unsigned char gif_bytes[] = {'G',  'I',  'F',  '8',  '9',  'a',  0x10,
+                                          0x00, 0x08, 0x00, 0x80, 0x00, 0x00, 0x00,
+                                          0x00, 0x00, 0xff, 0xff, 0xff, 0x3b};
+static const unsigned char webp_bytes[] = {'R',  'I', 'F', 'F',  0x16, 0, 0, 0, 'W', 'E', 'B', 'P',
+                                           'V',  'P', '8', 'X',  10,   0, 0, 0, 0,   0,   0,   0,
+                                           0x1f, 0,   0,   0x0f, 0,    0, 0, 0, 0,   0};
 
 static unsigned char *png_a, *png_b;
 static size_t png_a_len, png_b_len;
@@ -161,11 +161,12 @@ struct shape_case {
 	const char *formats; /* one letter per item: p png, j jpeg, g gif, w webp, u url */
 	int64_t seeds[3];    /* expected item seeds */
 	int64_t top_seed;
-	const char *error;      /* substring expected in res.error, or NULL for none */
-	const char *filename0;  /* expected filename of item 0 */
-	const char *url0;       /* expected URL of item 0 */
+	const char *error;     /* substring expected in res.error, or NULL for none */
+	const char *filename0; /* expected filename of item 0 */
+	const char *url0;      /* expected URL of item 0 */
 };
 
+/* clang-format off */
 static const struct shape_case cases[] = {
 	{"sd15", "[{\"image\":\"{A}\",\"seed\":11},{\"image\":\"{B}\",\"seed\":12}]", 2, "pp",
 	 {11, 12}, -1, NULL, NULL, NULL},
@@ -260,6 +261,7 @@ static const struct shape_case cases[] = {
 			  "IGlzIGxvbmcgZW5vdWdoLg==\"}",
 	 0, "", {0}, -1, NULL, NULL, NULL},
 };
+/* clang-format on */
 
 static void check_case(const struct shape_case *c, const char *json, size_t max)
 {
@@ -278,7 +280,10 @@ static void check_case(const struct shape_case *c, const char *json, size_t max)
 		if (f == 'u') {
 			ok &= CHECK(it->url && !it->data && !it->format);
 		} else {
-			const char *want = f == 'p' ? "png" : f == 'j' ? "jpeg" : f == 'g' ? "gif" : "webp";
+			const char *want = f == 'p'   ? "png"
+			                   : f == 'j' ? "jpeg"
+			                   : f == 'g' ? "gif"
+			                              : "webp";
 			ok &= CHECK(it->data && !it->url);
 			ok &= CHECK_STR(it->format, want);
 			ok &= CHECK_STR(output_sniff(it->data, it->len), want);
@@ -290,9 +295,10 @@ static void check_case(const struct shape_case *c, const char *json, size_t max)
 		ok &= CHECK_STR(r.items[0].filename, c->filename0);
 		ok &= CHECK_STR(r.items[0].url, c->url0);
 		if (c->formats[0] == 'p' && strstr(c->json, "{A}") &&
-		    strstr(c->json, "{A}") < (strstr(c->json, "{B}") ? strstr(c->json, "{B}") : "\xff"))
+		    strstr(c->json, "{A}") <
+		        (strstr(c->json, "{B}") ? strstr(c->json, "{B}") : "\xff"))
 			ok &= CHECK(r.items[0].len == png_a_len &&
-				    memcmp(r.items[0].data, png_a, png_a_len) == 0);
+			            memcmp(r.items[0].data, png_a, png_a_len) == 0);
 	}
 	ok &= CHECK_INT(r.seed, c->top_seed);
 	if (c->error)
@@ -300,7 +306,8 @@ static void check_case(const struct shape_case *c, const char *json, size_t max)
 	else
 		ok &= CHECK(r.error == NULL);
 	if (!ok)
-		fprintf(stderr, "    in case \"%s\" (error: %s)\n", c->name, r.error ? r.error : "-");
+		fprintf(stderr, "    in case \"%s\" (error: %s)\n", c->name,
+		        r.error ? r.error : "-");
 	output_result_clear(&r);
 	free(err);
 }
@@ -424,11 +431,12 @@ static void test_mutations(void)
 			if (output_extract(mut, 1 << 20, &r, &err) == 0) {
 				for (size_t k = 0; k < r.n_items; k++) {
 					struct output_item *it = &r.items[k];
-					if (it->data && (!it->format || it->len > (1 << 20) ||
-							 strcmp(output_sniff(it->data, it->len)
-								    ? output_sniff(it->data, it->len)
-								    : "",
-								it->format) != 0))
+					if (it->data &&
+					    (!it->format || it->len > (1 << 20) ||
+					     strcmp(output_sniff(it->data, it->len)
+					                ? output_sniff(it->data, it->len)
+					                : "",
+					            it->format) != 0))
 						bad++;
 					if (!it->data && !it->url)
 						bad++;
@@ -454,23 +462,23 @@ static void test_base64(void)
 		const char *out; /* NULL: invalid */
 		size_t outlen;
 	} t[] = {
-		{"", "", 0},
-		{"QQ", "A", 1},
-		{"QQ==", "A", 1},
-		{"QUI", "AB", 2},
-		{"QUI=", "AB", 2},
-		{"QUJD", "ABC", 3},
-		{"QU JD\n", "ABC", 3},
-		{"Q\r\nU\tJ D", "ABC", 3},
-		{"-_-_", "\xfb\xff\xbf", 3},
-		{"+/+/", "\xfb\xff\xbf", 3},
-		{"Q", NULL, 0},
-		{"QQ=", NULL, 0},
-		{"QQ===", NULL, 0},
-		{"QQ==QQ==", NULL, 0},
-		{"QU!D", NULL, 0},
-		{"QUJD\x01", NULL, 0},
-		{"data:image/png;base64,QQ==", NULL, 0},
+	    {"", "", 0},
+	    {"QQ", "A", 1},
+	    {"QQ==", "A", 1},
+	    {"QUI", "AB", 2},
+	    {"QUI=", "AB", 2},
+	    {"QUJD", "ABC", 3},
+	    {"QU JD\n", "ABC", 3},
+	    {"Q\r\nU\tJ D", "ABC", 3},
+	    {"-_-_", "\xfb\xff\xbf", 3},
+	    {"+/+/", "\xfb\xff\xbf", 3},
+	    {"Q", NULL, 0},
+	    {"QQ=", NULL, 0},
+	    {"QQ===", NULL, 0},
+	    {"QQ==QQ==", NULL, 0},
+	    {"QU!D", NULL, 0},
+	    {"QUJD\x01", NULL, 0},
+	    {"data:image/png;base64,QQ==", NULL, 0},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		unsigned char *o = NULL;
@@ -599,22 +607,22 @@ struct emu_case {
 };
 
 static const struct emu_case emu_cases[] = {
-	{"sd15", 2, "png", NULL},
-	{"sdxl", 2, "png", NULL},
-	{"sdxl_turbo", 2, "png", NULL},
-	{"a1111", 2, "png", NULL},
-	{"comfyui", 2, "png", NULL},
-	{"comfyui_url", 2, NULL, NULL},
-	{"comfyui_errors", 2, "png", "could not upload"},
-	{"comfy_old", 1, "png", NULL},
-	{"comfy_old_error", 0, NULL, "does not exist"},
-	{"url", 1, NULL, NULL},
-	{"nested", 2, "png", NULL},
-	{"string", 1, "png", NULL},
-	{"list", 2, "png", NULL},
-	{"noimage", 0, NULL, NULL},
-	{"badb64", 0, NULL, "could not be decoded"},
-	{"jpeg", 2, "jpeg", NULL},
+    {"sd15", 2, "png", NULL},
+    {"sdxl", 2, "png", NULL},
+    {"sdxl_turbo", 2, "png", NULL},
+    {"a1111", 2, "png", NULL},
+    {"comfyui", 2, "png", NULL},
+    {"comfyui_url", 2, NULL, NULL},
+    {"comfyui_errors", 2, "png", "could not upload"},
+    {"comfy_old", 1, "png", NULL},
+    {"comfy_old_error", 0, NULL, "does not exist"},
+    {"url", 1, NULL, NULL},
+    {"nested", 2, "png", NULL},
+    {"string", 1, "png", NULL},
+    {"list", 2, "png", NULL},
+    {"noimage", 0, NULL, NULL},
+    {"badb64", 0, NULL, "could not be decoded"},
+    {"jpeg", 2, "jpeg", NULL},
 };
 
 static void test_emulator_shapes(void)
@@ -629,7 +637,7 @@ static void test_emulator_shapes(void)
 		const struct emu_case *c = &emu_cases[i];
 		char body[256];
 		snprintf(body, sizeof body, "{\"input\":{\"prompt\":\"[[shape=%s count=2]]\"}}",
-			 c->shape);
+		         c->shape);
 		long code;
 		snprintf(url, sizeof url, "%s/run", base);
 		char *reply = http("POST", url, body, &code);
@@ -673,7 +681,7 @@ static void test_emulator_shapes(void)
 			ok &= CHECK(r.error == NULL);
 		if (!ok)
 			fprintf(stderr, "    emulator shape %s (error: %s)\n", c->shape,
-				r.error ? r.error : "-");
+			        r.error ? r.error : "-");
 		output_result_clear(&r);
 		free(out);
 		free(err);
@@ -838,9 +846,9 @@ static void test_save_other_formats(void)
 		const char *ext, *fmt;
 		int w, h;
 	} t[] = {
-		{jpeg_bytes, sizeof jpeg_bytes, "jpg", "jpeg", 48, 40},
-		{gif_bytes, sizeof gif_bytes, "gif", "gif", 16, 8},
-		{webp_bytes, sizeof webp_bytes, "webp", "webp", 32, 16},
+	    {jpeg_bytes, sizeof jpeg_bytes, "jpg", "jpeg", 48, 40},
+	    {gif_bytes, sizeof gif_bytes, "gif", "gif", 16, 8},
+	    {webp_bytes, sizeof webp_bytes, "webp", "webp", 32, 16},
 	};
 	for (int i = 0; i < 3; i++) {
 		if (!CHECK_INT(output_save(root, j, i, t[i].d, t[i].n, 3, &o, &err), 0))
@@ -860,7 +868,8 @@ static void test_save_other_formats(void)
 		free(o.format);
 	}
 	/* Not an image. */
-	CHECK_INT(output_save(root, j, 5, (const unsigned char *)"hello world", 11, 3, &o, &err), -1);
+	CHECK_INT(output_save(root, j, 5, (const unsigned char *)"hello world", 11, 3, &o, &err),
+	          -1);
 	CHECK(err && strstr(err, "not a PNG"));
 	free(err);
 	job_free(j);

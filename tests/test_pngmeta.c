@@ -45,7 +45,7 @@ static void mem_read(png_structp png, png_bytep data, png_size_t len)
 /* A w x h RGB PNG with a pattern from seed, optionally with one text chunk
  * (compression: PNG_TEXT_COMPRESSION_NONE / _zTXt / PNG_ITXT_COMPRESSION_NONE). */
 static unsigned char *make_png(int w, int h, int seed, const char *key, const char *text,
-			       int compression, size_t *len)
+                               int compression, size_t *len)
 {
 	struct membuf m = {0};
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -54,7 +54,7 @@ static unsigned char *make_png(int w, int h, int seed, const char *key, const ch
 		abort();
 	png_set_write_fn(png, &m, mem_write, mem_flush);
 	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
-		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_text t;
 	if (key) {
 		memset(&t, 0, sizeof t);
@@ -180,11 +180,12 @@ static void roundtrip(const char *text, const char *expect_read, int expect_comp
 
 static void test_roundtrip_ascii(void)
 {
-	roundtrip("a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, "
-		  "Size: 13x7",
-		  "a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, "
-		  "Size: 13x7",
-		  PNG_TEXT_COMPRESSION_NONE);
+	roundtrip(
+	    "a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, "
+	    "Size: 13x7",
+	    "a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, "
+	    "Size: 13x7",
+	    PNG_TEXT_COMPRESSION_NONE);
 	roundtrip("", "", PNG_TEXT_COMPRESSION_NONE);
 }
 
@@ -199,7 +200,7 @@ static void test_roundtrip_utf8(void)
 {
 	/* Beyond Latin-1: iTXt, UTF-8 kept. */
 	roundtrip("\xe7\x8c\xab a cat \xf0\x9f\x90\x88", "\xe7\x8c\xab a cat \xf0\x9f\x90\x88",
-		  PNG_ITXT_COMPRESSION_NONE);
+	          PNG_ITXT_COMPRESSION_NONE);
 }
 
 static void test_invalid_utf8_as_latin1(void)
@@ -211,10 +212,11 @@ static void test_invalid_utf8_as_latin1(void)
 static void test_existing_text(void)
 {
 	static const int comps[] = {PNG_TEXT_COMPRESSION_NONE, PNG_TEXT_COMPRESSION_zTXt,
-				    PNG_ITXT_COMPRESSION_NONE, PNG_ITXT_COMPRESSION_zTXt};
+	                            PNG_ITXT_COMPRESSION_NONE, PNG_ITXT_COMPRESSION_zTXt};
 	for (size_t i = 0; i < sizeof comps / sizeof comps[0]; i++) {
 		size_t len;
-		unsigned char *png = make_png(4, 4, (int)i, "parameters", "old text", comps[i], &len);
+		unsigned char *png =
+		    make_png(4, 4, (int)i, "parameters", "old text", comps[i], &len);
 		CHECK_INT(pngmeta_has_text(png, len, "parameters"), 1);
 		CHECK_INT(pngmeta_has_text(png, len, "Comment"), 0);
 		free(png);
