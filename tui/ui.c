@@ -201,6 +201,13 @@ int ui_put(WINDOW *w, int y, int x, int maxw, const char *s, attr_t a)
 	char *t = ui_clean(s, TEXT_NEWLINE_SPACE | TEXT_TABS_TO_SPACES);
 	if (!t)
 		return 0;
+	if (maxw > 8 && ui_is_utf8 && text_utf8_width(t) > (size_t)maxw) {
+		char *cut = text_truncate(t, maxw); /* ends in an ellipsis */
+		if (cut) {
+			free(t);
+			t = cut;
+		}
+	}
 	size_t n = text_utf8_fit(t, maxw);
 	t[n] = 0;
 	int used = (int)text_utf8_width(t);
@@ -363,7 +370,7 @@ static void ui_colors_init(struct ui *u)
 		use_default_colors();
 		int grey = COLORS >= 16 ? 8 : COLOR_WHITE;
 		static const short fgbg[][2] = {
-			[UI_HEADER] = {COLOR_BLACK, COLOR_CYAN},
+			[UI_HEADER] = {COLOR_WHITE, COLOR_BLUE},
 			[UI_TITLE] = {COLOR_CYAN, -1},
 			[UI_ERROR] = {COLOR_RED, -1},
 			[UI_OK] = {COLOR_GREEN, -1},
@@ -793,13 +800,15 @@ static void ui_paint_status(struct ui *u)
 		       "url = ... to the config file (man sdq); browsing works",
 		       ui_attr(UI_WARN));
 	} else {
+		enum ui_mode b = ui_base(u);
 		const char *hints =
-			u->mode == M_COMPOSE
-				? "Ctrl-S submit  Tab next field  Esc cancel  ? is text here"
-			: u->mode == M_GALLERY ? "arrows move  Enter view  Esc back"
-			: u->mode == M_HELP    ? "j/k scroll  any other key closes"
-					       : "n new  Enter detail  / search  f filter  c cancel  "
-						 "r rerun  e edit  ? help  q quit";
+			u->mode == M_CONFIRM ? "y: yes  n or Esc: no"
+			: u->mode == M_FILTER ? "a l q p c f x: choose  Esc: keep"
+			: b == M_COMPOSE ? "Ctrl-S submit  Tab next field  Enter new line  Esc cancel"
+			: b == M_GALLERY ? "arrows move  Enter view  Esc back"
+			: b == M_HELP	 ? "j/k PgUp/PgDn scroll  any other key closes"
+					 : "n new  Enter detail  / search  f filter  c cancel  "
+					   "r rerun  e edit  ? help  q quit";
 		ui_put(w, 0, 0, lw, hints, ui_attr(UI_DIM));
 	}
 	if (rw && rs)

@@ -576,6 +576,10 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 	int singles = VC_NFIELDS - 2;
 	int spare = h - 1 - 1 - 1 - singles - 1 - 1;
 	int prows = spare * 2 / 3, nrows = spare - prows;
+	if (prows > 10) /* a big screen gets roomy fields, not walls of colour */
+		prows = 10;
+	if (nrows > 4)
+		nrows = 4;
 	if (prows < 1)
 		prows = 1;
 	if (nrows < 1)

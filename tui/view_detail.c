@@ -76,14 +76,15 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 	}
 	y++;
 
+	/* the error first, in full: it is why one looks at a failed job */
+	if (j->error && *j->error) {
+		char *pretty = vd_pretty(j->error);
+		y = vd_field(w, y, "error:", pretty ? pretty : j->error, h - y - 1 > 3 ? h - y - 1 : 3,
+			     ui_attr(UI_ERROR));
+		free(pretty);
+	}
+
 	const struct job_params *p = &j->params;
-	const char *ep = j->endpoint ? j->endpoint : p->endpoint;
-	snprintf(buf, sizeof buf, "%s%s%s%s%s", ep ? ep : "-", j->backend ? " (" : "",
-		 j->backend ? j->backend : "", j->backend ? ")" : "",
-		 j->endpoint_url ? "  " : "");
-	if (j->endpoint_url)
-		strncat(buf, j->endpoint_url, sizeof buf - strlen(buf) - 1);
-	y = vd_field(w, y, "endpoint", buf, 2, 0);
 	y = vd_field(w, y, "prompt", p->prompt ? p->prompt : "", 8, A_BOLD);
 	if (p->negative_prompt && *p->negative_prompt)
 		y = vd_field(w, y, "negative", p->negative_prompt, 4, 0);
@@ -123,6 +124,13 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 		strncat(buf, extra, sizeof buf - strlen(buf) - 1);
 	}
 	y = vd_field(w, y, "time", buf, 2, 0);
+	const char *ep = j->endpoint ? j->endpoint : p->endpoint;
+	snprintf(buf, sizeof buf, "%s%s%s%s%s", ep ? ep : "-", j->backend ? " (" : "",
+		 j->backend ? j->backend : "", j->backend ? ")" : "",
+		 j->endpoint_url ? "  " : "");
+	if (j->endpoint_url)
+		strncat(buf, j->endpoint_url, sizeof buf - strlen(buf) - 1);
+	y = vd_field(w, y, "endpoint", buf, 2, 0);
 	if (j->worker_id)
 		y = vd_field(w, y, "worker", j->worker_id, 1, 0);
 	if (j->state == JOB_IN_PROGRESS || (live && j->progress_text)) {
@@ -146,12 +154,6 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 	if (j->retry_requested && !live)
 		y = vd_field(w, y, "request", "retry requested", 1, ui_attr(UI_WARN));
 
-	/* the error, in full */
-	if (j->error && *j->error) {
-		char *pretty = vd_pretty(j->error);
-		y = vd_field(w, y, "error:", pretty ? pretty : j->error, h, ui_attr(UI_ERROR));
-		free(pretty);
-	}
 	for (size_t i = 0; i < j->n_outputs && y < h; i++) {
 		const struct job_output *o = &j->outputs[i];
 		char info[64] = "";
