@@ -610,6 +610,62 @@ static void test_submitting_at_start(void)
 	engine_free(e);
 }
 
+static int saw_other;
+
+static void on_event_other(struct engine *e, const struct engine_event *ev, void *udata)
+{
+	on_event(e, ev, udata);
+	if (ev->type == ENGINE_EV_JOB) {
+		const struct job *j = engine_job(e, ev->job_id);
+		if (j && j->state == JOB_OTHER && j->status_text &&
+		    strcmp(j->status_text, "WARMING_UP") == 0)
+			saw_other = 1;
+	}
+}
+
+static void test_unknown_status(void)
+{
+	struct engine *e = start_engine();
+	int64_t id;
+	struct job *j;
+
+	saw_other = 0;
+	engine_set_callback(e, on_event_other, NULL);
+	id = submit(e, "emu", "strange states [[weird queue=1.5 run=0.2]]", 1);
+	j = wait_job(e, id, -1, 30);
+	CHECK(saw_other);
+	CHECK(j && j->state == JOB_COMPLETED);
+	job_free(j);
+	engine_free(e);
+}
+
+/* Saving fails (the images directory cannot be created): the job is not
+ * failed, the error is reported, and a later attempt saves it. */
+static void test_save_failure(void)
+{
+	struct engine *e = start_engine();
+	char *good = cfg->images_dir;
+	int64_t id;
+	struct job *j = NULL;
+	int64_t deadline;
+
+	cfg->images_dir = strdup("/dev/null/images");
+	id = submit(e, "emu", "disk full [[run=0.2 queue=0]]", 1);
+	deadline = engine_now_ms() + 20000;
+	while (!strstr(messages, "cannot save") && engine_now_ms() < deadline)
+		engine_step(e, 100);
+	CHECK(strstr(messages, "cannot save") != NULL);
+	j = store_job_get(st, id, NULL);
+	CHECK(j && job_state_is_live(j->state));
+	job_free(j);
+	free(cfg->images_dir);
+	cfg->images_dir = good;
+	j = wait_job(e, id, -1, 40);
+	CHECK(j && j->state == JOB_COMPLETED && j->n_outputs == 1);
+	job_free(j);
+	engine_free(e);
+}
+
 static void test_purge(void)
 {
 	struct engine *e = start_engine();
@@ -664,6 +720,8 @@ int main(void)
 	TH_RUN(test_resume);
 	TH_RUN(test_submitting_at_start);
 	TH_RUN(test_purge);
+	TH_RUN(test_unknown_status);
+	TH_RUN(test_save_failure);
 	store_close(st);
 	free_config(cfg);
 	emu_stop(&em);
