@@ -108,8 +108,8 @@ static unsigned char *read_file(const char *path, size_t *len, char **err)
 	return buf;
 }
 
-static struct image *load_png(const void *data, size_t len, const unsigned char bg[3],
-			      int max_dim, const char *name, char **err)
+static struct image *load_png(const void *data, size_t len, const unsigned char bg[3], int max_dim,
+                              const char *name, char **err)
 {
 	png_image pi;
 	png_color back;
@@ -125,7 +125,7 @@ static struct image *load_png(const void *data, size_t len, const unsigned char 
 	if (pi.width == 0 || pi.height == 0 || pi.width > (png_uint_32)max_dim ||
 	    pi.height > (png_uint_32)max_dim) {
 		set_err(err, "%s: image too large (%ux%u, limit %d)", name, (unsigned)pi.width,
-			(unsigned)pi.height, max_dim);
+		        (unsigned)pi.height, max_dim);
 		png_image_free(&pi);
 		return NULL;
 	}
@@ -187,7 +187,7 @@ static struct image *load_png(const void *data, size_t len, const unsigned char 
 }
 
 struct image *image_load_png_mem(const void *data, size_t len, const unsigned char bg[3],
-				 int max_dim, char **err)
+                                 int max_dim, char **err)
 {
 	if (max_dim <= 0)
 		max_dim = IMAGE_MAX_DIM;
@@ -207,7 +207,7 @@ static unsigned rd16le(const unsigned char *p)
 static long rd32le(const unsigned char *p)
 {
 	return (long)(int32_t)((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 |
-			       p[0]);
+	                       p[0]);
 }
 
 /* The dimensions a JPEG declares in its first SOF marker; -1 if none found. */
@@ -340,8 +340,8 @@ static SIXELSTATUS on_frame(sixel_frame_t *frame, void *priv)
 	return SIXEL_OK;
 }
 
-static struct image *load_other(const char *path, const unsigned char *p, size_t len,
-				enum fmt f, const unsigned char bg[3], int max_dim, char **err)
+static struct image *load_other(const char *path, const unsigned char *p, size_t len, enum fmt f,
+                                const unsigned char bg[3], int max_dim, char **err)
 {
 	long w = 0, h = 0;
 	struct sixel_load_ctx c = {NULL, bg, max_dim, NULL};
@@ -378,7 +378,7 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 	}
 	if (w <= 0 || h <= 0 || w > max_dim || h > max_dim) {
 		set_err(err, "%s: image too large or empty (%ldx%ld, limit %d)", path, w, h,
-			max_dim);
+		        max_dim);
 		return NULL;
 	}
 	if (bg)
@@ -387,12 +387,12 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 	st = sixel_allocator_new(&alloc, NULL, NULL, NULL, NULL);
 	if (SIXEL_SUCCEEDED(st)) {
 		st = sixel_helper_load_image_file(path, 1, 0, 256, bgc, SIXEL_LOOP_DISABLE,
-						  on_frame, 0, NULL, &c, alloc);
+		                                  on_frame, 0, NULL, &c, alloc);
 		sixel_allocator_unref(alloc);
 	}
 	if (SIXEL_FAILED(st) || !c.im) {
 		set_err(err, "%s: cannot decode image (%s)", path,
-			c.err ? c.err : sixel_helper_format_error(st));
+		        c.err ? c.err : sixel_helper_format_error(st));
 		free(c.err);
 		image_free(c.im);
 		return NULL;
@@ -517,7 +517,8 @@ static int taps_make(struct taps *t, int sn, int dn)
 				sum += wt;
 			}
 			for (int s = 0; s < t->count[i]; s++)
-				t->w[k + s] = sum > 0 ? (float)(t->w[k + s] / sum) : 1.0f / t->count[i];
+				t->w[k + s] =
+				    sum > 0 ? (float)(t->w[k + s] / sum) : 1.0f / t->count[i];
 		} else {
 			/* bilinear between the two nearest source centres */
 			double c = (i + 0.5) * scale - 0.5;
@@ -608,7 +609,7 @@ struct image *image_scale(const struct image *src, int dw, int dh)
 }
 
 struct image *image_load_fit(const char *path, const unsigned char bg[3], int box_w, int box_h,
-			     int upscale, char **err)
+                             int upscale, char **err)
 {
 	struct image *im = image_load(path, bg, 0, err), *sc;
 	int dw, dh;

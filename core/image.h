@@ -34,7 +34,7 @@ struct image *image_load(const char *path, const unsigned char bg[3], int max_di
 
 /* Decode a PNG held in memory (same rules as image_load). */
 struct image *image_load_png_mem(const void *data, size_t len, const unsigned char bg[3],
-				 int max_dim, char **err);
+                                 int max_dim, char **err);
 
 /* The size (*dw x *dh, each >= 1) of an sw x sh image fitted into a box_w x
  * box_h box keeping its aspect ratio. upscale 0: never larger than the source. */
@@ -47,6 +47,6 @@ struct image *image_scale(const struct image *src, int dw, int dh);
 /* Decode path and fit it into box_w x box_h (image_fit, then image_scale):
  * the common case for previews. */
 struct image *image_load_fit(const char *path, const unsigned char bg[3], int box_w, int box_h,
-			     int upscale, char **err);
+                             int upscale, char **err);
 
 #endif

@@ -74,7 +74,7 @@ static int sink_write(char *data, int size, void *priv)
 }
 
 int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse diffuse,
-		    unsigned char **out, size_t *len, char **err)
+                    unsigned char **out, size_t *len, char **err)
 {
 	sixel_output_t *so = NULL;
 	sixel_dither_t *dit = NULL;
@@ -107,11 +107,11 @@ int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse 
 		st = sixel_dither_new(&dit, ncolors, NULL);
 	if (SIXEL_SUCCEEDED(st))
 		st = sixel_dither_initialize(dit, copy, im->w, im->h, SIXEL_PIXELFORMAT_RGB888,
-					     SIXEL_LARGE_AUTO, SIXEL_REP_AUTO, SIXEL_QUALITY_AUTO);
+		                             SIXEL_LARGE_AUTO, SIXEL_REP_AUTO, SIXEL_QUALITY_AUTO);
 	if (SIXEL_SUCCEEDED(st)) {
-		method = diffuse == SIXEL_ENC_DIFFUSE_FS	 ? SIXEL_DIFFUSE_FS
-			 : diffuse == SIXEL_ENC_DIFFUSE_ATKINSON ? SIXEL_DIFFUSE_ATKINSON
-								 : SIXEL_DIFFUSE_NONE;
+		method = diffuse == SIXEL_ENC_DIFFUSE_FS         ? SIXEL_DIFFUSE_FS
+		         : diffuse == SIXEL_ENC_DIFFUSE_ATKINSON ? SIXEL_DIFFUSE_ATKINSON
+		                                                 : SIXEL_DIFFUSE_NONE;
 		sixel_dither_set_diffusion_type(dit, method);
 		st = sixel_encode(copy, im->w, im->h, 3, dit, so);
 	}
@@ -122,8 +122,8 @@ int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse 
 	free(copy);
 	if (SIXEL_FAILED(st) || s.failed || s.len == 0) {
 		set_err(err, "sixel: encoding failed (%s)",
-			s.failed ? "output too large or out of memory"
-				 : sixel_helper_format_error(st));
+		        s.failed ? "output too large or out of memory"
+		                 : sixel_helper_format_error(st));
 		free(s.buf);
 		return -1;
 	}
@@ -136,7 +136,7 @@ struct centry {
 	struct centry *prev, *next; /* LRU list, most recent first */
 	char *path;
 	int64_t mtime_ns, file_size;
-	int box_w, box_h, ncolors, upscale;
+	int box_w, box_h, ncolors, upscale, diffuse;
 	unsigned char *data;
 	size_t len;
 	int w, h;
@@ -206,10 +206,9 @@ void sixel_cache_free(struct sixel_cache *c)
 
 static int key_eq(const struct centry *e, const struct sixel_key *k)
 {
-	return e->mtime_ns == k->mtime_ns && e->file_size == k->file_size &&
-	       e->box_w == k->box_w && e->box_h == k->box_h && e->ncolors == k->ncolors &&
-	       e->upscale == k->upscale &&
-	       strcmp(e->path, k->path) == 0;
+	return e->mtime_ns == k->mtime_ns && e->file_size == k->file_size && e->box_w == k->box_w &&
+	       e->box_h == k->box_h && e->ncolors == k->ncolors && e->upscale == k->upscale &&
+	       e->diffuse == k->diffuse && strcmp(e->path, k->path) == 0;
 }
 
 int sixel_cache_get(struct sixel_cache *c, const struct sixel_key *key, struct sixel_entry *out)
@@ -234,7 +233,7 @@ int sixel_cache_get(struct sixel_cache *c, const struct sixel_key *key, struct s
 }
 
 int sixel_cache_put(struct sixel_cache *c, const struct sixel_key *key, const unsigned char *data,
-		    size_t len, int w, int h)
+                    size_t len, int w, int h)
 {
 	struct centry *e;
 
@@ -276,6 +275,7 @@ int sixel_cache_put(struct sixel_cache *c, const struct sixel_key *key, const un
 	e->box_h = key->box_h;
 	e->ncolors = key->ncolors;
 	e->upscale = key->upscale;
+	e->diffuse = key->diffuse;
 	e->w = w;
 	e->h = h;
 	push_front(c, e);
@@ -284,9 +284,9 @@ int sixel_cache_put(struct sixel_cache *c, const struct sixel_key *key, const un
 	return 0;
 }
 
-int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int box_h,
-		       int upscale, int ncolors, const unsigned char bg[3], struct sixel_entry *e,
-		       char **err)
+int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int box_h, int upscale,
+                       int ncolors, enum sixel_enc_diffuse diffuse, const unsigned char bg[3],
+                       struct sixel_entry *e, char **err)
 {
 	struct stat st;
 	struct sixel_key k;
@@ -316,6 +316,7 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 	k.box_h = box_h;
 	k.ncolors = ncolors;
 	k.upscale = upscale != 0;
+	k.diffuse = (int)diffuse;
 	if (sixel_cache_get(c, &k, e))
 		return 0;
 
@@ -340,7 +341,7 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 			}
 		}
 	}
-	rc = sixel_enc_image(im, ncolors, SIXEL_ENC_DIFFUSE_NONE, &buf, &len, err);
+	rc = sixel_enc_image(im, ncolors, diffuse, &buf, &len, err);
 	if (rc == 0) {
 		c->encodes++;
 		rc = sixel_cache_put(c, &k, buf, len, im->w, im->h);
@@ -371,7 +372,7 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 }
 
 void sixel_cache_stats(const struct sixel_cache *c, unsigned long *hits, unsigned long *encodes,
-		       size_t *bytes, size_t *entries)
+                       size_t *bytes, size_t *entries)
 {
 	if (hits)
 		*hits = c ? c->hits : 0;

@@ -27,10 +27,11 @@ enum sixel_enc_diffuse { SIXEL_ENC_DIFFUSE_NONE, SIXEL_ENC_DIFFUSE_ATKINSON, SIX
  * ncolors (2..256; 0: 256). On success *out is a malloc'd buffer of *len
  * bytes that the caller frees. */
 int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse diffuse,
-		    unsigned char **out, size_t *len, char **err);
+                    unsigned char **out, size_t *len, char **err);
 
 /* What identifies an encoded image: the file (path, mtime, size), the target
- * box in pixels, the palette size and whether it could be enlarged. */
+ * box in pixels, the palette size, whether it could be enlarged and the
+ * diffusion. */
 struct sixel_key {
 	const char *path;
 	int64_t mtime_ns;
@@ -38,6 +39,7 @@ struct sixel_key {
 	int box_w, box_h;
 	int ncolors;
 	int upscale; /* fitted with upscaling allowed */
+	int diffuse; /* enum sixel_enc_diffuse */
 };
 
 /* One cached encoding. Borrowed from the cache: valid until the next
@@ -62,19 +64,19 @@ int sixel_cache_get(struct sixel_cache *c, const struct sixel_key *key, struct s
  * within the budget (an entry larger than the budget is not kept, and 1 is
  * returned: the caller still has its own copy). 0 stored, -1 ENOMEM. */
 int sixel_cache_put(struct sixel_cache *c, const struct sixel_key *key, const unsigned char *data,
-		    size_t len, int w, int h);
+                    size_t len, int w, int h);
 
-/* The common path: stat path, look it up for (box_w x box_h, ncolors), and on
- * a miss decode it (transparent parts over bg), fit it into the box (upscale
- * as in image_fit), round its height down to a multiple of 6 and encode it
- * without diffusion. *e is borrowed as above. 0, or -1 with *err. */
-int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int box_h,
-		       int upscale, int ncolors, const unsigned char bg[3], struct sixel_entry *e,
-		       char **err);
+/* The common path: stat path, look it up for (box_w x box_h, ncolors,
+ * diffuse), and on a miss decode it (transparent parts over bg), fit it into
+ * the box (upscale as in image_fit), round its height down to a multiple of 6
+ * and encode it. *e is borrowed as above. 0, or -1 with *err. */
+int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int box_h, int upscale,
+                       int ncolors, enum sixel_enc_diffuse diffuse, const unsigned char bg[3],
+                       struct sixel_entry *e, char **err);
 
 /* Counters since sixel_cache_new: lookups that hit, encodings done, bytes
  * and entries held now. Any pointer may be NULL. */
 void sixel_cache_stats(const struct sixel_cache *c, unsigned long *hits, unsigned long *encodes,
-		       size_t *bytes, size_t *entries);
+                       size_t *bytes, size_t *entries);
 
 #endif

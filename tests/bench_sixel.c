@@ -125,8 +125,8 @@ int main(void)
 				double t0 = now_ms();
 				struct image *l;
 
-				if (sixel_enc_image(im, colors[ci], SIXEL_ENC_DIFFUSE_NONE, &buf, &len,
-						    &err) != 0) {
+				if (sixel_enc_image(im, colors[ci], SIXEL_ENC_DIFFUSE_NONE, &buf,
+				                    &len, &err) != 0) {
 					fprintf(stderr, "encode failed: %s\n", err);
 					return 1;
 				}
@@ -136,22 +136,23 @@ int main(void)
 
 				t0 = now_ms();
 				l = image_load(path, NULL, 0, &err);
-				if (!l || sixel_enc_image(l, colors[ci], SIXEL_ENC_DIFFUSE_NONE, &buf,
-							  &len, &err) != 0) {
+				if (!l || sixel_enc_image(l, colors[ci], SIXEL_ENC_DIFFUSE_NONE,
+				                          &buf, &len, &err) != 0) {
 					fprintf(stderr, "load+encode failed: %s\n", err);
 					return 1;
 				}
 				tf[r] = now_ms() - t0;
 				free(buf);
 				image_free(l);
-				ti[r] = have_img2sixel ? run_img2sixel(path, colors[ci], &ibytes) : -1;
+				ti[r] =
+				    have_img2sixel ? run_img2sixel(path, colors[ci], &ibytes) : -1;
 			}
 			double me = median(te, RUNS), mf = median(tf, RUNS), mi = median(ti, RUNS);
 			char name[32];
 			snprintf(name, sizeof name, "%dx%d", s, s);
 			if (mi > 0)
-				printf("%-10s %6d %10.1f %10.1f %12zu %10.1f %12zu %8.2f %8.2f\n", name,
-				       colors[ci], me, mf, bytes, mi, ibytes, mf / mi,
+				printf("%-10s %6d %10.1f %10.1f %12zu %10.1f %12zu %8.2f %8.2f\n",
+				       name, colors[ci], me, mf, bytes, mi, ibytes, mf / mi,
 				       (double)bytes / (double)ibytes);
 			else
 				printf("%-10s %6d %10.1f %10.1f %12zu %10s %12s %8s %8s\n", name,
@@ -160,9 +161,10 @@ int main(void)
 		unlink(path);
 		image_free(im);
 	}
-	printf("(medians of %d runs; 'file+enc' = PNG decode + encode, the same work as img2sixel;\n"
-	       " t ratio = sdq file+enc / img2sixel wall time, b ratio = sdq bytes / img2sixel "
-	       "bytes;\n both without diffusion)\n",
-	       RUNS);
+	printf(
+	    "(medians of %d runs; 'file+enc' = PNG decode + encode, the same work as img2sixel;\n"
+	    " t ratio = sdq file+enc / img2sixel wall time, b ratio = sdq bytes / img2sixel "
+	    "bytes;\n both without diffusion)\n",
+	    RUNS);
 	return 0;
 }

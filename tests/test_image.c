@@ -23,16 +23,16 @@ static const char *tpath(const char *name)
 /* Write a PNG with the low-level API. rows: packed samples of the given
  * colour type and depth (16-bit samples big-endian). */
 static int write_png(const char *path, int w, int h, int color_type, int depth,
-		     const unsigned char *data, const png_color *pal, int npal,
-		     const unsigned char *trans, int ntrans)
+                     const unsigned char *data, const png_color *pal, int npal,
+                     const unsigned char *trans, int ntrans)
 {
 	FILE *f = fopen(path, "wb");
 	png_structp p;
 	png_infop info;
-	int channels = color_type == PNG_COLOR_TYPE_RGB	       ? 3
-		       : color_type == PNG_COLOR_TYPE_RGBA      ? 4
-		       : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
-								 : 1;
+	int channels = color_type == PNG_COLOR_TYPE_RGB          ? 3
+	               : color_type == PNG_COLOR_TYPE_RGBA       ? 4
+	               : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
+	                                                         : 1;
 	size_t rowbytes = (size_t)w * channels * (depth / 8);
 
 	if (!f)
@@ -45,8 +45,8 @@ static int write_png(const char *path, int w, int h, int color_type, int depth,
 		return -1;
 	}
 	png_init_io(p, f);
-	png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, depth, color_type,
-		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, depth, color_type, PNG_INTERLACE_NONE,
+	             PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	if (pal)
 		png_set_PLTE(p, info, pal, npal);
 	if (trans)
@@ -93,8 +93,9 @@ static void test_rgb8(void)
 static void test_rgb16(void)
 {
 	unsigned char d[4 * 2 * 6];
-	static const int vals[8][3] = {{0, 0, 0},     {255, 255, 255}, {200, 10, 30},  {7, 250, 128},
-				       {64, 64, 64},  {1, 2, 3},       {128, 129, 130}, {90, 180, 45}};
+	static const int vals[8][3] = {{0, 0, 0},       {255, 255, 255}, {200, 10, 30},
+	                               {7, 250, 128},   {64, 64, 64},    {1, 2, 3},
+	                               {128, 129, 130}, {90, 180, 45}};
 	struct image *im;
 	char *err = NULL;
 
@@ -104,7 +105,8 @@ static void test_rgb16(void)
 			d[i * 6 + c * 2] = (unsigned char)(v >> 8);
 			d[i * 6 + c * 2 + 1] = (unsigned char)(v & 0xff);
 		}
-	CHECK(write_png(tpath("rgb16.png"), 4, 2, PNG_COLOR_TYPE_RGB, 16, d, NULL, 0, NULL, 0) == 0);
+	CHECK(write_png(tpath("rgb16.png"), 4, 2, PNG_COLOR_TYPE_RGB, 16, d, NULL, 0, NULL, 0) ==
+	      0);
 	im = image_load(tpath("rgb16.png"), NULL, 0, &err);
 	CHECK(im != NULL);
 	if (im) {
@@ -118,11 +120,11 @@ static void test_rgb16(void)
 	image_free(im);
 
 	/* 16-bit RGBA: transparent -> background, opaque -> itself */
-	unsigned char a16[2 * 8] = {0xff, 0xff, 0, 0, 0, 0, 0, 0, 0x80, 0x80, 0x40, 0x40, 0x20, 0x20,
-				    0xff, 0xff};
+	unsigned char a16[2 * 8] = {0xff, 0xff, 0,    0,    0,    0,    0,    0,
+	                            0x80, 0x80, 0x40, 0x40, 0x20, 0x20, 0xff, 0xff};
 	const unsigned char bg[3] = {50, 60, 70};
-	CHECK(write_png(tpath("rgba16.png"), 2, 1, PNG_COLOR_TYPE_RGBA, 16, a16, NULL, 0, NULL, 0) ==
-	      0);
+	CHECK(write_png(tpath("rgba16.png"), 2, 1, PNG_COLOR_TYPE_RGBA, 16, a16, NULL, 0, NULL,
+	                0) == 0);
 	im = image_load(tpath("rgba16.png"), bg, 0, NULL);
 	CHECK(im != NULL);
 	if (im) {
@@ -155,8 +157,8 @@ static void test_alpha(void)
 
 	/* grey + alpha, default background black */
 	unsigned char ga[2 * 2] = {200, 255, 200, 0};
-	CHECK(write_png(tpath("ga.png"), 2, 1, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, NULL, 0, NULL, 0) ==
-	      0);
+	CHECK(write_png(tpath("ga.png"), 2, 1, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, NULL, 0, NULL,
+	                0) == 0);
 	im = image_load(tpath("ga.png"), NULL, 0, &err);
 	CHECK(im != NULL);
 	if (im) {
@@ -198,7 +200,8 @@ static void test_broken(void)
 
 	for (size_t i = 0; i < sizeof d; i++)
 		d[i] = (unsigned char)(i * 7 + i / 191);
-	CHECK(write_png(tpath("full.png"), 64, 64, PNG_COLOR_TYPE_RGB, 8, d, NULL, 0, NULL, 0) == 0);
+	CHECK(write_png(tpath("full.png"), 64, 64, PNG_COLOR_TYPE_RGB, 8, d, NULL, 0, NULL, 0) ==
+	      0);
 	f = fopen(tpath("full.png"), "rb");
 	fseek(f, 0, SEEK_END);
 	len = ftell(f);
@@ -262,8 +265,8 @@ static void test_gif_bmp(void)
 {
 	/* the classic 1x1 GIF: palette {red, black}, one pixel of index 0 */
 	static const unsigned char gif[] = "GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\x00\x00\x00\x00"
-					   "\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02"
-					   "D\x01\x00;";
+	                                   "\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02"
+	                                   "D\x01\x00;";
 	/* a 2x2 24-bit BMP, rows bottom-up, padded to 4 bytes */
 	unsigned char bmp[54 + 16] = {'B', 'M'};
 	struct image *im;

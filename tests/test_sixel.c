@@ -32,7 +32,7 @@ static struct image *photo(int w, int h)
 
 /* Decode sixel bytes to RGB888 (malloc'd); 0 or -1. */
 static int decode(const unsigned char *s, size_t len, unsigned char **rgb, int *w, int *h,
-		  int *ncolors)
+                  int *ncolors)
 {
 	unsigned char *px = NULL, *pal = NULL, *copy = malloc(len);
 	int nc = 0;
@@ -146,7 +146,8 @@ static void test_cache(void)
 	CHECK(write_png(path, im) == 0);
 	CHECK(write_png(path2, im) == 0);
 
-	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, NULL, &e, &err) == 0);
+	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+	                         &err) == 0);
 	CHECK(err == NULL);
 	/* fitted into 100x100 keeping 5:3, height a multiple of 6 */
 	CHECK_INT(e.w, 100);
@@ -159,40 +160,51 @@ static void test_cache(void)
 	CHECK_INT(hits, 0);
 
 	/* a hit: identical bytes, no new encoding */
-	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, NULL, &e, &err) == 0);
+	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+	                         &err) == 0);
 	CHECK(e.len == flen && memcmp(e.data, first, flen) == 0);
 	sixel_cache_stats(c, &hits, &enc, NULL, NULL);
 	CHECK_INT(enc, 1);
 	CHECK_INT(hits, 1);
 
 	/* another box, palette or file: misses */
-	CHECK(sixel_cache_render(c, path, 50, 50, 0, 64, NULL, &e, &err) == 0);
+	CHECK(sixel_cache_render(c, path, 50, 50, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e, &err) ==
+	      0);
 	CHECK(e.w == 50 && e.h == 30);
-	CHECK(sixel_cache_render(c, path, 100, 100, 0, 16, NULL, &e, &err) == 0);
-	CHECK(sixel_cache_render(c, path2, 100, 100, 0, 64, NULL, &e, &err) == 0);
+	CHECK(sixel_cache_render(c, path, 100, 100, 0, 16, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+	                         &err) == 0);
+	CHECK(sixel_cache_render(c, path2, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+	                         &err) == 0);
+	CHECK(sixel_cache_render(c, path2, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_ATKINSON, NULL, &e,
+	                         &err) == 0);
 	sixel_cache_stats(c, &hits, &enc, NULL, NULL);
-	CHECK_INT(enc, 4);
+	CHECK_INT(enc, 5);
 
 	/* the file changes (new mtime): encoded again */
 	clock_gettime(CLOCK_REALTIME, &ts[0]);
 	ts[0].tv_sec += 5;
 	ts[1] = ts[0];
 	CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0);
-	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, NULL, &e, &err) == 0);
+	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+	                         &err) == 0);
 	sixel_cache_stats(c, &hits, &enc, NULL, NULL);
-	CHECK_INT(enc, 5);
+	CHECK_INT(enc, 6);
 
 	/* a height that is not a multiple of 6 is rounded down; a small box too */
-	CHECK(sixel_cache_render(c, path, 200, 100, 0, 64, NULL, &e, &err) == 0);
+	CHECK(sixel_cache_render(c, path, 200, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+	                         &err) == 0);
 	CHECK(e.h % 6 == 0 && e.h <= 100 && e.w <= 200);
 	/* no upscale unless asked */
-	CHECK(sixel_cache_render(c, path, 400, 400, 0, 64, NULL, &e, &err) == 0);
+	CHECK(sixel_cache_render(c, path, 400, 400, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+	                         &err) == 0);
 	CHECK(e.w == 200 && e.h == 120);
-	CHECK(sixel_cache_render(c, path, 400, 400, 1, 64, NULL, &e, &err) == 0);
+	CHECK(sixel_cache_render(c, path, 400, 400, 1, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+	                         &err) == 0);
 	CHECK(e.w == 400 && e.h == 240);
 
 	/* errors */
-	CHECK(sixel_cache_render(c, "/nonexistent/x.png", 100, 100, 0, 64, NULL, &e, &err) == -1);
+	CHECK(sixel_cache_render(c, "/nonexistent/x.png", 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE,
+	                         NULL, &e, &err) == -1);
 	CHECK(err != NULL);
 	free(err);
 	err = NULL;
@@ -204,7 +216,7 @@ static void test_cache(void)
 static void test_budget(void)
 {
 	struct sixel_cache *c = sixel_cache_new(1000);
-	struct sixel_key k = {"p", 1, 2, 10, 10, 64, 0};
+	struct sixel_key k = {"p", 1, 2, 10, 10, 64, 0, 0};
 	struct sixel_entry e;
 	unsigned char data[400];
 	size_t bytes, entries;

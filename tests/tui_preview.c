@@ -74,8 +74,8 @@ static int write_png(const char *path, const struct image *im)
 	return png_image_write_to_file(&pi, path, 0, im->rgb, 0, NULL) ? 0 : -1;
 }
 
-static int add_job(struct store *st, enum job_state s, char paths[][4300], const int *wh,
-		   int n, int seed0)
+static int add_job(struct store *st, enum job_state s, char paths[][4300], const int *wh, int n,
+                   int seed0)
 {
 	struct job *j = job_new();
 	char *err = NULL;
@@ -153,8 +153,8 @@ static int setup(void)
 	}
 	rc |= add_job(st, JOB_COMPLETED, img_batch, wh_batch, 3, 10);
 	rc |= add_job(st, JOB_IN_PROGRESS, NULL, NULL, 0, 0);
-	rc |= add_job(st, JOB_COMPLETED, (char (*)[4300])img_b, wh_b, 1, 20);
-	rc |= add_job(st, JOB_COMPLETED, (char (*)[4300])img_a, wh_a, 1, 30);
+	rc |= add_job(st, JOB_COMPLETED, (char(*)[4300])img_b, wh_b, 1, 20);
+	rc |= add_job(st, JOB_COMPLETED, (char(*)[4300])img_a, wh_a, 1, 30);
 	store_close(st);
 	return rc;
 }
@@ -162,9 +162,9 @@ static int setup(void)
 static struct ptyterm *start(char *const *argv, const char *da1, const char *graphics)
 {
 	char genv[64];
-	char *env[] = {data_env, config_env, home_env, genv, "SDQ_ENDPOINT", "RUNPOD_API_KEY",
-		       "SDQ_CONFIG", "NO_COLOR", "COLORTERM", "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
-		       NULL};
+	char *env[] = {data_env,       config_env,       home_env,         genv,
+	               "SDQ_ENDPOINT", "RUNPOD_API_KEY", "SDQ_CONFIG",     "NO_COLOR",
+	               "COLORTERM",    "LANG=C.UTF-8",   "LC_ALL=C.UTF-8", NULL};
 	struct ptyterm_opts o = {da1, 8, 17, 0};
 
 	if (graphics)
@@ -249,7 +249,7 @@ static int fits(const struct ptyterm_capture *c, const struct decoded *d, int co
 }
 
 static int check_cap(struct ptyterm *pt, size_t i, const char *path, int cols, int rows,
-		     struct decoded *out)
+                     struct decoded *out)
 {
 	const struct ptyterm_capture *c = ptyterm_capture(pt, i);
 	struct decoded d;
@@ -262,7 +262,7 @@ static int check_cap(struct ptyterm *pt, size_t i, const char *path, int cols, i
 	e = err_vs(&d, path);
 	if (!CHECK(e < 10.0)) {
 		fprintf(stderr, "  capture %zu at %d,%d %dx%d: mean error %.2f vs %s\n", i, c->row,
-			c->col, d.w, d.h, e, path);
+		        c->col, d.w, d.h, e, path);
 		ok = 0;
 	}
 	if (out)
@@ -311,8 +311,9 @@ static void test_sixel_dashboard(void)
 	for (size_t i = 2; i < 5 && i < n; i++)
 		CHECK(check_cap(pt, i, img_batch[i - 2], COLS_, ROWS_, NULL));
 	if (n >= 5) {
-		const struct ptyterm_capture *c2 = ptyterm_capture(pt, 2), *c3 = ptyterm_capture(pt, 3),
-					     *c4 = ptyterm_capture(pt, 4);
+		const struct ptyterm_capture *c2 = ptyterm_capture(pt, 2),
+		                             *c3 = ptyterm_capture(pt, 3),
+		                             *c4 = ptyterm_capture(pt, 4);
 		CHECK(!(c2->row == c3->row && c2->col == c3->col));
 		CHECK(!(c3->row == c4->row && c3->col == c4->col));
 	}
@@ -544,11 +545,11 @@ static pid_t fake_term(int master, const char *reply, int split)
 }
 
 static int probe(const char *reply, int split, int xpixel, const char *override,
-		 struct term_info *ti)
+                 struct term_info *ti)
 {
 	int master, slave, st;
 	struct winsize ws = {24, 80, (unsigned short)(xpixel ? 80 * xpixel : 0),
-			     (unsigned short)(xpixel ? 24 * 2 * xpixel : 0)};
+	                     (unsigned short)(xpixel ? 24 * 2 * xpixel : 0)};
 	pid_t pid;
 
 	if (openpty(&master, &slave, NULL, NULL, &ws) != 0)

@@ -37,11 +37,11 @@
 #include "store.h"
 #include "text.h"
 
-#define PREVIEW_IDLE_MS 100      /* draw a sixel once the selection is still this long */
+#define PREVIEW_IDLE_MS 100         /* draw a sixel once the selection is still this long */
 #define PREVIEW_FLUSH_BUDGET_MS 150 /* encode for at most this long per flush */
-#define PREVIEW_MAX_GRID 16      /* images of one job shown in the pane */
-#define PREVIEW_PAIR_BASE 64     /* colour pairs below this belong to the dashboard... */
-#define PREVIEW_PAIR_BASE_SMALL 16 /* ...or below this when the terminal has few pairs */
+#define PREVIEW_MAX_GRID 16         /* images of one job shown in the pane */
+#define PREVIEW_PAIR_BASE 64        /* colour pairs below this belong to the dashboard... */
+#define PREVIEW_PAIR_BASE_SMALL 16  /* ...or below this when the terminal has few pairs */
 #define PREVIEW_BLOCKS_BUDGET (8u * 1024 * 1024)
 #define PREVIEW_MAX_ERRS 32
 
@@ -263,7 +263,7 @@ static void erase_drawn(struct preview *pv)
 	for (size_t i = 0; i < pv->nslots; i++) {
 		if (pv->slots[i].drawn)
 			redraw_rect(pv->slots[i].y, pv->slots[i].x, pv->slots[i].rows,
-				    pv->slots[i].cols);
+			            pv->slots[i].cols);
 		pv->slots[i].drawn = 0;
 	}
 }
@@ -398,8 +398,8 @@ static void draw_progress(WINDOW *w, int y, int x, int rows, int cols, const str
 				put_text(w, r, x + bw, cols - bw, buf, 0);
 			} else {
 				put_text(w, r, x, cols,
-					 j->state == JOB_IN_PROGRESS ? "working..." : "waiting...",
-					 0);
+				         j->state == JOB_IN_PROGRESS ? "working..." : "waiting...",
+				         0);
 			}
 			r++;
 		}
@@ -439,7 +439,7 @@ static void choose_grid(int n, int W, int H, int aw, int ah, int *gc, int *gr)
 /* Lay out paths[0..n) in the screen rectangle (y, x, rows, cols) as a grid;
  * fills slots (each path strdup'd). Returns the number of slots. */
 static size_t layout(struct preview *pv, int y, int x, int rows, int cols, const char **paths,
-		     int n, int aw, int ah, int upscale, int keep_last_row_free, struct slot *out)
+                     int n, int aw, int ah, int upscale, int keep_last_row_free, struct slot *out)
 {
 	int gc, gr, cw, ch;
 	size_t k = 0;
@@ -603,7 +603,7 @@ static int pair_for(struct preview *pv, int fg, int bg)
 /* Decode path scaled for a box of cols x rows cells (one pixel per half
  * cell, aspect corrected for the cell shape), through a small cache. */
 static struct image *blocks_image(struct preview *pv, const char *path, int cols, int rows,
-				  int allow_decode, char **err)
+                                  int allow_decode, char **err)
 {
 	struct bentry *b, **pp;
 	int64_t mt, sz;
@@ -690,7 +690,8 @@ static void draw_blocks(struct preview *pv, WINDOW *w, int y, int x, const struc
 				cchar_t cc;
 				wchar_t wc[2] = {L' ', 0};
 
-				int halves = pv->utf8 && (pv->color_mode != 8 || pair_avail() >= 64);
+				int halves =
+				    pv->utf8 && (pv->color_mode != 8 || pair_avail() >= 64);
 
 				if (halves && fg != bg) {
 					wc[0] = 0x2580;
@@ -708,7 +709,8 @@ static void draw_blocks(struct preview *pv, WINDOW *w, int y, int x, const struc
 				setcchar(&cc, wc, A_NORMAL, 0, &pair);
 				mvwadd_wch(w, y + r, x + c, &cc);
 			} else {
-				int lum = (t[0] * 3 + t[1] * 6 + t[2] + b[0] * 3 + b[1] * 6 + b[2]) / 20;
+				int lum =
+				    (t[0] * 3 + t[1] * 6 + t[2] + b[0] * 3 + b[1] * 6 + b[2]) / 20;
 
 				mvwaddch(w, y + r, x + c, (chtype)ramp[lum * 9 / 255]);
 			}
@@ -745,7 +747,7 @@ static void blocks_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n
 			continue;
 		}
 		draw_blocks(pv, w, ly + (s[i].rows - im->h / 2) / 2, lx + (s[i].cols - im->w) / 2,
-			    im);
+		            im);
 		free(err);
 	}
 }
@@ -763,7 +765,7 @@ static void show_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n)
 
 			if (known) {
 				put_wrapped(w, s[i].y - wy, s[i].x - wx, s[i].cols, s[i].rows,
-					    known, 0);
+				            known, 0);
 				s[i].failed = 1;
 			}
 		}
@@ -794,7 +796,7 @@ static void show_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n)
 		const char *base = strrchr(s[i].path, '/');
 
 		put_wrapped(w, s[i].y - wy, s[i].x - wx, s[i].cols, s[i].rows,
-			    base ? base + 1 : s[i].path, 0);
+		            base ? base + 1 : s[i].path, 0);
 	}
 	slots_free(s, n);
 	set_slots(pv, NULL, 0);
@@ -830,7 +832,7 @@ void preview_place(struct preview *pv, WINDOW *win, const struct job *j)
 	if (!s)
 		return;
 	ns = layout(pv, wy, wx, rows, cols, paths, n, j->outputs[0].width, j->outputs[0].height, 0,
-		    pv->ti.graphics == TERM_GFX_SIXEL, s);
+	            pv->ti.graphics == TERM_GFX_SIXEL, s);
 	if (n > 0 && ns == 0 && rows > 0)
 		put_text(win, 0, 0, cols, "(pane too small)", 0);
 	show_slots(pv, win, s, ns);
@@ -961,8 +963,12 @@ void preview_flush(struct preview *pv)
 			pv->pending = 1; /* the rest at the next flush */
 			break;
 		}
-		if (sixel_cache_render(pv->cache, s->path, s->box_w, s->box_h, s->upscale,
-				       pv->ncolors, NULL, &e, &err) != 0) {
+		/* the full-screen view (upscale) is asked for: worth the diffusion's
+		 * extra bytes; thumbnails and the pane go without */
+		if (sixel_cache_render(
+		        pv->cache, s->path, s->box_w, s->box_h, s->upscale, pv->ncolors,
+		        s->upscale ? SIXEL_ENC_DIFFUSE_ATKINSON : SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+		        &err) != 0) {
 			err_add(pv, s->path, err);
 			free(err);
 			s->failed = 1;
@@ -1009,14 +1015,15 @@ int preview_fullscreen(struct preview *pv, const struct job *j)
 		if (n > 0) {
 			const struct job_output *o = &j->outputs[k];
 
-			snprintf(head, sizeof head, "#%lld  image %d/%d  %dx%d   %s", (long long)j->id,
-				 k + 1, n, o->width, o->height,
-				 n > 1 ? "Left/Right: step  other key: back" : "any key: back");
+			snprintf(head, sizeof head, "#%lld  image %d/%d  %dx%d   %s",
+			         (long long)j->id, k + 1, n, o->width, o->height,
+			         n > 1 ? "Left/Right: step  other key: back" : "any key: back");
 			put_text(fw, 0, 0, COLS, head, A_REVERSE);
 			s = calloc(1, sizeof *s);
 			if (s && o->path)
-				ns = layout(pv, 1, 0, LINES - 1, COLS, (const char **)&o->path, 1, o->width,
-					    o->height, 1, pv->ti.graphics == TERM_GFX_SIXEL, s);
+				ns = layout(pv, 1, 0, LINES - 1, COLS, (const char **)&o->path, 1,
+				            o->width, o->height, 1,
+				            pv->ti.graphics == TERM_GFX_SIXEL, s);
 			if (s)
 				show_slots(pv, fw, s, ns);
 		} else {
@@ -1085,7 +1092,7 @@ void preview_gallery_grid(struct preview *pv, WINDOW *win, int *cols, int *rows)
 }
 
 void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t n, size_t sel,
-		     size_t *top)
+                     size_t *top)
 {
 	int gc, gr, tw, th, wy, wx;
 	size_t per, first, k = 0;
@@ -1136,7 +1143,7 @@ void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t 
 		if (!j)
 			continue;
 		snprintf(label, sizeof label, "#%lld %s", (long long)j->id,
-			 job_state_name(j->state));
+		         job_state_name(j->state));
 		put_text(win, cy + th + 2, cx + 1, tw, label, i == sel ? A_REVERSE : 0);
 		for (size_t o = 0; o < j->n_outputs && !path; o++)
 			path = j->outputs[o].path;
@@ -1145,11 +1152,11 @@ void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t 
 				draw_bar(win, cy + 1 + th / 2, cx + 1, tw, j->progress);
 			else
 				put_text(win, cy + 1 + th / 2, cx + 1, tw,
-					 job_state_is_live(j->state) ? "..." : "(no image)", 0);
+				         job_state_is_live(j->state) ? "..." : "(no image)", 0);
 			continue;
 		}
 		if (layout(pv, wy + cy + 1, wx + cx + 1, th, tw, &path, 1, j->outputs[0].width,
-			   j->outputs[0].height, 0, pv->ti.graphics == TERM_GFX_SIXEL, &s[k]))
+		           j->outputs[0].height, 0, pv->ti.graphics == TERM_GFX_SIXEL, &s[k]))
 			k++;
 	}
 	show_slots(pv, win, s, k);
@@ -1182,7 +1189,8 @@ static void cli_blocks(const struct term_info *ti, const struct image *im, int u
 			buf[0] = 0;
 			if (utf8 && f != lf) {
 				if (ti->truecolor)
-					snprintf(buf, sizeof buf, "\033[38;2;%d;%d;%dm", t[0], t[1], t[2]);
+					snprintf(buf, sizeof buf, "\033[38;2;%d;%d;%dm", t[0], t[1],
+					         t[2]);
 				else
 					snprintf(buf, sizeof buf, "\033[38;5;%ldm", f);
 				fputs(buf, stdout);
@@ -1190,7 +1198,8 @@ static void cli_blocks(const struct term_info *ti, const struct image *im, int u
 			}
 			if (g != lb) {
 				if (ti->truecolor)
-					snprintf(buf, sizeof buf, "\033[48;2;%d;%d;%dm", b[0], b[1], b[2]);
+					snprintf(buf, sizeof buf, "\033[48;2;%d;%d;%dm", b[0], b[1],
+					         b[2]);
 				else
 					snprintf(buf, sizeof buf, "\033[48;5;%ldm", g);
 				fputs(buf, stdout);
@@ -1221,28 +1230,35 @@ int preview_cli(int argc, char **argv)
 			}
 			want_cols = atoi(argv[++i]);
 			if (want_cols <= 0 || want_cols > 10000) {
-				fprintf(stderr, "sdq: preview: -w wants a column count (1..10000)\n");
+				fprintf(stderr,
+				        "sdq: preview: -w wants a column count (1..10000)\n");
 				return 2;
 			}
 		} else if (strncmp(argv[i], "-w", 2) == 0 && argv[i][2]) {
 			want_cols = atoi(argv[i] + 2);
 			if (want_cols <= 0 || want_cols > 10000) {
-				fprintf(stderr, "sdq: preview: -w wants a column count (1..10000)\n");
+				fprintf(stderr,
+				        "sdq: preview: -w wants a column count (1..10000)\n");
 				return 2;
 			}
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf("usage: sdq preview ID [-w COLS]\n"
-			       "Print a job's images to the terminal as sixel (or coloured blocks),\n"
-			       "COLS columns wide (default: the terminal's width).\n");
+			printf(
+			    "usage: sdq preview ID [-w COLS]\n"
+			    "Print a job's images to the terminal as sixel (or coloured blocks),\n"
+			    "COLS columns wide (default: the terminal's width).\n");
 			return 0;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "sdq: preview: unknown option %s (usage: sdq preview ID [-w COLS])\n",
-				argv[i]);
+			fprintf(
+			    stderr,
+			    "sdq: preview: unknown option %s (usage: sdq preview ID [-w COLS])\n",
+			    argv[i]);
 			return 2;
 		} else if (!ref) {
 			ref = argv[i];
 		} else {
-			fprintf(stderr, "sdq: preview: one job at a time (usage: sdq preview ID [-w COLS])\n");
+			fprintf(
+			    stderr,
+			    "sdq: preview: one job at a time (usage: sdq preview ID [-w COLS])\n");
 			return 2;
 		}
 	}
@@ -1272,11 +1288,11 @@ int preview_cli(int argc, char **argv)
 	}
 
 	forced = (getenv("SDQ_GRAPHICS") && *getenv("SDQ_GRAPHICS") &&
-		  strcmp(getenv("SDQ_GRAPHICS"), "auto") != 0) ||
-		 (cfg->graphics && *cfg->graphics && strcmp(cfg->graphics, "auto") != 0);
+	          strcmp(getenv("SDQ_GRAPHICS"), "auto") != 0) ||
+	         (cfg->graphics && *cfg->graphics && strcmp(cfg->graphics, "auto") != 0);
 	if (!isatty(STDOUT_FILENO) && !forced) {
 		fprintf(stderr, "sdq: preview: standard output is not a terminal: set "
-				"SDQ_GRAPHICS=sixel (or blocks) to write the images anyway\n");
+		                "SDQ_GRAPHICS=sixel (or blocks) to write the images anyway\n");
 		goto out;
 	}
 	if (isatty(STDOUT_FILENO))
@@ -1291,8 +1307,8 @@ int preview_cli(int argc, char **argv)
 			want_cols = 80;
 	}
 	if (j->n_outputs == 0) {
-		fprintf(stderr, "sdq: preview: job #%lld is %s and has no images\n", (long long)j->id,
-			job_state_name(j->state));
+		fprintf(stderr, "sdq: preview: job #%lld is %s and has no images\n",
+		        (long long)j->id, job_state_name(j->state));
 		goto out;
 	}
 	rc = 0;
@@ -1315,7 +1331,7 @@ int preview_cli(int argc, char **argv)
 			im = image_load(path, NULL, 0, &err);
 			if (im) {
 				image_fit(im->w, im->h, want_cols * ti.cell_w, IMAGE_MAX_DIM * 4, 1,
-					  &dw, &dh);
+				          &dw, &dh);
 				if (dw != im->w || dh != im->h) {
 					struct image *sc = image_scale(im, dw, dh);
 
@@ -1323,8 +1339,8 @@ int preview_cli(int argc, char **argv)
 					im = sc;
 				}
 			}
-			if (im && sixel_enc_image(im, cfg->sixel_colors, SIXEL_ENC_DIFFUSE_NONE, &buf,
-						  &len, &err) == 0) {
+			if (im && sixel_enc_image(im, cfg->sixel_colors, SIXEL_ENC_DIFFUSE_NONE,
+			                          &buf, &len, &err) == 0) {
 				fflush(stdout);
 				write_all(STDOUT_FILENO, buf, len);
 				write_all(STDOUT_FILENO, (const unsigned char *)"\n", 1);
@@ -1332,7 +1348,8 @@ int preview_cli(int argc, char **argv)
 			} else {
 				char *e = text_sanitize_str(err, 0);
 
-				fprintf(stderr, "sdq: preview: %s\n", e ? e : "cannot draw the image");
+				fprintf(stderr, "sdq: preview: %s\n",
+				        e ? e : "cannot draw the image");
 				free(e);
 				rc = 1;
 			}
@@ -1342,7 +1359,8 @@ int preview_cli(int argc, char **argv)
 				int bw = want_cols, bh;
 				struct image *sc;
 
-				bh = (int)((double)im->h / im->w * bw * ti.cell_w * 2 / ti.cell_h + 0.5);
+				bh = (int)((double)im->h / im->w * bw * ti.cell_w * 2 / ti.cell_h +
+				           0.5);
 				bh += bh % 2;
 				if (bh < 2)
 					bh = 2;
@@ -1354,7 +1372,8 @@ int preview_cli(int argc, char **argv)
 			} else {
 				char *e = text_sanitize_str(err, 0);
 
-				fprintf(stderr, "sdq: preview: %s\n", e ? e : "cannot read the image");
+				fprintf(stderr, "sdq: preview: %s\n",
+				        e ? e : "cannot read the image");
 				free(e);
 				rc = 1;
 			}

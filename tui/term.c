@@ -207,9 +207,9 @@ void term_probe(int fd, const char *override, int timeout_ms, struct term_info *
 	ti->cell_w = TERM_DEFAULT_CELL_W;
 	ti->cell_h = TERM_DEFAULT_CELL_H;
 	ti->truecolor = ct && (strcasecmp(ct, "truecolor") == 0 || strcasecmp(ct, "24bit") == 0);
-	ti->in_multiplexer = (getenv("TMUX") && *getenv("TMUX")) ||
-			     (getenv("STY") && *getenv("STY")) ||
-			     (term && (strncmp(term, "screen", 6) == 0 || strncmp(term, "tmux", 4) == 0));
+	ti->in_multiplexer =
+	    (getenv("TMUX") && *getenv("TMUX")) || (getenv("STY") && *getenv("STY")) ||
+	    (term && (strncmp(term, "screen", 6) == 0 || strncmp(term, "tmux", 4) == 0));
 	if (forced < 0)
 		forced = parse_graphics(override);
 
