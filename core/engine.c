@@ -349,7 +349,7 @@ void engine_unwatch_fd(struct engine *e, int fd)
 	for (size_t i = 0; i < e->nwatch; i++) {
 		if (e->watches[i].fd == fd) {
 			memmove(&e->watches[i], &e->watches[i + 1],
-				(e->nwatch - i - 1) * sizeof *e->watches);
+			        (e->nwatch - i - 1) * sizeof *e->watches);
 			e->nwatch--;
 			return;
 		}
@@ -531,7 +531,7 @@ static void health_tick(struct engine *e, void *udata)
 		char *err = NULL;
 		if (engine_health_refresh(e, e->cfg->endpoints[i].name, &err) < 0) {
 			engine_message(e, 1, "health of %s: %s", e->cfg->endpoints[i].name,
-				       err ? err : "failed");
+			               err ? err : "failed");
 		}
 		free(err);
 	}
@@ -551,11 +551,14 @@ void engine_health_auto(struct engine *e, int64_t interval_ms)
 int engine_purge_queue(struct engine *e, const char *name, char **err)
 {
 	struct backend *b;
-	const struct config_endpoint *ep = name ? find_endpoint(e, name) : config_endpoint(e->cfg, NULL);
+	const struct config_endpoint *ep =
+	    name ? find_endpoint(e, name) : config_endpoint(e->cfg, NULL);
 
 	if (!ep) {
-		set_err(err, name ? "endpoint \"%s\" is not in the config" : "no endpoint is configured%s",
-			name ? name : "");
+		set_err(err,
+		        name ? "endpoint \"%s\" is not in the config"
+		             : "no endpoint is configured%s",
+		        name ? name : "");
 		return -1;
 	}
 	b = get_backend(e, ep->name, err);
@@ -735,7 +738,7 @@ int engine_job_update(struct engine *e, struct job *j)
 
 	if (store_job_save(e->st, j, &err) < 0) {
 		engine_message(e, 1, "job %lld: cannot save it: %s", (long long)j->id,
-			       err ? err : "store error");
+		               err ? err : "store error");
 		free(err);
 		return -1;
 	}
@@ -764,8 +767,8 @@ static void make_unknown(struct engine *e, struct job *j)
 	j->state = JOB_UNKNOWN;
 	j->finished_at = job_now_ms();
 	job_set_str(&j->error, "sdq stopped while this job was being submitted: it may or may "
-			       "not exist on the endpoint, so it was not sent again (re-run it if "
-			       "no result arrives)");
+	                       "not exist on the endpoint, so it was not sent again (re-run it if "
+	                       "no result arrives)");
 	engine_job_update(e, j);
 }
 
@@ -782,8 +785,9 @@ static int cancel_tracked(struct engine *e, struct live *l, char **err)
 		if (!l->b && !j->remote_id)
 			job_set_str(&j->error, NULL);
 		else if (!l->b)
-			job_set_str(&j->error, "cancelled locally; its endpoint is not in the config "
-					       "any more, so it was not cancelled remotely");
+			job_set_str(&j->error,
+			            "cancelled locally; its endpoint is not in the config "
+			            "any more, so it was not cancelled remotely");
 		return engine_job_update(e, j);
 	}
 	return l->b->ops->cancel(l->b, j, err);
@@ -805,11 +809,14 @@ static void track(struct engine *e, struct job *j)
 		make_unknown(e, j);
 		return;
 	}
-	b = get_backend(e, j->endpoint ? j->endpoint : j->params.endpoint ? j->params.endpoint : "",
-			&err);
+	b = get_backend(e,
+	                j->endpoint          ? j->endpoint
+	                : j->params.endpoint ? j->params.endpoint
+	                                     : "",
+	                &err);
 	if (!b) {
 		engine_message(e, 1, "job %lld stays %s: %s", (long long)j->id,
-			       job_state_name(j->state), err ? err : "no backend");
+		               job_state_name(j->state), err ? err : "no backend");
 		free(err);
 		err = NULL;
 	}
@@ -832,7 +839,7 @@ static void track(struct engine *e, struct job *j)
 		int64_t id = j->id;
 		if (cancel_tracked(e, l, &err) < 0) {
 			engine_message(e, 1, "job %lld: cannot cancel: %s", (long long)id,
-				       err ? err : "failed");
+			               err ? err : "failed");
 			free(err);
 		}
 	}
@@ -846,12 +853,12 @@ static int retry_job(struct engine *e, struct job *j, char **err)
 
 	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
 		set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
-			(long long)j->id, job_state_name(j->state));
+		        (long long)j->id, job_state_name(j->state));
 		return -1;
 	}
 	if (!j->remote_id) {
 		set_err(err, "job %lld was never accepted by an endpoint: re-run it instead",
-			(long long)j->id);
+		        (long long)j->id);
 		return -1;
 	}
 	b = get_backend(e, j->endpoint ? j->endpoint : "", err);
@@ -906,7 +913,7 @@ static void scan_store(struct engine *e)
 			l->j->cancel_requested = 1;
 			if (cancel_tracked(e, l, &err) < 0) {
 				engine_message(e, 1, "job %lld: cannot cancel: %s",
-					       (long long)sj->id, err ? err : "failed");
+				               (long long)sj->id, err ? err : "failed");
 				free(err);
 				err = NULL;
 			}
@@ -931,7 +938,7 @@ static void scan_store(struct engine *e)
 		jobs[i] = NULL;
 		if (retry_job(e, sj, &err) < 0) {
 			engine_message(e, 1, "job %lld: retry: %s", (long long)sj->id,
-				       err ? err : "failed");
+			               err ? err : "failed");
 			free(err);
 			err = NULL;
 			clear_requests(e, sj);
@@ -1009,7 +1016,7 @@ int64_t engine_submit(struct engine *e, const struct job_params *p, char **err)
 			set_err(err, "no endpoint called \"%s\" in the config", p->endpoint);
 		else
 			set_err(err, "no endpoint is configured: set SDQ_ENDPOINT or add an "
-				     "[endpoint \"name\"] section to the config");
+			             "[endpoint \"name\"] section to the config");
 		return 0;
 	}
 	j = job_new();
@@ -1025,8 +1032,8 @@ int64_t engine_submit(struct engine *e, const struct job_params *p, char **err)
 	    job_set_str(&j->backend, ep->kind == CONFIG_LOCAL ? "local" : "runpod") < 0 ||
 	    (ep->kind == CONFIG_RUNPOD && job_set_str(&j->endpoint_url, ep->url) < 0) ||
 	    (!j->params.template_name && ep->kind == CONFIG_RUNPOD &&
-	     job_set_str(&j->params.template_name,
-			 ep->template_name ? ep->template_name : "sd15") < 0)) {
+	     job_set_str(&j->params.template_name, ep->template_name ? ep->template_name : "sd15") <
+	         0)) {
 		job_free(j);
 		set_err(err, "out of memory");
 		return 0;
@@ -1114,13 +1121,13 @@ int engine_retry(struct engine *e, int64_t id, char **err)
 	}
 	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
 		set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
-			(long long)id, job_state_name(j->state));
+		        (long long)id, job_state_name(j->state));
 		job_free(j);
 		return -1;
 	}
 	if (!j->remote_id || (j->backend && strcmp(j->backend, "runpod") != 0)) {
 		set_err(err, "job %lld cannot be retried on its endpoint: re-run it instead",
-			(long long)id);
+		        (long long)id);
 		job_free(j);
 		return -1;
 	}

@@ -219,7 +219,7 @@ static int url_allowed(const char *url)
 }
 
 uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb, void *udata,
-		      char **err)
+                      char **err)
 {
 	struct xfer *x;
 	const char *method = req->method ? req->method : "GET";
@@ -255,8 +255,8 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "sdq/" SDQ_VERSION);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-			 req->connect_timeout_ms > 0 ? req->connect_timeout_ms
-						     : (long)HTTP_DEFAULT_CONNECT_MS);
+	                 req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+	                                             : (long)HTTP_DEFAULT_CONNECT_MS);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
@@ -297,7 +297,8 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 		}
 	}
 	if (x->headers && req->body) {
-		struct curl_slist *nh = curl_slist_append(x->headers, "Content-Type: application/json");
+		struct curl_slist *nh =
+		    curl_slist_append(x->headers, "Content-Type: application/json");
 		if (!nh) {
 			curl_slist_free_all(x->headers);
 			x->headers = NULL;
@@ -428,10 +429,11 @@ static void report(struct http *h, struct xfer *x)
 		r.error = msg;
 	} else if (x->result == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(msg, sizeof msg, "timeout: %s",
-			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+		         x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
 		r.error = msg;
 	} else if (x->result != CURLE_OK) {
-		snprintf(msg, sizeof msg, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+		snprintf(msg, sizeof msg, "%s",
+		         x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
 		r.error = msg;
 	}
 	if (x->cb)

@@ -30,12 +30,12 @@ struct http;
 /* One request. Every pointer is borrowed only for the duration of the
  * http_request() call: the strings and the body are copied. */
 struct http_request {
-	const char *method;   /* "GET" (default when NULL), "POST", ... */
-	const char *url;      /* http:// or https:// only */
-	const char *api_key;  /* sent as "Authorization: Bearer <key>"; NULL: no auth */
-	const char *body;     /* request body (sent with Content-Type: application/json), or NULL */
-	size_t body_len;      /* 0 with a body: strlen(body) */
-	size_t max_response;  /* cap on the response body in bytes; 0: 1 MiB */
+	const char *method;  /* "GET" (default when NULL), "POST", ... */
+	const char *url;     /* http:// or https:// only */
+	const char *api_key; /* sent as "Authorization: Bearer <key>"; NULL: no auth */
+	const char *body;    /* request body (sent with Content-Type: application/json), or NULL */
+	size_t body_len;     /* 0 with a body: strlen(body) */
+	size_t max_response; /* cap on the response body in bytes; 0: 1 MiB */
 	long connect_timeout_ms; /* 0: 10 s */
 	long timeout_ms;         /* whole transfer; 0: 30 s */
 	int follow_redirects;    /* follow up to 5 redirects (image downloads) */
@@ -49,18 +49,18 @@ struct http_request {
 /* What a finished request got. Everything is borrowed and valid only during
  * the callback. */
 struct http_response {
-	uint64_t id;          /* the id http_request returned */
-	long status;          /* HTTP status code, 0 if no HTTP answer was received */
-	const char *body;     /* the response body, NUL-terminated (never NULL) */
+	uint64_t id;      /* the id http_request returned */
+	long status;      /* HTTP status code, 0 if no HTTP answer was received */
+	const char *body; /* the response body, NUL-terminated (never NULL) */
 	size_t len;
 	/* NULL on success; otherwise what went wrong in words ("Couldn't connect
 	 * to server: ...", "response too large (more than N bytes)", "timeout
 	 * after N ms"). Never contains the API key. An HTTP error status alone is
 	 * not an error here: check status. */
 	const char *error;
-	CURLcode code;        /* libcurl's result (CURLE_OK with any status) */
-	int too_large;        /* the body passed max_response: transfer aborted */
-	int timed_out;        /* connect or total timeout */
+	CURLcode code; /* libcurl's result (CURLE_OK with any status) */
+	int too_large; /* the body passed max_response: transfer aborted */
+	int timed_out; /* connect or total timeout */
 	/* 1 if the request may have reached the server (a connection was
 	 * established and bytes of the request were written): a non-idempotent
 	 * request with an error is then of unknown outcome. 0 means it was never
@@ -69,7 +69,7 @@ struct http_response {
 	/* Retry-After of the answer in milliseconds (seconds or an HTTP date,
 	 * converted relative to now), or -1 when absent or unparseable. */
 	int64_t retry_after_ms;
-	double total_s;       /* duration of the transfer in seconds */
+	double total_s; /* duration of the transfer in seconds */
 };
 
 typedef void (*http_cb)(struct http *h, const struct http_response *r, void *udata);
@@ -82,7 +82,7 @@ void http_free(struct http *h);
 /* Start a request; cb(h, response, udata) runs later from http_perform().
  * Returns an id > 0, or 0 with *err (bad URL scheme, ENOMEM). */
 uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb, void *udata,
-		      char **err);
+                      char **err);
 /* Abort request id; its callback will not run. Harmless for finished or
  * unknown ids (and may be called from inside any callback). */
 void http_cancel(struct http *h, uint64_t id);

@@ -48,8 +48,8 @@
 
 enum op { OP_RUN, OP_STATUS, OP_CANCEL, OP_RETRY, OP_PURGE, OP_HEALTH, OP_N };
 
-static const char *const op_names[OP_N] = {"run", "status", "cancel", "retry", "purge-queue",
-					   "health"};
+static const char *const op_names[OP_N] = {"run",   "status",      "cancel",
+                                           "retry", "purge-queue", "health"};
 
 /* Budgets per 10 s (90% of RunPod's: 10% burst, 80% steady) and concurrency
  * caps (90% of RunPod's). retry and health are not in RunPod's table. */
@@ -57,8 +57,8 @@ static const struct {
 	double per10s;
 	int concurrent;
 } limits[OP_N] = {
-    [OP_RUN] = {1000, 180},   [OP_STATUS] = {2000, 360}, [OP_CANCEL] = {100, 18},
-    [OP_RETRY] = {100, 18},   [OP_PURGE] = {2, 1},       [OP_HEALTH] = {100, 4},
+    [OP_RUN] = {1000, 180}, [OP_STATUS] = {2000, 360}, [OP_CANCEL] = {100, 18},
+    [OP_RETRY] = {100, 18}, [OP_PURGE] = {2, 1},       [OP_HEALTH] = {100, 4},
 };
 
 struct rjob;
@@ -108,12 +108,12 @@ struct rjob {
 	struct rp *rp;
 	struct job *j;
 	uint64_t timer;
-	uint64_t req, creq;       /* in flight: run/status/retry, and cancel */
-	struct qent *qe, *cqe;    /* waiting in a queue */
+	uint64_t req, creq;    /* in flight: run/status/retry, and cancel */
+	struct qent *qe, *cqe; /* waiting in a queue */
 	int64_t queue_backoff;
-	int fails;                /* transient failures in a row */
+	int fails; /* transient failures in a row */
 	int fetch_tries;
-	int cancel_pending;       /* cancel as soon as a remote id exists */
+	int cancel_pending; /* cancel as soon as a remote id exists */
 	int64_t last_progress_save;
 	struct completion *done;
 };
@@ -321,8 +321,9 @@ static void pause_endpoint(struct rp *rp, const struct http_response *r, const c
 		rp->paused_until = engine_now_ms() + d;
 	if (!rp->health.rate_limited) {
 		rp->health.rate_limited = 1;
-		engine_message(rp->e, 1, "endpoint %s: rate limited (HTTP %ld on %s), pausing %.1f s",
-			       rp->ep->name, r->status, op, (double)d / 1000.0);
+		engine_message(rp->e, 1,
+		               "endpoint %s: rate limited (HTTP %ld on %s), pausing %.1f s",
+		               rp->ep->name, r->status, op, (double)d / 1000.0);
 		report_health(rp);
 	}
 }
@@ -330,7 +331,7 @@ static void pause_endpoint(struct rp *rp, const struct http_response *r, const c
 static void request_ok(struct rp *rp)
 {
 	int changed = !rp->health.reachable || rp->health.auth_failed ||
-		      (rp->health.rate_limited && engine_now_ms() >= rp->paused_until);
+	              (rp->health.rate_limited && engine_now_ms() >= rp->paused_until);
 	rp->health.reachable = 1;
 	rp->health.auth_failed = 0;
 	rp->auth_reported = 0;
@@ -372,7 +373,8 @@ static void pump(struct rp *rp)
 					if (bk->inflight >= bk->max_inflight)
 						break;
 					if (bk->tokens < 1.0) {
-						int64_t w = (int64_t)ceil((1.0 - bk->tokens) / bk->rate);
+						int64_t w =
+						    (int64_t)ceil((1.0 - bk->tokens) / bk->rate);
 						if (w < 1)
 							w = 1;
 						if (wait < 0 || w < wait)
@@ -687,10 +689,11 @@ static void fetch_done(struct http *h, const struct http_response *r, void *udat
 	c->pending--;
 	if (r->error || r->status != 200) {
 		if (r->error)
-			snprintf(msg, sizeof msg, "downloading image %zu: %s", fs->idx + 1, r->error);
+			snprintf(msg, sizeof msg, "downloading image %zu: %s", fs->idx + 1,
+			         r->error);
 		else
 			snprintf(msg, sizeof msg, "downloading image %zu: HTTP %ld", fs->idx + 1,
-				 r->status);
+			         r->status);
 		if (!c->fetch_err)
 			c->fetch_err = strdup(msg);
 	} else {
@@ -698,9 +701,9 @@ static void fetch_done(struct http *h, const struct http_response *r, void *udat
 		if (!fmt) {
 			if (!c->fetch_err) {
 				snprintf(msg, sizeof msg,
-					 "downloading image %zu: the server sent something that is "
-					 "not a PNG, JPEG, WebP or GIF image",
-					 fs->idx + 1);
+				         "downloading image %zu: the server sent something that is "
+				         "not a PNG, JPEG, WebP or GIF image",
+				         fs->idx + 1);
 				c->fetch_err = strdup(msg);
 			}
 		} else {
@@ -725,7 +728,7 @@ static void complete_later(struct rjob *rj, const char *why)
 {
 	struct rp *rp = rj->rp;
 	engine_message(rp->e, 1, "job %lld: %s; trying again in %d s", (long long)rj->j->id, why,
-		       SAVE_RETRY_MS / 1000);
+	               SAVE_RETRY_MS / 1000);
 	completion_free(rp, rj->done);
 	rj->done = NULL;
 	job_clear_outputs(rj->j);
@@ -742,9 +745,10 @@ static void complete_save(struct rjob *rj)
 
 	if (c->fetch_err) {
 		if (++rj->fetch_tries >= FETCH_TRIES) {
-			snprintf(msg, sizeof msg, "the job completed but its image could not be "
-						  "downloaded: %s",
-				 c->fetch_err);
+			snprintf(msg, sizeof msg,
+			         "the job completed but its image could not be "
+			         "downloaded: %s",
+			         c->fetch_err);
 			job_set_str(&j->raw_output, c->raw);
 			completion_free(rp, c);
 			rj->done = NULL;
@@ -762,9 +766,10 @@ static void complete_save(struct rjob *rj)
 		char *err = NULL;
 		int64_t seed = it->seed >= 0 ? it->seed : c->res.seed;
 		memset(&out, 0, sizeof out);
-		if (output_save(cfg->images_dir, j, (int)i, it->data, it->len, seed, &out, &err) < 0) {
+		if (output_save(cfg->images_dir, j, (int)i, it->data, it->len, seed, &out, &err) <
+		    0) {
 			snprintf(msg, sizeof msg, "cannot save image %zu: %s", i + 1,
-				 err ? err : "error");
+			         err ? err : "error");
 			free(err);
 			complete_later(rj, msg);
 			return;
@@ -879,8 +884,8 @@ static void on_completed(struct rjob *rj, const cJSON *root)
 		req.timeout_ms = 300000;
 		req.follow_redirects = 1;
 		/* no API key: image URLs are often on other hosts (S3) */
-		c->slots[i].req = http_request(engine_http(rp->e), &req, fetch_done, &c->slots[i],
-					       &rerr);
+		c->slots[i].req =
+		    http_request(engine_http(rp->e), &req, fetch_done, &c->slots[i], &rerr);
 		if (!c->slots[i].req) {
 			if (!c->fetch_err)
 				c->fetch_err = rerr ? rerr : strdup("cannot start the download");
@@ -903,7 +908,7 @@ static void transient(struct rjob *rj, const char *what, const char *why)
 	rj->fails++;
 	if (rj->fails == 3 || (rj->fails > 3 && rj->fails % 10 == 0))
 		engine_message(rp->e, 1, "job %lld: %s failed %d times in a row (%s); still trying",
-			       (long long)rj->j->id, what, rj->fails, why);
+		               (long long)rj->j->id, what, rj->fails, why);
 	if (rp->health.reachable || !rp->health.error) {
 		rp->health.reachable = 0;
 		health_error(rp, why);
@@ -916,9 +921,9 @@ static void auth_failed(struct rp *rp, long status)
 {
 	char msg[512];
 	snprintf(msg, sizeof msg,
-		 "the endpoint refused the API key (HTTP %ld): check RUNPOD_API_KEY (or the "
-		 "endpoint's api_key_env / api_key_file / api_key_cmd)",
-		 status);
+	         "the endpoint refused the API key (HTTP %ld): check RUNPOD_API_KEY (or the "
+	         "endpoint's api_key_env / api_key_file / api_key_cmd)",
+	         status);
 	drop_key(rp);
 	rp->health.auth_failed = 1;
 	rp->health.reachable = 1;
@@ -990,8 +995,9 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 	switch (s) {
 	case JOB_IN_QUEUE:
 	case JOB_OTHER:
-		if (j->state != s || (s == JOB_OTHER && (!j->status_text ||
-							 strcmp(j->status_text, st->valuestring)))) {
+		if (j->state != s ||
+		    (s == JOB_OTHER &&
+		     (!j->status_text || strcmp(j->status_text, st->valuestring)))) {
 			j->state = s;
 			job_set_str(&j->status_text, s == JOB_OTHER ? st->valuestring : NULL);
 			update(rj);
@@ -1007,7 +1013,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 		int changed = j->state != JOB_IN_PROGRESS;
 		int64_t now = engine_now_ms();
 		parse_progress(cJSON_GetObjectItemCaseSensitive(root, "output"), &frac, text,
-			       sizeof text);
+		               sizeof text);
 		rj->queue_backoff = QUEUE_POLL_MIN_MS;
 		if (!j->started_at)
 			j->started_at = job_now_ms();
@@ -1046,7 +1052,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 			txt = strdup("the worker reported FAILED without an error text");
 		if (!txt && s == JOB_TIMED_OUT)
 			txt = strdup("the endpoint timed the job out (no worker took it in time, "
-				     "or the worker did not report back)");
+			             "or the worker did not report back)");
 		v = cJSON_GetObjectItemCaseSensitive(root, "output");
 		if (v && !cJSON_IsNull(v) && s == JOB_FAILED) {
 			char *o = cJSON_PrintUnformatted(v);
@@ -1084,25 +1090,28 @@ static void on_run(struct rjob *rj, const struct http_response *r)
 	}
 	if (r->error) {
 		if (!r->sent) {
-			snprintf(msg, sizeof msg, "could not reach the endpoint, the job was not sent: %s",
-				 r->error);
+			snprintf(msg, sizeof msg,
+			         "could not reach the endpoint, the job was not sent: %s",
+			         r->error);
 			finish(rj, JOB_SUBMIT_FAILED, msg);
 		} else {
-			snprintf(msg, sizeof msg,
-				 "the submit's outcome is unknown (%s): the job may or may not exist "
-				 "on the endpoint, so it was not sent again (re-run it if no result "
-				 "arrives)",
-				 r->error);
+			snprintf(
+			    msg, sizeof msg,
+			    "the submit's outcome is unknown (%s): the job may or may not exist "
+			    "on the endpoint, so it was not sent again (re-run it if no result "
+			    "arrives)",
+			    r->error);
 			finish(rj, JOB_UNKNOWN, msg);
 		}
 		return;
 	}
 	if (r->status == 401 || r->status == 403) {
 		auth_failed(rp, r->status);
-		snprintf(msg, sizeof msg,
-			 "the endpoint refused the API key (HTTP %ld): check RUNPOD_API_KEY (or the "
-			 "endpoint's api_key_env / api_key_file / api_key_cmd)",
-			 r->status);
+		snprintf(
+		    msg, sizeof msg,
+		    "the endpoint refused the API key (HTTP %ld): check RUNPOD_API_KEY (or the "
+		    "endpoint's api_key_env / api_key_file / api_key_cmd)",
+		    r->status);
 		finish(rj, JOB_SUBMIT_FAILED, msg);
 		return;
 	}
@@ -1110,16 +1119,17 @@ static void on_run(struct rjob *rj, const struct http_response *r)
 		request_ok(rp);
 		body_message(r->body, r->len, ex, sizeof ex);
 		snprintf(msg, sizeof msg, "the endpoint refused the job (HTTP %ld): %s", r->status,
-			 ex);
+		         ex);
 		finish(rj, JOB_SUBMIT_FAILED, msg);
 		return;
 	}
 	if (r->status != 200 && r->status != 201) {
 		body_message(r->body, r->len, ex, sizeof ex);
-		snprintf(msg, sizeof msg,
-			 "the endpoint answered the submit with HTTP %ld (%s): the job may or may "
-			 "not exist there, so it was not sent again (re-run it if no result arrives)",
-			 r->status, ex);
+		snprintf(
+		    msg, sizeof msg,
+		    "the endpoint answered the submit with HTTP %ld (%s): the job may or may "
+		    "not exist there, so it was not sent again (re-run it if no result arrives)",
+		    r->status, ex);
 		finish(rj, JOB_UNKNOWN, msg);
 		return;
 	}
@@ -1129,9 +1139,9 @@ static void on_run(struct rjob *rj, const struct http_response *r)
 		cJSON_Delete(root);
 		excerpt(r->body, r->len, ex, 120);
 		snprintf(msg, sizeof msg,
-			 "the endpoint accepted the submit but its reply has no job id (%s): the "
-			 "job may or may not run there",
-			 ex);
+		         "the endpoint accepted the submit but its reply has no job id (%s): the "
+		         "job may or may not run there",
+		         ex);
 		finish(rj, JOB_UNKNOWN, msg);
 		return;
 	}
@@ -1167,8 +1177,8 @@ static void on_cancel(struct rjob *rj, const struct http_response *r)
 		engine_timer_cancel(rp->e, rj->timer);
 		rj->timer = 0;
 		if (++rj->fails > 8) {
-			engine_message(rp->e, 1, "job %lld: cancel failed: %s", (long long)rj->j->id,
-				       r->error ? r->error : "server error");
+			engine_message(rp->e, 1, "job %lld: cancel failed: %s",
+			               (long long)rj->j->id, r->error ? r->error : "server error");
 			rj->fails = 0;
 			poll_in(rj, 1000);
 			return;
@@ -1209,8 +1219,8 @@ static void on_retry(struct rjob *rj, const struct http_response *r)
 	if (r->status == 200 || r->status == 201) {
 		cJSON *root = cJSON_ParseWithLength(r->body, r->len);
 		const cJSON *st = root ? cJSON_GetObjectItemCaseSensitive(root, "status") : NULL;
-		enum job_state s = cJSON_IsString(st) ? job_state_parse(st->valuestring)
-						      : JOB_IN_QUEUE;
+		enum job_state s =
+		    cJSON_IsString(st) ? job_state_parse(st->valuestring) : JOB_IN_QUEUE;
 		cJSON_Delete(root);
 		if (s != JOB_IN_PROGRESS)
 			s = JOB_IN_QUEUE;
@@ -1239,7 +1249,7 @@ static void on_retry(struct rjob *rj, const struct http_response *r)
 		snprintf(ex, sizeof ex, "HTTP %ld: %s", r->status, b);
 	}
 	engine_message(rp->e, 1, "job %lld: the endpoint did not retry it (%s)", (long long)j->id,
-		       ex);
+	               ex);
 	update(rj); /* still terminal: the engine lets it go */
 }
 
@@ -1275,8 +1285,10 @@ static void on_health(struct rp *rp, const struct http_response *r)
 		report_health(rp);
 		return;
 	}
-#define NUM(obj, key) (cJSON_IsNumber(cJSON_GetObjectItem(obj, key)) \
-			       ? (long)cJSON_GetObjectItem(obj, key)->valuedouble : -1L)
+#define NUM(obj, key)                                                                              \
+	(cJSON_IsNumber(cJSON_GetObjectItem(obj, key))                                             \
+	     ? (long)cJSON_GetObjectItem(obj, key)->valuedouble                                    \
+	     : -1L)
 	jobs = cJSON_GetObjectItem(root, "jobs");
 	w = cJSON_GetObjectItem(root, "workers");
 	rp->health.valid = 1;
@@ -1313,7 +1325,7 @@ static void on_purge(struct rp *rp, const struct http_response *r)
 	}
 	if (r->error) {
 		engine_message(rp->e, 1, "endpoint %s: purge-queue failed: %s", rp->ep->name,
-			       r->error);
+		               r->error);
 		return;
 	}
 	if (r->status == 401 || r->status == 403) {
@@ -1324,14 +1336,14 @@ static void on_purge(struct rp *rp, const struct http_response *r)
 		char ex[200];
 		body_message(r->body, r->len, ex, sizeof ex);
 		engine_message(rp->e, 1, "endpoint %s: purge-queue failed: HTTP %ld: %s",
-			       rp->ep->name, r->status, ex);
+		               rp->ep->name, r->status, ex);
 		return;
 	}
 	root = cJSON_ParseWithLength(r->body, r->len);
 	n = root ? cJSON_GetObjectItem(root, "removed") : NULL;
 	if (cJSON_IsNumber(n))
 		engine_message(rp->e, 0, "endpoint %s: removed %ld queued job%s", rp->ep->name,
-			       (long)n->valuedouble, (long)n->valuedouble == 1 ? "" : "s");
+		               (long)n->valuedouble, (long)n->valuedouble == 1 ? "" : "s");
 	else
 		engine_message(rp->e, 0, "endpoint %s: queue purged", rp->ep->name);
 	cJSON_Delete(root);
@@ -1416,7 +1428,7 @@ static char *run_body(struct rp *rp, struct job *j, char **err)
 		pol = cJSON_AddObjectToObject(root, "policy");
 		if (pol && rp->ep->execution_timeout_ms > 0)
 			cJSON_AddNumberToObject(pol, "executionTimeout",
-						(double)rp->ep->execution_timeout_ms);
+			                        (double)rp->ep->execution_timeout_ms);
 		if (pol && rp->ep->ttl_ms > 0)
 			cJSON_AddNumberToObject(pol, "ttl", (double)rp->ep->ttl_ms);
 		if (pol && rp->ep->low_priority)
@@ -1471,7 +1483,7 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 		if (!body) {
 			char msg[1024];
 			snprintf(msg, sizeof msg, "cannot build the job's input: %s",
-				 err ? err : "error");
+			         err ? err : "error");
 			free(err);
 			finish(rj, JOB_SUBMIT_FAILED, msg);
 			return;
@@ -1634,7 +1646,7 @@ static int rp_retry(struct backend *b, struct job *j, char **err)
 
 	if (!j->remote_id || (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT)) {
 		set_err(err, "only a FAILED or TIMED_OUT job that reached the endpoint can be "
-			     "retried");
+		             "retried");
 		return -1;
 	}
 	rj = rjob_find(rp, j);
@@ -1735,7 +1747,7 @@ struct backend *runpod_backend_new(struct engine *e, const struct config_endpoin
 	rp->e = e;
 	rp->ep = ep;
 	rp->rng = (uint64_t)now * 6364136223846793005ULL ^ ((uint64_t)getpid() << 32) ^
-		  (uint64_t)(uintptr_t)rp;
+	          (uint64_t)(uintptr_t)rp;
 	if (!rp->rng)
 		rp->rng = 88172645463325252ULL;
 	for (int op = 0; op < OP_N; op++) {

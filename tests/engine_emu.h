@@ -95,7 +95,7 @@ static inline void emu_stop(struct emu *em)
 #include "config.h"
 
 __attribute__((weak)) const struct config_endpoint *config_endpoint(struct config *cfg,
-								    const char *name)
+                                                                    const char *name)
 {
 	if (!cfg->n_endpoints)
 		return NULL;

@@ -57,7 +57,7 @@ static void run_until(struct http *h, int *flag, int want)
 static int once;
 
 static uint64_t req(struct http *h, const char *method, const char *url, const char *key,
-		    const char *body, size_t max, struct got *g)
+                    const char *body, size_t max, struct got *g)
 {
 	struct http_request r;
 	memset(&r, 0, sizeof r);

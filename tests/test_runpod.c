@@ -21,8 +21,8 @@ static struct store *st;
 
 /* ---- config and engine ---- */
 
-static void add_endpoint(struct config *c, const char *name, const char *url,
-			 const char *key_env, const char *tmpl)
+static void add_endpoint(struct config *c, const char *name, const char *url, const char *key_env,
+                         const char *tmpl)
 {
 	struct config_endpoint *ep;
 	c->endpoints = realloc(c->endpoints, (c->n_endpoints + 1) * sizeof *c->endpoints);
@@ -99,7 +99,8 @@ static void on_event(struct engine *e, const struct engine_event *ev, void *udat
 			if (min_progress < 0 || j->progress < min_progress)
 				min_progress = j->progress;
 			if (j->progress_text)
-				snprintf(progress_text, sizeof progress_text, "%s", j->progress_text);
+				snprintf(progress_text, sizeof progress_text, "%s",
+				         j->progress_text);
 		}
 	}
 }
@@ -203,9 +204,8 @@ static cJSON *emu_get(const char *path, const char *method)
 static long job_stat(const char *rid, const char *field)
 {
 	cJSON *s = emu_get("/_emu/stats", NULL);
-	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "jobs"),
-								  rid ? rid : ""),
-					     field);
+	const cJSON *v = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(s, "jobs"), rid ? rid : ""), field);
 	long n = cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
 	cJSON_Delete(s);
 	return n;
@@ -252,7 +252,7 @@ static void lifecycle(const char *shape, int count, const char *fmt)
 		CHECK(j->exec_ms >= 0);
 		if (j->state != JOB_COMPLETED)
 			fprintf(stderr, "  %s: %s / %s\n", shape, j->error ? j->error : "",
-				messages);
+			        messages);
 		CHECK_INT(runs_for_prompt(prompt), 1);
 	}
 	job_free(j);
@@ -419,7 +419,7 @@ static void test_broken_status_replies(void)
 		CHECK(j && j->n_outputs == 1);
 		if (j && j->state != JOB_COMPLETED)
 			fprintf(stderr, "  job %d: %s %s\n", i, job_state_name(j->state),
-				j->error ? j->error : "");
+			        j->error ? j->error : "");
 		/* the faults were served: 2 x 500 and a reset before any answer */
 		if (i == 0)
 			CHECK(j && job_stat(j->remote_id, "status_polls") >= 4);
@@ -472,8 +472,8 @@ static void test_bad_key(void)
 		engine_step(e, 100);
 	}
 	CHECK(engine_health(e, "bad") && engine_health(e, "bad")->auth_failed);
-	CHECK(engine_health(e, "bad")->error && !strstr(engine_health(e, "bad")->error,
-						       "wrong-key-999"));
+	CHECK(engine_health(e, "bad")->error &&
+	      !strstr(engine_health(e, "bad")->error, "wrong-key-999"));
 	engine_free(e);
 }
 
@@ -686,7 +686,7 @@ int main(void)
 {
 	char *err = NULL;
 	static const char *const args[] = {"--queue-time", "0.2", "--run-time", "0.4",
-					   "--steps", "3", NULL};
+	                                   "--steps",      "3",   NULL};
 
 	snprintf(dir, sizeof dir, "%s", th_tmpdir());
 	setenv("SDQ_TEST_KEY", "test-key-123", 1);

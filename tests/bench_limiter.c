@@ -1,5 +1,5 @@
 /*
- * bench_runpod.c: 1000 jobs (BENCH_JOBS) through the engine and the RunPod
+ * bench_limiter.c: 1000 jobs (BENCH_JOBS) through the engine and the RunPod
  * backend against tests/emulator.py, then the figures that matter: wall and
  * CPU time, requests per operation, the busiest 10 s window of /run and
  * /status (from the emulator's request log) against RunPod's limits
@@ -61,8 +61,9 @@ int main(void)
 	char logp[4200], db[4200], img[4200], *err = NULL;
 	const char *nj = getenv("BENCH_JOBS");
 	int njobs = nj ? atoi(nj) : 1000;
-	const char *args[] = {"--queue-time", "6", "--run-time", "3", "--steps", "3",
-			      "--shape", "sd15", "--image-size", "8x8", "--log", logp, NULL};
+	const char *args[] = {
+	    "--queue-time", "6",   "--run-time", "3",  "--steps", "3", "--shape", "sd15",
+	    "--image-size", "8x8", "--log",      logp, NULL};
 	struct config cfg;
 	struct config_endpoint ep;
 	struct store *st;
