@@ -22,6 +22,8 @@
 
 #include "th.h"
 #include "ptyterm.h"
+#include "store.h"
+#include "job.h"
 /* The real key table: help must list exactly these (keys.c uses only curses
  * constants, so no curses library is needed to link it). */
 #include "../tui/keys.c"
@@ -120,10 +122,13 @@ static void dump(struct ptyterm *pt, const char *why)
 	free(s);
 }
 
+/* Wait for text, then for the rest of that frame (output quiet for 60 ms), so
+ * that what is checked next is not half drawn. */
 #define WAIT_TEXT(pt, text)                                                                   \
 	do {                                                                                 \
 		if (!CHECK(ptyterm_wait_for_text(pt, text, WAIT_MS)))                         \
 			dump(pt, text);                                                      \
+		ptyterm_settle(pt, 60, 2000);                                                \
 	} while (0)
 
 /* Quit with q and check that the terminal was given back. */
@@ -224,6 +229,7 @@ static void test_other_process_and_search(void)
 	ptyterm_send(pt, "zeb");
 	if (!CHECK(ptyterm_wait_for_text_gone(pt, "lighthouse in fog", WAIT_MS)))
 		dump(pt, "search");
+	ptyterm_settle(pt, 60, 2000);
 	CHECK(ptyterm_find(pt, "zebra crossing", NULL, NULL));
 	/* Esc drops the search */
 	ptyterm_key(pt, "Esc");
@@ -419,6 +425,64 @@ static void test_no_color_and_sigterm(void)
 	ptyterm_stop(pt);
 }
 
+/* A long pasted prompt arrives whole in the job. */
+static void test_long_paste_and_quit_message(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(80, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	size_t n = 3000;
+	char *text = malloc(n + 64);
+	if (!CHECK(text != NULL))
+		return;
+	size_t o = 0;
+	for (int i = 0; o + 16 < n; i++)
+		o += (size_t)snprintf(text + o, n + 64 - o, "word%04d ", i);
+	snprintf(text + o, n + 64 - o, "THE-END [[queue=60]]");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, text);
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "submitted");
+	WAIT_TEXT(pt, "IN_QUEUE");
+	/* the whole text is in the history */
+	char db[4400];
+	snprintf(db, sizeof db, "%s/sdq/history.db", data_env + strlen("XDG_DATA_HOME="));
+	struct store *st = store_open(db, NULL);
+	if (CHECK(st != NULL)) {
+		struct job *j = store_job_get(st, 1, NULL);
+		if (CHECK(j != NULL))
+			CHECK_STR(j->params.prompt, text);
+		job_free(j);
+		store_close(st);
+	}
+	free(text);
+	/* quitting with a live job says so (on the normal screen) */
+	ptyterm_send(pt, "q");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK_INT(ptyterm_altscreen(pt), 0);
+	if (!CHECK(ptyterm_find(pt, "1 job is still running", NULL, NULL)))
+		dump(pt, "quit message");
+	ptyterm_stop(pt);
+}
+
+/* An endpoint that does not answer is marked in words, not only colour. */
+static void test_unreachable(void)
+{
+	new_data_dir();
+	char *argv[] = {(char *)sdq_bin, NULL};
+	char *env[] = {"SDQ_GRAPHICS=none", data_env, "SDQ_ENDPOINT=http://127.0.0.1:9/v2/test",
+		       "RUNPOD_API_KEY=test-key", NULL};
+	struct ptyterm *pt = ptyterm_start(argv, env, 80, 24, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "UNREACHABLE");
+	int row = -1;
+	CHECK(ptyterm_find(pt, "UNREACHABLE", &row, NULL) && row == 0);
+	quit_and_check(pt);
+}
+
 int main(void)
 {
 	sdq_bin = getenv("SDQ_BIN");
@@ -465,6 +529,8 @@ int main(void)
 	TH_RUN(test_resize);
 	TH_RUN(test_mouse_and_keys);
 	TH_RUN(test_no_color_and_sigterm);
+	TH_RUN(test_long_paste_and_quit_message);
+	TH_RUN(test_unreachable);
 	emu_stop();
 	return th_done("tui_dashboard");
 }

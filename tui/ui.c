@@ -808,7 +808,7 @@ static void ui_paint_status(struct ui *u)
 			: b == M_GALLERY ? "arrows move  Enter view  Esc back"
 			: b == M_HELP	 ? "j/k PgUp/PgDn scroll  any other key closes"
 					 : "n new  Enter detail  / search  f filter  c cancel  "
-					   "r rerun  e edit  ? help  q quit";
+					   "r rerun  ? help  q quit";
 		ui_put(w, 0, 0, lw, hints, ui_attr(UI_DIM));
 	}
 	if (rw && rs)
