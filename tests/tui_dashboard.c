@@ -467,6 +467,122 @@ static void test_long_paste_and_quit_message(void)
 	ptyterm_stop(pt);
 }
 
+static char *db_path(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/sdq/history.db", data_env + strlen("XDG_DATA_HOME="));
+	return buf;
+}
+
+/* Paging over a longer history, and the marker for live jobs scrolled away. */
+static void test_paging_and_live_marker(void)
+{
+	new_data_dir();
+	char db[4400], dir[4400];
+	snprintf(dir, sizeof dir, "%s/sdq", data_env + strlen("XDG_DATA_HOME="));
+	mkdir(dir, 0700);
+	struct store *st = store_open(db_path(db, sizeof db), NULL);
+	if (!CHECK(st != NULL))
+		return;
+	for (int i = 0; i < 300; i++) {
+		struct job *j = job_new();
+		char p[64];
+		snprintf(p, sizeof p, "old job number %03d", i);
+		job_set_str(&j->params.prompt, p);
+		job_set_str(&j->params.endpoint, "default");
+		job_set_str(&j->endpoint, "default");
+		job_set_str(&j->backend, "runpod");
+		j->state = JOB_COMPLETED;
+		j->created_at = job_now_ms() - 1000000 + i;
+		j->finished_at = j->created_at + 1000;
+		CHECK_INT(store_job_add(st, j, NULL), 0);
+		job_free(j);
+	}
+	store_close(st);
+	struct ptyterm *pt = start(80, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "old job number 299");
+	compose(pt, "a live one [[queue=60]]");
+	WAIT_TEXT(pt, "IN_QUEUE");
+	WAIT_TEXT(pt, "1/301");
+	/* G loads the older pages and goes to the oldest */
+	ptyterm_send(pt, "G");
+	WAIT_TEXT(pt, "old job number 000");
+	WAIT_TEXT(pt, "301/301");
+	/* the live job is out of view: a marker says so, in words */
+	WAIT_TEXT(pt, "1 live job above");
+	CHECK(!ptyterm_find(pt, "IN_QUEUE", NULL, NULL));
+	ptyterm_send(pt, "g");
+	WAIT_TEXT(pt, "IN_QUEUE");
+	CHECK(!ptyterm_find(pt, "live job above", NULL, NULL));
+	/* cancel it so nothing stays live */
+	ptyterm_send(pt, "c");
+	WAIT_TEXT(pt, "Cancel job");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "CANCELLED");
+	quit_and_check(pt);
+}
+
+/* s saves, o opens through $SDQ_OPEN, d deletes (asking about the files), R retries. */
+static void test_save_open_delete_retry(void)
+{
+	new_data_dir();
+	char out[4400], opened[4400], env_open[4500];
+	snprintf(out, sizeof out, "%s/saved.png", base_dir);
+	snprintf(opened, sizeof opened, "%s/opened%d", base_dir, test_no);
+	mkdir(opened, 0700);
+	snprintf(env_open, sizeof env_open, "SDQ_OPEN=/bin/cp -t %s", opened);
+	CHECK_INT(cli_submit("to be saved [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(80, 24, 1, env_open);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "COMPLETED");
+	/* save: the prompt is prefilled; replace it */
+	ptyterm_send(pt, "s");
+	WAIT_TEXT(pt, "save to:");
+	ptyterm_key(pt, "C-u");
+	ptyterm_send(pt, out);
+	ptyterm_key(pt, "Enter");
+	WAIT_TEXT(pt, "saved");
+	struct stat sb;
+	CHECK(stat(out, &sb) == 0 && sb.st_size > 0);
+	/* open: the opener gets the image path as its last argument */
+	ptyterm_send(pt, "o");
+	WAIT_TEXT(pt, "opening");
+	char copied[4500];
+	snprintf(copied, sizeof copied, "%s/1-0.png", opened);
+	int found = 0;
+	for (int i = 0; i < 100 && !found; i++) {
+		found = stat(copied, &sb) == 0;
+		if (!found)
+			ptyterm_pump(pt, 50);
+	}
+	CHECK(found);
+	/* delete, with the files */
+	char db[4400];
+	struct store *st = store_open(db_path(db, sizeof db), NULL);
+	struct job *j = st ? store_job_get(st, 1, NULL) : NULL;
+	char img[4400] = "";
+	if (CHECK(j != NULL) && CHECK(j->n_outputs > 0))
+		snprintf(img, sizeof img, "%s", j->outputs[0].path);
+	job_free(j);
+	store_close(st);
+	ptyterm_send(pt, "d");
+	WAIT_TEXT(pt, "Delete job 1");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "Also delete its 1 image file");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "No jobs yet");
+	CHECK(img[0] && stat(img, &sb) < 0);
+	/* R on a FAILED job asks the endpoint to retry; it then completes */
+	compose(pt, "fails once [[queue=0 run=0 fail=boom]]");
+	WAIT_TEXT(pt, "FAILED");
+	ptyterm_send(pt, "R");
+	WAIT_TEXT(pt, "retry");
+	WAIT_TEXT(pt, "COMPLETED");
+	quit_and_check(pt);
+}
+
 /* An endpoint that does not answer is marked in words, not only colour. */
 static void test_unreachable(void)
 {
@@ -531,6 +647,8 @@ int main(void)
 	TH_RUN(test_no_color_and_sigterm);
 	TH_RUN(test_long_paste_and_quit_message);
 	TH_RUN(test_unreachable);
+	TH_RUN(test_paging_and_live_marker);
+	TH_RUN(test_save_open_delete_retry);
 	emu_stop();
 	return th_done("tui_dashboard");
 }
