@@ -122,3 +122,53 @@ uninstall:
 
 clean:
 	rm -rf build sdq
+
+# ---- fuzz targets (tests/fuzz_NAME.c, tests/fuzz/corpus/NAME/) ----
+# `make test` builds each target as $(BUILD)/tests/test_fuzz_NAME, which replays
+# its corpus (seeds and past crashes); `make fuzz` builds libFuzzer binaries
+# with clang into build/fuzz/ (needs clang's runtime: Debian libclang-rt-14-dev);
+# `make fuzz-run FUZZ_SECONDS=60` runs each in turn, new inputs going to
+# build/fuzz/corpus/NAME and crashes to build/fuzz/crash-NAME-*.
+FUZZ_SRC   = $(sort $(wildcard tests/fuzz_*.c))
+FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz_%.c=%)
+FUZZ_TEST_BIN = $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
+FUZZ_CC   ?= clang
+FUZZ_DIR   = build/fuzz
+FUZZ_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -g -O1 $(WARN) $(DEFS) $(CORE_CFLAGS) -DSDQ_LIBFUZZER
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?=
+FUZZ_CORE_OBJ = $(CORE_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_BIN  = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+
+.PHONY: fuzz fuzz-run
+tests: $(FUZZ_TEST_BIN)
+
+# gcc's -fsanitize=undefined leaves out float-cast-overflow; the replays want it.
+$(BUILD)/tests/test_fuzz_%: tests/fuzz_%.c tests/fuzz_replay.h $(LIBCORE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(if $(SANFLAGS),-fsanitize=float-cast-overflow) $(CORE_CFLAGS) \
+		-Icore -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_DIR)/core/%.o: core/%.c $(wildcard core/*.h) Makefile
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icore -c -o $@ $<
+
+$(FUZZ_DIR)/libsdqcore.a: $(FUZZ_CORE_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(FUZZ_CORE_OBJ)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz_%.c tests/fuzz_replay.h $(FUZZ_DIR)/libsdqcore.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -Icore -Itests -o $@ $< \
+		$(FUZZ_DIR)/libsdqcore.a $(CORE_LIBS)
+
+fuzz-run: fuzz
+	@for n in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$n; \
+		echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/crash-$$n- $(FUZZ_ARGS) \
+			$(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
