@@ -25,6 +25,8 @@
 
 #define TEMPLATE_MAX_BYTES (10 * 1024 * 1024) /* RunPod refuses /run input above 10 MB */
 #define TEMPLATE_NAME_MAX 64
+/* Most parts in a --set key ("a.b.c"): nest() recurses once per part. */
+#define SET_KEY_PARTS_MAX 64
 
 struct builtin {
 	const char *name;
@@ -732,7 +734,7 @@ static cJSON *nest(const char *key, size_t klen, cJSON *value, char **err)
 int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 {
 	const char *eq = key_eq_json ? strchr(key_eq_json, '=') : NULL;
-	cJSON *value, *patch = NULL, *extra = NULL;
+	cJSON *value, *patch = NULL, *extra = NULL, *check;
 	char *out, *shown;
 	int rc = -1;
 
@@ -749,12 +751,19 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 		set_err(err, "out of memory");
 		return -1;
 	}
+	int parts = 1;
 	for (const char *s = key_eq_json; s < eq; s++) {
 		if ((unsigned char)*s < 0x20) {
 			cJSON_Delete(value);
 			set_err(err, "--set: control character in the key");
 			return -1;
 		}
+		parts += *s == '.';
+	}
+	if (parts > SET_KEY_PARTS_MAX) {
+		cJSON_Delete(value);
+		set_err(err, "--set: more than %d levels in the key", SET_KEY_PARTS_MAX);
+		return -1;
 	}
 	if (!(patch = nest(key_eq_json, (size_t)(eq - key_eq_json), value, err)))
 		return -1;
@@ -773,6 +782,14 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 		set_err(err, "out of memory");
 		goto out;
 	}
+	/* The value may be nested deeper than cJSON parses back (its limit is
+	 * CJSON_NESTING_LIMIT): refuse it now, not at submit time. */
+	if (!(check = cJSON_Parse(out))) {
+		free(out);
+		set_err(err, "--set: the extra input would be nested too deeply");
+		goto out;
+	}
+	cJSON_Delete(check);
 	free(p->extra_json);
 	p->extra_json = out;
 	rc = 0;
