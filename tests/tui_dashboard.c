@@ -311,6 +311,31 @@ static void test_help_lists_every_key(void)
 	quit_and_check(pt);
 }
 
+/* README's and the man page's KEYS sections list the same table. */
+static void test_docs_list_every_key(void)
+{
+	const char *files[] = {"README.md", "man/sdq.1"};
+	const char *dir = getenv("SDQ_TESTS_DIR");
+	size_t n;
+	const struct keys_binding *k = keys_table(&n);
+	for (size_t f = 0; f < 2; f++) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/../%s", dir && *dir ? dir : "tests", files[f]);
+		FILE *fp = fopen(path, "r");
+		if (!CHECK(fp != NULL)) {
+			fprintf(stderr, "  cannot read %s\n", path);
+			continue;
+		}
+		static char text[1 << 20];
+		size_t len = fread(text, 1, sizeof text - 1, fp);
+		text[len] = 0;
+		fclose(fp);
+		for (size_t i = 0; i < n; i++)
+			if (!CHECK(strstr(text, k[i].help)))
+				fprintf(stderr, "  %s lacks: %s\n", files[f], k[i].help);
+	}
+}
+
 static void test_resize(void)
 {
 	new_data_dir();
@@ -642,6 +667,7 @@ int main(void)
 	TH_RUN(test_other_process_and_search);
 	TH_RUN(test_cancel_and_filter);
 	TH_RUN(test_help_lists_every_key);
+	TH_RUN(test_docs_list_every_key);
 	TH_RUN(test_resize);
 	TH_RUN(test_mouse_and_keys);
 	TH_RUN(test_no_color_and_sigterm);
