@@ -63,9 +63,9 @@ struct sdcpp_parser {
 };
 
 static const char *const phase_names[] = {
-	[SDCPP_PHASE_STARTING] = "starting", [SDCPP_PHASE_LOADING] = "loading",
-	[SDCPP_PHASE_SAMPLING] = "sampling", [SDCPP_PHASE_DECODING] = "decoding",
-	[SDCPP_PHASE_SAVING] = "saving",     [SDCPP_PHASE_DONE] = "done",
+    [SDCPP_PHASE_STARTING] = "starting", [SDCPP_PHASE_LOADING] = "loading",
+    [SDCPP_PHASE_SAMPLING] = "sampling", [SDCPP_PHASE_DECODING] = "decoding",
+    [SDCPP_PHASE_SAVING] = "saving",     [SDCPP_PHASE_DONE] = "done",
 };
 
 const char *sdcpp_phase_name(enum sdcpp_phase ph)
@@ -168,7 +168,7 @@ static int parse_uint(const char **sp, int *out)
  * out-parameters, with *rest pointing past the frame (a log line glued to it,
  * or ""); 0 if line is not a frame. */
 static int parse_bar(const char *line, int *step, int *steps, double *speed, char *unit,
-		     int *hashes, const char **rest)
+                     int *hashes, const char **rest)
 {
 	static const char *const units[] = {"s/it", "it/s", "GB/s", "MB/s", "KB/s", "kB/s", "B/s"};
 	const char *s = skip_ws(line);
@@ -259,7 +259,7 @@ static const char *parse_log(const char *line, const char **msg)
 
 /* Act on a progress frame. */
 static void process_bar(struct sdcpp_parser *p, enum sdcpp_stream stream, int step, int steps,
-			double speed, const char *unit, int hashes)
+                        double speed, const char *unit, int hashes)
 {
 	struct sdcpp_state *st = &p->st;
 	int bytes = strstr(unit, "B/s") != NULL;
@@ -275,8 +275,13 @@ static void process_bar(struct sdcpp_parser *p, enum sdcpp_stream stream, int st
 	st->speed = speed;
 	snprintf(st->unit, sizeof st->unit, "%s", unit);
 	update_fraction(st);
-	struct sdcpp_event ev = {.type = SDCPP_EV_PROGRESS, .stream = stream, .level = "",
-				 .step = step, .steps = steps, .speed = speed, .unit = st->unit};
+	struct sdcpp_event ev = {.type = SDCPP_EV_PROGRESS,
+	                         .stream = stream,
+	                         .level = "",
+	                         .step = step,
+	                         .steps = steps,
+	                         .speed = speed,
+	                         .unit = st->unit};
 	emit(p, &ev);
 }
 
@@ -293,8 +298,8 @@ static void process_line(struct sdcpp_parser *p, enum sdcpp_stream stream, const
 	while (parse_bar(line, &step, &steps, &speed, unit, &hashes, &rest)) {
 		process_bar(p, stream, step, steps, speed, unit, hashes);
 		if (st->phase != old) {
-			struct sdcpp_event pe = {.type = SDCPP_EV_PHASE, .stream = stream,
-						 .level = ""};
+			struct sdcpp_event pe = {
+			    .type = SDCPP_EV_PHASE, .stream = stream, .level = ""};
 			emit(p, &pe);
 			old = st->phase;
 		}
@@ -305,8 +310,11 @@ static void process_line(struct sdcpp_parser *p, enum sdcpp_stream stream, const
 
 	const char *msg = line;
 	const char *level = parse_log(line, &msg);
-	struct sdcpp_event ev = {.type = SDCPP_EV_LINE, .stream = stream, .text = line,
-				 .level = level ? level : "", .msg = msg};
+	struct sdcpp_event ev = {.type = SDCPP_EV_LINE,
+	                         .stream = stream,
+	                         .text = line,
+	                         .level = level ? level : "",
+	                         .msg = msg};
 	struct sdcpp_event sp = {.stream = stream, .text = line, .level = ev.level, .msg = msg};
 	int special = 0;
 	int a, b;
@@ -332,15 +340,18 @@ static void process_line(struct sdcpp_parser *p, enum sdcpp_stream stream, const
 		sp.batch = st->batch;
 		sp.seed = seed;
 		special = 1;
-	} else if (strncmp(msg, "decoding ", 9) == 0 || strncmp(msg, "decode_first_stage", 18) == 0) {
+	} else if (strncmp(msg, "decoding ", 9) == 0 ||
+	           strncmp(msg, "decode_first_stage", 18) == 0) {
 		set_phase(st, SDCPP_PHASE_DECODING);
 	} else if (strncmp(msg, "generate_image completed", 24) == 0) {
 		set_phase(st, SDCPP_PHASE_SAVING);
-	} else if (sscanf(msg, "save result image %d to '", &a) == 1 && (q = strstr(msg, " to '"))) {
+	} else if (sscanf(msg, "save result image %d to '", &a) == 1 &&
+	           (q = strstr(msg, " to '"))) {
 		/* the path may itself hold "' (success)": the line must end with it */
 		size_t ml = strlen(msg);
 		set_phase(st, SDCPP_PHASE_SAVING);
-		if (ml >= 11 && strcmp(msg + ml - 11, "' (success)") == 0 && msg + ml - 11 >= q + 5) {
+		if (ml >= 11 && strcmp(msg + ml - 11, "' (success)") == 0 &&
+		    msg + ml - 11 >= q + 5) {
 			size_t n = (size_t)(msg + ml - 11 - (q + 5));
 			memcpy(path, q + 5, n);
 			path[n] = 0;
@@ -358,8 +369,11 @@ static void process_line(struct sdcpp_parser *p, enum sdcpp_stream stream, const
 	update_fraction(st);
 	emit(p, &ev);
 	if (level && strcmp(level, "ERROR") == 0) {
-		struct sdcpp_event ee = {.type = SDCPP_EV_ERROR, .stream = stream, .text = line,
-					 .level = level, .msg = msg};
+		struct sdcpp_event ee = {.type = SDCPP_EV_ERROR,
+		                         .stream = stream,
+		                         .text = line,
+		                         .level = level,
+		                         .msg = msg};
 		emit(p, &ee);
 	}
 	if (st->phase != old) {
@@ -384,7 +398,7 @@ static void end_segment(struct sdcpp_parser *p, enum sdcpp_stream stream)
 }
 
 void sdcpp_parser_feed(struct sdcpp_parser *p, enum sdcpp_stream stream, const char *buf,
-		       size_t len)
+                       size_t len)
 {
 	if (!p || (stream != SDCPP_STDOUT && stream != SDCPP_STDERR))
 		return;
@@ -455,7 +469,7 @@ char *sdcpp_state_text(const struct sdcpp_state *s, char *buf, size_t len)
 	case SDCPP_PHASE_LOADING:
 		if (s->steps > 0)
 			snprintf(buf, len, "loading %d/%d %.2f%s", s->step, s->steps, s->speed,
-				 s->unit);
+			         s->unit);
 		else
 			snprintf(buf, len, "loading");
 		break;
@@ -465,7 +479,7 @@ char *sdcpp_state_text(const struct sdcpp_state *s, char *buf, size_t len)
 			snprintf(img, sizeof img, " %d/%d", s->image > 0 ? s->image : 1, s->batch);
 		if (s->steps > 0)
 			snprintf(buf, len, "sampling%s step %d/%d %.2f%s", img, s->step, s->steps,
-				 s->speed, s->unit);
+			         s->speed, s->unit);
 		else
 			snprintf(buf, len, "sampling%s", img);
 		break;
@@ -584,7 +598,7 @@ char **sdcpp_split_args(const char *s, size_t *n)
 }
 
 char **sdcpp_build_argv(const char *exe, const struct config_endpoint *ep,
-			const struct job_params *p, const char *out_path)
+                        const struct job_params *p, const char *out_path)
 {
 	struct strv sv = {0};
 	strv_add(&sv, exe);
@@ -596,12 +610,12 @@ char **sdcpp_build_argv(const char *exe, const struct config_endpoint *ep,
 		const char *flag;
 		size_t off;
 	} files[] = {
-		{"--diffusion-model", offsetof(struct config_endpoint, diffusion_model)},
-		{"--vae", offsetof(struct config_endpoint, vae)},
-		{"--clip_l", offsetof(struct config_endpoint, clip_l)},
-		{"--clip_g", offsetof(struct config_endpoint, clip_g)},
-		{"--t5xxl", offsetof(struct config_endpoint, t5xxl)},
-		{"--llm", offsetof(struct config_endpoint, llm)},
+	    {"--diffusion-model", offsetof(struct config_endpoint, diffusion_model)},
+	    {"--vae", offsetof(struct config_endpoint, vae)},
+	    {"--clip_l", offsetof(struct config_endpoint, clip_l)},
+	    {"--clip_g", offsetof(struct config_endpoint, clip_g)},
+	    {"--t5xxl", offsetof(struct config_endpoint, t5xxl)},
+	    {"--llm", offsetof(struct config_endpoint, llm)},
 	};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		const char *v = *(char *const *)((const char *)ep + files[i].off);
@@ -709,18 +723,19 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 			if (is_exec_file(ep->exe))
 				return strdup(ep->exe);
 			set_err(err,
-				"stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) is "
-				"not an executable file: %s",
-				ep->exe, name, access(ep->exe, F_OK) ? strerror(errno) : "not executable");
+			        "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) is "
+			        "not an executable file: %s",
+			        ep->exe, name,
+			        access(ep->exe, F_OK) ? strerror(errno) : "not executable");
 			return NULL;
 		}
 		char *f = search_path(ep->exe, path);
 		if (f)
 			return f;
 		set_err(err,
-			"stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) not found on "
-			"PATH (%s); set exe to its full path",
-			ep->exe, name, path);
+		        "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) not found on "
+		        "PATH (%s); set exe to its full path",
+		        ep->exe, name, path);
 		return NULL;
 	}
 	char *f = search_path("sd-cli", path);
@@ -729,18 +744,18 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 	if (f)
 		return f;
 	set_err(err,
-		"stable-diffusion.cpp executable not found: tried 'sd-cli' and 'sd' on PATH (%s); "
-		"install it or set exe = /path/to/sd-cli in [local \"%s\"] of the config",
-		path, name);
+	        "stable-diffusion.cpp executable not found: tried 'sd-cli' and 'sd' on PATH (%s); "
+	        "install it or set exe = /path/to/sd-cli in [local \"%s\"] of the config",
+	        path, name);
 	return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Child processes */
 
-#define SDCPP_GRACE_MS 3000      /* SIGTERM -> SIGKILL */
-#define SDCPP_DRAIN_MS 2000      /* exited, but the pipes stay open (a grandchild) */
-#define SDCPP_REAP_POLL_MS 50    /* pipes closed, no SIGCHLD seen yet */
+#define SDCPP_GRACE_MS 3000   /* SIGTERM -> SIGKILL */
+#define SDCPP_DRAIN_MS 2000   /* exited, but the pipes stay open (a grandchild) */
+#define SDCPP_REAP_POLL_MS 50 /* pipes closed, no SIGCHLD seen yet */
 #define SDCPP_PROBE_TIMEOUT_MS 10000
 #define SDCPP_PROBE_OUT_MAX 4096
 #define SDCPP_LOG_LINES 50
@@ -951,13 +966,28 @@ static void proc_fd_cb(struct engine *e, int fd, short revents, void *udata)
 }
 
 static const int child_default_signals[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
-					    SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH,
-					    SIGUSR1, SIGUSR2, SIGALRM};
+                                            SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH,
+                                            SIGUSR1, SIGUSR2, SIGALRM};
+
+/* fd moved to a number above 2, close-on-exec; fd itself if it is already
+ * above 2 (then only marked close-on-exec). */
+static int fd_above2(int fd)
+{
+	if (fd < 0)
+		return fd;
+	if (fd > 2) {
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		return fd;
+	}
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return nfd;
+}
 
 /* Start argv[0] (a path) with argv in directory dir, in its own process
  * group. 0, or -1 with *err (the exec error included). */
 static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], const char *dir,
-		      char **err)
+                      char **err)
 {
 	int out[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
 	struct engine *e = tl->e;
@@ -970,10 +1000,20 @@ static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], con
 		set_err(err, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	int all[6] = {out[0], out[1], errp[0], errp[1], stp[0], stp[1]};
+	/* all of them above 2 (a detached driver may run with 0-2 closed), so
+	 * the dup2 calls in the child never meet one another */
+	int *all[6] = {&out[0], &out[1], &errp[0], &errp[1], &stp[0], &stp[1]};
 	for (int k = 0; k < 6; k++)
-		fcntl(all[k], F_SETFD, FD_CLOEXEC);
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		*all[k] = fd_above2(*all[k]);
+	int devnull = fd_above2(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	for (int k = 0; k < 6; k++) {
+		if (*all[k] < 0) {
+			set_err(err, "cannot set up pipes: %s", strerror(errno));
+			if (devnull >= 0)
+				close(devnull);
+			goto fail;
+		}
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		set_err(err, "fork: %s", strerror(errno));
@@ -1110,24 +1150,42 @@ static void proc_kill_sync(struct proc *pr, int grace_ms)
 static const char *signal_name(int sig)
 {
 	switch (sig) {
-	case SIGHUP: return "SIGHUP";
-	case SIGINT: return "SIGINT";
-	case SIGQUIT: return "SIGQUIT";
-	case SIGILL: return "SIGILL";
-	case SIGTRAP: return "SIGTRAP";
-	case SIGABRT: return "SIGABRT";
-	case SIGBUS: return "SIGBUS";
-	case SIGFPE: return "SIGFPE";
-	case SIGKILL: return "SIGKILL";
-	case SIGUSR1: return "SIGUSR1";
-	case SIGSEGV: return "SIGSEGV";
-	case SIGUSR2: return "SIGUSR2";
-	case SIGPIPE: return "SIGPIPE";
-	case SIGALRM: return "SIGALRM";
-	case SIGTERM: return "SIGTERM";
-	case SIGXCPU: return "SIGXCPU";
-	case SIGXFSZ: return "SIGXFSZ";
-	default: return "?";
+	case SIGHUP:
+		return "SIGHUP";
+	case SIGINT:
+		return "SIGINT";
+	case SIGQUIT:
+		return "SIGQUIT";
+	case SIGILL:
+		return "SIGILL";
+	case SIGTRAP:
+		return "SIGTRAP";
+	case SIGABRT:
+		return "SIGABRT";
+	case SIGBUS:
+		return "SIGBUS";
+	case SIGFPE:
+		return "SIGFPE";
+	case SIGKILL:
+		return "SIGKILL";
+	case SIGUSR1:
+		return "SIGUSR1";
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGUSR2:
+		return "SIGUSR2";
+	case SIGPIPE:
+		return "SIGPIPE";
+	case SIGALRM:
+		return "SIGALRM";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGXCPU:
+		return "SIGXCPU";
+	case SIGXFSZ:
+		return "SIGXFSZ";
+	default:
+		return "?";
 	}
 }
 
@@ -1506,8 +1564,8 @@ static size_t run_find_files(struct run *r, struct saved_file **out)
 		if (!full)
 			continue;
 		struct stat sb;
-		if (strncmp(full, r->dir, dl) != 0 || full[dl] != '/' || strchr(full + dl + 1, '/') ||
-		    stat(full, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		if (strncmp(full, r->dir, dl) != 0 || full[dl] != '/' ||
+		    strchr(full + dl + 1, '/') || stat(full, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 			free(full);
 			continue;
 		}
@@ -1593,7 +1651,7 @@ static char *run_error_detail(struct run *r)
 		return ring_join(r->errs, SDCPP_ERR_LINES, r->err_start, r->err_n, "; ");
 	if (r->log_n)
 		return xstrdup_printf("last output: %s",
-				      r->log[(r->log_start + r->log_n - 1) % SDCPP_LOG_LINES]);
+		                      r->log[(r->log_start + r->log_n - 1) % SDCPP_LOG_LINES]);
 	return strdup("no output");
 }
 
@@ -1618,13 +1676,13 @@ static void run_done(struct proc *pr)
 	} else if (!pr->status_lost && WIFSIGNALED(st)) {
 		char *d = run_error_detail(r);
 		msg = xstrdup_printf("%s killed by signal %d (%s)%s%s", r->exe_name, WTERMSIG(st),
-				     signal_name(WTERMSIG(st)), r->err_n ? ": " : "",
-				     r->err_n && d ? d : "");
+		                     signal_name(WTERMSIG(st)), r->err_n ? ": " : "",
+		                     r->err_n && d ? d : "");
 		free(d);
 	} else if (!pr->status_lost && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		char *d = run_error_detail(r);
 		msg = xstrdup_printf("%s exited with status %d: %s", r->exe_name, WEXITSTATUS(st),
-				     d ? d : "");
+		                     d ? d : "");
 		free(d);
 	} else {
 		size_t found = 0, want = j->params.count > 0 ? (size_t)j->params.count : 1;
@@ -1633,10 +1691,11 @@ static void run_done(struct proc *pr)
 		if (err) {
 			msg = err;
 		} else if (found == 0) {
-			msg = xstrdup_printf("%s exited with status 0 but wrote no image", r->exe_name);
+			msg = xstrdup_printf("%s exited with status 0 but wrote no image",
+			                     r->exe_name);
 		} else if (n < want) {
 			msg = xstrdup_printf("%s exited with status 0 but wrote %zu of %zu images",
-					     r->exe_name, n, want);
+			                     r->exe_name, n, want);
 		} else {
 			state = JOB_COMPLETED;
 		}
@@ -1708,7 +1767,7 @@ static char *make_private_dir(struct sdcpp *sb, const struct job *j, char **err)
 		free(tpl);
 	}
 	set_err(err, "cannot create a private output directory under %s: %s",
-		bases[0] ? bases[0] : bases[1], strerror(saved_errno));
+	        bases[0] ? bases[0] : bases[1], strerror(saved_errno));
 	free(tmpbase);
 	return NULL;
 }
@@ -1772,7 +1831,7 @@ static int run_start(struct sdcpp *sb, struct job *j)
 
 	/* the command line, for the log (the prompt is in the job already) */
 	char *l = xstrdup_printf("sdq: started %s (pgid %ld), seed %" PRId64 ", output in %s", exe,
-				 (long)r->pr.pid, j->params.seed, dir);
+	                         (long)r->pr.pid, j->params.seed, dir);
 	if (l)
 		run_log(r, l);
 	free(l);
@@ -1890,13 +1949,13 @@ static int sdcpp_drive(struct backend *b, struct job *j, char **err)
 	case JOB_OTHER: {
 		kill_leftover(sb, j);
 		char *note = xstrdup_printf(
-			"sdq: the driver running this job stopped; running it again from the start "
-			"(seed %" PRId64 ")",
-			j->params.seed);
+		    "sdq: the driver running this job stopped; running it again from the start "
+		    "(seed %" PRId64 ")",
+		    j->params.seed);
 		if (note) {
 			char *t = j->log_tail && *j->log_tail
-					  ? xstrdup_printf("%s\n%s", j->log_tail, note)
-					  : strdup(note);
+			              ? xstrdup_printf("%s\n%s", j->log_tail, note)
+			              : strdup(note);
 			if (t) {
 				free(j->log_tail);
 				j->log_tail = t;
@@ -1912,7 +1971,7 @@ static int sdcpp_drive(struct backend *b, struct job *j, char **err)
 	}
 	default:
 		set_err(err, "job %" PRId64 " is %s: nothing to run", j->id,
-			job_state_name(j->state));
+		        job_state_name(j->state));
 		return -1;
 	}
 	if (queue_add(sb, j) < 0) {
@@ -1992,7 +2051,7 @@ static void sdcpp_forget(struct backend *b, struct job *j)
 			kill(-r->pr.pid, SIGTERM);
 			if (!r->pr.kill_timer)
 				r->pr.kill_timer =
-					tmr_add(&sb->tl, SDCPP_GRACE_MS, proc_kill_timer, &r->pr);
+				    tmr_add(&sb->tl, SDCPP_GRACE_MS, proc_kill_timer, &r->pr);
 		}
 	}
 }
@@ -2050,7 +2109,7 @@ static char *clean_text(const char *s, size_t n)
 /* Append "<key>: <path> (<size> or missing)" for a configured model file;
  * the first missing one becomes the error. */
 static void health_file(char **text, char **error, const struct sdcpp *sb, const char *key,
-			const char *path)
+                        const char *path)
 {
 	if (!path || !*path)
 		return;
@@ -2058,12 +2117,12 @@ static void health_file(char **text, char **error, const struct sdcpp *sb, const
 	char *line;
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 		line = xstrdup_printf("%s%s: %s (%.1f MB)\n", *text ? *text : "", key, path,
-				      (double)st.st_size / 1e6);
+		                      (double)st.st_size / 1e6);
 	} else {
 		line = xstrdup_printf("%s%s: %s (missing)\n", *text ? *text : "", key, path);
 		if (!*error)
 			*error = xstrdup_printf("%s file not found: %s (set %s in [local \"%s\"])",
-						key, path, key, sb->ep->name);
+			                        key, path, key, sb->ep->name);
 	}
 	if (line) {
 		free(*text);
@@ -2072,15 +2131,15 @@ static void health_file(char **text, char **error, const struct sdcpp *sb, const
 }
 
 static void health_report(struct sdcpp *sb, const char *exe, const char *version,
-			  const char *devices, const char *exe_error)
+                          const char *devices, const char *exe_error)
 {
 	struct engine_health h;
 	memset(&h, 0, sizeof h);
 	char *text = NULL, *error = exe_error ? strdup(exe_error) : NULL;
 	const struct config_endpoint *ep = sb->ep;
-	text = xstrdup_printf("executable: %s\nversion: %s\ndevices: %s\n", exe ? exe : "(not found)",
-			      version ? version : "(unknown)",
-			      devices && *devices ? devices : "(unknown)");
+	text = xstrdup_printf("executable: %s\nversion: %s\ndevices: %s\n",
+	                      exe ? exe : "(not found)", version ? version : "(unknown)",
+	                      devices && *devices ? devices : "(unknown)");
 	if (text) {
 		/* devices may span lines: indent the continuation */
 		char *t2 = NULL;
@@ -2105,8 +2164,8 @@ static void health_report(struct sdcpp *sb, const char *exe, const char *version
 	}
 	if (!ep->model && !ep->diffusion_model && !error)
 		error = xstrdup_printf("no model configured: set model (or diffusion_model) in "
-				       "[local \"%s\"]",
-				       ep->name);
+		                       "[local \"%s\"]",
+		                       ep->name);
 	health_file(&text, &error, sb, "model", ep->model);
 	health_file(&text, &error, sb, "diffusion_model", ep->diffusion_model);
 	health_file(&text, &error, sb, "vae", ep->vae);
@@ -2115,7 +2174,7 @@ static void health_report(struct sdcpp *sb, const char *exe, const char *version
 	health_file(&text, &error, sb, "t5xxl", ep->t5xxl);
 	health_file(&text, &error, sb, "llm", ep->llm);
 	char *q = xstrdup_printf("%squeue: %d running, %zu waiting", text ? text : "",
-				 sb->run ? 1 : 0, sb->n_queue);
+	                         sb->run ? 1 : 0, sb->n_queue);
 	if (q) {
 		free(text);
 		text = q;
@@ -2191,15 +2250,15 @@ static void probe_done(struct proc *pr)
 	const char *what = pb->step == 0 ? "--version" : "--list-devices";
 	if (!ok && !pb->error) {
 		if (pb->timed_out)
-			pb->error = xstrdup_printf("%s %s did not answer within %d s", pb->exe, what,
-						   SDCPP_PROBE_TIMEOUT_MS / 1000);
+			pb->error = xstrdup_printf("%s %s did not answer within %d s", pb->exe,
+			                           what, SDCPP_PROBE_TIMEOUT_MS / 1000);
 		else if (WIFSIGNALED(pr->status))
 			pb->error = xstrdup_printf("%s %s was killed by signal %d", pb->exe, what,
-						   WTERMSIG(pr->status));
+			                           WTERMSIG(pr->status));
 		else
 			pb->error = xstrdup_printf("%s %s exited with status %d%s%s", pb->exe, what,
-						   WEXITSTATUS(pr->status), out && *out ? ": " : "",
-						   out ? out : "");
+			                           WEXITSTATUS(pr->status), out && *out ? ": " : "",
+			                           out ? out : "");
 	}
 	if (pb->step == 0) {
 		if (ok && out) {
@@ -2293,22 +2352,22 @@ static void sdcpp_free(struct backend *b)
 }
 
 static const struct backend_ops sdcpp_ops = {
-	.kind = "local",
-	.drive = sdcpp_drive,
-	.cancel = sdcpp_cancel,
-	.retry = sdcpp_retry,
-	.forget = sdcpp_forget,
-	.health = sdcpp_health,
-	.purge = NULL,
-	.sigchld = sdcpp_sigchld,
-	.free = sdcpp_free,
+    .kind = "local",
+    .drive = sdcpp_drive,
+    .cancel = sdcpp_cancel,
+    .retry = sdcpp_retry,
+    .forget = sdcpp_forget,
+    .health = sdcpp_health,
+    .purge = NULL,
+    .sigchld = sdcpp_sigchld,
+    .free = sdcpp_free,
 };
 
 struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint *ep, char **err)
 {
 	if (!ep || ep->kind != CONFIG_LOCAL) {
 		set_err(err, "endpoint '%s' is not a [local] section",
-			ep && ep->name ? ep->name : "?");
+		        ep && ep->name ? ep->name : "?");
 		return NULL;
 	}
 	struct backend *b = calloc(1, sizeof *b);

@@ -103,7 +103,8 @@ static void rec_cb(const struct sdcpp_event *ev, void *udata)
 	switch (ev->type) {
 	case SDCPP_EV_LINE:
 		r->n_lines++;
-		rec_add(r, "LINE %d %s [%s] {%s} <%s>", ev->stream, ph, ev->level, ev->msg, ev->text);
+		rec_add(r, "LINE %d %s [%s] {%s} <%s>", ev->stream, ph, ev->level, ev->msg,
+		        ev->text);
 		break;
 	case SDCPP_EV_ERROR:
 		r->n_errors++;
@@ -111,7 +112,8 @@ static void rec_cb(const struct sdcpp_event *ev, void *udata)
 		break;
 	case SDCPP_EV_PROGRESS:
 		r->n_progress++;
-		rec_add(r, "PROGRESS %s %d/%d %.2f%s", ph, ev->step, ev->steps, ev->speed, ev->unit);
+		rec_add(r, "PROGRESS %s %d/%d %.2f%s", ph, ev->step, ev->steps, ev->speed,
+		        ev->unit);
 		break;
 	case SDCPP_EV_PHASE:
 		r->n_phase++;
@@ -131,8 +133,8 @@ static void rec_cb(const struct sdcpp_event *ev, void *udata)
 /* Feed data (stream s) to a new parser in chunks given by cuts (sorted
  * offsets, n_cuts of them), then finish; return the record (and the parser's
  * final state in *st). */
-static struct rec run_parser(const char *data, size_t len, enum sdcpp_stream s,
-			     const size_t *cuts, size_t n_cuts, int batch, struct sdcpp_state *st)
+static struct rec run_parser(const char *data, size_t len, enum sdcpp_stream s, const size_t *cuts,
+                             size_t n_cuts, int batch, struct sdcpp_state *st)
 {
 	struct rec r;
 	memset(&r, 0, sizeof r);
@@ -226,8 +228,8 @@ static void test_reference_stream(void)
 	CHECK(strstr(r.buf, "SAVED 0 'output_0.png'\n") != NULL);
 	CHECK(strstr(r.buf, "SAVED 1 'output_1.png'\n") != NULL);
 	CHECK(strstr(r.buf, "LINE 0 loading [INFO] {loading model from 'model.safetensors'} "
-			    "<[INFO ] stable-diffusion.cpp:713  - loading model from "
-			    "'model.safetensors'>\n") != NULL);
+	                    "<[INFO ] stable-diffusion.cpp:713  - loading model from "
+	                    "'model.safetensors'>\n") != NULL);
 	/* phases in order */
 	const char *a = strstr(r.buf, "PHASE loading");
 	const char *b = strstr(r.buf, "PHASE sampling");
@@ -329,10 +331,10 @@ static void test_awkward_stream(void)
 	CHECK(strstr(r.buf, "[INFO] {loading model from 'it''s.gguf'}") != NULL);
 	/* a log line right after \033[K, and one glued to a frame without it */
 	CHECK(strstr(r.buf, "PROGRESS sampling 2/4 2.40s/it\nLINE 0 sampling [WARN] "
-			    "{glued to a frame}") != NULL);
+	                    "{glued to a frame}") != NULL);
 	CHECK(strstr(r.buf, "PROGRESS sampling 3/4 2.30s/it\nLINE 0 sampling [INFO] "
-			    "{glued without erase} <[INFO ] util.cpp:13   - glued without "
-			    "erase>\n") != NULL);
+	                    "{glued without erase} <[INFO ] util.cpp:13   - glued without "
+	                    "erase>\n") != NULL);
 	/* colour escapes are dropped */
 	CHECK(strstr(r.buf, "[WARN] {colour} <[WARN ] util.cpp:12   - colour>") != NULL);
 	/* a = bar after "decoding" counts VAE tiles, not sampling steps */
@@ -372,9 +374,9 @@ static void test_two_streams(void)
 	CHECK_INT(r.n_errors, 2);
 	CHECK_INT(r.n_lines, 5);
 	CHECK(strstr(r.buf, "ERROR 1 {init model loader from file failed: "
-			    "'/nonexistent.safetensors'}\n") != NULL);
+	                    "'/nonexistent.safetensors'}\n") != NULL);
 	CHECK(strstr(r.buf, "ERROR 1 {get sd version from file failed: "
-			    "'/nonexistent.safetensors'}\n") != NULL);
+	                    "'/nonexistent.safetensors'}\n") != NULL);
 	CHECK(strstr(r.buf, "LINE 0 loading [INFO] {new_sd_ctx_t failed}") != NULL);
 	CHECK(strstr(r.buf, "LINE 0 loading [WARN] {file /nonexistent.safetensors not found}") !=
 	      NULL);
@@ -702,13 +704,13 @@ static int env_open(struct env *v, const char *extra_cfg)
 	}
 	char text[10000];
 	snprintf(text, sizeof text,
-		 "[local \"gpu\"]\n"
-		 "\texe = %s/fake-sd-cli\n"
-		 "\tmodel = %s\n"
-		 "\tthreads = 2\n"
-		 "\textra_args = --vae-tiling   --rng cuda\n"
-		 "%s",
-		 tests_dir, v->model, extra_cfg ? extra_cfg : "");
+	         "[local \"gpu\"]\n"
+	         "\texe = %s/fake-sd-cli\n"
+	         "\tmodel = %s\n"
+	         "\tthreads = 2\n"
+	         "\textra_args = --vae-tiling   --rng cuda\n"
+	         "%s",
+	         tests_dir, v->model, extra_cfg ? extra_cfg : "");
 	if (!CHECK(config_parse(v->cfg, text, "test-config", &err) == 0)) {
 		fprintf(stderr, "  config: %s\n", err ? err : "?");
 		free(err);
@@ -771,7 +773,7 @@ static struct job *wait_job(struct env *v, int64_t id, int until_state, int max_
 		engine_step(v->e, 50);
 		struct job *j = store_job_get(v->st, id, NULL);
 		if (j && (job_state_is_terminal(j->state) ||
-			  (until_state >= 0 && (int)j->state == until_state)))
+		          (until_state >= 0 && (int)j->state == until_state)))
 			return j;
 		job_free(j);
 	}
@@ -860,6 +862,35 @@ static void test_engine_one_image(void)
 	env_close(&v);
 }
 
+/* A driver started detached may have its standard fds closed: the child's
+ * pipes must still end up on its stdout and stderr. */
+static void test_engine_closed_stdio(void)
+{
+	struct env v;
+	if (env_open(&v, NULL) < 0)
+		return;
+	int save0 = dup(0), save1 = dup(1), save2 = dup(2);
+	fflush(stdout);
+	close(0);
+	close(1);
+	close(2);
+	int64_t id = submit(&v, "no stdio", 1, 3, 5);
+	struct job *j = wait_job(&v, id, -1, 30000);
+	dup2(save0, 0);
+	dup2(save1, 1);
+	dup2(save2, 2);
+	close(save0);
+	close(save1);
+	close(save2);
+	if (CHECK(j)) {
+		CHECK_STR(job_state_name(j->state), "COMPLETED");
+		CHECK(j->log_tail && strstr(j->log_tail, "generating image: 1/1 - seed 5"));
+		CHECK(j->log_tail && strstr(j->log_tail, "1/1 images saved"));
+	}
+	job_free(j);
+	env_close(&v);
+}
+
 static void test_engine_batch(void)
 {
 	struct env v;
@@ -942,7 +973,8 @@ static void test_engine_exe_missing(void)
 	struct job *j = wait_job(&v, id, -1, 10000);
 	if (CHECK(j)) {
 		CHECK_STR(job_state_name(j->state), "FAILED");
-		CHECK(j->error && strstr(j->error, "/nonexistent/sd-cli") && strstr(j->error, "exe"));
+		CHECK(j->error && strstr(j->error, "/nonexistent/sd-cli") &&
+		      strstr(j->error, "exe"));
 	}
 	job_free(j);
 	env_close(&v);
@@ -1084,7 +1116,7 @@ static void test_engine_resume(void)
 	 * job's private directory, as a real run's -o does */
 	char marker[4400];
 	snprintf(marker, sizeof marker, "%s/data/sdq/tmp/job-%" PRId64 ".abcdef/img.png", v.dir,
-		 j->id);
+	         j->id);
 	pid_t pid = fork();
 	if (pid == 0) {
 		setpgid(0, 0);
@@ -1110,7 +1142,7 @@ static void test_engine_resume(void)
 	v.cfg = config_new_defaults(&err);
 	char text[9000];
 	snprintf(text, sizeof text, "[local \"gpu\"]\n\texe = %s/fake-sd-cli\n\tmodel = %s\n",
-		 tests_dir, v.model);
+	         tests_dir, v.model);
 	CHECK(v.cfg && config_parse(v.cfg, text, "test-config", &err) == 0);
 	v.st = store_open(db, &err);
 	v.e = v.st ? engine_new(v.cfg, v.st, &err) : NULL;
@@ -1165,7 +1197,8 @@ static void test_engine_health(void)
 	if (CHECK(h && h->valid)) {
 		CHECK(h->reachable);
 		CHECK(h->error == NULL);
-		CHECK(h->text && strstr(h->text, "version: stable-diffusion.cpp version master-827"));
+		CHECK(h->text &&
+		      strstr(h->text, "version: stable-diffusion.cpp version master-827"));
 		CHECK(h->text && strstr(h->text, "Fake CPU"));
 		CHECK(h->text && strstr(h->text, "model: ") && strstr(h->text, " MB)"));
 		CHECK(h->text && strstr(h->text, "queue: 0 running, 0 waiting"));
@@ -1206,6 +1239,7 @@ int main(void)
 	TH_RUN(test_build_argv);
 	TH_RUN(test_find_exe);
 	TH_RUN(test_engine_one_image);
+	TH_RUN(test_engine_closed_stdio);
 	TH_RUN(test_engine_batch);
 	TH_RUN(test_engine_failures);
 	TH_RUN(test_engine_exe_missing);
