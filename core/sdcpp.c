@@ -1209,7 +1209,8 @@ struct run {
 	size_t log_start, log_n;
 	char *errs[SDCPP_ERR_LINES];
 	size_t err_start, err_n;
-	int64_t *seeds; /* seeds[i - 1]: the seed of image i, -1 unknown */
+	char *last_stderr; /* the last stderr line that is not a log line */
+	int64_t *seeds;    /* seeds[i - 1]: the seed of image i, -1 unknown */
 	size_t n_seeds;
 	struct saved_file *saved;
 	size_t n_saved;
@@ -1397,6 +1398,7 @@ static void run_free(struct run *r)
 	for (size_t i = 0; i < r->err_n; i++)
 		free(r->errs[(r->err_start + i) % SDCPP_ERR_LINES]);
 	free(r->seeds);
+	free(r->last_stderr);
 	for (size_t i = 0; i < r->n_saved; i++)
 		free(r->saved[i].path);
 	free(r->saved);
@@ -1411,6 +1413,13 @@ static void run_event(const struct sdcpp_event *ev, void *udata)
 	switch (ev->type) {
 	case SDCPP_EV_LINE:
 		run_log(r, ev->text);
+		if (ev->stream == SDCPP_STDERR && !ev->level[0]) {
+			char *c = strndup(ev->text, SDCPP_LOG_LINE_MAX);
+			if (c) {
+				free(r->last_stderr);
+				r->last_stderr = c;
+			}
+		}
 		break;
 	case SDCPP_EV_ERROR:
 		ring_push(r->errs, SDCPP_ERR_LINES, &r->err_start, &r->err_n, ev->msg);
@@ -1649,6 +1658,8 @@ static char *run_error_detail(struct run *r)
 {
 	if (r->err_n)
 		return ring_join(r->errs, SDCPP_ERR_LINES, r->err_start, r->err_n, "; ");
+	if (r->last_stderr) /* e.g. GGML_ASSERT text before an abort */
+		return strdup(r->last_stderr);
 	if (r->log_n)
 		return xstrdup_printf("last output: %s",
 		                      r->log[(r->log_start + r->log_n - 1) % SDCPP_LOG_LINES]);
@@ -1675,9 +1686,10 @@ static void run_done(struct proc *pr)
 		run_log(r, "sdq: cancelled");
 	} else if (!pr->status_lost && WIFSIGNALED(st)) {
 		char *d = run_error_detail(r);
-		msg = xstrdup_printf("%s killed by signal %d (%s)%s%s", r->exe_name, WTERMSIG(st),
-		                     signal_name(WTERMSIG(st)), r->err_n ? ": " : "",
-		                     r->err_n && d ? d : "");
+		int detail = (r->err_n || r->last_stderr) && d;
+		msg =
+		    xstrdup_printf("%s killed by signal %d (%s)%s%s", r->exe_name, WTERMSIG(st),
+		                   signal_name(WTERMSIG(st)), detail ? ": " : "", detail ? d : "");
 		free(d);
 	} else if (!pr->status_lost && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		char *d = run_error_detail(r);

@@ -935,6 +935,7 @@ static void test_engine_failures(void)
 	int64_t a = submit(&v, "[[fail]]", 1, 4, 1);
 	int64_t b = submit(&v, "[[signal=9]]", 1, 4, 1);
 	int64_t c = submit(&v, "[[nofile]]", 1, 4, 1);
+	int64_t d = submit(&v, "[[abort]]", 1, 4, 1);
 	struct job *j = wait_job(&v, a, -1, 30000);
 	if (CHECK(j)) {
 		CHECK_STR(job_state_name(j->state), "FAILED");
@@ -954,6 +955,13 @@ static void test_engine_failures(void)
 		CHECK_STR(job_state_name(j->state), "FAILED");
 		CHECK(j->error && strstr(j->error, "exited with status 0 but wrote no image"));
 		CHECK_INT(j->n_outputs, 0);
+	}
+	job_free(j);
+	j = wait_job(&v, d, -1, 30000);
+	if (CHECK(j)) {
+		CHECK_STR(job_state_name(j->state), "FAILED");
+		CHECK(j->error && strstr(j->error, "killed by signal 6 (SIGABRT): "
+		                                   "/src/ggml/src/ggml.c:1715: GGML_ASSERT("));
 	}
 	job_free(j);
 	env_close(&v);
