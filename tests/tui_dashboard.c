@@ -537,6 +537,31 @@ static void test_paging_and_live_marker(void)
 	/* the live job is out of view: a marker says so, in words */
 	WAIT_TEXT(pt, "1 live job above");
 	CHECK(!ptyterm_find(pt, "IN_QUEUE", NULL, NULL));
+	/* moving up from the end fills the list in; position and row agree */
+	for (int i = 0; i < 5; i++)
+		ptyterm_key(pt, "PgUp");
+	ptyterm_settle(pt, 150, 3000);
+	int idx = -1, total = -1, found = 0;
+	char line[512];
+	ptyterm_row(pt, 23, line, sizeof line);
+	char *slash = strrchr(line, '/');
+	while (slash && slash > line && slash[-1] >= '0' && slash[-1] <= '9')
+		slash--;
+	if (CHECK(slash && sscanf(slash, "%d/%d", &idx, &total) == 2)) {
+		CHECK_INT(total, 301);
+		CHECK(idx > 1 && idx < 200);
+		/* the selected (reverse) row is old job number 301 - idx */
+		char want[64];
+		snprintf(want, sizeof want, "old job number %03d", 301 - idx);
+		int r, c;
+		if (CHECK(ptyterm_find(pt, want, &r, &c))) {
+			struct ptyterm_cell cell;
+			ptyterm_cell(pt, r, c, &cell);
+			found = cell.reverse;
+		}
+	}
+	if (!CHECK(found))
+		dump(pt, "after PgUp from the end");
 	ptyterm_send(pt, "g");
 	WAIT_TEXT(pt, "IN_QUEUE");
 	CHECK(!ptyterm_find(pt, "live job above", NULL, NULL));

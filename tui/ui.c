@@ -88,7 +88,9 @@ struct ui {
 	/* the list */
 	struct job **jobs;
 	size_t n;
-	int more;
+	int more;       /* older jobs than jobs[n-1] exist, not loaded */
+	int gap;        /* newer jobs than jobs[0] exist, not loaded (after G) */
+	int64_t base;   /* how many jobs of the whole list come before jobs[0] */
 	size_t sel, top;
 	int64_t sel_id;
 	int64_t *live;
@@ -490,7 +492,8 @@ static void ui_load_live(struct ui *u)
 	free(fts);
 }
 
-/* Re-read the list from the newest job, as many as are loaded now. */
+/* Re-read the list: from the newest job, as many as are loaded now; or, with
+ * a gap above (after G), the same window from its first job down. */
 static void ui_reload(struct ui *u)
 {
 	struct store_query q;
@@ -499,20 +502,162 @@ static void ui_reload(struct ui *u)
 	size_t n = 0, want = u->n > (size_t)ui_page() ? u->n : (size_t)ui_page();
 	ui_query(u, &q, &fts);
 	q.limit = (int)want;
+	if (u->gap && u->n)
+		q.before_id = u->jobs[0]->id + 1;
 	if (store_job_list(u->st, &q, &l, &n, &err) < 0) {
 		ui_err(u, u->search && *u->search ? "search" : "history", &err);
 		free(fts);
+		return;
+	}
+	if (u->gap && n == 0) { /* the window is gone: start from the top */
+		free(l);
+		free(fts);
+		u->gap = 0;
+		u->base = 0;
+		store_jobs_free(u->jobs, u->n);
+		u->jobs = NULL;
+		u->n = 0;
+		ui_reload(u);
 		return;
 	}
 	store_jobs_free(u->jobs, u->n);
 	u->jobs = l;
 	u->n = n;
 	u->more = n == want;
+	int64_t bound = q.before_id;
+	q.before_id = 0;
 	u->total = store_job_count(u->st, &q, NULL);
+	if (u->gap) {
+		q.before_id = bound;
+		u->base = u->total - store_job_count(u->st, &q, NULL);
+		u->gap = u->base > 0;
+	} else {
+		u->base = 0;
+	}
 	free(fts);
 	ui_select_id(u);
 	ui_load_live(u);
 	u->dirty |= D_PAINT;
+}
+
+/* The window at the end of the list (G on a long history): the oldest page,
+ * with a gap above it that ui_load_newer fills as the selection moves up. */
+static void ui_load_tail(struct ui *u)
+{
+	struct store_query q;
+	char *fts, *err = NULL;
+	struct job **l = NULL;
+	size_t n = 0;
+	ui_query(u, &q, &fts);
+	q.oldest_first = 1;
+	q.limit = ui_page();
+	int rc = store_job_list(u->st, &q, &l, &n, &err);
+	q.oldest_first = 0;
+	int64_t total = rc == 0 ? store_job_count(u->st, &q, NULL) : -1;
+	free(fts);
+	if (rc < 0) {
+		ui_err(u, "history", &err);
+		return;
+	}
+	if (n == 0) {
+		free(l);
+		return;
+	}
+	for (size_t i = 0; i < n / 2; i++) { /* newest first, like the rest */
+		struct job *t = l[i];
+		l[i] = l[n - 1 - i];
+		l[n - 1 - i] = t;
+	}
+	store_jobs_free(u->jobs, u->n);
+	u->jobs = l;
+	u->n = n;
+	u->more = 0;
+	u->total = total;
+	u->base = total > (int64_t)n ? total - (int64_t)n : 0;
+	u->gap = u->base > 0;
+	u->sel = n - 1;
+	u->top = 0;
+	u->sel_id = l[n - 1]->id;
+	ui_load_live(u);
+	u->dirty |= D_PAINT;
+}
+
+/* Fill the gap above jobs[0] with the page of jobs just newer than it. The
+ * store pages only downwards (before_id), so find the bound B with exactly a
+ * page of matching jobs between jobs[0] and B by bisection over counts, then
+ * list downwards from B. 0, or -1 if nothing came. */
+static int ui_load_newer(struct ui *u)
+{
+	if (!u->gap || u->n == 0)
+		return -1;
+	struct store_query q;
+	char *fts, *err = NULL;
+	struct job **l = NULL;
+	size_t n = 0;
+	int64_t top = u->jobs[0]->id, page = ui_page();
+	ui_query(u, &q, &fts);
+	q.limit = 1;
+	if (store_job_list(u->st, &q, &l, &n, &err) < 0 || n == 0) {
+		free(err);
+		store_jobs_free(l, n);
+		free(fts);
+		u->gap = 0;
+		return -1;
+	}
+	int64_t hi = l[0]->id + 1, lo = top + 1;
+	store_jobs_free(l, n);
+	l = NULL;
+	q.before_id = top + 1;
+	int64_t c0 = store_job_count(u->st, &q, NULL);
+	q.before_id = hi;
+	int head = store_job_count(u->st, &q, NULL) - c0 <= page;
+	if (!head) {
+		while (lo < hi) {
+			int64_t mid = lo + (hi - lo) / 2;
+			q.before_id = mid;
+			if (store_job_count(u->st, &q, NULL) - c0 >= page)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+	}
+	q.before_id = hi;
+	q.limit = (int)page;
+	int rc = store_job_list(u->st, &q, &l, &n, &err);
+	free(fts);
+	if (rc < 0) {
+		ui_err(u, "history", &err);
+		return -1;
+	}
+	size_t k = 0; /* keep only jobs newer than the window (a race may add others) */
+	for (size_t i = 0; i < n; i++) {
+		if (l[i]->id > top)
+			l[k++] = l[i];
+		else
+			job_free(l[i]);
+	}
+	if (k == 0) {
+		free(l);
+		u->gap = 0;
+		return -1;
+	}
+	struct job **nj = realloc(l, (k + u->n) * sizeof *nj);
+	if (!nj) {
+		store_jobs_free(l, k);
+		return -1;
+	}
+	memcpy(nj + k, u->jobs, u->n * sizeof *nj);
+	free(u->jobs);
+	u->jobs = nj;
+	u->n += k;
+	u->sel += k;
+	u->top += k;
+	u->base = u->base > (int64_t)k ? u->base - (int64_t)k : 0;
+	if (head)
+		u->gap = 0;
+	if (!u->gap)
+		u->base = 0;
+	return 0;
 }
 
 /* Append the next page of older jobs. 0, or -1 if none came. */
@@ -585,6 +730,12 @@ static void ui_move(struct ui *u, long delta)
 	long s = (long)u->sel + delta;
 	while (s >= (long)u->n && u->more && ui_load_more(u) == 0)
 		;
+	while (s < 0 && u->gap) {
+		size_t before = u->n;
+		if (ui_load_newer(u) < 0)
+			break;
+		s += (long)(u->n - before);
+	}
 	if (s >= (long)u->n)
 		s = (long)u->n - 1;
 	if (s < 0)
@@ -593,6 +744,8 @@ static void ui_move(struct ui *u, long delta)
 	/* keep a page loaded below the selection */
 	if (u->more && u->sel + (size_t)LINES >= u->n)
 		ui_load_more(u);
+	if (u->gap && u->sel < (size_t)LINES)
+		ui_load_newer(u);
 	u->sel_id = u->jobs[u->sel]->id;
 	u->dirty |= D_PAINT;
 }
@@ -772,7 +925,8 @@ static void ui_paint_status(struct ui *u)
 	if (u->search && *u->search && o < sizeof right)
 		o += (size_t)snprintf(right + o, sizeof right - o, "[/%.40s] ", u->search);
 	if (o < sizeof right)
-		snprintf(right + o, sizeof right - o, "%zu/%lld", u->n ? u->sel + 1 : 0,
+		snprintf(right + o, sizeof right - o, "%lld/%lld",
+			 u->n ? (long long)u->base + (long long)u->sel + 1 : 0LL,
 			 (long long)(u->total > 0 ? u->total : 0));
 	char *rs = ui_clean(right, TEXT_NEWLINE_SPACE);
 	int rw = rs ? (int)text_utf8_width(rs) : 0;
@@ -1368,6 +1522,8 @@ static void ui_apply_search(struct ui *u, const char *s)
 	u->sel = 0;
 	u->top = 0;
 	u->sel_id = 0;
+	u->gap = 0;
+	u->base = 0;
 	store_jobs_free(u->jobs, u->n);
 	u->jobs = NULL;
 	u->n = 0;
@@ -1499,15 +1655,22 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 		ui_move(u, -page);
 		break;
 	case KA_TOP:
+		if (u->gap) { /* start again from the newest */
+			u->gap = 0;
+			u->base = 0;
+			store_jobs_free(u->jobs, u->n);
+			u->jobs = NULL;
+			u->n = 0;
+			u->sel = u->top = 0;
+			u->sel_id = 0;
+			ui_reload(u);
+		}
 		ui_move(u, -(long)u->sel);
 		break;
 	case KA_BOTTOM:
-		for (int i = 0; i < 10 && u->more; i++)
-			if (ui_load_more(u) < 0)
-				break;
-		ui_move(u, (long)u->n);
 		if (u->more)
-			ui_msg(u, 0, "older jobs not loaded yet: G again loads more");
+			ui_load_tail(u);
+		ui_move(u, (long)u->n);
 		break;
 	case KA_DETAIL:
 		u->detail = !u->shown;
