@@ -258,14 +258,54 @@ static void redraw_rect(int y, int x, int rows, int cols)
 	delwin(t);
 }
 
+static int write_all(int fd, const unsigned char *buf, size_t len);
+
+/* Erase the drawn images: spaces written to the tty now, and the same cells
+ * rewritten by curses at the next doupdate. The direct write matters: in
+ * that doupdate curses may scroll a region (DECSTBM + LF) before it rewrites
+ * the cells, and xterm moves every image on a region scroll, even one
+ * outside the region, repainting slices of it into the region; an image
+ * already blanked has nothing left to move. */
 static void erase_drawn(struct preview *pv)
 {
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
 	for (size_t i = 0; i < pv->nslots; i++) {
-		if (pv->slots[i].drawn)
-			redraw_rect(pv->slots[i].y, pv->slots[i].x, pv->slots[i].rows,
-			            pv->slots[i].cols);
-		pv->slots[i].drawn = 0;
+		struct slot *s = &pv->slots[i];
+
+		if (!s->drawn)
+			continue;
+		redraw_rect(s->y, s->x, s->rows, s->cols);
+		s->drawn = 0;
+		for (int r = 0; r < s->rows && s->y + r < LINES; r++) {
+			int w = s->x + s->cols > COLS ? COLS - s->x : s->cols;
+			size_t need = len + 40 + (size_t)(w > 0 ? w : 0);
+
+			if (w <= 0 || s->y + r < 0)
+				break;
+			if (need > cap) {
+				char *nb = realloc(buf, need * 2);
+
+				if (!nb)
+					break;
+				buf = nb;
+				cap = need * 2;
+			}
+			if (len == 0)
+				len += (size_t)snprintf(buf, cap, "\0337\033[0m");
+			len += (size_t)snprintf(buf + len, cap - len, "\033[%d;%dH", s->y + r + 1,
+			                        s->x + 1);
+			memset(buf + len, ' ', (size_t)w);
+			len += (size_t)w;
+		}
 	}
+	if (len > 0 && len + 2 <= cap) {
+		memcpy(buf + len, "\0338", 2);
+		len += 2;
+		write_all(pv->fd, (const unsigned char *)buf, len);
+	}
+	free(buf);
 }
 
 static int slots_equal(const struct slot *a, size_t na, const struct slot *b, size_t nb)
