@@ -633,6 +633,46 @@ static void test_save_open_delete_retry(void)
 	quit_and_check(pt);
 }
 
+/* Quitting while a local sd job runs in this process asks first. */
+static void test_quit_asks_about_local_jobs(void)
+{
+	new_data_dir();
+	const char *dir = getenv("SDQ_TESTS_DIR");
+	char cfg[4400], model[4400], env_cfg[4500];
+	snprintf(model, sizeof model, "%s/model%d.safetensors", base_dir, test_no);
+	FILE *f = fopen(model, "w");
+	if (f)
+		fclose(f);
+	snprintf(cfg, sizeof cfg, "%s/local%d.conf", base_dir, test_no);
+	f = fopen(cfg, "w");
+	if (!CHECK(f != NULL))
+		return;
+	fprintf(f, "[core]\n\tbackground_driver = false\n[local \"gpu\"]\n\texe = %s/fake-sd-cli\n"
+		   "\tmodel = %s\n",
+		dir && *dir ? dir : "tests", model);
+	fclose(f);
+	snprintf(env_cfg, sizeof env_cfg, "SDQ_CONFIG=%s", cfg);
+	struct ptyterm *pt = start(80, 24, 0, env_cfg);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "gpu");
+	compose(pt, "a slow local job [[slow=1]]");
+	WAIT_TEXT(pt, "IN_PROGRESS");
+	ptyterm_send(pt, "q");
+	WAIT_TEXT(pt, "would be stopped");
+	ptyterm_send(pt, "n");
+	CHECK(ptyterm_wait_for_text_gone(pt, "would be stopped", WAIT_MS));
+	CHECK(ptyterm_find(pt, "IN_PROGRESS", NULL, NULL));
+	ptyterm_send(pt, "q");
+	WAIT_TEXT(pt, "would be stopped");
+	ptyterm_send(pt, "y");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK_INT(ptyterm_altscreen(pt), 0);
+	CHECK(ptyterm_tty_sane(pt));
+	CHECK(ptyterm_find(pt, "still running", NULL, NULL));
+	ptyterm_stop(pt);
+}
+
 /* An endpoint that does not answer is marked in words, not only colour. */
 static void test_unreachable(void)
 {
@@ -698,6 +738,7 @@ int main(void)
 	TH_RUN(test_no_color_and_sigterm);
 	TH_RUN(test_long_paste_and_quit_message);
 	TH_RUN(test_unreachable);
+	TH_RUN(test_quit_asks_about_local_jobs);
 	TH_RUN(test_paging_and_live_marker);
 	TH_RUN(test_save_open_delete_retry);
 	emu_stop();

@@ -14,7 +14,7 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_PGDN, {KEY_NPAGE, ' ', CTRL('F')}, "PgDn Space", "one page down"},
 	{KEYS_MAIN, KA_PGUP, {KEY_PPAGE, CTRL('B')}, "PgUp", "one page up"},
 	{KEYS_MAIN, KA_TOP, {'g', KEY_HOME}, "g Home", "first (newest) job"},
-	{KEYS_MAIN, KA_BOTTOM, {'G', KEY_END}, "G End", "last (oldest) job loaded; again loads older"},
+	{KEYS_MAIN, KA_BOTTOM, {'G', KEY_END}, "G End", "last (oldest) job"},
 	{KEYS_MAIN, KA_DETAIL, {'\r', '\n', KEY_ENTER}, "Enter", "show or hide the detail pane"},
 	{KEYS_MAIN, KA_COMPOSE, {'n'}, "n", "compose a new job (prefilled from the newest)"},
 	{KEYS_MAIN, KA_EDIT, {'e'}, "e", "compose prefilled from the selected job"},
