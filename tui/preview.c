@@ -325,11 +325,80 @@ static int slots_equal(const struct slot *a, size_t na, const struct slot *b, si
 /* Replace the wanted sixel set (takes ownership of ns). Unchanged: nothing
  * happens and the images on screen stay. Changed: the old images are erased
  * now and the new ones drawn once the selection has been still a while. */
+/* A hash of screen row r of w (curscr or newscr), and whether it is blank.
+ * The window's cursor is left where it was: curscr's is curses' idea of the
+ * real cursor. */
+static unsigned long row_hash(WINDOW *w, int r, chtype *buf, int n, int *blank)
+{
+	unsigned long h = 1469598103u;
+	int cy, cx;
+
+	getyx(w, cy, cx);
+	n = mvwinchnstr(w, r, 0, buf, n);
+	wmove(w, cy, cx);
+	*blank = 1;
+	for (int i = 0; i < n; i++) {
+		h = (h ^ (unsigned long)buf[i]) * 1099511628211u;
+		if ((buf[i] & A_CHARTEXT) != ' ' || (buf[i] & A_ATTRIBUTES) != 0)
+			*blank = 0;
+	}
+	return h;
+}
+
+/* Will the next doupdate move lines (a scroll region, insert/delete line)?
+ * Curses does that when a changed row of newscr equals another row of
+ * curscr, e.g. the jobs table scrolling or growing at the top. Erring on the
+ * side of yes costs one re-sent image. */
+static int screen_will_shift(void)
+{
+	int n = COLS, L = LINES, shift = 0;
+	unsigned long *ho, *hn;
+	int *bn;
+	chtype *buf;
+
+	if (!curscr || !newscr || n <= 0 || L <= 1)
+		return 0;
+	ho = malloc(sizeof *ho * (size_t)L);
+	hn = malloc(sizeof *hn * (size_t)L);
+	bn = malloc(sizeof *bn * (size_t)L);
+	buf = malloc(sizeof *buf * ((size_t)n + 1));
+	if (ho && hn && bn && buf) {
+		for (int r = 0; r < L; r++) {
+			int b;
+
+			ho[r] = row_hash(curscr, r, buf, n, &b);
+			hn[r] = row_hash(newscr, r, buf, n, &bn[r]);
+		}
+		for (int r = 0; r < L && !shift; r++) {
+			if (hn[r] == ho[r] || bn[r])
+				continue;
+			for (int o = 0; o < L && !shift; o++)
+				shift = o != r && hn[r] == ho[o];
+		}
+	}
+	free(ho);
+	free(hn);
+	free(bn);
+	free(buf);
+	return shift;
+}
+
 static void set_slots(struct preview *pv, struct slot *ns, size_t n)
 {
+	int drawn = 0;
+
 	pv->hidden = 0;
 	if (slots_equal(pv->slots, pv->nslots, ns, n)) {
 		slots_free(ns, n);
+		for (size_t i = 0; i < pv->nslots; i++)
+			drawn |= pv->slots[i].drawn;
+		if (drawn && screen_will_shift()) {
+			/* blank the images before curses scrolls (see erase_drawn)
+			 * and send them again right after this frame */
+			erase_drawn(pv);
+			pv->pending = 1;
+			pv->changed_at = mono_ms() - PREVIEW_IDLE_MS;
+		}
 		return;
 	}
 	erase_drawn(pv);
