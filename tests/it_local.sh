@@ -165,7 +165,7 @@ case $out in *"$T/missing.gguf"*) ok ;; *) fail "health of a missing model: $out
 n=0
 while "$SDQ" driver --status >/dev/null 2>&1 && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 check "the background driver exits when idle" eval "! '$SDQ' driver --status >/dev/null 2>&1"
-left=$(pgrep -f "$TESTS/fake-sd-cli" | tr '\n' ' ')
+left=$(pgrep -f "fake-sd-cli -m $T/" | tr '\n' ' ')
 check "no fake-sd-cli left running ($left: $(ps -o pid,pgid,args -p "${left%% *}" 2>/dev/null | tail -n 1))" [ -z "$left" ]
 
 rm -rf "$T"
