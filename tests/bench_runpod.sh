@@ -18,6 +18,8 @@ N=${BENCH_JOBS:-1000}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_runpod.XXXXXX")
 emu=
 drv=
+# A private copy: the shared build directory may be relinked while this runs.
+cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
 cleanup() {
 	[ -n "$drv" ] && kill "$drv" 2>/dev/null
 	[ -n "$emu" ] && kill "$emu" 2>/dev/null

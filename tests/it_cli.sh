@@ -16,6 +16,8 @@ EMU="$TESTS/emulator.py"
 KEY=test-key-123
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_cli.XXXXXX")
 pass=0 fail=0
+# A private copy: the shared build directory may be relinked while this runs.
+cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
 emu_pids= bg_pids=
 
 # The driver holding the lock of data dir $1, if any.

@@ -874,6 +874,7 @@ struct run {
 	int log;            /* driver: print every message with a time stamp */
 	int quiet;          /* don't print messages */
 	int status_shown;   /* a live status line is on stderr */
+	char status_line[256]; /* what it shows */
 	const char *health_for; /* waiting for this endpoint's health */
 	int health_seen;
 	int msg_seen;       /* an ENGINE_EV_MESSAGE arrived */
@@ -1062,7 +1063,10 @@ static void status_draw(struct run *r, struct job **jobs, size_t n, int64_t elap
 	size_t live = 0, done = 0;
 	int len;
 
-	fmt_dur(elapsed_ms, el, sizeof el);
+	if (elapsed_ms < 60000)
+		snprintf(el, sizeof el, "%llds", (long long)(elapsed_ms / 1000));
+	else
+		fmt_dur(elapsed_ms, el, sizeof el);
 	for (size_t i = 0; i < n; i++) {
 		if (!jobs[i])
 			continue;
@@ -1082,6 +1086,9 @@ static void status_draw(struct run *r, struct job **jobs, size_t n, int64_t elap
 	} else {
 		snprintf(line, sizeof line, "%zu of %zu jobs done, %zu live  %s", done, n, live, el);
 	}
+	if (r->status_shown && strcmp(line, r->status_line) == 0)
+		return;
+	snprintf(r->status_line, sizeof r->status_line, "%s", line);
 	fprintf(stderr, "\r%s\033[K", line);
 	fflush(stderr);
 	r->status_shown = 1;
