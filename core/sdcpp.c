@@ -1790,7 +1790,12 @@ static int run_start(struct sdcpp *sb, struct job *j)
 	char *err = NULL;
 	char *exe = sdcpp_find_exe(sb->ep, getenv("PATH"), &err);
 	if (!exe) {
-		fail_job(sb, j, err ? err : "executable not found");
+		const struct config *cfg = engine_config(sb->e);
+		char *m = NULL;
+		if (err && cfg && cfg->config_path)
+			m = xstrdup_printf("%s (config file: %s)", err, cfg->config_path);
+		fail_job(sb, j, m ? m : err ? err : "executable not found");
+		free(m);
 		free(err);
 		return -1;
 	}

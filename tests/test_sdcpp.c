@@ -983,6 +983,7 @@ static void test_engine_exe_missing(void)
 		CHECK_STR(job_state_name(j->state), "FAILED");
 		CHECK(j->error && strstr(j->error, "/nonexistent/sd-cli") &&
 		      strstr(j->error, "exe"));
+		CHECK(j->error && strstr(j->error, "(config file: "));
 	}
 	job_free(j);
 	env_close(&v);
