@@ -136,6 +136,21 @@ SDQ_CONFIG="$tmp/k.conf" "$SDQ" -e k submit -p cat >"$tmp/o" 2>"$tmp/e"; rc=$?
 check "world-readable key file refused" test $rc = 1
 check "key file content not printed" sh -c "! grep -q SECRET-0815 '$tmp/o' '$tmp/e'"
 
+# --- the config examples of the README and the man page are valid
+awk '/^```ini/{f=1;next} /^```/{f=0} f' README.md >"$tmp/readme.conf"
+check "README has a config example" test -s "$tmp/readme.conf"
+"$SDQ" --config "$tmp/readme.conf" ls >/dev/null 2>"$tmp/e"; rc=$?
+check "the README's config example loads" test $rc = 0
+sed -n '/^\[endpoint "sdxl"\]$/,/^\.Ed$/p' man/sdq.1 | sed '$d' >"$tmp/man.conf"
+check "the man page has a config example" test -s "$tmp/man.conf"
+"$SDQ" --config "$tmp/man.conf" ls >/dev/null 2>"$tmp/e"; rc=$?
+check "the man page's config example loads" test $rc = 0
+
+printf '[core]\n\tno_such_key = 1\n' >"$tmp/bad.conf"
+"$SDQ" --config "$tmp/bad.conf" ls >/dev/null 2>"$tmp/e"; rc=$?
+check "a bad config exits 1" test $rc = 1
+check "a bad config: one line naming the file" sh -c "test \$(wc -l <'$tmp/e') = 1 && grep -q 'bad.conf' '$tmp/e'"
+
 # --- submit --wait: an image on disk
 "$SDQ" submit -p "a red fox" --seed 7 -W 48 -H 40 --steps 5 --wait --timeout 60 >"$tmp/o" 2>"$tmp/e"; rc=$?
 check "submit --wait exits 0" test $rc = 0
