@@ -648,6 +648,53 @@ static void test_cli_not_tty(void)
 	CHECK(out[0] == 0x1b && out[1] == 'P');
 }
 
+/* Jobs added by another process grow the table at the top: beside the
+ * image, curses shifts whole rows with a scroll region, which would move the
+ * sixel pixels in xterm; so the image is blanked and sent again in place.
+ * (With a short table the rows beside the image are blank and nothing is
+ * re-sent; 30 jobs make the table reach them.) */
+static void test_table_shift(void)
+{
+	char *argv[] = {(char *)sdq_bin, NULL};
+	struct ptyterm *pt = start(argv, PTYTERM_DA1_SIXEL, NULL);
+	char db[4400], *err = NULL;
+	struct store *st;
+	struct ptyterm_capture c0 = {0};
+
+	if (!CHECK(pt != NULL))
+		return;
+	CHECK(wait_caps(pt, 1, WAIT_MS));
+	snprintf(db, sizeof db, "%s/data/sdq/history.db", base);
+	st = store_open(db, &err);
+	CHECK(st != NULL);
+	for (int i = 0; st && i < 30; i++)
+		add_job(st, JOB_FAILED, NULL, NULL, 0, 0);
+	CHECK(ptyterm_wait_for_text(pt, "34 FAILED", WAIT_MS));
+	ptyterm_settle(pt, 800, 5000);
+	CHECK(ptyterm_ncaptures(pt) >= 1);
+	if (ptyterm_ncaptures(pt) >= 1)
+		c0 = *ptyterm_capture(pt, ptyterm_ncaptures(pt) - 1);
+	ptyterm_clear_captures(pt);
+	if (st)
+		CHECK(add_job(st, JOB_FAILED, NULL, NULL, 0, 0) == 0);
+	store_close(st);
+	free(err);
+	CHECK(ptyterm_wait_for_text(pt, "35 FAILED", WAIT_MS));
+	if (!CHECK(wait_caps(pt, 1, WAIT_MS))) {
+		char *scr = ptyterm_screen(pt);
+		fprintf(stderr, "%s\n", scr);
+		free(scr);
+	}
+	if (ptyterm_ncaptures(pt) >= 1) {
+		CHECK_INT(ptyterm_capture(pt, 0)->row, c0.row);
+		CHECK_INT(ptyterm_capture(pt, 0)->col, c0.col);
+		CHECK(check_cap(pt, 0, img_a, COLS_, ROWS_, NULL));
+	}
+	ptyterm_send(pt, "q");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	ptyterm_stop(pt);
+}
+
 int main(void)
 {
 	sdq_bin = getenv("SDQ_BIN");
@@ -663,5 +710,6 @@ int main(void)
 	TH_RUN(test_blocks_dashboard);
 	TH_RUN(test_cli);
 	TH_RUN(test_cli_not_tty);
+	TH_RUN(test_table_shift); /* last: it adds a job */
 	return th_done("tui_preview");
 }
