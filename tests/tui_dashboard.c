@@ -442,6 +442,13 @@ static void test_no_color_and_sigterm(void)
 		ptyterm_cell(pt, row, col, &c);
 		CHECK_INT(c.fg, -1);
 	}
+	/* Esc drops a filter */
+	ptyterm_send(pt, "f");
+	WAIT_TEXT(pt, "Filter by state");
+	ptyterm_send(pt, "x");
+	WAIT_TEXT(pt, "No job in this state");
+	ptyterm_key(pt, "Esc");
+	WAIT_TEXT(pt, "plain text please");
 	/* SIGTERM quits and still restores the terminal */
 	kill(ptyterm_pid(pt), SIGTERM);
 	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
@@ -633,6 +640,22 @@ static void test_save_open_delete_retry(void)
 	quit_and_check(pt);
 }
 
+/* A crash signal still gives the terminal back, then kills the process. */
+static void test_crash_restores(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(80, 24, 0, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	CHECK(ptyterm_altscreen(pt));
+	kill(ptyterm_pid(pt), SIGABRT);
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 128 + SIGABRT);
+	CHECK_INT(ptyterm_altscreen(pt), 0);
+	CHECK(ptyterm_tty_sane(pt));
+	ptyterm_stop(pt);
+}
+
 /* Quitting while a local sd job runs in this process asks first. */
 static void test_quit_asks_about_local_jobs(void)
 {
@@ -738,6 +761,7 @@ int main(void)
 	TH_RUN(test_no_color_and_sigterm);
 	TH_RUN(test_long_paste_and_quit_message);
 	TH_RUN(test_unreachable);
+	TH_RUN(test_crash_restores);
 	TH_RUN(test_quit_asks_about_local_jobs);
 	TH_RUN(test_paging_and_live_marker);
 	TH_RUN(test_save_open_delete_retry);

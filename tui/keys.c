@@ -23,6 +23,7 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_CANCEL, {'c'}, "c", "cancel the selected job (asks first)"},
 	{KEYS_MAIN, KA_SEARCH, {'/'}, "/", "search prompts (results as you type)"},
 	{KEYS_MAIN, KA_FILTER, {'f'}, "f", "filter by state"},
+	{KEYS_MAIN, KA_CLEAR, {27}, "Esc", "drop the search and the filter"},
 	{KEYS_MAIN, KA_SAVE, {'s'}, "s", "save the image(s) to a path you type"},
 	{KEYS_MAIN, KA_OPEN, {'o'}, "o", "open the image with $SDQ_OPEN or xdg-open"},
 	{KEYS_MAIN, KA_DELETE, {'d', KEY_DC}, "d Del", "delete the job (asks; asks again about files)"},

@@ -1722,6 +1722,14 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 	case KA_FILTER:
 		ui_set_mode(u, M_FILTER);
 		break;
+	case KA_CLEAR:
+		if ((u->search && *u->search) || u->state_mask || u->live_only) {
+			u->state_mask = 0;
+			u->live_only = 0;
+			u->filter_name = NULL;
+			ui_apply_search(u, NULL);
+		}
+		break;
 	case KA_SAVE:
 		if (!j || j->n_outputs == 0 || !j->outputs[0].path) {
 			ui_msg(u, 1, "save: this job has no image");
