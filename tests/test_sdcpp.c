@@ -446,6 +446,80 @@ static void test_bare_sampling(void)
 	sdcpp_parser_free(p);
 }
 
+/* Random bytes biased towards what the parser looks at: no crash (the
+ * sanitizer build checks memory), the state stays sane, and every event's
+ * strings are terminated and free of escapes and line ends. */
+static int garbage_bad, garbage_seen[8];
+static void garbage_cb(const struct sdcpp_event *ev, void *udata)
+{
+	(void)udata;
+	garbage_seen[ev->type & 7]++;
+	const char *strs[] = {ev->text, ev->msg, ev->level, ev->unit, ev->path};
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		if (strs[i] && (strlen(strs[i]) > SDCPP_LINE_MAX || strchr(strs[i], '\r') ||
+		                strchr(strs[i], '\n') || strchr(strs[i], 0x1b)))
+			garbage_bad++;
+}
+
+static void test_parser_garbage(void)
+{
+	static const char alphabet[] = "\r\n\033[K|=>#  0123456789/.-s/it[INFO ]ERROR:' (success)";
+	static const char *const words[] = {
+	    "generating image: ",
+	    " - seed ",
+	    "save result image ",
+	    " to '",
+	    "' (success)",
+	    "decoding ",
+	    "images saved",
+	    "MB/s",
+	    "it/s",
+	    "[ERROR] a.cpp:1 - ",
+	    "\033]0;t\007",
+	    "\r  |==>   | 3/20 - 1.23s/it\033[K",
+	    "\r  |###  | 9/99 - 5.00MB/s",
+	    "[INFO ] main.cpp:9 - save result image 1 to 'x.png' (success)\n"};
+	unsigned x = 777;
+	char buf[4096];
+	garbage_bad = 0;
+	for (int round = 0; round < 300; round++) {
+		struct sdcpp_parser *p = sdcpp_parser_new(round % 4, garbage_cb, NULL);
+		for (int chunk = 0; chunk < 8; chunk++) {
+			size_t n = 0;
+			while (n < sizeof buf - 80) {
+				x = x * 1103515245u + 12345u;
+				unsigned r = x >> 16;
+				if (r % 7 == 0) {
+					const char *w =
+					    words[(r / 7) % (sizeof words / sizeof words[0])];
+					size_t wl = strlen(w);
+					memcpy(buf + n, w, wl);
+					n += wl;
+				} else if (r % 11 == 0) {
+					buf[n++] = (char)(r & 0xff);
+				} else {
+					buf[n++] = alphabet[(r / 3) % (sizeof alphabet - 1)];
+				}
+			}
+			sdcpp_parser_feed(p, (enum sdcpp_stream)(chunk & 1), buf, n);
+		}
+		sdcpp_parser_finish(p, SDCPP_STDOUT);
+		sdcpp_parser_finish(p, SDCPP_STDERR);
+		const struct sdcpp_state *st = sdcpp_parser_state(p);
+		char text[128];
+		sdcpp_state_text(st, text, sizeof text);
+		if (st->fraction > 1.0 || (int)st->phase < 0 || st->phase > SDCPP_PHASE_DONE ||
+		    strlen(text) >= sizeof text || st->unit[sizeof st->unit - 1] != 0)
+			garbage_bad++;
+		sdcpp_parser_free(p);
+	}
+	CHECK_INT(garbage_bad, 0);
+	/* the generator does reach every kind of event */
+	CHECK(garbage_seen[SDCPP_EV_LINE] > 0 && garbage_seen[SDCPP_EV_PROGRESS] > 0 &&
+	      garbage_seen[SDCPP_EV_SAVED] > 0 && garbage_seen[SDCPP_EV_ERROR] > 0 &&
+	      garbage_seen[SDCPP_EV_PHASE] > 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Part 2: helpers */
 
@@ -1244,6 +1318,7 @@ int main(void)
 	TH_RUN(test_two_streams);
 	TH_RUN(test_caps_and_escapes);
 	TH_RUN(test_bare_sampling);
+	TH_RUN(test_parser_garbage);
 	TH_RUN(test_split_args);
 	TH_RUN(test_build_argv);
 	TH_RUN(test_find_exe);
