@@ -100,6 +100,7 @@ check "unknown global option exits 2" test $rc = 2
 check "unknown ls option exits 2" test $rc = 2
 "$SDQ" submit >/dev/null 2>"$tmp/e"; rc=$?
 check "submit without prompt exits 2" test $rc = 2
+check "a usage error is one line" sh -c "test \$(wc -l <'$tmp/e') = 1 && grep -q '^sdq: submit: ' '$tmp/e'"
 "$SDQ" submit -p x --steps many >/dev/null 2>&1; rc=$?
 check "bad number exits 2" test $rc = 2
 "$SDQ" ls --state NOPE >/dev/null 2>&1; rc=$?
@@ -276,6 +277,18 @@ check "rm left other images alone" is_png "$img"
 "$SDQ" rm "$lid" >/dev/null 2>"$tmp/e"; rc=$?
 check "rm of a live job exits 1" test $rc = 1
 "$SDQ" cancel "$lid" >/dev/null 2>&1
+
+# --- the man page's EXAMPLES (queue three jobs, then collect the images), verbatim
+sed -n '/^Queue three jobs/,/^\.Ed$/p' man/sdq.1 | sed -n 's/^\$ //p' >"$tmp/example.sh"
+check "the man page has the queue example" test "$(wc -l <"$tmp/example.sh")" = 3
+(
+	cd "$tmp" || exit 1
+	sdq() { "$SDQ" "$@"; }
+	. "$tmp/example.sh"
+) >"$tmp/o" 2>"$tmp/e"; rc=$?
+check "the queue example runs (exit 0)" test $rc = 0
+check "it prints 3 waited paths and 1 copied" test "$(grep -c '\.png$' "$tmp/o")" = 4
+check "it copied the image into out/" sh -c "ls '$tmp/out/'*.png >/dev/null 2>&1"
 
 # --- kill -9 a waiting driver in the middle of 20 jobs
 start_emu kill --queue-time 0.5 --run-time 2.5 --steps 4 --workers 4

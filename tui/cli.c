@@ -228,18 +228,15 @@ static int parse_double(const char *s, double *out)
 
 static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Print a usage error and the command's synopsis; returns 2. */
+/* Print a usage error as one line; returns 2. */
 static int usage_error(const char *cmd, const char *fmt, ...)
 {
-	const struct cli_command *c = cli_command_find(cmd);
 	va_list ap;
 	fprintf(stderr, "sdq: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	if (c)
-		fprintf(stderr, "usage: sdq %s %s\n(see sdq help %s)\n", c->name, c->args, c->name);
+	fprintf(stderr, " (see sdq help %s)\n", cmd);
 	return 2;
 }
 
