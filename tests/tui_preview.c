@@ -695,6 +695,50 @@ static void test_table_shift(void)
 	ptyterm_stop(pt);
 }
 
+/* A saved image that is cut short: its error in the pane instead of an
+ * image (no sixel), and sdq preview fails with the reason. */
+static void test_broken_image(void)
+{
+	char *argv[] = {(char *)sdq_bin, NULL};
+	char db[4400], bad[1][4300], *err = NULL;
+	static const int wh[2] = {120, 90};
+	struct ptyterm *pt;
+	struct store *st;
+	int64_t id = 0;
+
+	snprintf(db, sizeof db, "%s/data/sdq/history.db", base);
+	snprintf(bad[0], sizeof bad[0], "%s/data/sdq/images/bad.png", base);
+	st = store_open(db, &err);
+	if (!CHECK(st != NULL))
+		return;
+	CHECK(add_job(st, JOB_COMPLETED, bad, wh, 1, 40) == 0);
+	id = store_job_find(st, "36", &err);
+	store_close(st);
+	free(err);
+	CHECK_INT(id, 36);
+	CHECK(truncate(bad[0], 60) == 0);
+
+	pt = start(argv, PTYTERM_DA1_SIXEL, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	ptyterm_send(pt, "g"); /* the newest job: the broken one */
+	CHECK(ptyterm_wait_for_text(pt, "truncated", WAIT_MS));
+	ptyterm_settle(pt, 500, 3000);
+	CHECK_INT(ptyterm_ncaptures(pt), 0);
+	ptyterm_send(pt, "q");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	ptyterm_stop(pt);
+
+	char *argv2[] = {(char *)sdq_bin, "preview", "36", NULL};
+	pt = start(argv2, PTYTERM_DA1_SIXEL, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 1);
+	CHECK(ptyterm_find(pt, "truncated", NULL, NULL));
+	CHECK_INT(ptyterm_ncaptures(pt), 0);
+	ptyterm_stop(pt);
+}
+
 int main(void)
 {
 	sdq_bin = getenv("SDQ_BIN");
@@ -710,6 +754,7 @@ int main(void)
 	TH_RUN(test_blocks_dashboard);
 	TH_RUN(test_cli);
 	TH_RUN(test_cli_not_tty);
-	TH_RUN(test_table_shift); /* last: it adds a job */
+	TH_RUN(test_table_shift); /* these two add jobs: last */
+	TH_RUN(test_broken_image);
 	return th_done("tui_preview");
 }

@@ -928,7 +928,7 @@ void preview_place(struct preview *pv, WINDOW *win, const struct job *j)
 		set_slots(pv, NULL, 0);
 		return;
 	}
-	if (job_state_is_live(j->state) || j->n_outputs == 0) {
+	if (job_state_is_live(j->state)) {
 		set_slots(pv, NULL, 0);
 		draw_progress(win, 0, 0, rows, cols, j);
 		return;
@@ -937,6 +937,11 @@ void preview_place(struct preview *pv, WINDOW *win, const struct job *j)
 	for (size_t i = 0; i < j->n_outputs && n < PREVIEW_MAX_GRID; i++)
 		if (j->outputs[i].path)
 			paths[n++] = j->outputs[i].path;
+	if (n == 0) {
+		set_slots(pv, NULL, 0);
+		draw_progress(win, 0, 0, rows, cols, j);
+		return;
+	}
 	s = calloc((size_t)n + 1, sizeof *s);
 	if (!s)
 		return;
