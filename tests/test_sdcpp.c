@@ -1041,6 +1041,35 @@ static void test_engine_failures(void)
 	env_close(&v);
 }
 
+static int group_alive(pid_t pgid)
+{
+	return kill(-pgid, 0) == 0 || errno != ESRCH;
+}
+
+/* The child exits but leaves a grandchild holding its pipes: the job still
+ * completes (after a short drain period) and the group is killed. */
+static void test_engine_grandchild(void)
+{
+	struct env v;
+	if (env_open(&v, NULL) < 0)
+		return;
+	int64_t id = submit(&v, "[[grandchild]]", 1, 2, 9);
+	struct job *j = wait_job(&v, id, -1, 30000);
+	long pgid = 0;
+	if (CHECK(j)) {
+		CHECK_STR(job_state_name(j->state), "COMPLETED");
+		CHECK_INT(j->n_outputs, 1);
+		CHECK(j->worker_id && sscanf(j->worker_id, "pgid %ld", &pgid) == 1 && pgid > 1);
+	}
+	job_free(j);
+	if (pgid > 1) {
+		for (int i = 0; i < 100 && group_alive((pid_t)pgid); i++)
+			engine_step(v.e, 20);
+		CHECK(!group_alive((pid_t)pgid));
+	}
+	env_close(&v);
+}
+
 static void test_engine_exe_missing(void)
 {
 	struct env v;
@@ -1061,11 +1090,6 @@ static void test_engine_exe_missing(void)
 	}
 	job_free(j);
 	env_close(&v);
-}
-
-static int group_alive(pid_t pgid)
-{
-	return kill(-pgid, 0) == 0 || errno != ESRCH;
 }
 
 static void test_engine_cancel_and_queue(void)
@@ -1326,6 +1350,7 @@ int main(void)
 	TH_RUN(test_engine_closed_stdio);
 	TH_RUN(test_engine_batch);
 	TH_RUN(test_engine_failures);
+	TH_RUN(test_engine_grandchild);
 	TH_RUN(test_engine_exe_missing);
 	TH_RUN(test_engine_cancel_and_queue);
 	TH_RUN(test_engine_fifo);
