@@ -1070,6 +1070,33 @@ static void test_engine_grandchild(void)
 	env_close(&v);
 }
 
+/* Freeing the engine (the driver quits) stops a running child; the job stays
+ * IN_PROGRESS in the store for the next driver. */
+static void test_engine_free_while_running(void)
+{
+	struct env v;
+	if (env_open(&v, NULL) < 0)
+		return;
+	int64_t id = submit(&v, "[[hang]]", 1, 10, 1);
+	v.watch_id = id;
+	struct job *j = wait_job(&v, id, JOB_IN_PROGRESS, 20000);
+	long pgid = 0;
+	CHECK(j && j->worker_id && sscanf(j->worker_id, "pgid %ld", &pgid) == 1 && pgid > 1);
+	job_free(j);
+	for (int i = 0; i < 200 && v.n_texts < 2; i++)
+		engine_step(v.e, 20);
+	struct store *st = v.st;
+	engine_free(v.e);
+	v.e = NULL;
+	if (pgid > 1)
+		CHECK(!group_alive((pid_t)pgid));
+	j = store_job_get(st, id, NULL);
+	if (CHECK(j))
+		CHECK_STR(job_state_name(j->state), "IN_PROGRESS");
+	job_free(j);
+	env_close(&v);
+}
+
 static void test_engine_exe_missing(void)
 {
 	struct env v;
@@ -1351,6 +1378,7 @@ int main(void)
 	TH_RUN(test_engine_batch);
 	TH_RUN(test_engine_failures);
 	TH_RUN(test_engine_grandchild);
+	TH_RUN(test_engine_free_while_running);
 	TH_RUN(test_engine_exe_missing);
 	TH_RUN(test_engine_cancel_and_queue);
 	TH_RUN(test_engine_fifo);
