@@ -43,8 +43,8 @@ enum sdcpp_stream { SDCPP_STDOUT = 0, SDCPP_STDERR = 1 };
 
 enum sdcpp_event_type {
 	SDCPP_EV_LINE,     /* any complete text line that is not a progress frame
-			      (log lines included): text, level ("" if not a log line),
-			      msg (the message after "file:line - ", or the whole line) */
+	                      (log lines included): text, level ("" if not a log line),
+	                      msg (the message after "file:line - ", or the whole line) */
 	SDCPP_EV_ERROR,    /* additionally for every [ERROR] line: msg */
 	SDCPP_EV_PROGRESS, /* a progress frame: phase, step, steps, speed, unit */
 	SDCPP_EV_PHASE,    /* the phase changed: phase */
@@ -60,27 +60,27 @@ struct sdcpp_event {
 	const char *text;       /* the whole line, escape sequences removed */
 	const char *level;      /* "DEBUG", "INFO", "WARN", "ERROR" or "" */
 	const char *msg;
-	int step, steps;        /* PROGRESS */
-	double speed;           /* PROGRESS: the number before unit */
-	const char *unit;       /* PROGRESS: "s/it", "it/s", "MB/s", "GB/s", "KB/s", "B/s" */
-	int image, batch;       /* IMAGE (1-based image of batch) */
-	int64_t seed;           /* IMAGE */
-	int index;              /* SAVED: 0-based as printed */
-	const char *path;       /* SAVED: as printed (relative to the child's cwd) */
+	int step, steps;  /* PROGRESS */
+	double speed;     /* PROGRESS: the number before unit */
+	const char *unit; /* PROGRESS: "s/it", "it/s", "MB/s", "GB/s", "KB/s", "B/s" */
+	int image, batch; /* IMAGE (1-based image of batch) */
+	int64_t seed;     /* IMAGE */
+	int index;        /* SAVED: 0-based as printed */
+	const char *path; /* SAVED: as printed (relative to the child's cwd) */
 };
 
 /* What the parser knows so far (a snapshot; see sdcpp_parser_state). */
 struct sdcpp_state {
 	enum sdcpp_phase phase;
-	int image, batch;  /* current image (1-based; 0 before the first) of batch */
-	int step, steps;   /* the last frame of the current phase; 0 if none */
-	double speed;      /* of the last frame */
-	char unit[8];      /* of the last frame, "" if none */
-	double fraction;   /* overall 0..1: loading 0, sampling ((i-1)N+k)/(BN),
-			      decoding and later 1; < 0 before anything is known */
-	int n_errors;      /* [ERROR] lines seen */
-	int n_saved;       /* save lines seen */
-	int64_t bytes;     /* bytes fed so far (both streams) */
+	int image, batch; /* current image (1-based; 0 before the first) of batch */
+	int step, steps;  /* the last frame of the current phase; 0 if none */
+	double speed;     /* of the last frame */
+	char unit[8];     /* of the last frame, "" if none */
+	double fraction;  /* overall 0..1: loading 0, sampling ((i-1)N+k)/(BN),
+	                     decoding and later 1; < 0 before anything is known */
+	int n_errors;     /* [ERROR] lines seen */
+	int n_saved;      /* save lines seen */
+	int64_t bytes;    /* bytes fed so far (both streams) */
 };
 
 struct sdcpp_parser;
@@ -98,7 +98,7 @@ void sdcpp_parser_free(struct sdcpp_parser *p);
  * lines are cut there; the rest up to the next line end is dropped). */
 #define SDCPP_LINE_MAX 4096
 void sdcpp_parser_feed(struct sdcpp_parser *p, enum sdcpp_stream stream, const char *buf,
-		       size_t len);
+                       size_t len);
 /* End of stream: deliver what is left in its buffer as a final line. */
 void sdcpp_parser_finish(struct sdcpp_parser *p, enum sdcpp_stream stream);
 
@@ -130,6 +130,6 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
  * seed is always passed (p->seed, -1 if unset). Never --color. Malloc'd
  * NULL-terminated array (free with sdcpp_strv_free), or NULL on ENOMEM. */
 char **sdcpp_build_argv(const char *exe, const struct config_endpoint *ep,
-			const struct job_params *p, const char *out_path);
+                        const struct job_params *p, const char *out_path);
 
 #endif
