@@ -3,7 +3,7 @@
  *
  * PNG is read with libpng's simplified API from memory, which handles every
  * bit depth, palettes, grey and alpha (composited over a background colour)
- * and reports truncated or broken files. Other formats (JPEG, GIF, BMP, PNM)
+ * and reports truncated or broken files. Other formats (JPEG, GIF, BMP)
  * go through libsixel's built-in stb_image loader; their dimensions are read
  * from the header first so that a file claiming to be huge is refused before
  * anything is allocated. Scaling is our own separable filter: area averaging
@@ -373,8 +373,8 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 		h = labs(rd32le(p + 22));
 		break;
 	default:
-		w = h = 1; /* PNM: checked after decoding */
-		break;
+		set_err(err, "%s: unsupported image format", path);
+		return NULL;
 	}
 	if (w <= 0 || h <= 0 || w > max_dim || h > max_dim) {
 		set_err(err, "%s: image too large or empty (%ldx%ld, limit %d)", path, w, h,
@@ -425,12 +425,12 @@ struct image *image_load(const char *path, const unsigned char bg[3], int max_di
 	case FMT_JPEG:
 	case FMT_GIF:
 	case FMT_BMP:
-	case FMT_PNM:
 		im = load_other(path, data, len, f, bg, max_dim, err);
 		break;
 	case FMT_WEBP:
 		set_err(err, "%s: WebP images cannot be previewed", path);
 		break;
+	case FMT_PNM: /* no worker writes these; not worth an unchecked decoder */
 	default:
 		set_err(err, len ? "%s: not an image sdq can read" : "%s: empty file", path);
 		break;

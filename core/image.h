@@ -2,7 +2,7 @@
  * image.h: decoding saved image files to packed RGB888 pixels, and scaling
  * them to fit a box. PNG goes through libpng's simplified API (any bit depth,
  * palette, grey, alpha composited on a background colour); JPEG, GIF (first
- * frame), BMP, PNM and TGA through libsixel's built-in loader. WebP is not
+ * frame) and BMP through libsixel's built-in loader. WebP is not
  * supported. Pure C, no curses.
  *
  * Errors: functions return NULL / -1 and set *err to a malloc'd message that
