@@ -246,6 +246,17 @@ static int jpeg_dims(const unsigned char *p, size_t len, long *w, long *h)
 	return -1;
 }
 
+/* 1 if the last `within` bytes of p contain the n bytes of m. */
+static int tail_has(const unsigned char *p, size_t len, const char *m, size_t n, size_t within)
+{
+	size_t from = len > within ? len - within : 0;
+
+	for (size_t i = from; i + n <= len; i++)
+		if (memcmp(p + i, m, n) == 0)
+			return 1;
+	return 0;
+}
+
 enum fmt { FMT_UNKNOWN, FMT_PNG, FMT_JPEG, FMT_GIF, FMT_BMP, FMT_PNM, FMT_WEBP };
 
 static enum fmt sniff(const unsigned char *p, size_t len)
@@ -355,6 +366,12 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 			set_err(err, "%s: broken JPEG (no frame header)", path);
 			return NULL;
 		}
+		/* stb_image decodes a cut file without complaint: a whole JPEG
+		 * ends with EOI (FF D9), give or take some padding */
+		if (!tail_has(p, len, "\xff\xd9", 2, 64)) {
+			set_err(err, "%s: truncated JPEG (no end marker)", path);
+			return NULL;
+		}
 		break;
 	case FMT_GIF:
 		if (len < 10) {
@@ -363,6 +380,10 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 		}
 		w = rd16le(p + 6);
 		h = rd16le(p + 8);
+		if (!tail_has(p, len, ";", 1, 16)) { /* the GIF trailer */
+			set_err(err, "%s: truncated GIF (no trailer)", path);
+			return NULL;
+		}
 		break;
 	case FMT_BMP:
 		if (len < 26) {
