@@ -269,13 +269,15 @@ uint64_t engine_timer_add(struct engine *e, int64_t delay_ms, engine_timer_cb cb
 	}
 	if (delay_ms < 0)
 		delay_ms = 0;
+	uint64_t id = e->next_timer_id++;
 	t = &e->heap[e->nheap++];
 	t->due = engine_now_ms() + delay_ms;
-	t->id = e->next_timer_id++;
+	t->id = id;
 	t->cb = cb;
 	t->udata = udata;
+	/* heap_up moves entries: t may name another timer afterwards */
 	heap_up(e, e->nheap - 1);
-	return t->id;
+	return id;
 }
 
 void engine_timer_cancel(struct engine *e, uint64_t id)
