@@ -10,7 +10,8 @@
  * the pane (a popup, the help screen) the dashboard calls preview_hide() before
  * drawing the popup; after a resize or a full repaint it calls
  * preview_invalidate(). Half-block previews are ordinary curses cells drawn
- * in preview_place().
+ * in preview_place(); their colour pairs are numbers 64 and up (16 and up
+ * when COLOR_PAIRS < 128), which the dashboard leaves alone.
  */
 #ifndef SDQ_PREVIEW_H
 #define SDQ_PREVIEW_H
@@ -49,7 +50,10 @@ void preview_flush(struct preview *pv);
 int preview_wants_redraw_in_ms(struct preview *pv);
 
 /* Full-screen viewer of job j's images (v): takes over the screen until a key
- * other than Left/Right is pressed; returns that key. Uses getch(). */
+ * other than Left/Right is pressed; returns that key. Reads keys with
+ * wgetch() on its own window (handles KEY_RESIZE itself); the caller's loop
+ * does not run meanwhile, and afterwards must relayout and repaint everything
+ * (curscr is marked for a full repaint). */
 int preview_fullscreen(struct preview *pv, const struct job *j);
 
 /* Thumbnail gallery (t): jobs[0..n) in a grid in win, sel is the selected
