@@ -127,8 +127,9 @@ clean:
 # `make test` builds each target as $(BUILD)/tests/test_fuzz_NAME, which replays
 # its corpus (seeds and past crashes); `make fuzz` builds libFuzzer binaries
 # with clang into build/fuzz/ (needs clang's runtime: Debian libclang-rt-14-dev);
-# `make fuzz-run FUZZ_SECONDS=60` runs each in turn, new inputs going to
-# build/fuzz/corpus/NAME and crashes to build/fuzz/crash-NAME-*.
+# `make fuzz-run FUZZ_SECONDS=60` runs each in turn (with tests/fuzz/NAME.dict if
+# there is one), new inputs going to build/fuzz/corpus/NAME, crashes to
+# build/fuzz/crash-NAME-*.
 FUZZ_SRC   = $(sort $(wildcard tests/fuzz_*.c))
 FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz_%.c=%)
 FUZZ_TEST_BIN = $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
@@ -170,5 +171,6 @@ fuzz-run: fuzz
 		echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
 		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_DIR)/crash-$$n- $(FUZZ_ARGS) \
+			$$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict) \
 			$(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
