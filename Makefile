@@ -65,11 +65,11 @@ sdq: $(SDQ)
 
 $(BUILD)/core/%.o: core/%.c $(wildcard core/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) -Icore -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Icore $(CORE_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tui/%.o: tui/%.c $(wildcard tui/*.h core/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) $(TUI_CFLAGS) -Icore -Itui -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Icore -Itui $(CORE_CFLAGS) $(TUI_CFLAGS) -c -o $@ $<
 
 $(LIBCORE): $(CORE_OBJ)
 	@mkdir -p $(@D)
@@ -81,20 +81,20 @@ $(SDQ): $(TUI_OBJ) $(LIBCORE)
 
 $(BUILD)/tests/test_%: tests/test_%.c tests/th.h $(LIBCORE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) -Icore -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
 $(BUILD)/tests/helper_%: tests/helper_%.c $(LIBCORE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) -Icore -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
 $(BUILD)/tests/tui_%: tests/tui_%.c tests/th.h tests/ptyterm.h $(LIBCORE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) $(TEST_CFLAGS) -Icore -Itests $(ALL_LDFLAGS) -o $@ $< \
+	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
 		$(wildcard tests/ptyterm.c) $(LIBCORE) $(CORE_LIBS) $(TEST_LIBS) -lutil
 
 $(BUILD)/tests/bench_%: tests/bench_%.c $(LIBCORE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) -Icore -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
 tests: $(SDQ) $(TEST_BIN) $(TTY_BIN) $(HELPER_BIN)
 
