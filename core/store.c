@@ -1090,20 +1090,70 @@ int store_job_delete(struct store *st, int64_t id, char **err)
 
 /* ---- queries ---- */
 
+/* The index's tokenizer (unicode61 remove_diacritics 2, as in the schema),
+ * for asking whether a word holds any token. */
+struct fts_tok {
+	fts5_tokenizer api;
+	Fts5Tokenizer *t;
+};
+
+static int fts_tok_open(sqlite3 *db, struct fts_tok *tk)
+{
+	static const char *const args[] = {"remove_diacritics", "2"};
+	fts5_api *api = NULL;
+	sqlite3_stmt *s = NULL;
+	void *ud = NULL;
+
+	tk->t = NULL;
+	if (!db || sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
+	sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (!api || api->iVersion < 2 ||
+	    api->xFindTokenizer(api, "unicode61", &ud, &tk->api) != SQLITE_OK ||
+	    tk->api.xCreate(ud, (const char **)args, 2, &tk->t) != SQLITE_OK) {
+		tk->t = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int fts_tok_count(void *ctx, int flags, const char *tok, int n, int start, int end)
+{
+	(void)flags, (void)tok, (void)n, (void)start, (void)end;
+	++*(int *)ctx;
+	return SQLITE_DONE; /* one is enough */
+}
+
+/* 1 if the tokenizer finds a token in w (or cannot be asked), 0 if not. */
+static int fts_tok_any(struct fts_tok *tk, const char *w, size_t n)
+{
+	int count = 0;
+	if (!tk->t || n > INT_MAX)
+		return 1;
+	tk->api.xTokenize(tk->t, &count, FTS5_TOKENIZE_QUERY, w, (int)n, fts_tok_count);
+	return count > 0;
+}
+
 /* Turn user text into a safe FTS5 query: every whitespace-separated word that
- * holds a letter or digit becomes a quoted prefix term ("word"*, with quotes
- * doubled), and the terms are AND-ed. So any input, `cat's "dog` or `-`
- * included, is valid syntax. Words after the first FTS_MAX_WORDS are ignored
- * (FTS5 evaluates an AND chain recursively). NULL with *none = 1 when no
- * word is left. */
+ * holds a token (an ASCII letter or digit, or what the index's tokenizer
+ * takes for one: "…" or an emoji alone is not) becomes a quoted prefix term
+ * ("word"*, with quotes doubled), and the terms are AND-ed. So any input,
+ * `cat's "dog` or `-` included, is valid syntax, and a word without a token
+ * (which would be an empty phrase matching nothing) cannot hide every match.
+ * Words after the first FTS_MAX_WORDS are ignored (FTS5 evaluates an AND
+ * chain recursively). NULL with *none = 1 when no word is left. */
 #define FTS_MAX_WORDS 64
-static char *fts_query(const char *text, int *none)
+static char *fts_query(sqlite3 *db, const char *text, int *none)
 {
 	int words = 0;
 	size_t len = strlen(text);
 	/* Worst case: every byte a quote (doubled), plus per word `"`, `"*`, ` AND `. */
 	char *q = malloc(len * 10 + 1), *o = q;
 	const char *p = text;
+	struct fts_tok tk = {0};
+	int tk_tried = 0;
 
 	*none = 0;
 	if (!q)
@@ -1123,9 +1173,15 @@ static char *fts_query(const char *text, int *none)
 		n = (size_t)(p - w);
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)w[i];
-			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-			    (c >= 'A' && c <= 'Z') || c >= 0x80)
+			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
 				wordy = 1;
+			else if (c >= 0x80 && !wordy)
+				wordy = -1; /* non-ASCII: ask the tokenizer */
+		}
+		if (wordy < 0) {
+			if (!tk_tried++)
+				fts_tok_open(db, &tk);
+			wordy = fts_tok_any(&tk, w, n);
 		}
 		if (!wordy || ++words > FTS_MAX_WORDS)
 			continue;
@@ -1142,6 +1198,8 @@ static char *fts_query(const char *text, int *none)
 		*o++ = '"';
 		*o++ = '*';
 	}
+	if (tk.t)
+		tk.api.xDelete(tk.t);
 	*o = '\0';
 	if (o == q) {
 		free(q);
@@ -1185,8 +1243,8 @@ static void add_sql(struct built *b, const char *s)
 /* Build "SELECT <what> FROM ... WHERE ... [ORDER BY, LIMIT]" for q. With text,
  * the FTS index drives the scan in rowid order, so "newest 50 matching"
  * reads about 50 rows, not every match. */
-static int build_query(const struct store_query *q, const char *what, int ordered, struct built *b,
-                       char **err)
+static int build_query(sqlite3 *db, const struct store_query *q, const char *what, int ordered,
+                       struct built *b, char **err)
 {
 	static const struct store_query none;
 	int mask, all = (1 << JOB_STATE_COUNT) - 1, where = 0;
@@ -1202,7 +1260,7 @@ static int build_query(const struct store_query *q, const char *what, int ordere
 		b->empty = 1;
 	if (q->text) {
 		int no_words;
-		b->match = fts_query(q->text, &no_words);
+		b->match = fts_query(db, q->text, &no_words);
 		if (!b->match && !no_words) {
 			set_err(err, "store: out of memory");
 			return -1;
@@ -1359,7 +1417,7 @@ int store_job_list(struct store *st, const struct store_query *q, struct job ***
 
 	*out = NULL;
 	*n = 0;
-	if (build_query(q, JOB_COLS, 1, &b, err) < 0)
+	if (build_query(st->db, q, JOB_COLS, 1, &b, err) < 0)
 		return -1;
 	if (b.empty) {
 		free(b.match);
@@ -1417,7 +1475,7 @@ int64_t store_job_count(struct store *st, const struct store_query *q, char **er
 	int64_t c = -1;
 	int rc;
 
-	if (build_query(q, "count(*)", 0, &b, err) < 0)
+	if (build_query(st->db, q, "count(*)", 0, &b, err) < 0)
 		return -1;
 	if (b.empty) {
 		free(b.match);
