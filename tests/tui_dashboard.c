@@ -392,6 +392,13 @@ static void test_mouse_and_keys(void)
 	ptyterm_cell(pt, row, col, &c);
 	CHECK(c.reverse);
 	CHECK_INT(ptyterm_find(pt, "3/3", NULL, NULL), 1);
+	/* a double click opens the detail pane */
+	CHECK(!ptyterm_find(pt, "params", NULL, NULL));
+	ptyterm_click(pt, 1, row, col);
+	ptyterm_click(pt, 1, row, col);
+	WAIT_TEXT(pt, "params");
+	ptyterm_key(pt, "Enter");
+	CHECK(ptyterm_wait_for_text_gone(pt, "params", WAIT_MS));
 	/* e opens the form prefilled from the selected job */
 	ptyterm_send(pt, "e");
 	WAIT_TEXT(pt, "New job from");

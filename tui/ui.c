@@ -1812,11 +1812,23 @@ static void ui_mouse(struct ui *u)
 		wmouse_trafo(u->wtable, &y, &x, FALSE);
 		long i = view_jobs_hit(y);
 		if (i >= 0 && (size_t)i < u->n) {
-			ui_move(u, i - (long)u->sel);
-			if (ev.bstate & BUTTON1_DOUBLE_CLICKED) {
+			/* a double click (curses', or two presses on the same job
+			 * within 400 ms) opens the detail */
+			static int64_t last_at;
+			static long last_i = -1;
+			int64_t now = engine_now_ms();
+			int pressed = (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) != 0;
+			int dbl = (ev.bstate & BUTTON1_DOUBLE_CLICKED) ||
+				  (pressed && i == last_i && now - last_at < 400);
+			if (dbl && !u->shown) {
 				u->detail = 1;
 				u->dirty |= D_LAYOUT;
 			}
+			if (pressed) {
+				last_at = now;
+				last_i = i;
+			}
+			ui_move(u, i - (long)u->sel);
 		}
 	}
 }
