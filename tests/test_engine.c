@@ -143,6 +143,43 @@ static void test_timers(void)
 	free_engine(e, cfg, st);
 }
 
+/* Many timers added in decreasing order (each one moves up the heap):
+ * cancelling by the returned id must cancel exactly that timer. */
+static int fired_mask[64];
+
+static void tcount(struct engine *e, void *udata)
+{
+	(void)e;
+	fired_mask[(int *)udata - fired_mask]++;
+}
+
+static void test_timer_ids(void)
+{
+	struct config *cfg;
+	struct store *st;
+	struct engine *e = new_engine(&cfg, &st);
+	uint64_t ids[64];
+	int64_t deadline = engine_now_ms() + 5000;
+	int fired = 0, wrong = 0;
+
+	memset(fired_mask, 0, sizeof fired_mask);
+	for (int i = 0; i < 64; i++)
+		ids[i] = engine_timer_add(e, 200 - 3 * i, tcount, &fired_mask[i]);
+	for (int i = 1; i < 64; i += 2)
+		engine_timer_cancel(e, ids[i]);
+	while (fired < 32 && engine_now_ms() < deadline) {
+		engine_step(e, 100);
+		fired = 0;
+		for (int i = 0; i < 64; i++)
+			fired += fired_mask[i];
+	}
+	engine_step(e, 50);
+	for (int i = 0; i < 64; i++)
+		wrong += fired_mask[i] != (i % 2 == 0);
+	CHECK_INT(wrong, 0);
+	free_engine(e, cfg, st);
+}
+
 /* ---- fds ---- */
 static int fd_calls;
 static short fd_revents;
@@ -353,6 +390,7 @@ int main(void)
 {
 	snprintf(dir, sizeof dir, "%s", th_tmpdir());
 	TH_RUN(test_timers);
+	TH_RUN(test_timer_ids);
 	TH_RUN(test_fd_watch);
 	TH_RUN(test_signal_pipe);
 	TH_RUN(test_no_busy_wait);
