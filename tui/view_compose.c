@@ -41,7 +41,7 @@ static const struct {
 	{"Height", NULL, 0},
 	{"Count", "images per job", 0},
 	{"Endpoint", "empty: the default", 0},
-	{"Template", "empty: the endpoint's", 0},
+	{"Template", "sd15, sdxl, a1111, comfyui or a file; empty: the endpoint's", 0},
 };
 
 struct vc_edit {
@@ -62,6 +62,7 @@ struct view_compose {
 	long ridx; /* -1: the draft, else recent[ridx] shown */
 	char *draft;
 	char *sampler, *extra_json; /* carried over, not editable */
+	char *ep_hint;
 	int truncated;
 };
 
@@ -279,13 +280,19 @@ static void vc_setnum(struct vc_edit *e, long long v, int unset_if_zero)
 }
 
 struct view_compose *view_compose_new(const struct job_params *p, char *const *recent,
-				      size_t nrecent, const char *title)
+				      size_t nrecent, const char *title, const char *endpoints)
 {
 	struct view_compose *vc = calloc(1, sizeof *vc);
 	if (!vc)
 		return NULL;
 	vc->ridx = -1;
 	vc->title = strdup(title ? title : "New job");
+	if (endpoints && *endpoints) {
+		size_t n = strlen(endpoints) + 32;
+		vc->ep_hint = malloc(n);
+		if (vc->ep_hint)
+			snprintf(vc->ep_hint, n, "%s; empty: the default", endpoints);
+	}
 	for (int i = 0; i < VC_NFIELDS; i++)
 		vc_set(&vc->f[i], "");
 	if (p) {
@@ -337,6 +344,7 @@ void view_compose_free(struct view_compose *vc)
 	free(vc->draft);
 	free(vc->sampler);
 	free(vc->extra_json);
+	free(vc->ep_hint);
 	free(vc);
 }
 
@@ -601,9 +609,10 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 		} else {
 			int sw = fw > 24 ? 24 : fw;
 			vc_draw_single(&vc->f[i], w, y, fx, sw, focused, cy, cx);
-			if (vc_fields[i].hint && fx + sw + 2 < W)
-				ui_put(w, y, fx + sw + 2, W - fx - sw - 3, vc_fields[i].hint,
-				       ui_attr(UI_DIM));
+			const char *hint = i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint
+									   : vc_fields[i].hint;
+			if (hint && fx + sw + 2 < W)
+				ui_put(w, y, fx + sw + 2, W - fx - sw - 3, hint, ui_attr(UI_DIM));
 			y++;
 		}
 	}

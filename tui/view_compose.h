@@ -21,9 +21,11 @@ enum view_compose_result {
 };
 
 /* A new form prefilled from p (copied; NULL: empty). recent: earlier prompts,
- * newest first (copied). title: e.g. "New job" (copied). NULL on ENOMEM. */
+ * newest first (copied). title: e.g. "New job" (copied). endpoints: the
+ * configured endpoint names for the field's hint, e.g. "sdxl, gpu" (copied;
+ * may be NULL). NULL on ENOMEM. */
 struct view_compose *view_compose_new(const struct job_params *p, char *const *recent,
-				      size_t nrecent, const char *title);
+				      size_t nrecent, const char *title, const char *endpoints);
 void view_compose_free(struct view_compose *vc);
 
 /* Handle one key: code is a curses KEY_* code when is_key, else a character
