@@ -90,11 +90,11 @@ static int pt_settermprop(VTermProp prop, VTermValue *val, void *user)
 }
 
 static const VTermScreenCallbacks pt_screen_cbs = {
-	.settermprop = pt_settermprop,
+    .settermprop = pt_settermprop,
 };
 
 struct ptyterm *ptyterm_start(char *const argv[], char *const env[], int cols, int rows,
-			      const struct ptyterm_opts *opts)
+                              const struct ptyterm_opts *opts)
 {
 	struct ptyterm *pt = calloc(1, sizeof *pt);
 	if (!pt)
@@ -117,7 +117,8 @@ struct ptyterm *ptyterm_start(char *const argv[], char *const env[], int cols, i
 	vterm_screen_reset(pt->vs, 1);
 
 	struct winsize ws = {(unsigned short)rows, (unsigned short)cols,
-			     (unsigned short)(cols * pt->cell_w), (unsigned short)(rows * pt->cell_h)};
+	                     (unsigned short)(cols * pt->cell_w),
+	                     (unsigned short)(rows * pt->cell_h)};
 	int fd;
 	pid_t pid = forkpty(&fd, NULL, NULL, &ws);
 	if (pid < 0) {
@@ -386,11 +387,11 @@ static const struct {
 	const char *name;
 	VTermKey key;
 } pt_keys[] = {
-	{"Up", VTERM_KEY_UP},	     {"Down", VTERM_KEY_DOWN},	    {"Left", VTERM_KEY_LEFT},
-	{"Right", VTERM_KEY_RIGHT},  {"Home", VTERM_KEY_HOME},	    {"End", VTERM_KEY_END},
-	{"PgUp", VTERM_KEY_PAGEUP},  {"PgDn", VTERM_KEY_PAGEDOWN},  {"Enter", VTERM_KEY_ENTER},
-	{"Esc", VTERM_KEY_ESCAPE},   {"Tab", VTERM_KEY_TAB},	    {"Backspace", VTERM_KEY_BACKSPACE},
-	{"Delete", VTERM_KEY_DEL},   {"Insert", VTERM_KEY_INS},
+    {"Up", VTERM_KEY_UP},       {"Down", VTERM_KEY_DOWN},     {"Left", VTERM_KEY_LEFT},
+    {"Right", VTERM_KEY_RIGHT}, {"Home", VTERM_KEY_HOME},     {"End", VTERM_KEY_END},
+    {"PgUp", VTERM_KEY_PAGEUP}, {"PgDn", VTERM_KEY_PAGEDOWN}, {"Enter", VTERM_KEY_ENTER},
+    {"Esc", VTERM_KEY_ESCAPE},  {"Tab", VTERM_KEY_TAB},       {"Backspace", VTERM_KEY_BACKSPACE},
+    {"Delete", VTERM_KEY_DEL},  {"Insert", VTERM_KEY_INS},
 };
 
 int ptyterm_key(struct ptyterm *pt, const char *name)
@@ -618,7 +619,8 @@ int ptyterm_cell(struct ptyterm *pt, int row, int col, struct ptyterm_cell *out)
 int ptyterm_resize(struct ptyterm *pt, int cols, int rows)
 {
 	struct winsize ws = {(unsigned short)rows, (unsigned short)cols,
-			     (unsigned short)(cols * pt->cell_w), (unsigned short)(rows * pt->cell_h)};
+	                     (unsigned short)(cols * pt->cell_w),
+	                     (unsigned short)(rows * pt->cell_h)};
 	vterm_set_size(pt->vt, rows, cols);
 	vterm_screen_flush_damage(pt->vs);
 	pt->cols = cols;

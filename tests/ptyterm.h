@@ -39,7 +39,7 @@ struct ptyterm_opts {
  * unset in the child. opts may be NULL (defaults above). NULL on failure (the
  * reason on stderr). */
 struct ptyterm *ptyterm_start(char *const argv[], char *const env[], int cols, int rows,
-			      const struct ptyterm_opts *opts);
+                              const struct ptyterm_opts *opts);
 
 /* Terminate the child (SIGTERM, then SIGKILL after 2 s), reap it, free pt.
  * Returns the child's exit status (see ptyterm_wait_exit). Accepts NULL. */
@@ -68,7 +68,8 @@ int ptyterm_click(struct ptyterm *pt, int button, int row, int col);
 int ptyterm_wait_for_text(struct ptyterm *pt, const char *text, int timeout_ms);
 /* Pump until text is nowhere on the screen. 1 if gone, 0 on timeout. */
 int ptyterm_wait_for_text_gone(struct ptyterm *pt, const char *text, int timeout_ms);
-/* Where text is on the screen now: 1 and the position in *row and *col (either may be NULL), or 0. */
+/* Where text is on the screen now: 1 and the position in *row and *col (either may be NULL), or 0.
+ */
 int ptyterm_find(struct ptyterm *pt, const char *text, int *row, int *col);
 
 /* Row's text as UTF-8 into buf (trailing blanks kept, NUL-terminated). Returns

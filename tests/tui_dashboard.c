@@ -124,11 +124,11 @@ static void dump(struct ptyterm *pt, const char *why)
 
 /* Wait for text, then for the rest of that frame (output quiet for 60 ms), so
  * that what is checked next is not half drawn. */
-#define WAIT_TEXT(pt, text)                                                                   \
-	do {                                                                                 \
-		if (!CHECK(ptyterm_wait_for_text(pt, text, WAIT_MS)))                         \
-			dump(pt, text);                                                      \
-		ptyterm_settle(pt, 60, 2000);                                                \
+#define WAIT_TEXT(pt, text)                                                                        \
+	do {                                                                                       \
+		if (!CHECK(ptyterm_wait_for_text(pt, text, WAIT_MS)))                              \
+			dump(pt, text);                                                            \
+		ptyterm_settle(pt, 60, 2000);                                                      \
 	} while (0)
 
 /* Quit with q and check that the terminal was given back. */
@@ -677,9 +677,10 @@ static void test_quit_asks_about_local_jobs(void)
 	f = fopen(cfg, "w");
 	if (!CHECK(f != NULL))
 		return;
-	fprintf(f, "[core]\n\tbackground_driver = false\n[local \"gpu\"]\n\texe = %s/fake-sd-cli\n"
-		   "\tmodel = %s\n",
-		dir && *dir ? dir : "tests", model);
+	fprintf(f,
+	        "[core]\n\tbackground_driver = false\n[local \"gpu\"]\n\texe = %s/fake-sd-cli\n"
+	        "\tmodel = %s\n",
+	        dir && *dir ? dir : "tests", model);
 	fclose(f);
 	snprintf(env_cfg, sizeof env_cfg, "SDQ_CONFIG=%s", cfg);
 	struct ptyterm *pt = start(80, 24, 0, env_cfg);
@@ -709,7 +710,7 @@ static void test_unreachable(void)
 	new_data_dir();
 	char *argv[] = {(char *)sdq_bin, NULL};
 	char *env[] = {"SDQ_GRAPHICS=none", data_env, "SDQ_ENDPOINT=http://127.0.0.1:9/v2/test",
-		       "RUNPOD_API_KEY=test-key", NULL};
+	               "RUNPOD_API_KEY=test-key", NULL};
 	struct ptyterm *pt = ptyterm_start(argv, env, 80, 24, NULL);
 	if (!CHECK(pt != NULL))
 		return;
@@ -752,7 +753,7 @@ int main(void)
 		return 1;
 	}
 	snprintf(endpoint_env, sizeof endpoint_env, "SDQ_ENDPOINT=http://127.0.0.1:%d/v2/test",
-		 port);
+	         port);
 	/* for `sdq submit` run by the tests themselves */
 	setenv("SDQ_ENDPOINT", endpoint_env + strlen("SDQ_ENDPOINT="), 1);
 	setenv("RUNPOD_API_KEY", "test-key", 1);

@@ -7,6 +7,8 @@
 
 #define CTRL(c) ((c)&0x1f)
 
+/* One binding per line reads as a table. */
+/* clang-format off */
 static const struct keys_binding keys[] = {
 	/* jobs table */
 	{KEYS_MAIN, KA_DOWN, {'j', KEY_DOWN}, "j Down", "select the next (older) job"},
@@ -63,6 +65,7 @@ static const struct keys_binding keys[] = {
 	 "view the selected image full screen"},
 	{KEYS_GALLERY, KA_GAL_CLOSE, {27, 't', 'q'}, "Esc t q", "back to the jobs table"},
 };
+/* clang-format on */
 
 enum keys_action keys_lookup(enum keys_context ctx, int code)
 {

@@ -16,6 +16,7 @@ enum keys_context {
 	KEYS_CONTEXT_COUNT
 };
 
+/* clang-format off */
 enum keys_action {
 	KA_NONE,
 	/* main */
@@ -30,6 +31,7 @@ enum keys_action {
 	/* gallery */
 	KA_GAL_LEFT, KA_GAL_RIGHT, KA_GAL_UP, KA_GAL_DOWN, KA_GAL_OPEN, KA_GAL_CLOSE,
 };
+/* clang-format on */
 
 #define KEYS_MAX_CODES 4
 

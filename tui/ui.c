@@ -52,16 +52,16 @@
 #include "view_compose.h"
 #include "view_help.h"
 
-#define UI_WIDE_COLS 120       /* side by side from here on */
+#define UI_WIDE_COLS 120 /* side by side from here on */
 #define UI_MIN_COLS 40
 #define UI_MIN_ROWS 8
 #define UI_PREVIEW_MIN_COLS 16
 #define UI_PREVIEW_MIN_ROWS 6
-#define UI_PAGE_MIN 100        /* jobs loaded per page at least */
-#define UI_LIVE_MAX 1000       /* live ids tracked for the markers */
-#define UI_MSG_MS 8000         /* how long a message stays */
-#define UI_ERR_MS 30000        /* ... an error */
-#define UI_PROBE_MS 800        /* terminal probe budget */
+#define UI_PAGE_MIN 100  /* jobs loaded per page at least */
+#define UI_LIVE_MAX 1000 /* live ids tracked for the markers */
+#define UI_MSG_MS 8000   /* how long a message stays */
+#define UI_ERR_MS 30000  /* ... an error */
+#define UI_PROBE_MS 800  /* terminal probe budget */
 #define UI_RECENT_PROMPTS 200
 #define UI_INPUT_MAX 4096
 
@@ -88,16 +88,16 @@ struct ui {
 	/* the list */
 	struct job **jobs;
 	size_t n;
-	int more;       /* older jobs than jobs[n-1] exist, not loaded */
-	int gap;        /* newer jobs than jobs[0] exist, not loaded (after G) */
-	int64_t base;   /* how many jobs of the whole list come before jobs[0] */
+	int more;     /* older jobs than jobs[n-1] exist, not loaded */
+	int gap;      /* newer jobs than jobs[0] exist, not loaded (after G) */
+	int64_t base; /* how many jobs of the whole list come before jobs[0] */
 	size_t sel, top;
 	int64_t sel_id;
 	int64_t *live;
 	size_t nlive;
 	int64_t total;
-	char *search;    /* as typed */
-	int state_mask;  /* 0: all */
+	char *search;   /* as typed */
+	int state_mask; /* 0: all */
 	int live_only;
 	const char *filter_name;
 
@@ -256,7 +256,7 @@ static int ui_wrap_do(WINDOW *w, int y, int x, int width, int maxrows, const cha
 				if (last) { /* more is cut: say so */
 					int cw = (int)text_utf8_fit(q, width - 1);
 					mvwaddstr(w, y + rows, x + (cw < (int)n ? cw : (int)n),
-						  ui_is_utf8 ? "\u2026" : "~");
+					          ui_is_utf8 ? "\u2026" : "~");
 				}
 				wattr_off(w, a, NULL);
 			}
@@ -295,8 +295,8 @@ void ui_hline(WINDOW *w, int y, int x, int width, attr_t a)
 
 void ui_bar(WINDOW *w, int y, int x, int width, double frac, attr_t a)
 {
-	static const char *eighths[] = {"", "\u258f", "\u258e", "\u258d",
-					"\u258c", "\u258b", "\u258a", "\u2589"};
+	static const char *eighths[] = {"",       "\u258f", "\u258e", "\u258d",
+	                                "\u258c", "\u258b", "\u258a", "\u2589"};
 	if (width <= 0)
 		return;
 	if (frac < 0)
@@ -338,7 +338,7 @@ char *ui_duration(int64_t ms, char *buf, size_t len)
 /* --- messages --- */
 
 static void ui_msg(struct ui *u, int is_err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void ui_msg(struct ui *u, int is_err, const char *fmt, ...)
 {
@@ -372,14 +372,14 @@ static void ui_colors_init(struct ui *u)
 		use_default_colors();
 		int grey = COLORS >= 16 ? 8 : COLOR_WHITE;
 		static const short fgbg[][2] = {
-			[UI_HEADER] = {COLOR_WHITE, COLOR_BLUE},
-			[UI_TITLE] = {COLOR_CYAN, -1},
-			[UI_ERROR] = {COLOR_RED, -1},
-			[UI_OK] = {COLOR_GREEN, -1},
-			[UI_WARN] = {COLOR_YELLOW, -1},
-			[UI_RUN] = {COLOR_CYAN, -1},
-			[UI_CANCEL] = {COLOR_MAGENTA, -1},
-			[UI_FIELD] = {COLOR_WHITE, COLOR_BLUE},
+		    [UI_HEADER] = {COLOR_WHITE, COLOR_BLUE},
+		    [UI_TITLE] = {COLOR_CYAN, -1},
+		    [UI_ERROR] = {COLOR_RED, -1},
+		    [UI_OK] = {COLOR_GREEN, -1},
+		    [UI_WARN] = {COLOR_YELLOW, -1},
+		    [UI_RUN] = {COLOR_CYAN, -1},
+		    [UI_CANCEL] = {COLOR_MAGENTA, -1},
+		    [UI_FIELD] = {COLOR_WHITE, COLOR_BLUE},
 		};
 		for (int c = 1; c < UI_COLOR_COUNT; c++) {
 			if (c == UI_SELECTED || c == UI_DIM)
@@ -841,7 +841,7 @@ static void ui_layout(struct ui *u)
 		if (pw) {
 			wattr_on(stdscr, sep, NULL);
 			mvwvline(stdscr, 2 + tableh, cols - pw - 1, ui_is_utf8 ? ACS_VLINE : '|',
-				 dh);
+			         dh);
 			wattr_off(stdscr, sep, NULL);
 			u->wprev = newwin(dh, pw, 2 + tableh, cols - pw);
 		}
@@ -882,7 +882,7 @@ static void ui_paint_header(struct ui *u)
 		attr_t bad = (u->colors ? ui_attr(UI_ERROR) : 0) | A_BOLD | A_REVERSE;
 		if (!h || !h->valid) {
 			x = ui_hdr_put(w, x, h && h->error ? "UNREACHABLE" : "health ?",
-				       h && h->error ? bad : base);
+			               h && h->error ? bad : base);
 		} else if (h->auth_failed) {
 			x = ui_hdr_put(w, x, "AUTH FAILED", bad);
 		} else if (!h->reachable) {
@@ -892,13 +892,13 @@ static void ui_paint_header(struct ui *u)
 				x = ui_hdr_put(w, x, "RATE LIMITED ", bad);
 			if (ep->kind == CONFIG_LOCAL)
 				snprintf(b, sizeof b, "local, %ld running, %ld queued",
-					 h->jobs_in_progress, h->jobs_in_queue);
+				         h->jobs_in_progress, h->jobs_in_queue);
 			else
 				snprintf(b, sizeof b,
-					 "workers %ld idle %ld run %ld init %ld thr, %ld in queue",
-					 h->workers_idle, h->workers_running,
-					 h->workers_initializing, h->workers_throttled,
-					 h->jobs_in_queue);
+				         "workers %ld idle %ld run %ld init %ld thr, %ld in queue",
+				         h->workers_idle, h->workers_running,
+				         h->workers_initializing, h->workers_throttled,
+				         h->jobs_in_queue);
 			x = ui_hdr_put(w, x, b, base);
 		}
 		if (i + 1 < u->cfg->n_endpoints)
@@ -926,8 +926,8 @@ static void ui_paint_status(struct ui *u)
 		o += (size_t)snprintf(right + o, sizeof right - o, "[/%.40s] ", u->search);
 	if (o < sizeof right)
 		snprintf(right + o, sizeof right - o, "%lld/%lld",
-			 u->n ? (long long)u->base + (long long)u->sel + 1 : 0LL,
-			 (long long)(u->total > 0 ? u->total : 0));
+		         u->n ? (long long)u->base + (long long)u->sel + 1 : 0LL,
+		         (long long)(u->total > 0 ? u->total : 0));
 	char *rs = ui_clean(right, TEXT_NEWLINE_SPACE);
 	int rw = rs ? (int)text_utf8_width(rs) : 0;
 	if (rw > W / 2)
@@ -949,20 +949,21 @@ static void ui_paint_status(struct ui *u)
 			x = ui_put(w, 0, 0, lw, "error: ", ui_attr(UI_ERROR));
 		ui_put(w, 0, x, lw - x, u->msg, u->msg_err ? ui_attr(UI_ERROR) : A_BOLD);
 	} else if (!u->have_endpoint) {
-		ui_put(w, 0, 0, lw,
-		       "no endpoint: set SDQ_ENDPOINT and RUNPOD_API_KEY, or add [endpoint \"name\"] "
-		       "url = ... to the config file (man sdq); browsing works",
-		       ui_attr(UI_WARN));
+		ui_put(
+		    w, 0, 0, lw,
+		    "no endpoint: set SDQ_ENDPOINT and RUNPOD_API_KEY, or add [endpoint \"name\"] "
+		    "url = ... to the config file (man sdq); browsing works",
+		    ui_attr(UI_WARN));
 	} else {
 		enum ui_mode b = ui_base(u);
 		const char *hints =
-			u->mode == M_CONFIRM ? "y: yes  n or Esc: no"
-			: u->mode == M_FILTER ? "a l q p c f x: choose  Esc: keep"
-			: b == M_COMPOSE ? "Ctrl-S submit  Tab next field  Enter new line  Esc cancel"
-			: b == M_GALLERY ? "arrows move  Enter view  Esc back"
-			: b == M_HELP	 ? "j/k PgUp/PgDn scroll  any other key closes"
-					 : "n new  Enter detail  / search  f filter  c cancel  "
-					   "r rerun  ? help  q quit";
+		    u->mode == M_CONFIRM  ? "y: yes  n or Esc: no"
+		    : u->mode == M_FILTER ? "a l q p c f x: choose  Esc: keep"
+		    : b == M_COMPOSE ? "Ctrl-S submit  Tab next field  Enter new line  Esc cancel"
+		    : b == M_GALLERY ? "arrows move  Enter view  Esc back"
+		    : b == M_HELP    ? "j/k PgUp/PgDn scroll  any other key closes"
+		                     : "n new  Enter detail  / search  f filter  c cancel  "
+		                       "r rerun  ? help  q quit";
 		ui_put(w, 0, 0, lw, hints, ui_attr(UI_DIM));
 	}
 	if (rw && rs)
@@ -1020,14 +1021,16 @@ static const struct {
 	int mask;
 	int live;
 } ui_filters[] = {
-	{'a', "all", 0, 0},
-	{'l', "live", 0, 1},
-	{'q', "IN_QUEUE", 1 << JOB_IN_QUEUE, 0},
-	{'p', "IN_PROGRESS", 1 << JOB_IN_PROGRESS, 0},
-	{'c', "COMPLETED", 1 << JOB_COMPLETED, 0},
-	{'f', "failed", (1 << JOB_FAILED) | (1 << JOB_TIMED_OUT) | (1 << JOB_SUBMIT_FAILED) |
-			       (1 << JOB_EXPIRED) | (1 << JOB_UNKNOWN), 0},
-	{'x', "CANCELLED", 1 << JOB_CANCELLED, 0},
+    {'a', "all", 0, 0},
+    {'l', "live", 0, 1},
+    {'q', "IN_QUEUE", 1 << JOB_IN_QUEUE, 0},
+    {'p', "IN_PROGRESS", 1 << JOB_IN_PROGRESS, 0},
+    {'c', "COMPLETED", 1 << JOB_COMPLETED, 0},
+    {'f', "failed",
+     (1 << JOB_FAILED) | (1 << JOB_TIMED_OUT) | (1 << JOB_SUBMIT_FAILED) | (1 << JOB_EXPIRED) |
+         (1 << JOB_UNKNOWN),
+     0},
+    {'x', "CANCELLED", 1 << JOB_CANCELLED, 0},
 };
 #define UI_NFILTERS (sizeof ui_filters / sizeof ui_filters[0])
 
@@ -1036,15 +1039,17 @@ static void ui_paint_filter(struct ui *u)
 	WINDOW *p = ui_popup((int)UI_NFILTERS + 3, 64, "Filter by state");
 	if (!p)
 		return;
-	static const char *what[] = {"every job", "pending, queued, running",
-				     "waiting for a worker", "running",
-				     "finished with images",
-				     "FAILED TIMED_OUT SUBMIT_FAILED EXPIRED UNKNOWN",
-				     "cancelled"};
+	static const char *what[] = {"every job",
+	                             "pending, queued, running",
+	                             "waiting for a worker",
+	                             "running",
+	                             "finished with images",
+	                             "FAILED TIMED_OUT SUBMIT_FAILED EXPIRED UNKNOWN",
+	                             "cancelled"};
 	for (size_t i = 0; i < UI_NFILTERS; i++) {
 		char b[96];
 		snprintf(b, sizeof b, "%c  %-12s %s", ui_filters[i].key, ui_filters[i].name,
-			 what[i]);
+		         what[i]);
 		ui_put(p, 1 + (int)i, 2, getmaxx(p) - 4, b,
 		       u->filter_name == ui_filters[i].name ? A_BOLD : 0);
 	}
@@ -1107,10 +1112,10 @@ static void ui_paint(struct ui *u)
 		struct view_jobs_info info = {u->live, u->nlive, u->more, now};
 		werase(u->wtable);
 		view_jobs_draw(u->wtable, u->jobs, u->n, u->sel, &u->top, &info,
-			       u->search && *u->search ? "No job matches the search."
-			       : u->state_mask || u->live_only
-				       ? "No job in this state (f: change the filter)."
-				       : "No jobs yet. Press n to compose one.");
+		               u->search && *u->search ? "No job matches the search."
+		               : u->state_mask || u->live_only
+		                   ? "No job in this state (f: change the filter)."
+		                   : "No jobs yet. Press n to compose one.");
 		wnoutrefresh(u->wtable);
 		struct job *j = ui_selected(u);
 		if (u->wdetail) {
@@ -1169,7 +1174,7 @@ static void ui_set_mode(struct ui *u, enum ui_mode m)
 }
 
 static void ui_confirm(struct ui *u, enum ui_confirm cf, int64_t id, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void ui_confirm(struct ui *u, enum ui_confirm cf, int64_t id, const char *fmt, ...)
 {
@@ -1225,7 +1230,7 @@ static void ui_compose_open(struct ui *u, const struct job *from)
 	size_t o = 0;
 	for (size_t i = 0; i < u->cfg->n_endpoints && o + 2 < sizeof eps; i++) {
 		int k = snprintf(eps + o, sizeof eps - o, "%s%s", i ? ", " : "",
-				 u->cfg->endpoints[i].name);
+		                 u->cfg->endpoints[i].name);
 		if (k < 0 || (size_t)k >= sizeof eps - o)
 			break;
 		o += (size_t)k;
@@ -1347,7 +1352,7 @@ static int ui_copy_file(const char *src, const char *dst, char *err, size_t errl
 	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (out < 0) {
 		snprintf(err, errlen, "%s: %s%s", dst, strerror(errno),
-			 errno == EEXIST ? " (choose another name)" : "");
+		         errno == EEXIST ? " (choose another name)" : "");
 		close(in);
 		return -1;
 	}
@@ -1403,7 +1408,7 @@ static void ui_save(struct ui *u, const struct job *j, const char *typed)
 			const char *slash = strrchr(dst, '/');
 			if (dot && (!slash || dot > slash))
 				len = snprintf(to, sizeof to, "%.*s-%zu%s", (int)(dot - dst), dst,
-					       saved + 1, dot);
+				               saved + 1, dot);
 			else
 				len = snprintf(to, sizeof to, "%s-%zu", dst, saved + 1);
 		}
@@ -1481,9 +1486,10 @@ static void ui_quit_request(struct ui *u)
 	int local = ui_local_running(u);
 	if (local > 0)
 		ui_confirm(u, CF_QUIT, 0,
-			   "%d local sd job%s run%s in this process and would be stopped "
-			   "(the next driver starts %s again). Quit anyway?",
-			   local, local == 1 ? "" : "s", local == 1 ? "s" : "", local == 1 ? "it" : "them");
+		           "%d local sd job%s run%s in this process and would be stopped "
+		           "(the next driver starts %s again). Quit anyway?",
+		           local, local == 1 ? "" : "s", local == 1 ? "s" : "",
+		           local == 1 ? "it" : "them");
 	else
 		u->quit = 1;
 }
@@ -1506,7 +1512,7 @@ static void ui_confirmed(struct ui *u, int yes)
 	case CF_DELETE:
 		if (yes && u->cf_files > 0)
 			ui_confirm(u, CF_DELETE_FILES, id, "Also delete its %d image file%s?",
-				   u->cf_files, u->cf_files == 1 ? "" : "s");
+			           u->cf_files, u->cf_files == 1 ? "" : "s");
 		else if (yes)
 			ui_delete(u, id, 0);
 		break;
@@ -1710,15 +1716,17 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 			if (engine_retry(u->e, j->id, &err) < 0)
 				ui_err(u, "retry", &err);
 			else
-				ui_msg(u, 0, "asked the endpoint to retry job %lld", (long long)j->id);
+				ui_msg(u, 0, "asked the endpoint to retry job %lld",
+				       (long long)j->id);
 		} else if (j) {
-			ui_msg(u, 1, "retry: only FAILED or TIMED_OUT jobs can be retried (r re-runs)");
+			ui_msg(u, 1,
+			       "retry: only FAILED or TIMED_OUT jobs can be retried (r re-runs)");
 		}
 		break;
 	case KA_CANCEL:
 		if (j && job_state_is_live(j->state))
 			ui_confirm(u, CF_CANCEL, j->id, "Cancel job %lld (%s)?", (long long)j->id,
-				   job_state_name(j->state));
+			           job_state_name(j->state));
 		else if (j)
 			ui_msg(u, 1, "cancel: job %lld is %s, not running", (long long)j->id,
 			       job_state_name(j->state));
@@ -1748,7 +1756,7 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 			if (!getcwd(cwd, sizeof cwd))
 				snprintf(cwd, sizeof cwd, ".");
 			snprintf(init, sizeof init, "%s/%s", cwd,
-				 base ? base + 1 : j->outputs[0].path);
+			         base ? base + 1 : j->outputs[0].path);
 			ui_input_open(u, IN_SAVE, init);
 		}
 		break;
@@ -1760,11 +1768,12 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 		break;
 	case KA_DELETE:
 		if (j && job_state_is_live(j->state)) {
-			ui_msg(u, 1, "delete: job %lld is live; cancel it first (c)", (long long)j->id);
+			ui_msg(u, 1, "delete: job %lld is live; cancel it first (c)",
+			       (long long)j->id);
 		} else if (j) {
 			u->cf_files = (int)j->n_outputs;
 			ui_confirm(u, CF_DELETE, j->id, "Delete job %lld from the history?",
-				   (long long)j->id);
+			           (long long)j->id);
 		}
 		break;
 	case KA_GALLERY:
@@ -1813,8 +1822,8 @@ static void ui_mouse(struct ui *u)
 		return;
 	}
 #endif
-	if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED |
-			   BUTTON1_DOUBLE_CLICKED)))
+	if (!(ev.bstate &
+	      (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED | BUTTON1_DOUBLE_CLICKED)))
 		return;
 	if (u->wtable && wenclose(u->wtable, ev.y, ev.x)) {
 		int y = ev.y, x = ev.x;
@@ -1828,7 +1837,7 @@ static void ui_mouse(struct ui *u)
 			int64_t now = engine_now_ms();
 			int pressed = (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) != 0;
 			int dbl = (ev.bstate & BUTTON1_DOUBLE_CLICKED) ||
-				  (pressed && i == last_i && now - last_at < 400);
+			          (pressed && i == last_i && now - last_at < 400);
 			if (dbl && !u->shown) {
 				u->detail = 1;
 				u->dirty |= D_LAYOUT;
@@ -2156,10 +2165,10 @@ static int ui_start_curses(struct ui *u)
 	}
 	mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED
 #ifdef BUTTON5_PRESSED
-			  | BUTTON5_PRESSED
+	              | BUTTON5_PRESSED
 #endif
-		  ,
-		  NULL);
+	          ,
+	          NULL);
 	mouseinterval(0);
 	ui_colors_init(u);
 	return 0;
@@ -2175,7 +2184,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "sdq: the dashboard needs a terminal; for scripts use the "
-				"commands (sdq --help)\n");
+		                "commands (sdq --help)\n");
 		return 1;
 	}
 	setlocale(LC_ALL, "");
@@ -2183,8 +2192,9 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 		config_mkdirs(cfg->data_dir, 0700);
 	u->st = store_open(cfg->db_path, &err);
 	if (!u->st) {
-		fprintf(stderr, "sdq: %s: check that %s is writable\n", err ? err : "cannot open the history",
-			cfg->db_path ? cfg->db_path : "the data directory");
+		fprintf(stderr, "sdq: %s: check that %s is writable\n",
+		        err ? err : "cannot open the history",
+		        cfg->db_path ? cfg->db_path : "the data directory");
 		free(err);
 		return 1;
 	}
@@ -2203,7 +2213,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	term_probe(STDIN_FILENO, cfg->graphics, UI_PROBE_MS, &u->ti);
 	if (ui_start_curses(u) < 0) {
 		fprintf(stderr, "sdq: cannot start curses on this terminal (TERM=%s)\n",
-			getenv("TERM") ? getenv("TERM") : "");
+		        getenv("TERM") ? getenv("TERM") : "");
 		engine_free(u->e);
 		store_close(u->st);
 		free(u->default_ep);
@@ -2223,7 +2233,8 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 		engine_health_refresh(u->e, cfg->endpoints[i].name, NULL);
 	engine_health_auto(u->e, 10000);
 	if (endpoint_override && !ep)
-		ui_msg(u, 1, "unknown endpoint %s: see the config file (man sdq)", endpoint_override);
+		ui_msg(u, 1, "unknown endpoint %s: see the config file (man sdq)",
+		       endpoint_override);
 
 	int rc = 0;
 	u->dirty = D_LIST | D_LAYOUT | D_FULL | D_PAINT;
@@ -2258,9 +2269,9 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	if (live > 0) {
 		int bg = ui_spawn_driver(cfg, u->st);
 		fprintf(stderr,
-			"sdq: %d job%s still running; %s will be picked up at the next start%s.\n",
-			live, live == 1 ? " is" : "s are", live == 1 ? "it" : "they",
-			bg ? " (meanwhile a background driver, sdq driver, keeps polling)" : "");
+		        "sdq: %d job%s still running; %s will be picked up at the next start%s.\n",
+		        live, live == 1 ? " is" : "s are", live == 1 ? "it" : "they",
+		        bg ? " (meanwhile a background driver, sdq driver, keeps polling)" : "");
 	}
 	store_close(u->st);
 	view_compose_free(u->vc);

@@ -22,26 +22,28 @@
 #define VC_MAX_TEXT (256 * 1024) /* a pasted prompt larger than this is cut */
 #define VC_LABEL 10
 
+/* clang-format off */
 enum vc_field {
 	VC_PROMPT, VC_NEGATIVE, VC_SEED, VC_STEPS, VC_CFG, VC_WIDTH, VC_HEIGHT, VC_COUNT,
 	VC_ENDPOINT, VC_TEMPLATE, VC_NFIELDS
 };
+/* clang-format on */
 
 static const struct {
 	const char *label;
 	const char *hint;
 	int multiline;
 } vc_fields[VC_NFIELDS] = {
-	{"Prompt", "Up/Down on the first/last line: earlier prompts", 1},
-	{"Negative", NULL, 1},
-	{"Seed", "empty or -1: random", 0},
-	{"Steps", NULL, 0},
-	{"CFG", NULL, 0},
-	{"Width", NULL, 0},
-	{"Height", NULL, 0},
-	{"Count", "images per job", 0},
-	{"Endpoint", "empty: the default", 0},
-	{"Template", "sd15, sdxl, a1111, comfyui or a file; empty: the endpoint's", 0},
+    {"Prompt", "Up/Down on the first/last line: earlier prompts", 1},
+    {"Negative", NULL, 1},
+    {"Seed", "empty or -1: random", 0},
+    {"Steps", NULL, 0},
+    {"CFG", NULL, 0},
+    {"Width", NULL, 0},
+    {"Height", NULL, 0},
+    {"Count", "images per job", 0},
+    {"Endpoint", "empty: the default", 0},
+    {"Template", "sd15, sdxl, a1111, comfyui or a file; empty: the endpoint's", 0},
 };
 
 struct vc_edit {
@@ -215,8 +217,7 @@ static int vc_layout(const struct vc_edit *e, int width, struct vc_row *rows, in
 }
 
 /* The row and column of the cursor in the layout. */
-static void vc_cursor_rc(const struct vc_edit *e, const struct vc_row *rows, int n, int *r,
-			 int *c)
+static void vc_cursor_rc(const struct vc_edit *e, const struct vc_row *rows, int n, int *r, int *c)
 {
 	int row = 0;
 	for (int k = 0; k < n; k++) {
@@ -280,7 +281,7 @@ static void vc_setnum(struct vc_edit *e, long long v, int unset_if_zero)
 }
 
 struct view_compose *view_compose_new(const struct job_params *p, char *const *recent,
-				      size_t nrecent, const char *title, const char *endpoints)
+                                      size_t nrecent, const char *title, const char *endpoints)
 {
 	struct view_compose *vc = calloc(1, sizeof *vc);
 	if (!vc)
@@ -493,7 +494,7 @@ enum view_compose_result view_compose_key(struct view_compose *vc, int code, int
 /* --- drawing --- */
 
 static void vc_draw_multi(struct vc_edit *e, WINDOW *w, int y, int x, int width, int rows,
-			  int focused, int *cy, int *cx)
+                          int focused, int *cy, int *cx)
 {
 	e->width = width;
 	e->rows = rows;
@@ -515,7 +516,7 @@ static void vc_draw_multi(struct vc_edit *e, WINDOW *w, int y, int x, int width,
 		int idx = e->scroll + k;
 		if (idx < n && lay[idx].end > lay[idx].start)
 			mvwaddnstr(w, y + k, x, e->s + lay[idx].start,
-				   (int)(lay[idx].end - lay[idx].start));
+			           (int)(lay[idx].end - lay[idx].start));
 		wattr_off(w, a, NULL);
 	}
 	if (n > rows) {
@@ -532,7 +533,7 @@ static void vc_draw_multi(struct vc_edit *e, WINDOW *w, int y, int x, int width,
 }
 
 static void vc_draw_single(struct vc_edit *e, WINDOW *w, int y, int x, int width, int focused,
-			   int *cy, int *cx)
+                           int *cy, int *cx)
 {
 	e->width = width;
 	/* horizontal scroll in characters, keeping the cursor visible */
@@ -577,8 +578,7 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 		return;
 	ui_put(w, 0, 0, W, vc->title, A_BOLD);
 	int hx = (int)strlen(vc->title) + 3;
-	ui_put(w, 0, hx, W - hx, "Ctrl-S submit  Tab/Shift-Tab field  Esc cancel",
-	       ui_attr(UI_DIM));
+	ui_put(w, 0, hx, W - hx, "Ctrl-S submit  Tab/Shift-Tab field  Esc cancel", ui_attr(UI_DIM));
 
 	/* rows: 1 title, 1 blank, prompt, 1 gap, negative, 1 gap, 8 single, 1 gap, hint */
 	int singles = VC_NFIELDS - 2;
@@ -609,8 +609,8 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 		} else {
 			int sw = fw > 24 ? 24 : fw;
 			vc_draw_single(&vc->f[i], w, y, fx, sw, focused, cy, cx);
-			const char *hint = i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint
-									   : vc_fields[i].hint;
+			const char *hint =
+			    i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint : vc_fields[i].hint;
 			if (hint && fx + sw + 2 < W)
 				ui_put(w, y, fx + sw + 2, W - fx - sw - 3, hint, ui_attr(UI_DIM));
 			y++;
@@ -618,11 +618,11 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 	}
 	if (y < h) {
 		const char *hint = vc->truncated ? "error: the text is too long; it was cut"
-						 : vc_fields[vc->cur].hint;
+		                                 : vc_fields[vc->cur].hint;
 		if (vc->cur == VC_PROMPT && vc->nrecent && vc->ridx >= 0) {
 			char b[80];
-			snprintf(b, sizeof b, "earlier prompt %ld of %zu (Down: newer)", vc->ridx + 1,
-				 vc->nrecent);
+			snprintf(b, sizeof b, "earlier prompt %ld of %zu (Down: newer)",
+			         vc->ridx + 1, vc->nrecent);
 			ui_put(w, h - 1, 0, W, b, ui_attr(UI_DIM));
 		} else if (hint && vc_fields[vc->cur].multiline) {
 			ui_put(w, h - 1, 0, W, hint,
@@ -662,7 +662,7 @@ static int vc_fail(struct view_compose *vc, int field, char **err, const char *w
 
 /* Parse field i as an integer in [lo, hi]; empty gives *v = unset. */
 static int vc_int(struct view_compose *vc, int i, long long lo, long long hi, long long unset,
-		  long long *v, char **err)
+                  long long *v, char **err)
 {
 	char *t = vc_trimmed(vc->f[i].s);
 	if (!t)

@@ -25,7 +25,7 @@ enum view_compose_result {
  * configured endpoint names for the field's hint, e.g. "sdxl, gpu" (copied;
  * may be NULL). NULL on ENOMEM. */
 struct view_compose *view_compose_new(const struct job_params *p, char *const *recent,
-				      size_t nrecent, const char *title, const char *endpoints);
+                                      size_t nrecent, const char *title, const char *endpoints);
 void view_compose_free(struct view_compose *vc);
 
 /* Handle one key: code is a curses KEY_* code when is_key, else a character

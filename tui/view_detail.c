@@ -14,8 +14,7 @@
 #define VD_LABEL 9
 
 /* One "label  value" entry, wrapped; returns the next row. */
-static int vd_field(WINDOW *w, int y, const char *label, const char *value, int maxrows,
-		    attr_t a)
+static int vd_field(WINDOW *w, int y, const char *label, const char *value, int maxrows, attr_t a)
 {
 	int h, W;
 	getmaxyx(w, h, W);
@@ -67,8 +66,8 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 	snprintf(buf, sizeof buf, "Job %lld", (long long)j->id);
 	int x = ui_put(w, y, 0, W, buf, A_BOLD);
 	x += 2;
-	const char *label = j->state == JOB_OTHER && j->status_text ? j->status_text
-								   : job_state_name(j->state);
+	const char *label =
+	    j->state == JOB_OTHER && j->status_text ? j->status_text : job_state_name(j->state);
 	x += ui_put(w, y, x, W - x, label, ui_state_attr(j->state) | A_BOLD);
 	if (j->remote_id && x + 4 < W) {
 		snprintf(buf, sizeof buf, "  remote %s", j->remote_id);
@@ -79,8 +78,8 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 	/* the error first, in full: it is why one looks at a failed job */
 	if (j->error && *j->error) {
 		char *pretty = vd_pretty(j->error);
-		y = vd_field(w, y, "error:", pretty ? pretty : j->error, h - y - 1 > 3 ? h - y - 1 : 3,
-			     ui_attr(UI_ERROR));
+		y = vd_field(w, y, "error:", pretty ? pretty : j->error,
+		             h - y - 1 > 3 ? h - y - 1 : 3, ui_attr(UI_ERROR));
 		free(pretty);
 	}
 
@@ -95,10 +94,10 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 		snprintf(cfg, sizeof cfg, "  cfg %g", p->cfg);
 	if (p->seed >= 0)
 		snprintf(seed, sizeof seed, "%lld", (long long)p->seed);
-	snprintf(buf, sizeof buf, "%dx%d  steps %d%s  seed %s  count %d%s%s%s%s",
-		 p->width, p->height, p->steps, cfg, seed, p->count ? p->count : 1,
-		 p->sampler ? "  sampler " : "", p->sampler ? p->sampler : "",
-		 p->template_name ? "  template " : "", p->template_name ? p->template_name : "");
+	snprintf(buf, sizeof buf, "%dx%d  steps %d%s  seed %s  count %d%s%s%s%s", p->width,
+	         p->height, p->steps, cfg, seed, p->count ? p->count : 1,
+	         p->sampler ? "  sampler " : "", p->sampler ? p->sampler : "",
+	         p->template_name ? "  template " : "", p->template_name ? p->template_name : "");
 	y = vd_field(w, y, "params", buf, 3, 0);
 	if (p->extra_json)
 		y = vd_field(w, y, "extra", p->extra_json, 3, ui_attr(UI_DIM));
@@ -110,24 +109,25 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 	int64_t qend = j->started_at ? j->started_at : (j->finished_at ? j->finished_at : now);
 	int64_t qstart = j->submitted_at ? j->submitted_at : created;
 	int live = job_state_is_live(j->state);
-	snprintf(buf, sizeof buf, "queue %s  run %s  total %s", ui_duration(qend - qstart, d1, sizeof d1),
-		 j->started_at ? ui_duration((j->finished_at ? j->finished_at : now) - j->started_at,
-					     d2, sizeof d2)
-			       : "-",
-		 ui_duration((j->finished_at ? j->finished_at : (live ? now : created)) - created,
-			     d3, sizeof d3));
+	snprintf(buf, sizeof buf, "queue %s  run %s  total %s",
+	         ui_duration(qend - qstart, d1, sizeof d1),
+	         j->started_at
+	             ? ui_duration((j->finished_at ? j->finished_at : now) - j->started_at, d2,
+	                           sizeof d2)
+	             : "-",
+	         ui_duration((j->finished_at ? j->finished_at : (live ? now : created)) - created,
+	                     d3, sizeof d3));
 	if (j->delay_ms >= 0 || j->exec_ms >= 0) {
 		char extra[80];
 		snprintf(extra, sizeof extra, "  (delay %s, exec %s)",
-			 j->delay_ms >= 0 ? ui_duration(j->delay_ms, d1, sizeof d1) : "?",
-			 j->exec_ms >= 0 ? ui_duration(j->exec_ms, d2, sizeof d2) : "?");
+		         j->delay_ms >= 0 ? ui_duration(j->delay_ms, d1, sizeof d1) : "?",
+		         j->exec_ms >= 0 ? ui_duration(j->exec_ms, d2, sizeof d2) : "?");
 		strncat(buf, extra, sizeof buf - strlen(buf) - 1);
 	}
 	y = vd_field(w, y, "time", buf, 2, 0);
 	const char *ep = j->endpoint ? j->endpoint : p->endpoint;
 	snprintf(buf, sizeof buf, "%s%s%s%s%s", ep ? ep : "-", j->backend ? " (" : "",
-		 j->backend ? j->backend : "", j->backend ? ")" : "",
-		 j->endpoint_url ? "  " : "");
+	         j->backend ? j->backend : "", j->backend ? ")" : "", j->endpoint_url ? "  " : "");
 	if (j->endpoint_url)
 		strncat(buf, j->endpoint_url, sizeof buf - strlen(buf) - 1);
 	y = vd_field(w, y, "endpoint", buf, 2, 0);
@@ -142,8 +142,9 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 			if (bw > 2)
 				ui_bar(w, y, VD_LABEL + 1, bw, j->progress, ui_attr(UI_RUN));
 			snprintf(buf, sizeof buf, "%3d%%  %s", (int)(j->progress * 100 + 0.5),
-				 j->progress_text ? j->progress_text : "");
-			ui_put(w, y, VD_LABEL + 2 + (bw > 2 ? bw : 0), W - VD_LABEL - bw - 3, buf, 0);
+			         j->progress_text ? j->progress_text : "");
+			ui_put(w, y, VD_LABEL + 2 + (bw > 2 ? bw : 0), W - VD_LABEL - bw - 3, buf,
+			       0);
 			y++;
 		} else if (j->progress_text) {
 			y = vd_field(w, y, "progress", j->progress_text, 1, 0);

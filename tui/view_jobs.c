@@ -44,7 +44,8 @@ static void vj_time(const struct job *j, int64_t now, char *buf, size_t len)
 		int64_t from = j->submitted_at ? j->submitted_at : created;
 		snprintf(buf, len, "q %s", ui_duration(vj_secs(now - from), d, sizeof d));
 	} else if (j->finished_at) {
-		snprintf(buf, len, "%s", ui_duration(vj_secs(j->finished_at - created), d, sizeof d));
+		snprintf(buf, len, "%s",
+		         ui_duration(vj_secs(j->finished_at - created), d, sizeof d));
 	} else {
 		snprintf(buf, len, "-");
 	}
@@ -81,8 +82,8 @@ static int vj_digits(int64_t v)
 }
 
 /* Count live ids above (newer than) top_id and below (older than) bottom_id. */
-static void vj_live_outside(const struct view_jobs_info *info, int64_t top_id,
-			    int64_t bottom_id, int *above, int *below)
+static void vj_live_outside(const struct view_jobs_info *info, int64_t top_id, int64_t bottom_id,
+                            int *above, int *below)
 {
 	*above = *below = 0;
 	for (size_t i = 0; info && i < info->nlive; i++) {
@@ -98,7 +99,7 @@ static void vj_marker(WINDOW *w, int y, int width, int count, int up)
 	char m[96];
 	const char *arrow = ui_utf8() ? (up ? "\u25b2" : "\u25bc") : (up ? "^" : "v");
 	snprintf(m, sizeof m, " %s %d live job%s %s%s", arrow, count, count == 1 ? "" : "s",
-		 up ? "above" : "below", up ? " (g: go to top)" : " (scroll down)");
+	         up ? "above" : "below", up ? " (g: go to top)" : " (scroll down)");
 	wattr_on(w, ui_attr(UI_WARN) | A_BOLD, NULL);
 	mvwhline(w, y, 0, ' ', width);
 	wattr_off(w, ui_attr(UI_WARN) | A_BOLD, NULL);
@@ -106,7 +107,7 @@ static void vj_marker(WINDOW *w, int y, int width, int count, int up)
 }
 
 void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *top,
-		    const struct view_jobs_info *info, const char *empty_text)
+                    const struct view_jobs_info *info, const char *empty_text)
 {
 	int h, W;
 	getmaxyx(w, h, W);

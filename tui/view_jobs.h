@@ -17,15 +17,15 @@
 struct view_jobs_info {
 	const int64_t *live_ids; /* ids of every live job matching the list's query */
 	size_t nlive;
-	int more;                /* older jobs exist beyond jobs[n-1] (not loaded) */
-	int64_t now;             /* wall clock, ms */
+	int more;    /* older jobs exist beyond jobs[n-1] (not loaded) */
+	int64_t now; /* wall clock, ms */
 };
 
 /* Draw jobs[0..n) (borrowed) into w: a heading row, then the rows from *top,
  * with row sel highlighted. *top is adjusted so that sel is visible. An empty
  * list shows empty_text (may be NULL). */
 void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *top,
-		    const struct view_jobs_info *info, const char *empty_text);
+                    const struct view_jobs_info *info, const char *empty_text);
 
 /* The index of the job drawn at window row y by the last view_jobs_draw, or
  * -1 (heading, marker, empty row). */
