@@ -12,6 +12,7 @@
  * accept; the A1111 text is always made.
  */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,10 +54,16 @@ static char *part(const uint8_t *data, size_t size, int i)
 	return fuzz_cstr(data + s, e - s);
 }
 
+/* Whole text one JSON object, nothing but isspace() after it (as params.c
+ * wants; cJSON alone would also skip other control characters there). */
 static int is_object(const char *json)
 {
-	cJSON *j = cJSON_Parse(json);
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithOpts(json, &end, 0);
 	int ok = cJSON_IsObject(j);
+	while (ok && end && isspace((unsigned char)*end))
+		end++;
+	ok = ok && end && !*end;
 	cJSON_Delete(j);
 	return ok;
 }
