@@ -1173,7 +1173,8 @@ static char *fts_query(sqlite3 *db, const char *text, int *none)
 		n = (size_t)(p - w);
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)w[i];
-			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			    (c >= 'A' && c <= 'Z'))
 				wordy = 1;
 			else if (c >= 0x80 && !wordy)
 				wordy = -1; /* non-ASCII: ask the tokenizer */

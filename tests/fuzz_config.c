@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (ep->kind == CONFIG_RUNPOD) {
 				FUZZ_CHECK(ep->url && clean(ep->url) && !strchr(ep->url, ' '));
 				FUZZ_CHECK(ep->url && (strncasecmp(ep->url, "http://", 7) == 0 ||
-						       strncasecmp(ep->url, "https://", 8) == 0));
+				                       strncasecmp(ep->url, "https://", 8) == 0));
 			} else {
 				FUZZ_CHECK(ep->kind == CONFIG_LOCAL);
 				FUZZ_CHECK(ep->model || ep->diffusion_model);
@@ -90,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		FUZZ_CHECK(cfg->sixel_colors >= 2 && cfg->sixel_colors <= 256);
 		FUZZ_CHECK(cfg->graphics &&
-			   (!strcmp(cfg->graphics, "auto") || !strcmp(cfg->graphics, "sixel") ||
-			    !strcmp(cfg->graphics, "blocks") || !strcmp(cfg->graphics, "none")));
+		           (!strcmp(cfg->graphics, "auto") || !strcmp(cfg->graphics, "sixel") ||
+		            !strcmp(cfg->graphics, "blocks") || !strcmp(cfg->graphics, "none")));
 		/* the default (possibly a URL that adds an endpoint) stays usable */
 		(void)config_endpoint(cfg, NULL);
 		(void)config_endpoint(cfg, "https://example.com/v2/x");

@@ -48,7 +48,7 @@ static void check_extract(const char *json)
 			}
 			if (it->url)
 				FUZZ_CHECK(strncasecmp(it->url, "http://", 7) == 0 ||
-					   strncasecmp(it->url, "https://", 8) == 0);
+				           strncasecmp(it->url, "https://", 8) == 0);
 			FUZZ_CHECK(it->seed >= -1);
 			if (it->filename)
 				(void)strlen(it->filename);
@@ -73,8 +73,8 @@ static void check_decode(const uint8_t *data, size_t size)
 		FUZZ_CHECK(outlen <= size / 4 * 3 + 2);
 		free(out);
 		out = NULL;
-		if (capped && output_base64_decode((const char *)data, size, capped, &out,
-						   &outlen) == 0) {
+		if (capped &&
+		    output_base64_decode((const char *)data, size, capped, &out, &outlen) == 0) {
 			FUZZ_CHECK(outlen <= capped);
 			free(out);
 			out = NULL;
@@ -84,8 +84,10 @@ static void check_decode(const uint8_t *data, size_t size)
 
 static void check_roundtrip(const uint8_t *data, size_t size, unsigned mode)
 {
-	static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	static const char url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char std[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char url[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	const char *al = (mode & 1) ? url : std;
 	int pad = !(mode & 2), ws = (mode >> 2) & 3; /* 0 none, 1 "\n" every 76, 2 "\r\n", 3 " " */
 	size_t cap = (size + 2) / 3 * 4 * 2 + 8, o = 0, i, col = 0;

@@ -19,19 +19,27 @@ static void fuzz_init(void)
 }
 
 static const char *const texts[] = {
-	"a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1",
-	"caf\xc3\xa9 \xc2\xa0 \xc3\xbf", /* UTF-8 within Latin-1: converted, tEXt */
-	"\xe7\x8c\xab \xf0\x9f\x98\x80",  /* beyond Latin-1: iTXt */
-	"caf\xe9 \xff latin-1 bytes",     /* not UTF-8: copied as Latin-1 */
-	"\xed\xa0\x80 surrogate \xc0\xaf overlong",
-	"",
+    "a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1",
+    "caf\xc3\xa9 \xc2\xa0 \xc3\xbf", /* UTF-8 within Latin-1: converted, tEXt */
+    "\xe7\x8c\xab \xf0\x9f\x98\x80", /* beyond Latin-1: iTXt */
+    "caf\xe9 \xff latin-1 bytes",    /* not UTF-8: copied as Latin-1 */
+    "\xed\xa0\x80 surrogate \xc0\xaf overlong",
+    "",
 };
 
 static const char *const keywords[] = {
-	"parameters", "Comment", "k", "\xe9t\xe9", " lead", "trail ", "ctl\x01", "del\x7f",
-	"c1\x85", "",
-	"0123456789012345678901234567890123456789012345678901234567890123456789012345678",  /* 79 */
-	"01234567890123456789012345678901234567890123456789012345678901234567890123456789", /* 80 */
+    "parameters",
+    "Comment",
+    "k",
+    "\xe9t\xe9",
+    " lead",
+    "trail ",
+    "ctl\x01",
+    "del\x7f",
+    "c1\x85",
+    "",
+    "0123456789012345678901234567890123456789012345678901234567890123456789012345678",  /* 79 */
+    "01234567890123456789012345678901234567890123456789012345678901234567890123456789", /* 80 */
 };
 
 static int keyword_ok(const char *k)
@@ -107,8 +115,8 @@ static void check(const unsigned char *png, size_t len, unsigned pick)
 			FUZZ_CHECK(pngmeta_size(out, outlen, &w2, &h2) == 0 && w == w2 && h == h2);
 		}
 		FUZZ_CHECK(memcmp(out, png, ihdr_end) == 0);
-		FUZZ_CHECK(memcmp(out + outlen - (len - ihdr_end), png + ihdr_end,
-				  len - ihdr_end) == 0);
+		FUZZ_CHECK(
+		    memcmp(out + outlen - (len - ihdr_end), png + ihdr_end, len - ihdr_end) == 0);
 		free(out);
 	}
 }

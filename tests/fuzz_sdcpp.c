@@ -60,7 +60,7 @@ static void on_event(const struct sdcpp_event *ev, void *udata)
 {
 	struct log *l = udata;
 	int v[9] = {(int)ev->type, (int)ev->stream, (int)ev->phase, ev->step, ev->steps,
-		    ev->image, ev->batch, ev->index, 0};
+	            ev->image,     ev->batch,       ev->index,      0};
 
 	l->n++;
 	mix(l, v, sizeof v);
@@ -77,7 +77,7 @@ static void on_event(const struct sdcpp_event *ev, void *udata)
 }
 
 static struct sdcpp_state run(const uint8_t *data, size_t size, int batch, enum sdcpp_stream s,
-			      unsigned seed, struct log *l)
+                              unsigned seed, struct log *l)
 {
 	struct sdcpp_parser *p = sdcpp_parser_new(batch, on_event, l);
 	struct sdcpp_state st;
@@ -128,9 +128,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(a.n == b.n);
 	FUZZ_CHECK(a.hash == b.hash);
 	FUZZ_CHECK(sa.phase == sb.phase && sa.image == sb.image && sa.batch == sb.batch &&
-		   sa.step == sb.step && sa.steps == sb.steps && sa.n_errors == sb.n_errors &&
-		   sa.n_saved == sb.n_saved && sa.bytes == sb.bytes &&
-		   strcmp(sa.unit, sb.unit) == 0);
+	           sa.step == sb.step && sa.steps == sb.steps && sa.n_errors == sb.n_errors &&
+	           sa.n_saved == sb.n_saved && sa.bytes == sb.bytes &&
+	           strcmp(sa.unit, sb.unit) == 0);
 	FUZZ_CHECK(sa.bytes == (int64_t)(size - 1));
 	return 0;
 }

@@ -21,7 +21,7 @@ static void fuzz_init(void)
 {
 	const char *t = getenv("TMPDIR");
 	static const char *const prompts[] = {"a red cat on a mat", "photo of a dog, 4k",
-					      "caf\xc3\xa9 \xe7\x8c\xab", "x-y_z \"quoted\" it's"};
+	                                      "caf\xc3\xa9 \xe7\x8c\xab", "x-y_z \"quoted\" it's"};
 	char dir[4096], path[4200], *err = NULL;
 	size_t i;
 

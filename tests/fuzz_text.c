@@ -69,7 +69,7 @@ static void check_safe(const char *out, int flags)
 			FUZZ_CHECK(cp >= 0x20 && cp != 0x7F);
 		FUZZ_CHECK(!(cp >= 0x80 && cp <= 0x9F));
 		FUZZ_CHECK(cp != 0x200E && cp != 0x200F && !(cp >= 0x2028 && cp <= 0x202E) &&
-			   !(cp >= 0x2066 && cp <= 0x2069));
+		           !(cp >= 0x2066 && cp <= 0x2069));
 		i += l;
 	}
 }
