@@ -272,6 +272,32 @@ static void test_cancel_and_filter(void)
 	quit_and_check(pt);
 }
 
+/* Two dashboards on one history: one drives, the other watches and can
+ * still submit; the job moves on both screens. */
+static void test_two_dashboards(void)
+{
+	new_data_dir();
+	struct ptyterm *a = start(80, 24, 1, NULL);
+	if (!CHECK(a != NULL))
+		return;
+	WAIT_TEXT(a, "No jobs yet");
+	struct ptyterm *b = start(80, 24, 1, NULL);
+	if (!CHECK(b != NULL)) {
+		ptyterm_stop(a);
+		return;
+	}
+	WAIT_TEXT(b, "(viewer)");
+	CHECK(!ptyterm_find(a, "(viewer)", NULL, NULL));
+	compose(b, "submitted by the viewer [[queue=1 run=1]]");
+	WAIT_TEXT(a, "submitted by the viewer");
+	WAIT_TEXT(a, "COMPLETED");
+	WAIT_TEXT(b, "COMPLETED");
+	/* when the driver quits, the viewer takes over */
+	quit_and_check(a);
+	CHECK(ptyterm_wait_for_text_gone(b, "(viewer)", WAIT_MS));
+	quit_and_check(b);
+}
+
 /* Gather the help screen's text over all its pages. */
 static void test_help_lists_every_key(void)
 {
@@ -762,6 +788,7 @@ int main(void)
 	TH_RUN(test_submit_flow);
 	TH_RUN(test_other_process_and_search);
 	TH_RUN(test_cancel_and_filter);
+	TH_RUN(test_two_dashboards);
 	TH_RUN(test_help_lists_every_key);
 	TH_RUN(test_docs_list_every_key);
 	TH_RUN(test_resize);
