@@ -673,6 +673,29 @@ static void test_save_open_delete_retry(void)
 	quit_and_check(pt);
 }
 
+/* Outside a UTF-8 locale everything drawn is ASCII (bars, lines, markers). */
+static void test_ascii_locale(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit("caf\xc3\xa9 au lait, \xe2\x80\x9cquoted\xe2\x80\x9d [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(80, 24, 1, "LC_ALL=C");
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "au lait");
+	ptyterm_key(pt, "Enter");
+	WAIT_TEXT(pt, "params");
+	WAIT_TEXT(pt, "--------");
+	int bad = 0;
+	for (int r = 0; r < 24; r++)
+		for (int c = 0; c < 80; c++) {
+			struct ptyterm_cell cell;
+			if (ptyterm_cell(pt, r, c, &cell) == 0 && cell.ch >= 128)
+				bad++;
+		}
+	CHECK_INT(bad, 0);
+	quit_and_check(pt);
+}
+
 /* A crash signal still gives the terminal back, then kills the process. */
 static void test_crash_restores(void)
 {
@@ -797,6 +820,7 @@ int main(void)
 	TH_RUN(test_long_paste_and_quit_message);
 	TH_RUN(test_unreachable);
 	TH_RUN(test_crash_restores);
+	TH_RUN(test_ascii_locale);
 	TH_RUN(test_quit_asks_about_local_jobs);
 	TH_RUN(test_paging_and_live_marker);
 	TH_RUN(test_save_open_delete_retry);

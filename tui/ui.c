@@ -2154,7 +2154,10 @@ static int ui_start_curses(struct ui *u)
 	nonl();
 	keypad(stdscr, TRUE);
 	nodelay(stdscr, TRUE);
-	set_escdelay(25);
+	/* Esc alone vs. the start of a key's sequence: short enough to feel
+	 * instant, long enough for SSH; the user's ESCDELAY wins */
+	if (!getenv("ESCDELAY"))
+		set_escdelay(100);
 	curs_set(0);
 	/* Ctrl-S submits: take it back from XON/XOFF flow control */
 	struct termios t;
