@@ -673,11 +673,36 @@ static void test_save_open_delete_retry(void)
 	quit_and_check(pt);
 }
 
+/* A long JSON error is pretty-printed in the detail pane, which scrolls. */
+static void test_detail_scroll(void)
+{
+	new_data_dir();
+	cli_submit("json error [[queue=0 run=0 fail=json]]"); /* fails: exit status 1 */
+	struct ptyterm *pt = start(80, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "FAILED");
+	ptyterm_key(pt, "Enter");
+	WAIT_TEXT(pt, "\"error_type\":"); /* one member per line */
+	WAIT_TEXT(pt, "more below J/K");
+	CHECK(!ptyterm_find(pt, "worker    emuworker", NULL, NULL));
+	for (int i = 0; i < 10; i++)
+		ptyterm_send(pt, "J");
+	WAIT_TEXT(pt, "more above J/K");
+	WAIT_TEXT(pt, "worker    emuworker");
+	for (int i = 0; i < 10; i++)
+		ptyterm_send(pt, "K");
+	WAIT_TEXT(pt, "more below J/K");
+	CHECK(ptyterm_find(pt, "Job 1", NULL, NULL));
+	quit_and_check(pt);
+}
+
 /* Outside a UTF-8 locale everything drawn is ASCII (bars, lines, markers). */
 static void test_ascii_locale(void)
 {
 	new_data_dir();
-	CHECK_INT(cli_submit("caf\xc3\xa9 au lait, \xe2\x80\x9cquoted\xe2\x80\x9d [[queue=0 run=0]]"), 0);
+	CHECK_INT(
+	    cli_submit("caf\xc3\xa9 au lait, \xe2\x80\x9cquoted\xe2\x80\x9d [[queue=0 run=0]]"), 0);
 	struct ptyterm *pt = start(80, 24, 1, "LC_ALL=C");
 	if (!CHECK(pt != NULL))
 		return;
@@ -821,6 +846,7 @@ int main(void)
 	TH_RUN(test_unreachable);
 	TH_RUN(test_crash_restores);
 	TH_RUN(test_ascii_locale);
+	TH_RUN(test_detail_scroll);
 	TH_RUN(test_quit_asks_about_local_jobs);
 	TH_RUN(test_paging_and_live_marker);
 	TH_RUN(test_save_open_delete_retry);

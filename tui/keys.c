@@ -18,6 +18,8 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_TOP, {'g', KEY_HOME}, "g Home", "first (newest) job"},
 	{KEYS_MAIN, KA_BOTTOM, {'G', KEY_END}, "G End", "last (oldest) job"},
 	{KEYS_MAIN, KA_DETAIL, {'\r', '\n', KEY_ENTER}, "Enter", "show or hide the detail pane"},
+	{KEYS_MAIN, KA_DETAIL_DOWN, {'J'}, "J", "scroll the detail pane down"},
+	{KEYS_MAIN, KA_DETAIL_UP, {'K'}, "K", "scroll the detail pane up"},
 	{KEYS_MAIN, KA_COMPOSE, {'n'}, "n", "compose a new job (prefilled from the newest)"},
 	{KEYS_MAIN, KA_EDIT, {'e'}, "e", "compose prefilled from the selected job"},
 	{KEYS_MAIN, KA_RERUN, {'r'}, "r", "re-run the selected job now (same seed)"},

@@ -64,6 +64,7 @@
 #define UI_PROBE_MS 800  /* terminal probe budget */
 #define UI_RECENT_PROMPTS 200
 #define UI_INPUT_MAX 4096
+#define UI_DETAIL_MAX 500 /* rows of the detail pane's pad */
 
 enum ui_dirty {
 	D_PAINT = 1,  /* draw again */
@@ -101,7 +102,9 @@ struct ui {
 	int live_only;
 	const char *filter_name;
 
-	int detail; /* -1: by width, 0 hidden, 1 shown */
+	int detail;         /* -1: by width, 0 hidden, 1 shown */
+	int dscroll;        /* first row of the detail pane shown */
+	int64_t dscroll_id; /* ... for this job (another job starts at the top) */
 	enum ui_mode mode, back_mode;
 	enum ui_confirm cf;
 	int64_t cf_id;
@@ -1057,6 +1060,40 @@ static void ui_paint_filter(struct ui *u)
 	ui_popup_show(p);
 }
 
+/* The detail pane, drawn into a tall pad and shown from row dscroll (J/K). */
+static void ui_paint_detail(struct ui *u, const struct job *j, int64_t now)
+{
+	int h, W;
+	getmaxyx(u->wdetail, h, W);
+	werase(u->wdetail);
+	if (!j || j->id != u->dscroll_id) {
+		u->dscroll = 0;
+		u->dscroll_id = j ? j->id : 0;
+	}
+	WINDOW *pad = newpad(UI_DETAIL_MAX, W);
+	if (!pad) {
+		view_detail_draw(u->wdetail, j, now, h);
+		wnoutrefresh(u->wdetail);
+		return;
+	}
+	int used = view_detail_draw(pad, j, now, h);
+	if (u->dscroll > used - h)
+		u->dscroll = used - h;
+	if (u->dscroll < 0)
+		u->dscroll = 0;
+	copywin(pad, u->wdetail, u->dscroll, 0, 0, 0, h - 1, W - 1, FALSE);
+	delwin(pad);
+	if (used > h) { /* say there is more, and where */
+		char m[48];
+		snprintf(m, sizeof m, " %s J/K ",
+		         u->dscroll + h < used ? (u->dscroll ? "more" : "more below")
+		                               : "more above");
+		int mw = (int)strlen(m);
+		ui_put(u->wdetail, h - 1, W - mw, mw, m, ui_attr(UI_HEADER));
+	}
+	wnoutrefresh(u->wdetail);
+}
+
 static void ui_paint(struct ui *u)
 {
 	int full = u->dirty & D_FULL;
@@ -1118,11 +1155,8 @@ static void ui_paint(struct ui *u)
 		                   : "No jobs yet. Press n to compose one.");
 		wnoutrefresh(u->wtable);
 		struct job *j = ui_selected(u);
-		if (u->wdetail) {
-			werase(u->wdetail);
-			view_detail_draw(u->wdetail, j, now);
-			wnoutrefresh(u->wdetail);
-		}
+		if (u->wdetail)
+			ui_paint_detail(u, j, now);
 		int popup = u->mode == M_CONFIRM || u->mode == M_FILTER;
 		if (u->wprev) {
 			werase(u->wprev);
@@ -1690,6 +1724,20 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 	case KA_DETAIL:
 		u->detail = !u->shown;
 		u->dirty |= D_LAYOUT;
+		break;
+	case KA_DETAIL_DOWN:
+	case KA_DETAIL_UP:
+		if (!u->shown) {
+			u->detail = 1;
+			u->dirty |= D_LAYOUT;
+		} else {
+			int step = u->wdetail ? getmaxy(u->wdetail) / 2 : 5;
+			u->dscroll +=
+			    a == KA_DETAIL_DOWN ? (step > 0 ? step : 1) : -(step > 0 ? step : 1);
+			if (u->dscroll < 0)
+				u->dscroll = 0;
+			u->dirty |= D_PAINT;
+		}
 		break;
 	case KA_COMPOSE:
 		ui_compose_open(u, NULL);

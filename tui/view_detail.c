@@ -39,8 +39,23 @@ static char *vd_pretty(const char *s)
 		if (root) {
 			char *out = cJSON_Print(root);
 			cJSON_Delete(root);
-			if (out) {
-				char *copy = strdup(out);
+			if (out) { /* cJSON indents with tabs: two spaces read better here */
+				size_t tabs = 0, n = strlen(out);
+				for (size_t i = 0; i < n; i++)
+					tabs += out[i] == '\t';
+				char *copy = malloc(n + tabs + 1);
+				if (copy) {
+					size_t o = 0;
+					for (size_t i = 0; i < n; i++) {
+						if (out[i] == '\t') {
+							copy[o++] = ' ';
+							copy[o++] = ' ';
+						} else {
+							copy[o++] = out[i];
+						}
+					}
+					copy[o] = 0;
+				}
 				cJSON_free(out);
 				return copy;
 			}
@@ -49,7 +64,7 @@ static char *vd_pretty(const char *s)
 	return strdup(s);
 }
 
-int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
+int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows)
 {
 	int h, W;
 	getmaxyx(w, h, W);
@@ -61,6 +76,7 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 	}
 	char buf[512], d1[24], d2[24], d3[24];
 	int y = 0;
+	int big = view_rows >= 20; /* a short pane keeps the prompts to a few rows */
 
 	/* title: id, state, remote id */
 	snprintf(buf, sizeof buf, "Job %lld", (long long)j->id);
@@ -84,9 +100,9 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now)
 	}
 
 	const struct job_params *p = &j->params;
-	y = vd_field(w, y, "prompt", p->prompt ? p->prompt : "", 8, A_BOLD);
+	y = vd_field(w, y, "prompt", p->prompt ? p->prompt : "", big ? 8 : 3, A_BOLD);
 	if (p->negative_prompt && *p->negative_prompt)
-		y = vd_field(w, y, "negative", p->negative_prompt, 4, 0);
+		y = vd_field(w, y, "negative", p->negative_prompt, big ? 4 : 1, 0);
 
 	/* parameters */
 	char cfg[32] = "", seed[32] = "random";

@@ -11,7 +11,9 @@
 #include "job.h"
 
 /* Draw job j (borrowed; NULL: a hint) into w, which the caller has erased,
- * with timers computed at now (wall clock ms). Returns the rows used. */
-int view_detail_draw(WINDOW *w, const struct job *j, int64_t now);
+ * with timers computed at now (wall clock ms). w may be taller than the
+ * visible pane (a pad the caller scrolls); view_rows is the visible height,
+ * which decides how much room long texts get. Returns the rows used. */
+int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows);
 
 #endif
