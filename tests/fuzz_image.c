@@ -22,14 +22,7 @@ static char path[4300];
 
 static void fuzz_init(void)
 {
-	const char *t = getenv("TMPDIR");
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/sdq-fuzz-image.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(path, sizeof path, "%s/img", dir);
+	snprintf(path, sizeof path, "%s/img", fuzz_tmpdir("image"));
 }
 
 static void check_image(struct image *im, unsigned pick)

@@ -24,13 +24,8 @@ static char dir[4096], tpl[4300];
 
 static void fuzz_init(void)
 {
-	const char *t = getenv("TMPDIR");
 	char sub[4150];
-	snprintf(dir, sizeof dir, "%s/sdq-fuzz-params.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
+	snprintf(dir, sizeof dir, "%s", fuzz_tmpdir("params"));
 	snprintf(sub, sizeof sub, "%s/templates", dir);
 	if (mkdir(sub, 0700) < 0) {
 		perror(sub);

@@ -17,10 +17,12 @@
 #define SDQ_FUZZ_REPLAY_H
 
 #include <stddef.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -53,6 +55,51 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 	return s;
 }
 
+/* Remove path and everything under it (best effort). */
+static inline void fuzz_rm_rf(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	char sub[8192];
+
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) < sizeof sub)
+			fuzz_rm_rf(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+static char fuzz_tmp[4096];
+
+static inline void fuzz_tmp_cleanup(void)
+{
+	if (fuzz_tmp[0])
+		fuzz_rm_rf(fuzz_tmp);
+}
+
+/* A private directory under $TMPDIR (or /tmp) for a target's files, removed
+ * at exit. One per process; exits if it cannot be made. */
+static inline const char *fuzz_tmpdir(const char *tag)
+{
+	const char *t = getenv("TMPDIR");
+	if (fuzz_tmp[0])
+		return fuzz_tmp;
+	snprintf(fuzz_tmp, sizeof fuzz_tmp, "%s/sdq-fuzz-%s.XXXXXX", t && *t ? t : "/tmp", tag);
+	if (!mkdtemp(fuzz_tmp)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	atexit(fuzz_tmp_cleanup);
+	return fuzz_tmp;
+}
+
 static void fuzz_init(void);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -64,8 +111,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 #ifndef SDQ_LIBFUZZER
-#include <dirent.h>
-
 static int fuzz_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

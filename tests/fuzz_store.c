@@ -19,18 +19,12 @@ static struct store *st;
 
 static void fuzz_init(void)
 {
-	const char *t = getenv("TMPDIR");
 	static const char *const prompts[] = {"a red cat on a mat", "photo of a dog, 4k",
 	                                      "caf\xc3\xa9 \xe7\x8c\xab", "x-y_z \"quoted\" it's"};
-	char dir[4096], path[4200], *err = NULL;
+	char path[4200], *err = NULL;
 	size_t i;
 
-	snprintf(dir, sizeof dir, "%s/sdq-fuzz-store.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(path, sizeof path, "%s/history.db", dir);
+	snprintf(path, sizeof path, "%s/history.db", fuzz_tmpdir("store"));
 	if (!(st = store_open(path, &err))) {
 		fprintf(stderr, "store_open: %s\n", err ? err : "?");
 		exit(2);
