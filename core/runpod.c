@@ -1167,6 +1167,8 @@ static void on_cancel(struct rjob *rj, const struct http_response *r)
 	cJSON *root;
 	const cJSON *st;
 
+	if (rj->done)
+		return; /* COMPLETED was seen first: its images are being saved */
 	if (r->status == 429 || r->status == 503) {
 		pause_endpoint(rp, r, "cancel");
 		submit_op(rp, OP_CANCEL, rj, 1);

@@ -319,6 +319,9 @@ static void test_cancel(void)
 	CHECK_INT(engine_cancel(e, id, &err), -1); /* already CANCELLED */
 	CHECK(err && strstr(err, "CANCELLED"));
 	free(err);
+	/* nothing of the job is left behind: no timer, no request */
+	for (int64_t end = engine_now_ms() + 12000; engine_now_ms() < end;)
+		engine_step(e, 500);
 	engine_free(e);
 
 	/* a PENDING job of a viewer (no driver anywhere) is cancelled at once
@@ -331,6 +334,39 @@ static void test_cancel(void)
 	job_free(j);
 	engine_free(e);
 	CHECK_INT(runs_for_prompt("cancelled before sending [[queue=1]]"), 0);
+}
+
+/* Cancels at every moment of a job's life (before sending, while sending,
+ * queued, between polls), then a quiet while: under ASan this shows any
+ * timer or request left pointing at a finished job. */
+static void test_cancel_storm(void)
+{
+	struct engine *e = start_engine();
+	int64_t ids[24];
+	char prompt[64];
+	int cancelled = 0;
+
+	for (int i = 0; i < 24; i++) {
+		snprintf(prompt, sizeof prompt, "storm %d [[queue=60]]", i);
+		ids[i] = submit(e, "emu", prompt, 1);
+		if (i % 3 == 0)
+			engine_cancel(e, ids[i], NULL);
+		engine_step(e, i * 13 % 90);
+	}
+	for (int i = 0; i < 24; i++) {
+		if (i % 3 != 0)
+			engine_cancel(e, ids[i], NULL);
+		engine_step(e, i * 37 % 200);
+	}
+	for (int64_t end = engine_now_ms() + 12000; engine_now_ms() < end;)
+		engine_step(e, 500);
+	for (int i = 0; i < 24; i++) {
+		struct job *j = store_job_get(st, ids[i], NULL);
+		cancelled += j && j->state == JOB_CANCELLED;
+		job_free(j);
+	}
+	CHECK_INT(cancelled, 24);
+	engine_free(e);
 }
 
 static void test_retry(void)
@@ -707,6 +743,7 @@ int main(void)
 	TH_RUN(test_failed);
 	TH_RUN(test_timed_out);
 	TH_RUN(test_cancel);
+	TH_RUN(test_cancel_storm);
 	TH_RUN(test_retry);
 	TH_RUN(test_retry_requested_by_viewer);
 	TH_RUN(test_429);
