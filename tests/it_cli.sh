@@ -26,7 +26,7 @@ driver_pid() {
 }
 cleanup() {
 	for p in $bg_pids; do kill -9 "$p" 2>/dev/null; done
-	for d in "$tmp/data" "$tmp/data2"; do
+	for d in "$tmp/data" "$tmp/data2" "$tmp/data3" "$tmp/data4"; do
 		[ -d "$d" ] || continue
 		p=$(driver_pid "$d")
 		[ -n "$p" ] && kill "$p" 2>/dev/null
@@ -242,6 +242,20 @@ while [ $n -lt 100 ] && "$SDQ" driver --status >/dev/null 2>&1; do sleep 0.2; n=
 check "the driver exits once nothing is live" sh -c "! '$SDQ' driver --status >/dev/null"
 check "driver.log written" test -s "$tmp/data/driver.log"
 
+# --- -e URL (no endpoint in any config) without --wait: the detached driver knows it too
+# (own data dir: a driver started without SDQ_ENDPOINT cannot drive the
+# "default" endpoint that SDQ_ENDPOINT defines for the other tests)
+env -u SDQ_ENDPOINT SDQ_DATA_DIR="$tmp/data4" "$SDQ" -e "http://127.0.0.1:$PORT/v2/test" \
+	submit -p "via -e" >"$tmp/o" 2>"$tmp/e"; rc=$?
+uid=$(cat "$tmp/o")
+check "submit -e URL exits 0" test $rc = 0
+n=0
+while [ $n -lt 150 ]; do
+	[ "$(SDQ_DATA_DIR="$tmp/data4" state_of "$uid")" = COMPLETED ] && break
+	sleep 0.2; n=$((n + 1))
+done
+check "a -e URL job completes in the background" test "$(SDQ_DATA_DIR="$tmp/data4" state_of "$uid")" = COMPLETED
+
 # --- cancel a queued job
 "$SDQ" submit -p "[[queue=60]] slow one" >"$tmp/o"; cid=$(cat "$tmp/o")
 wait_state "$cid" IN_QUEUE
@@ -277,6 +291,17 @@ check "rm left other images alone" is_png "$img"
 "$SDQ" rm "$lid" >/dev/null 2>"$tmp/e"; rc=$?
 check "rm of a live job exits 1" test $rc = 1
 "$SDQ" cancel "$lid" >/dev/null 2>&1
+
+# --- a background driver whose history is removed exits by itself
+SDQ_DATA_DIR="$tmp/data3" "$SDQ" submit -p "[[queue=120]] orphan" >/dev/null
+n=0 dp=
+while [ -z "$dp" ] && [ $n -lt 50 ]; do dp=$(driver_pid "$tmp/data3"); sleep 0.2; n=$((n + 1)); done
+check "a background driver runs for data3" test -n "$dp"
+rm -rf "$tmp/data3"
+n=0
+while [ -n "$dp" ] && kill -0 "$dp" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+check "it exits once its history is gone" sh -c "! kill -0 '$dp' 2>/dev/null"
+[ -n "$dp" ] && kill "$dp" 2>/dev/null
 
 # --- the man page's EXAMPLES (queue three jobs, then collect the images), verbatim
 sed -n '/^Queue three jobs/,/^\.Ed$/p' man/sdq.1 | sed -n 's/^\$ //p' >"$tmp/example.sh"

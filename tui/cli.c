@@ -924,6 +924,26 @@ static void on_event(struct engine *e, const struct engine_event *ev, void *udat
 	}
 }
 
+/* Live jobs sent with `-e URL` (or an endpoint id) name an endpoint that is
+ * not in the config file. The engine only knows cfg's endpoints, so add
+ * those before it starts (config_endpoint adds a URL or id as a temporary
+ * endpoint; doing it before any backend exists keeps their pointers valid). */
+static void register_endpoints(struct config *cfg, struct store *st)
+{
+	struct store_query q;
+	struct job **jobs = NULL;
+	size_t n = 0;
+
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	if (store_job_list(st, &q, &jobs, &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i]->endpoint)
+			config_endpoint(cfg, jobs[i]->endpoint);
+	store_jobs_free(jobs, n);
+}
+
 /* Open the store and an engine for cmd; drive = 1 asks to be the driver.
  * -1 after printing an error. */
 static int run_open(struct run *r, struct config *cfg, const char *cmd, int drive)
@@ -934,6 +954,7 @@ static int run_open(struct run *r, struct config *cfg, const char *cmd, int driv
 	r->cmd = cmd;
 	if (!(r->st = open_store(cfg, cmd)))
 		return -1;
+	register_endpoints(cfg, r->st);
 	if (!(r->e = engine_new(cfg, r->st, &err))) {
 		char *c = clean(err ? err : "error");
 		errf(cmd, "cannot start the engine: %s", c);
@@ -2065,7 +2086,9 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 	struct run r;
 	int c, status = 0;
 	double linger_s = 3;
-	int64_t idle_since = 0;
+	int64_t idle_since = 0, next_db_check = 0;
+	struct stat db0;
+	int gone = 0;
 	long pid;
 
 	if (cmd_help_opt("driver", argc, argv))
@@ -2113,12 +2136,25 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "%s driver started, pid %ld\n", job_iso8601(job_now_ms(), t, sizeof t),
 			(long)getpid());
 	}
+	if (stat(cfg->db_path, &db0) < 0)
+		memset(&db0, 0, sizeof db0);
 	for (;;) {
 		int64_t now = engine_now_ms();
 		if (r.signo)
 			break;
 		if (!engine_is_driver(r.e))
 			break;
+		/* A history file deleted or replaced under us (a removed test or
+		 * demo directory) has no one left to serve: stop. */
+		if (now >= next_db_check) {
+			struct stat sb;
+			next_db_check = now + 2000;
+			if (stat(cfg->db_path, &sb) < 0 || sb.st_ino != db0.st_ino ||
+			    sb.st_dev != db0.st_dev) {
+				gone = 1;
+				break;
+			}
+		}
 		if (engine_live_count(r.e) > 0) {
 			idle_since = 0;
 		} else if (!idle_since) {
@@ -2132,7 +2168,9 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 	{
 		char t[40];
 		fprintf(stderr, "%s driver exits%s\n", job_iso8601(job_now_ms(), t, sizeof t),
-			r.signo ? " on a signal" : ", no live jobs");
+			r.signo ? " on a signal"
+				: gone ? ": the history file was removed"
+				       : ", no live jobs");
 	}
 	run_close(&r, 0);
 	return 0;
