@@ -36,7 +36,8 @@ struct ptyterm {
 	VTerm *vt;
 	VTermScreen *vs;
 	VTermState *vst;
-	int keying; /* while set, libvterm's output (key encodings) goes to the child */
+	int keying;   /* while set, libvterm's output (key encodings) goes to the child */
+	int draining; /* pt_write_all is reading output: no nested read there */
 	int altscreen;
 	/* the splitter */
 	enum pt_state st;
@@ -56,19 +57,26 @@ static int64_t pt_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int pt_drain(struct ptyterm *pt);
+
 static void pt_write_all(struct ptyterm *pt, const char *s, size_t len)
 {
-	int64_t deadline = pt_now_ms() + 2000;
+	int64_t deadline = pt_now_ms() + 10000; /* a slow child reads slowly */
 	while (len > 0 && pt_now_ms() < deadline) {
 		ssize_t w = write(pt->fd, s, len);
 		if (w > 0) {
 			s += w;
 			len -= (size_t)w;
-		} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
 			return;
-		} else {
-			struct pollfd p = {pt->fd, POLLOUT, 0};
-			poll(&p, 1, 50);
+		/* the child may be blocked writing to us: keep reading meanwhile */
+		struct pollfd p = {pt->fd, POLLOUT | POLLIN, 0};
+		if (poll(&p, 1, 50) > 0 && (p.revents & POLLIN) && !pt->draining) {
+			pt->draining = 1;
+			pt_drain(pt);
+			pt->draining = 0;
 		}
 	}
 }
@@ -338,14 +346,9 @@ static void pt_process(struct ptyterm *pt, const char *buf, size_t len)
 		pt_feed(pt, buf + run, len - run);
 }
 
-int ptyterm_pump(struct ptyterm *pt, int timeout_ms)
+/* Read and process everything available now. 1 if something was read. */
+static int pt_drain(struct ptyterm *pt)
 {
-	if (pt->eof)
-		return -1;
-	struct pollfd p = {pt->fd, POLLIN, 0};
-	int r = poll(&p, 1, timeout_ms < 0 ? 0 : timeout_ms);
-	if (r <= 0)
-		return 0;
 	int got = 0;
 	char buf[16384];
 	for (;;) {
@@ -363,6 +366,18 @@ int ptyterm_pump(struct ptyterm *pt, int timeout_ms)
 		break;
 	}
 	vterm_screen_flush_damage(pt->vs);
+	return got;
+}
+
+int ptyterm_pump(struct ptyterm *pt, int timeout_ms)
+{
+	if (pt->eof)
+		return -1;
+	struct pollfd p = {pt->fd, POLLIN, 0};
+	int r = poll(&p, 1, timeout_ms < 0 ? 0 : timeout_ms);
+	if (r <= 0)
+		return 0;
+	int got = pt_drain(pt);
 	return got ? 1 : (pt->eof ? -1 : 0);
 }
 
