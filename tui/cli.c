@@ -1167,6 +1167,25 @@ static int run_until_done(struct run *r, const int64_t *ids, struct job **jobs, 
 	return 0;
 }
 
+/* What to tell about a job that ended without images and without an error. */
+static const char *state_hint(enum job_state s)
+{
+	switch (s) {
+	case JOB_COMPLETED:
+		return "the worker returned no image (sdq show has its output)";
+	case JOB_CANCELLED:
+		return "it was cancelled";
+	case JOB_EXPIRED:
+		return "the endpoint forgot it before its result was saved: sdq rerun sends it "
+		       "again";
+	case JOB_UNKNOWN:
+		return "sdq stopped while sending it, so it may or may not have run: sdq rerun "
+		       "sends it again";
+	default:
+		return "no error text";
+	}
+}
+
 /* Report each finished job: image paths on stdout, errors on stderr. 0 if all
  * COMPLETED with images, else 1. */
 static int report_jobs(const char *cmd, struct job **jobs, size_t n, int json)
@@ -1182,9 +1201,7 @@ static int report_jobs(const char *cmd, struct job **jobs, size_t n, int json)
 			continue;
 		}
 		if (j->state != JOB_COMPLETED || j->n_outputs == 0) {
-			char *e = clean(j->error ? j->error
-						 : j->state == JOB_COMPLETED ? "the worker returned no image"
-									     : "no error text");
+			char *e = clean(j->error ? j->error : state_hint(j->state));
 			if (job_state_is_live(j->state))
 				errf(cmd, "job %lld still %s", (long long)j->id,
 				     job_state_name(j->state));
