@@ -718,6 +718,15 @@ static void ui_job_changed(struct ui *u, int64_t id)
 		u->dirty |= D_PAINT;
 		return;
 	}
+	/* Not loaded. Without a search or filter, a job older than the loaded
+	 * window (or newer, with the window at the end after G) only matters
+	 * for the live markers; anything else means the list changed. */
+	int narrowed = (u->search && *u->search) || u->state_mask || u->live_only;
+	if (!narrowed && u->n && (id < u->jobs[u->n - 1]->id || (u->gap && id > u->jobs[0]->id))) {
+		ui_load_live(u);
+		u->dirty |= D_PAINT;
+		return;
+	}
 	u->dirty |= D_LIST;
 }
 
