@@ -2390,10 +2390,13 @@ int cli_demo(struct config *cfg, int argc, char **argv)
 	kill(emu, SIGTERM);
 	while (waitpid(emu, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (keep)
+	if (keep) {
 		fprintf(stderr, "sdq demo: kept %s (SDQ_DATA_DIR=%s sdq ls)\n", dir, dir);
-	else
+	} else {
 		remove_tree(dir);
+		if (first < argc)
+			fprintf(stderr, "sdq demo: removed %s (sdq demo --keep keeps it)\n", dir);
+	}
 	return rc;
 }
 
