@@ -2189,7 +2189,9 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 				: gone ? ": the history file was removed"
 				       : ", no live jobs");
 	}
-	run_close(&r, 0);
+	/* A job submitted while this driver was on its way out saw a driver and
+	 * started none: hand it to a new one once the lock is free. */
+	run_close(&r, !r.signo && !gone);
 	return 0;
 }
 
