@@ -175,10 +175,10 @@ static void fmt_dur(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%.1fs", ms / 1000.0);
 	else if (ms < 3600000)
 		snprintf(buf, len, "%lldm%02llds", (long long)(ms / 60000),
-			 (long long)(ms / 1000 % 60));
+		         (long long)(ms / 1000 % 60));
 	else
 		snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000),
-			 (long long)(ms / 60000 % 60));
+		         (long long)(ms / 60000 % 60));
 }
 
 /* Local time "2026-11-27 15:02:54" for ms since the epoch; "-" for 0. */
@@ -243,7 +243,7 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 /* getopt_long over argv (argv[0] = the command) with our own error lines.
  * Returns the option, -1 at the end, or '?' after printing a usage error. */
 static int next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
-		    const struct option *longopts)
+                    const struct option *longopts)
 {
 	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
 	if (c == '?') {
@@ -300,7 +300,7 @@ static int64_t find_job(struct store *st, const char *ref, const char *cmd)
 /* The endpoint to use: the command's -e, else the global one, else the
  * default. NULL after printing an error. */
 static const struct config_endpoint *pick_endpoint(struct config *cfg, const char *name,
-						   const char *cmd)
+                                                   const char *cmd)
 {
 	const struct config_endpoint *ep;
 	if (!name)
@@ -309,13 +309,15 @@ static const struct config_endpoint *pick_endpoint(struct config *cfg, const cha
 	if (!ep) {
 		if (name) {
 			char *c = clean(name);
-			errf(cmd, "unknown endpoint '%s': name one from the config file (%s), or "
-				  "give a URL or a RunPod endpoint id",
+			errf(cmd,
+			     "unknown endpoint '%s': name one from the config file (%s), or "
+			     "give a URL or a RunPod endpoint id",
 			     c, cfg->config_path ? cfg->config_path : "~/.config/sdq/config");
 			free(c);
 		} else {
-			errf(cmd, "no endpoint configured: set SDQ_ENDPOINT (a RunPod endpoint id or "
-				  "URL) or add an [endpoint] section to %s",
+			errf(cmd,
+			     "no endpoint configured: set SDQ_ENDPOINT (a RunPod endpoint id or "
+			     "URL) or add an [endpoint] section to %s",
 			     cfg->config_path ? cfg->config_path : "~/.config/sdq/config");
 		}
 	}
@@ -547,12 +549,10 @@ static int parse_states(const char *s, int *mask, int *live)
 
 int cli_ls(struct config *cfg, int argc, char **argv)
 {
-	static const struct option lo[] = {{"json", no_argument, 0, 'j'},
-					   {"state", required_argument, 0, 's'},
-					   {"limit", required_argument, 0, 'l'},
-					   {"all", no_argument, 0, 'a'},
-					   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+	static const struct option lo[] = {
+	    {"json", no_argument, 0, 'j'},        {"state", required_argument, 0, 's'},
+	    {"limit", required_argument, 0, 'l'}, {"all", no_argument, 0, 'a'},
+	    {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
 	struct store_query q;
 	struct store *st;
 	struct job **jobs = NULL;
@@ -573,12 +573,13 @@ int cli_ls(struct config *cfg, int argc, char **argv)
 			break;
 		case 's':
 			if (parse_states(optarg, &q.state_mask, &live) < 0)
-				return usage_error("ls", "unknown state in '%s' (states: PENDING, "
-							 "SUBMITTING, IN_QUEUE, IN_PROGRESS, "
-							 "COMPLETED, FAILED, CANCELLED, TIMED_OUT, "
-							 "SUBMIT_FAILED, EXPIRED, UNKNOWN, OTHER, live, "
-							 "done)",
-						   optarg);
+				return usage_error("ls",
+				                   "unknown state in '%s' (states: PENDING, "
+				                   "SUBMITTING, IN_QUEUE, IN_PROGRESS, "
+				                   "COMPLETED, FAILED, CANCELLED, TIMED_OUT, "
+				                   "SUBMIT_FAILED, EXPIRED, UNKNOWN, OTHER, live, "
+				                   "done)",
+				                   optarg);
 			break;
 		case 'l':
 			if (parse_long(optarg, 1, INT_MAX, &limit) < 0)
@@ -645,12 +646,14 @@ int cli_ls(struct config *cfg, int argc, char **argv)
 		char age[16], *ep, *pr, lead[128];
 		int w;
 		fmt_age(now - j->created_at, age, sizeof age);
-		ep = clean(j->endpoint ? j->endpoint : j->params.endpoint ? j->params.endpoint : "-");
+		ep = clean(j->endpoint          ? j->endpoint
+		           : j->params.endpoint ? j->params.endpoint
+		                                : "-");
 		pr = clean(j->params.prompt);
 		if (strlen(ep) > 12)
 			strcpy(ep + 9, "...");
 		w = snprintf(lead, sizeof lead, "%6lld  %-13s %5s  %-12s ", (long long)j->id,
-			     job_state_name(j->state), age, ep);
+		             job_state_name(j->state), age, ep);
 		if (color) {
 			printf("%6lld  %s%-13s\033[0m %5s  %-12s ", (long long)j->id,
 			       state_color(j->state), job_state_name(j->state), age, ep);
@@ -664,7 +667,7 @@ int cli_ls(struct config *cfg, int argc, char **argv)
 	}
 	if (n == 0 && isatty(STDOUT_FILENO))
 		fputs(q.text || q.state_mask || q.live_only ? "no matching jobs\n"
-							     : "no jobs yet: sdq submit -p PROMPT\n",
+		                                            : "no jobs yet: sdq submit -p PROMPT\n",
 		      stderr);
 	store_jobs_free(jobs, n);
 	store_close(st);
@@ -690,7 +693,8 @@ static void show_job(const struct job *j, const struct store_event *ev, size_t n
 	if (j->remote_id)
 		show_line("remote id", j->remote_id);
 	if (color)
-		printf("%-10s %s%s\033[0m", "state", state_color(j->state), job_state_name(j->state));
+		printf("%-10s %s%s\033[0m", "state", state_color(j->state),
+		       job_state_name(j->state));
 	else
 		printf("%-10s %s", "state", job_state_name(j->state));
 	if (j->state == JOB_OTHER && j->status_text) {
@@ -866,19 +870,19 @@ struct run {
 	struct store *st;
 	struct engine *e;
 	const char *cmd;
-	int dirty;          /* some job or the store changed */
-	int signo;          /* a caught signal */
-	int log;            /* driver: print every message with a time stamp */
-	int quiet;          /* don't print messages */
-	int status_shown;   /* a live status line is on stderr */
-	char status_line[256]; /* what it shows */
+	int dirty;              /* some job or the store changed */
+	int signo;              /* a caught signal */
+	int log;                /* driver: print every message with a time stamp */
+	int quiet;              /* don't print messages */
+	int status_shown;       /* a live status line is on stderr */
+	char status_line[256];  /* what it shows */
 	const char *health_for; /* waiting for this endpoint's health */
 	int health_seen;
-	int msg_seen;       /* an ENGINE_EV_MESSAGE arrived */
+	int msg_seen; /* an ENGINE_EV_MESSAGE arrived */
 	int msg_error;
-	char *msg;          /* the last message (sanitised) */
-	int retrying;       /* 1: a FAILED job waits for its /retry to be carried out,
-			       then to finish; 2: only for the /retry */
+	char *msg;    /* the last message (sanitised) */
+	int retrying; /* 1: a FAILED job waits for its /retry to be carried out,
+	                 then to finish; 2: only for the /retry */
 };
 
 static void status_clear(struct run *r)
@@ -912,7 +916,7 @@ static void on_event(struct engine *e, const struct engine_event *ev, void *udat
 		if (r->log) {
 			char t[40];
 			fprintf(stderr, "%s %s%s\n", job_iso8601(job_now_ms(), t, sizeof t),
-				ev->is_error ? "error: " : "", r->msg);
+			        ev->is_error ? "error: " : "", r->msg);
 		} else if (ev->is_error && !r->quiet) {
 			status_clear(r);
 			fprintf(stderr, "sdq: %s: %s\n", r->cmd, r->msg);
@@ -1043,7 +1047,7 @@ static void ensure_driver(struct config *cfg, struct store *st)
 		return;
 	if (spawn_driver(cfg) < 0)
 		fprintf(stderr, "sdq: could not start a background driver: jobs move on when "
-				"sdq runs again (sdq driver)\n");
+		                "sdq runs again (sdq driver)\n");
 }
 
 /* Free the engine (giving up the driver role), start a background driver if
@@ -1096,13 +1100,15 @@ static void status_draw(struct run *r, struct job **jobs, size_t n, int64_t elap
 	if (n == 1 && jobs[0]) {
 		const struct job *j = jobs[0];
 		len = snprintf(line, sizeof line, "job %lld %s", (long long)j->id,
-			       job_state_name(j->state));
+		               job_state_name(j->state));
 		if (j->state == JOB_IN_PROGRESS && j->progress >= 0 && len < (int)sizeof line)
-			len += snprintf(line + len, sizeof line - len, " %.0f%%", j->progress * 100);
+			len +=
+			    snprintf(line + len, sizeof line - len, " %.0f%%", j->progress * 100);
 		if (len < (int)sizeof line)
 			snprintf(line + len, sizeof line - len, "  %s", el);
 	} else {
-		snprintf(line, sizeof line, "%zu of %zu jobs done, %zu live  %s", done, n, live, el);
+		snprintf(line, sizeof line, "%zu of %zu jobs done, %zu live  %s", done, n, live,
+		         el);
 	}
 	if (r->status_shown && strcmp(line, r->status_line) == 0)
 		return;
@@ -1128,8 +1134,8 @@ static int pending(struct run *r, const struct job *j)
  * arrives or timeout_ms passes (0: no limit). Fills jobs[] with the last
  * copies (caller frees). Returns 0 when all finished, 1 on timeout, 130 (or
  * 128 + signo) on a signal, -1 on a fatal engine error. */
-static int run_until_done(struct run *r, const int64_t *ids, struct job **jobs, size_t n,
-			  int show, int64_t timeout_ms)
+static int run_until_done(struct run *r, const int64_t *ids, struct job **jobs, size_t n, int show,
+                          int64_t timeout_ms)
 {
 	int64_t start = engine_now_ms(), last_read = 0;
 	int first = 1;
@@ -1206,8 +1212,8 @@ static int report_jobs(const char *cmd, struct job **jobs, size_t n, int json)
 				errf(cmd, "job %lld still %s", (long long)j->id,
 				     job_state_name(j->state));
 			else
-				errf(cmd, "job %lld %s: %s", (long long)j->id, job_state_name(j->state),
-				     e);
+				errf(cmd, "job %lld %s: %s", (long long)j->id,
+				     job_state_name(j->state), e);
 			free(e);
 			rc = 1;
 		}
@@ -1233,7 +1239,7 @@ static int report_jobs(const char *cmd, struct job **jobs, size_t n, int json)
 /* Wait for ids as a driver (or a viewer when another process drives), report,
  * hand over, close. Returns the exit status. */
 static int wait_and_report(struct run *r, const int64_t *ids, size_t n, int json,
-			   int64_t timeout_ms)
+                           int64_t timeout_ms)
 {
 	struct job **jobs = calloc(n ? n : 1, sizeof *jobs);
 	int show = isatty(STDERR_FILENO) && !json, rc;
@@ -1254,7 +1260,7 @@ static int wait_and_report(struct run *r, const int64_t *ids, size_t n, int json
 		rc = 1;
 	} else {
 		fprintf(stderr, "sdq: %s: interrupted; the job goes on (sdq wait %lld)\n", r->cmd,
-			(long long)ids[0]);
+		        (long long)ids[0]);
 	}
 	for (size_t i = 0; i < n; i++)
 		job_free(jobs[i]);
@@ -1294,22 +1300,22 @@ static int add_set(cJSON **extra, const char *kv)
 int cli_submit(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
-					   {"prompt", required_argument, 0, 'p'},
-					   {"negative", required_argument, 0, 'n'},
-					   {"seed", required_argument, 0, 'S'},
-					   {"steps", required_argument, 0, 's'},
-					   {"cfg", required_argument, 0, 'c'},
-					   {"width", required_argument, 0, 'W'},
-					   {"height", required_argument, 0, 'H'},
-					   {"count", required_argument, 0, 'N'},
-					   {"sampler", required_argument, 0, 'a'},
-					   {"template", required_argument, 0, 't'},
-					   {"set", required_argument, 0, 'x'},
-					   {"wait", no_argument, 0, 'w'},
-					   {"timeout", required_argument, 0, 'T'},
-					   {"json", no_argument, 0, 'j'},
-					   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+	                                   {"prompt", required_argument, 0, 'p'},
+	                                   {"negative", required_argument, 0, 'n'},
+	                                   {"seed", required_argument, 0, 'S'},
+	                                   {"steps", required_argument, 0, 's'},
+	                                   {"cfg", required_argument, 0, 'c'},
+	                                   {"width", required_argument, 0, 'W'},
+	                                   {"height", required_argument, 0, 'H'},
+	                                   {"count", required_argument, 0, 'N'},
+	                                   {"sampler", required_argument, 0, 'a'},
+	                                   {"template", required_argument, 0, 't'},
+	                                   {"set", required_argument, 0, 'x'},
+	                                   {"wait", no_argument, 0, 'w'},
+	                                   {"timeout", required_argument, 0, 'T'},
+	                                   {"json", no_argument, 0, 'j'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	struct job_params p;
 	const struct config_endpoint *ep;
 	const char *epname = NULL;
@@ -1338,13 +1344,15 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 			break;
 		case 'S':
 			if (parse_i64(optarg, &p.seed) < 0 || p.seed < -1) {
-				rc = usage_error("submit", "--seed needs a number >= 0 (-1: random)");
+				rc = usage_error("submit",
+				                 "--seed needs a number >= 0 (-1: random)");
 				goto out;
 			}
 			break;
 		case 's':
 			if (parse_long(optarg, 1, 10000, &v) < 0) {
-				rc = usage_error("submit", "--steps needs a number from 1 to 10000");
+				rc =
+				    usage_error("submit", "--steps needs a number from 1 to 10000");
 				goto out;
 			}
 			p.steps = (int)v;
@@ -1359,8 +1367,8 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 		case 'W':
 		case 'H':
 			if (parse_long(optarg, 8, 16384, &v) < 0) {
-				rc = usage_error("submit", "-%c needs a size from 8 to 16384 pixels",
-						 c);
+				rc = usage_error("submit",
+				                 "-%c needs a size from 8 to 16384 pixels", c);
 				goto out;
 			}
 			if (c == 'W')
@@ -1383,8 +1391,9 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 			break;
 		case 'x':
 			if (add_set(&extra, optarg) < 0) {
-				rc = usage_error("submit", "--set needs KEY=VALUE (VALUE is JSON or "
-							   "text)");
+				rc =
+				    usage_error("submit", "--set needs KEY=VALUE (VALUE is JSON or "
+				                          "text)");
 				goto out;
 			}
 			break;
@@ -1409,7 +1418,7 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 		prompt = argv[optind++];
 	if (optind < argc) {
 		rc = usage_error("submit", "unexpected argument '%s' (quote the prompt)",
-				 argv[optind]);
+		                 argv[optind]);
 		goto out;
 	}
 	if (!prompt || !*prompt) {
@@ -1467,7 +1476,7 @@ out:
 
 /* Parse the ids of argv[from..argc) into a malloc'd array. NULL on error. */
 static int64_t *find_jobs(struct store *st, int argc, char **argv, int from, const char *cmd,
-			  size_t *n)
+                          size_t *n)
 {
 	int64_t *ids = calloc((size_t)(argc - from) + 1, sizeof *ids);
 	*n = 0;
@@ -1487,9 +1496,9 @@ static int64_t *find_jobs(struct store *st, int argc, char **argv, int from, con
 int cli_wait(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"json", no_argument, 0, 'j'},
-					   {"timeout", required_argument, 0, 'T'},
-					   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+	                                   {"timeout", required_argument, 0, 'T'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	struct run r;
 	int64_t *ids;
 	size_t n;
@@ -1587,9 +1596,9 @@ int cli_cancel(struct config *cfg, int argc, char **argv)
 int cli_retry(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"wait", no_argument, 0, 'w'},
-					   {"json", no_argument, 0, 'j'},
-					   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+	                                   {"json", no_argument, 0, 'j'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	struct run r;
 	char *err = NULL;
 	int c, wait = 0, json = 0;
@@ -1637,8 +1646,9 @@ int cli_retry(struct config *cfg, int argc, char **argv)
 		r.quiet = 1;
 		c = run_until_done(&r, &id, &j, 1, 0, 30000);
 		if (c == 0 && j && (j->state == JOB_FAILED || j->state == JOB_TIMED_OUT)) {
-			errf("retry", "job %lld: the endpoint did not retry it%s%s: sdq rerun %lld "
-				      "makes a new attempt",
+			errf("retry",
+			     "job %lld: the endpoint did not retry it%s%s: sdq rerun %lld "
+			     "makes a new attempt",
 			     (long long)id, r.msg ? ": " : "", r.msg ? r.msg : "", (long long)id);
 			c = 1;
 		} else if (c == 1) {
@@ -1656,9 +1666,9 @@ int cli_retry(struct config *cfg, int argc, char **argv)
 int cli_rerun(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"wait", no_argument, 0, 'w'},
-					   {"json", no_argument, 0, 'j'},
-					   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+	                                   {"json", no_argument, 0, 'j'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	struct run r;
 	char *err = NULL;
 	int c, wait = 0, json = 0;
@@ -1871,7 +1881,8 @@ int cli_rm(struct config *cfg, int argc, char **argv)
 		char *err = NULL;
 		struct job *j = store_job_get(st, ids[i], &err);
 		if (!j) {
-			errf("rm", "cannot read job %lld: %s", (long long)ids[i], err ? err : "gone");
+			errf("rm", "cannot read job %lld: %s", (long long)ids[i],
+			     err ? err : "gone");
 			free(err);
 			rc = 1;
 			continue;
@@ -1891,7 +1902,8 @@ int cli_rm(struct config *cfg, int argc, char **argv)
 			continue;
 		}
 		for (size_t k = 0; files && k < j->n_outputs; k++) {
-			if (j->outputs[k].path && unlink(j->outputs[k].path) < 0 && errno != ENOENT) {
+			if (j->outputs[k].path && unlink(j->outputs[k].path) < 0 &&
+			    errno != ENOENT) {
 				char *s = clean(j->outputs[k].path);
 				errf("rm", "cannot delete %s: %s", s, strerror(errno));
 				free(s);
@@ -1928,8 +1940,8 @@ static void print_health(const struct config_endpoint *ep, const struct engine_h
 		       h->jobs_retried);
 		printf("workers    %ld idle, %ld running, %ld initializing, %ld ready, %ld "
 		       "throttled, %ld unhealthy\n",
-		       h->workers_idle, h->workers_running, h->workers_initializing, h->workers_ready,
-		       h->workers_throttled, h->workers_unhealthy);
+		       h->workers_idle, h->workers_running, h->workers_initializing,
+		       h->workers_ready, h->workers_throttled, h->workers_unhealthy);
 	}
 	if (h->text)
 		show_line("info", h->text);
@@ -1974,9 +1986,9 @@ static cJSON *health_json(const struct config_endpoint *ep, const struct engine_
 int cli_health(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
-					   {"json", no_argument, 0, 'j'},
-					   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+	                                   {"json", no_argument, 0, 'j'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	const struct config_endpoint *ep;
 	const struct engine_health *h;
 	const char *epname = NULL;
@@ -2096,9 +2108,9 @@ int cli_purge_queue(struct config *cfg, int argc, char **argv)
 int cli_driver(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"status", no_argument, 0, 's'},
-					   {"linger", required_argument, 0, 'l'},
-					   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+	                                   {"linger", required_argument, 0, 'l'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	struct store_query q;
 	struct run r;
 	int c, status = 0;
@@ -2150,8 +2162,8 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 	}
 	{
 		char t[40];
-		fprintf(stderr, "%s driver started, pid %ld\n", job_iso8601(job_now_ms(), t, sizeof t),
-			(long)getpid());
+		fprintf(stderr, "%s driver started, pid %ld\n",
+		        job_iso8601(job_now_ms(), t, sizeof t), (long)getpid());
 	}
 	if (stat(cfg->db_path, &db0) < 0)
 		memset(&db0, 0, sizeof db0);
@@ -2185,9 +2197,9 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 	{
 		char t[40];
 		fprintf(stderr, "%s driver exits%s\n", job_iso8601(job_now_ms(), t, sizeof t),
-			r.signo ? " on a signal"
-				: gone ? ": the history file was removed"
-				       : ", no live jobs");
+		        r.signo ? " on a signal"
+		        : gone  ? ": the history file was removed"
+		                : ", no live jobs");
 	}
 	/* A job submitted while this driver was on its way out saw a driver and
 	 * started none: hand it to a new one once the lock is free. */
@@ -2203,7 +2215,7 @@ static char *find_emulator(void)
 {
 	const char *env = getenv("SDQ_EMULATOR");
 	static const char *const rel[] = {"/../tests/emulator.py", "/../../tests/emulator.py",
-					  "/../share/sdq/emulator.py", "/tests/emulator.py"};
+	                                  "/../share/sdq/emulator.py", "/tests/emulator.py"};
 	char exe[PATH_MAX], path[PATH_MAX * 2], *slash;
 	ssize_t n;
 
@@ -2279,9 +2291,10 @@ static pid_t start_emulator(const char *script, int *port)
 	}
 	close(fds[0]);
 	if (*port <= 0) {
-		fprintf(stderr, "sdq: demo: the emulator did not start (python3 %s): run it by hand "
-				"to see why\n",
-			script);
+		fprintf(stderr,
+		        "sdq: demo: the emulator did not start (python3 %s): run it by hand "
+		        "to see why\n",
+		        script);
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 		return -1;
@@ -2325,7 +2338,7 @@ int cli_demo(struct config *cfg, int argc, char **argv)
 	}
 	if (!(script = find_emulator())) {
 		fprintf(stderr, "sdq: demo: cannot find emulator.py: set SDQ_EMULATOR to its path "
-				"(it is tests/emulator.py in the source tree)\n");
+		                "(it is tests/emulator.py in the source tree)\n");
 		return 1;
 	}
 	if (!base || !*base || access(base, W_OK) != 0)
@@ -2333,7 +2346,7 @@ int cli_demo(struct config *cfg, int argc, char **argv)
 	snprintf(dir, sizeof dir, "%s/sdq-demo-%ld-XXXXXX", base, (long)getuid());
 	if (!mkdtemp(dir)) {
 		fprintf(stderr, "sdq: demo: cannot create a directory in %s: %s\n", base,
-			strerror(errno));
+		        strerror(errno));
 		free(script);
 		return 1;
 	}
@@ -2413,8 +2426,7 @@ static const struct cli_command commands[] = {
      "  --all            no limit\n"
      "  TEXT...          full-text search over prompts\n",
      0},
-    {"show", cli_show, "ID... [--json]",
-     "show a job: parameters, timings, error, images, events",
+    {"show", cli_show, "ID... [--json]", "show a job: parameters, timings, error, images, events",
      "  --json           print the job as JSON (with its events)\n", 0},
     {"submit", cli_submit,
      "[-e ENDPOINT] -p PROMPT [-n NEG] [--seed N] [--steps N] [--cfg X] [-W N] [-H N]\n"
@@ -2491,17 +2503,17 @@ const struct cli_command *cli_command_find(const char *name)
 void cli_usage(FILE *f)
 {
 	fprintf(f, "usage: sdq [-e ENDPOINT] [--config FILE] [--no-color] [COMMAND [ARGS]]\n"
-		   "\n"
-		   "sdq is a terminal job manager for Stable Diffusion: with no command it opens\n"
-		   "the dashboard; the commands below script the same job queue and history.\n"
-		   "\n"
-		   "Options:\n"
-		   "  -e, --endpoint E endpoint name, URL or RunPod id (also SDQ_ENDPOINT)\n"
-		   "  --config FILE    config file (also SDQ_CONFIG)\n"
-		   "  --no-color       no colour (also NO_COLOR)\n"
-		   "  -h, --help       this help;  -V, --version  the version\n"
-		   "\n"
-		   "Commands:\n");
+	           "\n"
+	           "sdq is a terminal job manager for Stable Diffusion: with no command it opens\n"
+	           "the dashboard; the commands below script the same job queue and history.\n"
+	           "\n"
+	           "Options:\n"
+	           "  -e, --endpoint E endpoint name, URL or RunPod id (also SDQ_ENDPOINT)\n"
+	           "  --config FILE    config file (also SDQ_CONFIG)\n"
+	           "  --no-color       no colour (also NO_COLOR)\n"
+	           "  -h, --help       this help;  -V, --version  the version\n"
+	           "\n"
+	           "Commands:\n");
 	for (const struct cli_command *c = commands; c->name; c++)
 		fprintf(f, "  %-12s %s\n", c->name, c->summary);
 	fprintf(f, "\nsdq help COMMAND shows a command's options; man sdq has the rest.\n");

@@ -19,11 +19,11 @@ typedef int (*cli_fn)(struct config *cfg, int argc, char **argv);
 
 struct cli_command {
 	const char *name;
-	cli_fn run;         /* NULL: dispatched by main (preview) */
-	const char *args;   /* the synopsis after "sdq NAME" */
+	cli_fn run;          /* NULL: dispatched by main (preview) */
+	const char *args;    /* the synopsis after "sdq NAME" */
 	const char *summary; /* one line for the command list */
-	const char *help;   /* option descriptions, one per line, or NULL */
-	int no_config;      /* 1: main does not load the config first */
+	const char *help;    /* option descriptions, one per line, or NULL */
+	int no_config;       /* 1: main does not load the config first */
 };
 
 /* The command called name, or NULL. The table is static (never freed). */

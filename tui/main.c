@@ -21,7 +21,7 @@ static int load_config(struct config **cfg)
 	*cfg = config_load(&err);
 	if (!*cfg) {
 		fprintf(stderr, "sdq: %s: fix the config file or point SDQ_CONFIG elsewhere\n",
-			err ? err : "cannot load the configuration");
+		        err ? err : "cannot load the configuration");
 		free(err);
 		return -1;
 	}
@@ -31,12 +31,12 @@ static int load_config(struct config **cfg)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
-					   {"config", required_argument, 0, 'c'},
-					   {"no-color", no_argument, 0, 'C'},
-					   {"no-colour", no_argument, 0, 'C'},
-					   {"help", no_argument, 0, 'h'},
-					   {"version", no_argument, 0, 'V'},
-					   {0, 0, 0, 0}};
+	                                   {"config", required_argument, 0, 'c'},
+	                                   {"no-color", no_argument, 0, 'C'},
+	                                   {"no-colour", no_argument, 0, 'C'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {"version", no_argument, 0, 'V'},
+	                                   {0, 0, 0, 0}};
 	const struct cli_command *cmd;
 	struct config *cfg = NULL;
 	const char *endpoint = NULL;
@@ -67,10 +67,11 @@ int main(int argc, char **argv)
 			return 0;
 		case ':':
 			fprintf(stderr, "sdq: option %s needs a value (see sdq --help)\n",
-				argv[optind - 1]);
+			        argv[optind - 1]);
 			return 2;
 		default:
-			fprintf(stderr, "sdq: unknown option %s (see sdq --help)\n", argv[optind - 1]);
+			fprintf(stderr, "sdq: unknown option %s (see sdq --help)\n",
+			        argv[optind - 1]);
 			return 2;
 		}
 	}
@@ -88,7 +89,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[0], "preview") == 0)
 		return preview_cli(argc, argv);
 	if (!(cmd = cli_command_find(argv[0]))) {
-		fprintf(stderr, "sdq: unknown command '%s': see sdq --help for the list\n", argv[0]);
+		fprintf(stderr, "sdq: unknown command '%s': see sdq --help for the list\n",
+		        argv[0]);
 		return 2;
 	}
 	if (!cmd->no_config && load_config(&cfg) < 0)
