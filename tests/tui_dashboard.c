@@ -388,6 +388,18 @@ static void test_resize(void)
 	WAIT_TEXT(pt, "params");
 	int row, col;
 	CHECK(ptyterm_find(pt, "params", &row, &col) && col > 60);
+	/* a resize in the compose form keeps what was typed */
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, "typed before the resize");
+	WAIT_TEXT(pt, "typed before the resize");
+	ptyterm_resize(pt, 100, 30);
+	WAIT_TEXT(pt, "Template");
+	WAIT_TEXT(pt, "typed before the resize");
+	ptyterm_key(pt, "Esc");
+	WAIT_TEXT(pt, "Discard");
+	ptyterm_send(pt, "y");
+	CHECK(ptyterm_wait_for_text_gone(pt, "New job", WAIT_MS));
 	/* too small: says so, and comes back */
 	ptyterm_resize(pt, 30, 6);
 	WAIT_TEXT(pt, "too small");
@@ -731,6 +743,25 @@ static void test_ascii_locale(void)
 	quit_and_check(pt);
 }
 
+/* A refused key is marked in the header; no key ever shows on screen. */
+static void test_auth_failed(void)
+{
+	new_data_dir();
+	char *argv[] = {(char *)sdq_bin, NULL};
+	char *env[] = {"SDQ_GRAPHICS=none", data_env, endpoint_env, "RUNPOD_API_KEY=wrong-key-4711",
+	               NULL};
+	struct ptyterm *pt = ptyterm_start(argv, env, 120, 30, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "AUTH FAILED");
+	compose(pt, "never accepted");
+	WAIT_TEXT(pt, "SUBMIT_FAILED");
+	ptyterm_settle(pt, 300, 3000);
+	CHECK(!ptyterm_find(pt, "wrong-key", NULL, NULL));
+	CHECK(!ptyterm_find(pt, "4711", NULL, NULL));
+	quit_and_check(pt);
+}
+
 /* A crash signal still gives the terminal back, then kills the process. */
 static void test_crash_restores(void)
 {
@@ -855,6 +886,7 @@ int main(void)
 	TH_RUN(test_long_paste_and_quit_message);
 	TH_RUN(test_unreachable);
 	TH_RUN(test_crash_restores);
+	TH_RUN(test_auth_failed);
 	TH_RUN(test_ascii_locale);
 	TH_RUN(test_detail_scroll);
 	TH_RUN(test_quit_asks_about_local_jobs);

@@ -892,11 +892,13 @@ static void ui_paint_header(struct ui *u)
 		}
 		x = ui_hdr_put(w, x, ": ", base);
 		attr_t bad = (u->colors ? ui_attr(UI_ERROR) : 0) | A_BOLD | A_REVERSE;
-		if (!h || !h->valid) {
+		if (h && h->auth_failed) {
+			x = ui_hdr_put(w, x, "AUTH FAILED", bad);
+		} else if (h && h->rate_limited && !h->valid) {
+			x = ui_hdr_put(w, x, "RATE LIMITED", bad);
+		} else if (!h || !h->valid) {
 			x = ui_hdr_put(w, x, h && h->error ? "UNREACHABLE" : "health ?",
 			               h && h->error ? bad : base);
-		} else if (h->auth_failed) {
-			x = ui_hdr_put(w, x, "AUTH FAILED", bad);
 		} else if (!h->reachable) {
 			x = ui_hdr_put(w, x, "UNREACHABLE", bad);
 		} else {
