@@ -196,6 +196,17 @@ check "ls TEXT filters" jcheck "$tmp/o" 'len(j) == 0'
 "$SDQ" ls --state failed,cancelled --json >"$tmp/o"
 check "ls --state filters" jcheck "$tmp/o" 'len(j) == 0'
 
+# --- on a terminal, a long wait shows a live status line on stderr, cleared at the end
+if command -v script >/dev/null 2>&1; then
+	script -qec "'$SDQ' submit -p '[[queue=1.2 run=1.5 steps=3]] tty wait' --wait" /dev/null \
+		>"$tmp/tty" 2>&1 </dev/null; rc=$?
+	check "submit --wait on a tty exits 0" test $rc = 0
+	check "a live status line (state, redrawn with CR)" sh -c "tr '\r' '\n' <'$tmp/tty' | grep -Eq '^job [0-9]+ IN_(QUEUE|PROGRESS)'"
+	check "the status line is cleared before the paths" sh -c "grep -q \"\$(printf '\r\033\\[K')\" '$tmp/tty' && tr -d '\r' <'$tmp/tty' | grep -q '\.png\$'"
+else
+	echo "it_cli: no script(1): skipping the tty status test" >&2
+fi
+
 # --- sanitised output: an escape in a prompt is shown, not sent
 esc=$(printf 'evil \033]0;pwned\007 prompt')
 "$SDQ" submit -p "$esc [[queue=0.1 run=0.1]]" --wait --timeout 60 >/dev/null 2>&1
