@@ -32,6 +32,7 @@
 #include "http.h"
 #include "output.h"
 #include "params.h"
+#include "runpod.h"
 
 #define STATUS_MAX_BODY ((size_t)256 << 20)
 #define IMAGE_MAX ((size_t)64 << 20)
@@ -167,6 +168,16 @@ static int64_t backoff_ms(struct rp *rp, int n, int64_t base, int64_t max)
 	if (d > max)
 		d = max;
 	return jitter(rp, d);
+}
+
+/* A JSON number as int64 milliseconds/counters: -1 when it is not a finite
+ * number in range (a server's 1e999 must not be undefined behaviour). */
+static int64_t num_i64(const cJSON *v)
+{
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < -9.0e18 ||
+	    v->valuedouble > 9.0e18)
+		return -1;
+	return (int64_t)v->valuedouble;
 }
 
 /* A short, single-line excerpt of a response body for an error message. */
@@ -666,10 +677,26 @@ static void parse_progress(const cJSON *out, double *frac, char *text, size_t tl
 		if (!text[0] && cJSON_IsString(v))
 			excerpt(v->valuestring, strlen(v->valuestring), text, tlen);
 	}
-	if (*frac > 1)
+	if (!isfinite(*frac) || *frac < 0)
+		*frac = -1; /* 1e999/1e999, negative steps...: unknown */
+	else if (*frac > 1)
 		*frac = 1;
 	if (*frac >= 0 && !text[0])
 		snprintf(text, tlen, "%.0f%%", *frac * 100.0);
+}
+
+int runpod_progress_parse(const char *json, size_t len, double *frac, char *text, size_t tlen)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	if (!root) {
+		*frac = -1;
+		if (tlen)
+			text[0] = '\0';
+		return -1;
+	}
+	parse_progress(root, frac, text, tlen);
+	cJSON_Delete(root);
+	return 0;
 }
 
 /* ---------- completion: extract, fetch, save, commit ---------- */
@@ -813,12 +840,8 @@ static void on_completed(struct rjob *rj, const cJSON *root)
 		return;
 	}
 	c->delay_ms = c->exec_ms = -1;
-	v = cJSON_GetObjectItemCaseSensitive(root, "delayTime");
-	if (cJSON_IsNumber(v))
-		c->delay_ms = (int64_t)v->valuedouble;
-	v = cJSON_GetObjectItemCaseSensitive(root, "executionTime");
-	if (cJSON_IsNumber(v))
-		c->exec_ms = (int64_t)v->valuedouble;
+	c->delay_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "delayTime"));
+	c->exec_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "executionTime"));
 	v = cJSON_GetObjectItemCaseSensitive(root, "workerId");
 	if (cJSON_IsString(v))
 		c->worker_id = strdup(v->valuestring);
@@ -982,12 +1005,10 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 	request_ok(rp);
 	rj->fails = 0;
 	s = job_state_parse(st->valuestring);
-	v = cJSON_GetObjectItemCaseSensitive(root, "delayTime");
-	if (cJSON_IsNumber(v))
-		j->delay_ms = (int64_t)v->valuedouble;
-	v = cJSON_GetObjectItemCaseSensitive(root, "executionTime");
-	if (cJSON_IsNumber(v))
-		j->exec_ms = (int64_t)v->valuedouble;
+	if (num_i64(cJSON_GetObjectItemCaseSensitive(root, "delayTime")) >= 0)
+		j->delay_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "delayTime"));
+	if (num_i64(cJSON_GetObjectItemCaseSensitive(root, "executionTime")) >= 0)
+		j->exec_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "executionTime"));
 	v = cJSON_GetObjectItemCaseSensitive(root, "workerId");
 	if (cJSON_IsString(v) && (!j->worker_id || strcmp(j->worker_id, v->valuestring) != 0))
 		job_set_str(&j->worker_id, v->valuestring);
@@ -1287,10 +1308,7 @@ static void on_health(struct rp *rp, const struct http_response *r)
 		report_health(rp);
 		return;
 	}
-#define NUM(obj, key)                                                                              \
-	(cJSON_IsNumber(cJSON_GetObjectItem(obj, key))                                             \
-	     ? (long)cJSON_GetObjectItem(obj, key)->valuedouble                                    \
-	     : -1L)
+#define NUM(obj, key) ((long)num_i64(cJSON_GetObjectItem(obj, key)))
 	jobs = cJSON_GetObjectItem(root, "jobs");
 	w = cJSON_GetObjectItem(root, "workers");
 	rp->health.valid = 1;
@@ -1343,9 +1361,9 @@ static void on_purge(struct rp *rp, const struct http_response *r)
 	}
 	root = cJSON_ParseWithLength(r->body, r->len);
 	n = root ? cJSON_GetObjectItem(root, "removed") : NULL;
-	if (cJSON_IsNumber(n))
+	if (num_i64(n) >= 0)
 		engine_message(rp->e, 0, "endpoint %s: removed %ld queued job%s", rp->ep->name,
-		               (long)n->valuedouble, (long)n->valuedouble == 1 ? "" : "s");
+		               (long)num_i64(n), num_i64(n) == 1 ? "" : "s");
 	else
 		engine_message(rp->e, 0, "endpoint %s: queue purged", rp->ep->name);
 	cJSON_Delete(root);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include "engine.h"
 #include "http.h"
+#include "runpod.h"
 #include "th.h"
 #include "engine_emu.h"
 
@@ -227,6 +228,49 @@ static int file_size_ok(const char *path)
 }
 
 /* ---- tests ---- */
+
+static void test_progress_table(void)
+{
+	static const struct {
+		const char *json;
+		double frac; /* -1: unknown */
+		const char *text;
+	} cases[] = {
+	    {"\"4/10\"", 0.4, "4/10"},
+	    {"\"40%\"", 0.4, "40%"},
+	    {"\"step 4 of 10\"", 0.4, "step 4 of 10"},
+	    {"\"sampling 5/20 1.2s/it\"", 0.25, "sampling 5/20 1.2s/it"},
+	    {"0.25", 0.25, "25%"},
+	    {"{\"progress\":0.4}", 0.4, "40%"},
+	    {"{\"progress\":40}", 0.4, "40%"},
+	    {"{\"progress\":\"4/10\"}", 0.4, "4/10"},
+	    {"{\"step\":4,\"total\":10}", 0.4, "4/10"},
+	    {"{\"percent\":40,\"message\":\"denoising\"}", 0.4, "denoising"},
+	    {"\"loading the model\"", -1, "loading the model"},
+	    {"\"1e999/1e999\"", -1, "1e999/1e999"},
+	    {"{\"step\":1e999,\"total\":1e999}", -1, NULL},
+	    {"{\"step\":-3,\"total\":10}", -1, NULL},
+	    {"null", -1, ""},
+	    {"{\"unrelated\":true}", -1, ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		double f = 99;
+		char text[64];
+		CHECK_INT(runpod_progress_parse(cases[i].json, strlen(cases[i].json), &f, text,
+		                                sizeof text),
+		          0);
+		if (!CHECK(f > cases[i].frac - 1e-9 && f < cases[i].frac + 1e-9))
+			fprintf(stderr, "  %s: %g\n", cases[i].json, f);
+		if (cases[i].text)
+			CHECK_STR(text, cases[i].text);
+	}
+	{
+		double f = 0;
+		char text[8];
+		CHECK_INT(runpod_progress_parse("{", 1, &f, text, sizeof text), -1);
+		CHECK(f == -1);
+	}
+}
 
 static void lifecycle(const char *shape, int count, const char *fmt)
 {
@@ -739,6 +783,7 @@ int main(void)
 		emu_stop(&em);
 		return 2;
 	}
+	TH_RUN(test_progress_table);
 	TH_RUN(test_shapes);
 	TH_RUN(test_failed);
 	TH_RUN(test_timed_out);
