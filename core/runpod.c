@@ -533,7 +533,19 @@ static void rjob_free(struct rjob *rj)
 	free(rj);
 }
 
-/* Commit rj's job; if it is terminal now, rj is freed (and must not be used). */
+static void update(struct rjob *rj);
+
+static void save_again_cb(struct engine *e, void *udata)
+{
+	struct rjob *rj = udata;
+	(void)e;
+	rj->timer = 0;
+	update(rj);
+}
+
+/* Commit rj's job; if it is terminal now, rj is freed (and must not be used).
+ * A terminal job the store refused (busy, disk full) is kept and saved again
+ * in 5 s: the engine keeps it live until a save succeeds. */
 static void update(struct rjob *rj)
 {
 	struct rp *rp = rj->rp;
@@ -542,7 +554,10 @@ static void update(struct rjob *rj)
 
 	if (terminal)
 		rjob_stop(rj);
-	engine_job_update(rp->e, j);
+	if (engine_job_update(rp->e, j) < 0 && terminal) {
+		rj->timer = engine_timer_add(rp->e, 5000, save_again_cb, rj);
+		return;
+	}
 	if (terminal)
 		rjob_free(rj);
 }

@@ -413,6 +413,34 @@ static void test_cancel_storm(void)
 	engine_free(e);
 }
 
+/* Another process (a viewer on its own store connection) cancels a job the
+ * driver follows: only the request flag is written; the driver carries it
+ * out and the flag is cleared. */
+static void test_cancel_by_viewer(void)
+{
+	struct engine *e = start_engine();
+	struct store *st2 = store_open(cfg->db_path, NULL);
+	struct engine *v = engine_new(cfg, st2, NULL);
+	int64_t id = submit(e, "emu", "a viewer cancels me [[queue=60]]", 1);
+	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
+
+	CHECK(j && j->state == JOB_IN_QUEUE);
+	job_free(j);
+	CHECK(!engine_is_driver(v));
+	CHECK_INT(engine_cancel(v, id, NULL), 0);
+	j = store_job_get(st2, id, NULL);
+	CHECK(j && j->state == JOB_IN_QUEUE && j->cancel_requested);
+	job_free(j);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_CANCELLED);
+	CHECK(j && !j->cancel_requested);
+	CHECK(j && job_stat(j->remote_id, "cancel_count") == 1);
+	job_free(j);
+	engine_free(v);
+	store_close(st2);
+	engine_free(e);
+}
+
 static void test_retry(void)
 {
 	struct engine *e = start_engine();
@@ -789,6 +817,7 @@ int main(void)
 	TH_RUN(test_timed_out);
 	TH_RUN(test_cancel);
 	TH_RUN(test_cancel_storm);
+	TH_RUN(test_cancel_by_viewer);
 	TH_RUN(test_retry);
 	TH_RUN(test_retry_requested_by_viewer);
 	TH_RUN(test_429);
