@@ -116,9 +116,12 @@ install: $(SDQ)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(SDQ) $(DESTDIR)$(BINDIR)/sdq
 	install -m 644 man/sdq.1 $(DESTDIR)$(MANDIR)/man1/sdq.1
+	install -d $(DESTDIR)$(PREFIX)/share/sdq
+	install -m 644 tests/emulator.py $(DESTDIR)$(PREFIX)/share/sdq/emulator.py
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sdq $(DESTDIR)$(MANDIR)/man1/sdq.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/sdq
 
 clean:
 	rm -rf build sdq
