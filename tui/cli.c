@@ -988,9 +988,7 @@ static void close_from(int lowfd)
 		close(fd);
 }
 
-/* Start `sdq driver` detached from this process and its terminal: its output
- * goes to driver.log in the data dir. 0, or -1. */
-static int spawn_driver(struct config *cfg)
+int cli_spawn_driver(struct config *cfg)
 {
 	char path[PATH_MAX];
 	int status, logfd = -1, null;
@@ -1045,7 +1043,7 @@ static void ensure_driver(struct config *cfg, struct store *st)
 		return;
 	if (store_job_count(st, &q, NULL) <= 0)
 		return;
-	if (spawn_driver(cfg) < 0)
+	if (cli_spawn_driver(cfg) < 0)
 		fprintf(stderr, "sdq: could not start a background driver: jobs move on when "
 		                "sdq runs again (sdq driver)\n");
 }

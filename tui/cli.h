@@ -41,6 +41,11 @@ int cli_command_usage(const char *name, FILE *f);
 void cli_set_endpoint(const char *endpoint);
 void cli_set_color(int color);
 
+/* Start `sdq driver` detached from this process and its terminal (a new
+ * session; its output goes to driver.log in the data dir), so live jobs keep
+ * moving with no sdq open. Waits only for the intermediate child. 0, or -1. */
+int cli_spawn_driver(struct config *cfg);
+
 int cli_help(struct config *cfg, int argc, char **argv);
 int cli_ls(struct config *cfg, int argc, char **argv);
 int cli_show(struct config *cfg, int argc, char **argv);

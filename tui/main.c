@@ -58,6 +58,8 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			cli_set_color(0);
+			/* the dashboard (and any child) reads NO_COLOR */
+			setenv("NO_COLOR", "1", 1);
 			break;
 		case 'h':
 			cli_usage(stdout);

@@ -45,6 +45,7 @@
 #include "text.h"
 #include "term.h"
 #include "preview.h"
+#include "cli.h"
 #include "ui.h"
 #include "keys.h"
 #include "view_jobs.h"
@@ -2165,39 +2166,13 @@ static void ui_crash_handlers(int on)
 	}
 }
 
-/* Hand live jobs to a detached `sdq driver` (as the CLI does) when the
- * config allows it and no driver runs. 1 if one was started. */
+/* Hand live jobs to a detached `sdq driver` when the config allows it and no
+ * driver runs. 1 if one was started. */
 static int ui_spawn_driver(struct config *cfg, struct store *st)
 {
 	if (!cfg->background_driver || store_driver_pid(st) != 0)
 		return 0;
-	pid_t pid = fork();
-	if (pid < 0)
-		return 0;
-	if (pid == 0) {
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		int fd = open("/dev/null", O_RDWR);
-		int logfd = -1;
-		if (cfg->data_dir) {
-			char path[PATH_MAX];
-			snprintf(path, sizeof path, "%s/driver.log", cfg->data_dir);
-			logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		}
-		if (fd >= 0)
-			dup2(fd, 0);
-		dup2(logfd >= 0 ? logfd : fd, 1);
-		dup2(logfd >= 0 ? logfd : fd, 2);
-		for (int i = 3; i < 1024; i++)
-			close(i);
-		execl("/proc/self/exe", "sdq", "driver", (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return 1;
+	return cli_spawn_driver(cfg) == 0;
 }
 
 static int ui_start_curses(struct ui *u)
