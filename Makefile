@@ -132,7 +132,8 @@ clean:
 # with clang into build/fuzz/ (needs clang's runtime: Debian libclang-rt-14-dev);
 # `make fuzz-run FUZZ_SECONDS=60` runs each in turn (with tests/fuzz/NAME.dict if
 # there is one), new inputs going to build/fuzz/corpus/NAME, crashes to
-# build/fuzz/crash-NAME-*.
+# build/fuzz/crash-NAME-*, output to build/fuzz/log-NAME.txt; it fails if any
+# target found something. A crash input, once fixed, goes into the corpus.
 FUZZ_SRC   = $(sort $(wildcard tests/fuzz_*.c))
 FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz_%.c=%)
 FUZZ_TEST_BIN = $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
@@ -169,11 +170,14 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz_%.c tests/fuzz_replay.h $(FUZZ_DIR)/libsdqcore.a
 		$(FUZZ_DIR)/libsdqcore.a $(CORE_LIBS)
 
 fuzz-run: fuzz
-	@for n in $(FUZZ_NAMES); do \
+	@failed=""; for n in $(FUZZ_NAMES); do \
 		mkdir -p $(FUZZ_DIR)/corpus/$$n; \
 		echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
 		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_DIR)/crash-$$n- $(FUZZ_ARGS) \
 			$$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict) \
-			$(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
-	done
+			$(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n 2>$(FUZZ_DIR)/log-$$n.txt \
+			|| failed="$$failed $$n"; \
+		grep -E '^#[0-9]+.*DONE|^stat::number_of_executed_units' $(FUZZ_DIR)/log-$$n.txt; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz-run: findings in:$$failed (see $(FUZZ_DIR)/log-NAME.txt)"; exit 1; fi
