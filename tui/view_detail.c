@@ -110,10 +110,16 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows)
 		snprintf(cfg, sizeof cfg, "  cfg %g", p->cfg);
 	if (p->seed >= 0)
 		snprintf(seed, sizeof seed, "%lld", (long long)p->seed);
-	snprintf(buf, sizeof buf, "%dx%d  steps %d%s  seed %s  count %d%s%s%s%s", p->width,
-	         p->height, p->steps, cfg, seed, p->count ? p->count : 1,
-	         p->sampler ? "  sampler " : "", p->sampler ? p->sampler : "",
-	         p->template_name ? "  template " : "", p->template_name ? p->template_name : "");
+	/* unset sizes and steps were left to the worker: say so, not "0x0" */
+	char size[32] = "size default", steps[24] = "steps default";
+	if (p->width > 0 || p->height > 0)
+		snprintf(size, sizeof size, "%dx%d", p->width, p->height);
+	if (p->steps > 0)
+		snprintf(steps, sizeof steps, "steps %d", p->steps);
+	snprintf(buf, sizeof buf, "%s  %s%s  seed %s  count %d%s%s%s%s", size, steps, cfg, seed,
+	         p->count ? p->count : 1, p->sampler ? "  sampler " : "",
+	         p->sampler ? p->sampler : "", p->template_name ? "  template " : "",
+	         p->template_name ? p->template_name : "");
 	y = vd_field(w, y, "params", buf, 3, 0);
 	if (p->extra_json)
 		y = vd_field(w, y, "extra", p->extra_json, 3, ui_attr(UI_DIM));
