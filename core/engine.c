@@ -79,6 +79,8 @@ struct engine {
 	unsigned char caught[65]; /* signals reported as ENGINE_EV_SIGNAL */
 
 	int want_drive, driving;
+	int closing; /* giving the role up: take no new work */
+	int in_step; /* engine_step is running (callbacks are on the stack) */
 	int64_t next_lock_try, next_dv_check;
 	int64_t last_dv;
 
@@ -675,26 +677,35 @@ static void forget_all(struct engine *e, int keep_submitting)
 	}
 }
 
+/* Give the driver role up. Submits in flight are allowed to finish (at most
+ * FREE_DRAIN_MS, and only when not called from inside engine_step), so they
+ * are not left UNKNOWN; nothing new is started meanwhile. Every live job
+ * stays as it is in the store for the next driver. */
+static void give_up(struct engine *e)
+{
+	int64_t deadline = engine_now_ms() + FREE_DRAIN_MS;
+
+	e->closing = 1;
+	while (!e->in_step) {
+		forget_all(e, 1);
+		grave_empty(e);
+		if (!e->nlive || engine_now_ms() >= deadline)
+			break;
+		engine_step(e, 100);
+	}
+	forget_all(e, 0);
+	store_unlock_driver(e->st);
+	e->driving = 0;
+	e->closing = 0;
+}
+
 void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
-	if (e->driving) {
-		/* Let submits in flight finish (bounded), so they are not left
-		 * UNKNOWN; nothing new is started once the others are forgotten. */
-		int64_t deadline = engine_now_ms() + FREE_DRAIN_MS;
-		e->cb = NULL;
-		for (;;) {
-			forget_all(e, 1);
-			grave_empty(e);
-			if (!e->nlive || engine_now_ms() >= deadline)
-				break;
-			engine_step(e, 100);
-		}
-		forget_all(e, 0);
-		store_unlock_driver(e->st);
-		e->driving = 0;
-	}
+	e->cb = NULL;
+	if (e->driving)
+		give_up(e);
 	for (size_t i = 0; i < e->nbackends; i++) {
 		e->backends[i].b->ops->free(e->backends[i].b);
 		free(e->backends[i].name);
@@ -967,9 +978,7 @@ int engine_drive(struct engine *e, int want)
 	if (!want) {
 		e->want_drive = 0;
 		if (e->driving) {
-			forget_all(e, 0);
-			store_unlock_driver(e->st);
-			e->driving = 0;
+			give_up(e);
 			emit_simple(e, ENGINE_EV_ROLE, 0, NULL);
 		}
 		return 0;
@@ -1202,7 +1211,7 @@ static void drain_pipe(struct engine *e)
 
 static void periodic(struct engine *e, int64_t now)
 {
-	if (e->want_drive && !e->driving && now >= e->next_lock_try) {
+	if (e->want_drive && !e->driving && !e->closing && now >= e->next_lock_try) {
 		char *err = NULL;
 		int r = store_lock_driver(e->st, &err);
 		e->next_lock_try = now + LOCK_RETRY_MS;
@@ -1215,7 +1224,7 @@ static void periodic(struct engine *e, int64_t now)
 		e->next_dv_check = now + (e->driving ? DV_CHECK_DRIVER_MS : DV_CHECK_VIEWER_MS);
 		if (dv != e->last_dv && dv >= 0) {
 			e->last_dv = dv;
-			if (e->driving)
+			if (e->driving && !e->closing)
 				scan_store(e);
 			emit_simple(e, ENGINE_EV_STORE, 0, NULL);
 		}
@@ -1268,6 +1277,7 @@ int engine_step(struct engine *e, int max_wait_ms)
 		fds[1 + i].events = ws[i].events;
 		fds[1 + i].revents = 0;
 	}
+	e->in_step++;
 	if (http_poll(e->http, fds, nfds, (int)timeout) < 0)
 		rc = -1;
 	if (http_perform(e->http) < 0)
@@ -1287,7 +1297,10 @@ int engine_step(struct engine *e, int max_wait_ms)
 	}
 	fire_timers(e);
 	periodic(e, engine_now_ms());
-	grave_empty(e);
+	/* finished jobs are freed only by the outermost pass: an inner one
+	 * (engine_step called from a callback) may have callers using them */
+	if (--e->in_step == 0)
+		grave_empty(e);
 	free(ws);
 	if (fds != stackfds)
 		free(fds);

@@ -693,6 +693,30 @@ static void test_resume(void)
 	engine_free(e);
 }
 
+/* The engine is freed right after a submit went out: the submit is allowed
+ * to finish, so the job is IN_QUEUE with its remote id (not UNKNOWN for the
+ * next driver), and a new driver completes it. */
+static void test_free_while_submitting(void)
+{
+	struct engine *e = start_engine();
+	const char *prompt = "quit right after submit [[queue=0.5 run=0.2]]";
+	int64_t id = submit(e, "emu", prompt, 1);
+	struct job *j = store_job_get(st, id, NULL);
+
+	CHECK(j && j->state == JOB_SUBMITTING);
+	job_free(j);
+	engine_free(e);
+	j = store_job_get(st, id, NULL);
+	CHECK(j && j->state == JOB_IN_QUEUE && j->remote_id);
+	job_free(j);
+	e = start_engine();
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_COMPLETED);
+	CHECK_INT(runs_for_prompt(prompt), 1);
+	job_free(j);
+	engine_free(e);
+}
+
 static void test_submitting_at_start(void)
 {
 	struct job *j = job_new();
@@ -829,6 +853,7 @@ int main(void)
 	TH_RUN(test_no_image);
 	TH_RUN(test_progress);
 	TH_RUN(test_resume);
+	TH_RUN(test_free_while_submitting);
 	TH_RUN(test_submitting_at_start);
 	TH_RUN(test_purge);
 	TH_RUN(test_unknown_status);
