@@ -54,6 +54,7 @@ static char *xstrdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_err(char **err, const char *fmt, ...)
 {
 	if (!err)
@@ -396,6 +397,16 @@ static void visit_string(struct walker *w, const char *s, const char *key, const
 }
 
 /* A1111's "info" is a JSON string; take its seeds. */
+
+/* A seed from a JSON number: -1 unless it is a whole-ish value that fits in
+ * int64_t (a server's 1e300 must not reach an undefined cast). */
+static int64_t seed_of(const cJSON *n)
+{
+	if (!cJSON_IsNumber(n) || !(n->valuedouble >= 0 && n->valuedouble < 9.2e18))
+		return -1;
+	return (int64_t)n->valuedouble;
+}
+
 static void read_a1111_info(struct walker *w, const char *s)
 {
 	if (w->all_seeds)
@@ -412,15 +423,14 @@ static void read_a1111_info(struct walker *w, const char *s)
 			size_t i = 0;
 			cJSON_ArrayForEach(e, all)
 			{
-				w->all_seeds[i++] =
-				    cJSON_IsNumber(e) ? (int64_t)e->valuedouble : -1;
+				w->all_seeds[i++] = seed_of(e);
 			}
 			w->n_all_seeds = i;
 		}
 	}
 	const cJSON *seed = cJSON_GetObjectItemCaseSensitive(info, "seed");
-	if (w->res->seed < 0 && cJSON_IsNumber(seed) && seed->valuedouble >= 0)
-		w->res->seed = (int64_t)seed->valuedouble;
+	if (w->res->seed < 0)
+		w->res->seed = seed_of(seed);
 	cJSON_Delete(info);
 }
 

@@ -125,12 +125,11 @@ int pngmeta_has_text(const unsigned char *png, size_t len, const char *keyword)
 {
 	if (!keyword || !*keyword)
 		return -1;
-	int r = walk(png, len, match_keyword, (void *)keyword);
-	if (r < 0)
+	/* the whole structure is checked first: a broken PNG is -1 even when an
+	 * early chunk holds the keyword (as documented) */
+	if (walk(png, len, NULL, NULL) != 0)
 		return -1;
-	if (r == 1)
-		return 1;
-	return 0;
+	return walk(png, len, match_keyword, (void *)keyword) == 1;
 }
 
 int pngmeta_size(const unsigned char *png, size_t len, int *width, int *height)
