@@ -614,6 +614,19 @@ static void test_expired(void)
 	engine_free(e);
 }
 
+/* An image bigger than the 64 MiB cap is not saved; the job says why. */
+static void test_huge_image(void)
+{
+	struct engine *e = start_engine();
+	int64_t id = submit(e, "emu", "enormous [[shape=huge huge=70 run=0.2]]", 1);
+	struct job *j = wait_job(e, id, -1, 120);
+	CHECK(j && j->state == JOB_FAILED);
+	CHECK(j && j->n_outputs == 0);
+	CHECK(j && j->error && j->error[0]);
+	job_free(j);
+	engine_free(e);
+}
+
 static void test_no_image(void)
 {
 	struct engine *e = start_engine();
@@ -851,6 +864,7 @@ int main(void)
 	TH_RUN(test_health);
 	TH_RUN(test_expired);
 	TH_RUN(test_no_image);
+	TH_RUN(test_huge_image);
 	TH_RUN(test_progress);
 	TH_RUN(test_resume);
 	TH_RUN(test_free_while_submitting);
