@@ -600,6 +600,27 @@ static void test_health(void)
 	CHECK(h && h->workers_idle + h->workers_running >= 0);
 	CHECK(h && h->jobs_completed >= 0);
 	engine_free(e);
+
+	/* automatic refreshes: /health keeps being asked for */
+	{
+		cJSON *s0 = emu_get("/_emu/stats", NULL), *s1;
+		const cJSON *n0 = cJSON_GetObjectItem(cJSON_GetObjectItem(s0, "ops"), "health");
+		long before = cJSON_IsNumber(n0) ? (long)n0->valuedouble : -1, after = before;
+		e = start_engine();
+		engine_health_auto(e, 200);
+		for (int64_t end = engine_now_ms() + 10000;
+		     after < before + 3 && engine_now_ms() < end;) {
+			engine_step(e, 100);
+			s1 = emu_get("/_emu/stats", NULL);
+			n0 = cJSON_GetObjectItem(cJSON_GetObjectItem(s1, "ops"), "health");
+			after = cJSON_IsNumber(n0) ? (long)n0->valuedouble : -1;
+			cJSON_Delete(s1);
+		}
+		CHECK(after >= before + 3);
+		engine_health_auto(e, 0);
+		cJSON_Delete(s0);
+		engine_free(e);
+	}
 }
 
 static void test_expired(void)
