@@ -131,12 +131,17 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows)
 	int64_t qend = j->started_at ? j->started_at : (j->finished_at ? j->finished_at : now);
 	int64_t qstart = j->submitted_at ? j->submitted_at : created;
 	int live = job_state_is_live(j->state);
-	snprintf(buf, sizeof buf, "queue %s  run %s  total %s",
-	         ui_duration(qend - qstart, d1, sizeof d1),
-	         j->started_at
-	             ? ui_duration((j->finished_at ? j->finished_at : now) - j->started_at, d2,
-	                           sizeof d2)
-	             : "-",
+	/* A job seen only in the queue and then finished was never seen running:
+	 * the endpoint's own delayTime/executionTime are the better figures. */
+	int64_t qms = qend - qstart, rms = -1;
+	if (j->started_at)
+		rms = (j->finished_at ? j->finished_at : now) - j->started_at;
+	else if (j->finished_at && j->exec_ms >= 0)
+		rms = j->exec_ms;
+	if (!j->started_at && j->finished_at && j->delay_ms >= 0)
+		qms = j->delay_ms;
+	snprintf(buf, sizeof buf, "queue %s  run %s  total %s", ui_duration(qms, d1, sizeof d1),
+	         rms >= 0 ? ui_duration(rms, d2, sizeof d2) : "-",
 	         ui_duration((j->finished_at ? j->finished_at : (live ? now : created)) - created,
 	                     d3, sizeof d3));
 	if (j->delay_ms >= 0 || j->exec_ms >= 0) {
