@@ -91,6 +91,19 @@ static void put_clean(FILE *f, const char *s)
 	free(c);
 }
 
+/* The error line for a core call that failed: "what: err" (just "err" when
+ * what is NULL), err sanitised and "error" when NULL. Takes err and frees it. */
+static void errf_core(const char *cmd, const char *what, char *err)
+{
+	char *e = clean(err ? err : "error");
+	if (what)
+		errf(cmd, "%s: %s", what, e);
+	else
+		errf(cmd, "%s", e);
+	free(e);
+	free(err);
+}
+
 static int use_color(void)
 {
 	const char *nc = getenv("NO_COLOR");
@@ -618,10 +631,7 @@ int cli_ls(struct config *cfg, int argc, char **argv)
 		return 1;
 	}
 	if (store_job_list(st, &q, &jobs, &n, &err) < 0) {
-		char *e = clean(err ? err : "error");
-		errf("ls", "cannot read the history: %s", e);
-		free(e);
-		free(err);
+		errf_core("ls", "cannot read the history", err);
 		free(text);
 		store_close(st);
 		return 1;
@@ -960,10 +970,7 @@ static int run_open(struct run *r, struct config *cfg, const char *cmd, int driv
 		return -1;
 	register_endpoints(cfg, r->st);
 	if (!(r->e = engine_new(cfg, r->st, &err))) {
-		char *c = clean(err ? err : "error");
-		errf(cmd, "cannot start the engine: %s", c);
-		free(c);
-		free(err);
+		errf_core(cmd, "cannot start the engine", err);
 		store_close(r->st);
 		r->st = NULL;
 		return -1;
@@ -1692,10 +1699,7 @@ int cli_rerun(struct config *cfg, int argc, char **argv)
 		return 1;
 	}
 	if (!(nid = engine_rerun(r.e, id, &err))) {
-		char *e = clean(err ? err : "error");
-		errf("rerun", "%s", e);
-		free(e);
-		free(err);
+		errf_core("rerun", NULL, err);
 		run_close(&r, 1);
 		return 1;
 	}
@@ -2017,10 +2021,7 @@ int cli_health(struct config *cfg, int argc, char **argv)
 	r.quiet = 1;
 	r.health_for = ep->name;
 	if (engine_health_refresh(r.e, ep->name, &err) < 0) {
-		char *e = clean(err ? err : "error");
-		errf("health", "%s", e);
-		free(e);
-		free(err);
+		errf_core("health", NULL, err);
 		run_close(&r, 0);
 		return 1;
 	}
@@ -2076,10 +2077,7 @@ int cli_purge_queue(struct config *cfg, int argc, char **argv)
 		return 1;
 	r.quiet = 1;
 	if (engine_purge_queue(r.e, ep->name, &err) < 0) {
-		char *e = clean(err ? err : "error");
-		errf("purge-queue", "%s", e);
-		free(e);
-		free(err);
+		errf_core("purge-queue", NULL, err);
 		run_close(&r, 0);
 		return 1;
 	}
