@@ -1921,6 +1921,36 @@ int cli_rm(struct config *cfg, int argc, char **argv)
 
 /* -------------------------------------------------------- health, purge */
 
+/* What health and purge-queue do first: no argument left over, the endpoint
+ * (named or the default) with its API key, a quiet engine in r. NULL when
+ * something is wrong (already said); *rc is then the exit code. */
+static const struct config_endpoint *endpoint_open(struct run *r, struct config *cfg,
+                                                   const char *cmd, const char *epname, int argc,
+                                                   char **argv, int *rc)
+{
+	const struct config_endpoint *ep;
+
+	if (optind < argc) {
+		*rc = usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		return NULL;
+	}
+	*rc = 1;
+	if (!(ep = pick_endpoint(cfg, epname, cmd)) || check_key(ep, cmd) < 0 ||
+	    run_open(r, cfg, cmd, 0) < 0)
+		return NULL;
+	r->quiet = 1;
+	return ep;
+}
+
+/* Run the engine until *seen is set (by on_event), a signal comes or 30 s pass. */
+static void step_until(struct run *r, const int *seen)
+{
+	int64_t start = engine_now_ms();
+	while (!*seen && !r->signo && engine_now_ms() - start < 30000)
+		if (engine_step(r->e, 250) < 0)
+			break;
+}
+
 static void print_health(const struct config_endpoint *ep, const struct engine_health *h)
 {
 	char t[64];
@@ -1997,7 +2027,6 @@ int cli_health(struct config *cfg, int argc, char **argv)
 	struct run r;
 	char *err = NULL;
 	int c, json = 0, rc;
-	int64_t start;
 
 	if (cmd_help_opt("health", argc, argv))
 		return 0;
@@ -2010,25 +2039,15 @@ int cli_health(struct config *cfg, int argc, char **argv)
 		else
 			return 2;
 	}
-	if (optind < argc)
-		return usage_error("health", "unexpected argument '%s'", argv[optind]);
-	if (!(ep = pick_endpoint(cfg, epname, "health")))
-		return 1;
-	if (check_key(ep, "health") < 0)
-		return 1;
-	if (run_open(&r, cfg, "health", 0) < 0)
-		return 1;
-	r.quiet = 1;
+	if (!(ep = endpoint_open(&r, cfg, "health", epname, argc, argv, &rc)))
+		return rc;
 	r.health_for = ep->name;
 	if (engine_health_refresh(r.e, ep->name, &err) < 0) {
 		errf_core("health", NULL, err);
 		run_close(&r, 0);
 		return 1;
 	}
-	start = engine_now_ms();
-	while (!r.health_seen && !r.signo && engine_now_ms() - start < 30000)
-		if (engine_step(r.e, 250) < 0)
-			break;
+	step_until(&r, &r.health_seen);
 	h = engine_health(r.e, ep->name);
 	if (!h || !r.health_seen) {
 		errf("health", "no answer from %s within 30 s: check the network and the URL",
@@ -2056,7 +2075,6 @@ int cli_purge_queue(struct config *cfg, int argc, char **argv)
 	struct run r;
 	char *err = NULL;
 	int c, rc;
-	int64_t start;
 
 	if (cmd_help_opt("purge-queue", argc, argv))
 		return 0;
@@ -2067,24 +2085,14 @@ int cli_purge_queue(struct config *cfg, int argc, char **argv)
 		else
 			return 2;
 	}
-	if (optind < argc)
-		return usage_error("purge-queue", "unexpected argument '%s'", argv[optind]);
-	if (!(ep = pick_endpoint(cfg, epname, "purge-queue")))
-		return 1;
-	if (check_key(ep, "purge-queue") < 0)
-		return 1;
-	if (run_open(&r, cfg, "purge-queue", 0) < 0)
-		return 1;
-	r.quiet = 1;
+	if (!(ep = endpoint_open(&r, cfg, "purge-queue", epname, argc, argv, &rc)))
+		return rc;
 	if (engine_purge_queue(r.e, ep->name, &err) < 0) {
 		errf_core("purge-queue", NULL, err);
 		run_close(&r, 0);
 		return 1;
 	}
-	start = engine_now_ms();
-	while (!r.msg_seen && !r.signo && engine_now_ms() - start < 30000)
-		if (engine_step(r.e, 250) < 0)
-			break;
+	step_until(&r, &r.msg_seen);
 	if (!r.msg_seen) {
 		errf("purge-queue", "no answer within 30 s: check sdq health");
 		rc = 1;
