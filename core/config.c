@@ -34,6 +34,7 @@
 
 #include "params.h"
 #include "text.h"
+#include "util.h"
 
 #define RUNPOD_API_BASE "https://api.runpod.ai/v2/"
 #define DEFAULT_KEY_ENV "RUNPOD_API_KEY"
@@ -49,25 +50,6 @@ struct config_priv {
 	size_t n_old;
 };
 
-__attribute__((format(printf, 2, 3))) static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *m = NULL;
-	int n;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (m = malloc((size_t)n + 1))) {
-		va_start(ap, fmt);
-		vsnprintf(m, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-	}
-	free(*err);
-	*err = m;
-}
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
@@ -180,7 +162,7 @@ struct config *config_new_defaults(char **err)
 	char *slash;
 
 	if (!cfg) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	cfg->background_driver = 1;
@@ -188,7 +170,7 @@ struct config *config_new_defaults(char **err)
 	if (!(cfg->graphics = strdup("auto")))
 		goto oom;
 	if (!(cfg->config_path = config_path_from_env())) {
-		set_err(err,
+		util_set_err(err,
 		        "cannot find the config file: set HOME, XDG_CONFIG_HOME or SDQ_CONFIG");
 		goto fail;
 	}
@@ -207,7 +189,7 @@ struct config *config_new_defaults(char **err)
 	} else {
 		char *x = xdg_dir("XDG_DATA_HOME", ".local/share");
 		if (!x) {
-			set_err(err, "cannot find the data directory: set HOME, XDG_DATA_HOME or "
+			util_set_err(err, "cannot find the data directory: set HOME, XDG_DATA_HOME or "
 			             "SDQ_DATA_DIR");
 			goto fail;
 		}
@@ -222,7 +204,7 @@ struct config *config_new_defaults(char **err)
 		goto oom;
 	return cfg;
 oom:
-	set_err(err, "out of memory");
+	util_set_err(err, "out of memory");
 fail:
 	config_free(cfg);
 	return NULL;
@@ -455,7 +437,7 @@ __attribute__((format(printf, 2, 3))) static int perr(struct parser *ps, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	set_err(ps->err, "%s:%d: %s", ps->name, ps->line, msg);
+	util_set_err(ps->err, "%s:%d: %s", ps->name, ps->line, msg);
 	return -1;
 }
 
@@ -836,11 +818,11 @@ static int check_endpoints(struct config *cfg, const char *name, char **err)
 		char *shown = text_sanitize_str(ep->name, 0);
 		int bad = 0;
 		if (ep->kind == CONFIG_RUNPOD && !ep->url) {
-			set_err(err, "%s: [endpoint \"%s\"] has no url (an endpoint id or a URL)",
+			util_set_err(err, "%s: [endpoint \"%s\"] has no url (an endpoint id or a URL)",
 			        name, shown ? shown : "");
 			bad = 1;
 		} else if (ep->kind == CONFIG_LOCAL && !ep->model && !ep->diffusion_model) {
-			set_err(err, "%s: [local \"%s\"] needs model or diffusion_model", name,
+			util_set_err(err, "%s: [local \"%s\"] needs model or diffusion_model", name,
 			        shown ? shown : "");
 			bad = 1;
 		}
@@ -864,7 +846,7 @@ int config_parse(struct config *cfg, const char *text, const char *name, char **
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		ps.line++;
 		if (!(line = strndup(p, len))) {
-			set_err(err, "out of memory");
+			util_set_err(err, "out of memory");
 			return -1;
 		}
 		if (len && line[len - 1] == '\r')
@@ -892,18 +874,18 @@ static char *read_config_file(const char *path, int *missing, char **err)
 			*missing = 1;
 			return NULL;
 		}
-		set_err(err, "cannot read %s: %s", path, strerror(errno));
+		util_set_err(err, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (!(buf = malloc(CONFIG_MAX_BYTES + 1))) {
 		close(fd);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	while ((r = read(fd, buf + n, CONFIG_MAX_BYTES + 1 - n)) > 0 && n < CONFIG_MAX_BYTES + 1)
 		n += (size_t)r;
 	if (r < 0 || n > CONFIG_MAX_BYTES) {
-		set_err(err, r < 0 ? "cannot read %s" : "%s: larger than 1 MiB", path);
+		util_set_err(err, r < 0 ? "cannot read %s" : "%s: larger than 1 MiB", path);
 		close(fd);
 		free(buf);
 		return NULL;
@@ -911,7 +893,7 @@ static char *read_config_file(const char *path, int *missing, char **err)
 	close(fd);
 	buf[n] = '\0';
 	if (memchr(buf, '\0', n)) {
-		set_err(err, "%s: not a text file (it holds NUL bytes)", path);
+		util_set_err(err, "%s: not a text file (it holds NUL bytes)", path);
 		free(buf);
 		return NULL;
 	}
@@ -972,7 +954,7 @@ struct config *config_load(char **err)
 	}
 	if ((t = env("SDQ_TEMPLATE")) && !params_template_name_ok(t)) {
 		char *shown = text_sanitize_str(t, 0);
-		set_err(err, "SDQ_TEMPLATE=\"%s\" is not a template name", shown ? shown : "");
+		util_set_err(err, "SDQ_TEMPLATE=\"%s\" is not a template name", shown ? shown : "");
 		free(shown);
 		goto fail;
 	}
@@ -1003,7 +985,7 @@ struct config *config_load(char **err)
 		if (strcmp(e, "auto") && strcmp(e, "sixel") && strcmp(e, "blocks") &&
 		    strcmp(e, "none")) {
 			char *shown = text_sanitize_str(e, 0);
-			set_err(err, "SDQ_GRAPHICS=\"%s\": expected auto, sixel, blocks or none",
+			util_set_err(err, "SDQ_GRAPHICS=\"%s\": expected auto, sixel, blocks or none",
 			        shown ? shown : "");
 			free(shown);
 			goto fail;
@@ -1015,7 +997,7 @@ struct config *config_load(char **err)
 	if (cfg->default_endpoint && !find_endpoint(cfg, cfg->default_endpoint) &&
 	    !looks_like_endpoint(cfg->default_endpoint)) {
 		char *shown = text_sanitize_str(cfg->default_endpoint, 0);
-		set_err(err, "%s: [core] default = \"%s\" names no endpoint", cfg->config_path,
+		util_set_err(err, "%s: [core] default = \"%s\" names no endpoint", cfg->config_path,
 		        shown ? shown : "");
 		free(shown);
 		goto fail;
@@ -1023,13 +1005,13 @@ struct config *config_load(char **err)
 	return cfg;
 bad_env : {
 	char *shown = text_sanitize_str(e, 0);
-	set_err(err, "SDQ_ENDPOINT=\"%s\" is neither an endpoint in %s nor an endpoint id or URL",
+	util_set_err(err, "SDQ_ENDPOINT=\"%s\" is neither an endpoint in %s nor an endpoint id or URL",
 	        shown ? shown : "", cfg->config_path);
 	free(shown);
 	goto fail;
 }
 oom:
-	set_err(err, "out of memory");
+	util_set_err(err, "out of memory");
 fail:
 	config_free(cfg);
 	return NULL;
@@ -1089,19 +1071,19 @@ static char *key_from_file(const struct config_endpoint *ep, const char *ename, 
 	int c;
 
 	if (fd < 0) {
-		set_err(err, "api_key_file for endpoint \"%s\": cannot open %s: %s", ename,
+		util_set_err(err, "api_key_file for endpoint \"%s\": cannot open %s: %s", ename,
 		        ep->api_key_file, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		set_err(err, "api_key_file for endpoint \"%s\": %s is not a regular file", ename,
+		util_set_err(err, "api_key_file for endpoint \"%s\": %s is not a regular file", ename,
 		        ep->api_key_file);
 		return NULL;
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		set_err(err,
+		util_set_err(err,
 		        "api_key_file for endpoint \"%s\": %s is readable by others (mode "
 		        "%04o); run: chmod 600 %s",
 		        ename, ep->api_key_file, (unsigned)(st.st_mode & 07777), ep->api_key_file);
@@ -1115,7 +1097,7 @@ static char *key_from_file(const struct config_endpoint *ep, const char *ename, 
 		*nl = '\0';
 	else if (n > KEY_MAX) {
 		explicit_bzero(buf, sizeof buf);
-		set_err(err,
+		util_set_err(err,
 		        "api_key_file for endpoint \"%s\": the first line of %s is longer "
 		        "than %d bytes",
 		        ename, ep->api_key_file, KEY_MAX);
@@ -1124,14 +1106,14 @@ static char *key_from_file(const struct config_endpoint *ep, const char *ename, 
 	c = key_clean(buf);
 	if (c < 0) {
 		explicit_bzero(buf, sizeof buf);
-		set_err(err, "api_key_file for endpoint \"%s\": %s %s", ename, ep->api_key_file,
+		util_set_err(err, "api_key_file for endpoint \"%s\": %s %s", ename, ep->api_key_file,
 		        c == -1 ? "is empty" : "holds blanks or control characters in the key");
 		return NULL;
 	}
 	key = strdup(buf);
 	explicit_bzero(buf, sizeof buf);
 	if (!key)
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 	return key;
 }
 
@@ -1154,13 +1136,13 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 	pid_t pid, w;
 
 	if (pipe(pfd) < 0) {
-		set_err(err, "api_key_cmd: pipe: %s", strerror(errno));
+		util_set_err(err, "api_key_cmd: pipe: %s", strerror(errno));
 		return NULL;
 	}
 	if (!(buf = malloc(KEY_MAX + 2))) {
 		close(pfd[0]);
 		close(pfd[1]);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	pid = fork();
@@ -1168,7 +1150,7 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 		close(pfd[0]);
 		close(pfd[1]);
 		free(buf);
-		set_err(err, "api_key_cmd: fork: %s", strerror(errno));
+		util_set_err(err, "api_key_cmd: fork: %s", strerror(errno));
 		return NULL;
 	}
 	if (pid == 0) {
@@ -1243,20 +1225,20 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 	if (!why && WIFSIGNALED(status))
 		why = "was killed by a signal";
 	if (!why && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-		set_err(err,
+		util_set_err(err,
 		        "api_key_cmd for endpoint \"%s\" failed (exit status %d); run it by "
 		        "hand to see why",
 		        ename, WEXITSTATUS(status));
 		goto out;
 	}
 	if (why) {
-		set_err(err, "api_key_cmd for endpoint \"%s\" %s", ename, why);
+		util_set_err(err, "api_key_cmd for endpoint \"%s\" %s", ename, why);
 		goto out;
 	}
 	if ((nl = strchr(buf, '\n')))
 		*nl = '\0';
 	else if (n > KEY_MAX) {
-		set_err(err,
+		util_set_err(err,
 		        "api_key_cmd for endpoint \"%s\": the first line is longer than %d "
 		        "bytes",
 		        ename, KEY_MAX);
@@ -1264,13 +1246,13 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 	}
 	c = key_clean(buf);
 	if (c < 0) {
-		set_err(err, "api_key_cmd for endpoint \"%s\" %s", ename,
+		util_set_err(err, "api_key_cmd for endpoint \"%s\" %s", ename,
 		        c == -1 ? "printed no key"
 		                : "printed blanks or control characters in the key");
 		goto out;
 	}
 	if (!(key = strdup(buf)))
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 out:
 	explicit_bzero(buf, KEY_MAX + 2);
 	free(buf);
@@ -1284,12 +1266,12 @@ char *config_api_key(const struct config_endpoint *ep, char **err)
 	int c;
 
 	if (!ep) {
-		set_err(err, "no endpoint");
+		util_set_err(err, "no endpoint");
 		return NULL;
 	}
 	name = text_sanitize_str(ep->name, 0);
 	if (!name) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	if (ep->api_key_cmd)
@@ -1302,17 +1284,17 @@ char *config_api_key(const struct config_endpoint *ep, char **err)
 		key = NULL;
 		if (!v || !*v) {
 			path = config_path_from_env();
-			set_err(err,
+			util_set_err(err,
 			        "no API key for endpoint \"%s\": set %s, or api_key_file or "
 			        "api_key_cmd in %s",
 			        name, var, path ? path : "the config file");
 			free(path);
 		} else if (!(key = strdup(v))) {
-			set_err(err, "out of memory");
+			util_set_err(err, "out of memory");
 		} else if ((c = key_clean(key)) < 0) {
 			config_key_free(key);
 			key = NULL;
-			set_err(err, "the API key in %s %s", var,
+			util_set_err(err, "the API key in %s %s", var,
 			        c == -1 ? "is empty" : "holds blanks or control characters");
 		}
 	}

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,24 +23,11 @@
 #include <png.h>
 #include <sixel/sixel.h>
 
+#include "util.h"
+
 /* No image file we preview is larger than this. */
 #define IMAGE_MAX_FILE (256u * 1024 * 1024)
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char buf[1024];
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	free(*err);
-	*err = strdup(buf);
-}
 
 struct image *image_new(int w, int h)
 {
@@ -78,28 +64,28 @@ static unsigned char *read_file(const char *path, size_t *len, char **err)
 	unsigned char *buf;
 
 	if (!f) {
-		set_err(err, "%s: %s", path, strerror(errno));
+		util_set_err(err, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		set_err(err, "%s: not a regular file", path);
+		util_set_err(err, "%s: not a regular file", path);
 		fclose(f);
 		return NULL;
 	}
 	if ((uintmax_t)st.st_size > IMAGE_MAX_FILE) {
-		set_err(err, "%s: file too large (%jd bytes)", path, (intmax_t)st.st_size);
+		util_set_err(err, "%s: file too large (%jd bytes)", path, (intmax_t)st.st_size);
 		fclose(f);
 		return NULL;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
-		set_err(err, "%s: out of memory", path);
+		util_set_err(err, "%s: out of memory", path);
 		fclose(f);
 		return NULL;
 	}
 	*len = fread(buf, 1, (size_t)st.st_size, f);
 	if (ferror(f)) {
-		set_err(err, "%s: %s", path, strerror(errno));
+		util_set_err(err, "%s: %s", path, strerror(errno));
 		free(buf);
 		fclose(f);
 		return NULL;
@@ -118,20 +104,20 @@ static struct image *load_png(const void *data, size_t len, const unsigned char 
 	memset(&pi, 0, sizeof pi);
 	pi.version = PNG_IMAGE_VERSION;
 	if (!png_image_begin_read_from_memory(&pi, data, len)) {
-		set_err(err, "%s: broken PNG (%s)", name, pi.message);
+		util_set_err(err, "%s: broken PNG (%s)", name, pi.message);
 		png_image_free(&pi);
 		return NULL;
 	}
 	if (pi.width == 0 || pi.height == 0 || pi.width > (png_uint_32)max_dim ||
 	    pi.height > (png_uint_32)max_dim) {
-		set_err(err, "%s: image too large (%ux%u, limit %d)", name, (unsigned)pi.width,
+		util_set_err(err, "%s: image too large (%ux%u, limit %d)", name, (unsigned)pi.width,
 		        (unsigned)pi.height, max_dim);
 		png_image_free(&pi);
 		return NULL;
 	}
 	im = image_new((int)pi.width, (int)pi.height);
 	if (!im) {
-		set_err(err, "%s: out of memory", name);
+		util_set_err(err, "%s: out of memory", name);
 		png_image_free(&pi);
 		return NULL;
 	}
@@ -146,13 +132,13 @@ static struct image *load_png(const void *data, size_t len, const unsigned char 
 		pi.format = PNG_FORMAT_LINEAR_RGB_ALPHA;
 		px = malloc(PNG_IMAGE_SIZE(pi));
 		if (!px) {
-			set_err(err, "%s: out of memory", name);
+			util_set_err(err, "%s: out of memory", name);
 			png_image_free(&pi);
 			image_free(im);
 			return NULL;
 		}
 		if (!png_image_finish_read(&pi, NULL, px, 0, NULL)) {
-			set_err(err, "%s: broken or truncated PNG (%s)", name, pi.message);
+			util_set_err(err, "%s: broken or truncated PNG (%s)", name, pi.message);
 			png_image_free(&pi);
 			image_free(im);
 			free(px);
@@ -177,7 +163,7 @@ static struct image *load_png(const void *data, size_t len, const unsigned char 
 	back.green = bg ? bg[1] : 0;
 	back.blue = bg ? bg[2] : 0;
 	if (!png_image_finish_read(&pi, &back, im->rgb, 0, NULL)) {
-		set_err(err, "%s: broken or truncated PNG (%s)", name, pi.message);
+		util_set_err(err, "%s: broken or truncated PNG (%s)", name, pi.message);
 		png_image_free(&pi);
 		image_free(im);
 		return NULL;
@@ -363,42 +349,42 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 	switch (f) {
 	case FMT_JPEG:
 		if (jpeg_dims(p, len, &w, &h) != 0) {
-			set_err(err, "%s: broken JPEG (no frame header)", path);
+			util_set_err(err, "%s: broken JPEG (no frame header)", path);
 			return NULL;
 		}
 		/* stb_image decodes a cut file without complaint: a whole JPEG
 		 * ends with EOI (FF D9), give or take some padding */
 		if (!tail_has(p, len, "\xff\xd9", 2, 64)) {
-			set_err(err, "%s: truncated JPEG (no end marker)", path);
+			util_set_err(err, "%s: truncated JPEG (no end marker)", path);
 			return NULL;
 		}
 		break;
 	case FMT_GIF:
 		if (len < 10) {
-			set_err(err, "%s: truncated GIF", path);
+			util_set_err(err, "%s: truncated GIF", path);
 			return NULL;
 		}
 		w = rd16le(p + 6);
 		h = rd16le(p + 8);
 		if (!tail_has(p, len, ";", 1, 16)) { /* the GIF trailer */
-			set_err(err, "%s: truncated GIF (no trailer)", path);
+			util_set_err(err, "%s: truncated GIF (no trailer)", path);
 			return NULL;
 		}
 		break;
 	case FMT_BMP:
 		if (len < 26) {
-			set_err(err, "%s: truncated BMP", path);
+			util_set_err(err, "%s: truncated BMP", path);
 			return NULL;
 		}
 		w = rd32le(p + 18);
 		h = labs(rd32le(p + 22));
 		break;
 	default:
-		set_err(err, "%s: unsupported image format", path);
+		util_set_err(err, "%s: unsupported image format", path);
 		return NULL;
 	}
 	if (w <= 0 || h <= 0 || w > max_dim || h > max_dim) {
-		set_err(err, "%s: image too large or empty (%ldx%ld, limit %d)", path, w, h,
+		util_set_err(err, "%s: image too large or empty (%ldx%ld, limit %d)", path, w, h,
 		        max_dim);
 		return NULL;
 	}
@@ -412,7 +398,7 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 		sixel_allocator_unref(alloc);
 	}
 	if (SIXEL_FAILED(st) || !c.im) {
-		set_err(err, "%s: cannot decode image (%s)", path,
+		util_set_err(err, "%s: cannot decode image (%s)", path,
 		        c.err ? c.err : sixel_helper_format_error(st));
 		free(c.err);
 		image_free(c.im);
@@ -432,7 +418,7 @@ struct image *image_load(const char *path, const unsigned char bg[3], int max_di
 	if (max_dim <= 0)
 		max_dim = IMAGE_MAX_DIM;
 	if (!path || !*path || strcmp(path, "-") == 0) {
-		set_err(err, "no image file");
+		util_set_err(err, "no image file");
 		return NULL;
 	}
 	data = read_file(path, &len, err);
@@ -449,11 +435,11 @@ struct image *image_load(const char *path, const unsigned char bg[3], int max_di
 		im = load_other(path, data, len, f, bg, max_dim, err);
 		break;
 	case FMT_WEBP:
-		set_err(err, "%s: WebP images cannot be previewed", path);
+		util_set_err(err, "%s: WebP images cannot be previewed", path);
 		break;
 	case FMT_PNM: /* no worker writes these; not worth an unchecked decoder */
 	default:
-		set_err(err, len ? "%s: not an image sdq can read" : "%s: empty file", path);
+		util_set_err(err, len ? "%s: not an image sdq can read" : "%s: empty file", path);
 		break;
 	}
 	free(data);
@@ -643,6 +629,6 @@ struct image *image_load_fit(const char *path, const unsigned char bg[3], int bo
 	sc = image_scale(im, dw, dh);
 	image_free(im);
 	if (!sc)
-		set_err(err, "%s: out of memory while scaling", path);
+		util_set_err(err, "%s: out of memory while scaling", path);
 	return sc;
 }

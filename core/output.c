@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +42,7 @@
 
 #include "params.h"
 #include "pngmeta.h"
+#include "util.h"
 
 #define DEPTH_MAX 64
 #define ITEMS_MAX 1024
@@ -54,19 +54,6 @@ static char *xstrdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-	if (!err)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	char buf[1024];
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	free(*err);
-	*err = strdup(buf);
-}
 
 /* ---------------------------------------------------------------- sniffing */
 
@@ -561,12 +548,12 @@ int output_extract(const char *json, size_t max_image, struct output_result *res
 	memset(res, 0, sizeof *res);
 	res->seed = -1;
 	if (!json) {
-		set_err(err, "no output");
+		util_set_err(err, "no output");
 		return -1;
 	}
 	cJSON *root = cJSON_ParseWithLength(json, strlen(json));
 	if (!root) {
-		set_err(err, "the output is not valid JSON");
+		util_set_err(err, "the output is not valid JSON");
 		return -1;
 	}
 	/* Some handlers return json.dumps(result): an output that is a string
@@ -593,7 +580,7 @@ int output_extract(const char *json, size_t max_image, struct output_result *res
 	if (w.oom) {
 		free(w.all_seeds);
 		output_result_clear(res);
-		set_err(err, "out of memory while reading the output");
+		util_set_err(err, "out of memory while reading the output");
 		return -1;
 	}
 	/* A1111: seeds from info, in image order, when the images carry none. */
@@ -713,21 +700,21 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 static void save_error(char **err, int e, const char *what, const char *path)
 {
 	if (e == ENOSPC || e == EDQUOT)
-		set_err(err, "disk full while saving %s", path);
+		util_set_err(err, "disk full while saving %s", path);
 	else
-		set_err(err, "cannot %s %s: %s", what, path, strerror(e));
+		util_set_err(err, "cannot %s %s: %s", what, path, strerror(e));
 }
 
 int output_save(const char *images_dir, const struct job *j, int index, const unsigned char *data,
                 size_t len, int64_t seed, struct job_output *out, char **err)
 {
 	if (!images_dir || !*images_dir || !j || !data || !out || index < 0) {
-		set_err(err, "output_save: bad arguments");
+		util_set_err(err, "output_save: bad arguments");
 		return -1;
 	}
 	const char *fmt = output_sniff(data, len);
 	if (!fmt) {
-		set_err(err, "not a PNG, JPEG, WebP or GIF image (%zu bytes)", len);
+		util_set_err(err, "not a PNG, JPEG, WebP or GIF image (%zu bytes)", len);
 		return -1;
 	}
 	const char *ext = strcmp(fmt, "jpeg") == 0 ? "jpg" : fmt;
@@ -736,24 +723,24 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 	time_t t = j->created_at > 0 ? (time_t)(j->created_at / 1000) : time(NULL);
 	struct tm tm;
 	if (!localtime_r(&t, &tm)) {
-		set_err(err, "cannot convert the job's date");
+		util_set_err(err, "cannot convert the job's date");
 		return -1;
 	}
 	char cwd[PATH_MAX] = "";
 	if (images_dir[0] != '/' && !getcwd(cwd, sizeof cwd)) {
-		set_err(err, "cannot find the current directory: %s", strerror(errno));
+		util_set_err(err, "cannot find the current directory: %s", strerror(errno));
 		return -1;
 	}
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
 	int n = snprintf(dir, sizeof dir, "%s%s%s/%04d-%02d-%02d", cwd, *cwd ? "/" : "", images_dir,
 	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 	if (n < 0 || (size_t)n >= sizeof dir) {
-		set_err(err, "image path too long");
+		util_set_err(err, "image path too long");
 		return -1;
 	}
 	n = snprintf(path, sizeof path, "%s/%lld-%d.%s", dir, (long long)j->id, index, ext);
 	if (n < 0 || (size_t)n >= sizeof path) {
-		set_err(err, "image path too long");
+		util_set_err(err, "image path too long");
 		return -1;
 	}
 	if (mkdir_p(dir) < 0) {
@@ -835,7 +822,7 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 		free(out->path);
 		free(out->format);
 		memset(out, 0, sizeof *out);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	out->width = width;

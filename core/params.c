@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "text.h"
+#include "util.h"
 
 #define TEMPLATE_MAX_BYTES (10 * 1024 * 1024) /* RunPod refuses /run input above 10 MB */
 #define TEMPLATE_NAME_MAX 64
@@ -85,25 +85,6 @@ static const struct {
     {" lcm ", {NULL, NULL, "LCM", "lcm"}},
 };
 
-__attribute__((format(printf, 2, 3))) static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *m = NULL;
-	int n;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (m = malloc((size_t)n + 1))) {
-		va_start(ap, fmt);
-		vsnprintf(m, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-	}
-	free(*err);
-	*err = m;
-}
 
 static const struct builtin *builtin_find(const char *name)
 {
@@ -183,14 +164,14 @@ static char *read_file(const char *path, size_t *len, char **err)
 	size_t n = 0, cap = 0, got;
 
 	if (!f) {
-		set_err(err, "cannot read %s: %s", path, strerror(errno));
+		util_set_err(err, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	for (;;) {
 		if (cap - n < 4096) {
 			cap = cap ? cap * 2 : 8192;
 			if (!(nb = realloc(buf, cap + 1))) {
-				set_err(err, "%s: out of memory", path);
+				util_set_err(err, "%s: out of memory", path);
 				goto fail;
 			}
 			buf = nb;
@@ -198,14 +179,14 @@ static char *read_file(const char *path, size_t *len, char **err)
 		got = fread(buf + n, 1, cap - n, f);
 		n += got;
 		if (n > TEMPLATE_MAX_BYTES) {
-			set_err(err, "%s: larger than %d MiB", path, TEMPLATE_MAX_BYTES >> 20);
+			util_set_err(err, "%s: larger than %d MiB", path, TEMPLATE_MAX_BYTES >> 20);
 			goto fail;
 		}
 		if (got == 0)
 			break;
 	}
 	if (ferror(f)) {
-		set_err(err, "cannot read %s: %s", path, strerror(errno));
+		util_set_err(err, "cannot read %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	fclose(f);
@@ -243,9 +224,9 @@ static cJSON *parse_json(const char *text, size_t len, const char *what, char **
 				col++;
 			}
 		}
-		set_err(err, "%s:%d:%d: invalid JSON", what, line, col);
+		util_set_err(err, "%s:%d:%d: invalid JSON", what, line, col);
 	} else {
-		set_err(err, "%s: invalid JSON", what);
+		util_set_err(err, "%s: invalid JSON", what);
 	}
 	return NULL;
 }
@@ -286,7 +267,7 @@ static int ph_value(const struct fill *f, const char *name, size_t n, char *numb
 			break;
 	if (i == sizeof placeholders / sizeof placeholders[0]) {
 		char *shown = text_sanitize(name, n, 0);
-		set_err(f->err,
+		util_set_err(f->err,
 		        "%s: unknown placeholder {{%s}} (known: prompt, negative_prompt, "
 		        "width, height, steps, cfg, seed, sampler, count)",
 		        f->what, shown ? shown : "?");
@@ -308,7 +289,7 @@ static int ph_value(const struct fill *f, const char *name, size_t n, char *numb
 		if (!p->has_cfg)
 			return 0;
 		if (!isfinite(p->cfg)) {
-			set_err(f->err, "cfg is not a finite number");
+			util_set_err(f->err, "cfg is not a finite number");
 			return -1;
 		}
 		snprintf(numbuf, nb, "%.15g", p->cfg);
@@ -424,7 +405,7 @@ static char *fill_text(const struct fill *f, const char *s)
 	sb_put(&b, at, strlen(at));
 	if (b.oom) {
 		free(b.p);
-		set_err(f->err, "out of memory");
+		util_set_err(f->err, "out of memory");
 		return NULL;
 	}
 	return b.p;
@@ -476,7 +457,7 @@ static int fill_tree(const struct fill *f, cJSON *node)
 				free(s);
 			}
 			if (!nv) {
-				set_err(f->err, "out of memory");
+				util_set_err(f->err, "out of memory");
 				return -1;
 			}
 			replace_item(node, it, nv);
@@ -543,7 +524,7 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		                                              : PARAMS_DEFAULT_TEMPLATE;
 	if (!params_template_name_ok(tname)) {
 		shown = text_sanitize_str(tname, 0);
-		set_err(err, "bad template name \"%s\": use only letters, digits, '-' and '_'",
+		util_set_err(err, "bad template name \"%s\": use only letters, digits, '-' and '_'",
 		        shown ? shown : "?");
 		free(shown);
 		return NULL;
@@ -553,14 +534,14 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 	if (b && !b->json) {
 		/* comfyui: the user's workflow is required. */
 		if (!path) {
-			set_err(err,
+			util_set_err(err,
 			        "template \"%s\" needs a workflow file in "
 			        "<config dir>/templates/%s.json",
 			        tname, tname);
 			goto out;
 		}
 		if (!file_exists(path)) {
-			set_err(err,
+			util_set_err(err,
 			        "template \"%s\": no workflow file %s (export the workflow "
 			        "from ComfyUI with \"Save (API Format)\" and put it there)",
 			        tname, path);
@@ -575,18 +556,18 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		f.what = path;
 	} else if (b) {
 		if (!(root = cJSON_Parse(b->json))) {
-			set_err(err, "out of memory");
+			util_set_err(err, "out of memory");
 			goto out;
 		}
 		f.what = tname;
 	} else {
-		set_err(err,
+		util_set_err(err,
 		        "unknown template \"%s\": not built in (sd15, sdxl, a1111, comfyui)%s%s",
 		        tname, path ? " and no file " : "", path ? path : "");
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		set_err(err, "%s: the template must be a JSON object", f.what);
+		util_set_err(err, "%s: the template must be a JSON object", f.what);
 		goto out;
 	}
 	f.sampler = b ? params_sampler_for(tname, p->sampler) : p->sampler;
@@ -596,7 +577,7 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		cJSON *wrap = cJSON_CreateObject();
 		if (!wrap || !cJSON_AddItemToObject(wrap, "workflow", root)) {
 			cJSON_Delete(wrap);
-			set_err(err, "out of memory");
+			util_set_err(err, "out of memory");
 			goto out;
 		}
 		root = wrap;
@@ -607,18 +588,18 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 			goto out;
 		if (!cJSON_IsObject(extra)) {
 			cJSON_Delete(extra);
-			set_err(err, "extra input must be a JSON object");
+			util_set_err(err, "extra input must be a JSON object");
 			goto out;
 		}
 		if (merge(root, extra, 1) < 0) {
 			cJSON_Delete(extra);
-			set_err(err, "out of memory");
+			util_set_err(err, "out of memory");
 			goto out;
 		}
 		cJSON_Delete(extra);
 	}
 	if (!(out = cJSON_PrintUnformatted(root)))
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 out:
 	cJSON_Delete(root);
 	free(text);
@@ -710,7 +691,7 @@ static cJSON *nest(const char *key, size_t klen, cJSON *value, char **err)
 
 	if (n == 0) {
 		cJSON_Delete(value);
-		set_err(err, "--set: empty key part in \"%.*s\"", (int)klen, key);
+		util_set_err(err, "--set: empty key part in \"%.*s\"", (int)klen, key);
 		return NULL;
 	}
 	if (!dot) {
@@ -724,7 +705,7 @@ static cJSON *nest(const char *key, size_t klen, cJSON *value, char **err)
 		free(name);
 		cJSON_Delete(obj);
 		cJSON_Delete(inner);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	free(name);
@@ -740,7 +721,7 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 
 	if (!eq || eq == key_eq_json) {
 		shown = text_sanitize_str(key_eq_json, 0);
-		set_err(err, "--set wants KEY=VALUE, got \"%s\"", shown ? shown : "");
+		util_set_err(err, "--set wants KEY=VALUE, got \"%s\"", shown ? shown : "");
 		free(shown);
 		return -1;
 	}
@@ -748,21 +729,21 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 	if (!value)
 		value = cJSON_CreateString(eq + 1); /* a bare word is a string */
 	if (!value) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	int parts = 1;
 	for (const char *s = key_eq_json; s < eq; s++) {
 		if ((unsigned char)*s < 0x20) {
 			cJSON_Delete(value);
-			set_err(err, "--set: control character in the key");
+			util_set_err(err, "--set: control character in the key");
 			return -1;
 		}
 		parts += *s == '.';
 	}
 	if (parts > SET_KEY_PARTS_MAX) {
 		cJSON_Delete(value);
-		set_err(err, "--set: more than %d levels in the key", SET_KEY_PARTS_MAX);
+		util_set_err(err, "--set: more than %d levels in the key", SET_KEY_PARTS_MAX);
 		return -1;
 	}
 	if (!(patch = nest(key_eq_json, (size_t)(eq - key_eq_json), value, err)))
@@ -771,22 +752,22 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 		if (!(extra = parse_json(p->extra_json, strlen(p->extra_json), "extra input", err)))
 			goto out;
 		if (!cJSON_IsObject(extra)) {
-			set_err(err, "extra input must be a JSON object");
+			util_set_err(err, "extra input must be a JSON object");
 			goto out;
 		}
 	} else if (!(extra = cJSON_CreateObject())) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		goto out;
 	}
 	if (merge(extra, patch, 0) < 0 || !(out = cJSON_PrintUnformatted(extra))) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		goto out;
 	}
 	/* The value may be nested deeper than cJSON parses back (its limit is
 	 * CJSON_NESTING_LIMIT): refuse it now, not at submit time. */
 	if (!(check = cJSON_Parse(out))) {
 		free(out);
-		set_err(err, "--set: the extra input would be nested too deeply");
+		util_set_err(err, "--set: the extra input would be nested too deeply");
 		goto out;
 	}
 	cJSON_Delete(check);

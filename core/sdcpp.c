@@ -42,6 +42,7 @@
 
 #include "backend.h"
 #include "output.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------ */
 /* The parser */
@@ -695,23 +696,6 @@ static char *search_path(const char *name, const char *path)
 	return NULL;
 }
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-	if (!err)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	char *m = NULL;
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (m = malloc((size_t)n + 1))) {
-		va_start(ap, fmt);
-		vsnprintf(m, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-	}
-	*err = m;
-}
 
 char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **err)
 {
@@ -722,7 +706,7 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 		if (strchr(ep->exe, '/')) {
 			if (is_exec_file(ep->exe))
 				return strdup(ep->exe);
-			set_err(err,
+			util_set_err(err,
 			        "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) is "
 			        "not an executable file: %s",
 			        ep->exe, name,
@@ -732,7 +716,7 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 		char *f = search_path(ep->exe, path);
 		if (f)
 			return f;
-		set_err(err,
+		util_set_err(err,
 		        "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) not found on "
 		        "PATH (%s); set exe to its full path",
 		        ep->exe, name, path);
@@ -743,7 +727,7 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 		f = search_path("sd", path);
 	if (f)
 		return f;
-	set_err(err,
+	util_set_err(err,
 	        "stable-diffusion.cpp executable not found: tried 'sd-cli' and 'sd' on PATH (%s); "
 	        "install it or set exe = /path/to/sd-cli in [local \"%s\"] of the config",
 	        path, name);
@@ -997,7 +981,7 @@ static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], con
 	pr->fd[0] = pr->fd[1] = -1;
 	pr->pid = -1;
 	if (pipe(out) < 0 || pipe(errp) < 0 || pipe(stp) < 0) {
-		set_err(err, "pipe: %s", strerror(errno));
+		util_set_err(err, "pipe: %s", strerror(errno));
 		goto fail;
 	}
 	/* all of them above 2 (a detached driver may run with 0-2 closed), so
@@ -1008,7 +992,7 @@ static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], con
 	int devnull = fd_above2(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	for (int k = 0; k < 6; k++) {
 		if (*all[k] < 0) {
-			set_err(err, "cannot set up pipes: %s", strerror(errno));
+			util_set_err(err, "cannot set up pipes: %s", strerror(errno));
 			if (devnull >= 0)
 				close(devnull);
 			goto fail;
@@ -1016,7 +1000,7 @@ static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], con
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
-		set_err(err, "fork: %s", strerror(errno));
+		util_set_err(err, "fork: %s", strerror(errno));
 		if (devnull >= 0)
 			close(devnull);
 		goto fail;
@@ -1076,7 +1060,7 @@ static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], con
 	pr->fd[0] = out[0];
 	pr->fd[1] = errp[0];
 	if (n == (ssize_t)sizeof code) {
-		set_err(err, "cannot run %s: %s", argv[0], strerror(code));
+		util_set_err(err, "cannot run %s: %s", argv[0], strerror(code));
 		int st;
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
@@ -1089,7 +1073,7 @@ static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], con
 	for (int k = 0; k < 2; k++) {
 		fcntl(pr->fd[k], F_SETFL, fcntl(pr->fd[k], F_GETFL) | O_NONBLOCK);
 		if (engine_watch_fd(e, pr->fd[k], POLLIN, proc_fd_cb, pr) < 0) {
-			set_err(err, "cannot watch the child's output");
+			util_set_err(err, "cannot watch the child's output");
 			kill(-pid, SIGKILL);
 			int st;
 			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -1530,12 +1514,12 @@ static int read_file(const char *path, unsigned char **data, size_t *len, char *
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, "cannot open %s: %s", path, strerror(errno));
+		util_set_err(err, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	struct stat sb;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > SDCPP_IMAGE_MAX) {
-		set_err(err, "%s: not a regular file of at most %ld bytes", path, SDCPP_IMAGE_MAX);
+		util_set_err(err, "%s: not a regular file of at most %ld bytes", path, SDCPP_IMAGE_MAX);
 		close(fd);
 		return -1;
 	}
@@ -1543,7 +1527,7 @@ static int read_file(const char *path, unsigned char **data, size_t *len, char *
 	unsigned char *buf = malloc(cap ? cap : 1);
 	if (!buf) {
 		close(fd);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	while (got < cap) {
@@ -1637,7 +1621,7 @@ static size_t run_save_images(struct run *r, struct job *j, size_t *found, char 
 		memset(&o, 0, sizeof o);
 		char *e2 = NULL;
 		if (output_save(images_dir, j, (int)k, data, len, seed, &o, &e2) < 0) {
-			set_err(err, "cannot save image %zu: %s", k + 1, e2 ? e2 : "error");
+			util_set_err(err, "cannot save image %zu: %s", k + 1, e2 ? e2 : "error");
 			free(e2);
 		} else {
 			if (job_add_output(j, &o) == 0)
@@ -1778,7 +1762,7 @@ static char *make_private_dir(struct sdcpp *sb, const struct job *j, char **err)
 		saved_errno = errno;
 		free(tpl);
 	}
-	set_err(err, "cannot create a private output directory under %s: %s",
+	util_set_err(err, "cannot create a private output directory under %s: %s",
 	        bases[0] ? bases[0] : bases[1], strerror(saved_errno));
 	free(tmpbase);
 	return NULL;
@@ -1987,12 +1971,12 @@ static int sdcpp_drive(struct backend *b, struct job *j, char **err)
 		break;
 	}
 	default:
-		set_err(err, "job %" PRId64 " is %s: nothing to run", j->id,
+		util_set_err(err, "job %" PRId64 " is %s: nothing to run", j->id,
 		        job_state_name(j->state));
 		return -1;
 	}
 	if (queue_add(sb, j) < 0) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	/* commit IN_QUEUE first: it is what a viewer sees while the job waits */
@@ -2033,11 +2017,11 @@ static int sdcpp_retry(struct backend *b, struct job *j, char **err)
 {
 	struct sdcpp *sb = b->priv;
 	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
-		set_err(err, "job %" PRId64 " is %s, not FAILED", j->id, job_state_name(j->state));
+		util_set_err(err, "job %" PRId64 " is %s, not FAILED", j->id, job_state_name(j->state));
 		return -1;
 	}
 	if (queue_add(sb, j) < 0) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	j->state = JOB_IN_QUEUE;
@@ -2328,7 +2312,7 @@ static int sdcpp_health(struct backend *b, char **err)
 	struct probe *pb = calloc(1, sizeof *pb);
 	if (!pb) {
 		free(exe);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	pb->sb = sb;
@@ -2383,7 +2367,7 @@ static const struct backend_ops sdcpp_ops = {
 struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint *ep, char **err)
 {
 	if (!ep || ep->kind != CONFIG_LOCAL) {
-		set_err(err, "endpoint '%s' is not a [local] section",
+		util_set_err(err, "endpoint '%s' is not a [local] section",
 		        ep && ep->name ? ep->name : "?");
 		return NULL;
 	}
@@ -2392,7 +2376,7 @@ struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint
 	if (!b || !sb) {
 		free(b);
 		free(sb);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	b->ops = &sdcpp_ops;

@@ -10,7 +10,6 @@
 #include "sixel.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +17,10 @@
 
 #include <sixel/sixel.h>
 
+#include "util.h"
+
 #define SIXEL_CACHE_DEFAULT_BUDGET (32u * 1024 * 1024)
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char buf[1024];
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	free(*err);
-	*err = strdup(buf);
-}
 
 struct sink {
 	unsigned char *buf;
@@ -87,7 +73,7 @@ int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse 
 	*out = NULL;
 	*len = 0;
 	if (!im || im->w <= 0 || im->h <= 0) {
-		set_err(err, "sixel: empty image");
+		util_set_err(err, "sixel: empty image");
 		return -1;
 	}
 	if (ncolors <= 0 || ncolors > 256)
@@ -97,7 +83,7 @@ int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse 
 	n = (size_t)im->w * im->h * 3;
 	copy = malloc(n);
 	if (!copy) {
-		set_err(err, "sixel: out of memory");
+		util_set_err(err, "sixel: out of memory");
 		return -1;
 	}
 	memcpy(copy, im->rgb, n);
@@ -121,7 +107,7 @@ int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse 
 		sixel_output_unref(so);
 	free(copy);
 	if (SIXEL_FAILED(st) || s.failed || s.len == 0) {
-		set_err(err, "sixel: encoding failed (%s)",
+		util_set_err(err, "sixel: encoding failed (%s)",
 		        s.failed ? "output too large or out of memory"
 		                 : sixel_helper_format_error(st));
 		free(s.buf);
@@ -296,15 +282,15 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 	int rc;
 
 	if (!c || !path) {
-		set_err(err, "sixel: no image");
+		util_set_err(err, "sixel: no image");
 		return -1;
 	}
 	if (box_w < 1 || box_h < 6) {
-		set_err(err, "sixel: no room for an image");
+		util_set_err(err, "sixel: no room for an image");
 		return -1;
 	}
 	if (stat(path, &st) != 0) {
-		set_err(err, "%s: %s", path, strerror(errno));
+		util_set_err(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (ncolors <= 0 || ncolors > 256)
@@ -336,7 +322,7 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 			image_free(im);
 			im = sc;
 			if (!im) {
-				set_err(err, "%s: out of memory while scaling", path);
+				util_set_err(err, "%s: out of memory while scaling", path);
 				return -1;
 			}
 		}
@@ -352,7 +338,7 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 				rc = 0;
 			} else {
 				rc = -1;
-				set_err(err, "sixel: cache lost the entry");
+				util_set_err(err, "sixel: cache lost the entry");
 			}
 		} else if (rc == 1) {
 			free(c->spill);
@@ -364,7 +350,7 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 			rc = 0;
 		} else {
 			free(buf);
-			set_err(err, "sixel: out of memory");
+			util_set_err(err, "sixel: out of memory");
 		}
 	}
 	image_free(im);

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define BUSY_TIMEOUT_MS 5000
 #define FIND_MIN_PREFIX 4
 
@@ -206,29 +208,8 @@ struct store {
 #define PRINTF_LIKE(f, a)
 #endif
 
-static void set_err(char **err, const char *fmt, ...) PRINTF_LIKE(2, 3);
 static void db_err(struct store *st, char **err, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
 
-static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !(s = malloc((size_t)n + 1))) {
-		*err = NULL;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	*err = s;
-}
 
 /* What a failure means for the user, by SQLite's (extended) result code. */
 static const char *rc_meaning(int rc)
@@ -301,10 +282,10 @@ static void db_err(struct store *st, char **err, int rc, const char *fmt, ...)
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	if (sys && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_FULL))
-		set_err(err, "%s: %s%s(%s: %s)", what, mean ? mean : "", mean ? " " : "", msg,
+		util_set_err(err, "%s: %s%s(%s: %s)", what, mean ? mean : "", mean ? " " : "", msg,
 		        strerror(sys));
 	else
-		set_err(err, "%s: %s%s(%s)", what, mean ? mean : "", mean ? " " : "", msg);
+		util_set_err(err, "%s: %s%s(%s)", what, mean ? mean : "", mean ? " " : "", msg);
 }
 
 /* ---- statements and transactions ---- */
@@ -393,7 +374,7 @@ static int make_parent_dirs(const char *path, char **err)
 	int rc = 0;
 
 	if (!p) {
-		set_err(err, "store: out of memory");
+		util_set_err(err, "store: out of memory");
 		return -1;
 	}
 	slash = strrchr(p, '/');
@@ -405,7 +386,7 @@ static int make_parent_dirs(const char *path, char **err)
 			char save = *c;
 			*c = '\0';
 			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-				set_err(err, "store: cannot create directory %s: %s", p,
+				util_set_err(err, "store: cannot create directory %s: %s", p,
 				        strerror(errno));
 				rc = -1;
 				break;
@@ -448,12 +429,12 @@ static int migrate(struct store *st, char **err)
 		if (user_version(st, &v, err) < 0)
 			return -1;
 		if (v < 0) {
-			set_err(err, "store: %s has schema version %d, which sdq never wrote",
+			util_set_err(err, "store: %s has schema version %d, which sdq never wrote",
 			        st->path, v);
 			return -1;
 		}
 		if (v > SCHEMA_VERSION) {
-			set_err(err,
+			util_set_err(err,
 			        "store: %s has schema version %d, newer than this sdq knows (%d); "
 			        "use a newer sdq",
 			        st->path, v, SCHEMA_VERSION);
@@ -498,7 +479,7 @@ static int set_wal(struct store *st, char **err)
 				sqlite3_finalize(s);
 				if (ok)
 					return 0;
-				set_err(err, "store: %s: cannot switch to WAL mode (mode is %s)",
+				util_set_err(err, "store: %s: cannot switch to WAL mode (mode is %s)",
 				        st->path, mode ? mode : "?");
 				return -1;
 			}
@@ -522,20 +503,20 @@ struct store *store_open(const char *path, char **err)
 	char what[64];
 
 	if (!path || !*path) {
-		set_err(err, "store: no database path");
+		util_set_err(err, "store: no database path");
 		return NULL;
 	}
 	if (make_parent_dirs(path, err) < 0)
 		return NULL;
 	if (!(st = calloc(1, sizeof *st))) {
-		set_err(err, "store: out of memory");
+		util_set_err(err, "store: out of memory");
 		return NULL;
 	}
 	st->lock_fd = -1;
 	st->path = strdup(path);
 	st->lock_path = malloc(strlen(path) + 6);
 	if (!st->path || !st->lock_path) {
-		set_err(err, "store: out of memory");
+		util_set_err(err, "store: out of memory");
 		store_close(st);
 		return NULL;
 	}
@@ -822,7 +803,7 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 
 	snprintf(what, sizeof what, "store: saving job %lld", (long long)j->id);
 	if (j->id <= 0) {
-		set_err(err, "store: saving a job that was never added");
+		util_set_err(err, "store: saving a job that was never added");
 		return -1;
 	}
 	if (begin_write(st, err, what) < 0)
@@ -833,7 +814,7 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		done(s);
-		set_err(err, "store: no job %lld", (long long)j->id);
+		util_set_err(err, "store: no job %lld", (long long)j->id);
 		goto fail;
 	}
 	if (rc != SQLITE_ROW) {
@@ -885,7 +866,7 @@ static int set_flags(struct store *st, enum stmt_id which, int64_t id, const cha
 	if (step_done(st, s, err, buf) < 0)
 		return -1;
 	if (sqlite3_changes(st->db) == 0) {
-		set_err(err, "store: no job %lld", (long long)id);
+		util_set_err(err, "store: no job %lld", (long long)id);
 		return -1;
 	}
 	return 0;
@@ -930,7 +911,7 @@ static int load_job(struct store *st, int64_t id, struct job **out, char **err)
 	j = row_to_job(s);
 	done(s);
 	if (!j) {
-		set_err(err, "store: out of memory");
+		util_set_err(err, "store: out of memory");
 		return -1;
 	}
 	if (!(s = stmt(st, S_GET_OUTPUTS, err))) {
@@ -946,7 +927,7 @@ static int load_job(struct store *st, int64_t id, struct job **out, char **err)
 	}
 	if (rc != SQLITE_DONE) {
 		if (rc == SQLITE_NOMEM)
-			set_err(err, "store: out of memory");
+			util_set_err(err, "store: out of memory");
 		else
 			db_err(st, err, rc, "store: reading the outputs of a job");
 		done(s);
@@ -1001,7 +982,7 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 	if (err)
 		*err = NULL;
 	if (!ref || !*ref) {
-		set_err(err, "no job given (give a local id or a remote id)");
+		util_set_err(err, "no job given (give a local id or a remote id)");
 		return 0;
 	}
 	/* A local id first: "42". */
@@ -1038,14 +1019,14 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 	/* Then a unique prefix of one. */
 	len = strlen(ref);
 	if (len < FIND_MIN_PREFIX) {
-		set_err(err,
+		util_set_err(err,
 		        "no job %s (give a local id, a remote id or at least %d of its "
 		        "first characters)",
 		        ref, FIND_MIN_PREFIX);
 		return 0;
 	}
 	if (!(upper = strdup(ref))) {
-		set_err(err, "store: out of memory");
+		util_set_err(err, "store: out of memory");
 		return 0;
 	}
 	/* The smallest string greater than every string starting with ref. */
@@ -1053,7 +1034,7 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 		upper[--len] = '\0';
 	if (len == 0) {
 		free(upper);
-		set_err(err, "no job %s", ref);
+		util_set_err(err, "no job %s", ref);
 		return 0;
 	}
 	upper[len - 1] = (char)((unsigned char)upper[len - 1] + 1);
@@ -1076,9 +1057,9 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 	if (matches == 1)
 		return found;
 	if (matches == 0)
-		set_err(err, "no job %s", ref);
+		util_set_err(err, "no job %s", ref);
 	else
-		set_err(err, "%s is ambiguous: %zu jobs have a remote id starting with it", ref,
+		util_set_err(err, "%s is ambiguous: %zu jobs have a remote id starting with it", ref,
 		        matches);
 	return 0;
 }
@@ -1263,7 +1244,7 @@ static int build_query(sqlite3 *db, const struct store_query *q, const char *wha
 		int no_words;
 		b->match = fts_query(db, q->text, &no_words);
 		if (!b->match && !no_words) {
-			set_err(err, "store: out of memory");
+			util_set_err(err, "store: out of memory");
 			return -1;
 		}
 	}
@@ -1363,7 +1344,7 @@ static int attach_outputs(struct store *st, struct job **jobs, size_t n, char **
 	slots = malloc(n * sizeof *slots);
 	ids = malloc(n * 21 + 3);
 	if (!slots || !ids) {
-		set_err(err, "store: out of memory");
+		util_set_err(err, "store: out of memory");
 		goto out;
 	}
 	o = ids;
@@ -1391,7 +1372,7 @@ static int attach_outputs(struct store *st, struct job **jobs, size_t n, char **
 		struct id_slot key = {sqlite3_column_int64(s, 0), 0}, *hit;
 		hit = bsearch(&key, slots, n, sizeof *slots, cmp_slot);
 		if (hit && row_add_output(s, jobs[hit->at]) < 0) {
-			set_err(err, "store: out of memory");
+			util_set_err(err, "store: out of memory");
 			goto out;
 		}
 	}
@@ -1436,14 +1417,14 @@ int store_job_list(struct store *st, const struct store_query *q, struct job ***
 			size_t nc = cap ? cap * 2 : 16;
 			struct job **g = realloc(jobs, nc * sizeof *g);
 			if (!g) {
-				set_err(err, "store: out of memory");
+				util_set_err(err, "store: out of memory");
 				goto fail;
 			}
 			jobs = g;
 			cap = nc;
 		}
 		if (!(j = row_to_job(s))) {
-			set_err(err, "store: out of memory");
+			util_set_err(err, "store: out of memory");
 			goto fail;
 		}
 		jobs[cnt++] = j;
@@ -1547,7 +1528,7 @@ int store_job_events(struct store *st, int64_t id, struct store_event **out, siz
 	*n = cnt;
 	return 0;
 nomem:
-	set_err(err, "store: out of memory");
+	util_set_err(err, "store: out of memory");
 	done(s);
 	store_events_free(ev, cnt);
 	return -1;
@@ -1609,7 +1590,7 @@ int store_recent_prompts(struct store *st, int limit, char ***out, size_t *n, ch
 	*n = cnt;
 	return 0;
 nomem:
-	set_err(err, "store: out of memory");
+	util_set_err(err, "store: out of memory");
 	done(s);
 	store_strings_free(v, cnt);
 	return -1;
@@ -1641,7 +1622,7 @@ int store_lock_driver(struct store *st, char **err)
 		return 1;
 	fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		set_err(err, "store: cannot open the lock file %s: %s", st->lock_path,
+		util_set_err(err, "store: cannot open the lock file %s: %s", st->lock_path,
 		        strerror(errno));
 		return -1;
 	}
@@ -1658,7 +1639,7 @@ int store_lock_driver(struct store *st, char **err)
 			close(fd);
 			if (e == EWOULDBLOCK)
 				return 0;
-			set_err(err, "store: cannot lock %s: %s", st->lock_path, strerror(e));
+			util_set_err(err, "store: cannot lock %s: %s", st->lock_path, strerror(e));
 			return -1;
 		}
 		struct timespec ts = {0, 2 * 1000 * 1000};
@@ -1670,7 +1651,7 @@ int store_lock_driver(struct store *st, char **err)
 		int e = errno;
 		flock(fd, LOCK_UN);
 		close(fd);
-		set_err(err, "store: cannot write %s: %s", st->lock_path, strerror(e));
+		util_set_err(err, "store: cannot write %s: %s", st->lock_path, strerror(e));
 		return -1;
 	}
 	st->lock_fd = fd;
