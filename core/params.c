@@ -335,43 +335,16 @@ static int exact_placeholder(const char *s, const char **name, size_t *n)
 	return 1;
 }
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *np;
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		if (!(np = realloc(b->p, cap))) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* Replace the placeholders inside a longer string with their text. Returns
  * the new string (malloc'd) or NULL with the error set. Substituted text is
  * never scanned again, so a prompt holding "{{seed}}" stays as written. */
 static char *fill_text(const struct fill *f, const char *s)
 {
-	struct sbuf b = {0};
+	struct util_buf b = {0};
 	const char *at = s, *open, *close;
 	char numbuf[64];
 
-	sb_put(&b, "", 0);
+	util_buf_put(&b, "", 0);
 	while ((open = strstr(at, "{{")) && (close = strstr(open + 2, "}}"))) {
 		const char *name, *text = NULL;
 		size_t n;
@@ -387,7 +360,7 @@ static char *fill_text(const struct fill *f, const char *s)
 		one[close - open + 2] = '\0';
 		if (!exact_placeholder(one, &name, &n)) {
 			free(one);
-			sb_put(&b, at, (size_t)(open - at) + 2);
+			util_buf_put(&b, at, (size_t)(open - at) + 2);
 			at = open + 2;
 			continue;
 		}
@@ -397,12 +370,12 @@ static char *fill_text(const struct fill *f, const char *s)
 			free(b.p);
 			return NULL;
 		}
-		sb_put(&b, at, (size_t)(open - at));
+		util_buf_put(&b, at, (size_t)(open - at));
 		if (r > 0)
-			sb_put(&b, text, strlen(text));
+			util_buf_put(&b, text, strlen(text));
 		at = close + 2;
 	}
-	sb_put(&b, at, strlen(at));
+	util_buf_put(&b, at, strlen(at));
 	if (b.oom) {
 		free(b.p);
 		util_set_err(f->err, "out of memory");
@@ -625,20 +598,20 @@ int params_template_known(const char *tname, const char *config_dir)
 }
 
 /* One "Key: value" of the settings line, with its separator. */
-static void a1111_part(struct sbuf *b, int *nparts, const char *a, const char *c)
+static void a1111_part(struct util_buf *b, int *nparts, const char *a, const char *c)
 {
 	if ((*nparts)++)
-		sb_put(b, ", ", 2);
+		util_buf_put(b, ", ", 2);
 	else
-		sb_put(b, "\n", 1);
-	sb_put(b, a, strlen(a));
+		util_buf_put(b, "\n", 1);
+	util_buf_put(b, a, strlen(a));
 	if (c)
-		sb_put(b, c, strlen(c));
+		util_buf_put(b, c, strlen(c));
 }
 
 char *params_a1111_text(const struct job_params *p, int64_t seed, int width, int height)
 {
-	struct sbuf b = {0};
+	struct util_buf b = {0};
 	char part[96];
 	int nparts = 0;
 	const char *sampler = params_sampler_for("a1111", p->sampler);
@@ -649,12 +622,12 @@ char *params_a1111_text(const struct job_params *p, int64_t seed, int width, int
 		width = p->width;
 		height = p->height;
 	}
-	sb_put(&b, "", 0);
+	util_buf_put(&b, "", 0);
 	if (p->prompt)
-		sb_put(&b, p->prompt, strlen(p->prompt));
+		util_buf_put(&b, p->prompt, strlen(p->prompt));
 	if (p->negative_prompt && *p->negative_prompt) {
-		sb_put(&b, "\nNegative prompt: ", 18);
-		sb_put(&b, p->negative_prompt, strlen(p->negative_prompt));
+		util_buf_put(&b, "\nNegative prompt: ", 18);
+		util_buf_put(&b, p->negative_prompt, strlen(p->negative_prompt));
 	}
 	if (p->steps > 0) {
 		snprintf(part, sizeof part, "Steps: %d", p->steps);

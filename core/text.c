@@ -13,6 +13,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "util.h"
+
 /* Decode one UTF-8 character from s (n bytes available). Returns its length
  * (1..4) with *cp set, or 0 when s does not start a valid sequence. */
 static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
@@ -67,46 +69,19 @@ static int cp_is_format_hazard(uint32_t cp)
 	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void buf_put(struct buf *b, const void *src, size_t n)
+static void buf_puts(struct util_buf *b, const char *s)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *np;
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		if (!(np = realloc(b->p, cap))) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, src, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
+	util_buf_put(b, s, strlen(s));
 }
 
 char *text_sanitize(const char *s, size_t len, int flags)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
-	struct buf b = {0};
+	struct util_buf b = {0};
 	size_t i = 0, col = 0;
 
-	buf_put(&b, "", 0);
+	util_buf_put(&b, "", 0);
 	if (!s)
 		len = 0;
 	while (i < len && !b.oom) {
@@ -117,10 +92,10 @@ char *text_sanitize(const char *s, size_t len, int flags)
 		if (c == '\n' || (c == '\r' && i + 1 < len && u[i + 1] == '\n')) {
 			i += c == '\r' ? 2 : 1;
 			if (flags & TEXT_KEEP_NEWLINES) {
-				buf_put(&b, "\n", 1);
+				util_buf_put(&b, "\n", 1);
 				col = 0;
 			} else if (flags & TEXT_NEWLINE_SPACE) {
-				buf_put(&b, " ", 1);
+				util_buf_put(&b, " ", 1);
 				col++;
 			} else {
 				buf_puts(&b, "\xe2\x8f\x8e"); /* U+23CE ⏎ */
@@ -131,13 +106,13 @@ char *text_sanitize(const char *s, size_t len, int flags)
 		if (c == '\t' && (flags & TEXT_TABS_TO_SPACES)) {
 			size_t to = (col / 8 + 1) * 8;
 			for (; col < to; col++)
-				buf_put(&b, " ", 1);
+				util_buf_put(&b, " ", 1);
 			i++;
 			continue;
 		}
 		if (c < 0x20 || c == 0x7F) {
 			char v[2] = {'^', c == 0x7F ? '?' : (char)(c + '@')};
-			buf_put(&b, v, 2);
+			util_buf_put(&b, v, 2);
 			col += 2;
 			i++;
 			continue;
@@ -151,7 +126,7 @@ char *text_sanitize(const char *s, size_t len, int flags)
 		}
 		if (cp >= 0x80 && cp <= 0x9F) {
 			char v[4] = {'\\', 'x', hex[cp >> 4], hex[cp & 15]};
-			buf_put(&b, v, 4);
+			util_buf_put(&b, v, 4);
 			col += 4;
 		} else if (cp_is_format_hazard(cp)) {
 			static const char hexu[] = "0123456789ABCDEF";
@@ -163,10 +138,10 @@ char *text_sanitize(const char *s, size_t len, int flags)
 			             hexu[(cp >> 4) & 15],
 			             hexu[cp & 15],
 			             '>'};
-			buf_put(&b, v, 8);
+			util_buf_put(&b, v, 8);
 			col += 8;
 		} else {
-			buf_put(&b, u + i, n);
+			util_buf_put(&b, u + i, n);
 			col += (size_t)cp_width(cp);
 		}
 		i += n;

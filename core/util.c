@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void util_set_err(char **err, const char *fmt, ...)
 {
@@ -25,4 +26,25 @@ void util_set_err(char **err, const char *fmt, ...)
 	}
 	free(*err);
 	*err = m;
+}
+
+void util_buf_put(struct util_buf *b, const void *src, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *np;
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		if (!(np = realloc(b->p, cap))) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, src, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
