@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
 /* The PNG chunk length limit (2^31 - 1). */
@@ -144,58 +146,25 @@ int pngmeta_size(const unsigned char *png, size_t len, int *width, int *height)
 	return 0;
 }
 
-/* Decode one UTF-8 sequence at s (NUL-terminated); the code point, or -1 if
- * malformed. *n = bytes used. */
-static long utf8_next(const unsigned char *s, int *n)
-{
-	unsigned char c = s[0];
-	long cp;
-	int k;
-	if (c < 0x80) {
-		*n = 1;
-		return c;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		cp = c & 0x1f;
-		k = 1;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		cp = c & 0x0f;
-		k = 2;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		cp = c & 0x07;
-		k = 3;
-	} else {
-		return -1;
-	}
-	for (int i = 1; i <= k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*n = k + 1;
-	return cp;
-}
-
 /* Classify text: 0 = plain ASCII/Latin-1 bytes to copy as they are (no byte
  * >= 0x80, or not valid UTF-8: taken as Latin-1), 1 = UTF-8 that fits
  * Latin-1 (convert), 2 = UTF-8 beyond Latin-1 (iTXt). */
 static int text_kind(const char *text)
 {
 	const unsigned char *s = (const unsigned char *)text;
+	size_t left = strlen(text);
 	int high = 0, wide = 0;
-	while (*s) {
-		int n;
-		long cp = utf8_next(s, &n);
-		if (cp < 0)
+	while (left) {
+		uint32_t cp;
+		size_t n = text_utf8_decode(s, left, &cp);
+		if (!n)
 			return 0;
 		if (cp >= 0x80)
 			high = 1;
 		if (cp >= 0x100)
 			wide = 1;
 		s += n;
+		left -= n;
 	}
 	return wide ? 2 : high ? 1 : 0;
 }
@@ -240,11 +209,13 @@ int pngmeta_add_text(const unsigned char *png, size_t len, const char *keyword, 
 		d += tl;
 	} else if (kind == 1) {
 		const unsigned char *s = (const unsigned char *)text;
-		while (*s) {
-			int n;
-			long cp = utf8_next(s, &n);
+		size_t left = tl;
+		while (left) {
+			uint32_t cp;
+			size_t n = text_utf8_decode(s, left, &cp);
 			*d++ = (unsigned char)cp;
 			s += n;
+			left -= n;
 		}
 	} else {
 		memcpy(d, text, tl);

@@ -15,9 +15,7 @@
 
 #include "util.h"
 
-/* Decode one UTF-8 character from s (n bytes available). Returns its length
- * (1..4) with *cp set, or 0 when s does not start a valid sequence. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+size_t text_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
 	uint32_t c;
 	size_t len, i;
@@ -117,7 +115,7 @@ char *text_sanitize(const char *s, size_t len, int flags)
 			i++;
 			continue;
 		}
-		n = utf8_decode(u + i, len - i, &cp);
+		n = text_utf8_decode(u + i, len - i, &cp);
 		if (n == 0) {
 			buf_puts(&b, "\xef\xbf\xbd"); /* U+FFFD */
 			col++;
@@ -168,7 +166,7 @@ size_t text_utf8_width(const char *s)
 		return 0;
 	len = strlen(s);
 	while (i < len) {
-		n = utf8_decode(u + i, len - i, &cp);
+		n = text_utf8_decode(u + i, len - i, &cp);
 		if (n == 0) {
 			w++;
 			i++;
@@ -191,7 +189,7 @@ size_t text_utf8_fit(const char *s, int cols)
 	len = strlen(s);
 	while (i < len) {
 		int w;
-		n = utf8_decode(u + i, len - i, &cp);
+		n = text_utf8_decode(u + i, len - i, &cp);
 		if (n == 0) {
 			n = 1;
 			w = 1;

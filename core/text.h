@@ -27,12 +27,19 @@
 #define SDQ_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum {
 	TEXT_KEEP_NEWLINES = 1 << 0,  /* keep "\n" (a "\r\n" becomes "\n") */
 	TEXT_TABS_TO_SPACES = 1 << 1, /* expand tabs to 8-column stops */
 	TEXT_NEWLINE_SPACE = 1 << 2,  /* without KEEP_NEWLINES: "\n" as " ", not "⏎" */
 };
+
+/* Decode one UTF-8 character from s (n bytes available; nothing past them is
+ * read). Returns its length (1..4) with *cp set, or 0 when s does not start a
+ * valid sequence: strict, no overlong form, surrogate or code point above
+ * U+10FFFF. */
+size_t text_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* A malloc'd, NUL-terminated copy of the len bytes at s, safe to draw (see
  * above); NUL bytes inside are shown as "^@". s == NULL gives "". NULL only on
