@@ -312,6 +312,17 @@ static int64_t find_job(struct store *st, const char *ref, const char *cmd)
 
 /* The endpoint to use: the command's -e, else the global one, else the
  * default. NULL after printing an error. */
+/* The job id from the store, or NULL after saying why (cmd's message). */
+static struct job *read_job(struct store *st, int64_t id, const char *cmd)
+{
+	char *err = NULL;
+	struct job *j = store_job_get(st, id, &err);
+	if (!j)
+		errf(cmd, "cannot read job %lld: %s", (long long)id, err ? err : "gone");
+	free(err);
+	return j;
+}
+
 static const struct config_endpoint *pick_endpoint(struct config *cfg, const char *name,
                                                    const char *cmd)
 {
@@ -837,10 +848,7 @@ int cli_show(struct config *cfg, int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		if (!(j = store_job_get(st, id, &err))) {
-			errf("show", "cannot read job %lld: %s", (long long)id, err ? err : "gone");
-			free(err);
-			err = NULL;
+		if (!(j = read_job(st, id, "show"))) {
 			rc = 1;
 			continue;
 		}
@@ -1786,7 +1794,6 @@ int cli_get(struct config *cfg, int argc, char **argv)
 	struct store *st;
 	struct job *j;
 	const char *dir = ".";
-	char *err = NULL;
 	int c, rc = 0;
 	int64_t id;
 
@@ -1807,9 +1814,7 @@ int cli_get(struct config *cfg, int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
-	if (!(j = store_job_get(st, id, &err))) {
-		errf("get", "cannot read job %lld: %s", (long long)id, err ? err : "gone");
-		free(err);
+	if (!(j = read_job(st, id, "get"))) {
 		store_close(st);
 		return 1;
 	}
@@ -1881,11 +1886,8 @@ int cli_rm(struct config *cfg, int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++) {
 		char *err = NULL;
-		struct job *j = store_job_get(st, ids[i], &err);
+		struct job *j = read_job(st, ids[i], "rm");
 		if (!j) {
-			errf("rm", "cannot read job %lld: %s", (long long)ids[i],
-			     err ? err : "gone");
-			free(err);
 			rc = 1;
 			continue;
 		}
