@@ -14,72 +14,23 @@
 
 #include "job.h"
 #include "output.h"
+#include "th_png.h"
 
-struct membuf {
-	unsigned char *data;
-	size_t len, cap;
-};
-
-static void mem_write(png_structp png, png_bytep data, png_size_t len)
+/* A w x h PNG of noise (barely compressible, like a real render) at zlib
+ * level 1. */
+static unsigned char *noise_png(int w, int h, uint32_t seed, size_t *len)
 {
-	struct membuf *m = png_get_io_ptr(png);
-	if (m->len + len > m->cap) {
-		m->cap = (m->len + len) * 2;
-		m->data = realloc(m->data, m->cap);
-		if (!m->data)
-			abort();
-	}
-	memcpy(m->data + m->len, data, len);
-	m->len += len;
-}
-
-static void mem_flush(png_structp png)
-{
-	(void)png;
-}
-
-static unsigned char *noise_png(int w, int h, uint32_t seed0, size_t *len)
-{
-	volatile uint32_t seed = seed0;
-	struct membuf m = {0};
-	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	png_infop info = png_create_info_struct(png);
-	if (setjmp(png_jmpbuf(png)))
+	size_t n = (size_t)w * (size_t)h * 3;
+	unsigned char *rgb = malloc(n), *png;
+	if (!rgb)
 		abort();
-	png_set_write_fn(png, &m, mem_write, mem_flush);
-	png_set_compression_level(png, 1);
-	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
-	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(png, info);
-	unsigned char *row = malloc((size_t)w * 3);
-	for (int y = 0; y < h; y++) {
-		for (int x = 0; x < w * 3; x++) {
-			seed = seed * 1103515245u + 12345u;
-			row[x] = (unsigned char)(seed >> 16);
-		}
-		png_write_row(png, row);
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		rgb[i] = (unsigned char)(seed >> 16);
 	}
-	free(row);
-	png_write_end(png, info);
-	png_destroy_write_struct(&png, &info);
-	*len = m.len;
-	return m.data;
-}
-
-static char *b64(const unsigned char *d, size_t n)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *o = malloc((n + 2) / 3 * 4 + 1), *p = o;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
-		             (i + 2 < n ? d[i + 2] : 0);
-		*p++ = t[v >> 18 & 63];
-		*p++ = t[v >> 12 & 63];
-		*p++ = i + 1 < n ? t[v >> 6 & 63] : '=';
-		*p++ = i + 2 < n ? t[v & 63] : '=';
-	}
-	*p = 0;
-	return o;
+	png = th_png_write(w, h, rgb, NULL, NULL, 0, 1, len);
+	free(rgb);
+	return png;
 }
 
 static double now_s(void)
@@ -98,7 +49,7 @@ int main(void)
 	size_t total = 0;
 	for (int i = 0; i < N; i++) {
 		png[i] = noise_png(1024, 1024, (uint32_t)i + 1, &plen[i]);
-		enc[i] = b64(png[i], plen[i]);
+		enc[i] = th_base64(png[i], plen[i]);
 		total += strlen(enc[i]) + 32;
 	}
 	total += strlen(enc[0]) + 32; /* image_url repeats the first */

@@ -15,6 +15,7 @@
 #include "fuzz_replay.h"
 #include "image.h"
 #include "pngmeta.h"
+#include "th_png.h"
 
 #define MAX_DIM 512
 
@@ -52,28 +53,6 @@ static void check_image(struct image *im, unsigned pick)
 	image_free(im);
 }
 
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void fix_crcs(unsigned char *buf, size_t len)
-{
-	size_t p = 8;
-	while (len >= 12 && p <= len - 12) {
-		uint32_t n = get32(buf + p);
-		unsigned long c;
-		if (n > len - 12 - p)
-			break;
-		c = pngmeta_crc32(0, buf + p + 4, (size_t)n + 4);
-		buf[p + 8 + n] = (unsigned char)(c >> 24);
-		buf[p + 9 + n] = (unsigned char)(c >> 16);
-		buf[p + 10 + n] = (unsigned char)(c >> 8);
-		buf[p + 11 + n] = (unsigned char)c;
-		p += 12 + (size_t)n;
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned char white[3] = {255, 255, 255};
@@ -93,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!copy)
 			abort();
 		memcpy(copy, data, size);
-		fix_crcs(copy, size);
+		th_png_fix_crcs(copy, size);
 		im = image_load_png_mem(copy, size, white, MAX_DIM, &err);
 		FUZZ_CHECK(im || err);
 		free(err);

@@ -13,6 +13,7 @@
 
 #include "fuzz_replay.h"
 #include "pngmeta.h"
+#include "th_png.h"
 
 static void fuzz_init(void)
 {
@@ -53,29 +54,6 @@ static int keyword_ok(const char *k)
 			return 0;
 	}
 	return 1;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Rewrite the CRC of every chunk that fits in buf. */
-static void fix_crcs(unsigned char *buf, size_t len)
-{
-	size_t p = 8;
-	while (len >= 12 && p <= len - 12) {
-		uint32_t n = get32(buf + p);
-		unsigned long c;
-		if (n > len - 12 - p)
-			break;
-		c = pngmeta_crc32(0, buf + p + 4, (size_t)n + 4);
-		buf[p + 8 + n] = (unsigned char)(c >> 24);
-		buf[p + 9 + n] = (unsigned char)(c >> 16);
-		buf[p + 10 + n] = (unsigned char)(c >> 8);
-		buf[p + 11 + n] = (unsigned char)c;
-		p += 12 + (size_t)n;
-	}
 }
 
 static void check(const unsigned char *png, size_t len, unsigned pick)
@@ -133,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!copy)
 		abort();
 	memcpy(copy, data, size);
-	fix_crcs(copy, size);
+	th_png_fix_crcs(copy, size);
 	check(copy, size, pick >> 4 | pick << 4);
 	free(copy);
 	return 0;

@@ -19,77 +19,25 @@
 #include "job.h"
 #include "output.h"
 #include "pngmeta.h"
+#include "th_png.h"
 
 /* ---------------------------------------------------------------- fixtures */
 
-struct membuf {
-	unsigned char *data;
-	size_t len, cap;
-};
-
-static void mem_write(png_structp png, png_bytep data, png_size_t len)
-{
-	struct membuf *m = png_get_io_ptr(png);
-	if (m->len + len > m->cap) {
-		m->cap = (m->len + len) * 2;
-		m->data = realloc(m->data, m->cap);
-		if (!m->data)
-			abort();
-	}
-	memcpy(m->data + m->len, data, len);
-	m->len += len;
-}
-
-static void mem_flush(png_structp png)
-{
-	(void)png;
-}
-
+/* A w x h RGB PNG with a pattern from seed and, given text, a "parameters"
+ * text chunk. */
 static unsigned char *make_png(int w, int h, int seed, const char *text, size_t *len)
 {
-	struct membuf m = {0};
-	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	png_infop info = png_create_info_struct(png);
-	if (setjmp(png_jmpbuf(png)))
+	unsigned char *rgb = malloc((size_t)w * (size_t)h * 3), *png;
+	if (!rgb)
 		abort();
-	png_set_write_fn(png, &m, mem_write, mem_flush);
-	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
-	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	if (text) {
-		png_text t = {0};
-		t.compression = PNG_TEXT_COMPRESSION_NONE;
-		t.key = "parameters";
-		t.text = (char *)text;
-		png_set_text(png, info, &t, 1);
-	}
-	png_write_info(png, info);
-	unsigned char *row = malloc((size_t)w * 3);
-	for (int y = 0; y < h; y++) {
+	for (int y = 0; y < h; y++)
 		for (int x = 0; x < w * 3; x++)
-			row[x] = (unsigned char)(x * 5 + y * 11 + seed * 31);
-		png_write_row(png, row);
-	}
-	free(row);
-	png_write_end(png, info);
-	png_destroy_write_struct(&png, &info);
-	*len = m.len;
-	return m.data;
-}
-
-static char *b64(const unsigned char *d, size_t n)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *o = malloc((n + 2) / 3 * 4 + 1), *p = o;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
-		             (i + 2 < n ? d[i + 2] : 0);
-		*p++ = t[v >> 18 & 63];
-		*p++ = t[v >> 12 & 63];
-		*p++ = i + 1 < n ? t[v >> 6 & 63] : '=';
-		*p++ = i + 2 < n ? t[v & 63] : '=';
-	}
-	*p = 0;
-	return o;
+			rgb[(size_t)y * (size_t)w * 3 + (size_t)x] =
+			    (unsigned char)(x * 5 + y * 11 + seed * 31);
+	png = th_png_write(w, h, rgb, text ? "parameters" : NULL, text, PNG_TEXT_COMPRESSION_NONE,
+	                   -1, len);
+	free(rgb);
+	return png;
 }
 
 /* Small images of each format (only headers matter for sniffing and sizes). */
@@ -112,19 +60,19 @@ static void fixtures(void)
 {
 	png_a = make_png(20, 10, 1, NULL, &png_a_len);
 	png_b = make_png(20, 10, 2, NULL, &png_b_len);
-	b64_a = b64(png_a, png_a_len);
-	b64_b = b64(png_b, png_b_len);
+	b64_a = th_base64(png_a, png_a_len);
+	b64_b = th_base64(png_b, png_b_len);
 	/* Padded: bare base64 counts only from 64 characters on (real images are
 	 * never that small). */
 	unsigned char pad[sizeof jpeg_bytes + 64] = {0};
 	memcpy(pad, jpeg_bytes, sizeof jpeg_bytes);
-	b64_j = b64(pad, sizeof pad);
+	b64_j = th_base64(pad, sizeof pad);
 	memset(pad, 0, sizeof pad);
 	memcpy(pad, gif_bytes, sizeof gif_bytes);
-	b64_g = b64(pad, sizeof pad);
+	b64_g = th_base64(pad, sizeof pad);
 	memset(pad, 0, sizeof pad);
 	memcpy(pad, webp_bytes, sizeof webp_bytes);
-	b64_w = b64(pad, sizeof pad);
+	b64_w = th_base64(pad, sizeof pad);
 }
 
 /* Expand {A} {B} (PNG base64), {J} {G} {W} (JPEG, GIF, WebP base64). */

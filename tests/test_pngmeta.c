@@ -9,29 +9,13 @@
 
 #include "th.h"
 #include "pngmeta.h"
+#include "th_png.h"
 
+/* A PNG being read back from memory. */
 struct membuf {
 	unsigned char *data;
 	size_t len, cap, pos;
 };
-
-static void mem_write(png_structp png, png_bytep data, png_size_t len)
-{
-	struct membuf *m = png_get_io_ptr(png);
-	if (m->len + len > m->cap) {
-		m->cap = (m->len + len) * 2;
-		m->data = realloc(m->data, m->cap);
-		if (!m->data)
-			abort();
-	}
-	memcpy(m->data + m->len, data, len);
-	m->len += len;
-}
-
-static void mem_flush(png_structp png)
-{
-	(void)png;
-}
 
 static void mem_read(png_structp png, png_bytep data, png_size_t len)
 {
@@ -47,34 +31,16 @@ static void mem_read(png_structp png, png_bytep data, png_size_t len)
 static unsigned char *make_png(int w, int h, int seed, const char *key, const char *text,
                                int compression, size_t *len)
 {
-	struct membuf m = {0};
-	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	png_infop info = png_create_info_struct(png);
-	if (setjmp(png_jmpbuf(png)))
+	unsigned char *rgb = malloc((size_t)w * (size_t)h * 3), *png;
+	if (!rgb)
 		abort();
-	png_set_write_fn(png, &m, mem_write, mem_flush);
-	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
-	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_text t;
-	if (key) {
-		memset(&t, 0, sizeof t);
-		t.compression = compression;
-		t.key = (char *)key;
-		t.text = (char *)text;
-		png_set_text(png, info, &t, 1);
-	}
-	png_write_info(png, info);
-	unsigned char *row = malloc((size_t)w * 3);
-	for (int y = 0; y < h; y++) {
+	for (int y = 0; y < h; y++)
 		for (int x = 0; x < w * 3; x++)
-			row[x] = (unsigned char)(x * 7 + y * 13 + seed);
-		png_write_row(png, row);
-	}
-	free(row);
-	png_write_end(png, info);
-	png_destroy_write_struct(&png, &info);
-	*len = m.len;
-	return m.data;
+			rgb[(size_t)y * (size_t)w * 3 + (size_t)x] =
+			    (unsigned char)(x * 7 + y * 13 + seed);
+	png = th_png_write(w, h, rgb, key, text, compression, -1, len);
+	free(rgb);
+	return png;
 }
 
 struct decoded {
