@@ -14,50 +14,20 @@
 #include "engine.h"
 #include "th.h"
 #include "engine_emu.h"
+#include "th_config.h"
 
 static char dir[4096];
 
 static struct config *make_config(const char *d, int dead_port)
 {
-	struct config *c = calloc(1, sizeof *c);
-	char buf[4200];
+	struct config *c = th_config_in(d);
+	char buf[128];
 
-	snprintf(buf, sizeof buf, "%s/config", d);
-	c->config_path = strdup(buf);
-	c->config_dir = strdup(d);
-	c->data_dir = strdup(d);
-	snprintf(buf, sizeof buf, "%s/history.db", d);
-	c->db_path = strdup(buf);
-	snprintf(buf, sizeof buf, "%s/images", d);
-	c->images_dir = strdup(buf);
-	c->graphics = strdup("none");
 	if (dead_port) {
-		c->endpoints = calloc(1, sizeof *c->endpoints);
-		c->n_endpoints = 1;
-		c->endpoints[0].name = strdup("dead");
-		c->endpoints[0].kind = CONFIG_RUNPOD;
 		snprintf(buf, sizeof buf, "http://127.0.0.1:%d/v2/test", dead_port);
-		c->endpoints[0].url = strdup(buf);
-		c->endpoints[0].api_key_env = strdup("SDQ_TEST_KEY");
+		th_config_add_runpod(c, "dead", buf, "SDQ_TEST_KEY", NULL);
 	}
 	return c;
-}
-
-static void free_config(struct config *c)
-{
-	for (size_t i = 0; i < c->n_endpoints; i++) {
-		free(c->endpoints[i].name);
-		free(c->endpoints[i].url);
-		free(c->endpoints[i].api_key_env);
-	}
-	free(c->endpoints);
-	free(c->config_path);
-	free(c->config_dir);
-	free(c->data_dir);
-	free(c->db_path);
-	free(c->images_dir);
-	free(c->graphics);
-	free(c);
 }
 
 /* ---- what the callback saw ---- */
@@ -97,7 +67,7 @@ static void free_engine(struct engine *e, struct config *cfg, struct store *st)
 {
 	engine_free(e);
 	store_close(st);
-	free_config(cfg);
+	config_free(cfg);
 }
 
 /* ---- timers ---- */
@@ -381,8 +351,8 @@ static void test_handover(void)
 	engine_free(eb);
 	store_close(sa);
 	store_close(sb);
-	free_config(ca);
-	free_config(cb);
+	config_free(ca);
+	config_free(cb);
 	free(err);
 }
 

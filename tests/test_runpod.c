@@ -14,6 +14,7 @@
 #include "runpod.h"
 #include "th.h"
 #include "engine_emu.h"
+#include "th_config.h"
 
 static struct emu em;
 static char dir[4096];
@@ -22,55 +23,12 @@ static struct store *st;
 
 /* ---- config and engine ---- */
 
-static void add_endpoint(struct config *c, const char *name, const char *url, const char *key_env,
-                         const char *tmpl)
-{
-	struct config_endpoint *ep;
-	c->endpoints = realloc(c->endpoints, (c->n_endpoints + 1) * sizeof *c->endpoints);
-	ep = &c->endpoints[c->n_endpoints++];
-	memset(ep, 0, sizeof *ep);
-	ep->name = strdup(name);
-	ep->kind = CONFIG_RUNPOD;
-	ep->url = strdup(url);
-	ep->api_key_env = strdup(key_env);
-	ep->template_name = tmpl ? strdup(tmpl) : NULL;
-}
-
 static struct config *make_config(void)
 {
-	struct config *c = calloc(1, sizeof *c);
-	char buf[4200];
-
-	snprintf(buf, sizeof buf, "%s/config", dir);
-	c->config_path = strdup(buf);
-	c->config_dir = strdup(dir);
-	c->data_dir = strdup(dir);
-	snprintf(buf, sizeof buf, "%s/history.db", dir);
-	c->db_path = strdup(buf);
-	snprintf(buf, sizeof buf, "%s/images", dir);
-	c->images_dir = strdup(buf);
-	c->graphics = strdup("none");
-	add_endpoint(c, "emu", em.base, "SDQ_TEST_KEY", "sdxl");
-	add_endpoint(c, "bad", em.base, "SDQ_TEST_BADKEY", "sd15");
+	struct config *c = th_config_in(dir);
+	th_config_add_runpod(c, "emu", em.base, "SDQ_TEST_KEY", "sdxl");
+	th_config_add_runpod(c, "bad", em.base, "SDQ_TEST_BADKEY", "sd15");
 	return c;
-}
-
-static void free_config(struct config *c)
-{
-	for (size_t i = 0; i < c->n_endpoints; i++) {
-		free(c->endpoints[i].name);
-		free(c->endpoints[i].url);
-		free(c->endpoints[i].api_key_env);
-		free(c->endpoints[i].template_name);
-	}
-	free(c->endpoints);
-	free(c->config_path);
-	free(c->config_dir);
-	free(c->data_dir);
-	free(c->db_path);
-	free(c->images_dir);
-	free(c->graphics);
-	free(c);
 }
 
 /* what the callback heard */
@@ -894,7 +852,7 @@ int main(void)
 	TH_RUN(test_unknown_status);
 	TH_RUN(test_save_failure);
 	store_close(st);
-	free_config(cfg);
+	config_free(cfg);
 	emu_stop(&em);
 	return th_done("test_runpod");
 }
