@@ -806,6 +806,40 @@ static int cancel_tracked(struct engine *e, struct live *l, char **err)
 	return l->b->ops->cancel(l->b, j, err);
 }
 
+/* A job whose endpoint name is not in this process's config (e.g. "default"
+ * came from the submitter's SDQ_ENDPOINT) but that knows the RunPod URL it
+ * was sent to: follow it through a temporary endpoint for that URL (its key
+ * from RUNPOD_API_KEY), so it does not stay live forever. NULL if none. */
+static struct backend *backend_by_url(struct engine *e, struct job *j)
+{
+	const struct config_endpoint *ep;
+	struct backend *b;
+	char *err = NULL;
+
+	if (!j->endpoint_url || !j->endpoint_url[0] ||
+	    (j->backend && strcmp(j->backend, "runpod") != 0))
+		return NULL;
+	if (strncmp(j->endpoint_url, "http://", 7) != 0 &&
+	    strncmp(j->endpoint_url, "https://", 8) != 0)
+		return NULL;
+	ep = config_endpoint(e->cfg, j->endpoint_url);
+	if (!ep || ep->kind != CONFIG_RUNPOD || !ep->name)
+		return NULL;
+	b = get_backend(e, ep->name, &err);
+	if (!b) {
+		free(err);
+		return NULL;
+	}
+	engine_message(e, 0,
+	               "job %lld: endpoint \"%s\" is not in this config; following it through "
+	               "its URL %s%s",
+	               (long long)j->id, j->endpoint ? j->endpoint : "", ep->url,
+	               ep->api_key_env || ep->api_key_file || ep->api_key_cmd
+	                   ? ""
+	                   : " (API key from RUNPOD_API_KEY)");
+	return b;
+}
+
 /* Take ownership of j (a live job from the store) and start driving it. */
 static void track(struct engine *e, struct job *j)
 {
@@ -827,7 +861,12 @@ static void track(struct engine *e, struct job *j)
 	                : j->params.endpoint ? j->params.endpoint
 	                                     : "",
 	                &err);
-	if (!b) {
+	if (!b)
+		b = backend_by_url(e, j);
+	if (b) {
+		free(err);
+		err = NULL;
+	} else {
 		engine_message(e, 1, "job %lld stays %s: %s", (long long)j->id,
 		               job_state_name(j->state), err ? err : "no backend");
 		free(err);
@@ -875,6 +914,10 @@ static int retry_job(struct engine *e, struct job *j, char **err)
 		return -1;
 	}
 	b = get_backend(e, j->endpoint ? j->endpoint : "", err);
+	if (!b && (b = backend_by_url(e, j)) && err) {
+		free(*err);
+		*err = NULL;
+	}
 	if (!b)
 		return -1;
 	if (!b->ops->retry) {
@@ -1168,6 +1211,17 @@ int64_t engine_rerun(struct engine *e, int64_t id, char **err)
 	nid = engine_submit(e, &j->params, err);
 	job_free(j);
 	return nid;
+}
+
+int engine_driving_count(struct engine *e)
+{
+	int n = 0;
+	if (!e || !e->driving)
+		return 0;
+	for (size_t i = 0; i < e->nlive; i++)
+		if (e->live[i].b)
+			n++;
+	return n;
 }
 
 int engine_live_count(struct engine *e)

@@ -106,6 +106,11 @@ int engine_retry(struct engine *e, int64_t id, char **err);
 int64_t engine_rerun(struct engine *e, int64_t id, char **err);
 /* Number of live jobs in the store (all processes). */
 int engine_live_count(struct engine *e);
+/* Number of live jobs this engine actually drives (0 unless it is the
+ * driver): jobs whose endpoint it could not resolve (not in its config and no
+ * RunPod URL to follow) stay live in the store for a driver that can, and are
+ * not counted. A driver with nothing to drive may exit. */
+int engine_driving_count(struct engine *e);
 
 /* The in-memory copy of a job this engine drives, fresher than the store
  * (borrowed, valid until the next engine_step), or NULL. */

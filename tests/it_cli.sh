@@ -26,7 +26,7 @@ driver_pid() {
 }
 cleanup() {
 	for p in $bg_pids; do kill -9 "$p" 2>/dev/null; done
-	for d in "$tmp/data" "$tmp/data2" "$tmp/data3" "$tmp/data4"; do
+	for d in "$tmp/data" "$tmp/data2" "$tmp/data3" "$tmp/data4" "$tmp/data5"; do
 		[ -d "$d" ] || continue
 		p=$(driver_pid "$d")
 		[ -n "$p" ] && kill "$p" 2>/dev/null
@@ -266,6 +266,24 @@ while [ $n -lt 150 ]; do
 	sleep 0.2; n=$((n + 1))
 done
 check "a -e URL job completes in the background" test "$(SDQ_DATA_DIR="$tmp/data4" state_of "$uid")" = COMPLETED
+
+# --- a driver whose config lacks a job's endpoint: it follows a RunPod job
+# through its URL, leaves a job it cannot drive live, and still exits
+# ("default" is what SDQ_ENDPOINT defines when the config file has no endpoint)
+printf '[core]\n\tbackground_driver = false\n' >"$tmp/nobg5.conf"
+cp "$tmp/nobg5.conf" "$tmp/gpu.conf"
+printf '[local "gpu"]\n\texe = /nonexistent/sd-cli\n\tmodel = /nonexistent/m.gguf\n' >>"$tmp/gpu.conf"
+SDQ_DATA_DIR="$tmp/data5" SDQ_CONFIG="$tmp/nobg5.conf" "$SDQ" submit -p "by url" >"$tmp/o" 2>"$tmp/e"
+did=$(cat "$tmp/o")
+SDQ_DATA_DIR="$tmp/data5" SDQ_CONFIG="$tmp/gpu.conf" "$SDQ" submit -e gpu -p "on gpu" >"$tmp/o" 2>"$tmp/e"
+gid=$(cat "$tmp/o")
+env -u SDQ_ENDPOINT SDQ_DATA_DIR="$tmp/data5" timeout 60 "$SDQ" driver --linger 1 >/dev/null 2>"$tmp/drv5.err"; rc=$?
+check "driver without the jobs' endpoints exits by itself (0)" test $rc = 0
+check "the 'default' job was driven through its URL" test "$(SDQ_DATA_DIR="$tmp/data5" "$SDQ" show "$did" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["endpoint"])')" = default
+check "... to COMPLETED" test "$(SDQ_DATA_DIR="$tmp/data5" state_of "$did")" = COMPLETED
+check "the local job stays PENDING for a driver that knows 'gpu'" test "$(SDQ_DATA_DIR="$tmp/data5" state_of "$gid")" = PENDING
+check "the driver names the job it left" grep -q "left for a driver.*$gid (gpu)" "$tmp/drv5.err"
+check "no driver started for it" sh -c "! SDQ_DATA_DIR='$tmp/data5' '$SDQ' driver --status >/dev/null"
 
 # --- cancel a queued job
 "$SDQ" submit -p "[[queue=60]] slow one" >"$tmp/o"; cid=$(cat "$tmp/o")

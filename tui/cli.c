@@ -1048,19 +1048,25 @@ int cli_spawn_driver(struct config *cfg)
 }
 
 /* Hand live jobs to a detached driver when none runs (and the config allows
- * it). Called with the engine closed, so the lock is free. */
-static void ensure_driver(struct config *cfg, struct store *st)
+ * it), if there are more than `undrivable` (jobs the caller knows no driver of
+ * this config can take). Called with the engine closed, so the lock is free. */
+static void ensure_driver_above(struct config *cfg, struct store *st, int64_t undrivable)
 {
 	struct store_query q;
 	memset(&q, 0, sizeof q);
 	q.live_only = 1;
 	if (!cfg->background_driver || store_driver_pid(st) != 0)
 		return;
-	if (store_job_count(st, &q, NULL) <= 0)
+	if (store_job_count(st, &q, NULL) <= undrivable)
 		return;
 	if (cli_spawn_driver(cfg) < 0)
 		fprintf(stderr, "sdq: could not start a background driver: jobs move on when "
 		                "sdq runs again (sdq driver)\n");
+}
+
+static void ensure_driver(struct config *cfg, struct store *st)
+{
+	ensure_driver_above(cfg, st, 0);
 }
 
 /* Free the engine (giving up the driver role), start a background driver if
@@ -2111,6 +2117,51 @@ int cli_purge_queue(struct config *cfg, int argc, char **argv)
 
 /* ---------------------------------------------------------------- driver */
 
+/* Log one line naming the live jobs the driver leaves behind because it
+ * cannot drive them (it tracks them, yet drives none). Returns their number. */
+static int64_t log_undrivable(struct run *r)
+{
+	struct store_query q;
+	struct job **jobs = NULL;
+	size_t n = 0, shown = 0;
+	int64_t count = 0;
+	char *err = NULL, line[1024];
+	int len = 0;
+
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	q.oldest_first = 1;
+	if (store_job_list(r->st, &q, &jobs, &n, &err) < 0) {
+		free(err);
+		return 0;
+	}
+	line[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char *ep;
+		if (!engine_job(r->e, jobs[i]->id))
+			continue; /* not seen yet: a new driver takes it */
+		count++;
+		if (shown >= 20 || len < 0 || (size_t)len >= sizeof line - 200)
+			continue;
+		ep = clean(jobs[i]->endpoint ? jobs[i]->endpoint : "?");
+		len += snprintf(line + len, sizeof line - (size_t)len, "%s%lld (%s)",
+		                shown ? ", " : "", (long long)jobs[i]->id, ep ? ep : "?");
+		free(ep);
+		shown++;
+	}
+	store_jobs_free(jobs, n);
+	if (count > 0) {
+		char t[40];
+		fprintf(stderr,
+		        "%s driver: %lld live job%s left for a driver whose config has %s "
+		        "endpoint: %s%s\n",
+		        job_iso8601(job_now_ms(), t, sizeof t), (long long)count,
+		        count == 1 ? "" : "s", count == 1 ? "its" : "their", line,
+		        (int64_t)shown < count ? ", ..." : "");
+	}
+	return count;
+}
+
 int cli_driver(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"status", no_argument, 0, 's'},
@@ -2124,6 +2175,7 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 	int64_t idle_since = 0, next_db_check = 0;
 	struct stat db0;
 	int gone = 0;
+	int64_t undrivable = 0;
 	long pid;
 
 	if (cmd_help_opt("driver", argc, argv))
@@ -2190,11 +2242,14 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 				break;
 			}
 		}
-		if (engine_live_count(r.e) > 0) {
+		/* Live jobs it cannot drive (their endpoint is not in this
+		 * config) do not keep it alive: they wait for a driver that can. */
+		if (engine_driving_count(r.e) > 0) {
 			idle_since = 0;
 		} else if (!idle_since) {
 			idle_since = now;
 		} else if (now - idle_since >= (int64_t)(linger_s * 1000)) {
+			undrivable = log_undrivable(&r);
 			break;
 		}
 		if (engine_step(r.e, idle_since ? 500 : 1000) < 0)
@@ -2205,10 +2260,21 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "%s driver exits%s\n", job_iso8601(job_now_ms(), t, sizeof t),
 		        r.signo ? " on a signal"
 		        : gone  ? ": the history file was removed"
-		                : ", no live jobs");
+		                : undrivable ? ", nothing it can drive"
+		                             : ", no live jobs");
 	}
 	/* A job submitted while this driver was on its way out saw a driver and
-	 * started none: hand it to a new one once the lock is free. */
+	 * started none: hand it to a new one once the lock is free (not for the
+	 * jobs it could not drive itself: a new driver of the same config could
+	 * not either, and would only be started again and again). */
+	if (undrivable > 0 && !r.signo && !gone) {
+		status_clear(&r);
+		engine_free(r.e);
+		r.e = NULL;
+		ensure_driver_above(cfg, r.st, undrivable);
+		run_close(&r, 0);
+		return 0;
+	}
 	run_close(&r, !r.signo && !gone);
 	return 0;
 }
