@@ -806,6 +806,85 @@ static void test_purge(void)
 	engine_free(e);
 }
 
+/* A job whose endpoint name is not in the driver's config ("default" came
+ * from the submitter's SDQ_ENDPOINT) is driven through its URL; a job with
+ * neither a known endpoint nor a URL stays live and is not counted as driven. */
+static void test_unknown_endpoint_name(void)
+{
+	struct config *c2 = config_new_defaults(NULL);
+	struct job *j = job_new(), *loc = job_new();
+	struct engine *e;
+	int64_t id, lid;
+	char *err = NULL;
+
+	if (!c2 || !j || !loc) {
+		CHECK(0);
+		config_free(c2);
+		job_free(j);
+		job_free(loc);
+		return;
+	}
+	free(c2->images_dir);
+	c2->images_dir = strdup(cfg->images_dir);
+	setenv("RUNPOD_API_KEY", "test-key-123", 1);
+	job_set_str(&j->params.prompt, "driven by url [[queue=0.2 run=0.2]]");
+	job_set_str(&j->params.endpoint, "default");
+	job_set_str(&j->params.template_name, "sd15");
+	j->params.width = j->params.height = 64;
+	j->params.seed = 5;
+	job_set_str(&j->endpoint, "default");
+	job_set_str(&j->endpoint_url, em.base);
+	job_set_str(&j->backend, "runpod");
+	j->state = JOB_PENDING;
+	j->created_at = job_now_ms();
+	CHECK_INT(store_job_add(st, j, NULL), 0);
+	id = j->id;
+	job_set_str(&loc->params.prompt, "a local job of another config");
+	job_set_str(&loc->params.endpoint, "gpu-box");
+	job_set_str(&loc->endpoint, "gpu-box");
+	job_set_str(&loc->backend, "local");
+	loc->state = JOB_PENDING;
+	loc->created_at = job_now_ms();
+	CHECK_INT(store_job_add(st, loc, NULL), 0);
+	lid = loc->id;
+	job_free(j);
+	job_free(loc);
+
+	e = engine_new(c2, st, &err);
+	CHECK(e != NULL);
+	if (!e) {
+		free(err);
+		config_free(c2);
+		return;
+	}
+	engine_set_callback(e, on_event, NULL);
+	messages[0] = '\0';
+	CHECK_INT(engine_drive(e, 1), 1);
+	CHECK_INT(engine_driving_count(e), 1);
+	CHECK(strstr(messages, "following it through its URL") != NULL);
+	CHECK(strstr(messages, "gpu-box") != NULL);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_COMPLETED && j->n_outputs == 1);
+	CHECK(j && j->endpoint && strcmp(j->endpoint, "default") == 0);
+	job_free(j);
+	CHECK_INT(runs_for_prompt("driven by url [[queue=0.2 run=0.2]]"), 1);
+	for (int i = 0; i < 3; i++)
+		engine_step(e, 10);
+	/* the local job stays live, but nothing is driven any more */
+	CHECK_INT(engine_driving_count(e), 0);
+	CHECK(engine_live_count(e) >= 1);
+	j = store_job_get(st, lid, NULL);
+	CHECK(j && j->state == JOB_PENDING);
+	job_free(j);
+	CHECK_INT(engine_cancel(e, lid, NULL), 0);
+	j = store_job_get(st, lid, NULL);
+	CHECK(j && j->state == JOB_CANCELLED);
+	job_free(j);
+	engine_free(e);
+	config_free(c2);
+	unsetenv("RUNPOD_API_KEY");
+}
+
 int main(void)
 {
 	char *err = NULL;
@@ -851,6 +930,7 @@ int main(void)
 	TH_RUN(test_purge);
 	TH_RUN(test_unknown_status);
 	TH_RUN(test_save_failure);
+	TH_RUN(test_unknown_endpoint_name);
 	store_close(st);
 	config_free(cfg);
 	emu_stop(&em);
