@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "params.h"
 #include "pngmeta.h"
 #include "util.h"
@@ -658,30 +659,6 @@ static void other_size(const unsigned char *d, size_t len, const char *fmt, int 
 	}
 }
 
-/* mkdir -p path (each missing component with mode 0777 & ~umask). */
-static int mkdir_p(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		int r = mkdir(path, 0777);
-		*p = '/';
-		if (r < 0 && errno != EEXIST)
-			return -1;
-	}
-	if (mkdir(path, 0777) < 0 && errno != EEXIST)
-		return -1;
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}
-
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
 	while (n > 0) {
@@ -743,7 +720,7 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 		util_set_err(err, "image path too long");
 		return -1;
 	}
-	if (mkdir_p(dir) < 0) {
+	if (config_mkdirs(dir, 0777) < 0) {
 		save_error(err, errno, "create directory", dir);
 		return -1;
 	}
