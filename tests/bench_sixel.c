@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../core/sixel.h"
+#include "th_png.h"
 
 #define RUNS 5
 
@@ -102,15 +103,9 @@ int main(void)
 		int s = sizes[si];
 		struct image *im = plasma(s, s);
 		char path[4096];
-		png_image pi;
 
 		snprintf(path, sizeof path, "%s/bench_%d.png", tmp && *tmp ? tmp : "/tmp", s);
-		memset(&pi, 0, sizeof pi);
-		pi.version = PNG_IMAGE_VERSION;
-		pi.width = (png_uint_32)s;
-		pi.height = (png_uint_32)s;
-		pi.format = PNG_FORMAT_RGB;
-		if (!png_image_write_to_file(&pi, path, 0, im->rgb, 0, NULL)) {
+		if (th_png_write_file(path, s, s, im->rgb) < 0) {
 			fprintf(stderr, "cannot write %s\n", path);
 			return 1;
 		}

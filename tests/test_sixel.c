@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../core/sixel.h"
+#include "th_png.h"
 
 static char dir[4096];
 
@@ -117,18 +118,6 @@ static void test_roundtrip(void)
 	image_free(orig);
 }
 
-static int write_png(const char *path, const struct image *im)
-{
-	png_image pi;
-
-	memset(&pi, 0, sizeof pi);
-	pi.version = PNG_IMAGE_VERSION;
-	pi.width = (png_uint_32)im->w;
-	pi.height = (png_uint_32)im->h;
-	pi.format = PNG_FORMAT_RGB;
-	return png_image_write_to_file(&pi, path, 0, im->rgb, 0, NULL) ? 0 : -1;
-}
-
 static void test_cache(void)
 {
 	char path[4200], path2[4200];
@@ -143,8 +132,8 @@ static void test_cache(void)
 
 	snprintf(path, sizeof path, "%s/a.png", dir);
 	snprintf(path2, sizeof path2, "%s/b.png", dir);
-	CHECK(write_png(path, im) == 0);
-	CHECK(write_png(path2, im) == 0);
+	CHECK(th_png_write_file(path, im->w, im->h, im->rgb) == 0);
+	CHECK(th_png_write_file(path2, im->w, im->h, im->rgb) == 0);
 
 	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
 	                         &err) == 0);

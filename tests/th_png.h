@@ -1,10 +1,11 @@
 /*
  * th_png.h: fixtures the PNG-handling tests, benchmarks and fuzz targets
- * share: an RGB PNG encoded in memory (with an optional text chunk), base64,
- * and rewriting chunk CRCs after a fuzzer changed the bytes.
+ * share: an RGB PNG encoded in memory (with an optional text chunk) or written
+ * to a file, base64, and rewriting chunk CRCs after a fuzzer changed the bytes.
  *
  * Header only (every test is a single .c file); everything is static inline.
- * Out of memory or a libpng error aborts: these are test fixtures.
+ * Out of memory or a libpng error in the in-memory writer aborts: these are
+ * test fixtures.
  */
 #ifndef SDQ_TH_PNG_H
 #define SDQ_TH_PNG_H
@@ -73,6 +74,20 @@ static inline unsigned char *th_png_write(int w, int h, const unsigned char *rgb
 	png_destroy_write_struct(&png, &info);
 	*len = m.len;
 	return m.data;
+}
+
+/* Write the w x h RGB pixels at rgb (w * 3 bytes a row) to path as a PNG.
+ * 0 or -1. */
+static inline int th_png_write_file(const char *path, int w, int h, const unsigned char *rgb)
+{
+	png_image pi;
+
+	memset(&pi, 0, sizeof pi);
+	pi.version = PNG_IMAGE_VERSION;
+	pi.width = (png_uint_32)w;
+	pi.height = (png_uint_32)h;
+	pi.format = PNG_FORMAT_RGB;
+	return png_image_write_to_file(&pi, path, 0, rgb, 0, NULL) ? 0 : -1;
 }
 
 /* A malloc'd base64 (with padding) of the n bytes at d. */

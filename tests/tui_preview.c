@@ -38,6 +38,7 @@
 #include "image.h"
 #include "job.h"
 #include "store.h"
+#include "th_png.h"
 
 #define WAIT_MS 15000
 #define COLS_ 140
@@ -60,18 +61,6 @@ static struct image *plasma(int w, int h, int seed)
 			p[2] = (unsigned char)(127 + 120 * cos((u + v) * 2 + seed * 1.3));
 		}
 	return im;
-}
-
-static int write_png(const char *path, const struct image *im)
-{
-	png_image pi;
-
-	memset(&pi, 0, sizeof pi);
-	pi.version = PNG_IMAGE_VERSION;
-	pi.width = (png_uint_32)im->w;
-	pi.height = (png_uint_32)im->h;
-	pi.format = PNG_FORMAT_RGB;
-	return png_image_write_to_file(&pi, path, 0, im->rgb, 0, NULL) ? 0 : -1;
 }
 
 static int add_job(struct store *st, enum job_state s, char paths[][4300], const int *wh, int n,
@@ -98,7 +87,7 @@ static int add_job(struct store *st, enum job_state s, char paths[][4300], const
 		struct job_output o = {0};
 		struct image *im = plasma(wh[2 * k], wh[2 * k + 1], seed0 + k);
 
-		if (write_png(paths[k], im) != 0)
+		if (th_png_write_file(paths[k], im->w, im->h, im->rgb) != 0)
 			return -1;
 		image_free(im);
 		o.index = k;
