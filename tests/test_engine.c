@@ -15,6 +15,7 @@
 #include "th.h"
 #include "engine_emu.h"
 #include "th_config.h"
+#include "th_net.h"
 
 static char dir[4096];
 
@@ -268,23 +269,9 @@ static void test_no_busy_wait(void)
 }
 
 /* ---- viewers see other processes' changes; the lock changes hands ---- */
-static int dead_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof sa;
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(s, (struct sockaddr *)&sa, sizeof sa);
-	getsockname(s, (struct sockaddr *)&sa, &sl);
-	close(s);
-	return ntohs(sa.sin_port);
-}
-
 static void test_handover(void)
 {
-	int port = dead_port();
+	int port = th_dead_port();
 	struct config *ca = make_config(dir, port), *cb = make_config(dir, port);
 	char *err = NULL;
 	struct store *sa = store_open(ca->db_path, &err), *sb = store_open(cb->db_path, &err);

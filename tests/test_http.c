@@ -10,6 +10,7 @@
 #include "http.h"
 #include "th.h"
 #include "engine_emu.h"
+#include "th_net.h"
 
 static struct emu em;
 static int emu_ok;
@@ -235,18 +236,9 @@ static void test_refused(void)
 	struct http *h = http_new(NULL);
 	struct got g;
 	char url[256];
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof sa;
-	int s = socket(AF_INET, SOCK_STREAM, 0);
 
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(s, (struct sockaddr *)&sa, sizeof sa);
-	getsockname(s, (struct sockaddr *)&sa, &sl);
-	close(s); /* nobody listens there now */
 	memset(&g, 0, sizeof g);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/v2/test/run", ntohs(sa.sin_port));
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v2/test/run", th_dead_port());
 	req(h, "POST", url, "test-key-123", "{}", 0, &g);
 	run_until(h, &g.done, 1);
 	CHECK_INT(g.done, 1);
