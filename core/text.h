@@ -41,6 +41,10 @@ enum {
  * U+10FFFF. */
 size_t text_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* Write code point cp (at most U+10FFFF; the caller checks) as UTF-8 into
+ * out, not NUL-terminated. Returns the number of bytes, 1..4. */
+size_t text_utf8_encode(uint32_t cp, char out[4]);
+
 /* A malloc'd, NUL-terminated copy of the len bytes at s, safe to draw (see
  * above); NUL bytes inside are shown as "^@". s == NULL gives "". NULL only on
  * ENOMEM. The caller frees it. */

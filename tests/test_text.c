@@ -234,6 +234,45 @@ static void test_truncate(void)
 	}
 }
 
+/* text_utf8_encode writes what text_utf8_decode reads back, at each length
+ * boundary; the decoder refuses overlong forms, surrogates and cut input. */
+static void test_utf8_codec(void)
+{
+	static const struct {
+		uint32_t cp;
+		const char *utf8;
+	} t[] = {
+	    {0x41, "A"},
+	    {0x7f, "\x7f"},
+	    {0x80, "\xc2\x80"},
+	    {0xe9, "\xc3\xa9"},
+	    {0x7ff, "\xdf\xbf"},
+	    {0x800, "\xe0\xa0\x80"},
+	    {0x23ce, "\xe2\x8f\x8e"},
+	    {0xffff, "\xef\xbf\xbf"},
+	    {0x10000, "\xf0\x90\x80\x80"},
+	    {0x1f600, "\xf0\x9f\x98\x80"},
+	    {0x10ffff, "\xf4\x8f\xbf\xbf"},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		char b[4];
+		uint32_t cp = 0;
+		size_t n = text_utf8_encode(t[i].cp, b);
+		CHECK_INT(n, strlen(t[i].utf8));
+		CHECK(memcmp(b, t[i].utf8, n) == 0);
+		CHECK_INT(text_utf8_decode((const unsigned char *)b, n, &cp), n);
+		CHECK_INT(cp, t[i].cp);
+		if (n > 1) /* one byte short */
+			CHECK_INT(text_utf8_decode((const unsigned char *)b, n - 1, &cp), 0);
+	}
+	uint32_t cp;
+	CHECK_INT(text_utf8_decode((const unsigned char *)"\xc0\xaf", 2, &cp), 0);
+	CHECK_INT(text_utf8_decode((const unsigned char *)"\xe0\x80\xaf", 3, &cp), 0);
+	CHECK_INT(text_utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
+	CHECK_INT(text_utf8_decode((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 0);
+	CHECK_INT(text_utf8_decode((const unsigned char *)"\x80", 1, &cp), 0);
+}
+
 int main(void)
 {
 	if (!setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8") &&
@@ -248,5 +287,6 @@ int main(void)
 	TH_RUN(test_width);
 	TH_RUN(test_fit);
 	TH_RUN(test_truncate);
+	TH_RUN(test_utf8_codec);
 	return th_done("test_text");
 }

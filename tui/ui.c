@@ -1648,27 +1648,7 @@ static void ui_input_key(struct ui *u, int code, int is_key)
 		changed = 1;
 	} else if (!is_key && code >= 32 && code != 127 && !(code >= 0x80 && code <= 0x9f)) {
 		char b[4];
-		size_t n;
-		unsigned c = (unsigned)code;
-		if (c < 0x80) {
-			b[0] = (char)c;
-			n = 1;
-		} else if (c < 0x800) {
-			b[0] = (char)(0xc0 | (c >> 6));
-			b[1] = (char)(0x80 | (c & 0x3f));
-			n = 2;
-		} else if (c < 0x10000) {
-			b[0] = (char)(0xe0 | (c >> 12));
-			b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-			b[2] = (char)(0x80 | (c & 0x3f));
-			n = 3;
-		} else {
-			b[0] = (char)(0xf0 | (c >> 18));
-			b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-			b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-			b[3] = (char)(0x80 | (c & 0x3f));
-			n = 4;
-		}
+		size_t n = text_utf8_encode((uint32_t)code, b);
 		if (u->in_len + n < sizeof u->in_buf) {
 			memcpy(u->in_buf + u->in_len, b, n);
 			u->in_len += n;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "text.h"
 #include "tui.h"
 #include "ui.h"
 #include "keys.h"
@@ -373,26 +374,7 @@ static void vc_recall(struct view_compose *vc, int dir)
 static void vc_put_utf8(struct view_compose *vc, struct vc_edit *e, unsigned cp)
 {
 	char b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
+	size_t n = text_utf8_encode(cp, b);
 	if (vc_insert(e, b, n) < 0)
 		vc->truncated = 1;
 }
