@@ -27,13 +27,7 @@
  * text chunk. */
 static unsigned char *make_png(int w, int h, int seed, const char *text, size_t *len)
 {
-	unsigned char *rgb = malloc((size_t)w * (size_t)h * 3), *png;
-	if (!rgb)
-		abort();
-	for (int y = 0; y < h; y++)
-		for (int x = 0; x < w * 3; x++)
-			rgb[(size_t)y * (size_t)w * 3 + (size_t)x] =
-			    (unsigned char)(x * 5 + y * 11 + seed * 31);
+	unsigned char *rgb = th_png_pattern(w, h, 5, 11, seed * 31), *png;
 	png = th_png_write(w, h, rgb, text ? "parameters" : NULL, text, PNG_TEXT_COMPRESSION_NONE,
 	                   -1, len);
 	free(rgb);

@@ -31,13 +31,7 @@ static void mem_read(png_structp png, png_bytep data, png_size_t len)
 static unsigned char *make_png(int w, int h, int seed, const char *key, const char *text,
                                int compression, size_t *len)
 {
-	unsigned char *rgb = malloc((size_t)w * (size_t)h * 3), *png;
-	if (!rgb)
-		abort();
-	for (int y = 0; y < h; y++)
-		for (int x = 0; x < w * 3; x++)
-			rgb[(size_t)y * (size_t)w * 3 + (size_t)x] =
-			    (unsigned char)(x * 7 + y * 13 + seed);
+	unsigned char *rgb = th_png_pattern(w, h, 7, 13, seed), *png;
 	png = th_png_write(w, h, rgb, key, text, compression, -1, len);
 	free(rgb);
 	return png;

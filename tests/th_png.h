@@ -46,8 +46,7 @@ static inline void th_png_mem_flush(png_structp png)
  * png_text compression (PNG_TEXT_COMPRESSION_NONE, _zTXt,
  * PNG_ITXT_COMPRESSION_NONE); level >= 0 sets the zlib level. */
 static inline unsigned char *th_png_write(int w, int h, const unsigned char *rgb, const char *key,
-                                          const char *text, int compression, int level,
-                                          size_t *len)
+                                          const char *text, int compression, int level, size_t *len)
 {
 	struct th_png_buf m = {0};
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -74,6 +73,20 @@ static inline unsigned char *th_png_write(int w, int h, const unsigned char *rgb
 	png_destroy_write_struct(&png, &info);
 	*len = m.len;
 	return m.data;
+}
+
+/* A malloc'd w x h RGB pattern, byte x of row y (x counts bytes, 0 to
+ * w * 3 - 1) being x * xmul + y * ymul + add, cut to 8 bits. */
+static inline unsigned char *th_png_pattern(int w, int h, int xmul, int ymul, int add)
+{
+	unsigned char *rgb = malloc((size_t)w * (size_t)h * 3);
+	if (!rgb)
+		abort();
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w * 3; x++)
+			rgb[(size_t)y * (size_t)w * 3 + (size_t)x] =
+			    (unsigned char)(x * xmul + y * ymul + add);
+	return rgb;
 }
 
 /* Write the w x h RGB pixels at rgb (w * 3 bytes a row) to path as a PNG.
