@@ -50,7 +50,6 @@ struct config_priv {
 	size_t n_old;
 };
 
-
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
 {
@@ -170,8 +169,8 @@ struct config *config_new_defaults(char **err)
 	if (!(cfg->graphics = strdup("auto")))
 		goto oom;
 	if (!(cfg->config_path = config_path_from_env())) {
-		util_set_err(err,
-		        "cannot find the config file: set HOME, XDG_CONFIG_HOME or SDQ_CONFIG");
+		util_set_err(
+		    err, "cannot find the config file: set HOME, XDG_CONFIG_HOME or SDQ_CONFIG");
 		goto fail;
 	}
 	if (!(cfg->config_dir = strdup(cfg->config_path)))
@@ -189,7 +188,8 @@ struct config *config_new_defaults(char **err)
 	} else {
 		char *x = xdg_dir("XDG_DATA_HOME", ".local/share");
 		if (!x) {
-			util_set_err(err, "cannot find the data directory: set HOME, XDG_DATA_HOME or "
+			util_set_err(err,
+			             "cannot find the data directory: set HOME, XDG_DATA_HOME or "
 			             "SDQ_DATA_DIR");
 			goto fail;
 		}
@@ -818,12 +818,13 @@ static int check_endpoints(struct config *cfg, const char *name, char **err)
 		char *shown = text_sanitize_str(ep->name, 0);
 		int bad = 0;
 		if (ep->kind == CONFIG_RUNPOD && !ep->url) {
-			util_set_err(err, "%s: [endpoint \"%s\"] has no url (an endpoint id or a URL)",
-			        name, shown ? shown : "");
+			util_set_err(err,
+			             "%s: [endpoint \"%s\"] has no url (an endpoint id or a URL)",
+			             name, shown ? shown : "");
 			bad = 1;
 		} else if (ep->kind == CONFIG_LOCAL && !ep->model && !ep->diffusion_model) {
 			util_set_err(err, "%s: [local \"%s\"] needs model or diffusion_model", name,
-			        shown ? shown : "");
+			             shown ? shown : "");
 			bad = 1;
 		}
 		free(shown);
@@ -985,8 +986,9 @@ struct config *config_load(char **err)
 		if (strcmp(e, "auto") && strcmp(e, "sixel") && strcmp(e, "blocks") &&
 		    strcmp(e, "none")) {
 			char *shown = text_sanitize_str(e, 0);
-			util_set_err(err, "SDQ_GRAPHICS=\"%s\": expected auto, sixel, blocks or none",
-			        shown ? shown : "");
+			util_set_err(err,
+			             "SDQ_GRAPHICS=\"%s\": expected auto, sixel, blocks or none",
+			             shown ? shown : "");
 			free(shown);
 			goto fail;
 		}
@@ -998,15 +1000,16 @@ struct config *config_load(char **err)
 	    !looks_like_endpoint(cfg->default_endpoint)) {
 		char *shown = text_sanitize_str(cfg->default_endpoint, 0);
 		util_set_err(err, "%s: [core] default = \"%s\" names no endpoint", cfg->config_path,
-		        shown ? shown : "");
+		             shown ? shown : "");
 		free(shown);
 		goto fail;
 	}
 	return cfg;
 bad_env : {
 	char *shown = text_sanitize_str(e, 0);
-	util_set_err(err, "SDQ_ENDPOINT=\"%s\" is neither an endpoint in %s nor an endpoint id or URL",
-	        shown ? shown : "", cfg->config_path);
+	util_set_err(err,
+	             "SDQ_ENDPOINT=\"%s\" is neither an endpoint in %s nor an endpoint id or URL",
+	             shown ? shown : "", cfg->config_path);
 	free(shown);
 	goto fail;
 }
@@ -1072,21 +1075,22 @@ static char *key_from_file(const struct config_endpoint *ep, const char *ename, 
 
 	if (fd < 0) {
 		util_set_err(err, "api_key_file for endpoint \"%s\": cannot open %s: %s", ename,
-		        ep->api_key_file, strerror(errno));
+		             ep->api_key_file, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		util_set_err(err, "api_key_file for endpoint \"%s\": %s is not a regular file", ename,
-		        ep->api_key_file);
+		util_set_err(err, "api_key_file for endpoint \"%s\": %s is not a regular file",
+		             ename, ep->api_key_file);
 		return NULL;
 	}
 	if (st.st_mode & 077) {
 		close(fd);
 		util_set_err(err,
-		        "api_key_file for endpoint \"%s\": %s is readable by others (mode "
-		        "%04o); run: chmod 600 %s",
-		        ename, ep->api_key_file, (unsigned)(st.st_mode & 07777), ep->api_key_file);
+		             "api_key_file for endpoint \"%s\": %s is readable by others (mode "
+		             "%04o); run: chmod 600 %s",
+		             ename, ep->api_key_file, (unsigned)(st.st_mode & 07777),
+		             ep->api_key_file);
 		return NULL;
 	}
 	while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
@@ -1098,16 +1102,17 @@ static char *key_from_file(const struct config_endpoint *ep, const char *ename, 
 	else if (n > KEY_MAX) {
 		explicit_bzero(buf, sizeof buf);
 		util_set_err(err,
-		        "api_key_file for endpoint \"%s\": the first line of %s is longer "
-		        "than %d bytes",
-		        ename, ep->api_key_file, KEY_MAX);
+		             "api_key_file for endpoint \"%s\": the first line of %s is longer "
+		             "than %d bytes",
+		             ename, ep->api_key_file, KEY_MAX);
 		return NULL;
 	}
 	c = key_clean(buf);
 	if (c < 0) {
 		explicit_bzero(buf, sizeof buf);
-		util_set_err(err, "api_key_file for endpoint \"%s\": %s %s", ename, ep->api_key_file,
-		        c == -1 ? "is empty" : "holds blanks or control characters in the key");
+		util_set_err(
+		    err, "api_key_file for endpoint \"%s\": %s %s", ename, ep->api_key_file,
+		    c == -1 ? "is empty" : "holds blanks or control characters in the key");
 		return NULL;
 	}
 	key = strdup(buf);
@@ -1226,9 +1231,9 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 		why = "was killed by a signal";
 	if (!why && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
 		util_set_err(err,
-		        "api_key_cmd for endpoint \"%s\" failed (exit status %d); run it by "
-		        "hand to see why",
-		        ename, WEXITSTATUS(status));
+		             "api_key_cmd for endpoint \"%s\" failed (exit status %d); run it by "
+		             "hand to see why",
+		             ename, WEXITSTATUS(status));
 		goto out;
 	}
 	if (why) {
@@ -1239,16 +1244,16 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 		*nl = '\0';
 	else if (n > KEY_MAX) {
 		util_set_err(err,
-		        "api_key_cmd for endpoint \"%s\": the first line is longer than %d "
-		        "bytes",
-		        ename, KEY_MAX);
+		             "api_key_cmd for endpoint \"%s\": the first line is longer than %d "
+		             "bytes",
+		             ename, KEY_MAX);
 		goto out;
 	}
 	c = key_clean(buf);
 	if (c < 0) {
 		util_set_err(err, "api_key_cmd for endpoint \"%s\" %s", ename,
-		        c == -1 ? "printed no key"
-		                : "printed blanks or control characters in the key");
+		             c == -1 ? "printed no key"
+		                     : "printed blanks or control characters in the key");
 		goto out;
 	}
 	if (!(key = strdup(buf)))
@@ -1285,9 +1290,9 @@ char *config_api_key(const struct config_endpoint *ep, char **err)
 		if (!v || !*v) {
 			path = config_path_from_env();
 			util_set_err(err,
-			        "no API key for endpoint \"%s\": set %s, or api_key_file or "
-			        "api_key_cmd in %s",
-			        name, var, path ? path : "the config file");
+			             "no API key for endpoint \"%s\": set %s, or api_key_file or "
+			             "api_key_cmd in %s",
+			             name, var, path ? path : "the config file");
 			free(path);
 		} else if (!(key = strdup(v))) {
 			util_set_err(err, "out of memory");
@@ -1295,7 +1300,7 @@ char *config_api_key(const struct config_endpoint *ep, char **err)
 			config_key_free(key);
 			key = NULL;
 			util_set_err(err, "the API key in %s %s", var,
-			        c == -1 ? "is empty" : "holds blanks or control characters");
+			             c == -1 ? "is empty" : "holds blanks or control characters");
 		}
 	}
 	free(name);

@@ -28,7 +28,6 @@
 /* No image file we preview is larger than this. */
 #define IMAGE_MAX_FILE (256u * 1024 * 1024)
 
-
 struct image *image_new(int w, int h)
 {
 	struct image *im;
@@ -111,7 +110,7 @@ static struct image *load_png(const void *data, size_t len, const unsigned char 
 	if (pi.width == 0 || pi.height == 0 || pi.width > (png_uint_32)max_dim ||
 	    pi.height > (png_uint_32)max_dim) {
 		util_set_err(err, "%s: image too large (%ux%u, limit %d)", name, (unsigned)pi.width,
-		        (unsigned)pi.height, max_dim);
+		             (unsigned)pi.height, max_dim);
 		png_image_free(&pi);
 		return NULL;
 	}
@@ -385,7 +384,7 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 	}
 	if (w <= 0 || h <= 0 || w > max_dim || h > max_dim) {
 		util_set_err(err, "%s: image too large or empty (%ldx%ld, limit %d)", path, w, h,
-		        max_dim);
+		             max_dim);
 		return NULL;
 	}
 	if (bg)
@@ -399,7 +398,7 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 	}
 	if (SIXEL_FAILED(st) || !c.im) {
 		util_set_err(err, "%s: cannot decode image (%s)", path,
-		        c.err ? c.err : sixel_helper_format_error(st));
+		             c.err ? c.err : sixel_helper_format_error(st));
 		free(c.err);
 		image_free(c.im);
 		return NULL;

@@ -55,7 +55,6 @@ static char *xstrdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-
 /* ---------------------------------------------------------------- sniffing */
 
 const char *output_sniff(const unsigned char *d, size_t len)

@@ -85,7 +85,6 @@ static const struct {
     {" lcm ", {NULL, NULL, "LCM", "lcm"}},
 };
 
-
 static const struct builtin *builtin_find(const char *name)
 {
 	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
@@ -268,9 +267,9 @@ static int ph_value(const struct fill *f, const char *name, size_t n, char *numb
 	if (i == sizeof placeholders / sizeof placeholders[0]) {
 		char *shown = text_sanitize(name, n, 0);
 		util_set_err(f->err,
-		        "%s: unknown placeholder {{%s}} (known: prompt, negative_prompt, "
-		        "width, height, steps, cfg, seed, sampler, count)",
-		        f->what, shown ? shown : "?");
+		             "%s: unknown placeholder {{%s}} (known: prompt, negative_prompt, "
+		             "width, height, steps, cfg, seed, sampler, count)",
+		             f->what, shown ? shown : "?");
 		free(shown);
 		return -1;
 	}
@@ -498,7 +497,7 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 	if (!params_template_name_ok(tname)) {
 		shown = text_sanitize_str(tname, 0);
 		util_set_err(err, "bad template name \"%s\": use only letters, digits, '-' and '_'",
-		        shown ? shown : "?");
+		             shown ? shown : "?");
 		free(shown);
 		return NULL;
 	}
@@ -508,16 +507,16 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		/* comfyui: the user's workflow is required. */
 		if (!path) {
 			util_set_err(err,
-			        "template \"%s\" needs a workflow file in "
-			        "<config dir>/templates/%s.json",
-			        tname, tname);
+			             "template \"%s\" needs a workflow file in "
+			             "<config dir>/templates/%s.json",
+			             tname, tname);
 			goto out;
 		}
 		if (!file_exists(path)) {
 			util_set_err(err,
-			        "template \"%s\": no workflow file %s (export the workflow "
-			        "from ComfyUI with \"Save (API Format)\" and put it there)",
-			        tname, path);
+			             "template \"%s\": no workflow file %s (export the workflow "
+			             "from ComfyUI with \"Save (API Format)\" and put it there)",
+			             tname, path);
 			goto out;
 		}
 	}
@@ -534,9 +533,9 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		}
 		f.what = tname;
 	} else {
-		util_set_err(err,
-		        "unknown template \"%s\": not built in (sd15, sdxl, a1111, comfyui)%s%s",
-		        tname, path ? " and no file " : "", path ? path : "");
+		util_set_err(
+		    err, "unknown template \"%s\": not built in (sd15, sdxl, a1111, comfyui)%s%s",
+		    tname, path ? " and no file " : "", path ? path : "");
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {

@@ -696,7 +696,6 @@ static char *search_path(const char *name, const char *path)
 	return NULL;
 }
 
-
 char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **err)
 {
 	const char *name = ep && ep->name ? ep->name : "local";
@@ -706,20 +705,22 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 		if (strchr(ep->exe, '/')) {
 			if (is_exec_file(ep->exe))
 				return strdup(ep->exe);
-			util_set_err(err,
-			        "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) is "
-			        "not an executable file: %s",
-			        ep->exe, name,
-			        access(ep->exe, F_OK) ? strerror(errno) : "not executable");
+			util_set_err(
+			    err,
+			    "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) is "
+			    "not an executable file: %s",
+			    ep->exe, name,
+			    access(ep->exe, F_OK) ? strerror(errno) : "not executable");
 			return NULL;
 		}
 		char *f = search_path(ep->exe, path);
 		if (f)
 			return f;
-		util_set_err(err,
-		        "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) not found on "
-		        "PATH (%s); set exe to its full path",
-		        ep->exe, name, path);
+		util_set_err(
+		    err,
+		    "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) not found on "
+		    "PATH (%s); set exe to its full path",
+		    ep->exe, name, path);
 		return NULL;
 	}
 	char *f = search_path("sd-cli", path);
@@ -727,10 +728,11 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 		f = search_path("sd", path);
 	if (f)
 		return f;
-	util_set_err(err,
-	        "stable-diffusion.cpp executable not found: tried 'sd-cli' and 'sd' on PATH (%s); "
-	        "install it or set exe = /path/to/sd-cli in [local \"%s\"] of the config",
-	        path, name);
+	util_set_err(
+	    err,
+	    "stable-diffusion.cpp executable not found: tried 'sd-cli' and 'sd' on PATH (%s); "
+	    "install it or set exe = /path/to/sd-cli in [local \"%s\"] of the config",
+	    path, name);
 	return NULL;
 }
 
@@ -1519,7 +1521,8 @@ static int read_file(const char *path, unsigned char **data, size_t *len, char *
 	}
 	struct stat sb;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > SDCPP_IMAGE_MAX) {
-		util_set_err(err, "%s: not a regular file of at most %ld bytes", path, SDCPP_IMAGE_MAX);
+		util_set_err(err, "%s: not a regular file of at most %ld bytes", path,
+		             SDCPP_IMAGE_MAX);
 		close(fd);
 		return -1;
 	}
@@ -1763,7 +1766,7 @@ static char *make_private_dir(struct sdcpp *sb, const struct job *j, char **err)
 		free(tpl);
 	}
 	util_set_err(err, "cannot create a private output directory under %s: %s",
-	        bases[0] ? bases[0] : bases[1], strerror(saved_errno));
+	             bases[0] ? bases[0] : bases[1], strerror(saved_errno));
 	free(tmpbase);
 	return NULL;
 }
@@ -1972,7 +1975,7 @@ static int sdcpp_drive(struct backend *b, struct job *j, char **err)
 	}
 	default:
 		util_set_err(err, "job %" PRId64 " is %s: nothing to run", j->id,
-		        job_state_name(j->state));
+		             job_state_name(j->state));
 		return -1;
 	}
 	if (queue_add(sb, j) < 0) {
@@ -2017,7 +2020,8 @@ static int sdcpp_retry(struct backend *b, struct job *j, char **err)
 {
 	struct sdcpp *sb = b->priv;
 	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
-		util_set_err(err, "job %" PRId64 " is %s, not FAILED", j->id, job_state_name(j->state));
+		util_set_err(err, "job %" PRId64 " is %s, not FAILED", j->id,
+		             job_state_name(j->state));
 		return -1;
 	}
 	if (queue_add(sb, j) < 0) {
@@ -2368,7 +2372,7 @@ struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint
 {
 	if (!ep || ep->kind != CONFIG_LOCAL) {
 		util_set_err(err, "endpoint '%s' is not a [local] section",
-		        ep && ep->name ? ep->name : "?");
+		             ep && ep->name ? ep->name : "?");
 		return NULL;
 	}
 	struct backend *b = calloc(1, sizeof *b);

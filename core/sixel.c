@@ -21,7 +21,6 @@
 
 #define SIXEL_CACHE_DEFAULT_BUDGET (32u * 1024 * 1024)
 
-
 struct sink {
 	unsigned char *buf;
 	size_t len, cap;
@@ -108,8 +107,8 @@ int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse 
 	free(copy);
 	if (SIXEL_FAILED(st) || s.failed || s.len == 0) {
 		util_set_err(err, "sixel: encoding failed (%s)",
-		        s.failed ? "output too large or out of memory"
-		                 : sixel_helper_format_error(st));
+		             s.failed ? "output too large or out of memory"
+		                      : sixel_helper_format_error(st));
 		free(s.buf);
 		return -1;
 	}

@@ -210,7 +210,6 @@ struct store {
 
 static void db_err(struct store *st, char **err, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
 
-
 /* What a failure means for the user, by SQLite's (extended) result code. */
 static const char *rc_meaning(int rc)
 {
@@ -283,7 +282,7 @@ static void db_err(struct store *st, char **err, int rc, const char *fmt, ...)
 	va_end(ap);
 	if (sys && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_FULL))
 		util_set_err(err, "%s: %s%s(%s: %s)", what, mean ? mean : "", mean ? " " : "", msg,
-		        strerror(sys));
+		             strerror(sys));
 	else
 		util_set_err(err, "%s: %s%s(%s)", what, mean ? mean : "", mean ? " " : "", msg);
 }
@@ -387,7 +386,7 @@ static int make_parent_dirs(const char *path, char **err)
 			*c = '\0';
 			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
 				util_set_err(err, "store: cannot create directory %s: %s", p,
-				        strerror(errno));
+				             strerror(errno));
 				rc = -1;
 				break;
 			}
@@ -430,14 +429,15 @@ static int migrate(struct store *st, char **err)
 			return -1;
 		if (v < 0) {
 			util_set_err(err, "store: %s has schema version %d, which sdq never wrote",
-			        st->path, v);
+			             st->path, v);
 			return -1;
 		}
 		if (v > SCHEMA_VERSION) {
-			util_set_err(err,
-			        "store: %s has schema version %d, newer than this sdq knows (%d); "
-			        "use a newer sdq",
-			        st->path, v, SCHEMA_VERSION);
+			util_set_err(
+			    err,
+			    "store: %s has schema version %d, newer than this sdq knows (%d); "
+			    "use a newer sdq",
+			    st->path, v, SCHEMA_VERSION);
 			return -1;
 		}
 		if (v == SCHEMA_VERSION)
@@ -479,8 +479,9 @@ static int set_wal(struct store *st, char **err)
 				sqlite3_finalize(s);
 				if (ok)
 					return 0;
-				util_set_err(err, "store: %s: cannot switch to WAL mode (mode is %s)",
-				        st->path, mode ? mode : "?");
+				util_set_err(err,
+				             "store: %s: cannot switch to WAL mode (mode is %s)",
+				             st->path, mode ? mode : "?");
 				return -1;
 			}
 		}
@@ -1020,9 +1021,9 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 	len = strlen(ref);
 	if (len < FIND_MIN_PREFIX) {
 		util_set_err(err,
-		        "no job %s (give a local id, a remote id or at least %d of its "
-		        "first characters)",
-		        ref, FIND_MIN_PREFIX);
+		             "no job %s (give a local id, a remote id or at least %d of its "
+		             "first characters)",
+		             ref, FIND_MIN_PREFIX);
 		return 0;
 	}
 	if (!(upper = strdup(ref))) {
@@ -1059,8 +1060,8 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 	if (matches == 0)
 		util_set_err(err, "no job %s", ref);
 	else
-		util_set_err(err, "%s is ambiguous: %zu jobs have a remote id starting with it", ref,
-		        matches);
+		util_set_err(err, "%s is ambiguous: %zu jobs have a remote id starting with it",
+		             ref, matches);
 	return 0;
 }
 
@@ -1623,7 +1624,7 @@ int store_lock_driver(struct store *st, char **err)
 	fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		util_set_err(err, "store: cannot open the lock file %s: %s", st->lock_path,
-		        strerror(errno));
+		             strerror(errno));
 		return -1;
 	}
 	/* store_driver_pid() in another process takes a shared lock for an
