@@ -685,20 +685,8 @@ static void test_parse_mutations(void)
 	int ok = 0, failed = 0;
 
 	for (int round = 0; round < 3000; round++) {
-		size_t n = sizeof base - 1;
-		memcpy(text, base, n + 1);
-		for (int m = 0; m < 1 + round % 4; m++) {
-			x = x * 1103515245u + 12345u;
-			size_t at = (x >> 8) % n;
-			char c = junk[(x >> 20) % (sizeof junk - 1)];
-			if ((x >> 4) & 1) {
-				text[at] = c; /* replace */
-			} else if (n + 1 < sizeof text) {
-				memmove(text + at + 1, text + at, n - at + 1); /* insert */
-				text[at] = c;
-				n++;
-			}
-		}
+		memcpy(text, base, sizeof base);
+		th_mutate(text, sizeof base - 1, sizeof text, junk, 1 + round % 4, &x);
 		struct config *cfg = fresh();
 		char *err = NULL;
 		int rc = config_parse(cfg, text, "m", &err);

@@ -508,20 +508,8 @@ static void test_template_mutations(void)
 
 	full(&p);
 	for (int round = 0; round < 2000; round++) {
-		size_t n = sizeof base - 1;
-		memcpy(text, base, n + 1);
-		for (int m = 0; m < 1 + round % 3; m++) {
-			x = x * 1103515245u + 12345u;
-			size_t at = (x >> 8) % n;
-			char c = junk[(x >> 20) % (sizeof junk - 1)];
-			if ((x >> 4) & 1) {
-				text[at] = c;
-			} else if (n + 1 < sizeof text) {
-				memmove(text + at + 1, text + at, n - at + 1);
-				text[at] = c;
-				n++;
-			}
-		}
+		memcpy(text, base, sizeof base);
+		th_mutate(text, sizeof base - 1, sizeof text, junk, 1 + round % 3, &x);
 		write_template("mut", text);
 		char *err = NULL, *got = params_build_input(&p, "mut", dir, &err);
 		if (got) {

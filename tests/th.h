@@ -79,6 +79,29 @@ static inline const char *th_tmpdir(void)
 	return buf;
 }
 
+/* Mutate the n-byte text in place (buffer of cap bytes, kept NUL-terminated)
+ * with `edits` random edits drawn from the generator state *x: each replaces a byte
+ * with one from junk or inserts one before it (while there is room). Returns
+ * the new length. Same *x, same edits: a failure can be replayed. */
+static inline size_t th_mutate(char *text, size_t n, size_t cap, const char *junk, int edits,
+                               unsigned int *x)
+{
+	size_t nj = strlen(junk);
+	for (int m = 0; m < edits; m++) {
+		*x = *x * 1103515245u + 12345u;
+		size_t at = (*x >> 8) % n;
+		char c = junk[(*x >> 20) % nj];
+		if ((*x >> 4) & 1) {
+			text[at] = c; /* replace */
+		} else if (n + 1 < cap) {
+			memmove(text + at + 1, text + at, n - at + 1); /* insert */
+			text[at] = c;
+			n++;
+		}
+	}
+	return n;
+}
+
 static inline int th_done(const char *name)
 {
 	printf("%s: %d passed, %d failed\n", name, th_passed, th_failed);
