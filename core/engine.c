@@ -89,6 +89,12 @@ struct engine {
 	struct job **grave;
 	size_t ngrave, capgrave;
 
+	struct sync_ent {
+		int64_t id;
+		int wait_ms;
+	} *syncs; /* jobs to send through /runsync (engine_submit_opts) */
+	size_t nsyncs;
+
 	struct bent *backends;
 	size_t nbackends;
 	struct hent *health;
@@ -387,10 +393,30 @@ static struct live *live_add(struct engine *e, struct job *j, struct backend *b)
 
 /* Remove l from the live set; the job goes to the grave (freed at the end of
  * the pass). */
+static void sync_forget(struct engine *e, int64_t id)
+{
+	for (size_t i = 0; i < e->nsyncs; i++) {
+		if (e->syncs[i].id == id) {
+			e->syncs[i] = e->syncs[--e->nsyncs];
+			return;
+		}
+	}
+}
+
+int engine_job_sync_wait(struct engine *e, int64_t id)
+{
+	for (size_t i = 0; e && i < e->nsyncs; i++)
+		if (e->syncs[i].id == id)
+			return e->syncs[i].wait_ms;
+	return 0;
+}
+
 static void live_drop(struct engine *e, struct live *l)
 {
 	size_t i = (size_t)(l - e->live);
 	struct job *j = l->j;
+
+	sync_forget(e, j->id);
 
 	e->live[i] = e->live[--e->nlive];
 	if (e->ngrave == e->capgrave) {
@@ -711,6 +737,7 @@ void engine_free(struct engine *e)
 		free(e->backends[i].name);
 	}
 	free(e->backends);
+	free(e->syncs);
 	grave_empty(e);
 	free(e->grave);
 	free(e->live);
@@ -789,15 +816,18 @@ static void make_unknown(struct engine *e, struct job *j)
 static int cancel_tracked(struct engine *e, struct live *l, char **err)
 {
 	struct job *j = l->j;
+	struct backend *b = l->b;
 
-	if (j->state == JOB_PENDING || !l->b) {
-		if (l->b && l->b->ops->forget)
-			l->b->ops->forget(l->b, j);
+	if (j->state == JOB_PENDING || !b) {
+		/* the backend lets go of it first: nothing of its may fire later */
+		if (b && b->ops->forget)
+			b->ops->forget(b, j);
+		l->b = NULL;
 		j->state = JOB_CANCELLED;
 		j->finished_at = job_now_ms();
-		if (!l->b && !j->remote_id)
+		if (!b && !j->remote_id)
 			job_set_str(&j->error, NULL);
-		else if (!l->b)
+		else if (!b)
 			job_set_str(&j->error,
 			            "cancelled locally; its endpoint is not in the config "
 			            "any more, so it was not cancelled remotely");
@@ -883,9 +913,14 @@ static void track(struct engine *e, struct job *j)
 		return;
 	}
 	if (b && b->ops->drive(b, j, &err) < 0) {
-		engine_message(e, 1, "job %lld: %s", (long long)j->id, err ? err : "failed");
+		engine_message(e, 1, "job %lld stays %s: %s", (long long)j->id,
+		               job_state_name(j->state), err ? err : "failed");
 		free(err);
 		err = NULL;
+		/* the backend holds nothing of it: not driven (engine_driving_count),
+		 * and a cancel of it is carried out here */
+		if ((l = live_find(e, j->id)) && l->j == j)
+			l->b = NULL;
 	}
 	if (j->cancel_requested && (l = live_find(e, j->id)) && l->j == j) {
 		int64_t id = j->id;
@@ -1061,6 +1096,12 @@ static uint32_t random_u32(void)
 
 int64_t engine_submit(struct engine *e, const struct job_params *p, char **err)
 {
+	return engine_submit_opts(e, p, NULL, err);
+}
+
+int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
+                           const struct engine_submit_opts *o, char **err)
+{
 	const struct config_endpoint *ep = config_endpoint(e->cfg, p->endpoint);
 	struct job *j;
 	int64_t id;
@@ -1100,6 +1141,17 @@ int64_t engine_submit(struct engine *e, const struct job_params *p, char **err)
 	}
 	id = j->id;
 	if (e->driving) {
+		if (o && o->sync_wait_ms > 0 && ep->kind == CONFIG_RUNPOD) {
+			struct sync_ent *ns = realloc(e->syncs, (e->nsyncs + 1) * sizeof *ns);
+			if (ns) {
+				e->syncs = ns;
+				ns[e->nsyncs].id = id;
+				ns[e->nsyncs].wait_ms = o->sync_wait_ms < 1000     ? 1000
+				                        : o->sync_wait_ms > 300000 ? 300000
+				                                                   : o->sync_wait_ms;
+				e->nsyncs++;
+			}
+		}
 		emit_simple(e, ENGINE_EV_JOB, id, j->endpoint);
 		track(e, j);
 	} else {

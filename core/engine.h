@@ -98,6 +98,21 @@ void engine_timer_cancel(struct engine *e, uint64_t id);
  * the endpoint's default template when unset) as PENDING. Returns its id, or 0
  * with *err (e.g. unknown endpoint). */
 int64_t engine_submit(struct engine *e, const struct job_params *p, char **err);
+/* Options of engine_submit_opts (all zero: the same as engine_submit). */
+struct engine_submit_opts {
+	/* > 0: send the job through RunPod's /runsync?wait=<sync_wait_ms>
+	 * (clamped to 1000..300000) instead of /run. Its answer is handled like
+	 * a status: terminal -> saved at once; still running -> polled under
+	 * the id it returned (promptly: /runsync results live only 60 s). Like
+	 * /run, it is never re-sent when its outcome is unknown. Only honoured
+	 * when this engine is the driver when the job is sent (the wish is kept
+	 * in memory, not in the store): a job sent by another process's driver
+	 * goes through /run. Ignored by the local backend. */
+	int sync_wait_ms;
+};
+/* engine_submit with options o (NULL: none). Returns the job's id, or 0. */
+int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
+                           const struct engine_submit_opts *o, char **err);
 /* Cancel job id: a live job is cancelled (remotely if needed); 0 or -1. */
 int engine_cancel(struct engine *e, int64_t id, char **err);
 /* Ask the endpoint to retry a FAILED or TIMED_OUT remote job (same remote id). */
@@ -156,6 +171,9 @@ void engine_message(struct engine *e, int is_error, const char *fmt, ...)
 void engine_health_set(struct engine *e, const char *name, const struct engine_health *h);
 /* Free the strings inside h. */
 void engine_health_clear(struct engine_health *h);
+/* The /runsync wait (ms) asked for job id by engine_submit_opts, or 0 for
+ * /run. Kept until the job leaves this engine. */
+int engine_job_sync_wait(struct engine *e, int64_t id);
 /* The engine's HTTP client (borrowed). */
 struct http *engine_http(struct engine *e);
 

@@ -46,6 +46,7 @@
 #define SAVE_RETRY_MS 10000
 #define PROGRESS_SAVE_MS 2000
 #define FETCH_TRIES 5
+#define SYNC_POLL_MAX_MS 3000
 
 enum op { OP_RUN, OP_STATUS, OP_CANCEL, OP_RETRY, OP_PURGE, OP_HEALTH, OP_N };
 
@@ -120,6 +121,7 @@ struct rjob {
 	int fails; /* transient failures in a row */
 	int fetch_tries;
 	int cancel_pending; /* cancel as soon as a remote id exists */
+	int sync_sent;      /* the submit in flight went to /runsync */
 	int64_t last_progress_save;
 	struct completion *done;
 };
@@ -232,6 +234,12 @@ static char *url_escape(const char *s)
 	}
 	*p = '\0';
 	return o;
+}
+
+/* A job sent through /runsync ("sync-<uuid>-u1"): its result lives 60 s. */
+static int is_sync_id(const char *id)
+{
+	return id && strncmp(id, "sync-", 5) == 0;
 }
 
 static const char *job_base(struct rjob *rj)
@@ -572,6 +580,12 @@ static void poll_timer_cb(struct engine *e, void *udata)
 	struct rjob *rj = udata;
 	(void)e;
 	rj->timer = 0;
+	/* One request per job at a time: a request in flight schedules the
+	 * next poll itself, and a job whose images are being saved is past
+	 * polling (a second COMPLETED would start a second completion while
+	 * the first one's downloads still point at this job). */
+	if (rj->req || rj->done)
+		return;
 	submit_op(rj->rp, OP_STATUS, rj, 0);
 }
 
@@ -987,6 +1001,8 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 	enum job_state s;
 	char why[512];
 
+	if (rj->done)
+		return; /* COMPLETED was seen already: its images are being saved */
 	if (r->status == 429 || r->status == 503) {
 		pause_endpoint(rp, r, "status");
 		submit_op(rp, OP_STATUS, rj, 1);
@@ -1047,6 +1063,10 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 		rj->queue_backoff *= 2;
 		if (rj->queue_backoff > QUEUE_POLL_MAX_MS)
 			rj->queue_backoff = QUEUE_POLL_MAX_MS;
+		/* a /runsync result is kept only 60 s: never look less often
+		 * than every SYNC_POLL_MAX_MS */
+		if (is_sync_id(j->remote_id) && rj->queue_backoff > SYNC_POLL_MAX_MS)
+			rj->queue_backoff = SYNC_POLL_MAX_MS;
 		break;
 	case JOB_IN_PROGRESS: {
 		double frac;
@@ -1194,7 +1214,20 @@ static void on_run(struct rjob *rj, const struct http_response *r)
 		j->state = JOB_IN_PROGRESS;
 	j->submitted_at = job_now_ms();
 	cJSON_Delete(root);
+	/* the remote id is committed before anything else happens to the job */
 	update(rj);
+	if (rj->sync_sent && r->status == 200) {
+		/* /runsync: its answer is a status (terminal: saved now; still
+		 * running: polled under its id like any job) */
+		rj->sync_sent = 0;
+		if (rj->cancel_pending) {
+			rj->cancel_pending = 0;
+			submit_op(rp, OP_CANCEL, rj, 0);
+		}
+		on_status(rj, r);
+		return;
+	}
+	rj->sync_sent = 0;
 	if (rj->cancel_pending) {
 		rj->cancel_pending = 0;
 		submit_op(rp, OP_CANCEL, rj, 0);
@@ -1488,6 +1521,7 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 	char *url = NULL, *body = NULL, *err = NULL;
 	const char *key;
 	uint64_t id;
+	int sync_ms;
 
 	key = get_key(rp, &err);
 	if (!key) {
@@ -1540,7 +1574,18 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 			rj->timer = engine_timer_add(rp->e, 5000, run_timer_cb, rj);
 			return;
 		}
-		url = make_url(rp->ep->url, "run", NULL);
+		sync_ms = engine_job_sync_wait(rp->e, rj->j->id);
+		rj->sync_sent = sync_ms > 0;
+		if (sync_ms > 0) {
+			char path[40];
+			snprintf(path, sizeof path, "runsync?wait=%d", sync_ms);
+			url = make_url(rp->ep->url, path, NULL);
+			/* its answer comes when the job ends or the wait is over */
+			req.timeout_ms = (long)sync_ms + 30000;
+			req.max_response = STATUS_MAX_BODY;
+		} else {
+			url = make_url(rp->ep->url, "run", NULL);
+		}
 		req.method = "POST";
 		req.body = body;
 		req.once = 1;
