@@ -285,6 +285,16 @@ check "the local job stays PENDING for a driver that knows 'gpu'" test "$(SDQ_DA
 check "the driver names the job it left" grep -q "left for a driver.*$gid (gpu)" "$tmp/drv5.err"
 check "no driver started for it" sh -c "! SDQ_DATA_DIR='$tmp/data5' '$SDQ' driver --status >/dev/null"
 
+# --- submit --sync: through /runsync, saved from its answer (no status poll)
+rs0=$(emu_stats "$PORT" "j['ops']['runsync']")
+"$SDQ" submit --sync -p "synced [[queue=0 run=0.3]]" >"$tmp/o" 2>"$tmp/e"; rc=$?
+sid=$(cat "$tmp/o")
+check "submit --sync exits 0" test $rc = 0
+check "submit --sync: COMPLETED" wait_state "$sid" COMPLETED
+check "submit --sync used /runsync once" test "$(emu_stats "$PORT" "j['ops']['runsync']")" = $((rs0 + 1))
+srid=$("$SDQ" show "$sid" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["remote_id"])')
+check "submit --sync: a sync- id, never polled" test "$(emu_stats "$PORT" "(j['jobs']['$srid']['status_polls'], '$srid'[:5])")" = "(0, 'sync-')"
+
 # --- cancel a queued job
 "$SDQ" submit -p "[[queue=60]] slow one" >"$tmp/o"; cid=$(cat "$tmp/o")
 wait_state "$cid" IN_QUEUE

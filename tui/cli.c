@@ -1316,6 +1316,24 @@ static int add_set(cJSON **extra, const char *kv)
 	return 0;
 }
 
+#define SUBMIT_SYNC_WAIT_MS 90000
+
+/* submit --sync without --wait: stay until /runsync has answered (the job
+ * left PENDING / SUBMITTING), so its outcome is not left unknown; the rest is
+ * a background driver's work. Bounded by the runsync wait plus a margin. */
+static void sync_answer_wait(struct run *r, int64_t id)
+{
+	int64_t end = engine_now_ms() + SUBMIT_SYNC_WAIT_MS + 45000;
+
+	while (!r->signo && engine_now_ms() < end && engine_is_driver(r->e)) {
+		const struct job *j = engine_job(r->e, id);
+		if (!j || (j->state != JOB_PENDING && j->state != JOB_SUBMITTING))
+			break;
+		if (engine_step(r->e, 500) < 0)
+			break;
+	}
+}
+
 int cli_submit(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
@@ -1331,21 +1349,24 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 	                                   {"template", required_argument, 0, 't'},
 	                                   {"set", required_argument, 0, 'x'},
 	                                   {"wait", no_argument, 0, 'w'},
+	                                   {"sync", no_argument, 0, 'Y'},
 	                                   {"timeout", required_argument, 0, 'T'},
 	                                   {"json", no_argument, 0, 'j'},
 	                                   {"help", no_argument, 0, 'h'},
 	                                   {0, 0, 0, 0}};
+	struct engine_submit_opts so;
 	struct job_params p;
 	const struct config_endpoint *ep;
 	const char *epname = NULL;
 	cJSON *extra = NULL;
 	struct run r;
 	char *err = NULL, *prompt = NULL;
-	int c, wait = 0, json = 0, rc;
+	int c, wait = 0, json = 0, sync = 0, rc;
 	long v;
 	double timeout_s = 0;
 	int64_t id;
 
+	memset(&so, 0, sizeof so);
 	if (cmd_help_opt("submit", argc, argv))
 		return 0;
 	job_params_init(&p);
@@ -1419,6 +1440,9 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 		case 'w':
 			wait = 1;
 			break;
+		case 'Y':
+			sync = 1;
+			break;
 		case 'T':
 			if (parse_double(optarg, &timeout_s) < 0 || timeout_s < 0) {
 				rc = usage_error("submit", "--timeout needs seconds");
@@ -1457,9 +1481,19 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 		goto out;
 	job_set_str(&p.endpoint, ep->name);
 
-	if (run_open(&r, cfg, "submit", wait) < 0)
+	/* --sync: the answer of /runsync comes to the process that sent it,
+	 * so this one drives (or, if another sdq does, the job goes by /run) */
+	if (run_open(&r, cfg, "submit", wait || sync) < 0)
 		goto out;
-	if (!(id = engine_submit(r.e, &p, &err))) {
+	if (sync && ep->kind == CONFIG_RUNPOD) {
+		if (engine_is_driver(r.e))
+			so.sync_wait_ms = SUBMIT_SYNC_WAIT_MS;
+		else
+			fprintf(stderr, "sdq: submit: another sdq drives the jobs (pid %ld): "
+			                "sent through /run, not /runsync\n",
+			        store_driver_pid(r.st));
+	}
+	if (!(id = engine_submit_opts(r.e, &p, &so, &err))) {
 		char *e = clean(err ? err : "error");
 		errf("submit", "%s", e);
 		free(e);
@@ -1469,6 +1503,8 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 	}
 	if (!wait) {
 		rc = 0;
+		if (json && so.sync_wait_ms > 0)
+			sync_answer_wait(&r, id); /* the JSON shows what it answered */
 		if (json) {
 			struct job *j = store_job_get(r.st, id, NULL);
 			rc = j ? json_print(job_json(j, NULL, 0)) < 0 : 1;
@@ -1477,6 +1513,8 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 			printf("%lld\n", (long long)id);
 		}
 		fflush(stdout);
+		if (so.sync_wait_ms > 0 && !json)
+			sync_answer_wait(&r, id);
 		run_close(&r, 1);
 		goto out;
 	}
@@ -2503,7 +2541,7 @@ static const struct cli_command commands[] = {
     {"submit", cli_submit,
      "[-e ENDPOINT] -p PROMPT [-n NEG] [--seed N] [--steps N] [--cfg X] [-W N] [-H N]\n"
      "        [--count N] [--sampler S] [--template NAME] [--set KEY=JSON]... [--wait]\n"
-     "        [--timeout SECS] [--json]",
+     "        [--timeout SECS] [--sync] [--json]",
      "submit a job; print its id",
      "  -e, --endpoint E endpoint name from the config, a URL or a RunPod endpoint id\n"
      "  -p, --prompt P   the prompt (or give it as the only argument)\n"
@@ -2516,6 +2554,9 @@ static const struct cli_command commands[] = {
      "  --wait           wait for the job; print its image paths; exit 1 unless it\n"
      "                   COMPLETED with images\n"
      "  --timeout SECS   with --wait: give up waiting after SECS (the job goes on)\n"
+     "  --sync           send it through RunPod's /runsync (answer within 90 s; a job\n"
+     "                   not done by then is polled as usual); needs no other sdq\n"
+     "                   driving, else it goes by /run\n"
      "  --json           print the job as JSON instead of its id\n",
      0},
     {"wait", cli_wait, "[--json] [--timeout SECS] ID...",
