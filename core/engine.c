@@ -51,6 +51,11 @@ struct live {
 	struct backend *b; /* NULL: its endpoint is gone or its backend failed */
 };
 
+struct sync_ent {
+	int64_t id;
+	int wait_ms;
+};
+
 struct bent {
 	char *name;
 	struct backend *b;
@@ -89,10 +94,7 @@ struct engine {
 	struct job **grave;
 	size_t ngrave, capgrave;
 
-	struct sync_ent {
-		int64_t id;
-		int wait_ms;
-	} *syncs; /* jobs to send through /runsync (engine_submit_opts) */
+	struct sync_ent *syncs; /* jobs to send through /runsync (engine_submit_opts) */
 	size_t nsyncs;
 
 	struct bent *backends;
@@ -1146,9 +1148,12 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 			if (ns) {
 				e->syncs = ns;
 				ns[e->nsyncs].id = id;
-				ns[e->nsyncs].wait_ms = o->sync_wait_ms < 1000     ? 1000
-				                        : o->sync_wait_ms > 300000 ? 300000
-				                                                   : o->sync_wait_ms;
+				int w = o->sync_wait_ms;
+				if (w < 1000)
+					w = 1000;
+				if (w > 300000)
+					w = 300000;
+				ns[e->nsyncs].wait_ms = w;
 				e->nsyncs++;
 			}
 		}

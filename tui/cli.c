@@ -1336,24 +1336,16 @@ static void sync_answer_wait(struct run *r, int64_t id)
 
 int cli_submit(struct config *cfg, int argc, char **argv)
 {
-	static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
-	                                   {"prompt", required_argument, 0, 'p'},
-	                                   {"negative", required_argument, 0, 'n'},
-	                                   {"seed", required_argument, 0, 'S'},
-	                                   {"steps", required_argument, 0, 's'},
-	                                   {"cfg", required_argument, 0, 'c'},
-	                                   {"width", required_argument, 0, 'W'},
-	                                   {"height", required_argument, 0, 'H'},
-	                                   {"count", required_argument, 0, 'N'},
-	                                   {"sampler", required_argument, 0, 'a'},
-	                                   {"template", required_argument, 0, 't'},
-	                                   {"set", required_argument, 0, 'x'},
-	                                   {"wait", no_argument, 0, 'w'},
-	                                   {"sync", no_argument, 0, 'Y'},
-	                                   {"timeout", required_argument, 0, 'T'},
-	                                   {"json", no_argument, 0, 'j'},
-	                                   {"help", no_argument, 0, 'h'},
-	                                   {0, 0, 0, 0}};
+	static const struct option lo[] = {
+	    {"endpoint", required_argument, 0, 'e'}, {"prompt", required_argument, 0, 'p'},
+	    {"negative", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'S'},
+	    {"steps", required_argument, 0, 's'},    {"cfg", required_argument, 0, 'c'},
+	    {"width", required_argument, 0, 'W'},    {"height", required_argument, 0, 'H'},
+	    {"count", required_argument, 0, 'N'},    {"sampler", required_argument, 0, 'a'},
+	    {"template", required_argument, 0, 't'}, {"set", required_argument, 0, 'x'},
+	    {"wait", no_argument, 0, 'w'},           {"sync", no_argument, 0, 'Y'},
+	    {"timeout", required_argument, 0, 'T'},  {"json", no_argument, 0, 'j'},
+	    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
 	struct engine_submit_opts so;
 	struct job_params p;
 	const struct config_endpoint *ep;
@@ -1489,8 +1481,9 @@ int cli_submit(struct config *cfg, int argc, char **argv)
 		if (engine_is_driver(r.e))
 			so.sync_wait_ms = SUBMIT_SYNC_WAIT_MS;
 		else
-			fprintf(stderr, "sdq: submit: another sdq drives the jobs (pid %ld): "
-			                "sent through /run, not /runsync\n",
+			fprintf(stderr,
+			        "sdq: submit: another sdq drives the jobs (pid %ld): "
+			        "sent through /run, not /runsync\n",
 			        store_driver_pid(r.st));
 	}
 	if (!(id = engine_submit_opts(r.e, &p, &so, &err))) {
@@ -2296,10 +2289,10 @@ int cli_driver(struct config *cfg, int argc, char **argv)
 	{
 		char t[40];
 		fprintf(stderr, "%s driver exits%s\n", job_iso8601(job_now_ms(), t, sizeof t),
-		        r.signo ? " on a signal"
-		        : gone  ? ": the history file was removed"
-		                : undrivable ? ", nothing it can drive"
-		                             : ", no live jobs");
+		        r.signo      ? " on a signal"
+		        : gone       ? ": the history file was removed"
+		        : undrivable ? ", nothing it can drive"
+		                     : ", no live jobs");
 	}
 	/* A job submitted while this driver was on its way out saw a driver and
 	 * started none: hand it to a new one once the lock is free (not for the
