@@ -5,7 +5,11 @@
  * Retry-After, broken status replies retried, a /run of unknown outcome
  * (UNKNOWN, sent exactly once), a refused API key (never shown), expiry,
  * COMPLETED without an image, progress parsing, resuming a job from the store
- * in a new engine, and SUBMITTING found at start. Every loop has a deadline.
+ * in a new engine, and SUBMITTING found at start; a job whose endpoint name
+ * the driver's config lacks (driven through its URL), cancel and forget while
+ * requests and a save retry are pending (nothing fires afterwards), /runsync
+ * (answered, polled, unknown), and the webhook/policy members of the /run body
+ * (through a one-off recorder server) and policy.ttl. Every loop has a deadline.
  */
 #include <cjson/cJSON.h>
 #include <sys/stat.h>
@@ -806,6 +810,332 @@ static void test_purge(void)
 	engine_free(e);
 }
 
+/* Cancel while a (slow) status request is in flight: the job ends CANCELLED,
+ * and nothing of it (the status reply, a poll timer) acts on it afterwards. */
+static void test_cancel_during_status(void)
+{
+	struct engine *e = start_engine();
+	const char *prompt = "cancel me mid-poll [[queue=60 slow=1]]";
+	int64_t id = submit(e, "emu", prompt, 1);
+	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
+	char *rid = j && j->remote_id ? strdup(j->remote_id) : NULL;
+	long polls;
+
+	CHECK(j && j->state == JOB_IN_QUEUE && rid);
+	job_free(j);
+	/* the first poll goes out ~1 s after the submit and takes 1 s */
+	for (int64_t end = engine_now_ms() + 1300; engine_now_ms() < end;)
+		engine_step(e, 50);
+	CHECK_INT(engine_cancel(e, id, NULL), 0);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_CANCELLED);
+	job_free(j);
+	CHECK(engine_job(e, id) == NULL);
+	for (int64_t end = engine_now_ms() + 1500; engine_now_ms() < end;)
+		engine_step(e, 100);
+	polls = job_stat(rid, "status_polls");
+	for (int64_t end = engine_now_ms() + 3000; engine_now_ms() < end;)
+		engine_step(e, 100);
+	CHECK_INT(job_stat(rid, "status_polls"), polls);
+	j = store_job_get(st, id, NULL);
+	CHECK(j && j->state == JOB_CANCELLED);
+	job_free(j);
+	free(rid);
+	engine_free(e);
+}
+
+/* Giving the driver role up (every job forgotten) while one job has a status
+ * and a cancel request in flight and another waits for a save retry: the
+ * engine keeps running with nothing of the forgotten jobs left (no poll, no
+ * save retry: ASan would see a freed job), and a new driver finishes both. */
+static void test_give_up_mid_flight(void)
+{
+	struct engine *e = start_engine();
+	const char *pa = "forgotten mid-poll [[queue=60 slow=1]]";
+	const char *pb = "forgotten mid-save [[run=0.2 queue=0]]";
+	char *good = cfg->images_dir, *rid = NULL;
+	int64_t a, b, deadline;
+	long polls;
+	struct job *j;
+
+	a = submit(e, "emu", pa, 1);
+	j = wait_job(e, a, JOB_IN_QUEUE, 30);
+	rid = j && j->remote_id ? strdup(j->remote_id) : NULL;
+	CHECK(j && j->state == JOB_IN_QUEUE && rid);
+	job_free(j);
+	cfg->images_dir = strdup("/dev/null/images");
+	b = submit(e, "emu", pb, 1);
+	deadline = engine_now_ms() + 20000;
+	while (!strstr(messages, "cannot save") && engine_now_ms() < deadline)
+		engine_step(e, 100);
+	CHECK(strstr(messages, "cannot save") != NULL);
+	CHECK_INT(engine_cancel(e, a, NULL), 0); /* a cancel request goes out */
+	engine_step(e, 0);
+	CHECK_INT(engine_drive(e, 0), 0);
+	CHECK(!engine_is_driver(e));
+	CHECK(engine_job(e, a) == NULL && engine_job(e, b) == NULL);
+	for (int64_t end = engine_now_ms() + 1500; engine_now_ms() < end;)
+		engine_step(e, 100);
+	polls = job_stat(rid, "status_polls");
+	for (int64_t end = engine_now_ms() + 3000; engine_now_ms() < end;)
+		engine_step(e, 100);
+	CHECK_INT(job_stat(rid, "status_polls"), polls);
+	j = store_job_get(st, b, NULL);
+	CHECK(j && job_state_is_live(j->state));
+	job_free(j);
+
+	free(cfg->images_dir);
+	cfg->images_dir = good;
+	CHECK_INT(engine_drive(e, 1), 1);
+	j = wait_job(e, b, -1, 40);
+	CHECK(j && j->state == JOB_COMPLETED && j->n_outputs == 1);
+	job_free(j);
+	j = store_job_get(st, a, NULL);
+	if (j && job_state_is_live(j->state))
+		CHECK_INT(engine_cancel(e, a, NULL), 0);
+	job_free(j);
+	j = wait_job(e, a, -1, 30);
+	CHECK(j && j->state == JOB_CANCELLED);
+	job_free(j);
+	free(rid);
+	engine_free(e);
+}
+
+static int64_t submit_sync(struct engine *e, const char *prompt, int wait_ms)
+{
+	struct job_params p;
+	struct engine_submit_opts o;
+	char *err = NULL;
+	int64_t id;
+
+	job_params_init(&p);
+	p.prompt = strdup(prompt);
+	p.endpoint = strdup("emu");
+	p.width = p.height = 64;
+	p.count = 1;
+	memset(&o, 0, sizeof o);
+	o.sync_wait_ms = wait_ms;
+	id = engine_submit_opts(e, &p, &o, &err);
+	if (!id)
+		fprintf(stderr, "  submit: %s\n", err ? err : "?");
+	free(err);
+	job_params_clear(&p);
+	return id;
+}
+
+static long ops_count(const char *op)
+{
+	cJSON *s = emu_get("/_emu/stats", NULL);
+	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "ops"), op);
+	long n = cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+	cJSON_Delete(s);
+	return n;
+}
+
+/* /runsync: a job done within the wait is saved from the answer itself (no
+ * status poll); one that is not is polled under its sync- id; one whose
+ * answer never comes is UNKNOWN and never sent again. */
+static void test_runsync(void)
+{
+	struct engine *e = start_engine();
+	const char *quick = "sync quick [[queue=0 run=0.3]]";
+	const char *slow = "sync slow [[queue=0.3 run=2.5]]";
+	const char *lost = "sync lost [[rundrop=1]]";
+	long runsync0 = ops_count("runsync"), run0 = ops_count("run");
+	int64_t id;
+	struct job *j;
+
+	id = submit_sync(e, quick, 10000);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_COMPLETED && j->n_outputs == 1);
+	CHECK(j && j->remote_id && strncmp(j->remote_id, "sync-", 5) == 0);
+	CHECK(j && file_size_ok(j->n_outputs ? j->outputs[0].path : NULL));
+	CHECK_INT(j ? job_stat(j->remote_id, "status_polls") : -1, 0);
+	job_free(j);
+
+	id = submit_sync(e, slow, 1000);
+	j = wait_job(e, id, -1, 40);
+	CHECK(j && j->state == JOB_COMPLETED && j->n_outputs == 1);
+	CHECK(j && j->remote_id && strncmp(j->remote_id, "sync-", 5) == 0);
+	CHECK(j && job_stat(j->remote_id, "status_polls") >= 1);
+	job_free(j);
+	CHECK_INT(runs_for_prompt(slow), 1);
+
+	id = submit_sync(e, lost, 1000);
+	j = wait_job(e, id, -1, 40);
+	CHECK(j && j->state == JOB_UNKNOWN);
+	job_free(j);
+	CHECK_INT(runs_for_prompt(lost), 1);
+	CHECK_INT(ops_count("runsync") - runsync0, 3);
+	CHECK_INT(ops_count("run") - run0, 0);
+	engine_free(e);
+}
+
+/* ---- a one-off recorder of /run bodies (for the request fields) ---- */
+
+/* The whole file (malloc'd, NUL-terminated; at most 1 MiB), or NULL. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	buf = malloc((1 << 20) + 1);
+	n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+static const char recorder_py[] =
+    "import http.server, sys, time\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def reply(s, code, out):\n"
+    "        s.send_response(code)\n"
+    "        s.send_header('Content-Type', 'application/json')\n"
+    "        s.send_header('Content-Length', str(len(out)))\n"
+    "        s.end_headers()\n"
+    "        s.wfile.write(out)\n"
+    "    def do_POST(s):\n"
+    "        n = int(s.headers.get('Content-Length', 0))\n"
+    "        b = s.rfile.read(n)\n"
+    "        with open(sys.argv[1] + '.tmp', 'wb') as f: f.write(b)\n"
+    "        __import__('os').rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+    "        s.reply(200, b'{\"id\":\"rec-1\",\"status\":\"IN_QUEUE\"}')\n"
+    "    def do_GET(s):\n"
+    "        s.reply(404, b'{\"error\":\"request does not exist\"}')\n"
+    "    def log_message(s, *a): pass\n"
+    "srv = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+    "srv.timeout = 5\n"
+    "print('PORT', srv.server_address[1], flush=True)\n"
+    "end = time.time() + 60\n"
+    "while time.time() < end: srv.handle_request()\n";
+
+static pid_t recorder_start(const char *body_file, int *port)
+{
+	int fds[2];
+	pid_t pid;
+	FILE *f;
+	char line[128];
+
+	*port = 0;
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl("/usr/bin/python3", "python3", "-c", recorder_py, body_file, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "PORT %d", port) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (*port <= 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+/* The endpoint's webhook and policy (executionTimeout, ttl, lowPriority)
+ * reach the /run body beside the input; an endpoint without them sends
+ * neither member. */
+static void test_request_fields(void)
+{
+	char body_file[4200], url[128];
+	struct config_endpoint *ep;
+	struct engine *e;
+	struct job *j;
+	cJSON *b;
+	int port;
+	pid_t pid;
+	int64_t id;
+	char *text;
+
+	snprintf(body_file, sizeof body_file, "%s/run-body.json", dir);
+	pid = recorder_start(body_file, &port);
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v2/rec", port);
+	th_config_add_runpod(cfg, "rec", url, "SDQ_TEST_KEY", "sd15");
+	th_config_add_runpod(cfg, "plain", url, "SDQ_TEST_KEY", "sd15");
+	ep = &cfg->endpoints[cfg->n_endpoints - 2];
+	ep->webhook_set = 1;
+	ep->webhook = strdup("https://hooks.example.invalid/sdq?x=1");
+	ep->execution_timeout_ms = 600000;
+	ep->ttl_ms = 3600000;
+	ep->low_priority = 1;
+
+	e = start_engine();
+	id = submit(e, "rec", "with a policy", 1);
+	j = wait_job(e, id, -1, 30); /* the recorder forgets it: EXPIRED */
+	CHECK(j && j->state == JOB_EXPIRED);
+	job_free(j);
+	text = slurp(body_file);
+	b = text ? cJSON_Parse(text) : NULL;
+	CHECK(b != NULL);
+	CHECK(cJSON_IsObject(cJSON_GetObjectItem(b, "input")));
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(b, "webhook")),
+	          "https://hooks.example.invalid/sdq?x=1");
+	{
+		const cJSON *pol = cJSON_GetObjectItem(b, "policy");
+		const cJSON *et = cJSON_GetObjectItem(pol, "executionTimeout");
+		const cJSON *ttl = cJSON_GetObjectItem(pol, "ttl");
+		CHECK(cJSON_IsNumber(et) && et->valuedouble == 600000);
+		CHECK(cJSON_IsNumber(ttl) && ttl->valuedouble == 3600000);
+		CHECK(cJSON_IsTrue(cJSON_GetObjectItem(pol, "lowPriority")));
+	}
+	cJSON_Delete(b);
+	free(text);
+	unlink(body_file);
+
+	id = submit(e, "plain", "without a policy", 1);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_EXPIRED);
+	job_free(j);
+	text = slurp(body_file);
+	b = text ? cJSON_Parse(text) : NULL;
+	CHECK(cJSON_IsObject(cJSON_GetObjectItem(b, "input")));
+	CHECK(b && !cJSON_GetObjectItem(b, "webhook") && !cJSON_GetObjectItem(b, "policy"));
+	cJSON_Delete(b);
+	free(text);
+	engine_free(e);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* The emulator honours policy.ttl: a job still queued when its time to live
+ * runs out is gone (404), and sdq says EXPIRED. */
+static void test_policy_ttl(void)
+{
+	struct engine *e;
+	struct job *j;
+	int64_t id;
+
+	th_config_add_runpod(cfg, "short-ttl", em.base, "SDQ_TEST_KEY", "sd15");
+	cfg->endpoints[cfg->n_endpoints - 1].ttl_ms = 1500;
+	e = start_engine();
+	id = submit(e, "short-ttl", "outlived [[queue=60]]", 1);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_EXPIRED);
+	CHECK(j && j->remote_id && job_stat(j->remote_id, "status_polls") >= 1);
+	job_free(j);
+	engine_free(e);
+}
+
 /* A job whose endpoint name is not in the driver's config ("default" came
  * from the submitter's SDQ_ENDPOINT) is driven through its URL; a job with
  * neither a known endpoint nor a URL stays live and is not counted as driven. */
@@ -931,6 +1261,11 @@ int main(void)
 	TH_RUN(test_unknown_status);
 	TH_RUN(test_save_failure);
 	TH_RUN(test_unknown_endpoint_name);
+	TH_RUN(test_cancel_during_status);
+	TH_RUN(test_give_up_mid_flight);
+	TH_RUN(test_runsync);
+	TH_RUN(test_request_fields);
+	TH_RUN(test_policy_ttl);
 	store_close(st);
 	config_free(cfg);
 	emu_stop(&em);
