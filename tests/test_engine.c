@@ -3,7 +3,8 @@
  * from timers), fd watches, the signal self-pipe and engine_wakeup, no busy
  * waiting while idle, store change events for viewers, and the driver lock
  * handed from one engine to another on the same database (a job a viewer
- * recorded is taken up by the new driver).
+ * recorded is taken up by the new driver), and engine_driving_count (jobs it
+ * cannot drive are not counted).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -343,6 +344,79 @@ static void test_handover(void)
 	free(err);
 }
 
+static int64_t add_job(struct store *st, const char *endpoint, const char *backend,
+                       enum job_state state, const char *remote_id)
+{
+	struct job *j = job_new();
+	int64_t id = 0;
+
+	job_set_str(&j->params.prompt, "counted?");
+	job_set_str(&j->params.endpoint, endpoint);
+	job_set_str(&j->endpoint, endpoint);
+	job_set_str(&j->backend, backend);
+	if (remote_id)
+		job_set_str(&j->remote_id, remote_id);
+	j->state = state;
+	j->created_at = job_now_ms();
+	if (store_job_add(st, j, NULL) == 0)
+		id = j->id;
+	job_free(j);
+	return id;
+}
+
+/* engine_driving_count: only jobs a backend really follows. A job of an
+ * endpoint this config lacks (no URL to follow) and a job its backend
+ * refused (IN_QUEUE without a remote id) stay live but are not counted; a
+ * viewer drives nothing. Cancelling clears them. */
+static void test_driving_count(void)
+{
+	char sub[4096];
+	int port = th_dead_port();
+	struct config *c;
+	struct store *st;
+	struct engine *e, *v;
+	int64_t a, b, d;
+	struct job *j;
+
+	snprintf(sub, sizeof sub, "%s", th_tmpdir());
+	c = make_config(sub, port);
+	st = store_open(c->db_path, NULL);
+	setenv("SDQ_TEST_KEY", "test-key-123", 1);
+	a = add_job(st, "gpu-elsewhere", "local", JOB_PENDING, NULL);
+	b = add_job(st, "dead", "runpod", JOB_IN_QUEUE, NULL);
+	d = add_job(st, "dead", "runpod", JOB_IN_QUEUE, "remote-1");
+	CHECK(a && b && d);
+	e = engine_new(c, st, NULL);
+	v = engine_new(c, st, NULL);
+	CHECK(e && v);
+	if (!e || !v) {
+		engine_free(e);
+		engine_free(v);
+		store_close(st);
+		config_free(c);
+		return;
+	}
+	CHECK_INT(engine_driving_count(e), 0);
+	CHECK_INT(engine_drive(e, 1), 1);
+	/* only d: its polls fail (dead port) and it stays live, followed */
+	CHECK_INT(engine_driving_count(e), 1);
+	CHECK_INT(engine_live_count(e), 3);
+	CHECK_INT(engine_driving_count(v), 0);
+	engine_step(e, 50);
+	CHECK_INT(engine_driving_count(e), 1);
+	CHECK_INT(engine_cancel(e, a, NULL), 0);
+	CHECK_INT(engine_cancel(e, b, NULL), 0);
+	j = store_job_get(st, b, NULL);
+	CHECK(j && j->state == JOB_CANCELLED);
+	job_free(j);
+	CHECK_INT(engine_live_count(e), 1);
+	CHECK_INT(engine_driving_count(e), 1);
+	engine_free(v);
+	engine_free(e);
+	store_close(st);
+	config_free(c);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "%s", th_tmpdir());
@@ -352,5 +426,6 @@ int main(void)
 	TH_RUN(test_signal_pipe);
 	TH_RUN(test_no_busy_wait);
 	TH_RUN(test_handover);
+	TH_RUN(test_driving_count);
 	return th_done("test_engine");
 }
