@@ -79,7 +79,7 @@ $(LIBCORE): $(CORE_OBJ)
 $(SDQ): $(TUI_OBJ) $(LIBCORE)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TUI_OBJ) $(LIBCORE) $(CORE_LIBS) $(TUI_LIBS)
 
-$(BUILD)/tests/test_%: tests/test_%.c tests/th.h $(LIBCORE)
+$(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(LIBCORE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
@@ -87,12 +87,12 @@ $(BUILD)/tests/helper_%: tests/helper_%.c $(LIBCORE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
-$(BUILD)/tests/tui_%: tests/tui_%.c tests/th.h tests/ptyterm.h $(LIBCORE)
+$(BUILD)/tests/tui_%: tests/tui_%.c $(wildcard tests/*.h) $(LIBCORE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
 		$(wildcard tests/ptyterm.c) $(LIBCORE) $(CORE_LIBS) $(TEST_LIBS) -lutil
 
-$(BUILD)/tests/bench_%: tests/bench_%.c $(LIBCORE)
+$(BUILD)/tests/bench_%: tests/bench_%.c $(wildcard tests/*.h) $(LIBCORE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
@@ -150,7 +150,7 @@ FUZZ_BIN  = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 tests: $(FUZZ_TEST_BIN)
 
 # gcc's -fsanitize=undefined leaves out float-cast-overflow; the replays want it.
-$(BUILD)/tests/test_fuzz_%: tests/fuzz_%.c tests/fuzz_replay.h $(LIBCORE)
+$(BUILD)/tests/test_fuzz_%: tests/fuzz_%.c $(wildcard tests/*.h) $(LIBCORE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(if $(SANFLAGS),-fsanitize=float-cast-overflow) $(CORE_CFLAGS) \
 		-Icore -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
