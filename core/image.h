@@ -3,7 +3,7 @@
  * them to fit a box. PNG goes through libpng's simplified API (any bit depth,
  * palette, grey, alpha composited on a background colour); JPEG, GIF (first
  * frame) and BMP through libsixel's built-in loader. WebP is not
- * supported. Pure C, no curses.
+ * supported. Pure C, no terminal code.
  *
  * Errors: functions return NULL / -1 and set *err to a malloc'd message that
  * the caller frees (err may be NULL).

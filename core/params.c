@@ -25,7 +25,7 @@
 
 #define TEMPLATE_MAX_BYTES (10 * 1024 * 1024) /* RunPod refuses /run input above 10 MB */
 #define TEMPLATE_NAME_MAX 64
-/* Most parts in a --set key ("a.b.c"): nest() recurses once per part. */
+/* Most parts in a --set key ("a.b.c"): nest() calls itself once per part. */
 #define SET_KEY_PARTS_MAX 64
 
 struct builtin {
