@@ -50,24 +50,6 @@ struct config_priv {
 	size_t n_old;
 };
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *m;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !(m = malloc((size_t)n + 1)))
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(m, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return m;
-}
-
 static const char *env(const char *name)
 {
 	const char *v = getenv(name);
@@ -93,7 +75,7 @@ static char *xdg_dir(const char *var, const char *fallback)
 		return strdup(v);
 	if (!(h = home_dir()))
 		return NULL;
-	return xasprintf("%s/%s", h, fallback);
+	return util_asprintf("%s/%s", h, fallback);
 }
 
 static char *config_path_from_env(void)
@@ -104,7 +86,7 @@ static char *config_path_from_env(void)
 		return strdup(v);
 	if (!(d = xdg_dir("XDG_CONFIG_HOME", ".config")))
 		return NULL;
-	p = xasprintf("%s/sdq/config", d);
+	p = util_asprintf("%s/sdq/config", d);
 	free(d);
 	return p;
 }
@@ -193,13 +175,13 @@ struct config *config_new_defaults(char **err)
 			             "SDQ_DATA_DIR");
 			goto fail;
 		}
-		cfg->data_dir = xasprintf("%s/sdq", x);
+		cfg->data_dir = util_asprintf("%s/sdq", x);
 		free(x);
 	}
 	if (!cfg->data_dir)
 		goto oom;
-	cfg->db_path = xasprintf("%s/history.db", cfg->data_dir);
-	cfg->images_dir = xasprintf("%s/images", cfg->data_dir);
+	cfg->db_path = util_asprintf("%s/history.db", cfg->data_dir);
+	cfg->images_dir = util_asprintf("%s/images", cfg->data_dir);
 	if (!cfg->db_path || !cfg->images_dir)
 		goto oom;
 	return cfg;
@@ -401,7 +383,7 @@ char *config_expand_url(const char *u)
 			r[--n] = '\0';
 		return r;
 	}
-	return xasprintf(RUNPOD_API_BASE "%s", u);
+	return util_asprintf(RUNPOD_API_BASE "%s", u);
 }
 
 /* ~ expansion, and relative paths against the config dir (a bare name for
@@ -412,11 +394,11 @@ static char *expand_path(const struct config *cfg, const char *v, int exe)
 	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0')) {
 		if (!(h = home_dir()))
 			return NULL;
-		return xasprintf("%s%s", h, v + 1);
+		return util_asprintf("%s%s", h, v + 1);
 	}
 	if (v[0] == '/' || (exe && !strchr(v, '/')) || !cfg->config_dir)
 		return strdup(v);
-	return xasprintf("%s/%s", cfg->config_dir, v);
+	return util_asprintf("%s/%s", cfg->config_dir, v);
 }
 
 /* ---- the parser ---- */
@@ -864,35 +846,18 @@ int config_parse(struct config *cfg, const char *text, const char *name, char **
 
 static char *read_config_file(const char *path, int *missing, char **err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf;
-	size_t n = 0;
-	ssize_t r;
+	char *e2 = NULL, *buf;
+	size_t n;
 
 	*missing = 0;
-	if (fd < 0) {
-		if (errno == ENOENT) {
+	if (!(buf = util_read_file(path, CONFIG_MAX_BYTES, &n, &e2))) {
+		if (errno == ENOENT)
 			*missing = 1;
-			return NULL;
-		}
-		util_set_err(err, "cannot read %s: %s", path, strerror(errno));
+		else
+			util_set_err(err, "%s", e2);
+		free(e2);
 		return NULL;
 	}
-	if (!(buf = malloc(CONFIG_MAX_BYTES + 1))) {
-		close(fd);
-		util_set_err(err, "out of memory");
-		return NULL;
-	}
-	while ((r = read(fd, buf + n, CONFIG_MAX_BYTES + 1 - n)) > 0 && n < CONFIG_MAX_BYTES + 1)
-		n += (size_t)r;
-	if (r < 0 || n > CONFIG_MAX_BYTES) {
-		util_set_err(err, r < 0 ? "cannot read %s" : "%s: larger than 1 MiB", path);
-		close(fd);
-		free(buf);
-		return NULL;
-	}
-	close(fd);
-	buf[n] = '\0';
 	if (memchr(buf, '\0', n)) {
 		util_set_err(err, "%s: not a text file (it holds NUL bytes)", path);
 		free(buf);
@@ -1122,13 +1087,6 @@ static char *key_from_file(const struct config_endpoint *ep, const char *ename, 
 	return key;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run api_key_cmd through /bin/sh -c with stdin and stderr on /dev/null;
  * the key is the first line of its output. */
 static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, char **err)
@@ -1136,7 +1094,7 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 	int pfd[2], status = 0, devnull, c;
 	char *buf, *nl, *key = NULL;
 	size_t n = 0, total = 0;
-	int64_t deadline = mono_ms() + KEY_CMD_TIMEOUT_MS;
+	int64_t deadline = util_now_ms() + KEY_CMD_TIMEOUT_MS;
 	const char *why = NULL;
 	pid_t pid, w;
 
@@ -1160,15 +1118,12 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 	}
 	if (pid == 0) {
 		sigset_t none;
-		long maxfd = sysconf(_SC_OPEN_MAX);
 		/* A clean start: default SIGPIPE, nothing blocked (the engine may
 		 * block signals), none of sdq's descriptors (db, sockets, tty). */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		for (int fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++)
-			if (fd != pfd[1])
-				close(fd);
+		util_close_fds(3, pfd[1]);
 		setpgid(0, 0); /* so a timeout can stop the whole pipeline */
 		devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
@@ -1188,7 +1143,7 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 	for (;;) {
 		char chunk[1024];
 		struct pollfd pf = {pfd[0], POLLIN, 0};
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - util_now_ms();
 		ssize_t r;
 
 		if (left <= 0) {

@@ -55,44 +55,6 @@ void image_free(struct image *im)
 	free(im);
 }
 
-/* Read a whole file (at most IMAGE_MAX_FILE bytes). */
-static unsigned char *read_file(const char *path, size_t *len, char **err)
-{
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	unsigned char *buf;
-
-	if (!f) {
-		util_set_err(err, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		util_set_err(err, "%s: not a regular file", path);
-		fclose(f);
-		return NULL;
-	}
-	if ((uintmax_t)st.st_size > IMAGE_MAX_FILE) {
-		util_set_err(err, "%s: file too large (%jd bytes)", path, (intmax_t)st.st_size);
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		util_set_err(err, "%s: out of memory", path);
-		fclose(f);
-		return NULL;
-	}
-	*len = fread(buf, 1, (size_t)st.st_size, f);
-	if (ferror(f)) {
-		util_set_err(err, "%s: %s", path, strerror(errno));
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 static struct image *load_png(const void *data, size_t len, const unsigned char bg[3], int max_dim,
                               const char *name, char **err)
 {
@@ -420,7 +382,7 @@ struct image *image_load(const char *path, const unsigned char bg[3], int max_di
 		util_set_err(err, "no image file");
 		return NULL;
 	}
-	data = read_file(path, &len, err);
+	data = (unsigned char *)util_read_file(path, IMAGE_MAX_FILE, &len, err);
 	if (!data)
 		return NULL;
 	f = sniff(data, len);

@@ -658,21 +658,6 @@ static void other_size(const unsigned char *d, size_t len, const char *fmt, int 
 	}
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n > (1 << 30) ? (1 << 30) : n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static void save_error(char **err, int e, const char *what, const char *path)
 {
 	if (e == ENOSPC || e == EDQUOT)
@@ -763,7 +748,7 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 	}
 	int e = 0;
 	const char *what = "write";
-	if (write_all(fd, wdata, wlen) < 0) {
+	if (util_write_all(fd, wdata, wlen) < 0) {
 		e = errno;
 	} else if (fsync(fd) < 0) {
 		e = errno;

@@ -155,49 +155,6 @@ static int file_exists(const char *path)
 	return 1;
 }
 
-/* Read a whole file, at most TEMPLATE_MAX_BYTES. NULL with *err set. */
-static char *read_file(const char *path, size_t *len, char **err)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL, *nb;
-	size_t n = 0, cap = 0, got;
-
-	if (!f) {
-		util_set_err(err, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		if (cap - n < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			if (!(nb = realloc(buf, cap + 1))) {
-				util_set_err(err, "%s: out of memory", path);
-				goto fail;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (n > TEMPLATE_MAX_BYTES) {
-			util_set_err(err, "%s: larger than %d MiB", path, TEMPLATE_MAX_BYTES >> 20);
-			goto fail;
-		}
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		util_set_err(err, "cannot read %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
-}
-
 /* Parse JSON text; on failure the message names where (line:column). */
 static cJSON *parse_json(const char *text, size_t len, const char *what, char **err)
 {
@@ -521,7 +478,7 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		}
 	}
 	if (path && file_exists(path)) {
-		if (!(text = read_file(path, &len, err)))
+		if (!(text = util_read_file(path, TEMPLATE_MAX_BYTES, &len, err)))
 			goto out;
 		if (!(root = parse_json(text, len, path, err)))
 			goto out;

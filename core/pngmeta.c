@@ -12,32 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "text.h"
 
 static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
 /* The PNG chunk length limit (2^31 - 1). */
 #define CHUNK_MAX 0x7fffffffUL
-
-unsigned long pngmeta_crc32(unsigned long crc, const unsigned char *buf, size_t len)
-{
-	static uint32_t table[256];
-	static int ready;
-	if (!ready) {
-		/* Idempotent: racing threads write the same values. */
-		for (uint32_t n = 0; n < 256; n++) {
-			uint32_t c = n;
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[n] = c;
-		}
-		ready = 1;
-	}
-	uint32_t c = (uint32_t)crc ^ 0xffffffffu;
-	for (size_t i = 0; i < len; i++)
-		c = table[(c ^ buf[i]) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
-}
 
 static uint32_t get32(const unsigned char *p)
 {
@@ -74,7 +56,7 @@ static int next_chunk(const unsigned char *png, size_t len, size_t *pos, struct 
 		if (!((t >= 'A' && t <= 'Z') || (t >= 'a' && t <= 'z')))
 			return 0;
 	}
-	if (pngmeta_crc32(0, png + p + 4, (size_t)n + 4) != get32(png + p + 8 + n))
+	if (crc32(0L, png + p + 4, (uInt)n + 4) != get32(png + p + 8 + n))
 		return 0;
 	c->off = p;
 	c->len = n;
@@ -223,7 +205,7 @@ int pngmeta_add_text(const unsigned char *png, size_t len, const char *keyword, 
 	}
 	uint32_t n = (uint32_t)(d - (c + 8));
 	put32(c, n);
-	put32(d, (uint32_t)pngmeta_crc32(0, c + 4, (size_t)n + 4));
+	put32(d, (uint32_t)crc32(0L, c + 4, (uInt)n + 4));
 	d += 4;
 	memcpy(d, png + ihdr_end, len - ihdr_end);
 	d += len - ihdr_end;

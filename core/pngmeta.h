@@ -31,7 +31,4 @@ int pngmeta_add_text(const unsigned char *png, size_t len, const char *keyword, 
 /* Width and height from IHDR. 0, or -1 if png is not a valid PNG. */
 int pngmeta_size(const unsigned char *png, size_t len, int *width, int *height);
 
-/* The CRC-32 of PNG (and zlib), continuing from crc (start with 0). */
-unsigned long pngmeta_crc32(unsigned long crc, const unsigned char *buf, size_t len);
-
 #endif

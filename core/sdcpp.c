@@ -667,35 +667,6 @@ char **sdcpp_build_argv(const char *exe, const struct config_endpoint *ep,
 	return strv_finish(&sv);
 }
 
-static int is_exec_file(const char *path)
-{
-	struct stat sb;
-	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
-}
-
-/* Search name on path; malloc'd full path or NULL. */
-static char *search_path(const char *name, const char *path)
-{
-	const char *s = path;
-	while (s) {
-		const char *colon = strchr(s, ':');
-		size_t dl = colon ? (size_t)(colon - s) : strlen(s);
-		size_t need = dl + strlen(name) + 2;
-		char *full = malloc(need);
-		if (!full)
-			return NULL;
-		if (dl == 0)
-			snprintf(full, need, "./%s", name);
-		else
-			snprintf(full, need, "%.*s/%s", (int)dl, s, name);
-		if (is_exec_file(full))
-			return full;
-		free(full);
-		s = colon ? colon + 1 : NULL;
-	}
-	return NULL;
-}
-
 char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **err)
 {
 	const char *name = ep && ep->name ? ep->name : "local";
@@ -703,8 +674,9 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 		path = "/usr/local/bin:/usr/bin:/bin";
 	if (ep && ep->exe && *ep->exe) {
 		if (strchr(ep->exe, '/')) {
-			if (is_exec_file(ep->exe))
-				return strdup(ep->exe);
+			char *f = util_find_exe(ep->exe, NULL);
+			if (f)
+				return f;
 			util_set_err(
 			    err,
 			    "stable-diffusion.cpp executable '%s' (exe in [local \"%s\"]) is "
@@ -713,7 +685,7 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 			    access(ep->exe, F_OK) ? strerror(errno) : "not executable");
 			return NULL;
 		}
-		char *f = search_path(ep->exe, path);
+		char *f = util_find_exe(ep->exe, path);
 		if (f)
 			return f;
 		util_set_err(
@@ -723,9 +695,9 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 		    ep->exe, name, path);
 		return NULL;
 	}
-	char *f = search_path("sd-cli", path);
+	char *f = util_find_exe("sd-cli", path);
 	if (!f)
-		f = search_path("sd", path);
+		f = util_find_exe("sd", path);
 	if (f)
 		return f;
 	util_set_err(
@@ -1024,14 +996,7 @@ static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], con
 		dup2(out[1], 1);
 		dup2(errp[1], 2);
 		int sfd = stp[1];
-		for (int fd = 3; fd < sfd; fd++)
-			close(fd);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-		closefrom(sfd + 1);
-#else
-		for (int fd = sfd + 1; fd < 4096; fd++)
-			close(fd);
-#endif
+		util_close_fds(3, sfd);
 		int code = 0;
 		if (dir && chdir(dir) < 0)
 			code = errno;
@@ -1233,24 +1198,6 @@ struct sdcpp {
 
 static void kick_later(struct sdcpp *sb);
 
-static char *xstrdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xstrdup_printf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return NULL;
-	char *m = malloc((size_t)n + 1);
-	if (!m)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(m, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return m;
-}
-
 /* --- the queue --- */
 
 static int queue_find(struct sdcpp *sb, const struct job *j)
@@ -1349,32 +1296,12 @@ static void run_set_log_tail(struct run *r, struct job *j)
 	}
 }
 
-static void rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			char *p = xstrdup_printf("%s/%s", dir, de->d_name);
-			if (p) {
-				if (unlink(p) < 0 && errno == EISDIR)
-					rmdir(p);
-				free(p);
-			}
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
 static void run_free(struct run *r)
 {
 	if (!r)
 		return;
 	if (r->dir) {
-		rm_dir(r->dir);
+		util_remove_tree(r->dir);
 		free(r->dir);
 	}
 	free(r->exe_name);
@@ -1511,42 +1438,6 @@ static int file_order(const char *name)
 	return v;
 }
 
-/* Read a whole file, capped. 0 or -1 with *err. */
-static int read_file(const char *path, unsigned char **data, size_t *len, char **err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		util_set_err(err, "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	struct stat sb;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > SDCPP_IMAGE_MAX) {
-		util_set_err(err, "%s: not a regular file of at most %ld bytes", path,
-		             SDCPP_IMAGE_MAX);
-		close(fd);
-		return -1;
-	}
-	size_t cap = (size_t)sb.st_size, got = 0;
-	unsigned char *buf = malloc(cap ? cap : 1);
-	if (!buf) {
-		close(fd);
-		util_set_err(err, "out of memory");
-		return -1;
-	}
-	while (got < cap) {
-		ssize_t n = read(fd, buf + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	*data = buf;
-	*len = got;
-	return 0;
-}
-
 /* Find the images the run wrote: the paths of the save lines that lie in the
  * private directory, else every image file found there. Sorted by index. */
 static size_t run_find_files(struct run *r, struct saved_file **out)
@@ -1556,7 +1447,7 @@ static size_t run_find_files(struct run *r, struct saved_file **out)
 	size_t dl = strlen(r->dir);
 	for (size_t i = 0; i < r->n_saved; i++) {
 		const char *p = r->saved[i].path;
-		char *full = p[0] == '/' ? strdup(p) : xstrdup_printf("%s/%s", r->dir, p);
+		char *full = p[0] == '/' ? strdup(p) : util_asprintf("%s/%s", r->dir, p);
 		if (!full)
 			continue;
 		struct stat sb;
@@ -1581,7 +1472,7 @@ static size_t run_find_files(struct run *r, struct saved_file **out)
 			int ord = file_order(de->d_name);
 			if (ord < -1)
 				continue;
-			char *full = xstrdup_printf("%s/%s", r->dir, de->d_name);
+			char *full = util_asprintf("%s/%s", r->dir, de->d_name);
 			struct saved_file *nf = full ? realloc(files, (n + 1) * sizeof *nf) : NULL;
 			if (!nf) {
 				free(full);
@@ -1613,7 +1504,8 @@ static size_t run_save_images(struct run *r, struct job *j, size_t *found, char 
 	for (size_t k = 0; k < n && !*err; k++) {
 		unsigned char *data = NULL;
 		size_t len = 0;
-		if (read_file(files[k].path, &data, &len, err) < 0)
+		data = (unsigned char *)util_read_file(files[k].path, SDCPP_IMAGE_MAX, &len, err);
+		if (!data)
 			break;
 		int64_t seed = -1;
 		if (k < r->n_seeds && r->seeds[k] >= 0)
@@ -1648,8 +1540,8 @@ static char *run_error_detail(struct run *r)
 	if (r->last_stderr) /* e.g. GGML_ASSERT text before an abort */
 		return strdup(r->last_stderr);
 	if (r->log_n)
-		return xstrdup_printf("last output: %s",
-		                      r->log[(r->log_start + r->log_n - 1) % SDCPP_LOG_LINES]);
+		return util_asprintf("last output: %s",
+		                     r->log[(r->log_start + r->log_n - 1) % SDCPP_LOG_LINES]);
 	return strdup("no output");
 }
 
@@ -1674,14 +1566,13 @@ static void run_done(struct proc *pr)
 	} else if (!pr->status_lost && WIFSIGNALED(st)) {
 		char *d = run_error_detail(r);
 		int detail = (r->err_n || r->last_stderr) && d;
-		msg =
-		    xstrdup_printf("%s killed by signal %d (%s)%s%s", r->exe_name, WTERMSIG(st),
-		                   signal_name(WTERMSIG(st)), detail ? ": " : "", detail ? d : "");
+		msg = util_asprintf("%s killed by signal %d (%s)%s%s", r->exe_name, WTERMSIG(st),
+		                    signal_name(WTERMSIG(st)), detail ? ": " : "", detail ? d : "");
 		free(d);
 	} else if (!pr->status_lost && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
 		char *d = run_error_detail(r);
-		msg = xstrdup_printf("%s exited with status %d: %s", r->exe_name, WEXITSTATUS(st),
-		                     d ? d : "");
+		msg = util_asprintf("%s exited with status %d: %s", r->exe_name, WEXITSTATUS(st),
+		                    d ? d : "");
 		free(d);
 	} else {
 		size_t found = 0, want = j->params.count > 0 ? (size_t)j->params.count : 1;
@@ -1690,11 +1581,11 @@ static void run_done(struct proc *pr)
 		if (err) {
 			msg = err;
 		} else if (found == 0) {
-			msg = xstrdup_printf("%s exited with status 0 but wrote no image",
-			                     r->exe_name);
+			msg = util_asprintf("%s exited with status 0 but wrote no image",
+			                    r->exe_name);
 		} else if (n < want) {
-			msg = xstrdup_printf("%s exited with status 0 but wrote %zu of %zu images",
-			                     r->exe_name, n, want);
+			msg = util_asprintf("%s exited with status 0 but wrote %zu of %zu images",
+			                    r->exe_name, n, want);
 		} else {
 			state = JOB_COMPLETED;
 		}
@@ -1704,7 +1595,7 @@ static void run_done(struct proc *pr)
 	if (state != JOB_COMPLETED && pr->pid > 0)
 		kill(-pr->pid, SIGKILL); /* nothing of the group stays behind */
 	if (msg) {
-		char *l = xstrdup_printf("sdq: %s", msg);
+		char *l = util_asprintf("sdq: %s", msg);
 		if (l)
 			run_log(r, l);
 		free(l);
@@ -1748,7 +1639,7 @@ static char *make_private_dir(struct sdcpp *sb, const struct job *j, char **err)
 {
 	const struct config *cfg = engine_config(sb->e);
 	const char *bases[2] = {NULL, NULL};
-	char *tmpbase = cfg && cfg->data_dir ? xstrdup_printf("%s/tmp", cfg->data_dir) : NULL;
+	char *tmpbase = cfg && cfg->data_dir ? util_asprintf("%s/tmp", cfg->data_dir) : NULL;
 	if (tmpbase && config_mkdirs(tmpbase, 0700) == 0)
 		bases[0] = tmpbase;
 	const char *t = getenv("TMPDIR");
@@ -1757,7 +1648,7 @@ static char *make_private_dir(struct sdcpp *sb, const struct job *j, char **err)
 	for (int i = 0; i < 2; i++) {
 		if (!bases[i])
 			continue;
-		char *tpl = xstrdup_printf("%s/job-%" PRId64 ".XXXXXX", bases[i], j->id);
+		char *tpl = util_asprintf("%s/job-%" PRId64 ".XXXXXX", bases[i], j->id);
 		if (tpl && mkdtemp(tpl)) {
 			free(tmpbase);
 			return tpl;
@@ -1780,7 +1671,7 @@ static int run_start(struct sdcpp *sb, struct job *j)
 		const struct config *cfg = engine_config(sb->e);
 		char *m = NULL;
 		if (err && cfg && cfg->config_path)
-			m = xstrdup_printf("%s (config file: %s)", err, cfg->config_path);
+			m = util_asprintf("%s (config file: %s)", err, cfg->config_path);
 		fail_job(sb, j, m ? m : err ? err : "executable not found");
 		free(m);
 		free(err);
@@ -1793,7 +1684,7 @@ static int run_start(struct sdcpp *sb, struct job *j)
 		free(exe);
 		return -1;
 	}
-	char *out = xstrdup_printf("%s/img.png", dir);
+	char *out = util_asprintf("%s/img.png", dir);
 	char **argv = out ? sdcpp_build_argv(exe, sb->ep, &j->params, out) : NULL;
 	struct run *r = calloc(1, sizeof *r);
 	int batch = j->params.count > 0 ? j->params.count : 1;
@@ -1801,7 +1692,7 @@ static int run_start(struct sdcpp *sb, struct job *j)
 		r->parser = sdcpp_parser_new(batch, run_event, r);
 	if (!out || !argv || !r || !r->parser) {
 		fail_job(sb, j, "out of memory");
-		rm_dir(dir);
+		util_remove_tree(dir);
 		free(dir);
 		free(out);
 		sdcpp_strv_free(argv);
@@ -1834,8 +1725,8 @@ static int run_start(struct sdcpp *sb, struct job *j)
 	sb->run = r;
 
 	/* the command line, for the log (the prompt is in the job already) */
-	char *l = xstrdup_printf("sdq: started %s (pgid %ld), seed %" PRId64 ", output in %s", exe,
-	                         (long)r->pr.pid, j->params.seed, dir);
+	char *l = util_asprintf("sdq: started %s (pgid %ld), seed %" PRId64 ", output in %s", exe,
+	                        (long)r->pr.pid, j->params.seed, dir);
 	if (l)
 		run_log(r, l);
 	free(l);
@@ -1917,15 +1808,15 @@ static void kill_leftover(struct sdcpp *sb, const struct job *j)
 		}
 	}
 	const struct config *cfg = engine_config(sb->e);
-	char *base = cfg && cfg->data_dir ? xstrdup_printf("%s/tmp", cfg->data_dir) : NULL;
+	char *base = cfg && cfg->data_dir ? util_asprintf("%s/tmp", cfg->data_dir) : NULL;
 	DIR *d = base ? opendir(base) : NULL;
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		if (strncmp(de->d_name, marker + 1, strlen(marker + 1)) != 0)
 			continue;
-		char *p = xstrdup_printf("%s/%s", base, de->d_name);
+		char *p = util_asprintf("%s/%s", base, de->d_name);
 		if (p)
-			rm_dir(p);
+			util_remove_tree(p);
 		free(p);
 	}
 	if (d)
@@ -1952,13 +1843,13 @@ static int sdcpp_drive(struct backend *b, struct job *j, char **err)
 	case JOB_IN_PROGRESS:
 	case JOB_OTHER: {
 		kill_leftover(sb, j);
-		char *note = xstrdup_printf(
+		char *note = util_asprintf(
 		    "sdq: the driver running this job stopped; running it again from the start "
 		    "(seed %" PRId64 ")",
 		    j->params.seed);
 		if (note) {
 			char *t = j->log_tail && *j->log_tail
-			              ? xstrdup_printf("%s\n%s", j->log_tail, note)
+			              ? util_asprintf("%s\n%s", j->log_tail, note)
 			              : strdup(note);
 			if (t) {
 				free(j->log_tail);
@@ -2121,13 +2012,13 @@ static void health_file(char **text, char **error, const struct sdcpp *sb, const
 	struct stat st;
 	char *line;
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-		line = xstrdup_printf("%s%s: %s (%.1f MB)\n", *text ? *text : "", key, path,
-		                      (double)st.st_size / 1e6);
+		line = util_asprintf("%s%s: %s (%.1f MB)\n", *text ? *text : "", key, path,
+		                     (double)st.st_size / 1e6);
 	} else {
-		line = xstrdup_printf("%s%s: %s (missing)\n", *text ? *text : "", key, path);
+		line = util_asprintf("%s%s: %s (missing)\n", *text ? *text : "", key, path);
 		if (!*error)
-			*error = xstrdup_printf("%s file not found: %s (set %s in [local \"%s\"])",
-			                        key, path, key, sb->ep->name);
+			*error = util_asprintf("%s file not found: %s (set %s in [local \"%s\"])",
+			                       key, path, key, sb->ep->name);
 	}
 	if (line) {
 		free(*text);
@@ -2142,9 +2033,9 @@ static void health_report(struct sdcpp *sb, const char *exe, const char *version
 	memset(&h, 0, sizeof h);
 	char *text = NULL, *error = exe_error ? strdup(exe_error) : NULL;
 	const struct config_endpoint *ep = sb->ep;
-	text = xstrdup_printf("executable: %s\nversion: %s\ndevices: %s\n",
-	                      exe ? exe : "(not found)", version ? version : "(unknown)",
-	                      devices && *devices ? devices : "(unknown)");
+	text = util_asprintf("executable: %s\nversion: %s\ndevices: %s\n",
+	                     exe ? exe : "(not found)", version ? version : "(unknown)",
+	                     devices && *devices ? devices : "(unknown)");
 	if (text) {
 		/* devices may span lines: indent the continuation */
 		char *t2 = NULL;
@@ -2168,9 +2059,9 @@ static void health_report(struct sdcpp *sb, const char *exe, const char *version
 		}
 	}
 	if (!ep->model && !ep->diffusion_model && !error)
-		error = xstrdup_printf("no model configured: set model (or diffusion_model) in "
-		                       "[local \"%s\"]",
-		                       ep->name);
+		error = util_asprintf("no model configured: set model (or diffusion_model) in "
+		                      "[local \"%s\"]",
+		                      ep->name);
 	health_file(&text, &error, sb, "model", ep->model);
 	health_file(&text, &error, sb, "diffusion_model", ep->diffusion_model);
 	health_file(&text, &error, sb, "vae", ep->vae);
@@ -2178,8 +2069,8 @@ static void health_report(struct sdcpp *sb, const char *exe, const char *version
 	health_file(&text, &error, sb, "clip_g", ep->clip_g);
 	health_file(&text, &error, sb, "t5xxl", ep->t5xxl);
 	health_file(&text, &error, sb, "llm", ep->llm);
-	char *q = xstrdup_printf("%squeue: %d running, %zu waiting", text ? text : "",
-	                         sb->run ? 1 : 0, sb->n_queue);
+	char *q = util_asprintf("%squeue: %d running, %zu waiting", text ? text : "",
+	                        sb->run ? 1 : 0, sb->n_queue);
 	if (q) {
 		free(text);
 		text = q;
@@ -2255,15 +2146,15 @@ static void probe_done(struct proc *pr)
 	const char *what = pb->step == 0 ? "--version" : "--list-devices";
 	if (!ok && !pb->error) {
 		if (pb->timed_out)
-			pb->error = xstrdup_printf("%s %s did not answer within %d s", pb->exe,
-			                           what, SDCPP_PROBE_TIMEOUT_MS / 1000);
+			pb->error = util_asprintf("%s %s did not answer within %d s", pb->exe, what,
+			                          SDCPP_PROBE_TIMEOUT_MS / 1000);
 		else if (WIFSIGNALED(pr->status))
-			pb->error = xstrdup_printf("%s %s was killed by signal %d", pb->exe, what,
-			                           WTERMSIG(pr->status));
+			pb->error = util_asprintf("%s %s was killed by signal %d", pb->exe, what,
+			                          WTERMSIG(pr->status));
 		else
-			pb->error = xstrdup_printf("%s %s exited with status %d%s%s", pb->exe, what,
-			                           WEXITSTATUS(pr->status), out && *out ? ": " : "",
-			                           out ? out : "");
+			pb->error = util_asprintf("%s %s exited with status %d%s%s", pb->exe, what,
+			                          WEXITSTATUS(pr->status), out && *out ? ": " : "",
+			                          out ? out : "");
 	}
 	if (pb->step == 0) {
 		if (ok && out) {

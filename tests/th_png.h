@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "pngmeta.h"
 
@@ -137,7 +138,7 @@ static inline void th_png_fix_crcs(unsigned char *buf, size_t len)
 		unsigned long c;
 		if (n > len - 12 - p)
 			break;
-		c = pngmeta_crc32(0, buf + p + 4, (size_t)n + 4);
+		c = crc32(0L, buf + p + 4, (uInt)n + 4);
 		buf[p + 8 + n] = (unsigned char)(c >> 24);
 		buf[p + 9 + n] = (unsigned char)(c >> 16);
 		buf[p + 10 + n] = (unsigned char)(c >> 8);
