@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "engine.h"
 #include "http.h"
+#include "util.h"
 
 #define DV_CHECK_DRIVER_MS 500
 #define DV_CHECK_VIEWER_MS 1000
@@ -106,20 +107,6 @@ struct engine {
 };
 
 /* ---------- small helpers ---------- */
-
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char buf[1024];
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	*err = strdup(buf);
-}
 
 int64_t engine_now_ms(void)
 {
@@ -463,7 +450,7 @@ static struct backend *get_backend(struct engine *e, const char *name, char **er
 			return e->backends[i].b;
 	ep = find_endpoint(e, name);
 	if (!ep) {
-		set_err(err, "endpoint \"%s\" is not in the config", name);
+		util_set_err(err, "endpoint \"%s\" is not in the config", name);
 		return NULL;
 	}
 	if (ep->kind == CONFIG_LOCAL)
@@ -477,7 +464,7 @@ static struct backend *get_backend(struct engine *e, const char *name, char **er
 		if (nb)
 			e->backends = nb;
 		b->ops->free(b);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	e->backends = nb;
@@ -540,7 +527,7 @@ int engine_health_refresh(struct engine *e, const char *name, char **err)
 	if (!name) {
 		ep = config_endpoint(e->cfg, NULL);
 		if (!ep) {
-			set_err(err, "no endpoint is configured");
+			util_set_err(err, "no endpoint is configured");
 			return -1;
 		}
 		name = ep->name;
@@ -549,7 +536,7 @@ int engine_health_refresh(struct engine *e, const char *name, char **err)
 	if (!b)
 		return -1;
 	if (!b->ops->health) {
-		set_err(err, "endpoint \"%s\" has no health report", name);
+		util_set_err(err, "endpoint \"%s\" has no health report", name);
 		return -1;
 	}
 	return b->ops->health(b, err);
@@ -587,17 +574,17 @@ int engine_purge_queue(struct engine *e, const char *name, char **err)
 	    name ? find_endpoint(e, name) : config_endpoint(e->cfg, NULL);
 
 	if (!ep) {
-		set_err(err,
-		        name ? "endpoint \"%s\" is not in the config"
-		             : "no endpoint is configured%s",
-		        name ? name : "");
+		util_set_err(err,
+		             name ? "endpoint \"%s\" is not in the config"
+		                  : "no endpoint is configured%s",
+		             name ? name : "");
 		return -1;
 	}
 	b = get_backend(e, ep->name, err);
 	if (!b)
 		return -1;
 	if (!b->ops->purge) {
-		set_err(err, "endpoint \"%s\" has no queue to purge", ep->name);
+		util_set_err(err, "endpoint \"%s\" has no queue to purge", ep->name);
 		return -1;
 	}
 	return b->ops->purge(b, err);
@@ -612,12 +599,12 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 	int slot = -1;
 
 	if (!cfg || !st) {
-		set_err(err, "engine_new: no config or store");
+		util_set_err(err, "engine_new: no config or store");
 		return NULL;
 	}
 	e = calloc(1, sizeof *e);
 	if (!e) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	e->cfg = cfg;
@@ -631,7 +618,7 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 		return NULL;
 	}
 	if (pipe(fds) < 0) {
-		set_err(err, "pipe: %s", strerror(errno));
+		util_set_err(err, "pipe: %s", strerror(errno));
 		http_free(e->http);
 		free(e);
 		return NULL;
@@ -650,7 +637,7 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 		}
 	}
 	if (slot < 0 || install_signal(SIGCHLD) < 0) {
-		set_err(err, "cannot catch SIGCHLD (too many engines?)");
+		util_set_err(err, "cannot catch SIGCHLD (too many engines?)");
 		if (slot >= 0)
 			sig_pipes[slot] = 0;
 		close(fds[0]);
@@ -941,13 +928,13 @@ static int retry_job(struct engine *e, struct job *j, char **err)
 	struct live *l;
 
 	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
-		set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
-		        (long long)j->id, job_state_name(j->state));
+		util_set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
+		             (long long)j->id, job_state_name(j->state));
 		return -1;
 	}
 	if (!j->remote_id) {
-		set_err(err, "job %lld was never accepted by an endpoint: re-run it instead",
-		        (long long)j->id);
+		util_set_err(err, "job %lld was never accepted by an endpoint: re-run it instead",
+		             (long long)j->id);
 		return -1;
 	}
 	b = get_backend(e, j->endpoint ? j->endpoint : "", err);
@@ -958,12 +945,13 @@ static int retry_job(struct engine *e, struct job *j, char **err)
 	if (!b)
 		return -1;
 	if (!b->ops->retry) {
-		set_err(err, "endpoint \"%s\" cannot retry jobs: re-run it instead", j->endpoint);
+		util_set_err(err, "endpoint \"%s\" cannot retry jobs: re-run it instead",
+		             j->endpoint);
 		return -1;
 	}
 	l = live_add(e, j, b);
 	if (!l) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	if (b->ops->retry(b, j, err) < 0) {
@@ -1110,16 +1098,16 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 
 	if (!ep) {
 		if (p->endpoint)
-			set_err(err, "no endpoint called \"%s\" in the config", p->endpoint);
+			util_set_err(err, "no endpoint called \"%s\" in the config", p->endpoint);
 		else
-			set_err(err, "no endpoint is configured: set SDQ_ENDPOINT or add an "
-			             "[endpoint \"name\"] section to the config");
+			util_set_err(err, "no endpoint is configured: set SDQ_ENDPOINT or add an "
+			                  "[endpoint \"name\"] section to the config");
 		return 0;
 	}
 	j = job_new();
 	if (!j || job_params_copy(&j->params, p) < 0) {
 		job_free(j);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return 0;
 	}
 	if (j->params.seed < 0)
@@ -1132,7 +1120,7 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 	     job_set_str(&j->params.template_name, ep->template_name ? ep->template_name : "sd15") <
 	         0)) {
 		job_free(j);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return 0;
 	}
 	j->state = JOB_PENDING;
@@ -1176,11 +1164,12 @@ int engine_cancel(struct engine *e, int64_t id, char **err)
 	j = store_job_get(e->st, id, err);
 	if (!j) {
 		if (err && !*err)
-			set_err(err, "no job %lld", (long long)id);
+			util_set_err(err, "no job %lld", (long long)id);
 		return -1;
 	}
 	if (!job_state_is_live(j->state)) {
-		set_err(err, "job %lld is already %s", (long long)id, job_state_name(j->state));
+		util_set_err(err, "job %lld is already %s", (long long)id,
+		             job_state_name(j->state));
 		job_free(j);
 		return -1;
 	}
@@ -1221,24 +1210,24 @@ int engine_retry(struct engine *e, int64_t id, char **err)
 	struct job *j;
 
 	if (e->driving && live_find(e, id)) {
-		set_err(err, "job %lld is still running", (long long)id);
+		util_set_err(err, "job %lld is still running", (long long)id);
 		return -1;
 	}
 	j = store_job_get(e->st, id, err);
 	if (!j) {
 		if (err && !*err)
-			set_err(err, "no job %lld", (long long)id);
+			util_set_err(err, "no job %lld", (long long)id);
 		return -1;
 	}
 	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
-		set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
-		        (long long)id, job_state_name(j->state));
+		util_set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
+		             (long long)id, job_state_name(j->state));
 		job_free(j);
 		return -1;
 	}
 	if (!j->remote_id || (j->backend && strcmp(j->backend, "runpod") != 0)) {
-		set_err(err, "job %lld cannot be retried on its endpoint: re-run it instead",
-		        (long long)id);
+		util_set_err(err, "job %lld cannot be retried on its endpoint: re-run it instead",
+		             (long long)id);
 		job_free(j);
 		return -1;
 	}
@@ -1260,7 +1249,7 @@ int64_t engine_rerun(struct engine *e, int64_t id, char **err)
 
 	if (!j) {
 		if (err && !*err)
-			set_err(err, "no job %lld", (long long)id);
+			util_set_err(err, "no job %lld", (long long)id);
 		return 0;
 	}
 	if (!j->params.endpoint && j->endpoint)

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 #include "http.h"
+#include "util.h"
 
 #define HTTP_DEFAULT_MAX (1024 * 1024)
 #define HTTP_DEFAULT_CONNECT_MS 10000
@@ -53,32 +54,26 @@ struct http {
 
 static int curl_global_done;
 
-static void set_err(char **err, const char *msg)
-{
-	if (err)
-		*err = strdup(msg);
-}
-
 struct http *http_new(char **err)
 {
 	struct http *h;
 
 	if (!curl_global_done) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			set_err(err, "libcurl failed to initialise");
+			util_set_err(err, "libcurl failed to initialise");
 			return NULL;
 		}
 		curl_global_done = 1;
 	}
 	h = calloc(1, sizeof *h);
 	if (!h) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	h->multi = curl_multi_init();
 	if (!h->multi) {
 		free(h);
-		set_err(err, "libcurl: cannot create a multi handle");
+		util_set_err(err, "libcurl: cannot create a multi handle");
 		return NULL;
 	}
 	h->next_id = 1;
@@ -227,13 +222,13 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 	CURLMcode mc;
 
 	if (!url_allowed(req->url)) {
-		set_err(err, "only http:// and https:// URLs are allowed");
+		util_set_err(err, "only http:// and https:// URLs are allowed");
 		return 0;
 	}
 	x = calloc(1, sizeof *x);
 	if (!x || !(x->easy = curl_easy_init())) {
 		free(x);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return 0;
 	}
 	e = x->easy;
@@ -308,7 +303,7 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 	}
 	if (!x->headers) {
 		xfer_free(x);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return 0;
 	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
@@ -318,7 +313,7 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 		x->body = malloc(bl + 1);
 		if (!x->body) {
 			xfer_free(x);
-			set_err(err, "out of memory");
+			util_set_err(err, "out of memory");
 			return 0;
 		}
 		memcpy(x->body, req->body, bl);
@@ -341,7 +336,7 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 	mc = curl_multi_add_handle(h->multi, e);
 	if (mc != CURLM_OK) {
 		xfer_free(x);
-		set_err(err, curl_multi_strerror(mc));
+		util_set_err(err, "%s", curl_multi_strerror(mc));
 		return 0;
 	}
 	x->id = h->next_id++;

@@ -33,6 +33,7 @@
 #include "output.h"
 #include "params.h"
 #include "runpod.h"
+#include "util.h"
 
 #define STATUS_MAX_BODY ((size_t)256 << 20)
 #define IMAGE_MAX ((size_t)64 << 20)
@@ -146,12 +147,6 @@ struct rp {
 };
 
 /* ---------- small helpers ---------- */
-
-static void set_err(char **err, const char *msg)
-{
-	if (err)
-		*err = strdup(msg);
-}
 
 static double rnd01(struct rp *rp)
 {
@@ -1485,13 +1480,13 @@ static char *run_body(struct rp *rp, struct job *j, char **err)
 	input = cJSON_Parse(in);
 	free(in);
 	if (!input) {
-		set_err(err, "the input template did not produce valid JSON");
+		util_set_err(err, "the input template did not produce valid JSON");
 		return NULL;
 	}
 	root = cJSON_CreateObject();
 	if (!root) {
 		cJSON_Delete(input);
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	cJSON_AddItemToObject(root, "input", input);
@@ -1510,7 +1505,7 @@ static char *run_body(struct rp *rp, struct job *j, char **err)
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	if (!out)
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 	return out;
 }
 
@@ -1673,7 +1668,7 @@ static int rp_drive(struct backend *b, struct job *j, char **err)
 	struct rjob *rj = rjob_find(rp, j);
 
 	if (!rj && !(rj = rjob_new(rp, j))) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	switch (j->state) {
@@ -1685,7 +1680,7 @@ static int rp_drive(struct backend *b, struct job *j, char **err)
 	case JOB_OTHER:
 		if (!j->remote_id) {
 			rjob_free(rj);
-			set_err(err, "job has no remote id; cannot follow it");
+			util_set_err(err, "job has no remote id; cannot follow it");
 			return -1;
 		}
 		/* resumed: look at once */
@@ -1693,7 +1688,7 @@ static int rp_drive(struct backend *b, struct job *j, char **err)
 		return 0;
 	default:
 		rjob_free(rj);
-		set_err(err, "job is not in a state the RunPod backend can drive");
+		util_set_err(err, "job is not in a state the RunPod backend can drive");
 		return -1;
 	}
 }
@@ -1704,7 +1699,7 @@ static int rp_cancel(struct backend *b, struct job *j, char **err)
 	struct rjob *rj = rjob_find(rp, j);
 
 	if (!rj) {
-		set_err(err, "job is not being driven");
+		util_set_err(err, "job is not being driven");
 		return -1;
 	}
 	if (rj->done)
@@ -1730,13 +1725,13 @@ static int rp_retry(struct backend *b, struct job *j, char **err)
 	struct rjob *rj;
 
 	if (!j->remote_id || (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT)) {
-		set_err(err, "only a FAILED or TIMED_OUT job that reached the endpoint can be "
-		             "retried");
+		util_set_err(err, "only a FAILED or TIMED_OUT job that reached the endpoint can be "
+		                  "retried");
 		return -1;
 	}
 	rj = rjob_find(rp, j);
 	if (!rj && !(rj = rjob_new(rp, j))) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return -1;
 	}
 	submit_op(rp, OP_RETRY, rj, 0);
@@ -1817,12 +1812,12 @@ struct backend *runpod_backend_new(struct engine *e, const struct config_endpoin
 	int64_t now = engine_now_ms();
 
 	if (!ep || ep->kind != CONFIG_RUNPOD || !ep->url || !ep->url[0]) {
-		set_err(err, "not a RunPod endpoint (no url)");
+		util_set_err(err, "not a RunPod endpoint (no url)");
 		return NULL;
 	}
 	rp = calloc(1, sizeof *rp);
 	if (!rp) {
-		set_err(err, "out of memory");
+		util_set_err(err, "out of memory");
 		return NULL;
 	}
 	rp->b.ops = &runpod_ops;
