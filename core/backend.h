@@ -1,13 +1,20 @@
 /*
- * backend.h: the interface every backend implements (RunPod in runpod.c,
- * stable-diffusion.cpp in sdcpp.c). The engine creates one backend per
- * configured endpoint and calls these operations only while it is the driver.
+ * backend.h: the backend contract. Everything a backend implements (struct
+ * backend_ops) and everything it may call in the engine (engine_job_update
+ * and the rest below) is here; the front ends never include this file except
+ * to ask what a kind of backend can do (backend_kind_*).
+ *
+ * Backends: RunPod serverless (runpod.c) and stable-diffusion.cpp (sdcpp.c).
+ * The engine creates one backend per endpoint through the constructor in
+ * the kind table (backend.c) and calls its operations only while it is the
+ * driver.
  *
  * Jobs passed in are owned by the engine and stay valid until the engine
  * drops them (after engine_job_update() reported a terminal state) or calls
  * forget. A backend changes a job's fields and then calls
  * engine_job_update(), which commits and reports. Operations return 0 when
- * the work was started, -1 with *err on an immediate failure.
+ * the work was started, -1 with *err on an immediate failure (util.h's
+ * error-out convention).
  */
 #ifndef SDQ_BACKEND_H
 #define SDQ_BACKEND_H
@@ -17,9 +24,39 @@
 #include "job.h"
 
 struct backend;
+struct http;
+
+/* ---- the kinds of backend and what each can do ---- */
+
+enum backend_cap {
+	BACKEND_CAN_CANCEL = 1 << 0,      /* a live job can be cancelled */
+	BACKEND_CAN_RETRY = 1 << 1,       /* a FAILED/TIMED_OUT job is retried in place */
+	BACKEND_CAN_PURGE = 1 << 2,       /* queued jobs can be purged at the endpoint */
+	BACKEND_SURVIVES_DRIVER = 1 << 3, /* a sent job keeps running when the driver exits */
+	BACKEND_REMOTE_HEALTH = 1 << 4,   /* health counts remote workers and queue */
+	BACKEND_NEEDS_KEY = 1 << 5,       /* requests need an API key */
+	BACKEND_FOLLOW_BY_URL = 1 << 6,   /* a job can be followed through its URL alone */
+};
+
+struct backend_kind {
+	const char *name;        /* "runpod", "local": stored as job->backend */
+	enum config_kind config; /* the config endpoints of this kind */
+	unsigned caps;           /* enum backend_cap bits */
+	/* A backend for ep (borrowed; it must outlive the backend). NULL with *err. */
+	struct backend *(*create)(struct engine *e, const struct config_endpoint *ep, char **err);
+};
+
+/* The kind named name (as in job->backend), or NULL if none (or name NULL).
+ * The pointers returned by these two are static. */
+const struct backend_kind *backend_kind_named(const char *name);
+/* The kind that drives endpoint ep (never NULL for a valid ep). */
+const struct backend_kind *backend_kind_of(const struct config_endpoint *ep);
+/* The enum backend_cap bits of the kind named name; 0 if unknown. */
+unsigned backend_kind_caps(const char *name);
+
+/* ---- what a backend implements ---- */
 
 struct backend_ops {
-	const char *kind; /* "runpod" or "local": stored as job->backend */
 	/* Start driving j. j is PENDING (send it) or IN_QUEUE / IN_PROGRESS /
 	 * OTHER (resume: an earlier driver sent it). (The engine itself turns a
 	 * job found in SUBMITTING at start into UNKNOWN; it never reaches here.) */
@@ -49,8 +86,30 @@ struct backend {
 	void *priv;                       /* the backend's own state */
 };
 
-/* Constructors, one per backend kind. NULL with *err. */
+/* The constructors the kind table points at. */
 struct backend *runpod_backend_new(struct engine *e, const struct config_endpoint *ep, char **err);
 struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint *ep, char **err);
+
+/* ---- what a backend calls in the engine ---- */
+
+/* Commit j (a job this engine drives) to the store and tell the front end.
+ * A terminal j is dropped from the live set after this. 0 or -1 (store
+ * failure: the job stays as it was in the store; the message is reported). */
+int engine_job_update(struct engine *e, struct job *j);
+/* Tell the front end without writing the store (e.g. only the progress text
+ * of a job moved). */
+void engine_job_notify(struct engine *e, const struct job *j);
+/* Report a message to the front end. */
+void engine_message(struct engine *e, int is_error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Replace endpoint name's health with h (copied) and report it. */
+void engine_health_set(struct engine *e, const char *name, const struct engine_health *h);
+/* Free the strings inside h. */
+void engine_health_clear(struct engine_health *h);
+/* The /runsync wait (ms) asked for job id by engine_submit_opts, or 0 for
+ * /run. Kept until the job leaves this engine. */
+int engine_job_sync_wait(struct engine *e, int64_t id);
+/* The engine's HTTP client (borrowed). */
+struct http *engine_http(struct engine *e);
 
 #endif

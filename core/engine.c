@@ -453,10 +453,7 @@ static struct backend *get_backend(struct engine *e, const char *name, char **er
 		util_set_err(err, "endpoint \"%s\" is not in the config", name);
 		return NULL;
 	}
-	if (ep->kind == CONFIG_LOCAL)
-		b = sdcpp_backend_new(e, ep, err);
-	else
-		b = runpod_backend_new(e, ep, err);
+	b = backend_kind_of(ep)->create(e, ep, err);
 	if (!b)
 		return NULL;
 	nb = realloc(e->backends, (e->nbackends + 1) * sizeof *nb);
@@ -836,7 +833,7 @@ static struct backend *backend_by_url(struct engine *e, struct job *j)
 	char *err = NULL;
 
 	if (!j->endpoint_url || !j->endpoint_url[0] ||
-	    (j->backend && strcmp(j->backend, "runpod") != 0))
+	    (j->backend && !(backend_kind_caps(j->backend) & BACKEND_FOLLOW_BY_URL)))
 		return NULL;
 	if (strncmp(j->endpoint_url, "http://", 7) != 0 &&
 	    strncmp(j->endpoint_url, "https://", 8) != 0)
@@ -1114,7 +1111,7 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 		j->params.seed = (int64_t)random_u32();
 	if (job_set_str(&j->params.endpoint, ep->name) < 0 ||
 	    job_set_str(&j->endpoint, ep->name) < 0 ||
-	    job_set_str(&j->backend, ep->kind == CONFIG_LOCAL ? "local" : "runpod") < 0 ||
+	    job_set_str(&j->backend, backend_kind_of(ep)->name) < 0 ||
 	    (ep->kind == CONFIG_RUNPOD && job_set_str(&j->endpoint_url, ep->url) < 0) ||
 	    (!j->params.template_name && ep->kind == CONFIG_RUNPOD &&
 	     job_set_str(&j->params.template_name, ep->template_name ? ep->template_name : "sd15") <
@@ -1225,7 +1222,7 @@ int engine_retry(struct engine *e, int64_t id, char **err)
 		job_free(j);
 		return -1;
 	}
-	if (!j->remote_id || (j->backend && strcmp(j->backend, "runpod") != 0)) {
+	if (!j->remote_id || (j->backend && !(backend_kind_caps(j->backend) & BACKEND_CAN_RETRY))) {
 		util_set_err(err, "job %lld cannot be retried on its endpoint: re-run it instead",
 		             (long long)id);
 		job_free(j);

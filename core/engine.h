@@ -28,7 +28,6 @@
 #include "store.h"
 
 struct engine;
-struct http;
 
 enum engine_event_type {
 	ENGINE_EV_JOB,     /* job_id changed (state, progress, outputs): re-read it */
@@ -133,14 +132,14 @@ const struct job *engine_job(struct engine *e, int64_t id);
 
 /* --- Endpoint health --- */
 struct engine_health {
-	int valid;        /* a reply has been seen */
-	int reachable;    /* the last request got an HTTP answer */
-	int rate_limited; /* the endpoint is backing off after 429/503 */
-	int auth_failed;  /* 401/403 */
+	int valid;          /* a reply has been seen */
+	int reachable;      /* the last request got an HTTP answer */
+	int rate_limited;   /* the endpoint is backing off after 429/503 */
+	int auth_failed;    /* 401/403 */
 	int64_t updated_at; /* wall clock ms */
 	long jobs_completed, jobs_failed, jobs_in_progress, jobs_in_queue, jobs_retried;
-	long workers_idle, workers_running, workers_initializing, workers_ready,
-		workers_throttled, workers_unhealthy;
+	long workers_idle, workers_running, workers_initializing, workers_ready, workers_throttled,
+	    workers_unhealthy;
 	char *text;  /* a free-form report (local backend: version, devices, model) */
 	char *error; /* the last error, or NULL */
 };
@@ -155,26 +154,7 @@ void engine_health_auto(struct engine *e, int64_t interval_ms);
  * arrives as ENGINE_EV_MESSAGE. 0 or -1. */
 int engine_purge_queue(struct engine *e, const char *name, char **err);
 
-/* --- For backends (backend.h) --- */
-
-/* Commit j (a job this engine drives) to the store and tell the front end.
- * A terminal j is dropped from the live set after this. 0 or -1 (store
- * failure: the job stays as it was in the store; the message is reported). */
-int engine_job_update(struct engine *e, struct job *j);
-/* Tell the front end without writing the store (e.g. only the progress text
- * of a job moved). */
-void engine_job_notify(struct engine *e, const struct job *j);
-/* Report a message to the front end. */
-void engine_message(struct engine *e, int is_error, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* Replace endpoint name's health with h (copied) and report it. */
-void engine_health_set(struct engine *e, const char *name, const struct engine_health *h);
-/* Free the strings inside h. */
-void engine_health_clear(struct engine_health *h);
-/* The /runsync wait (ms) asked for job id by engine_submit_opts, or 0 for
- * /run. Kept until the job leaves this engine. */
-int engine_job_sync_wait(struct engine *e, int64_t id);
-/* The engine's HTTP client (borrowed). */
-struct http *engine_http(struct engine *e);
+/* What backends call (engine_job_update, engine_health_set, ...) is in
+ * backend.h: the backend contract. */
 
 #endif

@@ -1795,7 +1795,6 @@ static void rp_free(struct backend *b)
 }
 
 static const struct backend_ops runpod_ops = {
-    .kind = "runpod",
     .drive = rp_drive,
     .cancel = rp_cancel,
     .retry = rp_retry,

@@ -2248,7 +2248,6 @@ static void sdcpp_free(struct backend *b)
 }
 
 static const struct backend_ops sdcpp_ops = {
-    .kind = "local",
     .drive = sdcpp_drive,
     .cancel = sdcpp_cancel,
     .retry = sdcpp_retry,

@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 
 #include "tui.h"
+#include "backend.h"
 #include "config.h"
 #include "engine.h"
 #include "job.h"
@@ -905,7 +906,7 @@ static void ui_paint_header(struct ui *u)
 		} else {
 			if (h->rate_limited)
 				x = ui_hdr_put(w, x, "RATE LIMITED ", bad);
-			if (ep->kind == CONFIG_LOCAL)
+			if (!(backend_kind_of(ep)->caps & BACKEND_REMOTE_HEALTH))
 				snprintf(b, sizeof b, "local, %ld running, %ld queued",
 				         h->jobs_in_progress, h->jobs_in_queue);
 			else
@@ -1521,7 +1522,8 @@ static int ui_local_running(struct ui *u)
 	q.limit = UI_LIVE_MAX;
 	if (store_job_list(u->st, &q, &l, &n, NULL) == 0)
 		for (size_t i = 0; i < n; i++)
-			if (l[i]->backend && strcmp(l[i]->backend, "local") == 0)
+			if (l[i]->backend &&
+			    !(backend_kind_caps(l[i]->backend) & BACKEND_SURVIVES_DRIVER))
 				local++;
 	store_jobs_free(l, n);
 	return local;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tui.h"
+#include "backend.h"
 #include "ui.h"
 #include "view_jobs.h"
 
@@ -219,8 +220,9 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 		ui_put(w, y, xtime, ctime, buf, base);
 		if (cep) {
 			const char *ep = j->endpoint ? j->endpoint : j->params.endpoint;
-			if (j->backend && strcmp(j->backend, "local") == 0 && W >= 120)
-				snprintf(buf, sizeof buf, "%s (local)", ep ? ep : "?");
+			if (j->backend &&
+			    !(backend_kind_caps(j->backend) & BACKEND_SURVIVES_DRIVER) && W >= 120)
+				snprintf(buf, sizeof buf, "%s (%s)", ep ? ep : "?", j->backend);
 			else
 				snprintf(buf, sizeof buf, "%s", ep ? ep : "-");
 			ui_put(w, y, xep, cep, buf, base | (selected ? 0 : ui_attr(UI_DIM)));
