@@ -15,6 +15,7 @@
 #include "job.h"
 #include "output.h"
 #include "th_png.h"
+#include "util.h"
 
 /* A w x h PNG of noise (barely compressible, like a real render) at zlib
  * level 1. */
@@ -113,9 +114,7 @@ int main(void)
 	double sv = (now_s() - t0) / N;
 	printf("output_save: %.1f MB PNG with parameters chunk, fsync, rename: %.1f ms per image\n",
 	       plen[0] / 1e6, sv * 1e3);
-	char cmd[4200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (util_remove_tree(dir) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 	job_free(j);
 	for (int i = 0; i < N; i++) {

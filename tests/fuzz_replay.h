@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -55,33 +57,12 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 	return s;
 }
 
-/* Remove path and everything under it (best effort). */
-static inline void fuzz_rm_rf(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	char sub[8192];
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) < sizeof sub)
-			fuzz_rm_rf(sub);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 static char fuzz_tmp[4096];
 
 static inline void fuzz_tmp_cleanup(void)
 {
 	if (fuzz_tmp[0])
-		fuzz_rm_rf(fuzz_tmp);
+		util_remove_tree(fuzz_tmp);
 }
 
 /* A private directory under $TMPDIR (or /tmp) for a target's files, removed

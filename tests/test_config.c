@@ -5,6 +5,7 @@
 
 #include "th.h"
 #include "config.h"
+#include "util.h"
 
 #define KEY "test-key-123"
 
@@ -726,7 +727,6 @@ static void test_mkdirs(void)
 
 int main(void)
 {
-	char cmd[4200];
 	snprintf(tmp, sizeof tmp, "%s", th_tmpdir());
 	TH_RUN(test_parse_example);
 	TH_RUN(test_values);
@@ -740,8 +740,7 @@ int main(void)
 	TH_RUN(test_api_key_sources);
 	TH_RUN(test_parse_mutations);
 	TH_RUN(test_mkdirs);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-	if (system(cmd) != 0)
+	if (util_remove_tree(tmp) != 0)
 		fprintf(stderr, "could not remove %s\n", tmp);
 	return th_done("test_config");
 }

@@ -7,6 +7,7 @@
 
 #include "th.h"
 #include "params.h"
+#include "util.h"
 
 static char dir[4096]; /* a config dir with templates/ */
 
@@ -551,8 +552,7 @@ int main(void)
 	TH_RUN(test_a1111_text);
 	TH_RUN(test_parse_set);
 	TH_RUN(test_template_mutations);
-	snprintf(t, sizeof t, "rm -rf '%s'", dir);
-	if (system(t) != 0)
+	if (util_remove_tree(dir) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 	return th_done("test_params");
 }

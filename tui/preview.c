@@ -36,6 +36,7 @@
 #include "../core/sixel.h"
 #include "store.h"
 #include "text.h"
+#include "util.h"
 
 #define PREVIEW_IDLE_MS 100         /* draw a sixel once the selection is still this long */
 #define PREVIEW_FLUSH_BUDGET_MS 150 /* encode for at most this long per flush */
@@ -99,14 +100,6 @@ struct preview {
 	int pairs_cap, pairs_used, pair_next;
 	int color_mode; /* 0 none, 8, 256, 24 (direct) */
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int locale_utf8(void)
 {
@@ -258,8 +251,6 @@ static void redraw_rect(int y, int x, int rows, int cols)
 	delwin(t);
 }
 
-static int write_all(int fd, const unsigned char *buf, size_t len);
-
 /* Erase the drawn images: spaces written to the tty now, and the same cells
  * rewritten by curses at the next doupdate. The direct write matters: in
  * that doupdate curses may scroll a region (DECSTBM + LF) before it rewrites
@@ -303,7 +294,7 @@ static void erase_drawn(struct preview *pv)
 	if (len > 0 && len + 2 <= cap) {
 		memcpy(buf + len, "\0338", 2);
 		len += 2;
-		write_all(pv->fd, (const unsigned char *)buf, len);
+		util_write_all(pv->fd, (const unsigned char *)buf, len);
 	}
 	free(buf);
 }
@@ -397,7 +388,7 @@ static void set_slots(struct preview *pv, struct slot *ns, size_t n)
 			 * and send them again right after this frame */
 			erase_drawn(pv);
 			pv->pending = 1;
-			pv->changed_at = mono_ms() - PREVIEW_IDLE_MS;
+			pv->changed_at = util_now_ms() - PREVIEW_IDLE_MS;
 		}
 		return;
 	}
@@ -405,7 +396,7 @@ static void set_slots(struct preview *pv, struct slot *ns, size_t n)
 	slots_free(pv->slots, pv->nslots);
 	pv->slots = ns;
 	pv->nslots = n;
-	pv->changed_at = mono_ms();
+	pv->changed_at = util_now_ms();
 	pv->pending = n > 0;
 }
 
@@ -882,7 +873,7 @@ static void show_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n)
 		return;
 	}
 	if (pv->ti.graphics == TERM_GFX_BLOCKS) {
-		long long now = mono_ms();
+		long long now = util_now_ms();
 
 		/* the same bookkeeping as sixel, for the idle delay */
 		if (!slots_equal(pv->slots, pv->nslots, s, n)) {
@@ -992,36 +983,8 @@ int preview_wants_redraw_in_ms(struct preview *pv)
 		return 0;
 	if (!pv->pending || pv->hidden)
 		return -1;
-	left = pv->changed_at + PREVIEW_IDLE_MS - mono_ms();
+	left = pv->changed_at + PREVIEW_IDLE_MS - util_now_ms();
 	return left > 0 ? (int)left : 0;
-}
-
-/* write() all of buf to fd, riding out EINTR, EAGAIN and partial writes. */
-static int write_all(int fd, const unsigned char *buf, size_t len)
-{
-	size_t off = 0;
-	int stalls = 0;
-
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n > 0) {
-			off += (size_t)n;
-			stalls = 0;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && stalls < 100) {
-			struct pollfd p = {fd, POLLOUT, 0};
-
-			poll(&p, 1, 100);
-			stalls++;
-			continue;
-		}
-		return -1;
-	}
-	return 0;
 }
 
 struct obuf {
@@ -1059,7 +1022,7 @@ void preview_flush(struct preview *pv)
 	pv->need_frame = 0;
 	if (pv->ti.graphics != TERM_GFX_SIXEL || !pv->pending || pv->hidden)
 		return;
-	start = mono_ms();
+	start = util_now_ms();
 	if (start - pv->changed_at < PREVIEW_IDLE_MS)
 		return;
 	ob_add(&o, "\0337", 2);
@@ -1073,7 +1036,7 @@ void preview_flush(struct preview *pv)
 
 		if (s->drawn || s->failed)
 			continue;
-		if (wrote && mono_ms() - start > PREVIEW_FLUSH_BUDGET_MS) {
+		if (wrote && util_now_ms() - start > PREVIEW_FLUSH_BUDGET_MS) {
 			pv->pending = 1; /* the rest at the next flush */
 			break;
 		}
@@ -1100,7 +1063,7 @@ void preview_flush(struct preview *pv)
 		wrote = 1;
 	}
 	if (wrote && ob_add(&o, "\0338", 2) == 0)
-		write_all(pv->fd, o.b, o.len);
+		util_write_all(pv->fd, o.b, o.len);
 	free(o.b);
 }
 
@@ -1456,8 +1419,8 @@ int preview_cli(int argc, char **argv)
 			if (im && sixel_enc_image(im, cfg->sixel_colors, SIXEL_ENC_DIFFUSE_NONE,
 			                          &buf, &len, &err) == 0) {
 				fflush(stdout);
-				write_all(STDOUT_FILENO, buf, len);
-				write_all(STDOUT_FILENO, (const unsigned char *)"\n", 1);
+				util_write_all(STDOUT_FILENO, buf, len);
+				util_write_all(STDOUT_FILENO, (const unsigned char *)"\n", 1);
 				free(buf);
 			} else {
 				char *e = text_sanitize_str(err, 0);

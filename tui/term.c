@@ -10,6 +10,7 @@
  * them in, else from the CSI 16 t reply, else 8x16.
  */
 #include "term.h"
+#include "util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -23,14 +24,6 @@
 
 #define TERM_DEFAULT_CELL_W 8
 #define TERM_DEFAULT_CELL_H 16
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "sixel" etc. -> graphics; -1 for auto/unset/unknown. */
 static int parse_graphics(const char *s)
@@ -165,9 +158,9 @@ static void query(int fd, int timeout_ms, struct replies *r)
 			goto out;
 		off += (size_t)n;
 	}
-	deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 500);
+	deadline = util_now_ms() + (timeout_ms > 0 ? timeout_ms : 500);
 	while (!r->got_da1) {
-		long long left = deadline - now_ms();
+		long long left = deadline - util_now_ms();
 		struct pollfd pfd = {fd, POLLIN, 0};
 		ssize_t n;
 		int pr;

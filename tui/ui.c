@@ -44,6 +44,7 @@
 #include "job.h"
 #include "store.h"
 #include "text.h"
+#include "util.h"
 #include "term.h"
 #include "preview.h"
 #include "cli.h"
@@ -1320,28 +1321,6 @@ static void ui_compose_submit(struct ui *u)
 	ui_msg(u, 0, "job %lld submitted", (long long)id);
 }
 
-/* Look for an executable called name on PATH (or name itself with a '/'). */
-static int ui_in_path(const char *name)
-{
-	if (strchr(name, '/'))
-		return access(name, X_OK) == 0;
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/bin:/bin";
-	char buf[PATH_MAX];
-	while (*path) {
-		const char *c = strchr(path, ':');
-		size_t n = c ? (size_t)(c - path) : strlen(path);
-		snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? path : ".", name);
-		if (access(buf, X_OK) == 0)
-			return 1;
-		path += n + (c ? 1 : 0);
-		if (!c)
-			break;
-	}
-	return 0;
-}
-
 /* Open path with $SDQ_OPEN (split on blanks, no shell) or xdg-open, detached:
  * a double fork, output to /dev/null, nothing waited for but the first child,
  * which exits at once. */
@@ -1355,12 +1334,14 @@ static void ui_open(struct ui *u, const char *path)
 	int argc = 0;
 	for (char *t = copy ? strtok(copy, " \t") : NULL; t && argc < 32; t = strtok(NULL, " \t"))
 		argv[argc++] = t;
-	if (argc == 0 || !ui_in_path(argv[0])) {
+	char *exe = argc ? util_find_exe(argv[0], NULL) : NULL;
+	if (!exe) {
 		ui_msg(u, 1, "open: %s not found: set SDQ_OPEN to an image viewer",
 		       argc ? argv[0] : spec);
 		free(copy);
 		return;
 	}
+	free(exe);
 	argv[argc++] = (char *)path;
 	argv[argc] = NULL;
 	pid_t pid = fork();
@@ -1374,8 +1355,7 @@ static void ui_open(struct ui *u, const char *path)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		for (int i = 3; i < 1024; i++)
-			close(i);
+		util_close_fds(3, -1);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -1389,47 +1369,11 @@ static void ui_open(struct ui *u, const char *path)
 	free(copy);
 }
 
-static int ui_copy_file(const char *src, const char *dst, char *err, size_t errlen)
-{
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		snprintf(err, errlen, "%s: %s", src, strerror(errno));
-		return -1;
-	}
-	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (out < 0) {
-		snprintf(err, errlen, "%s: %s%s", dst, strerror(errno),
-		         errno == EEXIST ? " (choose another name)" : "");
-		close(in);
-		return -1;
-	}
-	char buf[65536];
-	ssize_t n;
-	int rc = 0;
-	while ((n = read(in, buf, sizeof buf)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write(out, buf, (size_t)n) != n) {
-			snprintf(err, errlen, "%s: %s", dst, strerror(errno));
-			rc = -1;
-			break;
-		}
-	}
-	close(in);
-	if (close(out) < 0 && rc == 0) {
-		snprintf(err, errlen, "%s: %s", dst, strerror(errno));
-		rc = -1;
-	}
-	if (rc < 0)
-		unlink(dst);
-	return rc;
-}
-
 /* Save job j's images to what the user typed: a directory (each image by its
  * own name) or a file name (the first image; the others get -2, -3, ...). */
 static void ui_save(struct ui *u, const struct job *j, const char *typed)
 {
-	char dst[PATH_MAX], err[PATH_MAX + 128];
+	char dst[PATH_MAX];
 	const char *home = getenv("HOME");
 	if (typed[0] == '~' && typed[1] == '/' && home)
 		snprintf(dst, sizeof dst, "%s/%s", home, typed + 2);
@@ -1463,8 +1407,11 @@ static void ui_save(struct ui *u, const struct job *j, const char *typed)
 			ui_msg(u, 1, "save: the path is too long");
 			return;
 		}
-		if (ui_copy_file(src, to, err, sizeof err) < 0) {
-			ui_msg(u, 1, "save: %s", err);
+		/* atomic, like sdq get; an existing file is never replaced */
+		if (util_copy_file(src, to, 1) < 0) {
+			int e = errno;
+			ui_msg(u, 1, "save: %s: %s%s", access(src, R_OK) < 0 ? src : to,
+			       strerror(e), e == EEXIST ? " (choose another name)" : "");
 			return;
 		}
 		snprintf(last, sizeof last, "%s", to);
