@@ -317,11 +317,8 @@ static int parse_ms(const char *v, long *out)
 
 static int parse_int(const char *v, long lo, long hi, int *out)
 {
-	char *end;
-	long n;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi)
+	long long n;
+	if (util_parse_ll(v, lo, hi, &n) < 0)
 		return -1;
 	*out = (int)n;
 	return 0;

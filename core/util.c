@@ -78,6 +78,21 @@ void util_buf_put(struct util_buf *b, const void *src, size_t n)
 	b->p[b->len] = '\0';
 }
 
+int util_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!s)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int64_t util_now_ms(void)
 {
 	struct timespec ts;

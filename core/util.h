@@ -40,6 +40,11 @@ struct util_buf {
 /* Append the n bytes at src to b, keeping b->p NUL-terminated. */
 void util_buf_put(struct util_buf *b, const void *src, size_t n);
 
+/* Parse s as a whole decimal integer (strtoll's syntax: leading blanks and a
+ * sign allowed, nothing after the digits) within [min, max] into *out.
+ * 0, or -1 leaving *out alone. */
+int util_parse_ll(const char *s, long long min, long long max, long long *out);
+
 /* Milliseconds on CLOCK_MONOTONIC (not wall time: for deadlines and
  * durations). */
 int64_t util_now_ms(void);

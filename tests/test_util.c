@@ -64,6 +64,25 @@ static void test_format(void)
 	free(s);
 }
 
+static void test_parse_ll(void)
+{
+	long long v = 77;
+	CHECK(util_parse_ll("42", 0, 100, &v) == 0 && v == 42);
+	CHECK(util_parse_ll("-5", -10, 10, &v) == 0 && v == -5);
+	CHECK(util_parse_ll(" 7", 0, 10, &v) == 0 && v == 7); /* strtoll's blanks */
+	CHECK(util_parse_ll("9223372036854775807", 0, INT64_MAX, &v) == 0 && v == INT64_MAX);
+	v = 77;
+	CHECK(util_parse_ll("101", 0, 100, &v) == -1 && v == 77); /* out of range */
+	CHECK(util_parse_ll("-1", 0, 100, &v) == -1 && v == 77);
+	CHECK(util_parse_ll("", 0, 100, &v) == -1);
+	CHECK(util_parse_ll("12x", 0, 100, &v) == -1);
+	CHECK(util_parse_ll("x", 0, 100, &v) == -1);
+	CHECK(util_parse_ll("1 ", 0, 100, &v) == -1);
+	CHECK(util_parse_ll("99999999999999999999", 0, INT64_MAX, &v) == -1); /* ERANGE */
+	CHECK(util_parse_ll(NULL, 0, 100, &v) == -1);
+	CHECK(v == 77);
+}
+
 static void test_set_err(void)
 {
 	char *err = NULL;
@@ -361,6 +380,7 @@ int main(void)
 {
 	dir = th_tmpdir();
 	TH_RUN(test_format);
+	TH_RUN(test_parse_ll);
 	TH_RUN(test_set_err);
 	TH_RUN(test_now_ms);
 	TH_RUN(test_read_file);

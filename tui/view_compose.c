@@ -7,7 +7,6 @@
  * same layout is used for drawing and for moving up and down), so the cursor
  * position is exact.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <wchar.h>
 
 #include "text.h"
+#include "util.h"
 #include "tui.h"
 #include "ui.h"
 #include "keys.h"
@@ -654,10 +654,8 @@ static int vc_int(struct view_compose *vc, int i, long long lo, long long hi, lo
 		free(t);
 		return 0;
 	}
-	char *end;
-	errno = 0;
-	long long x = strtoll(t, &end, 10);
-	int bad = errno || *end || x < lo || x > hi;
+	long long x = 0;
+	int bad = util_parse_ll(t, lo, hi, &x) < 0;
 	free(t);
 	if (bad)
 		return vc_fail(vc, i, err, "not a number in range");
