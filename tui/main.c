@@ -1,8 +1,8 @@
 /*
  * main.c: sdq's entry point. Parses the global options (-e/--endpoint,
  * --config, --no-color, --help, --version), loads the configuration and
- * dispatches to a CLI subcommand (cli.c), the image printer (preview.c) or,
- * with no command, the dashboard (ui.c).
+ * dispatches to a subcommand from the table in cli.c (the commands are in
+ * cmd_*.c, demo.c, preview.c) or, with no command, the dashboard (ui.c).
  */
 #include <getopt.h>
 #include <locale.h>
@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "config.h"
-#include "preview.h"
+#include "cmd.h"
 #include "ui.h"
 
 static int load_config(struct config **cfg)
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'C':
-			cli_set_color(0);
+			cmd_set_color(0);
 			/* the dashboard (and any child) reads NO_COLOR */
 			setenv("NO_COLOR", "1", 1);
 			break;
@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	cli_set_endpoint(endpoint);
+	cmd_set_endpoint(endpoint);
 	argc -= optind;
 	argv += optind;
 
@@ -88,8 +88,6 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return rc;
 	}
-	if (strcmp(argv[0], "preview") == 0)
-		return preview_cli(argc, argv);
 	if (!(cmd = cli_command_find(argv[0]))) {
 		fprintf(stderr, "sdq: unknown command '%s': see sdq --help for the list\n",
 		        argv[0]);

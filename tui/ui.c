@@ -47,7 +47,7 @@
 #include "util.h"
 #include "term.h"
 #include "preview.h"
-#include "cli.h"
+#include "spawn.h"
 #include "ui.h"
 #include "keys.h"
 #include "view_jobs.h"
@@ -2101,7 +2101,7 @@ static int ui_spawn_driver(struct config *cfg, struct store *st)
 {
 	if (!cfg->background_driver || store_driver_pid(st) != 0)
 		return 0;
-	return cli_spawn_driver(cfg) == 0;
+	return spawn_driver(cfg) == 0;
 }
 
 static int ui_start_curses(struct ui *u)

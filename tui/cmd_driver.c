@@ -1,0 +1,184 @@
+/*
+ * cmd_driver.c: sdq driver: take the driver role and move live jobs until
+ * none remain (what a background driver runs); --status says whether one runs.
+ */
+#include "cmd_driver.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "cmd_run.h"
+#include "config.h"
+#include "engine.h"
+#include "job.h"
+#include "spawn.h"
+#include "store.h"
+
+/* ---------------------------------------------------------------- driver */
+
+/* Log one line naming the live jobs the driver leaves behind because it
+ * cannot drive them (it tracks them, yet drives none). Returns their number. */
+static int64_t log_undrivable(struct cmd_run *r)
+{
+	struct store_query q;
+	struct job **jobs = NULL;
+	size_t n = 0, shown = 0;
+	int64_t count = 0;
+	char *err = NULL, line[1024];
+	int len = 0;
+
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	q.oldest_first = 1;
+	if (store_job_list(r->st, &q, &jobs, &n, &err) < 0) {
+		free(err);
+		return 0;
+	}
+	line[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char *ep;
+		if (!engine_job(r->e, jobs[i]->id))
+			continue; /* not seen yet: a new driver takes it */
+		count++;
+		if (shown >= 20 || len < 0 || (size_t)len >= sizeof line - 200)
+			continue;
+		ep = cmd_clean(jobs[i]->endpoint ? jobs[i]->endpoint : "?");
+		len += snprintf(line + len, sizeof line - (size_t)len, "%s%lld (%s)",
+		                shown ? ", " : "", (long long)jobs[i]->id, ep ? ep : "?");
+		free(ep);
+		shown++;
+	}
+	store_jobs_free(jobs, n);
+	if (count > 0) {
+		char t[40];
+		fprintf(stderr,
+		        "%s driver: %lld live job%s left for a driver whose config has %s "
+		        "endpoint: %s%s\n",
+		        job_iso8601(job_now_ms(), t, sizeof t), (long long)count,
+		        count == 1 ? "" : "s", count == 1 ? "its" : "their", line,
+		        (int64_t)shown < count ? ", ..." : "");
+	}
+	return count;
+}
+
+int cmd_driver_run(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {{"status", no_argument, 0, 's'},
+	                                   {"linger", required_argument, 0, 'l'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
+	struct store_query q;
+	struct cmd_run r;
+	int c, status = 0;
+	double linger_s = 3;
+	int64_t idle_since = 0, next_db_check = 0;
+	struct stat db0;
+	int gone = 0;
+	int64_t undrivable = 0;
+	long pid;
+
+	if (cmd_help_opt("driver", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("driver", argc, argv, ":", lo)) != -1) {
+		if (c == 's') {
+			status = 1;
+		} else if (c == 'l') {
+			if (cmd_parse_double(optarg, &linger_s) < 0 || linger_s < 0)
+				return cmd_usage_error("driver", "--linger needs seconds");
+		} else {
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error("driver", "unexpected argument '%s'", argv[optind]);
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	if (status) {
+		struct store *st = cmd_open_store(cfg, "driver");
+		int64_t live;
+		if (!st)
+			return 1;
+		pid = store_driver_pid(st);
+		live = store_job_count(st, &q, NULL);
+		if (pid)
+			printf("driver running, pid %ld, %lld live jobs\n", pid, (long long)live);
+		else
+			printf("no driver running, %lld live jobs\n", (long long)live);
+		store_close(st);
+		return pid ? 0 : 1;
+	}
+	if (cmd_run_open(&r, cfg, "driver", 1) < 0)
+		return 1;
+	r.log = 1;
+	if (!engine_is_driver(r.e)) {
+		pid = store_driver_pid(r.st);
+		fprintf(stderr, "sdq: driver: another sdq drives the jobs (pid %ld)\n", pid);
+		cmd_run_close(&r, 0);
+		return 0;
+	}
+	{
+		char t[40];
+		fprintf(stderr, "%s driver started, pid %ld\n",
+		        job_iso8601(job_now_ms(), t, sizeof t), (long)getpid());
+	}
+	if (stat(cfg->db_path, &db0) < 0)
+		memset(&db0, 0, sizeof db0);
+	for (;;) {
+		int64_t now = engine_now_ms();
+		if (r.signo)
+			break;
+		if (!engine_is_driver(r.e))
+			break;
+		/* A history file deleted or replaced under us (a removed test or
+		 * demo directory) has no one left to serve: stop. */
+		if (now >= next_db_check) {
+			struct stat sb;
+			next_db_check = now + 2000;
+			if (stat(cfg->db_path, &sb) < 0 || sb.st_ino != db0.st_ino ||
+			    sb.st_dev != db0.st_dev) {
+				gone = 1;
+				break;
+			}
+		}
+		/* Live jobs it cannot drive (their endpoint is not in this
+		 * config) do not keep it alive: they wait for a driver that can. */
+		if (engine_driving_count(r.e) > 0) {
+			idle_since = 0;
+		} else if (!idle_since) {
+			idle_since = now;
+		} else if (now - idle_since >= (int64_t)(linger_s * 1000)) {
+			undrivable = log_undrivable(&r);
+			break;
+		}
+		if (engine_step(r.e, idle_since ? 500 : 1000) < 0)
+			break;
+	}
+	{
+		char t[40];
+		fprintf(stderr, "%s driver exits%s\n", job_iso8601(job_now_ms(), t, sizeof t),
+		        r.signo      ? " on a signal"
+		        : gone       ? ": the history file was removed"
+		        : undrivable ? ", nothing it can drive"
+		                     : ", no live jobs");
+	}
+	/* A job submitted while this driver was on its way out saw a driver and
+	 * started none: hand it to a new one once the lock is free (not for the
+	 * jobs it could not drive itself: a new driver of the same config could
+	 * not either, and would only be started again and again). */
+	if (undrivable > 0 && !r.signo && !gone) {
+		cmd_run_status_clear(&r);
+		engine_free(r.e);
+		r.e = NULL;
+		spawn_ensure_driver(cfg, r.st, undrivable);
+		cmd_run_close(&r, 0);
+		return 0;
+	}
+	cmd_run_close(&r, !r.signo && !gone);
+	return 0;
+}

@@ -1,0 +1,553 @@
+/*
+ * cmd_jobs.c: the commands that read or edit the history without the engine:
+ * sdq ls, show, get and rm.
+ */
+#include "cmd_jobs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "job.h"
+#include "store.h"
+#include "text.h"
+
+/* -------------------------------------------------------------------- ls */
+
+/* Parse "IN_QUEUE,failed,live" into a state mask; -1 on an unknown name. */
+static int parse_states(const char *s, int *mask, int *live)
+{
+	char *copy = strdup(s), *tok, *save = NULL;
+	int rc = 0;
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		enum job_state st;
+		while (*tok == ' ')
+			tok++;
+		if (!*tok)
+			continue;
+		if (strcasecmp(tok, "live") == 0) {
+			*live = 1;
+			continue;
+		}
+		if (strcasecmp(tok, "done") == 0 || strcasecmp(tok, "terminal") == 0) {
+			for (int i = 0; i < JOB_STATE_COUNT; i++)
+				if (job_state_is_terminal((enum job_state)i))
+					*mask |= 1 << i;
+			continue;
+		}
+		st = job_state_parse(tok);
+		if (st == JOB_OTHER && strcasecmp(tok, "OTHER") != 0) {
+			rc = -1;
+			break;
+		}
+		*mask |= 1 << st;
+	}
+	free(copy);
+	return rc;
+}
+
+int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"json", no_argument, 0, 'j'},        {"state", required_argument, 0, 's'},
+	    {"limit", required_argument, 0, 'l'}, {"all", no_argument, 0, 'a'},
+	    {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+	struct store_query q;
+	struct store *st;
+	struct job **jobs = NULL;
+	size_t n = 0, tlen = 0;
+	char *text = NULL, *err = NULL;
+	int json = 0, all = 0, c, live = 0, cols, color;
+	long limit = 20;
+	int64_t now;
+
+	if (cmd_help_opt("ls", argc, argv))
+		return 0;
+	memset(&q, 0, sizeof q);
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("ls", argc, argv, ":js:l:a", lo)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 's':
+			if (parse_states(optarg, &q.state_mask, &live) < 0)
+				return cmd_usage_error(
+				    "ls",
+				    "unknown state in '%s' (states: PENDING, "
+				    "SUBMITTING, IN_QUEUE, IN_PROGRESS, "
+				    "COMPLETED, FAILED, CANCELLED, TIMED_OUT, "
+				    "SUBMIT_FAILED, EXPIRED, UNKNOWN, OTHER, live, "
+				    "done)",
+				    optarg);
+			break;
+		case 'l':
+			if (cmd_parse_long(optarg, 1, INT_MAX, &limit) < 0)
+				return cmd_usage_error("ls", "--limit needs a positive number");
+			break;
+		case 'a':
+			all = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		size_t l = strlen(argv[i]);
+		char *t = realloc(text, tlen + l + 2);
+		if (!t) {
+			free(text);
+			return 1;
+		}
+		text = t;
+		if (tlen)
+			text[tlen++] = ' ';
+		memcpy(text + tlen, argv[i], l + 1);
+		tlen += l;
+	}
+	q.text = text;
+	q.live_only = live && !q.state_mask;
+	if (live && q.state_mask)
+		for (int i = 0; i < JOB_STATE_COUNT; i++)
+			if (job_state_is_live((enum job_state)i))
+				q.state_mask |= 1 << i;
+	q.limit = all ? 0 : (int)limit;
+
+	if (!(st = cmd_open_store(cfg, "ls"))) {
+		free(text);
+		return 1;
+	}
+	if (store_job_list(st, &q, &jobs, &n, &err) < 0) {
+		cmd_errf_core("ls", "cannot read the history", err);
+		free(text);
+		store_close(st);
+		return 1;
+	}
+	free(text);
+	if (json) {
+		cJSON *a = cJSON_CreateArray();
+		for (size_t i = 0; a && i < n; i++)
+			cJSON_AddItemToArray(a, cmd_job_json(jobs[i], NULL, 0));
+		c = cmd_json_print(a) < 0;
+		store_jobs_free(jobs, n);
+		store_close(st);
+		return c;
+	}
+	cols = cmd_term_cols();
+	color = cmd_use_color();
+	now = job_now_ms();
+	if (n > 0 && isatty(STDOUT_FILENO))
+		printf("%6s  %-13s %5s  %-12s %s\n", "ID", "STATE", "AGE", "ENDPOINT", "PROMPT");
+	for (size_t i = 0; i < n; i++) {
+		const struct job *j = jobs[i];
+		char age[16], *ep, *pr, lead[128];
+		int w;
+		cmd_fmt_age(now - j->created_at, age, sizeof age);
+		ep = cmd_clean(j->endpoint          ? j->endpoint
+		               : j->params.endpoint ? j->params.endpoint
+		                                    : "-");
+		pr = cmd_clean(j->params.prompt);
+		if (strlen(ep) > 12)
+			strcpy(ep + 9, "...");
+		w = snprintf(lead, sizeof lead, "%6lld  %-13s %5s  %-12s ", (long long)j->id,
+		             job_state_name(j->state), age, ep);
+		if (color) {
+			printf("%6lld  %s%-13s\033[0m %5s  %-12s ", (long long)j->id,
+			       cmd_state_color(j->state), job_state_name(j->state), age, ep);
+		} else {
+			fputs(lead, stdout);
+		}
+		cmd_put_fit(pr, cols > 0 ? cols - w : 0);
+		putchar('\n');
+		free(ep);
+		free(pr);
+	}
+	if (n == 0 && isatty(STDOUT_FILENO))
+		fputs(q.text || q.state_mask || q.live_only ? "no matching jobs\n"
+		                                            : "no jobs yet: sdq submit -p PROMPT\n",
+		      stderr);
+	store_jobs_free(jobs, n);
+	store_close(st);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ show */
+
+static void show_job(const struct job *j, const struct store_event *ev, size_t nev)
+{
+	const struct job_params *p = &j->params;
+	char buf[128], buf2[64];
+	int color = cmd_use_color();
+
+	printf("%-10s %lld\n", "id", (long long)j->id);
+	if (j->remote_id)
+		cmd_show_line("remote id", j->remote_id);
+	if (color)
+		printf("%-10s %s%s\033[0m", "state", cmd_state_color(j->state),
+		       job_state_name(j->state));
+	else
+		printf("%-10s %s", "state", job_state_name(j->state));
+	if (j->state == JOB_OTHER && j->status_text) {
+		fputs(" (", stdout);
+		cmd_put_clean(stdout, j->status_text);
+		putchar(')');
+	}
+	if (job_state_is_live(j->state) && j->progress >= 0)
+		printf(" %.0f%%", j->progress * 100);
+	if (job_state_is_live(j->state) && j->progress_text) {
+		putchar(' ');
+		cmd_put_clean(stdout, j->progress_text);
+	}
+	putchar('\n');
+	printf("%-10s ", "endpoint");
+	cmd_put_clean(stdout, j->endpoint ? j->endpoint : p->endpoint ? p->endpoint : "-");
+	if (j->backend || j->endpoint_url) {
+		fputs(" (", stdout);
+		cmd_put_clean(stdout, j->backend ? j->backend : "");
+		if (j->backend && j->endpoint_url)
+			fputs(", ", stdout);
+		cmd_put_clean(stdout, j->endpoint_url ? j->endpoint_url : "");
+		putchar(')');
+	}
+	putchar('\n');
+	cmd_show_line("prompt", p->prompt);
+	if (p->negative_prompt)
+		cmd_show_line("negative", p->negative_prompt);
+	if (p->seed >= 0)
+		printf("%-10s %lld\n", "seed", (long long)p->seed);
+	if (p->width > 0 || p->height > 0)
+		printf("%-10s %dx%d\n", "size", p->width, p->height);
+	if (p->steps > 0)
+		printf("%-10s %d\n", "steps", p->steps);
+	if (p->has_cfg)
+		printf("%-10s %g\n", "cfg", p->cfg);
+	if (p->sampler)
+		cmd_show_line("sampler", p->sampler);
+	if (p->count > 0)
+		printf("%-10s %d\n", "count", p->count);
+	if (p->template_name)
+		cmd_show_line("template", p->template_name);
+	if (p->extra_json)
+		cmd_show_line("extra", p->extra_json);
+	cmd_fmt_time(j->created_at, buf, sizeof buf);
+	printf("%-10s %s\n", "created", buf);
+	if (j->submitted_at) {
+		cmd_fmt_time(j->submitted_at, buf, sizeof buf);
+		printf("%-10s %s\n", "submitted", buf);
+	}
+	if (j->started_at) {
+		cmd_fmt_time(j->started_at, buf, sizeof buf);
+		printf("%-10s %s\n", "started", buf);
+	}
+	if (j->finished_at) {
+		cmd_fmt_time(j->finished_at, buf, sizeof buf);
+		cmd_fmt_dur(j->finished_at - j->created_at, buf2, sizeof buf2);
+		printf("%-10s %s (%s after creation)\n", "finished", buf, buf2);
+	}
+	if (j->delay_ms >= 0) {
+		cmd_fmt_dur(j->delay_ms, buf, sizeof buf);
+		printf("%-10s %s\n", "queued", buf);
+	}
+	if (j->exec_ms >= 0) {
+		cmd_fmt_dur(j->exec_ms, buf, sizeof buf);
+		printf("%-10s %s\n", "executed", buf);
+	}
+	if (j->worker_id)
+		cmd_show_line("worker", j->worker_id);
+	if (j->error)
+		cmd_show_line("error", j->error);
+	if (j->n_outputs == 0 && j->state == JOB_COMPLETED && j->raw_output)
+		cmd_show_line("output", j->raw_output);
+	if (j->log_tail)
+		cmd_show_line("log", j->log_tail);
+	for (size_t i = 0; i < j->n_outputs; i++) {
+		const struct job_output *o = &j->outputs[i];
+		printf("%-10s ", i == 0 ? "images" : "");
+		cmd_put_clean(stdout, o->path);
+		if (o->width > 0)
+			printf(" (%dx%d", o->width, o->height);
+		else
+			fputs(" (", stdout);
+		if (o->format)
+			printf("%s%s", o->width > 0 ? ", " : "", o->format);
+		if (o->seed >= 0)
+			printf(", seed %lld", (long long)o->seed);
+		puts(")");
+	}
+	if (nev > 0)
+		puts("events");
+	for (size_t i = 0; i < nev; i++) {
+		cmd_fmt_time(ev[i].at, buf, sizeof buf);
+		printf("  %s  %-13s ", buf, ev[i].state ? ev[i].state : "");
+		if (ev[i].detail)
+			cmd_put_clean(stdout, ev[i].detail);
+		putchar('\n');
+	}
+}
+
+int cmd_jobs_show(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct store *st;
+	struct store_event *ev = NULL;
+	size_t nev = 0;
+	struct job *j;
+	char *err = NULL;
+	int json = 0, c, rc = 0;
+	int64_t id;
+
+	if (cmd_help_opt("show", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("show", argc, argv, ":j", lo)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return 2;
+	}
+	if (optind >= argc)
+		return cmd_usage_error("show", "which job? give an id (see sdq ls)");
+	if (!(st = cmd_open_store(cfg, "show")))
+		return 1;
+	if (json && argc - optind > 1)
+		fputs("[\n", stdout);
+	for (int i = optind; i < argc; i++) {
+		if (!(id = cmd_find_job(st, argv[i], "show"))) {
+			rc = 1;
+			continue;
+		}
+		if (!(j = cmd_read_job(st, id, "show"))) {
+			rc = 1;
+			continue;
+		}
+		if (store_job_events(st, id, &ev, &nev, &err) < 0) {
+			free(err);
+			err = NULL;
+			ev = NULL;
+			nev = 0;
+		}
+		if (json) {
+			static const struct store_event none;
+			if (argc - optind > 1 && i > optind)
+				fputs(",\n", stdout);
+			if (cmd_json_print(cmd_job_json(j, ev ? ev : &none, nev)) < 0)
+				rc = 1;
+		} else {
+			if (i > optind)
+				putchar('\n');
+			show_job(j, ev, nev);
+		}
+		store_events_free(ev, nev);
+		ev = NULL;
+		nev = 0;
+		job_free(j);
+	}
+	if (json && argc - optind > 1)
+		fputs("]\n", stdout);
+	store_close(st);
+	return rc;
+}
+/* Copy src to dst (through a temp file and rename). 0 or -1 with errno. */
+static int copy_file(const char *src, const char *dst)
+{
+	char tmp[PATH_MAX], buf[65536];
+	int in, out, e;
+	ssize_t n;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", dst, (long)getpid()) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		e = errno;
+		close(in);
+		errno = e;
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof buf)) != 0) {
+		char *p = buf;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		while (n > 0) {
+			ssize_t w = write(out, p, (size_t)n);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				goto fail;
+			}
+			p += w;
+			n -= w;
+		}
+	}
+	if (close(out) < 0) {
+		out = -1;
+		goto fail;
+	}
+	close(in);
+	if (rename(tmp, dst) < 0) {
+		e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+fail:
+	e = errno;
+	close(in);
+	if (out >= 0)
+		close(out);
+	unlink(tmp);
+	errno = e;
+	return -1;
+}
+
+int cmd_jobs_get(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct store *st;
+	struct job *j;
+	const char *dir = ".";
+	int c, rc = 0;
+	int64_t id;
+
+	if (cmd_help_opt("get", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("get", argc, argv, ":o:", lo)) != -1) {
+		if (c == 'o')
+			dir = optarg;
+		else
+			return 2;
+	}
+	if (argc - optind != 1)
+		return cmd_usage_error("get", "give one job id");
+	if (!(st = cmd_open_store(cfg, "get")))
+		return 1;
+	if (!(id = cmd_find_job(st, argv[optind], "get"))) {
+		store_close(st);
+		return 1;
+	}
+	if (!(j = cmd_read_job(st, id, "get"))) {
+		store_close(st);
+		return 1;
+	}
+	store_close(st);
+	if (j->n_outputs == 0) {
+		if (job_state_is_live(j->state))
+			cmd_errf("get", "job %lld is %s, no images yet: sdq wait %lld",
+			         (long long)id, job_state_name(j->state), (long long)id);
+		else
+			cmd_errf("get", "job %lld (%s) has no images", (long long)id,
+			         job_state_name(j->state));
+		job_free(j);
+		return 1;
+	}
+	if (config_mkdirs(dir, 0755) < 0) {
+		char *d = cmd_clean(dir);
+		cmd_errf("get", "cannot create %s: %s", d, strerror(errno));
+		free(d);
+		job_free(j);
+		return 1;
+	}
+	for (size_t i = 0; i < j->n_outputs; i++) {
+		const char *src = j->outputs[i].path, *base;
+		char dst[PATH_MAX];
+		if (!src)
+			continue;
+		base = strrchr(src, '/');
+		base = base ? base + 1 : src;
+		if (snprintf(dst, sizeof dst, "%s/%s", dir, base) >= (int)sizeof dst ||
+		    copy_file(src, dst) < 0) {
+			char *s = cmd_clean(src);
+			cmd_errf("get", "cannot copy %s: %s", s, strerror(errno));
+			free(s);
+			rc = 1;
+			continue;
+		}
+		cmd_put_clean(stdout, dst);
+		putchar('\n');
+	}
+	job_free(j);
+	return rc;
+}
+
+int cmd_jobs_rm(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"files", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct store *st;
+	int64_t *ids;
+	size_t n;
+	int c, files = 0, rc = 0;
+
+	if (cmd_help_opt("rm", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("rm", argc, argv, ":f", lo)) != -1) {
+		if (c == 'f')
+			files = 1;
+		else
+			return 2;
+	}
+	if (optind >= argc)
+		return cmd_usage_error("rm", "which jobs? give one or more ids");
+	if (!(st = cmd_open_store(cfg, "rm")))
+		return 1;
+	if (!(ids = cmd_find_jobs(st, argc, argv, optind, "rm", &n))) {
+		store_close(st);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *err = NULL;
+		struct job *j = cmd_read_job(st, ids[i], "rm");
+		if (!j) {
+			rc = 1;
+			continue;
+		}
+		if (job_state_is_live(j->state)) {
+			cmd_errf("rm", "job %lld is %s: cancel it first (sdq cancel %lld)",
+			         (long long)ids[i], job_state_name(j->state), (long long)ids[i]);
+			job_free(j);
+			rc = 1;
+			continue;
+		}
+		if (store_job_delete(st, ids[i], &err) < 0) {
+			cmd_errf("rm", "job %lld: %s", (long long)ids[i], err ? err : "error");
+			free(err);
+			job_free(j);
+			rc = 1;
+			continue;
+		}
+		for (size_t k = 0; files && k < j->n_outputs; k++) {
+			if (j->outputs[k].path && unlink(j->outputs[k].path) < 0 &&
+			    errno != ENOENT) {
+				char *s = cmd_clean(j->outputs[k].path);
+				cmd_errf("rm", "cannot delete %s: %s", s, strerror(errno));
+				free(s);
+				rc = 1;
+			}
+		}
+		job_free(j);
+	}
+	free(ids);
+	store_close(st);
+	return rc;
+}

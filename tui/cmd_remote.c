@@ -1,0 +1,391 @@
+/*
+ * cmd_remote.c: the commands that ask the endpoint for something through the
+ * engine: sdq cancel, retry, rerun, health and purge-queue.
+ */
+#include "cmd_remote.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "cmd_run.h"
+#include "config.h"
+#include "engine.h"
+#include "job.h"
+#include "store.h"
+
+int cmd_remote_cancel(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct cmd_run r;
+	struct job **jobs;
+	int64_t *ids;
+	size_t n;
+	int rc = 0;
+
+	if (cmd_help_opt("cancel", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	if (cmd_next_opt("cancel", argc, argv, ":", lo) != -1)
+		return 2;
+	if (optind >= argc)
+		return cmd_usage_error("cancel", "which jobs? give one or more ids");
+	if (cmd_run_open(&r, cfg, "cancel", 1) < 0)
+		return 1;
+	r.quiet = 1;
+	if (!(ids = cmd_find_jobs(r.st, argc, argv, optind, "cancel", &n))) {
+		cmd_run_close(&r, 0);
+		return 1;
+	}
+	if (!(jobs = calloc(n, sizeof *jobs))) {
+		free(ids);
+		cmd_run_close(&r, 1);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *err = NULL;
+		struct job *j = cmd_run_current_job(&r, ids[i]);
+		if (j && !job_state_is_live(j->state)) {
+			cmd_errf("cancel", "job %lld is already %s", (long long)ids[i],
+			         job_state_name(j->state));
+			rc = 1;
+		} else if (engine_cancel(r.e, ids[i], &err) < 0) {
+			char *e = cmd_clean(err ? err : "error");
+			cmd_errf("cancel", "job %lld: %s", (long long)ids[i], e);
+			free(e);
+			rc = 1;
+		}
+		free(err);
+		job_free(j);
+	}
+	/* Give the driver (this one or another) a moment to carry it out. */
+	cmd_run_until_done(&r, ids, jobs, n, 0, 10000);
+	for (size_t i = 0; i < n; i++) {
+		if (!jobs[i])
+			continue;
+		if (job_state_is_live(jobs[i]->state))
+			printf("%lld cancel requested (%s)\n", (long long)ids[i],
+			       job_state_name(jobs[i]->state));
+		else
+			printf("%lld %s\n", (long long)ids[i], job_state_name(jobs[i]->state));
+		job_free(jobs[i]);
+	}
+	free(jobs);
+	free(ids);
+	cmd_run_close(&r, 1);
+	return rc;
+}
+
+int cmd_remote_retry(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {{"wait", no_argument, 0, 'w'},
+	                                   {"json", no_argument, 0, 'j'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
+	struct cmd_run r;
+	char *err = NULL;
+	int c, wait = 0, json = 0;
+	int64_t id;
+
+	if (cmd_help_opt("retry", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("retry", argc, argv, ":wj", lo)) != -1) {
+		if (c == 'w')
+			wait = 1;
+		else if (c == 'j')
+			json = 1;
+		else
+			return 2;
+	}
+	if (argc - optind != 1)
+		return cmd_usage_error("retry", "give one job id");
+	if (cmd_run_open(&r, cfg, "retry", 1) < 0)
+		return 1;
+	if (!(id = cmd_find_job(r.st, argv[optind], "retry"))) {
+		cmd_run_close(&r, 0);
+		return 1;
+	}
+	/* A retry already under way (an earlier request this driver picked up
+	 * when it started) is as good as a new one. */
+	if (engine_retry(r.e, id, &err) < 0 && !engine_job(r.e, id)) {
+		char *e = cmd_clean(err ? err : "error");
+		cmd_errf("retry", "%s: for a new attempt use sdq rerun %lld", e, (long long)id);
+		free(e);
+		free(err);
+		cmd_run_close(&r, 1);
+		return 1;
+	}
+	free(err);
+	if (wait) {
+		r.retrying = 1;
+		return cmd_run_wait_and_report(&r, &id, 1, json, 0);
+	}
+	/* Carry the request out now (or see the driver do it), so that the job
+	 * is live again and a background driver follows it. */
+	{
+		struct job *j = NULL;
+		r.retrying = 2;
+		r.quiet = 1;
+		c = cmd_run_until_done(&r, &id, &j, 1, 0, 30000);
+		if (c == 0 && j && (j->state == JOB_FAILED || j->state == JOB_TIMED_OUT)) {
+			cmd_errf("retry",
+			         "job %lld: the endpoint did not retry it%s%s: sdq rerun %lld "
+			         "makes a new attempt",
+			         (long long)id, r.msg ? ": " : "", r.msg ? r.msg : "",
+			         (long long)id);
+			c = 1;
+		} else if (c == 1) {
+			printf("%lld retry requested\n", (long long)id);
+			c = 0;
+		} else if (c == 0) {
+			printf("%lld\n", (long long)id);
+		}
+		job_free(j);
+		cmd_run_close(&r, 1);
+		return c ? 1 : 0;
+	}
+}
+
+int cmd_remote_rerun(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {{"wait", no_argument, 0, 'w'},
+	                                   {"json", no_argument, 0, 'j'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
+	struct cmd_run r;
+	char *err = NULL;
+	int c, wait = 0, json = 0;
+	int64_t id, nid;
+
+	if (cmd_help_opt("rerun", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("rerun", argc, argv, ":wj", lo)) != -1) {
+		if (c == 'w')
+			wait = 1;
+		else if (c == 'j')
+			json = 1;
+		else
+			return 2;
+	}
+	if (argc - optind != 1)
+		return cmd_usage_error("rerun", "give one job id");
+	if (cmd_run_open(&r, cfg, "rerun", wait) < 0)
+		return 1;
+	if (!(id = cmd_find_job(r.st, argv[optind], "rerun"))) {
+		cmd_run_close(&r, 0);
+		return 1;
+	}
+	if (!(nid = engine_rerun(r.e, id, &err))) {
+		cmd_errf_core("rerun", NULL, err);
+		cmd_run_close(&r, 1);
+		return 1;
+	}
+	if (!json || !wait) {
+		if (json) {
+			struct job *j = store_job_get(r.st, nid, NULL);
+			if (j)
+				cmd_json_print(cmd_job_json(j, NULL, 0));
+			job_free(j);
+		} else {
+			printf("%lld\n", (long long)nid);
+		}
+		fflush(stdout);
+	}
+	if (wait)
+		return cmd_run_wait_and_report(&r, &nid, 1, json, 0);
+	cmd_run_close(&r, 1);
+	return 0;
+}
+/* -------------------------------------------------------- health, purge */
+
+/* What health and purge-queue do first: no argument left over, the endpoint
+ * (named or the default) with its API key, a quiet engine in r. NULL when
+ * something is wrong (already said); *rc is then the exit code. */
+static const struct config_endpoint *endpoint_open(struct cmd_run *r, struct config *cfg,
+                                                   const char *cmd, const char *epname, int argc,
+                                                   char **argv, int *rc)
+{
+	const struct config_endpoint *ep;
+
+	if (optind < argc) {
+		*rc = cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		return NULL;
+	}
+	*rc = 1;
+	if (!(ep = cmd_pick_endpoint(cfg, epname, cmd)) || cmd_check_key(ep, cmd) < 0 ||
+	    cmd_run_open(r, cfg, cmd, 0) < 0)
+		return NULL;
+	r->quiet = 1;
+	return ep;
+}
+
+/* Run the engine until *seen is set (by on_event), a signal comes or 30 s pass. */
+static void step_until(struct cmd_run *r, const int *seen)
+{
+	int64_t start = engine_now_ms();
+	while (!*seen && !r->signo && engine_now_ms() - start < 30000)
+		if (engine_step(r->e, 250) < 0)
+			break;
+}
+
+static void print_health(const struct config_endpoint *ep, const struct engine_health *h)
+{
+	char t[64];
+	printf("endpoint   ");
+	cmd_put_clean(stdout, ep->name);
+	if (ep->url) {
+		fputs(" (", stdout);
+		cmd_put_clean(stdout, ep->url);
+		putchar(')');
+	}
+	putchar('\n');
+	printf("reachable  %s%s%s\n", h->reachable ? "yes" : "no",
+	       h->auth_failed ? " (the API key was refused)" : "",
+	       h->rate_limited ? " (rate limited, backing off)" : "");
+	if (ep->kind == CONFIG_RUNPOD && h->reachable && !h->auth_failed) {
+		printf("jobs       %ld in queue, %ld in progress, %ld completed, %ld failed, "
+		       "%ld retried\n",
+		       h->jobs_in_queue, h->jobs_in_progress, h->jobs_completed, h->jobs_failed,
+		       h->jobs_retried);
+		printf("workers    %ld idle, %ld running, %ld initializing, %ld ready, %ld "
+		       "throttled, %ld unhealthy\n",
+		       h->workers_idle, h->workers_running, h->workers_initializing,
+		       h->workers_ready, h->workers_throttled, h->workers_unhealthy);
+	}
+	if (h->text)
+		cmd_show_line("info", h->text);
+	if (h->error)
+		cmd_show_line("error", h->error);
+	cmd_fmt_time(h->updated_at, t, sizeof t);
+	printf("updated    %s\n", t);
+}
+
+static cJSON *health_json(const struct config_endpoint *ep, const struct engine_health *h)
+{
+	cJSON *o = cJSON_CreateObject(), *x;
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "endpoint", ep->name);
+	cmd_json_str(o, "url", ep->url);
+	cJSON_AddStringToObject(o, "backend", ep->kind == CONFIG_RUNPOD ? "runpod" : "local");
+	cJSON_AddBoolToObject(o, "reachable", h->reachable);
+	cJSON_AddBoolToObject(o, "auth_failed", h->auth_failed);
+	cJSON_AddBoolToObject(o, "rate_limited", h->rate_limited);
+	if ((x = cJSON_AddObjectToObject(o, "jobs"))) {
+		cJSON_AddNumberToObject(x, "completed", h->jobs_completed);
+		cJSON_AddNumberToObject(x, "failed", h->jobs_failed);
+		cJSON_AddNumberToObject(x, "in_progress", h->jobs_in_progress);
+		cJSON_AddNumberToObject(x, "in_queue", h->jobs_in_queue);
+		cJSON_AddNumberToObject(x, "retried", h->jobs_retried);
+	}
+	if ((x = cJSON_AddObjectToObject(o, "workers"))) {
+		cJSON_AddNumberToObject(x, "idle", h->workers_idle);
+		cJSON_AddNumberToObject(x, "running", h->workers_running);
+		cJSON_AddNumberToObject(x, "initializing", h->workers_initializing);
+		cJSON_AddNumberToObject(x, "ready", h->workers_ready);
+		cJSON_AddNumberToObject(x, "throttled", h->workers_throttled);
+		cJSON_AddNumberToObject(x, "unhealthy", h->workers_unhealthy);
+	}
+	cmd_json_str(o, "text", h->text);
+	cmd_json_str(o, "error", h->error);
+	cmd_json_time(o, "updated_at", h->updated_at);
+	return o;
+}
+
+int cmd_remote_health(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
+	                                   {"json", no_argument, 0, 'j'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
+	const struct config_endpoint *ep;
+	const struct engine_health *h;
+	const char *epname = NULL;
+	struct cmd_run r;
+	char *err = NULL;
+	int c, json = 0, rc;
+
+	if (cmd_help_opt("health", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("health", argc, argv, ":e:j", lo)) != -1) {
+		if (c == 'e')
+			epname = optarg;
+		else if (c == 'j')
+			json = 1;
+		else
+			return 2;
+	}
+	if (!(ep = endpoint_open(&r, cfg, "health", epname, argc, argv, &rc)))
+		return rc;
+	r.health_for = ep->name;
+	if (engine_health_refresh(r.e, ep->name, &err) < 0) {
+		cmd_errf_core("health", NULL, err);
+		cmd_run_close(&r, 0);
+		return 1;
+	}
+	step_until(&r, &r.health_seen);
+	h = engine_health(r.e, ep->name);
+	if (!h || !r.health_seen) {
+		cmd_errf("health", "no answer from %s within 30 s: check the network and the URL",
+		         ep->url ? ep->url : ep->name);
+		cmd_run_close(&r, 0);
+		return 1;
+	}
+	if (json)
+		cmd_json_print(health_json(ep, h));
+	else
+		print_health(ep, h);
+	rc = h->reachable && !h->auth_failed ? 0 : 1;
+	if (!json && h->auth_failed)
+		cmd_errf("health",
+		         "the endpoint refused the API key (401/403): check RUNPOD_API_KEY");
+	cmd_run_close(&r, 0);
+	return rc;
+}
+
+int cmd_remote_purge_queue(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"endpoint", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const struct config_endpoint *ep;
+	const char *epname = NULL;
+	struct cmd_run r;
+	char *err = NULL;
+	int c, rc;
+
+	if (cmd_help_opt("purge-queue", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("purge-queue", argc, argv, ":e:", lo)) != -1) {
+		if (c == 'e')
+			epname = optarg;
+		else
+			return 2;
+	}
+	if (!(ep = endpoint_open(&r, cfg, "purge-queue", epname, argc, argv, &rc)))
+		return rc;
+	if (engine_purge_queue(r.e, ep->name, &err) < 0) {
+		cmd_errf_core("purge-queue", NULL, err);
+		cmd_run_close(&r, 0);
+		return 1;
+	}
+	step_until(&r, &r.msg_seen);
+	if (!r.msg_seen) {
+		cmd_errf("purge-queue", "no answer within 30 s: check sdq health");
+		rc = 1;
+	} else if (r.msg_error) {
+		cmd_errf("purge-queue", "%s", r.msg);
+		rc = 1;
+	} else {
+		printf("%s\n", r.msg);
+		rc = 0;
+	}
+	cmd_run_close(&r, 0);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * cmd_wait.c: sdq wait: drive (or watch) jobs until they finish and print
+ * their image paths.
+ */
+#include "cmd_wait.h"
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "cmd.h"
+#include "cmd_run.h"
+
+int cmd_wait_run(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {{"json", no_argument, 0, 'j'},
+	                                   {"timeout", required_argument, 0, 'T'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
+	struct cmd_run r;
+	int64_t *ids;
+	size_t n;
+	int c, json = 0, rc;
+	double timeout_s = 0;
+
+	if (cmd_help_opt("wait", argc, argv))
+		return 0;
+	cmd_opt_reset();
+	while ((c = cmd_next_opt("wait", argc, argv, ":j", lo)) != -1) {
+		if (c == 'j') {
+			json = 1;
+		} else if (c == 'T') {
+			if (cmd_parse_double(optarg, &timeout_s) < 0 || timeout_s < 0)
+				return cmd_usage_error("wait", "--timeout needs seconds");
+		} else {
+			return 2;
+		}
+	}
+	if (optind >= argc)
+		return cmd_usage_error("wait", "which jobs? give one or more ids");
+	if (cmd_run_open(&r, cfg, "wait", 1) < 0)
+		return 1;
+	if (!(ids = cmd_find_jobs(r.st, argc, argv, optind, "wait", &n))) {
+		cmd_run_close(&r, 0);
+		return 1;
+	}
+	rc = cmd_run_wait_and_report(&r, ids, n, json, (int64_t)(timeout_s * 1000));
+	free(ids);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/*
+ * spawn.c: start `sdq driver` detached (new session, output to driver.log in
+ * the data dir) so live jobs keep moving with no sdq open.
+ */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "config.h"
+#include "store.h"
+
+/* Close the file descriptors a detached child must not keep (the driver
+ * lock above all). */
+void spawn_close_from(int lowfd)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
+int spawn_driver(struct config *cfg)
+{
+	char path[PATH_MAX];
+	int status, logfd = -1, null;
+	pid_t pid;
+
+	/* Everything that may allocate is done before fork(): libcurl may have
+	 * started threads, and after fork only async-signal-safe calls are. */
+	if (cfg->data_dir && config_mkdirs(cfg->data_dir, 0700) == 0 &&
+	    snprintf(path, sizeof path, "%s/driver.log", cfg->data_dir) < (int)sizeof path) {
+		struct stat sb;
+		int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+		/* Keep the log small: start afresh past 1 MiB. */
+		if (stat(path, &sb) == 0 && sb.st_size > (1 << 20))
+			flags |= O_TRUNC;
+		logfd = open(path, flags, 0600);
+	}
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid = fork();
+	if (pid == 0) {
+		setsid();
+		pid = fork();
+		if (pid != 0)
+			_exit(pid < 0);
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		dup2(logfd >= 0 ? logfd : null, STDOUT_FILENO);
+		dup2(logfd >= 0 ? logfd : null, STDERR_FILENO);
+		spawn_close_from(3);
+		execl("/proc/self/exe", "sdq", "driver", (char *)NULL);
+		_exit(127);
+	}
+	if (logfd >= 0)
+		close(logfd);
+	if (null >= 0)
+		close(null);
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Hand live jobs to a detached driver when none runs (and the config allows
+ * it), if there are more than `undrivable` (jobs the caller knows no driver of
+ * this config can take). Called with the engine closed, so the lock is free. */
+void spawn_ensure_driver(struct config *cfg, struct store *st, int64_t undrivable)
+{
+	struct store_query q;
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	if (!cfg->background_driver || store_driver_pid(st) != 0)
+		return;
+	if (store_job_count(st, &q, NULL) <= undrivable)
+		return;
+	if (spawn_driver(cfg) < 0)
+		fprintf(stderr, "sdq: could not start a background driver: jobs move on when "
+		                "sdq runs again (sdq driver)\n");
+}

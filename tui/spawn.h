@@ -1,0 +1,26 @@
+/*
+ * spawn.h: starting `sdq driver` detached, so live jobs keep moving (and
+ * their results get saved) with no sdq open.
+ */
+#ifndef SDQ_SPAWN_H
+#define SDQ_SPAWN_H
+
+#include <stdint.h>
+
+struct config;
+struct store;
+
+/* Start `sdq driver` detached from this process and its terminal (a new
+ * session; its output goes to driver.log in the data dir), so live jobs keep
+ * moving with no sdq open. Waits only for the intermediate child. 0, or -1. */
+int spawn_driver(struct config *cfg);
+/* Start a detached driver when none runs, the config allows it
+ * (background_driver) and st has more live jobs than undrivable (jobs the
+ * caller knows no driver of this config can take). Call it with the engine
+ * closed, so the driver lock is free. Says on stderr when it cannot. */
+void spawn_ensure_driver(struct config *cfg, struct store *st, int64_t undrivable);
+/* In a child before exec: close every descriptor from lowfd up (the driver
+ * lock above all). */
+void spawn_close_from(int lowfd);
+
+#endif
