@@ -36,6 +36,9 @@ TUI_LIBS    := $(shell $(PKG_CONFIG) --libs $(TUI_PKGS))
 TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
+# -MMD -MP: the compiler writes each target's header dependencies next to it
+# (FILE.d, included below), so an edit rebuilds exactly what uses it.
+DEPFLAGS    = -MMD -MP
 ALL_CFLAGS  = $(WARN) $(DEFS) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
@@ -50,11 +53,16 @@ HELPER_SRC = $(sort $(wildcard tests/helper_*.c))
 
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
 TUI_OBJ   = $(TUI_SRC:%.c=$(BUILD)/%.o)
+# Every TUI object but main.o goes into libsdqtui.a, which sdq and the tui_*
+# tests link (tests link the code they test, never #include a .c file).
+TUI_LIB_OBJ = $(filter-out $(BUILD)/tui/main.o,$(TUI_OBJ))
+PTYTERM_OBJ = $(BUILD)/tests/ptyterm.o
 TEST_BIN  = $(TEST_SRC:%.c=$(BUILD)/%)
 TTY_BIN   = $(TTY_SRC:%.c=$(BUILD)/%)
 BENCH_BIN = $(BENCH_SRC:%.c=$(BUILD)/%)
 HELPER_BIN = $(HELPER_SRC:%.c=$(BUILD)/%)
 LIBCORE   = $(BUILD)/libsdqcore.a
+LIBTUI    = $(BUILD)/libsdqtui.a
 SDQ       = $(BUILD)/sdq
 
 .PHONY: all test check bench install uninstall clean lint-man tests
@@ -63,38 +71,53 @@ all: $(SDQ) sdq
 sdq: $(SDQ)
 	@ln -sf $(SDQ) sdq
 
-$(BUILD)/core/%.o: core/%.c $(wildcard core/*.h) Makefile
+$(BUILD)/core/%.o: core/%.c Makefile
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icore $(CORE_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Icore $(CORE_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tui/%.o: tui/%.c $(wildcard tui/*.h core/*.h) Makefile
+$(BUILD)/tui/%.o: tui/%.c Makefile
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icore -Itui $(CORE_CFLAGS) $(TUI_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Icore -Itui $(CORE_CFLAGS) $(TUI_CFLAGS) -c -o $@ $<
 
 $(LIBCORE): $(CORE_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $(CORE_OBJ)
 
-$(SDQ): $(TUI_OBJ) $(LIBCORE)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(TUI_OBJ) $(LIBCORE) $(CORE_LIBS) $(TUI_LIBS)
-
-$(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(LIBCORE)
+$(LIBTUI): $(TUI_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+	rm -f $@
+	$(AR) rcs $@ $(TUI_LIB_OBJ)
 
-$(BUILD)/tests/helper_%: tests/helper_%.c $(LIBCORE)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+$(SDQ): $(BUILD)/tui/main.o $(LIBTUI) $(LIBCORE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(BUILD)/tui/main.o $(LIBTUI) $(LIBCORE) $(CORE_LIBS) $(TUI_LIBS)
 
-$(BUILD)/tests/tui_%: tests/tui_%.c $(wildcard tests/*.h) $(LIBCORE)
+# A test program is compiled and linked in one step; its header dependencies
+# go to $@.d.
+$(BUILD)/tests/test_%: tests/test_%.c $(LIBCORE) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
-		$(wildcard tests/ptyterm.c) $(LIBCORE) $(CORE_LIBS) $(TEST_LIBS) -lutil
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MT $@ -MF $@.d -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+		$(LIBCORE) $(CORE_LIBS)
 
-$(BUILD)/tests/bench_%: tests/bench_%.c $(wildcard tests/*.h) $(LIBCORE)
+$(BUILD)/tests/helper_%: tests/helper_%.c $(LIBCORE) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MT $@ -MF $@.d -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+		$(LIBCORE) $(CORE_LIBS)
+
+$(PTYTERM_OBJ): tests/ptyterm.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests $(TEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/tui_%: tests/tui_%.c $(PTYTERM_OBJ) $(LIBTUI) $(LIBCORE) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MT $@ -MF $@.d -Icore -Itui -Itests $(CORE_CFLAGS) $(TEST_CFLAGS) \
+		$(ALL_LDFLAGS) -o $@ $< $(PTYTERM_OBJ) $(LIBTUI) $(LIBCORE) $(CORE_LIBS) $(TUI_LIBS) \
+		$(TEST_LIBS) -lutil
+
+$(BUILD)/tests/bench_%: tests/bench_%.c $(LIBCORE) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MT $@ -MF $@.d -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+		$(LIBCORE) $(CORE_LIBS)
 
 tests: $(SDQ) $(TEST_BIN) $(TTY_BIN) $(HELPER_BIN)
 
@@ -150,24 +173,24 @@ FUZZ_BIN  = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 tests: $(FUZZ_TEST_BIN)
 
 # gcc's -fsanitize=undefined leaves out float-cast-overflow; the replays want it.
-$(BUILD)/tests/test_fuzz_%: tests/fuzz_%.c $(wildcard tests/*.h) $(LIBCORE)
+$(BUILD)/tests/test_fuzz_%: tests/fuzz_%.c $(LIBCORE) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(if $(SANFLAGS),-fsanitize=float-cast-overflow) $(CORE_CFLAGS) \
-		-Icore -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MT $@ -MF $@.d $(if $(SANFLAGS),-fsanitize=float-cast-overflow) \
+		$(CORE_CFLAGS) -Icore -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
 fuzz: $(FUZZ_BIN)
 
-$(FUZZ_DIR)/core/%.o: core/%.c $(wildcard core/*.h) Makefile
+$(FUZZ_DIR)/core/%.o: core/%.c Makefile
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icore -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icore -c -o $@ $<
 
 $(FUZZ_DIR)/libsdqcore.a: $(FUZZ_CORE_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(FUZZ_CORE_OBJ)
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz_%.c tests/fuzz_replay.h $(FUZZ_DIR)/libsdqcore.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -Icore -Itests -o $@ $< \
-		$(FUZZ_DIR)/libsdqcore.a $(CORE_LIBS)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz_%.c $(FUZZ_DIR)/libsdqcore.a Makefile
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -MT $@ -MF $@.d $(FUZZ_SAN) -fsanitize=fuzzer -Icore -Itests \
+		-o $@ $< $(FUZZ_DIR)/libsdqcore.a $(CORE_LIBS)
 
 fuzz-run: fuzz
 	@failed=""; for n in $(FUZZ_NAMES); do \
@@ -181,3 +204,8 @@ fuzz-run: fuzz
 		grep -E '^#[0-9]+.*DONE|^stat::number_of_executed_units' $(FUZZ_DIR)/log-$$n.txt; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz-run: findings in:$$failed (see $(FUZZ_DIR)/log-NAME.txt)"; exit 1; fi
+
+# The compiler-written dependencies (see DEPFLAGS); missing ones are fine (not
+# built yet, so nothing is stale).
+-include $(wildcard $(BUILD)/core/*.d $(BUILD)/tui/*.d $(BUILD)/tests/*.d \
+	$(FUZZ_DIR)/core/*.d $(FUZZ_DIR)/*.d)

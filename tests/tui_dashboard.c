@@ -24,9 +24,8 @@
 #include "ptyterm.h"
 #include "store.h"
 #include "job.h"
-/* The real key table: help must list exactly these (keys.c uses only curses
- * constants, so no curses library is needed to link it). */
-#include "../tui/keys.c"
+/* The real key table (keys.o from libsdqtui.a): help must list exactly these. */
+#include "keys.h"
 
 #define WAIT_MS 15000
 

@@ -33,8 +33,9 @@
 
 #include "th.h"
 #include "ptyterm.h"
-/* term.c uses no curses: its probe is tested here against a fake terminal. */
-#include "../tui/term.c"
+/* term.o (libsdqtui.a) uses no curses: its probe is tested here against a
+ * fake terminal. */
+#include "term.h"
 #include "image.h"
 #include "job.h"
 #include "store.h"
