@@ -32,8 +32,7 @@
 
 #include "config.h"
 #include "image.h"
-/* not "sixel.h": libsixel's pkg-config puts its own sixel.h first on the path */
-#include "../core/sixel.h"
+#include "sixelenc.h"
 #include "store.h"
 #include "text.h"
 #include "util.h"
@@ -80,7 +79,7 @@ struct preview {
 	struct term_info ti;
 	int fd, ncolors;
 	int utf8;
-	struct sixel_cache *cache;
+	struct sixelenc_cache *cache;
 
 	struct slot *slots; /* the wanted/drawn sixel set */
 	size_t nslots;
@@ -122,7 +121,7 @@ struct preview *preview_new(const struct term_info *ti, int tty_fd, int ncolors)
 	pv->fd = tty_fd;
 	pv->ncolors = ncolors > 0 && ncolors <= 256 ? ncolors : 256;
 	pv->utf8 = locale_utf8();
-	pv->cache = sixel_cache_new(0);
+	pv->cache = sixelenc_cache_new(0);
 	if (!pv->cache) {
 		free(pv);
 		return NULL;
@@ -162,7 +161,7 @@ void preview_free(struct preview *pv)
 		free(pv->errs[i].msg);
 	}
 	free(pv->pairs);
-	sixel_cache_free(pv->cache);
+	sixelenc_cache_free(pv->cache);
 	free(pv);
 }
 
@@ -1029,7 +1028,7 @@ void preview_flush(struct preview *pv)
 	pv->pending = 0;
 	for (size_t i = 0; i < pv->nslots; i++) {
 		struct slot *s = &pv->slots[i];
-		struct sixel_entry e;
+		struct sixelenc_entry e;
 		char *err = NULL;
 		char cup[32];
 		int ic, ir, oy, ox;
@@ -1042,9 +1041,9 @@ void preview_flush(struct preview *pv)
 		}
 		/* the full-screen view (upscale) is asked for: worth the diffusion's
 		 * extra bytes; thumbnails and the pane go without */
-		if (sixel_cache_render(
+		if (sixelenc_cache_render(
 		        pv->cache, s->path, s->box_w, s->box_h, s->upscale, pv->ncolors,
-		        s->upscale ? SIXEL_ENC_DIFFUSE_ATKINSON : SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
+		        s->upscale ? SIXELENC_DIFFUSE_ATKINSON : SIXELENC_DIFFUSE_NONE, NULL, &e,
 		        &err) != 0) {
 			err_add(pv, s->path, err);
 			free(err);
@@ -1416,8 +1415,8 @@ int preview_cli(int argc, char **argv)
 					im = sc;
 				}
 			}
-			if (im && sixel_enc_image(im, cfg->sixel_colors, SIXEL_ENC_DIFFUSE_NONE,
-			                          &buf, &len, &err) == 0) {
+			if (im && sixelenc_image(im, cfg->sixel_colors, SIXELENC_DIFFUSE_NONE, &buf,
+			                         &len, &err) == 0) {
 				fflush(stdout);
 				util_write_all(STDOUT_FILENO, buf, len);
 				util_write_all(STDOUT_FILENO, (const unsigned char *)"\n", 1);

@@ -1,5 +1,5 @@
 /*
- * bench_sixel.c: sixel encoding cost and size for photo-like images, beside
+ * bench_sixelenc.c: sixel encoding cost and size for photo-like images, beside
  * img2sixel (libsixel-bin) on the same PNG files in the same run.
  *
  * For 512x512 and 1024x1024 at 256 and 64 colours, without diffusion (what
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/sixel.h"
+#include "sixelenc.h"
 #include "th_png.h"
 
 #define RUNS 5
@@ -120,8 +120,8 @@ int main(void)
 				double t0 = now_ms();
 				struct image *l;
 
-				if (sixel_enc_image(im, colors[ci], SIXEL_ENC_DIFFUSE_NONE, &buf,
-				                    &len, &err) != 0) {
+				if (sixelenc_image(im, colors[ci], SIXELENC_DIFFUSE_NONE, &buf,
+				                   &len, &err) != 0) {
 					fprintf(stderr, "encode failed: %s\n", err);
 					return 1;
 				}
@@ -131,8 +131,8 @@ int main(void)
 
 				t0 = now_ms();
 				l = image_load(path, NULL, 0, &err);
-				if (!l || sixel_enc_image(l, colors[ci], SIXEL_ENC_DIFFUSE_NONE,
-				                          &buf, &len, &err) != 0) {
+				if (!l || sixelenc_image(l, colors[ci], SIXELENC_DIFFUSE_NONE, &buf,
+				                         &len, &err) != 0) {
 					fprintf(stderr, "load+encode failed: %s\n", err);
 					return 1;
 				}

@@ -1,5 +1,5 @@
 /*
- * test_sixel.c: encode images to sixel and decode them back with libsixel's
+ * test_sixelenc.c: encode images to sixel and decode them back with libsixel's
  * decoder (size and colours must match the source), and the LRU cache (a hit
  * returns the same bytes without encoding again; file changes, other sizes
  * and palettes miss; the byte budget holds).
@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <time.h>
 
-#include "../core/sixel.h"
+#include "sixelenc.h"
 #include "th_png.h"
 
 static char dir[4096];
@@ -77,7 +77,7 @@ static void test_roundtrip(void)
 	char *err = NULL;
 	int w = 0, h = 0, nc = 0;
 
-	CHECK(sixel_enc_image(im, 256, SIXEL_ENC_DIFFUSE_NONE, &buf, &len, &err) == 0);
+	CHECK(sixelenc_image(im, 256, SIXELENC_DIFFUSE_NONE, &buf, &len, &err) == 0);
 	CHECK(err == NULL);
 	CHECK(len > 100);
 	/* a complete DCS: ESC P ... q ... ESC \ */
@@ -100,7 +100,7 @@ static void test_roundtrip(void)
 
 	/* 16 colours: still close, and the palette is that small */
 	rgb = NULL;
-	CHECK(sixel_enc_image(im, 16, SIXEL_ENC_DIFFUSE_FS, &buf, &len, &err) == 0);
+	CHECK(sixelenc_image(im, 16, SIXELENC_DIFFUSE_FS, &buf, &len, &err) == 0);
 	CHECK(decode(buf, len, &rgb, &w, &h, &nc) == 0);
 	CHECK(nc <= 16);
 	if (rgb && w == 96 && h == 60) {
@@ -111,7 +111,7 @@ static void test_roundtrip(void)
 	free(rgb);
 	free(buf);
 
-	CHECK(sixel_enc_image(NULL, 16, SIXEL_ENC_DIFFUSE_NONE, &buf, &len, &err) == -1);
+	CHECK(sixelenc_image(NULL, 16, SIXELENC_DIFFUSE_NONE, &buf, &len, &err) == -1);
 	CHECK(err != NULL);
 	free(err);
 	image_free(im);
@@ -122,8 +122,8 @@ static void test_cache(void)
 {
 	char path[4200], path2[4200];
 	struct image *im = photo(200, 120);
-	struct sixel_cache *c = sixel_cache_new(0);
-	struct sixel_entry e;
+	struct sixelenc_cache *c = sixelenc_cache_new(0);
+	struct sixelenc_entry e;
 	unsigned char *first;
 	size_t flen;
 	unsigned long hits, enc;
@@ -135,8 +135,8 @@ static void test_cache(void)
 	CHECK(th_png_write_file(path, im->w, im->h, im->rgb) == 0);
 	CHECK(th_png_write_file(path2, im->w, im->h, im->rgb) == 0);
 
-	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
-	                         &err) == 0);
+	CHECK(sixelenc_cache_render(c, path, 100, 100, 0, 64, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
 	CHECK(err == NULL);
 	/* fitted into 100x100 keeping 5:3, height a multiple of 6 */
 	CHECK_INT(e.w, 100);
@@ -144,29 +144,29 @@ static void test_cache(void)
 	first = malloc(e.len);
 	memcpy(first, e.data, e.len);
 	flen = e.len;
-	sixel_cache_stats(c, &hits, &enc, NULL, NULL);
+	sixelenc_cache_stats(c, &hits, &enc, NULL, NULL);
 	CHECK_INT(enc, 1);
 	CHECK_INT(hits, 0);
 
 	/* a hit: identical bytes, no new encoding */
-	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
-	                         &err) == 0);
+	CHECK(sixelenc_cache_render(c, path, 100, 100, 0, 64, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
 	CHECK(e.len == flen && memcmp(e.data, first, flen) == 0);
-	sixel_cache_stats(c, &hits, &enc, NULL, NULL);
+	sixelenc_cache_stats(c, &hits, &enc, NULL, NULL);
 	CHECK_INT(enc, 1);
 	CHECK_INT(hits, 1);
 
 	/* another box, palette or file: misses */
-	CHECK(sixel_cache_render(c, path, 50, 50, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e, &err) ==
-	      0);
+	CHECK(sixelenc_cache_render(c, path, 50, 50, 0, 64, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
 	CHECK(e.w == 50 && e.h == 30);
-	CHECK(sixel_cache_render(c, path, 100, 100, 0, 16, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
-	                         &err) == 0);
-	CHECK(sixel_cache_render(c, path2, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
-	                         &err) == 0);
-	CHECK(sixel_cache_render(c, path2, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_ATKINSON, NULL, &e,
-	                         &err) == 0);
-	sixel_cache_stats(c, &hits, &enc, NULL, NULL);
+	CHECK(sixelenc_cache_render(c, path, 100, 100, 0, 16, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
+	CHECK(sixelenc_cache_render(c, path2, 100, 100, 0, 64, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
+	CHECK(sixelenc_cache_render(c, path2, 100, 100, 0, 64, SIXELENC_DIFFUSE_ATKINSON, NULL, &e,
+	                            &err) == 0);
+	sixelenc_cache_stats(c, &hits, &enc, NULL, NULL);
 	CHECK_INT(enc, 5);
 
 	/* the file changes (new mtime): encoded again */
@@ -174,66 +174,66 @@ static void test_cache(void)
 	ts[0].tv_sec += 5;
 	ts[1] = ts[0];
 	CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0);
-	CHECK(sixel_cache_render(c, path, 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
-	                         &err) == 0);
-	sixel_cache_stats(c, &hits, &enc, NULL, NULL);
+	CHECK(sixelenc_cache_render(c, path, 100, 100, 0, 64, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
+	sixelenc_cache_stats(c, &hits, &enc, NULL, NULL);
 	CHECK_INT(enc, 6);
 
 	/* a height that is not a multiple of 6 is rounded down; a small box too */
-	CHECK(sixel_cache_render(c, path, 200, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
-	                         &err) == 0);
+	CHECK(sixelenc_cache_render(c, path, 200, 100, 0, 64, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
 	CHECK(e.h % 6 == 0 && e.h <= 100 && e.w <= 200);
 	/* no upscale unless asked */
-	CHECK(sixel_cache_render(c, path, 400, 400, 0, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
-	                         &err) == 0);
+	CHECK(sixelenc_cache_render(c, path, 400, 400, 0, 64, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
 	CHECK(e.w == 200 && e.h == 120);
-	CHECK(sixel_cache_render(c, path, 400, 400, 1, 64, SIXEL_ENC_DIFFUSE_NONE, NULL, &e,
-	                         &err) == 0);
+	CHECK(sixelenc_cache_render(c, path, 400, 400, 1, 64, SIXELENC_DIFFUSE_NONE, NULL, &e,
+	                            &err) == 0);
 	CHECK(e.w == 400 && e.h == 240);
 
 	/* errors */
-	CHECK(sixel_cache_render(c, "/nonexistent/x.png", 100, 100, 0, 64, SIXEL_ENC_DIFFUSE_NONE,
-	                         NULL, &e, &err) == -1);
+	CHECK(sixelenc_cache_render(c, "/nonexistent/x.png", 100, 100, 0, 64, SIXELENC_DIFFUSE_NONE,
+	                            NULL, &e, &err) == -1);
 	CHECK(err != NULL);
 	free(err);
 	err = NULL;
-	sixel_cache_free(c);
+	sixelenc_cache_free(c);
 	free(first);
 	image_free(im);
 }
 
 static void test_budget(void)
 {
-	struct sixel_cache *c = sixel_cache_new(1000);
-	struct sixel_key k = {"p", 1, 2, 10, 10, 64, 0, 0};
-	struct sixel_entry e;
+	struct sixelenc_cache *c = sixelenc_cache_new(1000);
+	struct sixelenc_key k = {"p", 1, 2, 10, 10, 64, 0, 0};
+	struct sixelenc_entry e;
 	unsigned char data[400];
 	size_t bytes, entries;
 
 	memset(data, 'x', sizeof data);
-	CHECK(sixel_cache_put(c, &k, data, 400, 1, 1) == 0);
+	CHECK(sixelenc_cache_put(c, &k, data, 400, 1, 1) == 0);
 	k.box_w = 11;
-	CHECK(sixel_cache_put(c, &k, data, 400, 2, 2) == 0);
+	CHECK(sixelenc_cache_put(c, &k, data, 400, 2, 2) == 0);
 	k.box_w = 10;
-	CHECK(sixel_cache_get(c, &k, &e) == 1); /* now the most recent */
+	CHECK(sixelenc_cache_get(c, &k, &e) == 1); /* now the most recent */
 	k.box_w = 12;
-	CHECK(sixel_cache_put(c, &k, data, 400, 3, 3) == 0);
-	sixel_cache_stats(c, NULL, NULL, &bytes, &entries);
+	CHECK(sixelenc_cache_put(c, &k, data, 400, 3, 3) == 0);
+	sixelenc_cache_stats(c, NULL, NULL, &bytes, &entries);
 	CHECK(bytes <= 1000);
 	CHECK_INT(entries, 2);
 	k.box_w = 11; /* the least recently used went */
-	CHECK(sixel_cache_get(c, &k, &e) == 0);
+	CHECK(sixelenc_cache_get(c, &k, &e) == 0);
 	k.box_w = 10;
-	CHECK(sixel_cache_get(c, &k, &e) == 1 && e.w == 1);
+	CHECK(sixelenc_cache_get(c, &k, &e) == 1 && e.w == 1);
 	/* bigger than the whole budget: not kept */
 	k.box_w = 13;
-	CHECK(sixel_cache_put(c, &k, data, 2000 > sizeof data ? sizeof data : 2000, 1, 1) == 0);
-	sixel_cache_free(c);
-	c = sixel_cache_new(100);
-	CHECK(sixel_cache_put(c, &k, data, 400, 1, 1) == 1);
-	CHECK(sixel_cache_get(c, &k, &e) == 0);
-	sixel_cache_free(c);
-	sixel_cache_free(NULL);
+	CHECK(sixelenc_cache_put(c, &k, data, 2000 > sizeof data ? sizeof data : 2000, 1, 1) == 0);
+	sixelenc_cache_free(c);
+	c = sixelenc_cache_new(100);
+	CHECK(sixelenc_cache_put(c, &k, data, 400, 1, 1) == 1);
+	CHECK(sixelenc_cache_get(c, &k, &e) == 0);
+	sixelenc_cache_free(c);
+	sixelenc_cache_free(NULL);
 }
 
 int main(void)
@@ -242,5 +242,5 @@ int main(void)
 	TH_RUN(test_roundtrip);
 	TH_RUN(test_cache);
 	TH_RUN(test_budget);
-	return th_done("test_sixel");
+	return th_done("test_sixelenc");
 }

@@ -1,5 +1,5 @@
 /*
- * sixel.c: encode RGB888 images to sixel in memory through libsixel's
+ * sixelenc.c: encode RGB888 images to sixel in memory through libsixel's
  * low-level API, and keep recent encodings in an LRU cache with a byte budget.
  *
  * libsixel dithers the pixel buffer it is given in place, so the encoder
@@ -7,7 +7,7 @@
  * and is collected into one capped buffer, so a caller can send an image with
  * a single write().
  */
-#include "sixel.h"
+#include "sixelenc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@
 
 #include "util.h"
 
-#define SIXEL_CACHE_DEFAULT_BUDGET (32u * 1024 * 1024)
+#define SIXELENC_CACHE_DEFAULT_BUDGET (32u * 1024 * 1024)
 
 struct sink {
 	unsigned char *buf;
@@ -33,7 +33,7 @@ static int sink_write(char *data, int size, void *priv)
 
 	if (s->failed || size <= 0)
 		return 0;
-	if (s->len + (size_t)size > SIXEL_ENC_MAX_BYTES) {
+	if (s->len + (size_t)size > SIXELENC_MAX_BYTES) {
 		s->failed = 1;
 		return 0;
 	}
@@ -43,8 +43,8 @@ static int sink_write(char *data, int size, void *priv)
 
 		while (ncap < s->len + (size_t)size)
 			ncap *= 2;
-		if (ncap > SIXEL_ENC_MAX_BYTES)
-			ncap = SIXEL_ENC_MAX_BYTES;
+		if (ncap > SIXELENC_MAX_BYTES)
+			ncap = SIXELENC_MAX_BYTES;
 		nb = realloc(s->buf, ncap);
 		if (!nb) {
 			s->failed = 1;
@@ -58,8 +58,8 @@ static int sink_write(char *data, int size, void *priv)
 	return 0;
 }
 
-int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse diffuse,
-                    unsigned char **out, size_t *len, char **err)
+int sixelenc_image(const struct image *im, int ncolors, enum sixelenc_diffuse diffuse,
+                   unsigned char **out, size_t *len, char **err)
 {
 	sixel_output_t *so = NULL;
 	sixel_dither_t *dit = NULL;
@@ -94,9 +94,9 @@ int sixel_enc_image(const struct image *im, int ncolors, enum sixel_enc_diffuse 
 		st = sixel_dither_initialize(dit, copy, im->w, im->h, SIXEL_PIXELFORMAT_RGB888,
 		                             SIXEL_LARGE_AUTO, SIXEL_REP_AUTO, SIXEL_QUALITY_AUTO);
 	if (SIXEL_SUCCEEDED(st)) {
-		method = diffuse == SIXEL_ENC_DIFFUSE_FS         ? SIXEL_DIFFUSE_FS
-		         : diffuse == SIXEL_ENC_DIFFUSE_ATKINSON ? SIXEL_DIFFUSE_ATKINSON
-		                                                 : SIXEL_DIFFUSE_NONE;
+		method = diffuse == SIXELENC_DIFFUSE_FS         ? SIXEL_DIFFUSE_FS
+		         : diffuse == SIXELENC_DIFFUSE_ATKINSON ? SIXEL_DIFFUSE_ATKINSON
+		                                                : SIXEL_DIFFUSE_NONE;
 		sixel_dither_set_diffusion_type(dit, method);
 		st = sixel_encode(copy, im->w, im->h, 3, dit, so);
 	}
@@ -127,7 +127,7 @@ struct centry {
 	int w, h;
 };
 
-struct sixel_cache {
+struct sixelenc_cache {
 	struct centry *head, *tail;
 	size_t budget, bytes, entries;
 	unsigned long hits, encodes;
@@ -135,12 +135,12 @@ struct sixel_cache {
 	unsigned char *spill;
 };
 
-struct sixel_cache *sixel_cache_new(size_t budget)
+struct sixelenc_cache *sixelenc_cache_new(size_t budget)
 {
-	struct sixel_cache *c = calloc(1, sizeof *c);
+	struct sixelenc_cache *c = calloc(1, sizeof *c);
 
 	if (c)
-		c->budget = budget ? budget : SIXEL_CACHE_DEFAULT_BUDGET;
+		c->budget = budget ? budget : SIXELENC_CACHE_DEFAULT_BUDGET;
 	return c;
 }
 
@@ -151,7 +151,7 @@ static void centry_free(struct centry *e)
 	free(e);
 }
 
-static void unlink_entry(struct sixel_cache *c, struct centry *e)
+static void unlink_entry(struct sixelenc_cache *c, struct centry *e)
 {
 	if (e->prev)
 		e->prev->next = e->next;
@@ -164,7 +164,7 @@ static void unlink_entry(struct sixel_cache *c, struct centry *e)
 	e->prev = e->next = NULL;
 }
 
-static void push_front(struct sixel_cache *c, struct centry *e)
+static void push_front(struct sixelenc_cache *c, struct centry *e)
 {
 	e->prev = NULL;
 	e->next = c->head;
@@ -175,7 +175,7 @@ static void push_front(struct sixel_cache *c, struct centry *e)
 		c->tail = e;
 }
 
-void sixel_cache_free(struct sixel_cache *c)
+void sixelenc_cache_free(struct sixelenc_cache *c)
 {
 	struct centry *e, *nx;
 
@@ -189,14 +189,15 @@ void sixel_cache_free(struct sixel_cache *c)
 	free(c);
 }
 
-static int key_eq(const struct centry *e, const struct sixel_key *k)
+static int key_eq(const struct centry *e, const struct sixelenc_key *k)
 {
 	return e->mtime_ns == k->mtime_ns && e->file_size == k->file_size && e->box_w == k->box_w &&
 	       e->box_h == k->box_h && e->ncolors == k->ncolors && e->upscale == k->upscale &&
 	       e->diffuse == k->diffuse && strcmp(e->path, k->path) == 0;
 }
 
-int sixel_cache_get(struct sixel_cache *c, const struct sixel_key *key, struct sixel_entry *out)
+int sixelenc_cache_get(struct sixelenc_cache *c, const struct sixelenc_key *key,
+                       struct sixelenc_entry *out)
 {
 	struct centry *e;
 
@@ -217,8 +218,8 @@ int sixel_cache_get(struct sixel_cache *c, const struct sixel_key *key, struct s
 	return 0;
 }
 
-int sixel_cache_put(struct sixel_cache *c, const struct sixel_key *key, const unsigned char *data,
-                    size_t len, int w, int h)
+int sixelenc_cache_put(struct sixelenc_cache *c, const struct sixelenc_key *key,
+                       const unsigned char *data, size_t len, int w, int h)
 {
 	struct centry *e;
 
@@ -269,12 +270,12 @@ int sixel_cache_put(struct sixel_cache *c, const struct sixel_key *key, const un
 	return 0;
 }
 
-int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int box_h, int upscale,
-                       int ncolors, enum sixel_enc_diffuse diffuse, const unsigned char bg[3],
-                       struct sixel_entry *e, char **err)
+int sixelenc_cache_render(struct sixelenc_cache *c, const char *path, int box_w, int box_h,
+                          int upscale, int ncolors, enum sixelenc_diffuse diffuse,
+                          const unsigned char bg[3], struct sixelenc_entry *e, char **err)
 {
 	struct stat st;
-	struct sixel_key k;
+	struct sixelenc_key k;
 	struct image *im;
 	unsigned char *buf;
 	size_t len;
@@ -302,7 +303,7 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 	k.ncolors = ncolors;
 	k.upscale = upscale != 0;
 	k.diffuse = (int)diffuse;
-	if (sixel_cache_get(c, &k, e))
+	if (sixelenc_cache_get(c, &k, e))
 		return 0;
 
 	im = image_load(path, bg, 0, err);
@@ -326,13 +327,13 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 			}
 		}
 	}
-	rc = sixel_enc_image(im, ncolors, diffuse, &buf, &len, err);
+	rc = sixelenc_image(im, ncolors, diffuse, &buf, &len, err);
 	if (rc == 0) {
 		c->encodes++;
-		rc = sixel_cache_put(c, &k, buf, len, im->w, im->h);
+		rc = sixelenc_cache_put(c, &k, buf, len, im->w, im->h);
 		if (rc == 0) {
 			free(buf);
-			if (sixel_cache_get(c, &k, e)) {
+			if (sixelenc_cache_get(c, &k, e)) {
 				c->hits--; /* that lookup was not a hit */
 				rc = 0;
 			} else {
@@ -356,8 +357,8 @@ int sixel_cache_render(struct sixel_cache *c, const char *path, int box_w, int b
 	return rc;
 }
 
-void sixel_cache_stats(const struct sixel_cache *c, unsigned long *hits, unsigned long *encodes,
-                       size_t *bytes, size_t *entries)
+void sixelenc_cache_stats(const struct sixelenc_cache *c, unsigned long *hits,
+                          unsigned long *encodes, size_t *bytes, size_t *entries)
 {
 	if (hits)
 		*hits = c ? c->hits : 0;
