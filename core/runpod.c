@@ -6,8 +6,8 @@
  * backing off 1 -> 2 -> 4 -> 8 -> 10 s while IN_QUEUE, always with +-20%
  * jitter so a thousand jobs do not poll in lockstep.
  *
- * Every request goes through a per-endpoint limiter: one token bucket and one
- * concurrency cap per operation, set under RunPod's documented limits (status
+ * Every request goes through a per-endpoint limiter (limiter.h): one token
+ * bucket and one concurrency cap per operation, set under RunPod's documented limits (status
  * 2000/10 s, run 1000/10 s, cancel 100/10 s, purge 2/10 s). Requests that find
  * no token wait in a FIFO per operation. A 429 or 503 pauses the whole
  * endpoint (Retry-After, else exponential backoff with jitter).
@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 #include "backend.h"
 #include "http.h"
+#include "limiter.h"
 #include "output.h"
 #include "params.h"
 #include "runpod.h"
@@ -61,29 +62,12 @@ static const char *const op_names[OP_N] = {"run",   "status",      "cancel",
  * libcurl with their timeout running, and every /run has a connection of its
  * own (http.h "once"), so a few at a time keep a big batch from timing out
  * before it is even sent. */
-static const struct {
-	double per10s;
-	int concurrent;
-} limits[OP_N] = {
+static const struct limiter_limit limits[OP_N] = {
     [OP_RUN] = {1000, 6},  [OP_STATUS] = {2000, 64}, [OP_CANCEL] = {100, 8},
     [OP_RETRY] = {100, 8}, [OP_PURGE] = {2, 1},      [OP_HEALTH] = {100, 2},
 };
 
 struct rjob;
-
-struct qent {
-	struct qent *next;
-	enum op op;
-	struct rjob *rj; /* NULL for endpoint operations */
-	int dead;
-};
-
-struct bucket {
-	double tokens, cap, rate; /* rate in tokens per ms */
-	int64_t last;
-	int inflight, max_inflight;
-	struct qent *head, *tail;
-};
 
 struct fetch_slot {
 	struct rjob *rj;
@@ -117,7 +101,7 @@ struct rjob {
 	struct job *j;
 	uint64_t timer;
 	uint64_t req, creq;    /* in flight: run/status/retry, and cancel */
-	struct qent *qe, *cqe; /* waiting in a queue */
+	struct limiter_entry *qe, *cqe; /* waiting in the limiter */
 	int64_t queue_backoff;
 	int fails; /* transient failures in a row */
 	int fetch_tries;
@@ -133,14 +117,14 @@ struct rp {
 	const struct config_endpoint *ep;
 	char *key;
 	struct rjob *jobs;
-	struct bucket bk[OP_N];
+	struct limiter *lim; /* udata of an entry: its rjob, NULL for endpoint operations */
 	int64_t paused_until;
 	int pause_n;
 	uint64_t pump_timer;
 	int pumping, pump_again;
 	uint64_t health_req, purge_req;
 	struct reqctx hctx, pctx;
-	struct qent *health_qe, *purge_qe;
+	struct limiter_entry *health_qe, *purge_qe;
 	int auth_reported;
 	struct engine_health health;
 	uint64_t rng;
@@ -295,39 +279,6 @@ static void pump_timer_cb(struct engine *e, void *udata)
 	pump(rp);
 }
 
-static struct qent *enqueue(struct rp *rp, enum op op, struct rjob *rj, int front)
-{
-	struct bucket *bk = &rp->bk[op];
-	struct qent *q = calloc(1, sizeof *q);
-	if (!q)
-		return NULL;
-	q->op = op;
-	q->rj = rj;
-	if (front) {
-		q->next = bk->head;
-		bk->head = q;
-		if (!bk->tail)
-			bk->tail = q;
-	} else {
-		if (bk->tail)
-			bk->tail->next = q;
-		else
-			bk->head = q;
-		bk->tail = q;
-	}
-	return q;
-}
-
-static void refill(struct bucket *bk, int64_t now)
-{
-	if (now > bk->last) {
-		bk->tokens += (double)(now - bk->last) * bk->rate;
-		if (bk->tokens > bk->cap)
-			bk->tokens = bk->cap;
-		bk->last = now;
-	}
-}
-
 static void pause_endpoint(struct rp *rp, const struct http_response *r, const char *op)
 {
 	int64_t d;
@@ -384,47 +335,21 @@ static void pump(struct rp *rp)
 			break;
 		}
 		for (int op = 0; op < OP_N; op++) {
-			struct bucket *bk = &rp->bk[op];
-			refill(bk, now);
-			while (bk->head) {
-				struct qent *q = bk->head;
-				if (!q->dead) {
-					if (bk->inflight >= bk->max_inflight)
-						break;
-					if (bk->tokens < 1.0) {
-						int64_t w =
-						    (int64_t)ceil((1.0 - bk->tokens) / bk->rate);
-						if (w < 1)
-							w = 1;
-						if (wait < 0 || w < wait)
-							wait = w;
-						break;
-					}
-				}
-				bk->head = q->next;
-				if (!bk->head)
-					bk->tail = NULL;
-				if (q->dead) {
-					free(q);
-					continue;
-				}
-				bk->tokens -= 1.0;
-				if (q->rj) {
-					if (q->rj->qe == q)
-						q->rj->qe = NULL;
-					if (q->rj->cqe == q)
-						q->rj->cqe = NULL;
+			struct limiter_entry *q;
+			while ((q = limiter_take(rp->lim, op, now, &wait))) {
+				struct rjob *qrj = limiter_entry_udata(q);
+				if (qrj) {
+					if (qrj->qe == q)
+						qrj->qe = NULL;
+					if (qrj->cqe == q)
+						qrj->cqe = NULL;
 				} else if (rp->health_qe == q) {
 					rp->health_qe = NULL;
 				} else if (rp->purge_qe == q) {
 					rp->purge_qe = NULL;
 				}
-				{
-					struct rjob *qrj = q->rj;
-					enum op qop = q->op;
-					free(q);
-					dispatch(rp, qop, qrj);
-				}
+				limiter_entry_free(q);
+				dispatch(rp, (enum op)op, qrj);
 				if (now < rp->paused_until)
 					break;
 			}
@@ -438,13 +363,13 @@ static void pump(struct rp *rp)
 /* Queue op for rj (or the endpoint) and run the limiter. */
 static void submit_op(struct rp *rp, enum op op, struct rjob *rj, int front)
 {
-	struct qent *q;
+	struct limiter_entry *q;
 
 	if (rj && op == OP_CANCEL && rj->cqe)
 		return;
 	if (rj && op != OP_CANCEL && rj->qe)
 		return;
-	q = enqueue(rp, op, rj, front);
+	q = limiter_enqueue(rp->lim, op, rj, front);
 	if (!q) {
 		engine_message(rp->e, 1, "endpoint %s: out of memory", rp->ep->name);
 		return;
@@ -517,11 +442,11 @@ static void rjob_stop(struct rjob *rj)
 		rj->creq = 0;
 	}
 	if (rj->qe) {
-		rj->qe->dead = 1;
+		limiter_drop(rj->qe);
 		rj->qe = NULL;
 	}
 	if (rj->cqe) {
-		rj->cqe->dead = 1;
+		limiter_drop(rj->cqe);
 		rj->cqe = NULL;
 	}
 	completion_free(rp, rj->done);
@@ -1431,7 +1356,7 @@ static void http_done(struct http *h, const struct http_response *r, void *udata
 	enum op op = ctx->op;
 	(void)h;
 
-	rp->bk[op].inflight--;
+	limiter_finished(rp->lim, op);
 	if (rj) {
 		if (op == OP_CANCEL)
 			rj->creq = 0;
@@ -1642,7 +1567,7 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 			engine_message(rp->e, 1, "endpoint %s: %s", rp->ep->name, msg);
 		return;
 	}
-	rp->bk[op].inflight++;
+	limiter_started(rp->lim, op);
 	if (!rj) {
 		if (op == OP_HEALTH)
 			rp->health_req = id;
@@ -1781,14 +1706,7 @@ static void rp_free(struct backend *b)
 	if (rp->purge_req)
 		http_cancel(h, rp->purge_req);
 	engine_timer_cancel(rp->e, rp->pump_timer);
-	for (int op = 0; op < OP_N; op++) {
-		struct qent *q = rp->bk[op].head;
-		while (q) {
-			struct qent *n = q->next;
-			free(q);
-			q = n;
-		}
-	}
+	limiter_free(rp->lim);
 	drop_key(rp);
 	engine_health_clear(&rp->health);
 	free(rp);
@@ -1829,18 +1747,10 @@ struct backend *runpod_backend_new(struct engine *e, const struct config_endpoin
 	          (uint64_t)(uintptr_t)rp;
 	if (!rp->rng)
 		rp->rng = 88172645463325252ULL;
-	for (int op = 0; op < OP_N; op++) {
-		struct bucket *bk = &rp->bk[op];
-		bk->cap = limits[op].per10s * 0.1;
-		if (bk->cap < 1)
-			bk->cap = 1;
-		/* steady rate: 80% of the budget, minus the burst for tiny budgets */
-		bk->rate = (limits[op].per10s * 0.9 - bk->cap) / 10000.0;
-		if (bk->rate <= 0)
-			bk->rate = limits[op].per10s * 0.45 / 10000.0;
-		bk->tokens = bk->cap;
-		bk->last = now;
-		bk->max_inflight = limits[op].concurrent;
+	if (!(rp->lim = limiter_new(limits, OP_N, now))) {
+		free(rp);
+		util_set_err(err, "out of memory");
+		return NULL;
 	}
 	rp->health.jobs_completed = rp->health.jobs_failed = rp->health.jobs_in_progress = -1;
 	rp->health.jobs_in_queue = rp->health.jobs_retried = -1;
