@@ -7,14 +7,19 @@
  *   of the whole machine may lose the last few commits, never corrupt the file.
  * - busy_timeout, and every write is one BEGIN IMMEDIATE transaction (or one
  *   autocommit statement), so writers queue instead of failing with BUSY.
- * - Schema migrations are steps in migrations[], step i taking PRAGMA
- *   user_version from i to i + 1, each in its own transaction.
+ * - Schema migrations are steps in schema_migrations[] (schema.c), step i
+ *   taking PRAGMA user_version from i to i + 1, each in its own transaction.
  * - jobs_fts is an external-content FTS5 index over jobs.prompt and
  *   jobs.negative_prompt, kept in sync by triggers.
  * - The driver lock is an flock on "<db>.lock", holding the holder's pid.
  *
  * Prepared statements for the fixed queries are cached per store; the list
- * and count queries are built per call from a store_query.
+ * and count queries are built per call from a store_query (query.c).
+ *
+ * Near 1400 lines: this is the one file that reads and writes the rows of
+ * jobs, outputs and events (and holds the driver lock); the schema and the
+ * query builder live apart, and what is left shares the statement cache and
+ * the transaction helpers.
  */
 #include "store.h"
 
@@ -32,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "query.h"
+#include "schema.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -109,88 +116,6 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_DATA_VERSION] = "PRAGMA data_version",
     [S_USER_VERSION] = "PRAGMA user_version",
 };
-
-/* Migration step i brings the schema from user_version i to i + 1. */
-static const char *const migrations[] = {
-    /* 0 -> 1: the initial schema. */
-    "CREATE TABLE jobs (\n"
-    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
-    "	remote_id TEXT,\n"
-    "	backend TEXT,\n"
-    "	endpoint TEXT,\n"
-    "	endpoint_url TEXT,\n"
-    "	state TEXT NOT NULL,\n"
-    "	status_text TEXT,\n"
-    "	prompt TEXT,\n"
-    "	negative_prompt TEXT,\n"
-    "	width INTEGER NOT NULL DEFAULT 0,\n"
-    "	height INTEGER NOT NULL DEFAULT 0,\n"
-    "	steps INTEGER NOT NULL DEFAULT 0,\n"
-    "	cfg REAL,\n"
-    "	seed INTEGER NOT NULL DEFAULT -1,\n"
-    "	sampler TEXT,\n"
-    "	count INTEGER NOT NULL DEFAULT 0,\n"
-    "	param_endpoint TEXT,\n"
-    "	template TEXT,\n"
-    "	extra_json TEXT,\n"
-    "	created_at INTEGER NOT NULL DEFAULT 0,\n"
-    "	submitted_at INTEGER NOT NULL DEFAULT 0,\n"
-    "	started_at INTEGER NOT NULL DEFAULT 0,\n"
-    "	finished_at INTEGER NOT NULL DEFAULT 0,\n"
-    "	delay_ms INTEGER NOT NULL DEFAULT -1,\n"
-    "	exec_ms INTEGER NOT NULL DEFAULT -1,\n"
-    "	worker_id TEXT,\n"
-    "	error TEXT,\n"
-    "	raw_output TEXT,\n"
-    "	log_tail TEXT,\n"
-    "	progress REAL,\n"
-    "	progress_text TEXT,\n"
-    "	cancel_requested INTEGER NOT NULL DEFAULT 0,\n"
-    "	retry_requested INTEGER NOT NULL DEFAULT 0\n"
-    ");\n"
-    "CREATE INDEX jobs_state ON jobs(state);\n"
-    "CREATE INDEX jobs_remote_id ON jobs(remote_id);\n"
-    "CREATE TABLE outputs (\n"
-    "	id INTEGER PRIMARY KEY,\n"
-    "	job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,\n"
-    "	idx INTEGER NOT NULL,\n"
-    "	path TEXT,\n"
-    "	width INTEGER NOT NULL DEFAULT 0,\n"
-    "	height INTEGER NOT NULL DEFAULT 0,\n"
-    "	seed INTEGER NOT NULL DEFAULT -1,\n"
-    "	format TEXT,\n"
-    "	bytes INTEGER NOT NULL DEFAULT 0,\n"
-    "	UNIQUE(job_id, idx)\n"
-    ");\n"
-    "CREATE TABLE events (\n"
-    "	id INTEGER PRIMARY KEY,\n"
-    "	job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,\n"
-    "	at INTEGER NOT NULL,\n"
-    "	state TEXT NOT NULL,\n"
-    "	detail TEXT\n"
-    ");\n"
-    "CREATE INDEX events_job ON events(job_id);\n"
-    "CREATE VIRTUAL TABLE jobs_fts USING fts5(prompt, negative_prompt, content='jobs',\n"
-    "	content_rowid='id', tokenize='unicode61 remove_diacritics 2');\n"
-    "CREATE TRIGGER jobs_fts_ai AFTER INSERT ON jobs BEGIN\n"
-    "	INSERT INTO jobs_fts(rowid, prompt, negative_prompt)\n"
-    "		VALUES (new.id, new.prompt, new.negative_prompt);\n"
-    "END;\n"
-    "CREATE TRIGGER jobs_fts_ad AFTER DELETE ON jobs BEGIN\n"
-    "	INSERT INTO jobs_fts(jobs_fts, rowid, prompt, negative_prompt)\n"
-    "		VALUES ('delete', old.id, old.prompt, old.negative_prompt);\n"
-    "END;\n"
-    /* Saves rewrite every column; only a changed prompt touches the index. */
-    "CREATE TRIGGER jobs_fts_au AFTER UPDATE OF prompt, negative_prompt ON jobs\n"
-    "WHEN old.prompt IS NOT new.prompt OR old.negative_prompt IS NOT new.negative_prompt\n"
-    "BEGIN\n"
-    "	INSERT INTO jobs_fts(jobs_fts, rowid, prompt, negative_prompt)\n"
-    "		VALUES ('delete', old.id, old.prompt, old.negative_prompt);\n"
-    "	INSERT INTO jobs_fts(rowid, prompt, negative_prompt)\n"
-    "		VALUES (new.id, new.prompt, new.negative_prompt);\n"
-    "END;\n",
-};
-#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 struct store {
 	sqlite3 *db;
@@ -432,15 +357,15 @@ static int migrate(struct store *st, char **err)
 			             st->path, v);
 			return -1;
 		}
-		if (v > SCHEMA_VERSION) {
+		if (v > schema_version) {
 			util_set_err(
 			    err,
 			    "store: %s has schema version %d, newer than this sdq knows (%d); "
 			    "use a newer sdq",
-			    st->path, v, SCHEMA_VERSION);
+			    st->path, v, schema_version);
 			return -1;
 		}
-		if (v == SCHEMA_VERSION)
+		if (v == schema_version)
 			return 0;
 		if (begin_write(st, err, "store: starting a schema migration") < 0)
 			return -1;
@@ -448,12 +373,12 @@ static int migrate(struct store *st, char **err)
 			rollback(st);
 			return -1;
 		}
-		if (v >= 0 && v < SCHEMA_VERSION) {
+		if (v >= 0 && v < schema_version) {
 			char what[80];
 			snprintf(what, sizeof what, "store: migrating the schema to version %d",
 			         v + 1);
 			snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-			if (exec(st, migrations[v], err, what) < 0 ||
+			if (exec(st, schema_migrations[v], err, what) < 0 ||
 			    exec(st, sql, err, what) < 0) {
 				rollback(st);
 				return -1;
@@ -1072,224 +997,7 @@ int store_job_delete(struct store *st, int64_t id, char **err)
 
 /* ---- queries ---- */
 
-/* The index's tokenizer (unicode61 remove_diacritics 2, as in the schema),
- * for asking whether a word holds any token. */
-struct fts_tok {
-	fts5_tokenizer api;
-	Fts5Tokenizer *t;
-};
-
-static int fts_tok_open(sqlite3 *db, struct fts_tok *tk)
-{
-	static const char *const args[] = {"remove_diacritics", "2"};
-	fts5_api *api = NULL;
-	sqlite3_stmt *s = NULL;
-	void *ud = NULL;
-
-	tk->t = NULL;
-	if (!db || sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
-	sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (!api || api->iVersion < 2 ||
-	    api->xFindTokenizer(api, "unicode61", &ud, &tk->api) != SQLITE_OK ||
-	    tk->api.xCreate(ud, (const char **)args, 2, &tk->t) != SQLITE_OK) {
-		tk->t = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-static int fts_tok_count(void *ctx, int flags, const char *tok, int n, int start, int end)
-{
-	(void)flags, (void)tok, (void)n, (void)start, (void)end;
-	++*(int *)ctx;
-	return SQLITE_DONE; /* one is enough */
-}
-
-/* 1 if the tokenizer finds a token in w (or cannot be asked), 0 if not. */
-static int fts_tok_any(struct fts_tok *tk, const char *w, size_t n)
-{
-	int count = 0;
-	if (!tk->t || n > INT_MAX)
-		return 1;
-	tk->api.xTokenize(tk->t, &count, FTS5_TOKENIZE_QUERY, w, (int)n, fts_tok_count);
-	return count > 0;
-}
-
-/* Turn user text into a safe FTS5 query: every whitespace-separated word that
- * holds a token (an ASCII letter or digit, or what the index's tokenizer
- * takes for one: "…" or an emoji alone is not) becomes a quoted prefix term
- * ("word"*, with quotes doubled), and the terms are AND-ed. So any input,
- * `cat's "dog` or `-` included, is valid syntax, and a word without a token
- * (which would be an empty phrase matching nothing) cannot hide every match.
- * Words after the first FTS_MAX_WORDS are ignored (FTS5 evaluates an AND
- * chain recursively). NULL with *none = 1 when no word is left. */
-#define FTS_MAX_WORDS 64
-static char *fts_query(sqlite3 *db, const char *text, int *none)
-{
-	int words = 0;
-	size_t len = strlen(text);
-	/* Worst case: every byte a quote (doubled), plus per word `"`, `"*`, ` AND `. */
-	char *q = malloc(len * 10 + 1), *o = q;
-	const char *p = text;
-	struct fts_tok tk = {0};
-	int tk_tried = 0;
-
-	*none = 0;
-	if (!q)
-		return NULL;
-	while (*p) {
-		const char *w;
-		size_t n;
-		int wordy = 0;
-
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
-		       *p == '\v')
-			p++;
-		w = p;
-		while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
-		               *p == '\v'))
-			p++;
-		n = (size_t)(p - w);
-		for (size_t i = 0; i < n; i++) {
-			unsigned char c = (unsigned char)w[i];
-			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-			    (c >= 'A' && c <= 'Z'))
-				wordy = 1;
-			else if (c >= 0x80 && !wordy)
-				wordy = -1; /* non-ASCII: ask the tokenizer */
-		}
-		if (wordy < 0) {
-			if (!tk_tried++)
-				fts_tok_open(db, &tk);
-			wordy = fts_tok_any(&tk, w, n);
-		}
-		if (!wordy || ++words > FTS_MAX_WORDS)
-			continue;
-		if (o != q) {
-			memcpy(o, " AND ", 5);
-			o += 5;
-		}
-		*o++ = '"';
-		for (size_t i = 0; i < n; i++) {
-			if (w[i] == '"')
-				*o++ = '"';
-			*o++ = w[i];
-		}
-		*o++ = '"';
-		*o++ = '*';
-	}
-	if (tk.t)
-		tk.api.xDelete(tk.t);
-	*o = '\0';
-	if (o == q) {
-		free(q);
-		*none = 1;
-		return NULL;
-	}
-	return q;
-}
-
-/* The bits of every state job_state_is_live() accepts. */
-static int live_mask(void)
-{
-	int m = 0;
-	for (int s = 0; s < JOB_STATE_COUNT; s++)
-		if (job_state_is_live((enum job_state)s))
-			m |= 1 << s;
-	return m;
-}
-
-/* A query built from a store_query: SQL text and its parameters. */
-struct built {
-	char sql[2048];
-	size_t len;
-	char *match; /* the FTS5 query (owned), bound first if set */
-	const char *states[JOB_STATE_COUNT];
-	int n_states;
-	int64_t before_id;
-	int64_t limit;
-	int empty; /* the query cannot match anything */
-};
-
-static void add_sql(struct built *b, const char *s)
-{
-	size_t n = strlen(s);
-	if (b->len + n < sizeof b->sql) {
-		memcpy(b->sql + b->len, s, n + 1);
-		b->len += n;
-	}
-}
-
-/* Build "SELECT <what> FROM ... WHERE ... [ORDER BY, LIMIT]" for q. With text,
- * the FTS index drives the scan in rowid order, so "newest 50 matching"
- * reads about 50 rows, not every match. */
-static int build_query(sqlite3 *db, const struct store_query *q, const char *what, int ordered,
-                       struct built *b, char **err)
-{
-	static const struct store_query none;
-	int mask, all = (1 << JOB_STATE_COUNT) - 1, where = 0;
-	const char *idcol;
-
-	memset(b, 0, sizeof *b);
-	if (!q)
-		q = &none;
-	mask = q->state_mask ? (q->state_mask & all) : all;
-	if (q->live_only)
-		mask &= live_mask();
-	if (!mask)
-		b->empty = 1;
-	if (q->text) {
-		int no_words;
-		b->match = fts_query(db, q->text, &no_words);
-		if (!b->match && !no_words) {
-			util_set_err(err, "store: out of memory");
-			return -1;
-		}
-	}
-	add_sql(b, "SELECT ");
-	add_sql(b, what);
-	if (b->match) {
-		add_sql(b, " FROM jobs_fts CROSS JOIN jobs j ON j.id = jobs_fts.rowid "
-		           "WHERE jobs_fts MATCH ?");
-		idcol = "jobs_fts.rowid";
-		where = 1;
-	} else {
-		add_sql(b, " FROM jobs j");
-		idcol = "j.id";
-	}
-	if (mask != all) {
-		add_sql(b, where ? " AND j.state IN (" : " WHERE j.state IN (");
-		where = 1;
-		for (int s = 0; s < JOB_STATE_COUNT; s++) {
-			if (!(mask & (1 << s)))
-				continue;
-			add_sql(b, b->n_states ? ",?" : "?");
-			b->states[b->n_states++] = job_state_name((enum job_state)s);
-		}
-		add_sql(b, ")");
-	}
-	if (q->before_id > 0) {
-		add_sql(b, where ? " AND " : " WHERE ");
-		add_sql(b, idcol);
-		add_sql(b, " < ?");
-		b->before_id = q->before_id;
-	}
-	if (ordered) {
-		add_sql(b, " ORDER BY ");
-		add_sql(b, idcol);
-		add_sql(b, q->oldest_first ? " ASC" : " DESC");
-		if (q->limit > 0) {
-			add_sql(b, " LIMIT ?");
-			b->limit = q->limit;
-		}
-	}
-	return 0;
-}
-
-static int prepare_built(struct store *st, struct built *b, sqlite3_stmt **out, char **err)
+static int prepare_built(struct store *st, struct query_sql *b, sqlite3_stmt **out, char **err)
 {
 	sqlite3_stmt *s;
 	int rc = sqlite3_prepare_v2(st->db, b->sql, -1, &s, NULL), i = 1;
@@ -1392,7 +1100,7 @@ out:
 int store_job_list(struct store *st, const struct store_query *q, struct job ***out, size_t *n,
                    char **err)
 {
-	struct built b;
+	struct query_sql b;
 	sqlite3_stmt *s = NULL;
 	struct job **jobs = NULL;
 	size_t cnt = 0, cap = 0;
@@ -1400,7 +1108,7 @@ int store_job_list(struct store *st, const struct store_query *q, struct job ***
 
 	*out = NULL;
 	*n = 0;
-	if (build_query(st->db, q, JOB_COLS, 1, &b, err) < 0)
+	if (query_build(st->db, q, JOB_COLS, 1, &b, err) < 0)
 		return -1;
 	if (b.empty) {
 		free(b.match);
@@ -1453,12 +1161,12 @@ fail:
 
 int64_t store_job_count(struct store *st, const struct store_query *q, char **err)
 {
-	struct built b;
+	struct query_sql b;
 	sqlite3_stmt *s;
 	int64_t c = -1;
 	int rc;
 
-	if (build_query(st->db, q, "count(*)", 0, &b, err) < 0)
+	if (query_build(st->db, q, "count(*)", 0, &b, err) < 0)
 		return -1;
 	if (b.empty) {
 		free(b.match);
