@@ -51,6 +51,9 @@ run_one() {
 }
 for t in "$BUILD"/tests/test_* "$BUILD"/tests/tui_*; do
 	[ -x "$t" ] || continue
+	# a binary left in the build directory by a test since renamed or removed
+	n=$(basename "$t")
+	[ -f "tests/$n.c" ] || [ -f "tests/fuzz_${n#test_fuzz_}.c" ] || continue
 	run_one "$(basename "$t")" "$t"
 done
 for t in tests/it_*.sh; do
