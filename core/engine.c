@@ -289,6 +289,11 @@ void engine_timer_cancel(struct engine *e, uint64_t id)
 	}
 }
 
+size_t engine_timer_count(const struct engine *e)
+{
+	return e ? e->nheap : 0;
+}
+
 /* Fire timers due by now, but none added while firing (a 0 ms timer added by
  * a callback runs on the next pass, so a pass always ends). */
 static void fire_timers(struct engine *e)

@@ -90,6 +90,9 @@ void engine_unwatch_fd(struct engine *e, int fd);
 typedef void (*engine_timer_cb)(struct engine *e, void *udata);
 uint64_t engine_timer_add(struct engine *e, int64_t delay_ms, engine_timer_cb cb, void *udata);
 void engine_timer_cancel(struct engine *e, uint64_t id);
+/* How many timers are armed. An engine with none and no transfer in flight
+ * (http_active) can do nothing until it is asked to: tests wait for that. */
+size_t engine_timer_count(const struct engine *e);
 
 /* --- Requests (any role). They write the store; the driver acts on them. --- */
 
