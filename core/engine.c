@@ -108,13 +108,6 @@ struct engine {
 
 /* ---------- small helpers ---------- */
 
-int64_t engine_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void emit(struct engine *e, const struct engine_event *ev)
 {
 	if (e->cb)
@@ -268,7 +261,7 @@ uint64_t engine_timer_add(struct engine *e, int64_t delay_ms, engine_timer_cb cb
 		delay_ms = 0;
 	uint64_t id = e->next_timer_id++;
 	t = &e->heap[e->nheap++];
-	t->due = engine_now_ms() + delay_ms;
+	t->due = util_now_ms() + delay_ms;
 	t->id = id;
 	t->cb = cb;
 	t->udata = udata;
@@ -298,7 +291,7 @@ size_t engine_timer_count(const struct engine *e)
  * a callback runs on the next pass, so a pass always ends). */
 static void fire_timers(struct engine *e)
 {
-	int64_t now = engine_now_ms();
+	int64_t now = util_now_ms();
 	uint64_t limit = e->next_timer_id;
 
 	while (e->nheap && e->heap[0].due <= now) {
@@ -648,7 +641,7 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 		free(e);
 		return NULL;
 	}
-	e->next_dv_check = engine_now_ms() + DV_CHECK_VIEWER_MS;
+	e->next_dv_check = util_now_ms() + DV_CHECK_VIEWER_MS;
 	return e;
 }
 
@@ -700,13 +693,13 @@ static void forget_all(struct engine *e, int keep_submitting)
  * stays as it is in the store for the next driver. */
 static void give_up(struct engine *e)
 {
-	int64_t deadline = engine_now_ms() + FREE_DRAIN_MS;
+	int64_t deadline = util_now_ms() + FREE_DRAIN_MS;
 
 	e->closing = 1;
 	while (!e->in_step) {
 		forget_all(e, 1);
 		grave_empty(e);
-		if (!e->nlive || engine_now_ms() >= deadline)
+		if (!e->nlive || util_now_ms() >= deadline)
 			break;
 		engine_step(e, 100);
 	}
@@ -1035,7 +1028,7 @@ static void become_driver(struct engine *e)
 {
 	e->driving = 1;
 	e->last_dv = store_data_version(e->st);
-	e->next_dv_check = engine_now_ms() + DV_CHECK_DRIVER_MS;
+	e->next_dv_check = util_now_ms() + DV_CHECK_DRIVER_MS;
 	emit_simple(e, ENGINE_EV_ROLE, 0, NULL);
 	scan_store(e);
 }
@@ -1057,7 +1050,7 @@ int engine_drive(struct engine *e, int want)
 	if (e->driving)
 		return 1;
 	r = store_lock_driver(e->st, &err);
-	e->next_lock_try = engine_now_ms() + LOCK_RETRY_MS;
+	e->next_lock_try = util_now_ms() + LOCK_RETRY_MS;
 	if (r < 0) {
 		engine_message(e, 1, "driver lock: %s", err ? err : "error");
 		free(err);
@@ -1335,7 +1328,7 @@ static void periodic(struct engine *e, int64_t now)
 
 int engine_step(struct engine *e, int max_wait_ms)
 {
-	int64_t now = engine_now_ms(), due;
+	int64_t now = util_now_ms(), due;
 	int64_t timeout = max_wait_ms < 0 ? INT64_MAX : max_wait_ms;
 	struct curl_waitfd stackfds[32], *fds = stackfds;
 	struct watch *ws = NULL;
@@ -1398,7 +1391,7 @@ int engine_step(struct engine *e, int max_wait_ms)
 		}
 	}
 	fire_timers(e);
-	periodic(e, engine_now_ms());
+	periodic(e, util_now_ms());
 	/* finished jobs are freed only by the outermost pass: an inner one
 	 * (engine_step called from a callback) may have callers using them */
 	if (--e->in_step == 0)

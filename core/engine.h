@@ -76,9 +76,6 @@ void engine_wakeup(struct engine *e);
  * SIGCHLD is always caught for the local backend. 0 or -1. */
 int engine_catch_signal(struct engine *e, int signo);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-int64_t engine_now_ms(void);
-
 /* Watch fd for events (POLLIN...). cb runs from engine_step with the revents.
  * One watch per fd; watching again replaces it. 0 or -1. */
 typedef void (*engine_fd_cb)(struct engine *e, int fd, short revents, void *udata);

@@ -100,7 +100,7 @@ struct rjob {
 	struct rp *rp;
 	struct job *j;
 	uint64_t timer;
-	uint64_t req, creq;    /* in flight: run/status/retry, and cancel */
+	uint64_t req, creq;             /* in flight: run/status/retry, and cancel */
 	struct limiter_entry *qe, *cqe; /* waiting in the limiter */
 	int64_t queue_backoff;
 	int fails; /* transient failures in a row */
@@ -287,8 +287,8 @@ static void pause_endpoint(struct rp *rp, const struct http_response *r, const c
 	else
 		d = backoff_ms(rp, rp->pause_n, 1000, PAUSE_MAX_MS);
 	rp->pause_n++;
-	if (engine_now_ms() + d > rp->paused_until)
-		rp->paused_until = engine_now_ms() + d;
+	if (util_now_ms() + d > rp->paused_until)
+		rp->paused_until = util_now_ms() + d;
 	if (!rp->health.rate_limited) {
 		rp->health.rate_limited = 1;
 		engine_message(rp->e, 1,
@@ -301,11 +301,11 @@ static void pause_endpoint(struct rp *rp, const struct http_response *r, const c
 static void request_ok(struct rp *rp)
 {
 	int changed = !rp->health.reachable || rp->health.auth_failed ||
-	              (rp->health.rate_limited && engine_now_ms() >= rp->paused_until);
+	              (rp->health.rate_limited && util_now_ms() >= rp->paused_until);
 	rp->health.reachable = 1;
 	rp->health.auth_failed = 0;
 	rp->auth_reported = 0;
-	if (engine_now_ms() >= rp->paused_until) {
+	if (util_now_ms() >= rp->paused_until) {
 		rp->health.rate_limited = 0;
 		rp->pause_n = 0;
 	}
@@ -328,7 +328,7 @@ static void pump(struct rp *rp)
 	rp->pumping = 1;
 	do {
 		rp->pump_again = 0;
-		now = engine_now_ms();
+		now = util_now_ms();
 		wait = -1;
 		if (now < rp->paused_until) {
 			wait = rp->paused_until - now;
@@ -992,7 +992,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 		double frac;
 		char text[160];
 		int changed = j->state != JOB_IN_PROGRESS;
-		int64_t now = engine_now_ms();
+		int64_t now = util_now_ms();
 		parse_progress(cJSON_GetObjectItemCaseSensitive(root, "output"), &frac, text,
 		               sizeof text);
 		rj->queue_backoff = QUEUE_POLL_MIN_MS;
@@ -1300,7 +1300,7 @@ static void on_health(struct rp *rp, const struct http_response *r)
 	rp->health.workers_unhealthy = NUM(w, "unhealthy");
 #undef NUM
 	cJSON_Delete(root);
-	if (engine_now_ms() >= rp->paused_until)
+	if (util_now_ms() >= rp->paused_until)
 		rp->health.rate_limited = 0;
 	health_error(rp, NULL);
 	report_health(rp);
@@ -1726,7 +1726,7 @@ static const struct backend_ops runpod_ops = {
 struct backend *runpod_backend_new(struct engine *e, const struct config_endpoint *ep, char **err)
 {
 	struct rp *rp;
-	int64_t now = engine_now_ms();
+	int64_t now = util_now_ms();
 
 	if (!ep || ep->kind != CONFIG_RUNPOD || !ep->url || !ep->url[0]) {
 		util_set_err(err, "not a RunPod endpoint (no url)");

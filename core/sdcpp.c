@@ -1393,7 +1393,7 @@ static void run_data(struct proc *pr, int stream, const char *buf, size_t n)
 		j->progress = st->fraction;
 	if (!j->progress_text || strcmp(j->progress_text, text) != 0)
 		job_set_str(&j->progress_text, text);
-	int64_t now = engine_now_ms();
+	int64_t now = util_now_ms();
 	if (r->phase_changed || now - r->last_persist >= SDCPP_PERSIST_MS) {
 		r->last_persist = now;
 		run_set_log_tail(r, j);
@@ -1747,7 +1747,7 @@ static int run_start(struct sdcpp *sb, struct job *j)
 	j->progress = 0;
 	job_set_str(&j->progress_text, "starting");
 	run_set_log_tail(r, j);
-	r->last_persist = engine_now_ms();
+	r->last_persist = util_now_ms();
 	engine_job_update(sb->e, j);
 	return 0;
 }

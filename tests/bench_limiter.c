@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include "engine.h"
 #include "http.h"
+#include "util.h"
 #include "th.h"
 #include "engine_emu.h"
 
@@ -102,7 +103,7 @@ int main(void)
 	}
 	engine_drive(e, 1);
 	ids = calloc((size_t)njobs, sizeof *ids);
-	t0 = engine_now_ms();
+	t0 = util_now_ms();
 	c0 = cpu_s();
 	for (int i = 0; i < njobs; i++) {
 		struct job_params p;
@@ -114,9 +115,9 @@ int main(void)
 		ids[i] = engine_submit(e, &p, NULL);
 	}
 	printf("submit %d jobs: %lld ms (store + first sends)\n", njobs,
-	       (long long)(engine_now_ms() - t0));
-	deadline = engine_now_ms() + 300000;
-	while (done < njobs && engine_now_ms() < deadline) {
+	       (long long)(util_now_ms() - t0));
+	deadline = util_now_ms() + 300000;
+	while (done < njobs && util_now_ms() < deadline) {
 		engine_step(e, 1000);
 		loops++;
 		if (loops % 20 == 0 && engine_live_count(e) == 0)
@@ -128,7 +129,7 @@ int main(void)
 		job_free(j);
 	}
 	printf("jobs: %d completed of %d in %.1f s wall, %.1f s CPU, %d loop passes\n", completed,
-	       njobs, (double)(engine_now_ms() - t0) / 1000.0, cpu_s() - c0, loops);
+	       njobs, (double)(util_now_ms() - t0) / 1000.0, cpu_s() - c0, loops);
 	engine_free(e);
 	store_close(st);
 	emu_stop(&em);

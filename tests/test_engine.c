@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "th.h"
 #include "engine_emu.h"
+#include "util.h"
 #include "th_config.h"
 #include "th_net.h"
 
@@ -96,7 +97,7 @@ static void test_timers(void)
 	struct store *st;
 	struct engine *e = new_engine(&cfg, &st);
 	uint64_t c;
-	int64_t deadline = engine_now_ms() + 5000;
+	int64_t deadline = util_now_ms() + 5000;
 
 	norder = 0;
 	memset(order, 0, sizeof order);
@@ -109,7 +110,7 @@ static void test_timers(void)
 	engine_timer_cancel(e, c);
 	engine_timer_cancel(e, c);      /* twice: harmless */
 	engine_timer_cancel(e, 123456); /* unknown: harmless */
-	while (norder < 5 && engine_now_ms() < deadline)
+	while (norder < 5 && util_now_ms() < deadline)
 		engine_step(e, 200);
 	CHECK_STR(order, "bdeza");
 	free_engine(e, cfg, st);
@@ -131,7 +132,7 @@ static void test_timer_ids(void)
 	struct store *st;
 	struct engine *e = new_engine(&cfg, &st);
 	uint64_t ids[64];
-	int64_t deadline = engine_now_ms() + 5000;
+	int64_t deadline = util_now_ms() + 5000;
 	int fired = 0, wrong = 0;
 
 	memset(fired_mask, 0, sizeof fired_mask);
@@ -139,7 +140,7 @@ static void test_timer_ids(void)
 		ids[i] = engine_timer_add(e, 200 - 3 * i, tcount, &fired_mask[i]);
 	for (int i = 1; i < 64; i += 2)
 		engine_timer_cancel(e, ids[i]);
-	while (fired < 32 && engine_now_ms() < deadline) {
+	while (fired < 32 && util_now_ms() < deadline) {
 		engine_step(e, 100);
 		fired = 0;
 		for (int i = 0; i < 64; i++)
@@ -174,7 +175,7 @@ static void test_fd_watch(void)
 	struct store *st;
 	struct engine *e = new_engine(&cfg, &st);
 	int p[2];
-	int64_t deadline = engine_now_ms() + 5000;
+	int64_t deadline = util_now_ms() + 5000;
 	ssize_t r;
 
 	CHECK_INT(pipe(p), 0);
@@ -183,7 +184,7 @@ static void test_fd_watch(void)
 	CHECK_INT(engine_watch_fd(e, p[0], POLLIN, on_fd, NULL), 0); /* replaces */
 	r = write(p[1], "x", 1);
 	(void)r;
-	while (!fd_calls && engine_now_ms() < deadline)
+	while (!fd_calls && util_now_ms() < deadline)
 		engine_step(e, 200);
 	CHECK_INT(fd_calls, 1);
 	CHECK(fd_revents & POLLIN);
@@ -203,13 +204,13 @@ static void test_signal_pipe(void)
 	struct config *cfg;
 	struct store *st;
 	struct engine *e = new_engine(&cfg, &st);
-	int64_t deadline = engine_now_ms() + 5000, t0;
+	int64_t deadline = util_now_ms() + 5000, t0;
 
 	memset(ev_count, 0, sizeof ev_count);
 	last_signo = 0;
 	CHECK_INT(engine_catch_signal(e, SIGUSR1), 0);
 	raise(SIGUSR1);
-	while (!ev_count[ENGINE_EV_SIGNAL] && engine_now_ms() < deadline)
+	while (!ev_count[ENGINE_EV_SIGNAL] && util_now_ms() < deadline)
 		engine_step(e, 200);
 	CHECK_INT(ev_count[ENGINE_EV_SIGNAL], 1);
 	CHECK_INT(last_signo, SIGUSR1);
@@ -219,9 +220,9 @@ static void test_signal_pipe(void)
 	CHECK_INT(ev_count[ENGINE_EV_SIGNAL], 1);
 	/* a wakeup ends a long wait at once (bound far above any scheduling) */
 	engine_wakeup(e);
-	t0 = engine_now_ms();
+	t0 = util_now_ms();
 	engine_step(e, 20000);
-	CHECK(engine_now_ms() - t0 < 10000);
+	CHECK(util_now_ms() - t0 < 10000);
 	free_engine(e, cfg, st);
 }
 
@@ -237,10 +238,10 @@ static void on_idle(struct engine *e, void *udata)
 static int idle_passes(struct engine *e)
 {
 	int passes = 0;
-	int64_t deadline = engine_now_ms() + 5000;
+	int64_t deadline = util_now_ms() + 5000;
 	idle_fired = 0;
 	engine_timer_add(e, 300, on_idle, NULL);
-	while (!idle_fired && engine_now_ms() < deadline) {
+	while (!idle_fired && util_now_ms() < deadline) {
 		engine_step(e, -1);
 		passes++;
 	}
@@ -305,12 +306,12 @@ static void test_handover(void)
 
 	/* a's view of the store changes: a is the driver, it takes the job
 	 * (and the dead port refuses it) */
-	deadline = engine_now_ms() + 5000;
+	deadline = util_now_ms() + 5000;
 	for (;;) {
 		j = store_job_get(sa, id, NULL);
 		int done = j && job_state_is_terminal(j->state);
 		job_free(j);
-		if (done || engine_now_ms() > deadline)
+		if (done || util_now_ms() > deadline)
 			break;
 		engine_step(ea, 100);
 		engine_step(eb, 0);
@@ -324,15 +325,15 @@ static void test_handover(void)
 		CHECK_STR(j->backend, "runpod");
 	}
 	job_free(j);
-	deadline = engine_now_ms() + 5000;
-	while (!ev_count[ENGINE_EV_STORE] && engine_now_ms() < deadline)
+	deadline = util_now_ms() + 5000;
+	while (!ev_count[ENGINE_EV_STORE] && util_now_ms() < deadline)
 		engine_step(eb, 200);
 	CHECK(ev_count[ENGINE_EV_STORE] >= 1); /* the viewer saw a's writes */
 
 	/* a goes away: b takes over within its next lock tries */
 	engine_free(ea);
-	deadline = engine_now_ms() + 5000;
-	while (!engine_is_driver(eb) && engine_now_ms() < deadline)
+	deadline = util_now_ms() + 5000;
+	while (!engine_is_driver(eb) && util_now_ms() < deadline)
 		engine_step(eb, 200);
 	CHECK(engine_is_driver(eb));
 	CHECK(ev_count[ENGINE_EV_ROLE] >= 1);

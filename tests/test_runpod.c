@@ -19,6 +19,7 @@
 #include "runpod.h"
 #include "th.h"
 #include "engine_emu.h"
+#include "util.h"
 #include "th_config.h"
 
 static struct emu em;
@@ -116,14 +117,14 @@ static int nothing_pending(struct engine *e)
  * secs seconds. Returns the store's copy (caller frees) or NULL. */
 static struct job *wait_job(struct engine *e, int64_t id, int until, int secs)
 {
-	int64_t deadline = engine_now_ms() + secs * 1000;
+	int64_t deadline = util_now_ms() + secs * 1000;
 	struct job *j = NULL;
 
 	for (;;) {
 		j = store_job_get(st, id, NULL);
 		if (j && (until >= 0 ? (int)j->state == until : job_state_is_terminal(j->state)))
 			return j;
-		if (engine_now_ms() > deadline)
+		if (util_now_ms() > deadline)
 			return j;
 		job_free(j);
 		engine_step(e, 100);
@@ -151,7 +152,7 @@ static cJSON *emu_get(const char *path, const char *method)
 	struct http_request r;
 	struct got g = {0, NULL};
 	char url[256];
-	int64_t deadline = engine_now_ms() + 10000;
+	int64_t deadline = util_now_ms() + 10000;
 	cJSON *root;
 
 	snprintf(url, sizeof url, "%s%s", em.root, path);
@@ -160,7 +161,7 @@ static cJSON *emu_get(const char *path, const char *method)
 	r.method = method;
 	r.max_response = 16 << 20;
 	http_request(h, &r, on_stats, &g, NULL);
-	while (!g.done && engine_now_ms() < deadline) {
+	while (!g.done && util_now_ms() < deadline) {
 		http_poll(h, NULL, 0, 200);
 		http_perform(h);
 	}
@@ -335,7 +336,7 @@ static void test_cancel(void)
 	/* nothing of the job is left behind: no timer, no request (a poll timer
 	 * left behind would fire within 12 s; an engine with neither has nothing
 	 * left to run, so the wait ends there) */
-	for (int64_t end = engine_now_ms() + 12000; engine_now_ms() < end && !nothing_pending(e);)
+	for (int64_t end = util_now_ms() + 12000; util_now_ms() < end && !nothing_pending(e);)
 		engine_step(e, 500);
 	engine_free(e);
 
@@ -373,7 +374,7 @@ static void test_cancel_storm(void)
 			engine_cancel(e, ids[i], NULL);
 		engine_step(e, i * 37 % 200);
 	}
-	for (int64_t end = engine_now_ms() + 12000; engine_now_ms() < end && !nothing_pending(e);)
+	for (int64_t end = util_now_ms() + 12000; util_now_ms() < end && !nothing_pending(e);)
 		engine_step(e, 500);
 	for (int i = 0; i < 24; i++) {
 		struct job *j = store_job_get(st, ids[i], NULL);
@@ -462,7 +463,7 @@ static void test_retry_requested_by_viewer(void)
 static void test_429(void)
 {
 	struct engine *e = start_engine();
-	int64_t t0 = engine_now_ms(), id;
+	int64_t t0 = util_now_ms(), id;
 	struct job *j;
 
 	id = submit(e, "emu", "busy [[http429=2 queue=0 run=0.2]]", 1);
@@ -470,7 +471,7 @@ static void test_429(void)
 	CHECK(j && j->state == JOB_COMPLETED);
 	CHECK(saw_rate_limited);
 	/* two answers with Retry-After: 1 -> at least ~2 s (a lower bound only) */
-	CHECK(engine_now_ms() - t0 >= 1900);
+	CHECK(util_now_ms() - t0 >= 1900);
 	CHECK(j && job_stat(j->remote_id, "status_polls") >= 3);
 	job_free(j);
 
@@ -579,8 +580,8 @@ static void test_health(void)
 		long before = cJSON_IsNumber(n0) ? (long)n0->valuedouble : -1, after = before;
 		e = start_engine();
 		engine_health_auto(e, 200);
-		for (int64_t end = engine_now_ms() + 10000;
-		     after < before + 3 && engine_now_ms() < end;) {
+		for (int64_t end = util_now_ms() + 10000;
+		     after < before + 3 && util_now_ms() < end;) {
 			engine_step(e, 100);
 			s1 = emu_get("/_emu/stats", NULL);
 			n0 = cJSON_GetObjectItem(cJSON_GetObjectItem(s1, "ops"), "health");
@@ -788,8 +789,8 @@ static void test_save_failure(void)
 
 	cfg->images_dir = strdup("/dev/null/images");
 	id = submit(e, "emu", "disk full [[run=0.2 queue=0]]", 1);
-	deadline = engine_now_ms() + 20000;
-	while (!strstr(messages, "cannot save") && engine_now_ms() < deadline)
+	deadline = util_now_ms() + 20000;
+	while (!strstr(messages, "cannot save") && util_now_ms() < deadline)
 		engine_step(e, 100);
 	CHECK(strstr(messages, "cannot save") != NULL);
 	j = store_job_get(st, id, NULL);
@@ -834,18 +835,18 @@ static void test_cancel_during_status(void)
 	job_free(j);
 	/* the first poll goes out ~1 s after the submit and takes 1 s: cancel
 	 * once the emulator has it */
-	for (int64_t end = engine_now_ms() + 10000;
-	     engine_now_ms() < end && rid && job_stat(rid, "status_polls") < 1;)
+	for (int64_t end = util_now_ms() + 10000;
+	     util_now_ms() < end && rid && job_stat(rid, "status_polls") < 1;)
 		engine_step(e, 50);
 	CHECK_INT(engine_cancel(e, id, NULL), 0);
 	j = wait_job(e, id, -1, 30);
 	CHECK(j && j->state == JOB_CANCELLED);
 	job_free(j);
 	CHECK(engine_job(e, id) == NULL);
-	for (int64_t end = engine_now_ms() + 1500; engine_now_ms() < end;)
+	for (int64_t end = util_now_ms() + 1500; util_now_ms() < end;)
 		engine_step(e, 100);
 	polls = job_stat(rid, "status_polls");
-	for (int64_t end = engine_now_ms() + 3000; engine_now_ms() < end;)
+	for (int64_t end = util_now_ms() + 3000; util_now_ms() < end;)
 		engine_step(e, 100);
 	CHECK_INT(job_stat(rid, "status_polls"), polls);
 	j = store_job_get(st, id, NULL);
@@ -876,8 +877,8 @@ static void test_give_up_mid_flight(void)
 	job_free(j);
 	cfg->images_dir = strdup("/dev/null/images");
 	b = submit(e, "emu", pb, 1);
-	deadline = engine_now_ms() + 20000;
-	while (!strstr(messages, "cannot save") && engine_now_ms() < deadline)
+	deadline = util_now_ms() + 20000;
+	while (!strstr(messages, "cannot save") && util_now_ms() < deadline)
 		engine_step(e, 100);
 	CHECK(strstr(messages, "cannot save") != NULL);
 	CHECK_INT(engine_cancel(e, a, NULL), 0); /* a cancel request goes out */
@@ -885,10 +886,10 @@ static void test_give_up_mid_flight(void)
 	CHECK_INT(engine_drive(e, 0), 0);
 	CHECK(!engine_is_driver(e));
 	CHECK(engine_job(e, a) == NULL && engine_job(e, b) == NULL);
-	for (int64_t end = engine_now_ms() + 1500; engine_now_ms() < end;)
+	for (int64_t end = util_now_ms() + 1500; util_now_ms() < end;)
 		engine_step(e, 100);
 	polls = job_stat(rid, "status_polls");
-	for (int64_t end = engine_now_ms() + 3000; engine_now_ms() < end;)
+	for (int64_t end = util_now_ms() + 3000; util_now_ms() < end;)
 		engine_step(e, 100);
 	CHECK_INT(job_stat(rid, "status_polls"), polls);
 	j = store_job_get(st, b, NULL);

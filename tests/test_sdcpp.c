@@ -25,6 +25,7 @@
 #include "job.h"
 #include "sdcpp.h"
 #include "store.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------ */
 /* helpers */
@@ -842,8 +843,8 @@ static int64_t submit(struct env *v, const char *prompt, int count, int steps, i
  * >= 0), at most max_ms of wall time. Returns the job from the store. */
 static struct job *wait_job(struct env *v, int64_t id, int until_state, int max_ms)
 {
-	int64_t end = engine_now_ms() + max_ms;
-	while (engine_now_ms() < end) {
+	int64_t end = util_now_ms() + max_ms;
+	while (util_now_ms() < end) {
 		engine_step(v->e, 50);
 		struct job *j = store_job_get(v->st, id, NULL);
 		if (j && (job_state_is_terminal(j->state) ||

@@ -17,9 +17,11 @@
 #include <sys/ioctl.h>
 
 #include "cli.h"
+#include "backend.h"
 #include "config.h"
 #include "store.h"
 #include "text.h"
+#include "util.h"
 
 static const char *g_endpoint; /* -e NAME|URL|ID, or NULL */
 static int g_color = 1;
@@ -188,25 +190,19 @@ void cmd_fmt_time(int64_t ms, char *buf, size_t len)
 
 int cmd_parse_long(const char *s, long min, long max, long *out)
 {
-	char *end;
-	long v;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	long long v;
+	if (util_parse_ll(s, min, max, &v) < 0)
 		return -1;
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 
 int cmd_parse_i64(const char *s, int64_t *out)
 {
-	char *end;
 	long long v;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end)
+	if (util_parse_ll(s, INT64_MIN, INT64_MAX, &v) < 0)
 		return -1;
-	*out = v;
+	*out = (int64_t)v;
 	return 0;
 }
 
@@ -335,7 +331,7 @@ const struct config_endpoint *cmd_pick_endpoint(struct config *cfg, const char *
 int cmd_check_key(const struct config_endpoint *ep, const char *cmd)
 {
 	char *err = NULL, *key;
-	if (ep->kind != CONFIG_RUNPOD)
+	if (!(backend_kind_of(ep)->caps & BACKEND_NEEDS_KEY))
 		return 0;
 	key = config_api_key(ep, &err);
 	if (!key) {

@@ -18,6 +18,7 @@
 #include "job.h"
 #include "spawn.h"
 #include "store.h"
+#include "util.h"
 
 /* ---------------------------------------------------------------- driver */
 
@@ -130,7 +131,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 	if (stat(cfg->db_path, &db0) < 0)
 		memset(&db0, 0, sizeof db0);
 	for (;;) {
-		int64_t now = engine_now_ms();
+		int64_t now = util_now_ms();
 		if (r.signo)
 			break;
 		if (!engine_is_driver(r.e))

@@ -20,6 +20,7 @@
 #include "job.h"
 #include "store.h"
 #include "text.h"
+#include "util.h"
 
 /* -------------------------------------------------------------------- ls */
 
@@ -359,65 +360,6 @@ int cmd_jobs_show(struct config *cfg, int argc, char **argv)
 	store_close(st);
 	return rc;
 }
-/* Copy src to dst (through a temp file and rename). 0 or -1 with errno. */
-static int copy_file(const char *src, const char *dst)
-{
-	char tmp[PATH_MAX], buf[65536];
-	int in, out, e;
-	ssize_t n;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", dst, (long)getpid()) >= (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		e = errno;
-		close(in);
-		errno = e;
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof buf)) != 0) {
-		char *p = buf;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		while (n > 0) {
-			ssize_t w = write(out, p, (size_t)n);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				goto fail;
-			}
-			p += w;
-			n -= w;
-		}
-	}
-	if (close(out) < 0) {
-		out = -1;
-		goto fail;
-	}
-	close(in);
-	if (rename(tmp, dst) < 0) {
-		e = errno;
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	return 0;
-fail:
-	e = errno;
-	close(in);
-	if (out >= 0)
-		close(out);
-	unlink(tmp);
-	errno = e;
-	return -1;
-}
-
 int cmd_jobs_get(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -475,7 +417,7 @@ int cmd_jobs_get(struct config *cfg, int argc, char **argv)
 		base = strrchr(src, '/');
 		base = base ? base + 1 : src;
 		if (snprintf(dst, sizeof dst, "%s/%s", dir, base) >= (int)sizeof dst ||
-		    copy_file(src, dst) < 0) {
+		    util_copy_file(src, dst, 0) < 0) {
 			char *s = cmd_clean(src);
 			cmd_errf("get", "cannot copy %s: %s", s, strerror(errno));
 			free(s);

@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "backend.h"
 #include "cmd_run.h"
 #include "config.h"
 #include "engine.h"
 #include "job.h"
 #include "store.h"
+#include "util.h"
 
 int cmd_remote_cancel(struct config *cfg, int argc, char **argv)
 {
@@ -227,8 +229,8 @@ static const struct config_endpoint *endpoint_open(struct cmd_run *r, struct con
 /* Run the engine until *seen is set (by on_event), a signal comes or 30 s pass. */
 static void step_until(struct cmd_run *r, const int *seen)
 {
-	int64_t start = engine_now_ms();
-	while (!*seen && !r->signo && engine_now_ms() - start < 30000)
+	int64_t start = util_now_ms();
+	while (!*seen && !r->signo && util_now_ms() - start < 30000)
 		if (engine_step(r->e, 250) < 0)
 			break;
 }
@@ -247,7 +249,8 @@ static void print_health(const struct config_endpoint *ep, const struct engine_h
 	printf("reachable  %s%s%s\n", h->reachable ? "yes" : "no",
 	       h->auth_failed ? " (the API key was refused)" : "",
 	       h->rate_limited ? " (rate limited, backing off)" : "");
-	if (ep->kind == CONFIG_RUNPOD && h->reachable && !h->auth_failed) {
+	if ((backend_kind_of(ep)->caps & BACKEND_REMOTE_HEALTH) && h->reachable &&
+	    !h->auth_failed) {
 		printf("jobs       %ld in queue, %ld in progress, %ld completed, %ld failed, "
 		       "%ld retried\n",
 		       h->jobs_in_queue, h->jobs_in_progress, h->jobs_completed, h->jobs_failed,
@@ -272,7 +275,7 @@ static cJSON *health_json(const struct config_endpoint *ep, const struct engine_
 		return NULL;
 	cJSON_AddStringToObject(o, "endpoint", ep->name);
 	cmd_json_str(o, "url", ep->url);
-	cJSON_AddStringToObject(o, "backend", ep->kind == CONFIG_RUNPOD ? "runpod" : "local");
+	cJSON_AddStringToObject(o, "backend", backend_kind_of(ep)->name);
 	cJSON_AddBoolToObject(o, "reachable", h->reachable);
 	cJSON_AddBoolToObject(o, "auth_failed", h->auth_failed);
 	cJSON_AddBoolToObject(o, "rate_limited", h->rate_limited);

@@ -18,6 +18,7 @@
 #include "job.h"
 #include "spawn.h"
 #include "store.h"
+#include "util.h"
 
 /* ---------------------------------------------------- the engine and driver */
 
@@ -196,11 +197,11 @@ static int pending(struct cmd_run *r, const struct job *j)
 int cmd_run_until_done(struct cmd_run *r, const int64_t *ids, struct job **jobs, size_t n, int show,
                        int64_t timeout_ms)
 {
-	int64_t start = engine_now_ms(), last_read = 0;
+	int64_t start = util_now_ms(), last_read = 0;
 	int first = 1;
 
 	for (;;) {
-		int64_t now = engine_now_ms();
+		int64_t now = util_now_ms();
 		size_t live = 0;
 
 		if (first || r->dirty || now - last_read >= 1000) {

@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "job.h"
 #include "store.h"
+#include "util.h"
 
 /* ---------------------------------------------------------------- submit */
 
@@ -52,9 +53,9 @@ static int add_set(cJSON **extra, const char *kv)
  * a background driver's work. Bounded by the runsync wait plus a margin. */
 static void sync_answer_wait(struct cmd_run *r, int64_t id)
 {
-	int64_t end = engine_now_ms() + SUBMIT_SYNC_WAIT_MS + 45000;
+	int64_t end = util_now_ms() + SUBMIT_SYNC_WAIT_MS + 45000;
 
-	while (!r->signo && engine_now_ms() < end && engine_is_driver(r->e)) {
+	while (!r->signo && util_now_ms() < end && engine_is_driver(r->e)) {
 		const struct job *j = engine_job(r->e, id);
 		if (!j || (j->state != JOB_PENDING && j->state != JOB_SUBMITTING))
 			break;

@@ -21,6 +21,7 @@
 #include "cmd.h"
 #include "engine.h"
 #include "spawn.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------ demo */
 
@@ -79,16 +80,16 @@ static pid_t start_emulator(const char *script, int *port)
 			if (!getenv("SDQ_DEMO_DEBUG"))
 				dup2(null, STDERR_FILENO);
 		}
-		spawn_close_from(3);
+		util_close_fds(3, -1);
 		execl("/usr/bin/python3", "python3", script, "--port", "0", "--key", "demo-key",
 		      "--endpoint", "test", "--idle-exit", "3600", "--max-lifetime", "86400",
 		      "--quiet", (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
-	start = engine_now_ms();
+	start = util_now_ms();
 	*port = 0;
-	while (engine_now_ms() - start < 10000 && len < sizeof buf - 1) {
+	while (util_now_ms() - start < 10000 && len < sizeof buf - 1) {
 		struct pollfd pfd = {fds[0], POLLIN, 0};
 		ssize_t n;
 		char *nl;
@@ -115,18 +116,6 @@ static pid_t start_emulator(const char *script, int *port)
 		return -1;
 	}
 	return pid;
-}
-
-/* rm -r of the demo directory (only files and directories sdq made). */
-static void remove_tree(const char *path)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		execl("/bin/rm", "rm", "-rf", "--", path, (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
 }
 
 int demo_run(struct config *cfg, int argc, char **argv)
@@ -167,7 +156,7 @@ int demo_run(struct config *cfg, int argc, char **argv)
 	}
 	if ((emu = start_emulator(script, &port)) < 0) {
 		free(script);
-		remove_tree(dir);
+		util_remove_tree(dir);
 		return 1;
 	}
 	free(script);
@@ -223,7 +212,7 @@ int demo_run(struct config *cfg, int argc, char **argv)
 	if (keep) {
 		fprintf(stderr, "sdq demo: kept %s (SDQ_DATA_DIR=%s sdq ls)\n", dir, dir);
 	} else {
-		remove_tree(dir);
+		util_remove_tree(dir);
 		if (first < argc)
 			fprintf(stderr, "sdq demo: removed %s (sdq demo --keep keeps it)\n", dir);
 	}

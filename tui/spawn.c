@@ -16,17 +16,7 @@
 
 #include "config.h"
 #include "store.h"
-
-/* Close the file descriptors a detached child must not keep (the driver
- * lock above all). */
-void spawn_close_from(int lowfd)
-{
-	long max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (int fd = lowfd; fd < max; fd++)
-		close(fd);
-}
+#include "util.h"
 
 int spawn_driver(struct config *cfg)
 {
@@ -56,7 +46,7 @@ int spawn_driver(struct config *cfg)
 			dup2(null, STDIN_FILENO);
 		dup2(logfd >= 0 ? logfd : null, STDOUT_FILENO);
 		dup2(logfd >= 0 ? logfd : null, STDERR_FILENO);
-		spawn_close_from(3);
+		util_close_fds(3, -1); /* the driver lock above all */
 		execl("/proc/self/exe", "sdq", "driver", (char *)NULL);
 		_exit(127);
 	}

@@ -19,8 +19,5 @@ int spawn_driver(struct config *cfg);
  * caller knows no driver of this config can take). Call it with the engine
  * closed, so the driver lock is free. Says on stderr when it cannot. */
 void spawn_ensure_driver(struct config *cfg, struct store *st, int64_t undrivable);
-/* In a child before exec: close every descriptor from lowfd up (the driver
- * lock above all). */
-void spawn_close_from(int lowfd);
 
 #endif

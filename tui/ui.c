@@ -1823,7 +1823,7 @@ static void ui_mouse(struct ui *u)
 			 * within 400 ms) opens the detail */
 			static int64_t last_at;
 			static long last_i = -1;
-			int64_t now = engine_now_ms();
+			int64_t now = util_now_ms();
 			int pressed = (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) != 0;
 			int dbl = (ev.bstate & BUTTON1_DOUBLE_CLICKED) ||
 			          (pressed && i == last_i && now - last_at < 400);
