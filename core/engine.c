@@ -981,6 +981,8 @@ static void scan_store(struct engine *e)
 		struct job *sj = jobs[i];
 		struct live *l = live_find(e, sj->id);
 		if (!l) {
+			/* next: a job recorded by engine_submit_opts (any process)
+			 * goes to its backend's drive */
 			jobs[i] = NULL;
 			track(e, sj);
 			continue;
@@ -1120,6 +1122,8 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 	}
 	j->state = JOB_PENDING;
 	j->created_at = job_now_ms();
+	/* next: the store hands the job to the driver (scan_store, in any
+	 * process; track below when this one drives). HACKING.md has the trail. */
 	if (store_job_add(e->st, j, err) < 0) {
 		job_free(j);
 		return 0;

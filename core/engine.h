@@ -1,7 +1,7 @@
 /*
  * engine.h: the single event loop and the driver.
  *
- * One thread, one wait (DESIGN.md "The event loop"). The engine owns the
+ * One thread, one wait (HACKING.md, "One loop"). The engine owns the
  * libcurl multi handle (through http.h), the timers, the watched file
  * descriptors (a front end's tty, local children's pipes), a self-pipe for
  * signals, and the backends (one per configured endpoint, created when first
@@ -9,7 +9,7 @@
  * the next timer and the caller's deadline, then runs transfers, fd callbacks
  * and timers, and reports what happened through one callback.
  *
- * Driver and viewer (DESIGN.md "One driver, many viewers"): the engine that
+ * Driver and viewer (HACKING.md, "Driver and viewers"): the engine that
  * holds the store's driver lock drives every live job in the store: it sends
  * PENDING jobs, polls remote ones, runs local ones, saves results, and acts on
  * cancel/retry requests written by any process. An engine without the lock is

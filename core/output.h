@@ -9,6 +9,7 @@
  * whose decoded bytes are a PNG, JPEG, WebP or GIF; a data:image/...;base64,
  * URI; or an http(s) URL (to be fetched by the caller, see engine/runpod).
  * Metadata found beside an image in the same object (seed, filename) is kept.
+ * Where extracting and saving sit in a job's trail: HACKING.md.
  */
 #ifndef SDQ_OUTPUT_H
 #define SDQ_OUTPUT_H
