@@ -48,6 +48,10 @@ struct ptyterm {
 	int dcs_row, dcs_col;
 	struct ptyterm_capture *caps;
 	size_t ncaps;
+	/* the sixel layer: images placed, and per cell the image showing there */
+	struct ptyterm_image *imgs;
+	size_t nimgs;
+	int *owner; /* rows * cols: image index + 1, 0 for none */
 };
 
 static int64_t pt_now_ms(void)
@@ -97,7 +101,50 @@ static int pt_settermprop(VTermProp prop, VTermValue *val, void *user)
 	return 1;
 }
 
+/* Text written or erased in a rectangle: the pixels of any image there go. */
+static int pt_damage(VTermRect r, void *user)
+{
+	struct ptyterm *pt = user;
+	if (!pt->owner)
+		return 1;
+	for (int y = r.start_row < 0 ? 0 : r.start_row; y < r.end_row && y < pt->rows; y++)
+		for (int x = r.start_col < 0 ? 0 : r.start_col; x < r.end_col && x < pt->cols; x++)
+			pt->owner[y * pt->cols + x] = 0;
+	return 1;
+}
+
+/* A scroll (or an insert/delete of lines or characters) moves the pixels
+ * with the text, as xterm does; libvterm then reports the uncovered cells
+ * as damage. */
+static int pt_moverect(VTermRect dest, VTermRect src, void *user)
+{
+	struct ptyterm *pt = user;
+	int h = dest.end_row - dest.start_row, w = dest.end_col - dest.start_col;
+	if (!pt->owner || h <= 0 || w <= 0)
+		return 1;
+	int *tmp = malloc(sizeof *tmp * (size_t)h * (size_t)w);
+	if (!tmp)
+		return 0;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			int sy = src.start_row + y, sx = src.start_col + x;
+			tmp[y * w + x] = sy >= 0 && sy < pt->rows && sx >= 0 && sx < pt->cols
+			                     ? pt->owner[sy * pt->cols + sx]
+			                     : 0;
+		}
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			int dy = dest.start_row + y, dx = dest.start_col + x;
+			if (dy >= 0 && dy < pt->rows && dx >= 0 && dx < pt->cols)
+				pt->owner[dy * pt->cols + dx] = tmp[y * w + x];
+		}
+	free(tmp);
+	return 1;
+}
+
 static const VTermScreenCallbacks pt_screen_cbs = {
+    .damage = pt_damage,
+    .moverect = pt_moverect,
     .settermprop = pt_settermprop,
 };
 
@@ -123,6 +170,7 @@ struct ptyterm *ptyterm_start(char *const argv[], char *const env[], int cols, i
 	vterm_screen_enable_altscreen(pt->vs, 1);
 	vterm_screen_set_callbacks(pt->vs, &pt_screen_cbs, pt);
 	vterm_screen_reset(pt->vs, 1);
+	pt->owner = calloc((size_t)rows * (size_t)cols, sizeof *pt->owner);
 
 	struct winsize ws = {(unsigned short)rows, (unsigned short)cols,
 	                     (unsigned short)(cols * pt->cell_w),
@@ -204,6 +252,10 @@ int ptyterm_stop(struct ptyterm *pt)
 	for (size_t i = 0; i < pt->ncaps; i++)
 		free(pt->caps[i].data);
 	free(pt->caps);
+	for (size_t i = 0; i < pt->nimgs; i++)
+		free((char *)pt->imgs[i].data);
+	free(pt->imgs);
+	free(pt->owner);
 	free(pt->dcs);
 	free(pt->da1);
 	free(pt);
@@ -236,8 +288,48 @@ static void pt_dcs_add(struct ptyterm *pt, const char *s, size_t len)
 	pt->dcs_len += len;
 }
 
+/* A sixel DCS (ESC P params q ...) just ended at the cursor (row, col):
+ * its size from the raster attributes ("Pan;Pad;Ph;Pv), the cells under it
+ * now show it. */
+static void pt_place_image(struct ptyterm *pt, const char *d, size_t len, int row, int col)
+{
+	size_t i = 2;
+	while (i < len && ((d[i] >= '0' && d[i] <= '9') || d[i] == ';'))
+		i++;
+	if (i >= len || d[i] != 'q')
+		return; /* not a sixel image */
+	const char *ra = memchr(d + i, '"', len - i);
+	int pan, pad, w = 0, h = 0;
+	if (!ra || sscanf(ra + 1, "%d;%d;%d;%d", &pan, &pad, &w, &h) != 4 || w <= 0 || h <= 0)
+		return;
+	struct ptyterm_image *im = realloc(pt->imgs, (pt->nimgs + 1) * sizeof *im);
+	if (!im)
+		return;
+	pt->imgs = im;
+	im = &pt->imgs[pt->nimgs];
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return;
+	memcpy(copy, d, len);
+	copy[len] = 0;
+	im->data = copy;
+	im->len = len;
+	im->row = row;
+	im->col = col;
+	im->w = w;
+	im->h = h;
+	im->cols = (w + pt->cell_w - 1) / pt->cell_w;
+	im->rows = (h + pt->cell_h - 1) / pt->cell_h;
+	pt->nimgs++;
+	for (int y = row; pt->owner && y < row + im->rows && y < pt->rows; y++)
+		for (int x = col; x < col + im->cols && x < pt->cols; x++)
+			if (y >= 0 && x >= 0)
+				pt->owner[y * pt->cols + x] = (int)pt->nimgs;
+}
+
 static void pt_dcs_end(struct ptyterm *pt)
 {
+	pt_place_image(pt, pt->dcs, pt->dcs_len, pt->dcs_row, pt->dcs_col);
 	struct ptyterm_capture *c = realloc(pt->caps, (pt->ncaps + 1) * sizeof *c);
 	if (!c)
 		return;
@@ -640,6 +732,9 @@ int ptyterm_resize(struct ptyterm *pt, int cols, int rows)
 	vterm_screen_flush_damage(pt->vs);
 	pt->cols = cols;
 	pt->rows = rows;
+	/* a resized terminal keeps no image where it was (xterm clears them) */
+	free(pt->owner);
+	pt->owner = calloc((size_t)rows * (size_t)cols, sizeof *pt->owner);
 	if (ioctl(pt->fd, TIOCSWINSZ, &ws) < 0)
 		return -1;
 	return 0;
@@ -700,4 +795,33 @@ int ptyterm_wait_exit(struct ptyterm *pt, int timeout_ms)
 int ptyterm_pid(struct ptyterm *pt)
 {
 	return (int)pt->pid;
+}
+
+int ptyterm_image_at(struct ptyterm *pt, int row, int col)
+{
+	if (!pt->owner || row < 0 || row >= pt->rows || col < 0 || col >= pt->cols)
+		return -1;
+	return pt->owner[row * pt->cols + col] - 1;
+}
+
+const struct ptyterm_image *ptyterm_image(struct ptyterm *pt, int idx)
+{
+	return idx >= 0 && (size_t)idx < pt->nimgs ? &pt->imgs[idx] : NULL;
+}
+
+int ptyterm_image_intact(struct ptyterm *pt, int idx)
+{
+	const struct ptyterm_image *im = ptyterm_image(pt, idx);
+	if (!im)
+		return 0;
+	for (int y = im->row; y < im->row + im->rows && y < pt->rows; y++)
+		for (int x = im->col; x < im->col + im->cols && x < pt->cols; x++)
+			if (ptyterm_image_at(pt, y, x) != idx)
+				return 0;
+	return 1;
+}
+
+size_t ptyterm_nimages(struct ptyterm *pt)
+{
+	return pt->nimgs;
 }

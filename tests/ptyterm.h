@@ -105,6 +105,30 @@ size_t ptyterm_ncaptures(struct ptyterm *pt);
 const struct ptyterm_capture *ptyterm_capture(struct ptyterm *pt, size_t i);
 void ptyterm_clear_captures(struct ptyterm *pt);
 
+/* The sixel layer: a model of what a sixel terminal such as xterm shows.
+ * Each sixel image (a captured DCS with raster attributes) covers the cells
+ * under its pixels, from the cursor cell, ceil(w / cell_w) x ceil(h / cell_h)
+ * (clipped to the screen). A cell keeps showing the image until text is
+ * written into it or it is erased (EL, EL1, ED, ECH: whatever libvterm reports
+ * as damage) or another image covers it; a scroll moves it with the text; a
+ * resize drops every image. Images are numbered from 0 in the order drawn
+ * and kept (data included) until ptyterm_stop; ptyterm_clear_captures does
+ * not touch them. */
+struct ptyterm_image {
+	const char *data; /* the DCS, ESC P ... ESC \ */
+	size_t len;
+	int row, col;   /* top-left cell */
+	int rows, cols; /* cells covered */
+	int w, h;       /* pixels */
+};
+/* The image showing in cell (row, col), or -1. */
+int ptyterm_image_at(struct ptyterm *pt, int row, int col);
+/* Image idx (borrowed until ptyterm_stop), or NULL. */
+const struct ptyterm_image *ptyterm_image(struct ptyterm *pt, int idx);
+/* 1 if every on-screen cell image idx covered still shows it. */
+int ptyterm_image_intact(struct ptyterm *pt, int idx);
+size_t ptyterm_nimages(struct ptyterm *pt);
+
 /* 1 while the child has the alternate screen on (curses running). */
 int ptyterm_altscreen(struct ptyterm *pt);
 /* 1 if the pty's line discipline is in its normal cooked mode (ICANON, ECHO

@@ -87,6 +87,7 @@ struct preview {
 	int pending;          /* slots wait to be drawn */
 	int need_frame;       /* something needs a new frame from the UI (an error to show) */
 	int hidden;
+	int idc_off; /* insert/delete character turned off (sixel) */
 
 	struct bentry *bcache;
 	size_t bbytes;
@@ -312,84 +313,82 @@ static int slots_equal(const struct slot *a, size_t na, const struct slot *b, si
 	return 1;
 }
 
-/* Replace the wanted sixel set (takes ownership of ns). Unchanged: nothing
- * happens and the images on screen stay. Changed: the old images are erased
- * now and the new ones drawn once the selection has been still a while. */
-/* A hash of screen row r of w (curscr or newscr), and whether it is blank.
- * The window's cursor is left where it was: curscr's is curses' idea of the
- * real cursor. */
-static unsigned long row_hash(WINDOW *w, int r, chtype *buf, int n, int *blank)
+/* A hash of screen row r of w (curscr or newscr), from every cell's
+ * characters, attributes and colour. The window's cursor is left where it
+ * was: curscr's is curses' idea of the real cursor. */
+static unsigned long row_hash(WINDOW *w, int r, cchar_t *buf, int n)
 {
 	unsigned long h = 1469598103u;
 	int cy, cx;
 
 	getyx(w, cy, cx);
-	n = mvwinchnstr(w, r, 0, buf, n);
+	memset(buf, 0, sizeof *buf * (size_t)n);
+	mvwin_wchnstr(w, r, 0, buf, n);
 	wmove(w, cy, cx);
-	*blank = 1;
 	for (int i = 0; i < n; i++) {
-		h = (h ^ (unsigned long)buf[i]) * 1099511628211u;
-		if ((buf[i] & A_CHARTEXT) != ' ' || (buf[i] & A_ATTRIBUTES) != 0)
-			*blank = 0;
+		const unsigned char *p = (const unsigned char *)&buf[i];
+
+		for (size_t k = 0; k < sizeof buf[i]; k++)
+			h = (h ^ p[k]) * 1099511628211u;
 	}
 	return h;
 }
 
+/* How many of h[0..L) equal v. */
+static int hash_count(const unsigned long *h, int L, unsigned long v)
+{
+	int c = 0;
+
+	for (int i = 0; i < L; i++)
+		c += h[i] == v;
+	return c;
+}
+
 /* Will the next doupdate move lines (a scroll region, insert/delete line)?
- * Curses does that when a changed row of newscr equals another row of
- * curscr, e.g. the jobs table scrolling or growing at the top. Erring on the
- * side of yes costs one re-sent image. */
+ * ncurses (hashmap.c) pairs a changed new line with an old line at another
+ * row when that content occurs exactly once on each screen, grows such
+ * pairs into runs over the lines around them and scrolls the runs that are
+ * long enough. Any pair may grow, so any pair counts here: the jobs table
+ * growing at the top does it; a gallery never makes one (see
+ * preview_gallery). Erring on the side of yes costs a re-sent image. */
 static int screen_will_shift(void)
 {
 	int n = COLS, L = LINES, shift = 0;
 	unsigned long *ho, *hn;
-	int *bn;
-	chtype *buf;
+	cchar_t *buf;
 
 	if (!curscr || !newscr || n <= 0 || L <= 1)
 		return 0;
 	ho = malloc(sizeof *ho * (size_t)L);
 	hn = malloc(sizeof *hn * (size_t)L);
-	bn = malloc(sizeof *bn * (size_t)L);
 	buf = malloc(sizeof *buf * ((size_t)n + 1));
-	if (ho && hn && bn && buf) {
+	if (ho && hn && buf) {
 		for (int r = 0; r < L; r++) {
-			int b;
-
-			ho[r] = row_hash(curscr, r, buf, n, &b);
-			hn[r] = row_hash(newscr, r, buf, n, &bn[r]);
+			ho[r] = row_hash(curscr, r, buf, n);
+			hn[r] = row_hash(newscr, r, buf, n);
 		}
-		for (int r = 0; r < L && !shift; r++) {
-			if (hn[r] == ho[r] || bn[r])
-				continue;
-			for (int o = 0; o < L && !shift; o++)
-				shift = o != r && hn[r] == ho[o];
-		}
+		for (int r = 0; r < L && !shift; r++)
+			shift = hn[r] != ho[r] && hash_count(hn, L, hn[r]) == 1 &&
+			        hash_count(ho, L, hn[r]) == 1;
+	} else {
+		shift = 1;
 	}
 	free(ho);
 	free(hn);
-	free(bn);
 	free(buf);
 	return shift;
 }
 
+/* Replace the wanted sixel set (takes ownership of ns). Unchanged: nothing
+ * happens here and the images on screen stay (preview_update sends again
+ * those the frame writes over). Changed: the old images are erased now and
+ * the new ones drawn once the selection has been still a while. */
 static void set_slots(struct preview *pv, struct slot *ns, size_t n)
 {
-	int drawn = 0;
-
 	pv->hidden = 0;
 	if (slots_equal(pv->slots, pv->nslots, ns, n)) {
 		slots_free(ns, n);
-		for (size_t i = 0; i < pv->nslots; i++)
-			drawn |= pv->slots[i].drawn;
-		if (drawn && screen_will_shift()) {
-			/* blank the images before curses scrolls (see erase_drawn)
-			 * and send them again right after this frame */
-			erase_drawn(pv);
-			pv->pending = 1;
-			pv->changed_at = util_now_ms() - PREVIEW_IDLE_MS;
-		}
-		return;
+		return; /* preview_update checks what the frame does to them */
 	}
 	erase_drawn(pv);
 	slots_free(pv->slots, pv->nslots);
@@ -397,6 +396,154 @@ static void set_slots(struct preview *pv, struct slot *ns, size_t n)
 	pv->nslots = n;
 	pv->changed_at = util_now_ms();
 	pv->pending = n > 0;
+}
+
+/* What the next doupdate may rewrite on one screen row: up to three column
+ * ranges, [a, b] inclusive (a > b: none). */
+struct row_span {
+	int a[3], b[3];
+};
+
+/* A cell curses may clear with an erase (a space, no attribute but maybe a
+ * colour: the terminal's background colour erase), and one it surely treats
+ * as blank (a space, no attribute, no colour). */
+static int cell_blank_loose(const cchar_t *c)
+{
+	return c->chars[0] == L' ' && c->chars[1] == 0 && (c->attr & A_ATTRIBUTES & ~A_COLOR) == 0;
+}
+
+static int cell_blank_strict(const cchar_t *c)
+{
+	return cell_blank_loose(c) && (c->attr & A_COLOR) == 0 && c->ext_color == 0;
+}
+
+/* Row r of w (curscr or newscr) into buf (n cells), its cursor left where
+ * it was: curscr's is curses' idea of where the real cursor is. */
+static void row_cells(WINDOW *w, int r, cchar_t *buf, int n)
+{
+	int cy, cx;
+
+	getyx(w, cy, cx);
+	memset(buf, 0, sizeof *buf * (size_t)n);
+	mvwin_wchnstr(w, r, 0, buf, n);
+	wmove(w, cy, cx);
+}
+
+/* The cells of row r that ncurses' TransformLine may write or erase, given
+ * the old (curscr) and new (newscr) row: every cell from the first to the
+ * last that differ (it rewrites equal cells in between rather than move the
+ * cursor), from the start of the line when the new line starts later (clear
+ * to the beginning, EL1), to the end when it ends sooner (EL). Insert and
+ * delete character are off (preview_update), so nothing else moves. 0 when
+ * the row does not change at all. */
+static int row_touched(const cchar_t *o, const cchar_t *nw, int n, struct row_span *sp)
+{
+	int fd = -1, ld = -1, of = n, nf = n, ol = -1, nl = -1;
+
+	for (int i = 0; i < n; i++) {
+		if (memcmp(&o[i], &nw[i], sizeof o[i]) != 0) {
+			if (fd < 0)
+				fd = i;
+			ld = i;
+		}
+		if (!cell_blank_strict(&o[i])) {
+			if (of == n)
+				of = i;
+			ol = i;
+		}
+		if (!cell_blank_loose(&nw[i])) {
+			if (nf == n)
+				nf = i;
+			nl = i;
+		}
+	}
+	for (int k = 0; k < 3; k++) {
+		sp->a[k] = 1;
+		sp->b[k] = 0;
+	}
+	if (fd < 0)
+		return 0;
+	sp->a[0] = fd;
+	sp->b[0] = ld;
+	if (nf > of) {
+		sp->a[1] = 0;
+		sp->b[1] = nf - 1;
+	}
+	if (ol > nl) {
+		sp->a[2] = nl + 1;
+		sp->b[2] = n - 1;
+	}
+	return 1;
+}
+
+/* Before a doupdate: mark every drawn image whose cells that doupdate may
+ * rewrite (a changed row's spans, a clear to the end of the screen, a full
+ * repaint) as no longer drawn, to be sent again right after it. Returns how
+ * many. */
+static int invalidate_touched(struct preview *pv)
+{
+	int L = LINES, n = COLS, count = 0, all, bottom;
+	cchar_t *o, *nw;
+	struct row_span *sp;
+	unsigned char *ch;
+
+	if (!curscr || !newscr || L <= 0 || n <= 0)
+		return 0;
+	all = is_cleared(curscr) || is_cleared(newscr);
+	o = malloc(sizeof *o * ((size_t)n + 1));
+	nw = malloc(sizeof *nw * ((size_t)n + 1));
+	sp = malloc(sizeof *sp * (size_t)L);
+	ch = calloc((size_t)L, 1);
+	if (!o || !nw || !sp || !ch) {
+		all = 1;
+	} else if (!all) {
+		/* a clear to the end of the screen (ClrBottom) from the first of
+		 * the bottom rows that are blank in newscr, if any of them changes */
+		int any = 0;
+
+		bottom = L;
+		for (int r = 0; r < L; r++) {
+			int blank = 1;
+
+			row_cells(curscr, r, o, n);
+			row_cells(newscr, r, nw, n);
+			ch[r] = (unsigned char)row_touched(o, nw, n, &sp[r]);
+			for (int i = 0; i < n && blank; i++)
+				blank = cell_blank_loose(&nw[i]);
+			if (!blank)
+				bottom = r + 1;
+		}
+		for (int r = bottom; r < L; r++)
+			any |= ch[r];
+		for (int r = bottom; any && r < L; r++) {
+			ch[r] = 1;
+			sp[r].a[0] = 0;
+			sp[r].b[0] = n - 1;
+		}
+	}
+	for (size_t i = 0; i < pv->nslots; i++) {
+		struct slot *s = &pv->slots[i];
+		int hit = all;
+
+		if (!s->drawn)
+			continue;
+		for (int r = s->y; !hit && r < s->y + s->rows && r < L; r++) {
+			if (r < 0 || !ch[r])
+				continue;
+			for (int k = 0; k < 3 && !hit; k++)
+				hit = sp[r].a[k] <= sp[r].b[k] && sp[r].a[k] < s->x + s->cols &&
+				      sp[r].b[k] >= s->x;
+		}
+		if (hit) {
+			s->drawn = 0;
+			count++;
+		}
+	}
+	free(o);
+	free(nw);
+	free(sp);
+	free(ch);
+	return count;
 }
 
 /* ---------------------------------------------------------------- text */
@@ -1010,7 +1157,7 @@ static int ob_add(struct obuf *o, const void *p, size_t n)
 	return 0;
 }
 
-void preview_flush(struct preview *pv)
+static void preview_flush(struct preview *pv)
 {
 	struct obuf o = {0};
 	long long start;
@@ -1066,6 +1213,37 @@ void preview_flush(struct preview *pv)
 	free(o.b);
 }
 
+void preview_update(struct preview *pv)
+{
+	int drawn = 0;
+
+	if (pv && pv->ti.graphics == TERM_GFX_SIXEL) {
+		if (!pv->idc_off) {
+			/* insert/delete character would slide images sideways in
+			 * some terminals and make the rewritten cells unknowable */
+			idcok(stdscr, FALSE);
+			pv->idc_off = 1;
+		}
+		for (size_t i = 0; i < pv->nslots; i++)
+			drawn |= pv->slots[i].drawn;
+		if (drawn && !pv->hidden && screen_will_shift()) {
+			/* blank the images before curses scrolls (see erase_drawn)
+			 * and send them again right after this frame */
+			erase_drawn(pv);
+			drawn = 0;
+			pv->pending = 1;
+			pv->changed_at = util_now_ms() - PREVIEW_IDLE_MS;
+		}
+		if (drawn && !pv->hidden && invalidate_touched(pv) > 0) {
+			/* these were on screen: no idle wait to send them again */
+			pv->pending = 1;
+			pv->changed_at = util_now_ms() - PREVIEW_IDLE_MS;
+		}
+	}
+	doupdate();
+	preview_flush(pv);
+}
+
 /* ---------------------------------------------------------- fullscreen */
 
 int preview_fullscreen(struct preview *pv, const struct job *j)
@@ -1108,8 +1286,7 @@ int preview_fullscreen(struct preview *pv, const struct job *j)
 				draw_progress(fw, 2, 1, LINES - 3, COLS - 2, j);
 		}
 		wnoutrefresh(fw);
-		doupdate();
-		preview_flush(pv);
+		preview_update(pv);
 		wait = preview_wants_redraw_in_ms(pv);
 		wtimeout(fw, wait < 0 ? -1 : wait);
 		ch = wgetch(fw);
@@ -1207,14 +1384,23 @@ void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t 
 		const char *path = NULL;
 
 		if (i == sel) {
-			WINDOW *b = derwin(win, th + 2, tw + 2, cy, cx);
+			/* the selection: a line with the job's number above the
+			 * thumbnail and its label reversed below; no sides. A
+			 * side would change rows the thumbnails are on, and
+			 * curses clears such rows to their start or end, wiping
+			 * the sixel pixels of a whole row of tiles. The number
+			 * keeps the line unlike any other, so curses never
+			 * scrolls the screen to move it (scrolling moves the
+			 * pixels too). */
+			char num[32];
 
-			if (b) {
-				wattron(b, A_BOLD);
-				box(b, 0, 0);
-				wattroff(b, A_BOLD);
-				delwin(b);
-			}
+			snprintf(num, sizeof num, " #%lld ", j ? (long long)j->id : 0LL);
+			wattron(win, A_BOLD);
+			mvwaddch(win, cy, cx, ACS_ULCORNER);
+			whline(win, ACS_HLINE, tw);
+			mvwaddch(win, cy, cx + tw + 1, ACS_URCORNER);
+			put_text(win, cy, cx + 2, tw - 2, num, A_BOLD);
+			wattroff(win, A_BOLD);
 		}
 		if (!j)
 			continue;

@@ -5,8 +5,12 @@
  *
  * Protocol with the dashboard (ui.c): every frame, the dashboard lays out its
  * windows and calls preview_place() for the pane (or preview_hide()), draws
- * everything with curses, calls doupdate(), and then preview_flush(), which
- * writes any sixel image to the tty in one write(). When something covers
+ * everything with curses (wnoutrefresh), and calls preview_update() instead
+ * of doupdate(): it finds the images whose cells that doupdate may write
+ * over (curses clears lines to their start or end, ESC [ 1 K / ESC [ K, and
+ * on a sixel terminal that wipes the pixels under them), runs doupdate(),
+ * then writes every sixel image that is new or was written over to the tty
+ * in one write(). When something covers
  * the pane (a popup, the help screen) the dashboard calls preview_hide() before
  * drawing the popup; after a resize or a full repaint it calls
  * preview_invalidate(). Half-block previews are ordinary curses cells drawn
@@ -32,7 +36,7 @@ const struct term_info *preview_term(struct preview *pv);
 /* Show job j (copied: its images, or its progress while it runs; NULL: show
  * nothing) in the screen rectangle of win, which the caller has erased. Draws
  * half-blocks/progress/text into win now; a sixel image is queued for
- * preview_flush(). Cheap when nothing changed (cached by image and size). */
+ * preview_update(). Cheap when nothing changed (cached by image and size). */
 void preview_place(struct preview *pv, WINDOW *win, const struct job *j);
 /* The pane is gone or covered: the next flush draws nothing, and the cells
  * where an image was are really rewritten by curses (redrawwin). */
@@ -40,12 +44,14 @@ void preview_hide(struct preview *pv);
 /* After a resize or a full repaint: re-read the cell size, forget what is on
  * screen, draw again at the next flush. */
 void preview_invalidate(struct preview *pv);
-/* Call right after doupdate(): write the queued sixel image, cursor saved and
- * restored, as one write. */
-void preview_flush(struct preview *pv);
+/* Call instead of doupdate() once every window is wnoutrefresh'ed: images
+ * that this doupdate writes over (compared row by row, curscr against
+ * newscr) are marked to be sent again, doupdate() runs, and then the queued
+ * sixel images go out, cursor saved and restored, as one write. */
+void preview_update(struct preview *pv);
 /* A new image waits until the selection has been still for ~100 ms (no
  * sixel streaming while the user scrolls). Milliseconds until the UI should
- * run a frame (place, doupdate, flush) again for it; 0: now; -1: nothing
+ * run a frame (place, preview_update) again for it; 0: now; -1: nothing
  * pending. Use it in the loop's wait timeout. */
 int preview_wants_redraw_in_ms(struct preview *pv);
 

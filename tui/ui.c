@@ -1203,8 +1203,7 @@ static void ui_paint(struct ui *u)
 	} else {
 		curs_set(0);
 	}
-	doupdate();
-	preview_flush(u->pv);
+	preview_update(u->pv);
 }
 
 /* --- actions --- */
@@ -1908,6 +1907,12 @@ static void ui_key(struct ui *u, int code, int is_key)
 	if (u->too_small) {
 		if (!is_key && code == 'q')
 			u->quit = 1;
+		return;
+	}
+	/* Ctrl-L repaints everything, images included, in every view (the
+	 * key table lists it under the jobs table) */
+	if (!is_key && code == 0x0c && u->mode != M_INPUT) {
+		u->dirty |= D_LAYOUT | D_FULL;
 		return;
 	}
 	/* a key press ends an error message's stay soon after */
