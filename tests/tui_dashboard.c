@@ -5,7 +5,8 @@
  * Covers: opening with and without an endpoint; compose + submit and the job
  * moving IN_QUEUE -> IN_PROGRESS -> COMPLETED with no key pressed; the detail
  * pane; a job submitted by another process showing up; cancel (with its
- * confirmation); search as you type; the state filter; help listing every
+ * confirmation); search as you type; the state filter; the image viewer
+ * leaving jobs moving; help listing every
  * binding of the key table; resize; mouse selection; NO_COLOR; quitting (and
  * SIGTERM) restoring the terminal. No timing assertions: waits are generous
  * upper bounds.
@@ -634,6 +635,42 @@ static void test_paging_and_live_marker(void)
 	quit_and_check(pt);
 }
 
+/* The image viewer (v) is a mode of the loop: a job submitted meanwhile is
+ * sent, polled and its image saved while the viewer stays open. */
+static void test_viewer_keeps_jobs_moving(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(100, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	compose(pt, "first picture [[queue=0 run=0]]");
+	WAIT_TEXT(pt, "COMPLETED");
+	ptyterm_send(pt, "v");
+	WAIT_TEXT(pt, "image 1/1");
+	/* another shell submits; this dashboard is the driver */
+	CHECK_INT(cli_submit("finishes behind the viewer [[queue=1 run=1 steps=2]]"), 0);
+	char db[4400];
+	struct store *st = store_open(db_path(db, sizeof db), NULL);
+	int done = 0;
+	for (int waited = 0; st && !done && waited < 3 * WAIT_MS; waited += 100) {
+		struct job *j = store_job_get(st, 2, NULL);
+		struct stat sb;
+		done = j && j->state == JOB_COMPLETED && j->n_outputs > 0 && j->outputs[0].path &&
+		       stat(j->outputs[0].path, &sb) == 0 && sb.st_size > 0;
+		job_free(j);
+		ptyterm_pump(pt, 100);
+	}
+	store_close(st);
+	if (!CHECK(done))
+		dump(pt, "job 2 never completed behind the viewer");
+	/* ... and the viewer was open all along */
+	CHECK(ptyterm_find(pt, "image 1/1", NULL, NULL));
+	ptyterm_key(pt, "Esc");
+	WAIT_TEXT(pt, "finishes behind");
+	CHECK(!ptyterm_find(pt, "image 1/1", NULL, NULL));
+	quit_and_check(pt);
+}
+
 /* s saves, o opens through $SDQ_OPEN, d deletes (asking about the files), R retries. */
 static void test_save_open_delete_retry(void)
 {
@@ -891,6 +928,7 @@ int main(void)
 	TH_RUN(test_quit_asks_about_local_jobs);
 	TH_RUN(test_paging_and_live_marker);
 	TH_RUN(test_save_open_delete_retry);
+	TH_RUN(test_viewer_keeps_jobs_moving);
 	emu_stop();
 	return th_done("tui_dashboard");
 }

@@ -66,6 +66,10 @@ static const struct keys_binding keys[] = {
 	{KEYS_GALLERY, KA_GAL_OPEN, {'\r', '\n', KEY_ENTER, 'v'}, "Enter v",
 	 "view the selected image full screen"},
 	{KEYS_GALLERY, KA_GAL_CLOSE, {27, 't', 'q'}, "Esc t q", "back to the jobs table"},
+	/* image viewer */
+	{KEYS_VIEW, KA_VIEW_PREV, {KEY_LEFT, 'h', KEY_PPAGE}, "h Left", "previous image of the job"},
+	{KEYS_VIEW, KA_VIEW_NEXT, {KEY_RIGHT, 'l', KEY_NPAGE, ' '}, "l Right", "next image of the job"},
+	{KEYS_VIEW, KA_VIEW_CLOSE, {27, 'q', 'v'}, "Esc q v", "back (any other key too); jobs go on meanwhile"},
 };
 /* clang-format on */
 
@@ -96,6 +100,8 @@ const char *keys_context_name(enum keys_context ctx)
 		return "Compose";
 	case KEYS_GALLERY:
 		return "Gallery";
+	case KEYS_VIEW:
+		return "Image viewer";
 	default:
 		return "";
 	}

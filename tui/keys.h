@@ -13,6 +13,7 @@ enum keys_context {
 	KEYS_MAIN,    /* the jobs table */
 	KEYS_COMPOSE, /* the compose form */
 	KEYS_GALLERY, /* the thumbnail gallery */
+	KEYS_VIEW,    /* the full-screen image viewer */
 	KEYS_CONTEXT_COUNT
 };
 
@@ -30,6 +31,8 @@ enum keys_action {
 	KA_BACKSPACE, KA_DELETE_CHAR, KA_KILL_WORD, KA_KILL_BOL, KA_KILL_EOL, KA_NEWLINE,
 	/* gallery */
 	KA_GAL_LEFT, KA_GAL_RIGHT, KA_GAL_UP, KA_GAL_DOWN, KA_GAL_OPEN, KA_GAL_CLOSE,
+	/* image viewer */
+	KA_VIEW_PREV, KA_VIEW_NEXT, KA_VIEW_CLOSE,
 };
 /* clang-format on */
 

@@ -1246,73 +1246,36 @@ void preview_update(struct preview *pv)
 
 /* ---------------------------------------------------------- fullscreen */
 
-int preview_fullscreen(struct preview *pv, const struct job *j)
+void preview_view(struct preview *pv, WINDOW *win, const struct job *j, int k)
 {
-	WINDOW *fw;
-	int k = 0, ch = 0, n;
+	int wy, wx, rows, cols, n;
+	char head[256];
 
-	if (!pv)
-		return ERR;
+	if (!pv || !win)
+		return;
+	getbegyx(win, wy, wx);
+	getmaxyx(win, rows, cols);
 	n = j ? (int)j->n_outputs : 0;
-	preview_hide(pv);
-	fw = newwin(LINES, COLS, 0, 0);
-	if (!fw)
-		return ERR;
-	keypad(fw, TRUE);
-	for (;;) {
-		char head[256];
-		int wait;
-		struct slot *s;
+	if (n > 0 && k >= 0 && k < n) {
+		const struct job_output *o = &j->outputs[k];
+		struct slot *s = calloc(1, sizeof *s);
 		size_t ns = 0;
 
-		werase(fw);
-		if (n > 0) {
-			const struct job_output *o = &j->outputs[k];
-
-			snprintf(head, sizeof head, "#%lld  image %d/%d  %dx%d   %s",
-			         (long long)j->id, k + 1, n, o->width, o->height,
-			         n > 1 ? "Left/Right: step  other key: back" : "any key: back");
-			put_text(fw, 0, 0, COLS, head, A_REVERSE);
-			s = calloc(1, sizeof *s);
-			if (s && o->path)
-				ns = layout(pv, 1, 0, LINES - 1, COLS, (const char **)&o->path, 1,
-				            o->width, o->height, 1,
-				            pv->ti.graphics == TERM_GFX_SIXEL, s);
-			if (s)
-				show_slots(pv, fw, s, ns);
-		} else {
-			put_text(fw, 0, 0, COLS, "no images  (any key: back)", A_REVERSE);
-			if (j)
-				draw_progress(fw, 2, 1, LINES - 3, COLS - 2, j);
-		}
-		wnoutrefresh(fw);
-		preview_update(pv);
-		wait = preview_wants_redraw_in_ms(pv);
-		wtimeout(fw, wait < 0 ? -1 : wait);
-		ch = wgetch(fw);
-		if (ch == ERR)
-			continue;
-		if (ch == KEY_RESIZE) {
-			wresize(fw, LINES, COLS);
-			preview_invalidate(pv);
-			continue;
-		}
-		if (ch == KEY_LEFT || ch == KEY_RIGHT) {
-			if (n > 0)
-				k = (k + (ch == KEY_LEFT ? n - 1 : 1)) % n;
-			continue;
-		}
-		break;
+		snprintf(head, sizeof head, "#%lld  image %d/%d  %dx%d   %s", (long long)j->id,
+		         k + 1, n, o->width, o->height,
+		         n > 1 ? "Left/Right: step  other key: back" : "any key: back");
+		put_text(win, 0, 0, cols, head, A_REVERSE);
+		if (s && o->path)
+			ns = layout(pv, wy + 1, wx, rows - 1, cols, (const char **)&o->path, 1,
+			            o->width, o->height, 1, pv->ti.graphics == TERM_GFX_SIXEL, s);
+		if (s)
+			show_slots(pv, win, s, ns);
+	} else {
+		put_text(win, 0, 0, cols, "no images  (any key: back)", A_REVERSE);
+		set_slots(pv, NULL, 0);
+		if (j)
+			draw_progress(win, 2, 1, rows - 3, cols - 2, j);
 	}
-	preview_hide(pv);
-	/* leave blanks behind, not the header, in cells no caller window covers */
-	werase(fw);
-	wnoutrefresh(fw);
-	delwin(fw);
-	/* the caller's windows are behind; make the next frame repaint them all */
-	clearok(curscr, TRUE);
-	pv->hidden = 0;
-	return ch;
 }
 
 /* ------------------------------------------------------------- gallery */

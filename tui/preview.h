@@ -55,12 +55,10 @@ void preview_update(struct preview *pv);
  * pending. Use it in the loop's wait timeout. */
 int preview_wants_redraw_in_ms(struct preview *pv);
 
-/* Full-screen viewer of job j's images (v): takes over the screen until a key
- * other than Left/Right is pressed; returns that key. Reads keys with
- * wgetch() on its own window (handles KEY_RESIZE itself); the caller's loop
- * does not run meanwhile, and afterwards must relayout and repaint everything
- * (curscr is marked for a full repaint). */
-int preview_fullscreen(struct preview *pv, const struct job *j);
+/* The full-screen viewer (v, view_image.c): image k of job j (borrowed)
+ * in win, which the caller has erased: a title line, the image scaled up
+ * to fill the rest (sixel queued for preview_update, or blocks drawn now). */
+void preview_view(struct preview *pv, WINDOW *win, const struct job *j, int k);
 
 /* Thumbnail gallery (t): jobs[0..n) in a grid in win, sel is the selected
  * index, *top the first visible index (adjusted to keep sel visible). Only

@@ -54,6 +54,7 @@
 #include "view_detail.h"
 #include "view_compose.h"
 #include "view_help.h"
+#include "view_image.h"
 
 #define UI_WIDE_COLS 120 /* side by side from here on */
 #define UI_MIN_COLS 40
@@ -76,7 +77,7 @@ enum ui_dirty {
 	D_FULL = 8,   /* repaint every cell (clearok), images too */
 };
 
-enum ui_mode { M_MAIN, M_COMPOSE, M_HELP, M_CONFIRM, M_INPUT, M_FILTER, M_GALLERY };
+enum ui_mode { M_MAIN, M_COMPOSE, M_HELP, M_CONFIRM, M_INPUT, M_FILTER, M_GALLERY, M_VIEW, M_COUNT };
 enum ui_confirm { CF_CANCEL, CF_DELETE, CF_DELETE_FILES, CF_QUIT, CF_DISCARD };
 enum ui_input { IN_SEARCH, IN_SAVE };
 
@@ -120,6 +121,8 @@ struct ui {
 	struct view_compose *vc;
 	int help_scroll;
 	size_t gal_sel, gal_top;
+	struct view_image *vi;  /* the image viewer (M_VIEW) */
+	enum ui_mode view_back; /* the mode it was opened from */
 
 	unsigned dirty;
 	char msg[1024];
@@ -133,6 +136,30 @@ struct ui {
 	int over_new;
 	int too_small, wide, shown;
 	int colors;
+};
+
+/* A screen's operations (tmux's struct window_mode): draw into u->wover
+ * (erased by the caller; a sixel is queued for preview_update), handle a
+ * key, follow a resize (after the windows were made again), free what the
+ * screen holds (when it closes or the dashboard quits). NULL: nothing to do.
+ * The gallery and the image viewer go through this table; the other modes
+ * are still dispatched by the switches in ui_paint and ui_key. */
+struct ui_screen {
+	void (*draw)(struct ui *u);
+	void (*key)(struct ui *u, int code, int is_key);
+	void (*resize)(struct ui *u);
+	void (*free)(struct ui *u);
+};
+
+static void ui_gallery_draw(struct ui *u);
+static void ui_gallery_key(struct ui *u, int code, int is_key);
+static void ui_view_draw(struct ui *u);
+static void ui_view_key(struct ui *u, int code, int is_key);
+static void ui_view_free(struct ui *u);
+
+static const struct ui_screen ui_screens[M_COUNT] = {
+    [M_GALLERY] = {ui_gallery_draw, ui_gallery_key, NULL, NULL},
+    [M_VIEW] = {ui_view_draw, ui_view_key, NULL, ui_view_free},
 };
 
 /* --- the drawing helpers shared by the views (ui.h) --- */
@@ -704,6 +731,14 @@ static int ui_load_more(struct ui *u)
 /* Job id changed: refresh our copy in place, or re-read the list. */
 static void ui_job_changed(struct ui *u, int64_t id)
 {
+	if (u->vi && view_image_job_id(u->vi) == id) {
+		const struct job *ej = engine_job(u->e, id);
+		struct job *vj = ej ? job_dup(ej) : store_job_get(u->st, id, NULL);
+		if (vj)
+			view_image_update(u->vi, vj);
+		job_free(vj);
+		u->dirty |= D_PAINT;
+	}
 	for (size_t i = 0; i < u->n; i++) {
 		if (u->jobs[i]->id != id)
 			continue;
@@ -778,7 +813,7 @@ static enum ui_mode ui_base(const struct ui *u)
 
 static int ui_is_over(enum ui_mode m)
 {
-	return m == M_COMPOSE || m == M_HELP || m == M_GALLERY;
+	return m == M_COMPOSE || m == M_HELP || m == M_GALLERY || m == M_VIEW;
 }
 
 /* --- layout --- */
@@ -978,6 +1013,7 @@ static void ui_paint_status(struct ui *u)
 		    : u->mode == M_FILTER ? "a l q p c f x: choose  Esc: keep"
 		    : b == M_COMPOSE ? "Ctrl-S submit  Tab next field  Enter new line  Esc cancel"
 		    : b == M_GALLERY ? "arrows move  Enter view  Esc back"
+		    : b == M_VIEW    ? "h/Left l/Right: other image  any other key: back"
 		    : b == M_HELP    ? "j/k PgUp/PgDn scroll  any other key closes"
 		                     : "n new  Enter detail  / search  f filter  c cancel  "
 		                       "r rerun  ? help  q quit";
@@ -1151,9 +1187,9 @@ static void ui_paint(struct ui *u)
 			u->over_new = 0;
 		}
 		wnoutrefresh(u->wover);
-	} else if (base == M_GALLERY && u->wover) {
+	} else if (ui_screens[base].draw && u->wover) {
 		werase(u->wover);
-		preview_gallery(u->pv, u->wover, u->jobs, u->n, u->gal_sel, &u->gal_top);
+		ui_screens[base].draw(u);
 		if (u->over_new) {
 			redrawwin(u->wover);
 			u->over_new = 0;
@@ -1215,7 +1251,7 @@ static void ui_set_mode(struct ui *u, enum ui_mode m)
 		u->back_mode = u->mode;
 	u->mode = m;
 	enum ui_mode after = ui_base(u);
-	if (ui_is_over(before) != ui_is_over(after) || (after == M_GALLERY && before != M_GALLERY))
+	if (before != after && (ui_is_over(before) || ui_is_over(after)))
 		u->dirty |= D_LAYOUT;
 	u->dirty |= D_PAINT;
 }
@@ -1609,20 +1645,23 @@ static void ui_input_key(struct ui *u, int code, int is_key)
 		ui_apply_search(u, u->in_buf); /* results as you type */
 }
 
+/* Open the image viewer on job j: a mode of the loop like the others, so
+ * jobs keep moving while it shows. */
 static void ui_view(struct ui *u, const struct job *j)
 {
 	if (!j || j->n_outputs == 0) {
 		ui_msg(u, 1, "view: job %lld has no image", j ? (long long)j->id : 0LL);
 		return;
 	}
-	preview_hide(u->pv);
-	doupdate();
-	struct job *copy = job_dup(j);
-	nodelay(stdscr, FALSE);
-	preview_fullscreen(u->pv, copy ? copy : j);
-	nodelay(stdscr, TRUE);
-	job_free(copy);
-	u->dirty |= D_FULL | D_LAYOUT;
+	struct view_image *v = view_image_new(j);
+	if (!v) {
+		ui_msg(u, 1, "view: out of memory");
+		return;
+	}
+	view_image_free(u->vi);
+	u->vi = v;
+	u->view_back = ui_base(u) == M_GALLERY ? M_GALLERY : M_MAIN;
+	ui_set_mode(u, M_VIEW);
 }
 
 static void ui_main_action(struct ui *u, enum keys_action a)
@@ -1839,7 +1878,32 @@ static void ui_mouse(struct ui *u)
 	}
 }
 
-static void ui_gallery_key(struct ui *u, int code)
+static void ui_gallery_draw(struct ui *u)
+{
+	preview_gallery(u->pv, u->wover, u->jobs, u->n, u->gal_sel, &u->gal_top);
+}
+
+static void ui_view_draw(struct ui *u)
+{
+	view_image_draw(u->vi, u->pv, u->wover);
+}
+
+static void ui_view_free(struct ui *u)
+{
+	view_image_free(u->vi);
+	u->vi = NULL;
+}
+
+static void ui_view_key(struct ui *u, int code, int is_key)
+{
+	u->dirty |= D_PAINT;
+	if (view_image_key(u->vi, code, is_key))
+		return;
+	ui_view_free(u);
+	ui_set_mode(u, u->view_back);
+}
+
+static void ui_gallery_key(struct ui *u, int code, int is_key)
 {
 	int gc = 1, gr = 1;
 	if (u->wover)
@@ -1896,6 +1960,9 @@ static void ui_resize(struct ui *u)
 	    (ws.ws_row != LINES || ws.ws_col != COLS))
 		resizeterm(ws.ws_row, ws.ws_col);
 	u->dirty |= D_LAYOUT | D_FULL;
+	enum ui_mode b = ui_base(u);
+	if (ui_screens[b].resize)
+		ui_screens[b].resize(u);
 }
 
 static void ui_key(struct ui *u, int code, int is_key)
@@ -1982,8 +2049,9 @@ static void ui_key(struct ui *u, int code, int is_key)
 			}
 		}
 		break;
-	case M_GALLERY:
-		ui_gallery_key(u, code);
+	default:
+		if (u->mode < M_COUNT && ui_screens[u->mode].key)
+			ui_screens[u->mode].key(u, code, is_key);
 		break;
 	}
 }
@@ -2224,6 +2292,9 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	}
 
 	int live = engine_live_count(u->e);
+	for (int m = 0; m < M_COUNT; m++)
+		if (ui_screens[m].free)
+			ui_screens[m].free(u);
 	preview_free(u->pv);
 	ui_delwin(&u->whdr);
 	ui_delwin(&u->wtable);
