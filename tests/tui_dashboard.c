@@ -635,6 +635,47 @@ static void test_paging_and_live_marker(void)
 	quit_and_check(pt);
 }
 
+/* A terminal the dashboard cannot draw on: it says why, names the commands
+ * to use instead and exits 2, leaving the terminal as it was. */
+static void test_refuses_dumb_and_small(void)
+{
+	new_data_dir();
+	char *argv[] = {(char *)sdq_bin, NULL};
+	static const struct {
+		const char *term;
+		int cols, rows;
+		const char *why;
+	} cases[] = {
+	    {"TERM=dumb", 80, 24, "TERM=dumb cannot"},
+	    {"TERM", 80, 24, "TERM is not set"},
+	    {"TERM=screen-256color", 36, 20, "needs at least 40x8"},
+	    {"TERM=screen-256color", 80, 6, "needs at least 40x8"},
+	    {"TERM=no-such-terminal-type", 80, 24, "no terminfo entry"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *env[] = {"SDQ_GRAPHICS=none", data_env, (char *)cases[i].term, NULL};
+		struct ptyterm *pt = ptyterm_start(argv, env, cases[i].cols, cases[i].rows, NULL);
+		if (!CHECK(pt != NULL))
+			continue;
+		CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 2);
+		char *scr = ptyterm_screen(pt);
+		/* the message wraps on a small screen: look for it unwrapped */
+		char flat[8192] = "";
+		size_t o = 0;
+		for (const char *p = scr ? scr : ""; *p && o + 1 < sizeof flat; p++)
+			if (*p != '\n')
+				flat[o++] = *p;
+		flat[o] = 0;
+		if (!CHECK(strstr(flat, cases[i].why) && strstr(flat, "sdq ls")))
+			fprintf(stderr, "  %s %dx%d: %s\n", cases[i].term, cases[i].cols,
+			        cases[i].rows, scr ? scr : "");
+		free(scr);
+		CHECK_INT(ptyterm_altscreen(pt), 0);
+		CHECK(ptyterm_tty_sane(pt));
+		ptyterm_stop(pt);
+	}
+}
+
 /* The image viewer (v) is a mode of the loop: a job submitted meanwhile is
  * sent, polled and its image saved while the viewer stays open. */
 static void test_viewer_keeps_jobs_moving(void)
@@ -929,6 +970,7 @@ int main(void)
 	TH_RUN(test_paging_and_live_marker);
 	TH_RUN(test_save_open_delete_retry);
 	TH_RUN(test_viewer_keeps_jobs_moving);
+	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();
 	return th_done("tui_dashboard");
 }

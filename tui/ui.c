@@ -2213,6 +2213,41 @@ static int ui_start_curses(struct ui *u)
 	return 0;
 }
 
+#define UI_USE_COMMANDS                                                                            \
+	"use the commands instead: sdq submit -p TEXT --wait, sdq ls, sdq show ID, sdq get ID, "   \
+	"sdq wait (sdq --help)"
+
+/* The dashboard refuses a terminal it cannot draw on: say why and what to
+ * use instead (exit 2). term: $TERM; can_address: the terminal moves the
+ * cursor (-1: not known yet); cols/rows: its size (0: unknown). */
+static int ui_refuse(const char *term, int can_address, int cols, int rows)
+{
+	char *t = text_sanitize_str(term && *term ? term : "", 0);
+	int bad = 0;
+	if (!term || !*term) {
+		fprintf(stderr,
+		        "sdq: TERM is not set, so the dashboard cannot know how to draw; set it "
+		        "to your terminal's type (e.g. TERM=xterm-256color), or " UI_USE_COMMANDS
+		        "\n");
+		bad = 1;
+	} else if (can_address == 0) {
+		fprintf(stderr,
+		        "sdq: the dashboard needs a terminal that can move the cursor, and "
+		        "TERM=%s cannot; set TERM to your terminal's type (e.g. xterm-256color), "
+		        "or " UI_USE_COMMANDS "\n",
+		        t ? t : "?");
+		bad = 1;
+	} else if (cols > 0 && rows > 0 && (cols < UI_MIN_COLS || rows < UI_MIN_ROWS)) {
+		fprintf(stderr,
+		        "sdq: the terminal is %dx%d; the dashboard needs at least %dx%d: make it "
+		        "larger, or " UI_USE_COMMANDS "\n",
+		        cols, rows, UI_MIN_COLS, UI_MIN_ROWS);
+		bad = 1;
+	}
+	free(t);
+	return bad;
+}
+
 int ui_run(struct config *cfg, const char *endpoint_override)
 {
 	struct ui uu, *u = &uu;
@@ -2226,6 +2261,13 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 		                "commands (sdq --help)\n");
 		return 1;
 	}
+	/* before anything is sent to the terminal (the probe's queries) */
+	const char *term = getenv("TERM");
+	struct winsize ws0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws0) != 0)
+		memset(&ws0, 0, sizeof ws0);
+	if (ui_refuse(term, term && strcmp(term, "dumb") == 0 ? 0 : -1, ws0.ws_col, ws0.ws_row))
+		return 2;
 	setlocale(LC_ALL, "");
 	if (cfg->data_dir)
 		config_mkdirs(cfg->data_dir, 0700);
@@ -2250,13 +2292,30 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	u->have_endpoint = ep != NULL;
 
 	term_probe(STDIN_FILENO, cfg->graphics, UI_PROBE_MS, &u->ti);
-	if (ui_start_curses(u) < 0) {
-		fprintf(stderr, "sdq: cannot start curses on this terminal (TERM=%s)\n",
-		        getenv("TERM") ? getenv("TERM") : "");
+	int started = ui_start_curses(u) == 0;
+	/* no cursor addressing (a terminfo entry without cup) */
+	const char *cup = started ? tigetstr("cup") : NULL;
+	if (!started || !cup || cup == (char *)-1) {
+		if (started) {
+			endwin();
+			ui_curses_on = 0;
+			ui_crash_handlers(0);
+		}
+		if (!started) {
+			char *t = text_sanitize_str(term ? term : "", 0);
+			fprintf(stderr,
+			        "sdq: cannot start the dashboard on this terminal (TERM=%s: no "
+			        "terminfo entry?); set TERM to your terminal's type, or " UI_USE_COMMANDS
+			        "\n",
+			        t ? t : "?");
+			free(t);
+		} else {
+			ui_refuse(term, 0, 0, 0);
+		}
 		engine_free(u->e);
 		store_close(u->st);
 		free(u->default_ep);
-		return 1;
+		return 2;
 	}
 	u->pv = preview_new(&u->ti, STDOUT_FILENO, cfg->sixel_colors);
 

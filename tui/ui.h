@@ -15,7 +15,9 @@ struct config;
  * cfg is borrowed (it must outlive the call); endpoint_override, if not NULL,
  * names the endpoint (or URL) new jobs go to by default. The terminal is
  * restored before returning. Returns an exit status: 0 on a normal quit, 1 when
- * the dashboard could not start (the reason is printed on stderr). */
+ * the dashboard could not start (the reason is printed on stderr), 2 when the
+ * terminal cannot host it (TERM unset, dumb or unknown, no cursor addressing,
+ * smaller than 40x8: the reason and the commands to use instead on stderr). */
 int ui_run(struct config *cfg, const char *endpoint_override);
 
 /* --- For the views (only valid while ui_run runs curses) --- */
