@@ -603,15 +603,22 @@ static void test_probe(void)
 	CHECK_INT(probe(NULL, 1, 0, NULL, &ti), 2);
 	CHECK_INT(ti.graphics, TERM_GFX_BLOCKS);
 
-	/* forced: no query is sent, nothing is waited for */
+	/* forced to none or blocks: no query is sent, nothing is waited for */
 	setenv("SDQ_GRAPHICS", "none", 1);
 	CHECK_INT(probe(full, 1, 0, "sixel", &ti), 0);
 	CHECK_INT(ti.graphics, TERM_GFX_NONE); /* the environment wins over the config */
 	unsetenv("SDQ_GRAPHICS");
-	CHECK_INT(probe(full, 1, 0, "sixel", &ti), 0);
-	CHECK_INT(ti.graphics, TERM_GFX_SIXEL);
 	CHECK_INT(probe(full, 1, 0, "blocks", &ti), 0);
 	CHECK_INT(ti.graphics, TERM_GFX_BLOCKS);
+	/* forced to sixel: asked anyway; a terminal that lists sixel is fine,
+	 * one that does not (tmux 3.3a) gets sixel but is marked, so the pane
+	 * can say why it may stay empty */
+	CHECK_INT(probe(full, 1, 0, "sixel", &ti), 2);
+	CHECK_INT(ti.graphics, TERM_GFX_SIXEL);
+	CHECK_INT(ti.sixel_unlisted, 0);
+	CHECK_INT(probe("\033[?1;2c", 1, 0, "sixel", &ti), 2);
+	CHECK_INT(ti.graphics, TERM_GFX_SIXEL);
+	CHECK_INT(ti.sixel_unlisted, 1);
 	/* "auto" and junk values probe as usual */
 	CHECK_INT(probe(full, 1, 0, "auto", &ti), 2);
 	CHECK_INT(ti.graphics, TERM_GFX_SIXEL);
@@ -685,6 +692,35 @@ static void test_table_shift(void)
 	ptyterm_stop(pt);
 }
 
+/* SDQ_GRAPHICS=sixel in a terminal that does not list sixel (tmux 3.3a):
+ * the image is sent as asked, and the pane says why it may not show. */
+static void test_sixel_unlisted(void)
+{
+	char *argv[] = {(char *)sdq_bin, NULL};
+	struct ptyterm *pt = start(argv, PTYTERM_DA1_PLAIN, "sixel");
+
+	if (!CHECK(pt != NULL))
+		return;
+	if (!CHECK(ptyterm_wait_for_text(pt, "SDQ_GRAPHICS=sixel, but", WAIT_MS))) {
+		char *scr = ptyterm_screen(pt);
+		fprintf(stderr, "%s\n", scr ? scr : "");
+		free(scr);
+	}
+	CHECK(wait_caps(pt, 1, WAIT_MS));
+	ptyterm_send(pt, "q");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	ptyterm_stop(pt);
+	/* a terminal that lists sixel: no such note */
+	pt = start(argv, PTYTERM_DA1_SIXEL, "sixel");
+	if (!CHECK(pt != NULL))
+		return;
+	CHECK(wait_caps(pt, 1, WAIT_MS));
+	CHECK(!ptyterm_find(pt, "SDQ_GRAPHICS=sixel, but", NULL, NULL));
+	ptyterm_send(pt, "q");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	ptyterm_stop(pt);
+}
+
 /* A saved image that is cut short: its error in the pane instead of an
  * image (no sixel), and sdq preview fails with the reason. */
 static void test_broken_image(void)
@@ -744,6 +780,7 @@ int main(void)
 	TH_RUN(test_blocks_dashboard);
 	TH_RUN(test_cli);
 	TH_RUN(test_cli_not_tty);
+	TH_RUN(test_sixel_unlisted);
 	TH_RUN(test_table_shift); /* these two add jobs: last */
 	TH_RUN(test_broken_image);
 	return th_done("tui_preview");

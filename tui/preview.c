@@ -1082,6 +1082,16 @@ void preview_place(struct preview *pv, WINDOW *win, const struct job *j)
 	s = calloc((size_t)n + 1, sizeof *s);
 	if (!s)
 		return;
+	if (pv->ti.graphics == TERM_GFX_SIXEL && pv->ti.sixel_unlisted && rows > 6) {
+		/* forced: say why the pane may stay empty (tmux 3.3a) */
+		int note = put_wrapped(win, 0, 0, cols, 3,
+		                       "SDQ_GRAPHICS=sixel, but this terminal does not list sixel: "
+		                       "the image may not show (tmux 3.3a drops it; "
+		                       "SDQ_GRAPHICS=blocks works there)",
+		                       A_BOLD);
+		wy += note;
+		rows -= note;
+	}
 	ns = layout(pv, wy, wx, rows, cols, paths, n, j->outputs[0].width, j->outputs[0].height, 0,
 	            pv->ti.graphics == TERM_GFX_SIXEL, s);
 	if (n > 0 && ns == 0 && rows > 0)

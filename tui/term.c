@@ -210,9 +210,12 @@ void term_probe(int fd, const char *override, int timeout_ms, struct term_info *
 		ti->graphics = forced >= 0 ? (enum term_graphics)forced : TERM_GFX_NONE;
 		return;
 	}
-	if (forced < 0)
+	/* forced to sixel: ask anyway, to say so when the terminal does not
+	 * list it (tmux 3.3a drops the images: an empty pane, no word why) */
+	if (forced < 0 || forced == TERM_GFX_SIXEL)
 		query(fd, timeout_ms, &r);
 	ti->sixel_in_da1 = r.da1_sixel;
+	ti->sixel_unlisted = forced == TERM_GFX_SIXEL && r.got_da1 && !r.da1_sixel;
 	ti->sixel_max_w = r.geo_w;
 	ti->sixel_max_h = r.geo_h;
 	ti->color_registers = r.registers;

@@ -19,11 +19,14 @@ struct term_info {
 	int color_registers;         /* 0: unknown */
 	int truecolor;               /* COLORTERM says truecolor/24bit */
 	int in_multiplexer;          /* TMUX or STY set, or TERM screen* or tmux* */
+	int sixel_unlisted;          /* sixel forced, but DA1 came back without 4 */
 };
 
 /* Probe the terminal on fd (a tty; nothing is sent if it is not one) and fill
  * ti. override: NULL/"auto", "sixel", "blocks" or "none" (the config's value;
- * SDQ_GRAPHICS in the environment wins over it). Never fails: unknowns get
+ * SDQ_GRAPHICS in the environment wins over it); forced to blocks or none,
+ * nothing is sent; forced to sixel, the terminal is still asked, so that
+ * sixel_unlisted can say it does not list sixel. Never fails: unknowns get
  * defaults. timeout_ms bounds the whole exchange. */
 void term_probe(int fd, const char *override, int timeout_ms, struct term_info *ti);
 
