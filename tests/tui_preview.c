@@ -384,6 +384,67 @@ static void test_blocks_dashboard(void)
 	ptyterm_stop(pt);
 }
 
+/* Half blocks with the colours the terminal has: 16 (screen-16color,
+ * xterm-16color: the bright eight too), 8 (GNU screen's default TERM:
+ * still two colours per cell). */
+static void test_blocks_few_colors(void)
+{
+	static const struct {
+		const char *term;
+		int ncolors;
+	} cases[] = {{"TERM=screen-16color", 16}, {"TERM=screen", 8}};
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		char *argv[] = {(char *)sdq_bin, NULL};
+		char *env[] = {data_env,      config_env,       home_env,
+		               "SDQ_GRAPHICS", "SDQ_ENDPOINT",  "RUNPOD_API_KEY",
+		               "NO_COLOR",     "COLORTERM",     "LANG=C.UTF-8",
+		               "LC_ALL=C.UTF-8", (char *)cases[k].term, NULL};
+		struct ptyterm_opts o = {PTYTERM_DA1_PLAIN, 8, 17, 0};
+		struct ptyterm *pt = ptyterm_start(argv, env, COLS_, ROWS_, &o);
+		int halves = 0, bright = 0, beyond = 0, real = 0;
+
+		if (!CHECK(pt != NULL))
+			continue;
+		CHECK(ptyterm_wait_for_text(pt, "COMPLETED", WAIT_MS));
+		for (int t = 0, settled = 0; t < WAIT_MS / 100 && !settled; t++) {
+			if (halves >= 50) { /* the whole frame, then count again */
+				ptyterm_settle(pt, 500, 3000);
+				settled = 1;
+			}
+			ptyterm_pump(pt, 100);
+			halves = bright = beyond = real = 0;
+			for (int r = 0; r < ROWS_; r++)
+				for (int c = COLS_ / 3; c < COLS_; c++) {
+					struct ptyterm_cell cell;
+
+					if (ptyterm_cell(pt, r, c, &cell) != 0 ||
+					    (cell.ch != 0x2580 && cell.bg < 0))
+						continue;
+					halves++; /* a half block, or a cell in one colour */
+					real += cell.ch == 0x2580;
+					bright += (cell.fg >= 8 && cell.fg < 16) ||
+					          (cell.bg >= 8 && cell.bg < 16);
+					beyond += cell.fg >= cases[k].ncolors ||
+					          cell.bg >= cases[k].ncolors;
+				}
+		}
+		if (!CHECK(halves >= 50))
+			fprintf(stderr, "  %s: %d image cells\n", cases[k].term, halves);
+		CHECK_INT(beyond, 0);
+		/* two colours per cell (U+2580), not one; with 16 colours the
+		 * 48 colour pairs left cannot hold every pair of colours, so
+		 * some cells fall back to one colour */
+		if (!CHECK(real >= (cases[k].ncolors == 8 ? 50 : 10)))
+			fprintf(stderr, "  %s: %d half blocks\n", cases[k].term, real);
+		if (cases[k].ncolors == 16 && !CHECK(bright > 0))
+			fprintf(stderr, "  %s: no bright colour used\n", cases[k].term);
+		ptyterm_send(pt, "q");
+		CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+		ptyterm_stop(pt);
+	}
+}
+
 static void test_cli(void)
 {
 	char *argv[] = {(char *)sdq_bin, "preview", "4", "-w", "40", NULL};
@@ -778,6 +839,7 @@ int main(void)
 	TH_RUN(test_probe);
 	TH_RUN(test_sixel_dashboard);
 	TH_RUN(test_blocks_dashboard);
+	TH_RUN(test_blocks_few_colors);
 	TH_RUN(test_cli);
 	TH_RUN(test_cli_not_tty);
 	TH_RUN(test_sixel_unlisted);

@@ -87,7 +87,8 @@ struct preview {
 	int pending;          /* slots wait to be drawn */
 	int need_frame;       /* something needs a new frame from the UI (an error to show) */
 	int hidden;
-	int idc_off; /* insert/delete character turned off (sixel) */
+	int idc_off;       /* insert/delete character turned off (sixel) */
+	int erase_repaint; /* erase images by repainting the screen (konsole) */
 
 	struct bentry *bcache;
 	size_t bbytes;
@@ -98,7 +99,7 @@ struct preview {
 	/* colour pairs for blocks */
 	struct pair_ent *pairs;
 	int pairs_cap, pairs_used, pair_next;
-	int color_mode; /* 0 none, 8, 256, 24 (direct) */
+	int color_mode; /* 0 none, 8, 16, 256, 24 (direct) */
 };
 
 static int locale_utf8(void)
@@ -122,6 +123,18 @@ struct preview *preview_new(const struct term_info *ti, int tty_fd, int ncolors)
 	pv->fd = tty_fd;
 	pv->ncolors = ncolors > 0 && ncolors <= 256 ? ncolors : 256;
 	pv->utf8 = locale_utf8();
+	/* SDQ_SIXEL_ERASE=repaint|spaces; by default repaint in konsole
+	 * (it sets KONSOLE_VERSION), where written spaces leave images */
+	{
+		const char *e = getenv("SDQ_SIXEL_ERASE"), *k = getenv("KONSOLE_VERSION");
+
+		if (e && strcmp(e, "repaint") == 0)
+			pv->erase_repaint = 1;
+		else if (e && strcmp(e, "spaces") == 0)
+			pv->erase_repaint = 0;
+		else
+			pv->erase_repaint = k && *k;
+	}
 	pv->cache = sixelenc_cache_new(0);
 	if (!pv->cache) {
 		free(pv);
@@ -261,6 +274,22 @@ static void erase_drawn(struct preview *pv)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
+
+	if (pv->erase_repaint) {
+		/* konsole keeps an image under spaces, erased cells and other
+		 * images; only a clear of the screen (ED 2) removes it. So the
+		 * next doupdate repaints everything, and every image still
+		 * wanted is sent again after it. */
+		int any = 0;
+
+		for (size_t i = 0; i < pv->nslots; i++) {
+			any |= pv->slots[i].drawn;
+			pv->slots[i].drawn = 0;
+		}
+		if (any)
+			clearok(curscr, TRUE);
+		return;
+	}
 
 	for (size_t i = 0; i < pv->nslots; i++) {
 		struct slot *s = &pv->slots[i];
@@ -749,6 +778,31 @@ static int quant256(const unsigned char *p)
 	return d2 < d1 ? grey : cube;
 }
 
+/* The nearest of the 16 ANSI colours (xterm's default palette). */
+static int quant16(const unsigned char *p)
+{
+	static const unsigned char pal[16][3] = {
+	    {0, 0, 0},       {205, 0, 0},     {0, 205, 0},   {205, 205, 0},
+	    {0, 0, 238},     {205, 0, 205},   {0, 205, 205}, {229, 229, 229},
+	    {127, 127, 127}, {255, 0, 0},     {0, 255, 0},   {255, 255, 0},
+	    {92, 92, 255},   {255, 0, 255},   {0, 255, 255}, {255, 255, 255},
+	};
+	int best = 0;
+	long bd = -1;
+
+	for (int i = 0; i < 16; i++) {
+		long d = 0;
+
+		for (int k = 0; k < 3; k++)
+			d += (long)(p[k] - pal[i][k]) * (p[k] - pal[i][k]);
+		if (bd < 0 || d < bd) {
+			bd = d;
+			best = i;
+		}
+	}
+	return best;
+}
+
 static int quant_color(const struct preview *pv, const unsigned char *p)
 {
 	switch (pv->color_mode) {
@@ -756,6 +810,8 @@ static int quant_color(const struct preview *pv, const unsigned char *p)
 		return p[0] << 16 | p[1] << 8 | p[2];
 	case 256:
 		return quant256(p);
+	case 16:
+		return quant16(p);
 	default:
 		return (p[0] > 127) | (p[1] > 127) << 1 | (p[2] > 127) << 2;
 	}
@@ -783,6 +839,8 @@ static void pairs_setup(struct preview *pv)
 			mode = 24;
 		else if (COLORS >= 256)
 			mode = 256;
+		else if (COLORS >= 16)
+			mode = 16; /* xterm-16color: the bright eight too */
 		else
 			mode = 8;
 	}
@@ -936,12 +994,16 @@ static void draw_blocks(struct preview *pv, WINDOW *w, int y, int x, const struc
 				cchar_t cc;
 				wchar_t wc[2] = {L' ', 0};
 
-				int halves =
-				    pv->utf8 && (pv->color_mode != 8 || pair_avail() >= 64);
+				/* few colours: every fg/bg pair fits in a few pairs */
+				int halves = pv->utf8 && (pv->color_mode > 16 || pair_avail() >= 16);
 
 				if (halves && fg != bg) {
 					wc[0] = 0x2580;
 					pair = pair_for(pv, fg, bg);
+					if (!pair) { /* out of pairs: the lower half's colour */
+						wc[0] = L' ';
+						pair = pair_for(pv, bg, bg);
+					}
 				} else if (halves) {
 					pair = pair_for(pv, bg, bg);
 				} else {
