@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "damage.h"
 #include "image.h"
 #include "sixelenc.h"
 #include "store.h"
@@ -342,72 +343,6 @@ static int slots_equal(const struct slot *a, size_t na, const struct slot *b, si
 	return 1;
 }
 
-/* A hash of screen row r of w (curscr or newscr), from every cell's
- * characters, attributes and colour. The window's cursor is left where it
- * was: curscr's is curses' idea of the real cursor. */
-static unsigned long row_hash(WINDOW *w, int r, cchar_t *buf, int n)
-{
-	unsigned long h = 1469598103u;
-	int cy, cx;
-
-	getyx(w, cy, cx);
-	memset(buf, 0, sizeof *buf * (size_t)n);
-	mvwin_wchnstr(w, r, 0, buf, n);
-	wmove(w, cy, cx);
-	for (int i = 0; i < n; i++) {
-		const unsigned char *p = (const unsigned char *)&buf[i];
-
-		for (size_t k = 0; k < sizeof buf[i]; k++)
-			h = (h ^ p[k]) * 1099511628211u;
-	}
-	return h;
-}
-
-/* How many of h[0..L) equal v. */
-static int hash_count(const unsigned long *h, int L, unsigned long v)
-{
-	int c = 0;
-
-	for (int i = 0; i < L; i++)
-		c += h[i] == v;
-	return c;
-}
-
-/* Will the next doupdate move lines (a scroll region, insert/delete line)?
- * ncurses (hashmap.c) pairs a changed new line with an old line at another
- * row when that content occurs exactly once on each screen, grows such
- * pairs into runs over the lines around them and scrolls the runs that are
- * long enough. Any pair may grow, so any pair counts here: the jobs table
- * growing at the top does it; a gallery never makes one (see
- * preview_gallery). Erring on the side of yes costs a re-sent image. */
-static int screen_will_shift(void)
-{
-	int n = COLS, L = LINES, shift = 0;
-	unsigned long *ho, *hn;
-	cchar_t *buf;
-
-	if (!curscr || !newscr || n <= 0 || L <= 1)
-		return 0;
-	ho = malloc(sizeof *ho * (size_t)L);
-	hn = malloc(sizeof *hn * (size_t)L);
-	buf = malloc(sizeof *buf * ((size_t)n + 1));
-	if (ho && hn && buf) {
-		for (int r = 0; r < L; r++) {
-			ho[r] = row_hash(curscr, r, buf, n);
-			hn[r] = row_hash(newscr, r, buf, n);
-		}
-		for (int r = 0; r < L && !shift; r++)
-			shift = hn[r] != ho[r] && hash_count(hn, L, hn[r]) == 1 &&
-			        hash_count(ho, L, hn[r]) == 1;
-	} else {
-		shift = 1;
-	}
-	free(ho);
-	free(hn);
-	free(buf);
-	return shift;
-}
-
 /* Replace the wanted sixel set (takes ownership of ns). Unchanged: nothing
  * happens here and the images on screen stay (preview_update sends again
  * those the frame writes over). Changed: the old images are erased now and
@@ -427,151 +362,23 @@ static void set_slots(struct preview *pv, struct slot *ns, size_t n)
 	pv->pending = n > 0;
 }
 
-/* What the next doupdate may rewrite on one screen row: up to three column
- * ranges, [a, b] inclusive (a > b: none). */
-struct row_span {
-	int a[3], b[3];
-};
-
-/* A cell curses may clear with an erase (a space, no attribute but maybe a
- * colour: the terminal's background colour erase), and one it surely treats
- * as blank (a space, no attribute, no colour). */
-static int cell_blank_loose(const cchar_t *c)
-{
-	return c->chars[0] == L' ' && c->chars[1] == 0 && (c->attr & A_ATTRIBUTES & ~A_COLOR) == 0;
-}
-
-static int cell_blank_strict(const cchar_t *c)
-{
-	return cell_blank_loose(c) && (c->attr & A_COLOR) == 0 && c->ext_color == 0;
-}
-
-/* Row r of w (curscr or newscr) into buf (n cells), its cursor left where
- * it was: curscr's is curses' idea of where the real cursor is. */
-static void row_cells(WINDOW *w, int r, cchar_t *buf, int n)
-{
-	int cy, cx;
-
-	getyx(w, cy, cx);
-	memset(buf, 0, sizeof *buf * (size_t)n);
-	mvwin_wchnstr(w, r, 0, buf, n);
-	wmove(w, cy, cx);
-}
-
-/* The cells of row r that ncurses' TransformLine may write or erase, given
- * the old (curscr) and new (newscr) row: every cell from the first to the
- * last that differ (it rewrites equal cells in between rather than move the
- * cursor), from the start of the line when the new line starts later (clear
- * to the beginning, EL1), to the end when it ends sooner (EL). Insert and
- * delete character are off (preview_update), so nothing else moves. 0 when
- * the row does not change at all. */
-static int row_touched(const cchar_t *o, const cchar_t *nw, int n, struct row_span *sp)
-{
-	int fd = -1, ld = -1, of = n, nf = n, ol = -1, nl = -1;
-
-	for (int i = 0; i < n; i++) {
-		if (memcmp(&o[i], &nw[i], sizeof o[i]) != 0) {
-			if (fd < 0)
-				fd = i;
-			ld = i;
-		}
-		if (!cell_blank_strict(&o[i])) {
-			if (of == n)
-				of = i;
-			ol = i;
-		}
-		if (!cell_blank_loose(&nw[i])) {
-			if (nf == n)
-				nf = i;
-			nl = i;
-		}
-	}
-	for (int k = 0; k < 3; k++) {
-		sp->a[k] = 1;
-		sp->b[k] = 0;
-	}
-	if (fd < 0)
-		return 0;
-	sp->a[0] = fd;
-	sp->b[0] = ld;
-	if (nf > of) {
-		sp->a[1] = 0;
-		sp->b[1] = nf - 1;
-	}
-	if (ol > nl) {
-		sp->a[2] = nl + 1;
-		sp->b[2] = n - 1;
-	}
-	return 1;
-}
-
 /* Before a doupdate: mark every drawn image whose cells that doupdate may
- * rewrite (a changed row's spans, a clear to the end of the screen, a full
- * repaint) as no longer drawn, to be sent again right after it. Returns how
- * many. */
+ * rewrite (damage.h) as no longer drawn, to be sent again right after it.
+ * Returns how many. */
 static int invalidate_touched(struct preview *pv)
 {
-	int L = LINES, n = COLS, count = 0, all, bottom;
-	cchar_t *o, *nw;
-	struct row_span *sp;
-	unsigned char *ch;
+	struct damage *d = damage_new();
+	int count = 0;
 
-	if (!curscr || !newscr || L <= 0 || n <= 0)
-		return 0;
-	all = is_cleared(curscr) || is_cleared(newscr);
-	o = malloc(sizeof *o * ((size_t)n + 1));
-	nw = malloc(sizeof *nw * ((size_t)n + 1));
-	sp = malloc(sizeof *sp * (size_t)L);
-	ch = calloc((size_t)L, 1);
-	if (!o || !nw || !sp || !ch) {
-		all = 1;
-	} else if (!all) {
-		/* a clear to the end of the screen (ClrBottom) from the first of
-		 * the bottom rows that are blank in newscr, if any of them changes */
-		int any = 0;
-
-		bottom = L;
-		for (int r = 0; r < L; r++) {
-			int blank = 1;
-
-			row_cells(curscr, r, o, n);
-			row_cells(newscr, r, nw, n);
-			ch[r] = (unsigned char)row_touched(o, nw, n, &sp[r]);
-			for (int i = 0; i < n && blank; i++)
-				blank = cell_blank_loose(&nw[i]);
-			if (!blank)
-				bottom = r + 1;
-		}
-		for (int r = bottom; r < L; r++)
-			any |= ch[r];
-		for (int r = bottom; any && r < L; r++) {
-			ch[r] = 1;
-			sp[r].a[0] = 0;
-			sp[r].b[0] = n - 1;
-		}
-	}
 	for (size_t i = 0; i < pv->nslots; i++) {
 		struct slot *s = &pv->slots[i];
-		int hit = all;
 
-		if (!s->drawn)
-			continue;
-		for (int r = s->y; !hit && r < s->y + s->rows && r < L; r++) {
-			if (r < 0 || !ch[r])
-				continue;
-			for (int k = 0; k < 3 && !hit; k++)
-				hit = sp[r].a[k] <= sp[r].b[k] && sp[r].a[k] < s->x + s->cols &&
-				      sp[r].b[k] >= s->x;
-		}
-		if (hit) {
+		if (s->drawn && (!d || damage_hits(d, s->y, s->x, s->rows, s->cols))) {
 			s->drawn = 0;
 			count++;
 		}
 	}
-	free(o);
-	free(nw);
-	free(sp);
-	free(ch);
+	damage_free(d);
 	return count;
 }
 
@@ -1298,7 +1105,7 @@ void preview_update(struct preview *pv)
 		}
 		for (size_t i = 0; i < pv->nslots; i++)
 			drawn |= pv->slots[i].drawn;
-		if (drawn && !pv->hidden && screen_will_shift()) {
+		if (drawn && !pv->hidden && damage_will_shift()) {
 			/* blank the images before curses scrolls (see erase_drawn)
 			 * and send them again right after this frame */
 			erase_drawn(pv);
