@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "backend.h"
+#include "child.h"
 #include "engine.h"
 #include "http.h"
 #include "util.h"
@@ -1302,6 +1303,7 @@ static void drain_pipe(struct engine *e)
 		}
 	}
 	if (chld) {
+		child_sigchld(); /* every child sdq runs (core/child) */
 		for (size_t i = 0; i < e->nbackends; i++)
 			if (e->backends[i].b->ops->sigchld)
 				e->backends[i].b->ops->sigchld(e->backends[i].b);

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "child.h"
 #include "output.h"
 #include "util.h"
 
@@ -709,11 +710,9 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 }
 
 /* ------------------------------------------------------------------------ */
-/* Child processes */
+/* Limits */
 
-#define SDCPP_GRACE_MS 3000   /* SIGTERM -> SIGKILL */
-#define SDCPP_DRAIN_MS 2000   /* exited, but the pipes stay open (a grandchild) */
-#define SDCPP_REAP_POLL_MS 50 /* pipes closed, no SIGCHLD seen yet */
+#define SDCPP_GRACE_MS 3000 /* SIGTERM -> SIGKILL */
 #define SDCPP_PROBE_TIMEOUT_MS 10000
 #define SDCPP_PROBE_OUT_MAX 4096
 #define SDCPP_LOG_LINES 50
@@ -722,423 +721,6 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 #define SDCPP_IMAGE_MAX (256L << 20)
 #define SDCPP_MAX_IMAGES 1024
 #define SDCPP_PERSIST_MS 1000
-
-/* Timers through tokens: a cancelled timer is only marked, and its token is
- * freed when it fires (or when the backend is freed, which happens only as the
- * engine goes away). So no timer id is ever needed to cancel, and a callback
- * never runs for an object that is gone. */
-struct tmr {
-	struct tlist *tl;
-	struct tmr *prev, *next;
-	engine_timer_cb fn;
-	void *arg;
-	int live;
-};
-
-struct tlist {
-	struct engine *e;
-	struct tmr *head;
-};
-
-static void tmr_unlink(struct tmr *t)
-{
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		t->tl->head = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-}
-
-static void tmr_fire(struct engine *e, void *udata)
-{
-	struct tmr *t = udata;
-	engine_timer_cb fn = t->fn;
-	void *arg = t->arg;
-	int live = t->live;
-	tmr_unlink(t);
-	free(t);
-	if (live)
-		fn(e, arg);
-}
-
-/* Call fn(e, arg) after ms. The token, or NULL on ENOMEM. */
-static struct tmr *tmr_add(struct tlist *tl, int64_t ms, engine_timer_cb fn, void *arg)
-{
-	struct tmr *t = calloc(1, sizeof *t);
-	if (!t)
-		return NULL;
-	t->tl = tl;
-	t->fn = fn;
-	t->arg = arg;
-	t->live = 1;
-	if (!engine_timer_add(tl->e, ms, tmr_fire, t)) {
-		free(t);
-		return NULL;
-	}
-	t->next = tl->head;
-	if (tl->head)
-		tl->head->prev = t;
-	tl->head = t;
-	return t;
-}
-
-/* Cancel *tp (if set) and clear it. */
-static void tmr_cancel(struct tmr **tp)
-{
-	if (*tp)
-		(*tp)->live = 0;
-	*tp = NULL;
-}
-
-static void tlist_free(struct tlist *tl)
-{
-	while (tl->head) {
-		struct tmr *t = tl->head;
-		tl->head = t->next;
-		free(t);
-	}
-}
-
-struct sdcpp;
-struct proc;
-typedef void (*proc_data_cb)(struct proc *pr, int stream, const char *buf, size_t n);
-typedef void (*proc_done_cb)(struct proc *pr);
-
-/* A child in its own process group; stdout and stderr are pipes read through
- * the engine loop. Done once it has been reaped and both pipes are closed. */
-struct proc {
-	struct engine *e;
-	struct tlist *tl;
-	pid_t pid; /* also the process group id */
-	int fd[2];
-	int exited, status, status_lost;
-	int done;
-	struct tmr *reap_timer, *drain_timer, *kill_timer;
-	proc_data_cb on_data;
-	proc_done_cb on_done;
-	void *owner;
-};
-
-static void proc_check(struct proc *pr);
-
-static void proc_close_fd(struct proc *pr, int i)
-{
-	if (pr->fd[i] < 0)
-		return;
-	engine_unwatch_fd(pr->e, pr->fd[i]);
-	close(pr->fd[i]);
-	pr->fd[i] = -1;
-}
-
-/* Reap pr's child if it has exited (never blocks, never reaps another). */
-static void proc_reap(struct proc *pr)
-{
-	if (pr->exited || pr->pid <= 0)
-		return;
-	int st;
-	pid_t r;
-	do
-		r = waitpid(pr->pid, &st, WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r == pr->pid) {
-		pr->exited = 1;
-		pr->status = st;
-	} else if (r < 0 && errno == ECHILD) {
-		/* somebody else reaped it: the status is lost */
-		pr->exited = 1;
-		pr->status_lost = 1;
-	}
-}
-
-static void proc_reap_timer(struct engine *e, void *udata)
-{
-	struct proc *pr = udata;
-	pr->reap_timer = NULL;
-	proc_reap(pr);
-	proc_check(pr);
-}
-
-static void proc_drain_timer(struct engine *e, void *udata)
-{
-	struct proc *pr = udata;
-	pr->drain_timer = NULL;
-	/* the child is gone but something in its group keeps the pipes open */
-	kill(-pr->pid, SIGKILL);
-	proc_close_fd(pr, 0);
-	proc_close_fd(pr, 1);
-	proc_check(pr);
-}
-
-static void proc_kill_timer(struct engine *e, void *udata)
-{
-	struct proc *pr = udata;
-	pr->kill_timer = NULL;
-	kill(-pr->pid, SIGKILL);
-}
-
-/* Decide whether pr is done; if so, call on_done (which may free pr). */
-static void proc_check(struct proc *pr)
-{
-	if (pr->done)
-		return;
-	int open = pr->fd[0] >= 0 || pr->fd[1] >= 0;
-	if (pr->exited && !open) {
-		pr->done = 1;
-		tmr_cancel(&pr->reap_timer);
-		tmr_cancel(&pr->drain_timer);
-		tmr_cancel(&pr->kill_timer);
-		pr->on_done(pr);
-		return;
-	}
-	if (pr->exited && open && !pr->drain_timer)
-		pr->drain_timer = tmr_add(pr->tl, SDCPP_DRAIN_MS, proc_drain_timer, pr);
-	if (!pr->exited && !open && !pr->reap_timer)
-		pr->reap_timer = tmr_add(pr->tl, SDCPP_REAP_POLL_MS, proc_reap_timer, pr);
-}
-
-static void proc_fd_cb(struct engine *e, int fd, short revents, void *udata)
-{
-	struct proc *pr = udata;
-	int i = fd == pr->fd[0] ? 0 : fd == pr->fd[1] ? 1 : -1;
-	if (i < 0)
-		return;
-	char buf[16384];
-	for (int rounds = 0; rounds < 16; rounds++) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n > 0) {
-			pr->on_data(pr, i, buf, (size_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		/* EOF or a read error */
-		proc_close_fd(pr, i);
-		pr->on_data(pr, i, NULL, 0);
-		proc_reap(pr);
-		proc_check(pr);
-		return;
-	}
-}
-
-static const int child_default_signals[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
-                                            SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH,
-                                            SIGUSR1, SIGUSR2, SIGALRM};
-
-/* fd moved to a number above 2, close-on-exec; fd itself if it is already
- * above 2 (then only marked close-on-exec). */
-static int fd_above2(int fd)
-{
-	if (fd < 0)
-		return fd;
-	if (fd > 2) {
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		return fd;
-	}
-	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return nfd;
-}
-
-/* Start argv[0] (a path) with argv in directory dir, in its own process
- * group. 0, or -1 with *err (the exec error included). */
-static int proc_spawn(struct proc *pr, struct tlist *tl, char *const argv[], const char *dir,
-                      char **err)
-{
-	int out[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
-	struct engine *e = tl->e;
-	memset(pr, 0, sizeof *pr);
-	pr->e = e;
-	pr->tl = tl;
-	pr->fd[0] = pr->fd[1] = -1;
-	pr->pid = -1;
-	if (pipe(out) < 0 || pipe(errp) < 0 || pipe(stp) < 0) {
-		util_set_err(err, "pipe: %s", strerror(errno));
-		goto fail;
-	}
-	/* all of them above 2 (a detached driver may run with 0-2 closed), so
-	 * the dup2 calls in the child never meet one another */
-	int *all[6] = {&out[0], &out[1], &errp[0], &errp[1], &stp[0], &stp[1]};
-	for (int k = 0; k < 6; k++)
-		*all[k] = fd_above2(*all[k]);
-	int devnull = fd_above2(open("/dev/null", O_RDONLY | O_CLOEXEC));
-	for (int k = 0; k < 6; k++) {
-		if (*all[k] < 0) {
-			util_set_err(err, "cannot set up pipes: %s", strerror(errno));
-			if (devnull >= 0)
-				close(devnull);
-			goto fail;
-		}
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		util_set_err(err, "fork: %s", strerror(errno));
-		if (devnull >= 0)
-			close(devnull);
-		goto fail;
-	}
-	if (pid == 0) {
-		/* child: only async-signal-safe calls until exec */
-		setpgid(0, 0);
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = SIG_DFL;
-		sigemptyset(&sa.sa_mask);
-		for (size_t k = 0; k < sizeof child_default_signals / sizeof(int); k++)
-			sigaction(child_default_signals[k], &sa, NULL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		dup2(out[1], 1);
-		dup2(errp[1], 2);
-		int sfd = stp[1];
-		util_close_fds(3, sfd);
-		int code = 0;
-		if (dir && chdir(dir) < 0)
-			code = errno;
-		if (!code) {
-			execv(argv[0], argv);
-			code = errno;
-		}
-		ssize_t wr = write(sfd, &code, sizeof code);
-		(void)wr;
-		_exit(127);
-	}
-	/* parent */
-	setpgid(pid, pid); /* also here: no race with a kill(-pid) right after */
-	if (devnull >= 0)
-		close(devnull);
-	close(out[1]);
-	close(errp[1]);
-	close(stp[1]);
-	out[1] = errp[1] = stp[1] = -1;
-	int code = 0;
-	ssize_t n;
-	do
-		n = read(stp[0], &code, sizeof code);
-	while (n < 0 && errno == EINTR);
-	close(stp[0]);
-	stp[0] = -1;
-	pr->pid = pid;
-	pr->fd[0] = out[0];
-	pr->fd[1] = errp[0];
-	if (n == (ssize_t)sizeof code) {
-		util_set_err(err, "cannot run %s: %s", argv[0], strerror(code));
-		int st;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		close(out[0]);
-		close(errp[0]);
-		pr->fd[0] = pr->fd[1] = -1;
-		pr->pid = -1;
-		return -1;
-	}
-	for (int k = 0; k < 2; k++) {
-		fcntl(pr->fd[k], F_SETFL, fcntl(pr->fd[k], F_GETFL) | O_NONBLOCK);
-		if (engine_watch_fd(e, pr->fd[k], POLLIN, proc_fd_cb, pr) < 0) {
-			util_set_err(err, "cannot watch the child's output");
-			kill(-pid, SIGKILL);
-			int st;
-			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-				;
-			engine_unwatch_fd(e, pr->fd[0]);
-			close(pr->fd[0]);
-			close(pr->fd[1]);
-			pr->fd[0] = pr->fd[1] = -1;
-			pr->pid = -1;
-			return -1;
-		}
-	}
-	return 0;
-fail:
-	for (int k = 0; k < 2; k++) {
-		if (out[k] >= 0)
-			close(out[k]);
-		if (errp[k] >= 0)
-			close(errp[k]);
-		if (stp[k] >= 0)
-			close(stp[k]);
-	}
-	return -1;
-}
-
-/* Terminate pr now, synchronously (for free/forget): SIGTERM, up to grace_ms
- * for it to go, then SIGKILL; reaps it, closes the pipes, cancels timers. */
-static void proc_kill_sync(struct proc *pr, int grace_ms)
-{
-	int was_done = pr->done;
-	if (pr->pid > 0 && !pr->exited) {
-		kill(-pr->pid, grace_ms > 0 ? SIGTERM : SIGKILL);
-		for (int t = 0; t < grace_ms / 10 && !pr->exited; t++) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			proc_reap(pr);
-			if (!pr->exited)
-				nanosleep(&ts, NULL);
-		}
-		if (!pr->exited)
-			kill(-pr->pid, SIGKILL);
-		for (int t = 0; t < 300 && !pr->exited; t++) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			proc_reap(pr);
-			if (!pr->exited)
-				nanosleep(&ts, NULL);
-		}
-	}
-	if (pr->pid > 0 && !was_done)
-		kill(-pr->pid, SIGKILL); /* anything left in the group */
-	proc_close_fd(pr, 0);
-	proc_close_fd(pr, 1);
-	tmr_cancel(&pr->reap_timer);
-	tmr_cancel(&pr->drain_timer);
-	tmr_cancel(&pr->kill_timer);
-	pr->done = 1;
-}
-
-static const char *signal_name(int sig)
-{
-	switch (sig) {
-	case SIGHUP:
-		return "SIGHUP";
-	case SIGINT:
-		return "SIGINT";
-	case SIGQUIT:
-		return "SIGQUIT";
-	case SIGILL:
-		return "SIGILL";
-	case SIGTRAP:
-		return "SIGTRAP";
-	case SIGABRT:
-		return "SIGABRT";
-	case SIGBUS:
-		return "SIGBUS";
-	case SIGFPE:
-		return "SIGFPE";
-	case SIGKILL:
-		return "SIGKILL";
-	case SIGUSR1:
-		return "SIGUSR1";
-	case SIGSEGV:
-		return "SIGSEGV";
-	case SIGUSR2:
-		return "SIGUSR2";
-	case SIGPIPE:
-		return "SIGPIPE";
-	case SIGALRM:
-		return "SIGALRM";
-	case SIGTERM:
-		return "SIGTERM";
-	case SIGXCPU:
-		return "SIGXCPU";
-	case SIGXFSZ:
-		return "SIGXFSZ";
-	default:
-		return "?";
-	}
-}
 
 /* ------------------------------------------------------------------------ */
 /* The backend */
@@ -1152,7 +734,8 @@ struct saved_file {
 struct run {
 	struct sdcpp *sb;
 	struct job *job; /* NULL once the engine forgot it */
-	struct proc pr;
+	struct child *ch;
+	pid_t pid;
 	char *dir;      /* private output directory */
 	char *exe_name; /* basename of the executable, for messages */
 	struct sdcpp_parser *parser;
@@ -1173,14 +756,13 @@ struct run {
 /* A health probe: `exe --version`, then `exe --list-devices`. */
 struct probe {
 	struct sdcpp *sb;
-	struct proc pr;
+	struct child *ch;
 	int step;
 	char *exe;
 	char out[SDCPP_PROBE_OUT_MAX + 1];
 	size_t out_len;
 	char *version, *devices, *error;
-	struct tmr *timeout_timer;
-	int timed_out;
+	uint64_t next_timer;
 };
 
 struct sdcpp {
@@ -1191,8 +773,7 @@ struct sdcpp {
 	size_t n_queue, cap_queue;
 	struct run *run;
 	struct probe *probe;
-	struct tmr *kick_timer;
-	struct tlist tl;
+	uint64_t kick_timer;
 	long n_completed, n_failed;
 };
 
@@ -1300,6 +881,7 @@ static void run_free(struct run *r)
 {
 	if (!r)
 		return;
+	child_free(r->ch); /* first: nothing of the group writes into dir any more */
 	if (r->dir) {
 		util_remove_tree(r->dir);
 		free(r->dir);
@@ -1376,9 +958,10 @@ static void run_event(const struct sdcpp_event *ev, void *udata)
 }
 
 /* Child output arrived (buf NULL: end of that stream). */
-static void run_data(struct proc *pr, int stream, const char *buf, size_t n)
+static void run_data(struct child *c, enum child_stream stream, const char *buf, size_t n,
+                     void *udata)
 {
-	struct run *r = pr->owner;
+	struct run *r = udata;
 	if (buf)
 		sdcpp_parser_feed(r->parser, (enum sdcpp_stream)stream, buf, n);
 	else
@@ -1545,9 +1128,9 @@ static char *run_error_detail(struct run *r)
 	return strdup("no output");
 }
 
-static void run_done(struct proc *pr)
+static void run_done(struct child *c, const struct child_exit *x, void *udata)
 {
-	struct run *r = pr->owner;
+	struct run *r = udata;
 	struct sdcpp *sb = r->sb;
 	struct job *j = r->job;
 	sb->run = NULL;
@@ -1559,20 +1142,20 @@ static void run_done(struct proc *pr)
 	int64_t now = job_now_ms();
 	char *msg = NULL;
 	enum job_state state = JOB_FAILED;
-	int st = pr->status;
 	if (r->cancelling) {
 		state = JOB_CANCELLED;
 		run_log(r, "sdq: cancelled");
-	} else if (!pr->status_lost && WIFSIGNALED(st)) {
+	} else if (!x->lost && x->signo) {
 		char *d = run_error_detail(r);
 		int detail = (r->err_n || r->last_stderr) && d;
-		msg = util_asprintf("%s killed by signal %d (%s)%s%s", r->exe_name, WTERMSIG(st),
-		                    signal_name(WTERMSIG(st)), detail ? ": " : "", detail ? d : "");
+		msg =
+		    util_asprintf("%s killed by signal %d (%s)%s%s", r->exe_name, x->signo,
+		                   child_signal_name(x->signo), detail ? ": " : "", detail ? d : "");
 		free(d);
-	} else if (!pr->status_lost && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+	} else if (!x->lost && x->code != 0) {
 		char *d = run_error_detail(r);
-		msg = util_asprintf("%s exited with status %d: %s", r->exe_name, WEXITSTATUS(st),
-		                    d ? d : "");
+		msg = util_asprintf("%s exited with status %d: %s", r->exe_name, x->code,
+		                     d ? d : "");
 		free(d);
 	} else {
 		size_t found = 0, want = j->params.count > 0 ? (size_t)j->params.count : 1;
@@ -1592,8 +1175,7 @@ static void run_done(struct proc *pr)
 	}
 	if (state == JOB_FAILED && !msg)
 		msg = strdup("the local run failed");
-	if (state != JOB_COMPLETED && pr->pid > 0)
-		kill(-pr->pid, SIGKILL); /* nothing of the group stays behind */
+	/* run_free -> child_free kills whatever of the group stays behind */
 	if (msg) {
 		char *l = util_asprintf("sdq: %s", msg);
 		if (l)
@@ -1710,7 +1292,16 @@ static int run_start(struct sdcpp *sb, struct job *j)
 		const char *nl = strrchr(j->log_tail, '\n');
 		run_log(r, nl ? nl + 1 : j->log_tail);
 	}
-	if (proc_spawn(&r->pr, &sb->tl, argv, dir, &err) < 0) {
+	struct child_opts co;
+	memset(&co, 0, sizeof co);
+	co.argv = argv;
+	co.dir = dir;
+	co.grace_ms = SDCPP_GRACE_MS;
+	co.on_output = run_data;
+	co.on_exit = run_done;
+	co.udata = r;
+	r->ch = child_spawn(sb->e, &co, &err);
+	if (!r->ch) {
 		fail_job(sb, j, err ? err : "cannot start the process");
 		free(err);
 		free(out);
@@ -1719,14 +1310,12 @@ static int run_start(struct sdcpp *sb, struct job *j)
 		free(exe);
 		return -1;
 	}
-	r->pr.owner = r;
-	r->pr.on_data = run_data;
-	r->pr.on_done = run_done;
+	r->pid = child_pid(r->ch);
 	sb->run = r;
 
 	/* the command line, for the log (the prompt is in the job already) */
 	char *l = util_asprintf("sdq: started %s (pgid %ld), seed %" PRId64 ", output in %s", exe,
-	                        (long)r->pr.pid, j->params.seed, dir);
+	                         (long)r->pid, j->params.seed, dir);
 	if (l)
 		run_log(r, l);
 	free(l);
@@ -1740,7 +1329,7 @@ static int run_start(struct sdcpp *sb, struct job *j)
 	if (j->submitted_at)
 		j->delay_ms = now - j->submitted_at;
 	char wid[48];
-	snprintf(wid, sizeof wid, "pgid %ld", (long)r->pr.pid);
+	snprintf(wid, sizeof wid, "pgid %ld", (long)r->pid);
 	job_set_str(&j->worker_id, wid);
 	free(j->error);
 	j->error = NULL;
@@ -1765,7 +1354,7 @@ static void kick(struct sdcpp *sb)
 static void kick_cb(struct engine *e, void *udata)
 {
 	struct sdcpp *sb = udata;
-	sb->kick_timer = NULL;
+	sb->kick_timer = 0;
 	kick(sb);
 }
 
@@ -1774,7 +1363,7 @@ static void kick_later(struct sdcpp *sb)
 {
 	if (sb->kick_timer || sb->run || sb->n_queue == 0)
 		return;
-	sb->kick_timer = tmr_add(&sb->tl, 0, kick_cb, sb);
+	sb->kick_timer = engine_timer_add(sb->e, 0, kick_cb, sb);
 	if (!sb->kick_timer)
 		kick(sb);
 }
@@ -1885,11 +1474,10 @@ static int sdcpp_cancel(struct backend *b, struct job *j, char **err)
 	int i = queue_find(sb, j);
 	struct run *r = sb->run;
 	if (r && r->job == j) {
-		if (r->pr.exited || r->cancelling)
+		if (!child_running(r->ch) || r->cancelling)
 			return 0; /* already ending: its outcome follows */
 		r->cancelling = 1;
-		kill(-r->pr.pid, SIGTERM);
-		r->pr.kill_timer = tmr_add(&sb->tl, SDCPP_GRACE_MS, proc_kill_timer, &r->pr);
+		child_terminate(r->ch);
 		job_set_str(&j->progress_text, "cancelling");
 		engine_job_notify(sb->e, j);
 		return 0;
@@ -1943,27 +1531,7 @@ static void sdcpp_forget(struct backend *b, struct job *j)
 	if (r && r->job == j) {
 		/* the run ends without a job: kill it; run_done cleans up */
 		r->job = NULL;
-		if (!r->pr.exited) {
-			kill(-r->pr.pid, SIGTERM);
-			if (!r->pr.kill_timer)
-				r->pr.kill_timer =
-				    tmr_add(&sb->tl, SDCPP_GRACE_MS, proc_kill_timer, &r->pr);
-		}
-	}
-}
-
-static void sdcpp_sigchld(struct backend *b)
-{
-	struct sdcpp *sb = b->priv;
-	if (sb->run) {
-		struct proc *pr = &sb->run->pr;
-		proc_reap(pr);
-		proc_check(pr); /* may free the run */
-	}
-	if (sb->probe) {
-		struct proc *pr = &sb->probe->pr;
-		proc_reap(pr);
-		proc_check(pr);
+		child_terminate(r->ch);
 	}
 }
 
@@ -1973,7 +1541,8 @@ static void probe_free(struct probe *pb)
 {
 	if (!pb)
 		return;
-	tmr_cancel(&pb->timeout_timer);
+	engine_timer_cancel(pb->sb->e, pb->next_timer);
+	child_free(pb->ch);
 	free(pb->exe);
 	free(pb->version);
 	free(pb->devices);
@@ -2092,9 +1661,10 @@ static void health_report(struct sdcpp *sb, const char *exe, const char *version
 	free(error);
 }
 
-static void probe_data(struct proc *pr, int stream, const char *buf, size_t n)
+static void probe_data(struct child *c, enum child_stream stream, const char *buf, size_t n,
+                       void *udata)
 {
-	struct probe *pb = pr->owner;
+	struct probe *pb = udata;
 	if (!buf)
 		return;
 	size_t room = SDCPP_PROBE_OUT_MAX - pb->out_len;
@@ -2102,14 +1672,6 @@ static void probe_data(struct proc *pr, int stream, const char *buf, size_t n)
 		n = room;
 	memcpy(pb->out + pb->out_len, buf, n);
 	pb->out_len += n;
-}
-
-static void probe_timeout(struct engine *e, void *udata)
-{
-	struct probe *pb = udata;
-	pb->timeout_timer = NULL;
-	pb->timed_out = 1;
-	kill(-pb->pr.pid, SIGKILL);
 }
 
 static int probe_start(struct probe *pb, const char *arg, char **err);
@@ -2126,7 +1688,7 @@ static void probe_next(struct engine *e, void *udata)
 {
 	struct probe *pb = udata;
 	char *err = NULL;
-	pb->timeout_timer = NULL;
+	pb->next_timer = 0;
 	if (probe_start(pb, "--list-devices", &err) == 0)
 		return;
 	if (!pb->error)
@@ -2136,25 +1698,26 @@ static void probe_next(struct engine *e, void *udata)
 	probe_finish(pb);
 }
 
-static void probe_done(struct proc *pr)
+static void probe_done(struct child *c, const struct child_exit *x, void *udata)
 {
-	struct probe *pb = pr->owner;
+	struct probe *pb = udata;
 	struct sdcpp *sb = pb->sb;
-	tmr_cancel(&pb->timeout_timer);
-	int ok = !pr->status_lost && WIFEXITED(pr->status) && WEXITSTATUS(pr->status) == 0;
+	child_free(pb->ch); /* done after this callback */
+	pb->ch = NULL;
+	int ok = !x->lost && !x->timed_out && x->code == 0;
 	char *out = clean_text(pb->out, pb->out_len);
 	const char *what = pb->step == 0 ? "--version" : "--list-devices";
 	if (!ok && !pb->error) {
-		if (pb->timed_out)
-			pb->error = util_asprintf("%s %s did not answer within %d s", pb->exe, what,
-			                          SDCPP_PROBE_TIMEOUT_MS / 1000);
-		else if (WIFSIGNALED(pr->status))
+		if (x->timed_out)
+			pb->error = util_asprintf("%s %s did not answer within %d s", pb->exe,
+			                           what, SDCPP_PROBE_TIMEOUT_MS / 1000);
+		else if (x->signo)
 			pb->error = util_asprintf("%s %s was killed by signal %d", pb->exe, what,
-			                          WTERMSIG(pr->status));
+			                           x->signo);
 		else
 			pb->error = util_asprintf("%s %s exited with status %d%s%s", pb->exe, what,
-			                          WEXITSTATUS(pr->status), out && *out ? ": " : "",
-			                          out ? out : "");
+			                           x->code, out && *out ? ": " : "",
+			                           out ? out : "");
 	}
 	if (pb->step == 0) {
 		if (ok && out) {
@@ -2167,9 +1730,8 @@ static void probe_done(struct proc *pr)
 		free(out);
 		pb->step = 1;
 		pb->out_len = 0;
-		pb->timed_out = 0;
 		/* the next step starts from the loop, not from inside this callback */
-		if (ok && (pb->timeout_timer = tmr_add(&sb->tl, 0, probe_next, pb)))
+		if (ok && (pb->next_timer = engine_timer_add(sb->e, 0, probe_next, pb)))
 			return;
 	} else {
 		if (ok)
@@ -2183,13 +1745,16 @@ static void probe_done(struct proc *pr)
 static int probe_start(struct probe *pb, const char *arg, char **err)
 {
 	char *argv[3] = {pb->exe, (char *)arg, NULL};
-	if (proc_spawn(&pb->pr, &pb->sb->tl, argv, NULL, err) < 0)
-		return -1;
-	pb->pr.owner = pb;
-	pb->pr.on_data = probe_data;
-	pb->pr.on_done = probe_done;
-	pb->timeout_timer = tmr_add(&pb->sb->tl, SDCPP_PROBE_TIMEOUT_MS, probe_timeout, pb);
-	return 0;
+	struct child_opts co;
+	memset(&co, 0, sizeof co);
+	co.argv = argv;
+	co.timeout_ms = SDCPP_PROBE_TIMEOUT_MS;
+	co.grace_ms = 1; /* it only prints: no need to be gentle */
+	co.on_output = probe_data;
+	co.on_exit = probe_done;
+	co.udata = pb;
+	pb->ch = child_spawn(pb->sb->e, &co, err);
+	return pb->ch ? 0 : -1;
 }
 
 static int sdcpp_health(struct backend *b, char **err)
@@ -2232,15 +1797,12 @@ static void sdcpp_free(struct backend *b)
 	if (sb) {
 		if (sb->run) {
 			/* the job stays live in the store; the next driver runs it again */
-			proc_kill_sync(&sb->run->pr, SDCPP_GRACE_MS);
-			run_free(sb->run);
+			run_free(sb->run); /* child_free: SIGTERM, the grace, SIGKILL */
 		}
 		if (sb->probe) {
-			proc_kill_sync(&sb->probe->pr, 0);
 			probe_free(sb->probe);
 		}
-		tmr_cancel(&sb->kick_timer);
-		tlist_free(&sb->tl); /* the engine goes away too: no timer fires any more */
+		engine_timer_cancel(sb->e, sb->kick_timer);
 		free(sb->queue);
 		free(sb);
 	}
@@ -2254,7 +1816,7 @@ static const struct backend_ops sdcpp_ops = {
     .forget = sdcpp_forget,
     .health = sdcpp_health,
     .purge = NULL,
-    .sigchld = sdcpp_sigchld,
+    .sigchld = NULL, /* the engine calls child_sigchld() */
     .free = sdcpp_free,
 };
 
@@ -2280,6 +1842,5 @@ struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint
 	sb->b = b;
 	sb->e = e;
 	sb->ep = ep;
-	sb->tl.e = e;
 	return b;
 }
