@@ -23,7 +23,7 @@ static double now_s(void)
 }
 
 static long n_events;
-static void count_cb(const struct sdcpp_event *ev, void *udata)
+static void count_cb(const struct sdcpp_parse_event *ev, void *udata)
 {
 	(void)ev;
 	(void)udata;
@@ -35,12 +35,12 @@ static void bench_parser(const char *data, size_t len, size_t chunk, int rounds)
 	double t0 = now_s();
 	n_events = 0;
 	for (int r = 0; r < rounds; r++) {
-		struct sdcpp_parser *p = sdcpp_parser_new(2, count_cb, NULL);
+		struct sdcpp_parse *p = sdcpp_parse_new(2, count_cb, NULL);
 		for (size_t at = 0; at < len; at += chunk)
-			sdcpp_parser_feed(p, SDCPP_STDOUT, data + at,
+			sdcpp_parse_feed(p, SDCPP_STDOUT, data + at,
 			                  at + chunk <= len ? chunk : len - at);
-		sdcpp_parser_finish(p, SDCPP_STDOUT);
-		sdcpp_parser_free(p);
+		sdcpp_parse_finish(p, SDCPP_STDOUT);
+		sdcpp_parse_free(p);
 	}
 	double dt = now_s() - t0;
 	printf("parser, %6zu-byte reads: %8.1f MB/s (%d x %zu bytes, %ld events, %.3f s)\n", chunk,

@@ -7,7 +7,7 @@
  * and escape sequences may be split anywhere), so the two event streams must
  * be equal, field by field. Also checked: borrowed strings are readable
  * during the callback (ASan), the state stays sane (fraction in [0,1] or
- * below 0 before anything, unit NUL-terminated) and sdcpp_state_text() always
+ * below 0 before anything, unit NUL-terminated) and sdcpp_parse_state_text() always
  * terminates its buffer, even a tiny one.
  */
 #include <string.h>
@@ -42,21 +42,21 @@ static void mix_str(struct log *l, const char *s)
 		mix(l, "\xff", 1);
 }
 
-static void check_state(const struct sdcpp_state *st)
+static void check_state(const struct sdcpp_parse_state *st)
 {
 	char small[12], big[160];
 	FUZZ_CHECK(st->fraction < 0 || (st->fraction >= 0 && st->fraction <= 1));
 	FUZZ_CHECK(memchr(st->unit, 0, sizeof st->unit) != NULL);
 	FUZZ_CHECK((int)st->phase >= SDCPP_PHASE_STARTING && st->phase <= SDCPP_PHASE_DONE);
-	FUZZ_CHECK(sdcpp_phase_name(st->phase) != NULL);
+	FUZZ_CHECK(sdcpp_parse_phase_name(st->phase) != NULL);
 	memset(small, 'x', sizeof small);
-	sdcpp_state_text(st, small, sizeof small);
+	sdcpp_parse_state_text(st, small, sizeof small);
 	FUZZ_CHECK(memchr(small, 0, sizeof small) != NULL);
-	sdcpp_state_text(st, big, sizeof big);
+	sdcpp_parse_state_text(st, big, sizeof big);
 	FUZZ_CHECK(memchr(big, 0, sizeof big) != NULL);
 }
 
-static void on_event(const struct sdcpp_event *ev, void *udata)
+static void on_event(const struct sdcpp_parse_event *ev, void *udata)
 {
 	struct log *l = udata;
 	int v[9] = {(int)ev->type, (int)ev->stream, (int)ev->phase, ev->step, ev->steps,
@@ -76,11 +76,11 @@ static void on_event(const struct sdcpp_event *ev, void *udata)
 		FUZZ_CHECK(strlen(ev->text) <= SDCPP_LINE_MAX);
 }
 
-static struct sdcpp_state run(const uint8_t *data, size_t size, int batch, enum sdcpp_stream s,
+static struct sdcpp_parse_state run(const uint8_t *data, size_t size, int batch, enum sdcpp_stream s,
                               unsigned seed, struct log *l)
 {
-	struct sdcpp_parser *p = sdcpp_parser_new(batch, on_event, l);
-	struct sdcpp_state st;
+	struct sdcpp_parse *p = sdcpp_parse_new(batch, on_event, l);
+	struct sdcpp_parse_state st;
 	size_t i = 0;
 
 	FUZZ_CHECK(p != NULL);
@@ -89,7 +89,7 @@ static struct sdcpp_state run(const uint8_t *data, size_t size, int batch, enum 
 	memset(l, 0, sizeof *l);
 	l->hash = 0xcbf29ce484222325ULL;
 	if (!seed) {
-		sdcpp_parser_feed(p, s, (const char *)data, size);
+		sdcpp_parse_feed(p, s, (const char *)data, size);
 	} else {
 		while (i < size) {
 			size_t n;
@@ -97,25 +97,25 @@ static struct sdcpp_state run(const uint8_t *data, size_t size, int batch, enum 
 			n = 1 + (seed >> 16) % 64;
 			if (n > size - i)
 				n = size - i;
-			sdcpp_parser_feed(p, s, (const char *)data + i, n);
-			check_state(sdcpp_parser_state(p));
+			sdcpp_parse_feed(p, s, (const char *)data + i, n);
+			check_state(sdcpp_parse_state(p));
 			i += n;
 		}
 	}
 	/* an empty feed and the other stream's finish change nothing */
-	sdcpp_parser_feed(p, s, "", 0);
-	sdcpp_parser_finish(p, s == SDCPP_STDOUT ? SDCPP_STDERR : SDCPP_STDOUT);
-	sdcpp_parser_finish(p, s);
-	check_state(sdcpp_parser_state(p));
-	st = *sdcpp_parser_state(p);
-	sdcpp_parser_free(p);
+	sdcpp_parse_feed(p, s, "", 0);
+	sdcpp_parse_finish(p, s == SDCPP_STDOUT ? SDCPP_STDERR : SDCPP_STDOUT);
+	sdcpp_parse_finish(p, s);
+	check_state(sdcpp_parse_state(p));
+	st = *sdcpp_parse_state(p);
+	sdcpp_parse_free(p);
 	return st;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct log a, b;
-	struct sdcpp_state sa, sb;
+	struct sdcpp_parse_state sa, sb;
 	int batch;
 	enum sdcpp_stream s;
 

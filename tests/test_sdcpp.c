@@ -97,10 +97,10 @@ static void rec_add(struct rec *r, const char *fmt, ...)
 	r->buf[r->len] = 0;
 }
 
-static void rec_cb(const struct sdcpp_event *ev, void *udata)
+static void rec_cb(const struct sdcpp_parse_event *ev, void *udata)
 {
 	struct rec *r = udata;
-	const char *ph = sdcpp_phase_name(ev->phase);
+	const char *ph = sdcpp_parse_phase_name(ev->phase);
 	switch (ev->type) {
 	case SDCPP_EV_LINE:
 		r->n_lines++;
@@ -135,21 +135,21 @@ static void rec_cb(const struct sdcpp_event *ev, void *udata)
  * offsets, n_cuts of them), then finish; return the record (and the parser's
  * final state in *st). */
 static struct rec run_parser(const char *data, size_t len, enum sdcpp_stream s, const size_t *cuts,
-                             size_t n_cuts, int batch, struct sdcpp_state *st)
+                             size_t n_cuts, int batch, struct sdcpp_parse_state *st)
 {
 	struct rec r;
 	memset(&r, 0, sizeof r);
-	struct sdcpp_parser *p = sdcpp_parser_new(batch, rec_cb, &r);
+	struct sdcpp_parse *p = sdcpp_parse_new(batch, rec_cb, &r);
 	size_t at = 0;
 	for (size_t i = 0; i <= n_cuts; i++) {
 		size_t end = i < n_cuts ? cuts[i] : len;
-		sdcpp_parser_feed(p, s, data + at, end - at);
+		sdcpp_parse_feed(p, s, data + at, end - at);
 		at = end;
 	}
-	sdcpp_parser_finish(p, s);
+	sdcpp_parse_finish(p, s);
 	if (st)
-		*st = *sdcpp_parser_state(p);
-	sdcpp_parser_free(p);
+		*st = *sdcpp_parse_state(p);
+	sdcpp_parse_free(p);
 	if (!r.buf)
 		r.buf = calloc(1, 1);
 	return r;
@@ -212,7 +212,7 @@ static void test_reference_stream(void)
 	char *data = fixture("sdcpp-reference-batch2.txt", &len);
 	if (!CHECK(data))
 		return;
-	struct sdcpp_state st;
+	struct sdcpp_parse_state st;
 	struct rec r = run_parser(data, len, SDCPP_STDOUT, NULL, 0, 2, &st);
 	/* 4 load frames + 2 x 20 sampling frames */
 	CHECK_INT(r.n_progress, 44);
@@ -256,14 +256,14 @@ static void test_batch_fraction_and_text(void)
 	char *data = fixture("sdcpp-reference-batch2.txt", &len);
 	if (!CHECK(data))
 		return;
-	struct sdcpp_parser *p = sdcpp_parser_new(2, NULL, NULL);
+	struct sdcpp_parse *p = sdcpp_parse_new(2, NULL, NULL);
 	const char *img2 = strstr(data, "generating image: 2/2");
 	CHECK(img2 != NULL);
 	/* up to and including frame 10/20 of image 1 */
 	const char *f10 = strstr(data, "| 10/20 - 4.00it/s\033[K");
 	size_t upto = (size_t)(f10 - data) + strlen("| 10/20 - 4.00it/s\033[K");
-	sdcpp_parser_feed(p, SDCPP_STDOUT, data, upto);
-	const struct sdcpp_state *st = sdcpp_parser_state(p);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, data, upto);
+	const struct sdcpp_parse_state *st = sdcpp_parse_state(p);
 	char text[128];
 	CHECK_INT(st->phase, SDCPP_PHASE_SAMPLING);
 	CHECK_INT(st->image, 1);
@@ -271,18 +271,18 @@ static void test_batch_fraction_and_text(void)
 	CHECK_INT(st->step, 10);
 	CHECK_INT(st->steps, 20);
 	CHECK(st->fraction > 0.2499 && st->fraction < 0.2501);
-	CHECK_STR(sdcpp_state_text(st, text, sizeof text), "sampling 1/2 step 10/20 4.00it/s");
+	CHECK_STR(sdcpp_parse_state_text(st, text, sizeof text), "sampling 1/2 step 10/20 4.00it/s");
 	/* then frame 7/20 of image 2: (20 + 7) / 40 */
 	const char *f7 = strstr(img2, "| 7/20 - 1.23s/it\033[K");
 	size_t upto2 = (size_t)(f7 - data) + strlen("| 7/20 - 1.23s/it\033[K");
-	sdcpp_parser_feed(p, SDCPP_STDOUT, data + upto, upto2 - upto);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, data + upto, upto2 - upto);
 	CHECK_INT(st->image, 2);
 	CHECK(st->fraction > 0.6749 && st->fraction < 0.6751);
-	CHECK_STR(sdcpp_state_text(st, text, sizeof text), "sampling 2/2 step 7/20 1.23s/it");
-	sdcpp_parser_free(p);
+	CHECK_STR(sdcpp_parse_state_text(st, text, sizeof text), "sampling 2/2 step 7/20 1.23s/it");
+	sdcpp_parse_free(p);
 
 	/* a single image: no "1/1" */
-	struct sdcpp_state one;
+	struct sdcpp_parse_state one;
 	memset(&one, 0, sizeof one);
 	one.phase = SDCPP_PHASE_SAMPLING;
 	one.image = one.batch = 1;
@@ -290,18 +290,18 @@ static void test_batch_fraction_and_text(void)
 	one.steps = 20;
 	one.speed = 1.234;
 	strcpy(one.unit, "s/it");
-	CHECK_STR(sdcpp_state_text(&one, text, sizeof text), "sampling step 7/20 1.23s/it");
+	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "sampling step 7/20 1.23s/it");
 	one.phase = SDCPP_PHASE_LOADING;
 	one.step = 120;
 	one.steps = 1130;
 	one.speed = 845.5;
 	strcpy(one.unit, "MB/s");
-	CHECK_STR(sdcpp_state_text(&one, text, sizeof text), "loading 120/1130 845.50MB/s");
+	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "loading 120/1130 845.50MB/s");
 	one.phase = SDCPP_PHASE_DECODING;
 	one.steps = 0;
-	CHECK_STR(sdcpp_state_text(&one, text, sizeof text), "decoding");
+	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "decoding");
 	/* a tiny buffer is still terminated */
-	CHECK_STR(sdcpp_state_text(&one, text, 4), "dec");
+	CHECK_STR(sdcpp_parse_state_text(&one, text, 4), "dec");
 	free(data);
 }
 
@@ -326,7 +326,7 @@ static void test_awkward_stream(void)
 	char *data = fixture("sdcpp-awkward.txt", &len);
 	if (!CHECK(data))
 		return;
-	struct sdcpp_state st;
+	struct sdcpp_parse_state st;
 	struct rec r = run_parser(data, len, SDCPP_STDOUT, NULL, 0, 1, &st);
 	/* the old "[INFO]  " tag */
 	CHECK(strstr(r.buf, "[INFO] {loading model from 'it''s.gguf'}") != NULL);
@@ -364,14 +364,14 @@ static void test_two_streams(void)
 	}
 	struct rec r;
 	memset(&r, 0, sizeof r);
-	struct sdcpp_parser *p = sdcpp_parser_new(1, rec_cb, &r);
+	struct sdcpp_parse *p = sdcpp_parse_new(1, rec_cb, &r);
 	/* interleave: half a stdout line, half a stderr line, the rests */
-	sdcpp_parser_feed(p, SDCPP_STDOUT, out, 20);
-	sdcpp_parser_feed(p, SDCPP_STDERR, err, 30);
-	sdcpp_parser_feed(p, SDCPP_STDOUT, out + 20, lo - 20);
-	sdcpp_parser_feed(p, SDCPP_STDERR, err + 30, le - 30);
-	sdcpp_parser_finish(p, SDCPP_STDOUT);
-	sdcpp_parser_finish(p, SDCPP_STDERR);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, out, 20);
+	sdcpp_parse_feed(p, SDCPP_STDERR, err, 30);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, out + 20, lo - 20);
+	sdcpp_parse_feed(p, SDCPP_STDERR, err + 30, le - 30);
+	sdcpp_parse_finish(p, SDCPP_STDOUT);
+	sdcpp_parse_finish(p, SDCPP_STDERR);
 	CHECK_INT(r.n_errors, 2);
 	CHECK_INT(r.n_lines, 5);
 	CHECK(strstr(r.buf, "ERROR 1 {init model loader from file failed: "
@@ -381,8 +381,8 @@ static void test_two_streams(void)
 	CHECK(strstr(r.buf, "LINE 0 loading [INFO] {new_sd_ctx_t failed}") != NULL);
 	CHECK(strstr(r.buf, "LINE 0 loading [WARN] {file /nonexistent.safetensors not found}") !=
 	      NULL);
-	CHECK_INT(sdcpp_parser_state(p)->n_errors, 2);
-	sdcpp_parser_free(p);
+	CHECK_INT(sdcpp_parse_state(p)->n_errors, 2);
+	sdcpp_parse_free(p);
 	free(r.buf);
 	free(out);
 	free(err);
@@ -393,11 +393,11 @@ static void test_caps_and_escapes(void)
 {
 	struct rec r;
 	memset(&r, 0, sizeof r);
-	struct sdcpp_parser *p = sdcpp_parser_new(1, rec_cb, &r);
+	struct sdcpp_parse *p = sdcpp_parse_new(1, rec_cb, &r);
 	char *big = malloc(SDCPP_LINE_MAX * 3);
 	memset(big, 'x', SDCPP_LINE_MAX * 3);
-	sdcpp_parser_feed(p, SDCPP_STDOUT, big, SDCPP_LINE_MAX * 3);
-	sdcpp_parser_feed(p, SDCPP_STDOUT, "\nshort\n", 7);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, big, SDCPP_LINE_MAX * 3);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, "\nshort\n", 7);
 	CHECK_INT(r.n_lines, 2);
 	const char *first = strstr(r.buf, "<");
 	const char *end = first ? strchr(first, '>') : NULL;
@@ -409,49 +409,49 @@ static void test_caps_and_escapes(void)
 	free(r.buf);
 	memset(&r, 0, sizeof r);
 	const char *s = "a\033]0;title\007b\033=c\033";
-	sdcpp_parser_feed(p, SDCPP_STDOUT, s, strlen(s));
-	sdcpp_parser_feed(p, SDCPP_STDOUT, "[1md\001e\n", 7);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, s, strlen(s));
+	sdcpp_parse_feed(p, SDCPP_STDOUT, "[1md\001e\n", 7);
 	CHECK(r.buf && strstr(r.buf, "<abcde>") != NULL);
 	/* \r\n and blank segments make no events */
 	free(r.buf);
 	memset(&r, 0, sizeof r);
-	sdcpp_parser_feed(p, SDCPP_STDOUT, "\r\n\r\n   \r\033[K\n", 12);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, "\r\n\r\n   \r\033[K\n", 12);
 	CHECK(r.buf == NULL);
 	/* not a frame: text after the speed */
-	sdcpp_parser_feed(p, SDCPP_STDOUT, "  |===| 1/2 - 1.00s/it and more\n", 32);
+	sdcpp_parse_feed(p, SDCPP_STDOUT, "  |===| 1/2 - 1.00s/it and more\n", 32);
 	CHECK_INT(r.n_progress, 0);
 	CHECK_INT(r.n_lines, 1);
 	/* bad stream numbers and NULL parsers are ignored */
-	sdcpp_parser_feed(p, (enum sdcpp_stream)7, "x\n", 2);
-	sdcpp_parser_feed(NULL, SDCPP_STDOUT, "x\n", 2);
-	sdcpp_parser_finish(NULL, SDCPP_STDOUT);
-	sdcpp_parser_free(NULL);
+	sdcpp_parse_feed(p, (enum sdcpp_stream)7, "x\n", 2);
+	sdcpp_parse_feed(NULL, SDCPP_STDOUT, "x\n", 2);
+	sdcpp_parse_finish(NULL, SDCPP_STDOUT);
+	sdcpp_parse_free(NULL);
 	CHECK_INT(r.n_lines, 1);
-	sdcpp_parser_free(p);
+	sdcpp_parse_free(p);
 	free(r.buf);
 }
 
 /* A sampling bar with no "generating image" line before it still counts. */
 static void test_bare_sampling(void)
 {
-	struct sdcpp_parser *p = sdcpp_parser_new(0, NULL, NULL);
-	const struct sdcpp_state *st = sdcpp_parser_state(p);
+	struct sdcpp_parse *p = sdcpp_parse_new(0, NULL, NULL);
+	const struct sdcpp_parse_state *st = sdcpp_parse_state(p);
 	CHECK(st->fraction < 0);
 	CHECK_INT(st->phase, SDCPP_PHASE_STARTING);
 	const char *f = "\r  |=====>     | 5/10 - 2.00s/it\033[K";
-	sdcpp_parser_feed(p, SDCPP_STDOUT, f, strlen(f));
+	sdcpp_parse_feed(p, SDCPP_STDOUT, f, strlen(f));
 	CHECK_INT(st->phase, SDCPP_PHASE_SAMPLING);
 	CHECK_INT(st->image, 1);
 	CHECK_INT(st->batch, 1);
 	CHECK(st->fraction > 0.499 && st->fraction < 0.501);
-	sdcpp_parser_free(p);
+	sdcpp_parse_free(p);
 }
 
 /* Random bytes biased towards what the parser looks at: no crash (the
  * sanitizer build checks memory), the state stays sane, and every event's
  * strings are terminated and free of escapes and line ends. */
 static int garbage_bad, garbage_seen[8];
-static void garbage_cb(const struct sdcpp_event *ev, void *udata)
+static void garbage_cb(const struct sdcpp_parse_event *ev, void *udata)
 {
 	(void)udata;
 	garbage_seen[ev->type & 7]++;
@@ -484,7 +484,7 @@ static void test_parser_garbage(void)
 	char buf[4096];
 	garbage_bad = 0;
 	for (int round = 0; round < 300; round++) {
-		struct sdcpp_parser *p = sdcpp_parser_new(round % 4, garbage_cb, NULL);
+		struct sdcpp_parse *p = sdcpp_parse_new(round % 4, garbage_cb, NULL);
 		for (int chunk = 0; chunk < 8; chunk++) {
 			size_t n = 0;
 			while (n < sizeof buf - 80) {
@@ -502,17 +502,17 @@ static void test_parser_garbage(void)
 					buf[n++] = alphabet[(r / 3) % (sizeof alphabet - 1)];
 				}
 			}
-			sdcpp_parser_feed(p, (enum sdcpp_stream)(chunk & 1), buf, n);
+			sdcpp_parse_feed(p, (enum sdcpp_stream)(chunk & 1), buf, n);
 		}
-		sdcpp_parser_finish(p, SDCPP_STDOUT);
-		sdcpp_parser_finish(p, SDCPP_STDERR);
-		const struct sdcpp_state *st = sdcpp_parser_state(p);
+		sdcpp_parse_finish(p, SDCPP_STDOUT);
+		sdcpp_parse_finish(p, SDCPP_STDERR);
+		const struct sdcpp_parse_state *st = sdcpp_parse_state(p);
 		char text[128];
-		sdcpp_state_text(st, text, sizeof text);
+		sdcpp_parse_state_text(st, text, sizeof text);
 		if (st->fraction > 1.0 || (int)st->phase < 0 || st->phase > SDCPP_PHASE_DONE ||
 		    strlen(text) >= sizeof text || st->unit[sizeof st->unit - 1] != 0)
 			garbage_bad++;
-		sdcpp_parser_free(p);
+		sdcpp_parse_free(p);
 	}
 	CHECK_INT(garbage_bad, 0);
 	/* the generator does reach every kind of event */
