@@ -932,7 +932,7 @@ struct config *config_load(char **err)
 				goto bad_env;
 			if (!(ep = add_url_endpoint(cfg, "default", e, 0)))
 				goto oom;
-			if (!ep->template_name && !(ep->template_name = strdup("sd15")))
+			if (!ep->template_name && !(ep->template_name = strdup(PARAMS_DEFAULT_TEMPLATE)))
 				goto oom;
 			if (!(ep->api_key_env = strdup(DEFAULT_KEY_ENV)))
 				goto oom;

@@ -36,7 +36,7 @@ struct config_endpoint {
 	enum config_kind kind;
 	/* RunPod */
 	char *url;           /* full base URL, an id already expanded */
-	char *template_name; /* input template; NULL: "sd15" */
+	char *template_name; /* input template; NULL: PARAMS_DEFAULT_TEMPLATE (sdxl) */
 	char *api_key_env;   /* name of an environment variable */
 	char *api_key_file;  /* path of a file holding the key (mode 0600) */
 	char *api_key_cmd;   /* a command whose first output line is the key */

@@ -26,6 +26,7 @@
 #include "child.h"
 #include "engine.h"
 #include "http.h"
+#include "params.h"
 #include "util.h"
 
 #define DV_CHECK_DRIVER_MS 500
@@ -1115,7 +1116,8 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 	    job_set_str(&j->backend, backend_kind_of(ep)->name) < 0 ||
 	    (ep->kind == CONFIG_RUNPOD && job_set_str(&j->endpoint_url, ep->url) < 0) ||
 	    (!j->params.template_name && ep->kind == CONFIG_RUNPOD &&
-	     job_set_str(&j->params.template_name, ep->template_name ? ep->template_name : "sd15") <
+	     job_set_str(&j->params.template_name,
+	                 ep->template_name ? ep->template_name : PARAMS_DEFAULT_TEMPLATE) <
 	         0)) {
 		job_free(j);
 		util_set_err(err, "out of memory");

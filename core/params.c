@@ -4,9 +4,10 @@
  *
  * Built-in templates are written as template JSON too, so built-ins and user
  * files go through one code path: parse, fill the placeholders in the tree,
- * merge extra_json over it, print. Numbers are inserted as raw JSON text so a
- * 64-bit seed survives exactly (cJSON keeps numbers as doubles). The rules
- * are in params.h.
+ * merge extra_json over it, print. The JSON reader here is our own, not
+ * cJSON's parser: it keeps every number as the text it was written with (a
+ * cJSON raw item), so a 64-bit seed or a long decimal in a workflow goes out
+ * byte for byte instead of through a double. The rules are in params.h.
  */
 #include "params.h"
 
@@ -14,9 +15,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -27,98 +30,236 @@
 #define TEMPLATE_NAME_MAX 64
 /* Most parts in a --set key ("a.b.c"): nest() calls itself once per part. */
 #define SET_KEY_PARTS_MAX 64
+/* Deepest nesting the reader takes; fill_tree() and merge() recurse per level. */
+#define JSON_DEPTH_MAX 256
+
+/* ---- sampler names ----
+ * Each built-in template's table is the list of names its worker's current
+ * code accepts (shared/reference/worker-inputs.md):
+ *   sd15   worker-stable_diffusion_v1 src/rp_schema.py (scheduler constraint)
+ *   sdxl   worker-sdxl handler.py make_scheduler()
+ *   a1111  AUTOMATIC1111 v1.9 (worker-a1111 pins v1.9.3), plus an optional
+ *          scheduler suffix ("DPM++ 2M Karras")
+ *   comfyui ComfyUI comfy/samplers.py SAMPLER_NAMES */
+static const char *const sd15_samplers[] = {
+    "DDIM", "DDPM", "DPM-M", "DPM-S", "EULER-A", "EULER-D", "HEUN",
+    "IPNDM", "KDPM2-A", "KDPM2-D", "PNDM", "K-LMS", "KLMS", NULL,
+};
+static const char *const sdxl_samplers[] = {
+    "PNDM", "KLMS", "DDIM", "K_EULER", "K_EULER_ANCESTRAL", "DPMSolverMultistep",
+    "DPMSolverSinglestep", NULL,
+};
+static const char *const a1111_samplers[] = {
+    "DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a",
+    "DPM++ 3M SDE", "Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM fast",
+    "DPM adaptive", "Restart", "DDIM", "DDIM CFG++", "PLMS", "UniPC", "LCM", NULL,
+};
+/* Scheduler labels A1111 v1.9 splits off the end of an old-style name. */
+static const char *const a1111_schedulers[] = {
+    "Automatic", "Uniform", "Karras", "Exponential", "Polyexponential", "SGM Uniform", NULL,
+};
+static const char *const comfyui_samplers[] = {
+    "euler", "euler_cfg_pp", "euler_ancestral", "euler_ancestral_cfg_pp", "heun", "heunpp2",
+    "dpm_2", "dpm_2_ancestral", "lms", "dpm_fast", "dpm_adaptive", "dpmpp_2s_ancestral",
+    "dpmpp_2s_ancestral_cfg_pp", "dpmpp_sde", "dpmpp_sde_gpu", "dpmpp_2m", "dpmpp_2m_cfg_pp",
+    "dpmpp_2m_sde", "dpmpp_2m_sde_gpu", "dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu",
+    "dpmpp_3m_sde", "dpmpp_3m_sde_gpu", "ddpm", "lcm", "ipndm", "ipndm_v", "deis",
+    "res_multistep", "res_multistep_cfg_pp", "res_multistep_ancestral",
+    "res_multistep_ancestral_cfg_pp", "gradient_estimation", "gradient_estimation_cfg_pp",
+    "er_sde", "seeds_2", "seeds_3", "sa_solver", "sa_solver_pece", "ddim", "uni_pc",
+    "uni_pc_bh2", NULL,
+};
 
 struct builtin {
 	const char *name;
 	const char *json; /* NULL: the user's workflow file, wrapped */
-	int column;       /* sampler translation column */
+	int column;       /* column in sampler_aliases */
+	const char *const *samplers;
 };
 
+/* {{name}} must have a value, {{name?}} is left out when unset (params.h). The
+ * workers' schemas give defaults for all but the prompt (sd15 marks it
+ * required; sdxl has no default for it, which its validator refuses). */
 static const struct builtin builtins[] = {
     {"sd15",
-     "{\"prompt\":\"{{prompt}}\",\"negative_prompt\":\"{{negative_prompt}}\","
-     "\"width\":\"{{width}}\",\"height\":\"{{height}}\","
-     "\"num_inference_steps\":\"{{steps}}\",\"guidance_scale\":\"{{cfg}}\","
-     "\"num_outputs\":\"{{count}}\",\"seed\":\"{{seed}}\",\"scheduler\":\"{{sampler}}\"}",
-     0},
+     "{\"prompt\":\"{{prompt}}\",\"negative_prompt\":\"{{negative_prompt?}}\","
+     "\"width\":\"{{width?}}\",\"height\":\"{{height?}}\","
+     "\"num_inference_steps\":\"{{steps?}}\",\"guidance_scale\":\"{{cfg?}}\","
+     "\"num_outputs\":\"{{count?}}\",\"seed\":\"{{seed?}}\",\"scheduler\":\"{{sampler?}}\"}",
+     0, sd15_samplers},
     {"sdxl",
-     "{\"prompt\":\"{{prompt}}\",\"negative_prompt\":\"{{negative_prompt}}\","
-     "\"width\":\"{{width}}\",\"height\":\"{{height}}\","
-     "\"num_inference_steps\":\"{{steps}}\",\"guidance_scale\":\"{{cfg}}\","
-     "\"num_images\":\"{{count}}\",\"seed\":\"{{seed}}\",\"scheduler\":\"{{sampler}}\"}",
-     1},
+     "{\"prompt\":\"{{prompt}}\",\"negative_prompt\":\"{{negative_prompt?}}\","
+     "\"width\":\"{{width?}}\",\"height\":\"{{height?}}\","
+     "\"num_inference_steps\":\"{{steps?}}\",\"guidance_scale\":\"{{cfg?}}\","
+     "\"num_images\":\"{{count?}}\",\"seed\":\"{{seed?}}\",\"scheduler\":\"{{sampler?}}\"}",
+     1, sdxl_samplers},
     {"a1111",
-     "{\"prompt\":\"{{prompt}}\",\"negative_prompt\":\"{{negative_prompt}}\","
-     "\"width\":\"{{width}}\",\"height\":\"{{height}}\",\"steps\":\"{{steps}}\","
-     "\"cfg_scale\":\"{{cfg}}\",\"sampler_name\":\"{{sampler}}\","
-     "\"batch_size\":\"{{count}}\",\"seed\":\"{{seed}}\"}",
-     2},
-    {"comfyui", NULL, 3},
+     "{\"prompt\":\"{{prompt?}}\",\"negative_prompt\":\"{{negative_prompt?}}\","
+     "\"width\":\"{{width?}}\",\"height\":\"{{height?}}\",\"steps\":\"{{steps?}}\","
+     "\"cfg_scale\":\"{{cfg?}}\",\"sampler_name\":\"{{sampler?}}\","
+     "\"batch_size\":\"{{count?}}\",\"seed\":\"{{seed?}}\"}",
+     2, a1111_samplers},
+    {"comfyui", NULL, 3, comfyui_samplers},
 };
 
-/* Sampler names: every spelling in `keys` (normalised: lower case, without
- * spaces, '_', '-' and '.') maps to each template's own name, or NULL when the
- * template has no such sampler (then the user's text is sent as is).
- * Columns: sd15 (worker-stable_diffusion_v1), sdxl (worker-sdxl), a1111,
- * comfyui. */
+/* Other spellings: every key in `keys` (normalised: lower case, without
+ * spaces, '_', '-' and '.') is that sampler in each template's own words, or
+ * NULL where the template's worker has no such sampler. Columns: sd15, sdxl,
+ * a1111, comfyui. A name found in no row is looked up in the table itself. */
 static const struct {
 	const char *keys;
 	const char *out[4];
-} samplers[] = {
-    {" eulera eulerancestral keulerancestral ",
+} sampler_aliases[] = {
+    {" eulera eulerancestral keulerancestral keulera ",
      {"EULER-A", "K_EULER_ANCESTRAL", "Euler a", "euler_ancestral"}},
     {" euler eulerd keuler ", {"EULER-D", "K_EULER", "Euler", "euler"}},
     {" lms klms ", {"K-LMS", "KLMS", "LMS", "lms"}},
-    {" heun ", {"HEUN", NULL, "Heun", "heun"}},
+    {" heun kheun ", {"HEUN", NULL, "Heun", "heun"}},
     {" dpm2 kdpm2 kdpm2d ", {"KDPM2-D", NULL, "DPM2", "dpm_2"}},
     {" dpm2a dpm2ancestral kdpm2a ", {"KDPM2-A", NULL, "DPM2 a", "dpm_2_ancestral"}},
     {" dpm++2m dpmpp2m dpmm dpmsolvermultistep ",
      {"DPM-M", "DPMSolverMultistep", "DPM++ 2M", "dpmpp_2m"}},
-    {" dpm++sde dpmppsde dpms dpmsolversinglestep ",
-     {"DPM-S", "DPMSolverSinglestep", "DPM++ SDE", "dpmpp_sde"}},
-    {" dpm++2sa dpmpp2sancestral ", {NULL, NULL, "DPM++ 2S a", "dpmpp_2s_ancestral"}},
+    {" dpms dpmsolversinglestep ", {"DPM-S", "DPMSolverSinglestep", NULL, NULL}},
+    {" dpm++sde dpmppsde ", {NULL, NULL, "DPM++ SDE", "dpmpp_sde"}},
+    {" dpm++2msde dpmpp2msde ", {NULL, NULL, "DPM++ 2M SDE", "dpmpp_2m_sde"}},
+    {" dpm++2msdeheun dpmpp2msdeheun ", {NULL, NULL, "DPM++ 2M SDE Heun", "dpmpp_2m_sde_heun"}},
+    {" dpm++3msde dpmpp3msde ", {NULL, NULL, "DPM++ 3M SDE", "dpmpp_3m_sde"}},
+    {" dpm++2sa dpmpp2sancestral dpmpp2sa ", {NULL, NULL, "DPM++ 2S a", "dpmpp_2s_ancestral"}},
+    {" dpmfast ", {NULL, NULL, "DPM fast", "dpm_fast"}},
+    {" dpmadaptive ", {NULL, NULL, "DPM adaptive", "dpm_adaptive"}},
     {" ddim ", {"DDIM", "DDIM", "DDIM", "ddim"}},
     {" ddpm ", {"DDPM", NULL, NULL, "ddpm"}},
     {" plms pndm ", {"PNDM", "PNDM", "PLMS", NULL}},
     {" ipndm ", {"IPNDM", NULL, NULL, "ipndm"}},
     {" unipc ", {NULL, NULL, "UniPC", "uni_pc"}},
     {" lcm ", {NULL, NULL, "LCM", "lcm"}},
+    {" restart ", {NULL, NULL, "Restart", NULL}},
 };
 
 static const struct builtin *builtin_find(const char *name)
 {
+	if (!name)
+		return NULL;
 	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
 		if (strcmp(builtins[i].name, name) == 0)
 			return &builtins[i];
 	return NULL;
 }
 
-const char *params_sampler_for(const char *tname, const char *sampler)
+/* " key " for name into key (normalised as above); 0 if it does not fit or is
+ * empty. */
+static int sampler_key(const char *name, size_t n, char *key, size_t cap)
+{
+	size_t k = 0;
+
+	key[k++] = ' ';
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (c == ' ' || c == '_' || c == '-' || c == '.')
+			continue;
+		if (k + 3 >= cap)
+			return 0;
+		key[k++] = (char)tolower((unsigned char)c);
+	}
+	if (k == 1)
+		return 0;
+	key[k++] = ' ';
+	key[k] = '\0';
+	return 1;
+}
+
+/* The template's own spelling of the sampler name[0..n), or NULL. */
+static const char *sampler_lookup(const struct builtin *b, const char *name, size_t n)
+{
+	char key[64], other[64];
+
+	if (!sampler_key(name, n, key, sizeof key))
+		return NULL;
+	for (size_t i = 0; i < sizeof sampler_aliases / sizeof sampler_aliases[0]; i++)
+		if (strstr(sampler_aliases[i].keys, key))
+			return sampler_aliases[i].out[b->column];
+	for (const char *const *s = b->samplers; *s; s++)
+		if (sampler_key(*s, strlen(*s), other, sizeof other) && strcmp(key, other) == 0)
+			return *s;
+	return NULL;
+}
+
+const char *params_sampler_for(const char *tname, const char *sampler, char *buf, size_t len)
 {
 	const struct builtin *b;
-	char key[40];
-	size_t n = 0;
+	const char *hit;
+	size_t n;
 
 	if (!sampler)
 		return NULL;
-	if (!tname || !(b = builtin_find(tname)))
+	if (strncmp(sampler, PARAMS_SAMPLER_RAW, sizeof PARAMS_SAMPLER_RAW - 1) == 0)
+		return sampler + sizeof PARAMS_SAMPLER_RAW - 1;
+	if (!(b = builtin_find(tname)) || !*sampler)
 		return sampler;
-	for (const char *s = sampler; *s; s++) {
-		if (*s == ' ' || *s == '_' || *s == '-' || *s == '.')
-			continue;
-		if (n + 3 >= sizeof key)
-			return sampler;
-		key[++n] = (char)tolower((unsigned char)*s);
+	n = strlen(sampler);
+	if ((hit = sampler_lookup(b, sampler, n)))
+		return hit;
+	/* A1111: "<sampler> <scheduler>", as its API splits it. */
+	if (b->samplers == a1111_samplers) {
+		for (const char *const *s = a1111_schedulers; *s; s++) {
+			size_t sl = strlen(*s);
+			if (n > sl + 1 && sampler[n - sl - 1] == ' ' &&
+			    strcasecmp(sampler + n - sl, *s) == 0 &&
+			    (hit = sampler_lookup(b, sampler, n - sl - 1))) {
+				if (strlen(hit) + 1 + sl + 1 > len)
+					return NULL;
+				snprintf(buf, len, "%s %s", hit, *s);
+				return buf;
+			}
+		}
 	}
-	key[0] = ' ';
-	key[n + 1] = ' ';
-	key[n + 2] = '\0';
-	if (n == 0)
-		return sampler;
-	for (size_t i = 0; i < sizeof samplers / sizeof samplers[0]; i++)
-		if (strstr(samplers[i].keys, key))
-			return samplers[i].out[b->column] ? samplers[i].out[b->column] : sampler;
-	return sampler;
+	return NULL;
+}
+
+const char *const *params_sampler_names(const char *tname)
+{
+	const struct builtin *b = builtin_find(tname);
+	return b ? b->samplers : NULL;
+}
+
+/* The valid names of b, comma-separated, for an error message (malloc'd). */
+static char *sampler_list(const struct builtin *b)
+{
+	struct util_buf l = {0};
+
+	util_buf_put(&l, "", 0);
+	for (const char *const *s = b->samplers; *s; s++) {
+		if (s != b->samplers)
+			util_buf_put(&l, ", ", 2);
+		util_buf_put(&l, *s, strlen(*s));
+	}
+	if (b->samplers == a1111_samplers)
+		util_buf_put(&l, " (each may end in a scheduler: Karras, Exponential, ...)", 56);
+	if (l.oom) {
+		free(l.p);
+		return NULL;
+	}
+	return l.p;
+}
+
+int params_sampler_check(const char *tname, const char *sampler, char **err)
+{
+	const struct builtin *b = builtin_find(tname);
+	char buf[PARAMS_SAMPLER_MAX];
+	char *list, *shown;
+
+	if (!b || !sampler || !*sampler || params_sampler_for(tname, sampler, buf, sizeof buf))
+		return 0;
+	list = sampler_list(b);
+	shown = text_sanitize_str(sampler, 0);
+	util_set_err(err,
+	             "sampler \"%s\" is not one the %s template's worker accepts; valid: %s "
+	             "(other spellings such as \"Euler a\" or \"dpmpp_2m\" are translated; "
+	             "--sampler " PARAMS_SAMPLER_RAW "NAME sends NAME unchanged)",
+	             shown ? shown : "?", tname, list ? list : "?");
+	free(list);
+	free(shown);
+	return -1;
 }
 
 int params_template_name_ok(const char *name)
@@ -155,36 +296,366 @@ static int file_exists(const char *path)
 	return 1;
 }
 
-/* Parse JSON text; on failure the message names where (line:column). */
+/* ---- the JSON reader: numbers stay as written ---- */
+
+struct jp {
+	const char *s, *p, *end;
+	const char *what; /* for messages: a path or "extra input" */
+	char **err;
+	int depth;
+	int failed;
+};
+
+/* Fail with "what:line:col: invalid JSON (why)", once. */
+static void jp_fail(struct jp *j, const char *why)
+{
+	int line = 1, col = 1;
+
+	if (j->failed)
+		return;
+	j->failed = 1;
+	for (const char *s = j->s; s < j->p && s < j->end; s++) {
+		if (*s == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	util_set_err(j->err, "%s:%d:%d: invalid JSON (%s)", j->what, line, col, why);
+}
+
+static void jp_ws(struct jp *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static int jp_hex4(struct jp *j, uint32_t *v)
+{
+	*v = 0;
+	if (j->end - j->p < 4) {
+		jp_fail(j, "short \\u escape");
+		return -1;
+	}
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)j->p[i], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else {
+			jp_fail(j, "bad \\u escape");
+			return -1;
+		}
+		*v = *v << 4 | (uint32_t)d;
+	}
+	j->p += 4;
+	return 0;
+}
+
+/* The string at j->p (on its opening quote), unescaped, malloc'd; NULL on
+ * failure. Raw bytes must be valid UTF-8; \u0000 is refused (our strings are
+ * NUL-terminated). */
+static char *jp_string(struct jp *j)
+{
+	struct util_buf b = {0};
+
+	j->p++;
+	util_buf_put(&b, "", 0);
+	for (;;) {
+		const char *run = j->p;
+		while (j->p < j->end && (unsigned char)*j->p >= 0x20 && (unsigned char)*j->p < 0x80 &&
+		       *j->p != '"' && *j->p != '\\')
+			j->p++;
+		util_buf_put(&b, run, (size_t)(j->p - run));
+		if (j->p >= j->end) {
+			jp_fail(j, "unterminated string");
+			goto fail;
+		}
+		unsigned char c = (unsigned char)*j->p;
+		if (c == '"') {
+			j->p++;
+			break;
+		}
+		if (c < 0x20) {
+			jp_fail(j, "control character in a string");
+			goto fail;
+		}
+		if (c >= 0x80) {
+			uint32_t cp;
+			size_t n = text_utf8_decode((const unsigned char *)j->p, (size_t)(j->end - j->p), &cp);
+			if (!n) {
+				jp_fail(j, "not valid UTF-8");
+				goto fail;
+			}
+			util_buf_put(&b, j->p, n);
+			j->p += n;
+			continue;
+		}
+		/* a backslash */
+		if (++j->p >= j->end) {
+			jp_fail(j, "unterminated string");
+			goto fail;
+		}
+		c = (unsigned char)*j->p++;
+		switch (c) {
+		case '"':
+		case '\\':
+		case '/':
+			util_buf_put(&b, &c, 1);
+			break;
+		case 'b':
+			util_buf_put(&b, "\b", 1);
+			break;
+		case 'f':
+			util_buf_put(&b, "\f", 1);
+			break;
+		case 'n':
+			util_buf_put(&b, "\n", 1);
+			break;
+		case 'r':
+			util_buf_put(&b, "\r", 1);
+			break;
+		case 't':
+			util_buf_put(&b, "\t", 1);
+			break;
+		case 'u': {
+			uint32_t cp, lo;
+			char enc[4];
+			if (jp_hex4(j, &cp) < 0)
+				goto fail;
+			if (cp >= 0xdc00 && cp <= 0xdfff) {
+				jp_fail(j, "lone low surrogate");
+				goto fail;
+			}
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u') {
+					jp_fail(j, "lone high surrogate");
+					goto fail;
+				}
+				j->p += 2;
+				if (jp_hex4(j, &lo) < 0)
+					goto fail;
+				if (lo < 0xdc00 || lo > 0xdfff) {
+					jp_fail(j, "lone high surrogate");
+					goto fail;
+				}
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			}
+			if (cp == 0) {
+				jp_fail(j, "\\u0000 is not supported");
+				goto fail;
+			}
+			util_buf_put(&b, enc, text_utf8_encode(cp, enc));
+			break;
+		}
+		default:
+			j->p--;
+			jp_fail(j, "bad escape");
+			goto fail;
+		}
+	}
+	if (b.oom) {
+		jp_fail(j, "out of memory");
+		goto fail;
+	}
+	return b.p;
+fail:
+	free(b.p);
+	return NULL;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A number, kept as its text (a raw item). */
+static cJSON *jp_number(struct jp *j)
+{
+	const char *a = j->p;
+	char *text;
+	cJSON *v;
+
+	if (j->p < j->end && *j->p == '-')
+		j->p++;
+	if (j->p < j->end && *j->p == '0') {
+		j->p++;
+	} else if (j->p < j->end && is_digit(*j->p)) {
+		while (j->p < j->end && is_digit(*j->p))
+			j->p++;
+	} else {
+		jp_fail(j, "bad number");
+		return NULL;
+	}
+	if (j->p < j->end && *j->p == '.') {
+		j->p++;
+		if (j->p >= j->end || !is_digit(*j->p)) {
+			jp_fail(j, "bad number");
+			return NULL;
+		}
+		while (j->p < j->end && is_digit(*j->p))
+			j->p++;
+	}
+	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+		j->p++;
+		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+			j->p++;
+		if (j->p >= j->end || !is_digit(*j->p)) {
+			jp_fail(j, "bad number");
+			return NULL;
+		}
+		while (j->p < j->end && is_digit(*j->p))
+			j->p++;
+	}
+	if (!(text = strndup(a, (size_t)(j->p - a))) || !(v = cJSON_CreateRaw(text))) {
+		free(text);
+		jp_fail(j, "out of memory");
+		return NULL;
+	}
+	free(text);
+	return v;
+}
+
+static cJSON *jp_value(struct jp *j);
+
+/* An object or an array, at its opening bracket. */
+static cJSON *jp_container(struct jp *j)
+{
+	int obj = *j->p == '{';
+	char close = obj ? '}' : ']';
+	cJSON *c, *v;
+	char *key = NULL;
+
+	if (++j->depth > JSON_DEPTH_MAX) {
+		jp_fail(j, "nested too deeply");
+		return NULL;
+	}
+	j->p++;
+	if (!(c = obj ? cJSON_CreateObject() : cJSON_CreateArray())) {
+		jp_fail(j, "out of memory");
+		return NULL;
+	}
+	jp_ws(j);
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+		j->depth--;
+		return c;
+	}
+	for (;;) {
+		jp_ws(j);
+		if (obj) {
+			if (j->p >= j->end || *j->p != '"') {
+				jp_fail(j, "expected a member name");
+				goto fail;
+			}
+			if (!(key = jp_string(j)))
+				goto fail;
+			jp_ws(j);
+			if (j->p >= j->end || *j->p != ':') {
+				jp_fail(j, "expected ':'");
+				goto fail;
+			}
+			j->p++;
+		}
+		if (!(v = jp_value(j)))
+			goto fail;
+		if (obj ? !cJSON_AddItemToObject(c, key, v) : !cJSON_AddItemToArray(c, v)) {
+			cJSON_Delete(v);
+			jp_fail(j, "out of memory");
+			goto fail;
+		}
+		free(key);
+		key = NULL;
+		jp_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		if (j->p < j->end && *j->p == close) {
+			j->p++;
+			break;
+		}
+		jp_fail(j, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+		goto fail;
+	}
+	j->depth--;
+	return c;
+fail:
+	free(key);
+	cJSON_Delete(c);
+	return NULL;
+}
+
+static cJSON *jp_literal(struct jp *j, const char *word, cJSON *(*make)(void))
+{
+	size_t n = strlen(word);
+	cJSON *v;
+
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0) {
+		jp_fail(j, "unexpected character");
+		return NULL;
+	}
+	j->p += n;
+	if (!(v = make()))
+		jp_fail(j, "out of memory");
+	return v;
+}
+
+static cJSON *jp_value(struct jp *j)
+{
+	jp_ws(j);
+	if (j->p >= j->end) {
+		jp_fail(j, "unexpected end");
+		return NULL;
+	}
+	switch (*j->p) {
+	case '{':
+	case '[':
+		return jp_container(j);
+	case '"': {
+		char *s = jp_string(j);
+		cJSON *v;
+		if (!s)
+			return NULL;
+		if (!(v = cJSON_CreateString(s)))
+			jp_fail(j, "out of memory");
+		free(s);
+		return v;
+	}
+	case 't':
+		return jp_literal(j, "true", cJSON_CreateTrue);
+	case 'f':
+		return jp_literal(j, "false", cJSON_CreateFalse);
+	case 'n':
+		return jp_literal(j, "null", cJSON_CreateNull);
+	default:
+		if (*j->p == '-' || is_digit(*j->p))
+			return jp_number(j);
+		jp_fail(j, "unexpected character");
+		return NULL;
+	}
+}
+
+/* Parse JSON text into a cJSON tree whose numbers are raw items holding their
+ * text. NULL with *err set ("what:line:col: invalid JSON (why)"). */
 static cJSON *parse_json(const char *text, size_t len, const char *what, char **err)
 {
-	const char *end = NULL;
-	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (j) {
-		/* Only white space may follow the value. */
-		while (end && end < text + len && isspace((unsigned char)*end))
-			end++;
-		if (!end || end == text + len)
-			return j;
-		cJSON_Delete(j);
-	} else {
-		end = cJSON_GetErrorPtr();
+	struct jp j = {text, text, text + len, what, err, 0, 0};
+	cJSON *v = jp_value(&j);
+
+	if (!v)
+		return NULL;
+	jp_ws(&j);
+	if (j.p != j.end) {
+		jp_fail(&j, "text after the value");
+		cJSON_Delete(v);
+		return NULL;
 	}
-	if (end >= text && end <= text + len) {
-		int line = 1, col = 1;
-		for (const char *s = text; s < end; s++) {
-			if (*s == '\n') {
-				line++;
-				col = 1;
-			} else {
-				col++;
-			}
-		}
-		util_set_err(err, "%s:%d:%d: invalid JSON", what, line, col);
-	} else {
-		util_set_err(err, "%s: invalid JSON", what);
-	}
-	return NULL;
+	return v;
 }
 
 /* ---- placeholders ---- */
@@ -194,13 +665,64 @@ enum ph_kind { PH_TEXT, PH_INT, PH_CFG };
 static const struct {
 	const char *name;
 	enum ph_kind kind;
+	const char *option; /* how the submitter gives it, for messages */
 } placeholders[] = {
-    {"prompt", PH_TEXT}, {"negative_prompt", PH_TEXT},
-    {"width", PH_INT},   {"height", PH_INT},
-    {"steps", PH_INT},   {"cfg", PH_CFG},
-    {"seed", PH_INT},    {"sampler", PH_TEXT},
-    {"count", PH_INT},
+    {"prompt", PH_TEXT, "-p"},     {"negative_prompt", PH_TEXT, "-n"},
+    {"width", PH_INT, "--width"},  {"height", PH_INT, "--height"},
+    {"steps", PH_INT, "--steps"},  {"cfg", PH_CFG, "--cfg"},
+    {"seed", PH_INT, "--seed"},    {"sampler", PH_TEXT, "--sampler"},
+    {"count", PH_INT, "--count"},
 };
+
+enum ph_mode { PH_REQUIRED, PH_OPTIONAL, PH_DEFAULT };
+
+/* One placeholder as written: {{name}}, {{name?}} or {{name|default}}. */
+struct ph {
+	const char *name;
+	size_t n;
+	enum ph_mode mode;
+	const char *def; /* the default's text, exactly as between '|' and "}}" */
+	size_t defn;
+};
+
+/* Parse the text between "{{" and "}}" (len bytes). 1 if it is a
+ * placeholder, else 0 (then the braces are plain text). */
+static int ph_parse(const char *in, size_t len, struct ph *ph)
+{
+	size_t i = 0, a;
+
+	while (i < len && in[i] == ' ')
+		i++;
+	a = i;
+	while (i < len && (isalnum((unsigned char)in[i]) || in[i] == '_'))
+		i++;
+	if (i == a)
+		return 0;
+	ph->name = in + a;
+	ph->n = i - a;
+	ph->mode = PH_REQUIRED;
+	ph->def = NULL;
+	ph->defn = 0;
+	while (i < len && in[i] == ' ')
+		i++;
+	if (i < len && in[i] == '|') {
+		ph->mode = PH_DEFAULT;
+		ph->def = in + i + 1;
+		ph->defn = len - i - 1;
+		for (size_t k = 0; k + 1 < ph->defn; k++)
+			if ((ph->def[k] == '{' && ph->def[k + 1] == '{') ||
+			    (ph->def[k] == '}' && ph->def[k + 1] == '}'))
+				return 0;
+		return 1;
+	}
+	if (i < len && in[i] == '?') {
+		ph->mode = PH_OPTIONAL;
+		i++;
+		while (i < len && in[i] == ' ')
+			i++;
+	}
+	return i == len;
+}
 
 struct fill {
 	const struct job_params *p;
@@ -209,20 +731,71 @@ struct fill {
 	char **err;
 };
 
-/* The value of placeholder name[0..n): -1 unknown (error set), 0 unset, 1 set
- * with *text pointing at the text (a string, or a JSON number in numbuf) and
- * *number telling which. */
-static int ph_value(const struct fill *f, const char *name, size_t n, char *numbuf, size_t nb,
-                    const char **text, int *number)
+/* A default for a number placeholder, checked and written as JSON into
+ * numbuf. 0, or -1 with the error set. */
+static int ph_number_default(const struct fill *f, const struct ph *ph, enum ph_kind kind,
+                             char *numbuf, size_t nb)
+{
+	const char *s = ph->def, *e = ph->def + ph->defn;
+	size_t n;
+	int ok = 1;
+
+	while (s < e && *s == ' ')
+		s++;
+	while (e > s && e[-1] == ' ')
+		e--;
+	n = (size_t)(e - s);
+	if (n == 0 || n + 3 > nb) {
+		ok = 0;
+	} else {
+		struct jp j = {s, s, e, "", NULL, 0, 0};
+		cJSON *v = jp_number(&j);
+		ok = v && j.p == e;
+		cJSON_Delete(v);
+		if (ok && kind == PH_INT) {
+			for (size_t i = *s == '-'; i < n; i++)
+				ok &= is_digit(s[i]);
+			if (ok) {
+				errno = 0;
+				memcpy(numbuf, s, n);
+				numbuf[n] = '\0';
+				(void)strtoll(numbuf, NULL, 10);
+				ok = errno == 0;
+			}
+		}
+	}
+	if (!ok) {
+		char *shown = text_sanitize(ph->def, ph->defn, 0);
+		util_set_err(f->err, "%s: the default of {{%.*s|%s}} is not %s", f->what, (int)ph->n,
+		             ph->name, shown ? shown : "?",
+		             kind == PH_INT ? "a whole number" : "a number");
+		free(shown);
+		return -1;
+	}
+	memcpy(numbuf, s, n);
+	numbuf[n] = '\0';
+	/* cfg is always a float in JSON: Python workers check the type. */
+	if (kind == PH_CFG && !strpbrk(numbuf, ".eE"))
+		strcat(numbuf, ".0");
+	return 0;
+}
+
+/* The value of placeholder ph: -1 unknown or required and unset (error set),
+ * 0 unset and optional, 1 with *text (*len bytes: a string, or a JSON number
+ * in numbuf) and *number telling which. */
+static int ph_value(const struct fill *f, const struct ph *ph, char *numbuf, size_t nb,
+                    const char **text, size_t *len, int *number)
 {
 	const struct job_params *p = f->p;
 	size_t i;
+	int r;
 
 	for (i = 0; i < sizeof placeholders / sizeof placeholders[0]; i++)
-		if (strlen(placeholders[i].name) == n && memcmp(placeholders[i].name, name, n) == 0)
+		if (strlen(placeholders[i].name) == ph->n &&
+		    memcmp(placeholders[i].name, ph->name, ph->n) == 0)
 			break;
 	if (i == sizeof placeholders / sizeof placeholders[0]) {
-		char *shown = text_sanitize(name, n, 0);
+		char *shown = text_sanitize(ph->name, ph->n, 0);
 		util_set_err(f->err,
 		             "%s: unknown placeholder {{%s}} (known: prompt, negative_prompt, "
 		             "width, height, steps, cfg, seed, sampler, count)",
@@ -234,16 +807,20 @@ static int ph_value(const struct fill *f, const char *name, size_t n, char *numb
 	switch (i) {
 	case 0:
 		*text = p->prompt;
-		return p->prompt && *p->prompt;
+		r = p->prompt && *p->prompt;
+		break;
 	case 1:
 		*text = p->negative_prompt;
-		return p->negative_prompt && *p->negative_prompt;
+		r = p->negative_prompt && *p->negative_prompt;
+		break;
 	case 7:
 		*text = f->sampler;
-		return f->sampler && *f->sampler;
+		r = f->sampler && *f->sampler;
+		break;
 	case 5:
-		if (!p->has_cfg)
-			return 0;
+		r = p->has_cfg;
+		if (!r)
+			break;
 		if (!isfinite(p->cfg)) {
 			util_set_err(f->err, "cfg is not a finite number");
 			return -1;
@@ -253,42 +830,57 @@ static int ph_value(const struct fill *f, const char *name, size_t n, char *numb
 		if (!strpbrk(numbuf, ".eE"))
 			strncat(numbuf, ".0", nb - strlen(numbuf) - 1);
 		*text = numbuf;
-		return 1;
+		break;
 	default: {
 		int64_t v = i == 2   ? p->width
 		            : i == 3 ? p->height
 		            : i == 4 ? p->steps
 		            : i == 6 ? p->seed
 		                     : p->count;
-		if (i == 6 ? v < 0 : v <= 0)
-			return 0;
-		snprintf(numbuf, nb, "%" PRId64, v);
-		*text = numbuf;
+		r = i == 6 ? v >= 0 : v > 0;
+		if (r) {
+			snprintf(numbuf, nb, "%" PRId64, v);
+			*text = numbuf;
+		}
+		break;
+	}
+	}
+	if (r) {
+		*len = strlen(*text);
 		return 1;
 	}
+	switch (ph->mode) {
+	case PH_OPTIONAL:
+		return 0;
+	case PH_DEFAULT:
+		if (!*number) {
+			*text = ph->def;
+			*len = ph->defn;
+			return 1;
+		}
+		if (ph_number_default(f, ph, placeholders[i].kind, numbuf, nb) < 0)
+			return -1;
+		*text = numbuf;
+		*len = strlen(numbuf);
+		return 1;
+	default:
+		util_set_err(f->err,
+		             "%s needs a value for {{%s}}: give %s, or write a default "
+		             "({{%s|VALUE}}) or mark it optional ({{%s?}}) in the template",
+		             f->what, placeholders[i].name, placeholders[i].option,
+		             placeholders[i].name, placeholders[i].name);
+		return -1;
 	}
 }
 
-/* If s is exactly one placeholder ("{{ name }}"), its name span; else 0. */
-static int exact_placeholder(const char *s, const char **name, size_t *n)
+/* If s is exactly one placeholder, parse it into ph and return 1; else 0. */
+static int exact_placeholder(const char *s, struct ph *ph)
 {
-	size_t len = strlen(s), a = 2, b;
+	size_t len = strlen(s);
 
 	if (len < 5 || memcmp(s, "{{", 2) != 0 || memcmp(s + len - 2, "}}", 2) != 0)
 		return 0;
-	b = len - 2;
-	while (a < b && s[a] == ' ')
-		a++;
-	while (b > a && s[b - 1] == ' ')
-		b--;
-	if (a == b)
-		return 0;
-	for (size_t i = a; i < b; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return 0;
-	*name = s + a;
-	*n = b - a;
-	return 1;
+	return ph_parse(s + 2, len - 4, ph);
 }
 
 /* Replace the placeholders inside a longer string with their text. Returns
@@ -302,33 +894,24 @@ static char *fill_text(const struct fill *f, const char *s)
 
 	util_buf_put(&b, "", 0);
 	while ((open = strstr(at, "{{")) && (close = strstr(open + 2, "}}"))) {
-		const char *name, *text = NULL;
-		size_t n;
+		const char *text = NULL;
+		size_t len = 0;
 		int number, r;
-		char *one;
+		struct ph ph;
 
-		/* Is the part between the braces a placeholder name? */
-		if (!(one = malloc((size_t)(close - open) + 3))) {
-			b.oom = 1;
-			break;
-		}
-		memcpy(one, open, (size_t)(close - open) + 2);
-		one[close - open + 2] = '\0';
-		if (!exact_placeholder(one, &name, &n)) {
-			free(one);
+		if (!ph_parse(open + 2, (size_t)(close - open - 2), &ph)) {
 			util_buf_put(&b, at, (size_t)(open - at) + 2);
 			at = open + 2;
 			continue;
 		}
-		r = ph_value(f, name, n, numbuf, sizeof numbuf, &text, &number);
-		free(one);
+		r = ph_value(f, &ph, numbuf, sizeof numbuf, &text, &len, &number);
 		if (r < 0) {
 			free(b.p);
 			return NULL;
 		}
 		util_buf_put(&b, at, (size_t)(open - at));
 		if (r > 0)
-			util_buf_put(&b, text, strlen(text));
+			util_buf_put(&b, text, len);
 		at = close + 2;
 	}
 	util_buf_put(&b, at, strlen(at));
@@ -362,22 +945,27 @@ static int fill_tree(const struct fill *f, cJSON *node)
 			if (fill_tree(f, it) < 0)
 				return -1;
 		} else if (cJSON_IsString(it) && it->valuestring && strstr(it->valuestring, "{{")) {
-			const char *name, *text = NULL;
-			size_t n;
+			const char *text = NULL;
+			size_t len = 0;
 			int number, r;
+			struct ph ph;
 			cJSON *nv;
 
-			if (exact_placeholder(it->valuestring, &name, &n)) {
-				r = ph_value(f, name, n, numbuf, sizeof numbuf, &text, &number);
+			if (exact_placeholder(it->valuestring, &ph)) {
+				r = ph_value(f, &ph, numbuf, sizeof numbuf, &text, &len, &number);
 				if (r < 0)
 					return -1;
 				if (r == 0 && cJSON_IsObject(node)) {
 					cJSON_Delete(cJSON_DetachItemViaPointer(node, it));
 					continue;
 				}
-				nv = r == 0   ? cJSON_CreateNull()
-				     : number ? cJSON_CreateRaw(text)
-				              : cJSON_CreateString(text);
+				if (r == 0) {
+					nv = cJSON_CreateNull();
+				} else {
+					char *t = strndup(text, len);
+					nv = !t ? NULL : number ? cJSON_CreateRaw(t) : cJSON_CreateString(t);
+					free(t);
+				}
 			} else {
 				char *s = fill_text(f, it->valuestring);
 				if (!s)
@@ -439,12 +1027,52 @@ static int merge(cJSON *target, const cJSON *patch, int null_removes)
 	return 0;
 }
 
+long params_utf8_invalid_at(const char *s)
+{
+	size_t n, i = 0;
+	uint32_t cp;
+
+	if (!s)
+		return -1;
+	n = strlen(s);
+	while (i < n) {
+		size_t k = text_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (!k)
+			return (long)i;
+		i += k;
+	}
+	return -1;
+}
+
+/* Text parameters must be valid UTF-8, or the JSON would not be. */
+static int check_text(const struct job_params *p, char **err)
+{
+	static const struct {
+		const char *what;
+		size_t off;
+	} fields[] = {
+	    {"the prompt", offsetof(struct job_params, prompt)},
+	    {"the negative prompt", offsetof(struct job_params, negative_prompt)},
+	    {"the sampler", offsetof(struct job_params, sampler)},
+	};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		const char *s = *(char *const *)((const char *)p + fields[i].off);
+		long at = params_utf8_invalid_at(s);
+		if (at >= 0) {
+			util_set_err(err, "%s is not valid UTF-8 (byte %ld)", fields[i].what, at);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 char *params_build_input(const struct job_params *p, const char *tname, const char *config_dir,
                          char **err)
 {
 	const struct builtin *b;
 	struct fill f = {p, NULL, NULL, err};
 	char *path = NULL, *text = NULL, *out = NULL, *shown;
+	char sbuf[PARAMS_SAMPLER_MAX];
 	size_t len = 0;
 	cJSON *root = NULL;
 
@@ -458,6 +1086,8 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		free(shown);
 		return NULL;
 	}
+	if (check_text(p, err) < 0)
+		return NULL;
 	b = builtin_find(tname);
 	path = template_path(config_dir, tname);
 	if (b && !b->json) {
@@ -472,11 +1102,14 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		if (!file_exists(path)) {
 			util_set_err(err,
 			             "template \"%s\": no workflow file %s (export the workflow "
-			             "from ComfyUI with \"Save (API Format)\" and put it there)",
+			             "from ComfyUI with \"Save (API Format)\" and put it there; "
+			             "examples/comfyui-sdxl.json is one to start from)",
 			             tname, path);
 			goto out;
 		}
 	}
+	if (b && params_sampler_check(tname, p->sampler, err) < 0)
+		goto out;
 	if (path && file_exists(path)) {
 		if (!(text = util_read_file(path, TEMPLATE_MAX_BYTES, &len, err)))
 			goto out;
@@ -484,10 +1117,8 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 			goto out;
 		f.what = path;
 	} else if (b) {
-		if (!(root = cJSON_Parse(b->json))) {
-			util_set_err(err, "out of memory");
+		if (!(root = parse_json(b->json, strlen(b->json), tname, err)))
 			goto out;
-		}
 		f.what = tname;
 	} else {
 		util_set_err(
@@ -499,7 +1130,8 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		util_set_err(err, "%s: the template must be a JSON object", f.what);
 		goto out;
 	}
-	f.sampler = b ? params_sampler_for(tname, p->sampler) : p->sampler;
+	f.sampler = b ? params_sampler_for(tname, p->sampler, sbuf, sizeof sbuf)
+	              : params_sampler_for(NULL, p->sampler, sbuf, sizeof sbuf);
 	if (fill_tree(&f, root) < 0)
 		goto out;
 	if (b && !b->json) {
@@ -553,25 +1185,71 @@ int params_template_known(const char *tname, const char *config_dir)
 	return ok;
 }
 
-/* One "Key: value" of the settings line, with its separator. */
-static void a1111_part(struct util_buf *b, int *nparts, const char *a, const char *c)
+/* A value as A1111's quote() writes it: as is, or, when it holds ',', ':' or
+ * a newline, as a JSON string (non-ASCII kept). */
+static void a1111_value(struct util_buf *b, const char *v)
 {
-	if ((*nparts)++)
-		util_buf_put(b, ", ", 2);
-	else
-		util_buf_put(b, "\n", 1);
-	util_buf_put(b, a, strlen(a));
-	if (c)
-		util_buf_put(b, c, strlen(c));
+	if (!strpbrk(v, ",:\n")) {
+		util_buf_put(b, v, strlen(v));
+		return;
+	}
+	util_buf_put(b, "\"", 1);
+	for (const char *s = v; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+		switch (c) {
+		case '"':
+			util_buf_put(b, "\\\"", 2);
+			break;
+		case '\\':
+			util_buf_put(b, "\\\\", 2);
+			break;
+		case '\n':
+			util_buf_put(b, "\\n", 2);
+			break;
+		case '\r':
+			util_buf_put(b, "\\r", 2);
+			break;
+		case '\t':
+			util_buf_put(b, "\\t", 2);
+			break;
+		case '\b':
+			util_buf_put(b, "\\b", 2);
+			break;
+		case '\f':
+			util_buf_put(b, "\\f", 2);
+			break;
+		default:
+			if (c < 0x20) {
+				snprintf(esc, sizeof esc, "\\u%04x", c);
+				util_buf_put(b, esc, 6);
+			} else {
+				util_buf_put(b, s, 1);
+			}
+		}
+	}
+	util_buf_put(b, "\"", 1);
+}
+
+/* One "Key: value" of the settings line, with its separator. */
+static void a1111_part(struct util_buf *b, int *nparts, const char *key, const char *value)
+{
+	util_buf_put(b, *nparts ? ", " : "\n", *nparts ? 2 : 1);
+	(*nparts)++;
+	util_buf_put(b, key, strlen(key));
+	util_buf_put(b, ": ", 2);
+	a1111_value(b, value);
 }
 
 char *params_a1111_text(const struct job_params *p, int64_t seed, int width, int height)
 {
 	struct util_buf b = {0};
-	char part[96];
+	char part[96], sbuf[PARAMS_SAMPLER_MAX];
 	int nparts = 0;
-	const char *sampler = params_sampler_for("a1111", p->sampler);
+	const char *sampler = params_sampler_for("a1111", p->sampler, sbuf, sizeof sbuf);
 
+	if (!sampler && p->sampler) /* a name A1111 does not know: as the job had it */
+		sampler = params_sampler_for(NULL, p->sampler, sbuf, sizeof sbuf);
 	if (seed < 0)
 		seed = p->seed;
 	if (width <= 0 || height <= 0) {
@@ -586,23 +1264,28 @@ char *params_a1111_text(const struct job_params *p, int64_t seed, int width, int
 		util_buf_put(&b, p->negative_prompt, strlen(p->negative_prompt));
 	}
 	if (p->steps > 0) {
-		snprintf(part, sizeof part, "Steps: %d", p->steps);
-		a1111_part(&b, &nparts, part, NULL);
+		snprintf(part, sizeof part, "%d", p->steps);
+		a1111_part(&b, &nparts, "Steps", part);
 	}
 	if (sampler && *sampler)
-		a1111_part(&b, &nparts, "Sampler: ", sampler);
+		a1111_part(&b, &nparts, "Sampler", sampler);
 	if (p->has_cfg && isfinite(p->cfg)) {
-		snprintf(part, sizeof part, "CFG scale: %g", p->cfg);
-		a1111_part(&b, &nparts, part, NULL);
+		snprintf(part, sizeof part, "%g", p->cfg);
+		a1111_part(&b, &nparts, "CFG scale", part);
 	}
-	if (seed >= 0) {
-		snprintf(part, sizeof part, "Seed: %" PRId64, seed);
-		a1111_part(&b, &nparts, part, NULL);
-	}
+	/* -1 is A1111's own "random": what an unknown seed amounts to. */
+	snprintf(part, sizeof part, "%" PRId64, seed >= 0 ? seed : -1);
+	a1111_part(&b, &nparts, "Seed", part);
 	if (width > 0 && height > 0) {
-		snprintf(part, sizeof part, "Size: %dx%d", width, height);
-		a1111_part(&b, &nparts, part, NULL);
+		snprintf(part, sizeof part, "%dx%d", width, height);
+		a1111_part(&b, &nparts, "Size", part);
 	}
+	/* A1111 reads the last line as settings only with 3 pairs or more. */
+	if (nparts < 3)
+		a1111_part(&b, &nparts, "Generator", "sdq");
+	if (nparts < 3)
+		a1111_part(&b, &nparts, "Template",
+		           p->template_name && *p->template_name ? p->template_name : "none");
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -645,7 +1328,7 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 {
 	const char *eq = key_eq_json ? strchr(key_eq_json, '=') : NULL;
 	cJSON *value, *patch = NULL, *extra = NULL, *check;
-	char *out, *shown;
+	char *out, *shown, *ignored = NULL;
 	int rc = -1;
 
 	if (!eq || eq == key_eq_json) {
@@ -654,7 +1337,14 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 		free(shown);
 		return -1;
 	}
-	value = cJSON_ParseWithOpts(eq + 1, NULL, 1);
+	if (params_utf8_invalid_at(key_eq_json) >= 0) {
+		util_set_err(err, "--set: not valid UTF-8 (byte %ld)",
+		             params_utf8_invalid_at(key_eq_json));
+		return -1;
+	}
+	/* Numbers keep their text, so --set seed=9007199254740993 is exact. */
+	value = parse_json(eq + 1, strlen(eq + 1), "--set", &ignored);
+	free(ignored);
 	if (!value)
 		value = cJSON_CreateString(eq + 1); /* a bare word is a string */
 	if (!value) {
@@ -692,9 +1382,10 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err)
 		util_set_err(err, "out of memory");
 		goto out;
 	}
-	/* The value may be nested deeper than cJSON parses back (its limit is
-	 * CJSON_NESTING_LIMIT): refuse it now, not at submit time. */
-	if (!(check = cJSON_Parse(out))) {
+	/* The value may be nested deeper than the reader takes back: refuse it
+	 * now, not at submit time. */
+	if (!(check = parse_json(out, strlen(out), "--set", &ignored))) {
+		free(ignored);
 		free(out);
 		util_set_err(err, "--set: the extra input would be nested too deeply");
 		goto out;

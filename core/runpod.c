@@ -1392,33 +1392,29 @@ static void http_done(struct http *h, const struct http_response *r, void *udata
 	pump(rp);
 }
 
-/* The /run body: {"input": <params_build_input>, "webhook"?, "policy"?}. */
+/* The /run body: {"input": <params_build_input>, "webhook"?, "policy"?}. The
+ * rendered input is spliced in as the bytes it is, never parsed and printed
+ * again: cJSON would turn a 64-bit seed into a double. */
 static char *run_body(struct rp *rp, struct job *j, char **err)
 {
 	struct config *cfg = engine_config(rp->e);
 	char *in = params_build_input(&j->params, j->params.template_name, cfg->config_dir, err);
-	cJSON *root, *input, *pol;
-	char *out;
+	cJSON *rest, *pol;
+	char *tail, *out;
+	size_t n;
 
 	if (!in)
 		return NULL;
-	input = cJSON_Parse(in);
-	free(in);
-	if (!input) {
-		util_set_err(err, "the input template did not produce valid JSON");
-		return NULL;
-	}
-	root = cJSON_CreateObject();
-	if (!root) {
-		cJSON_Delete(input);
+	rest = cJSON_CreateObject();
+	if (!rest) {
+		free(in);
 		util_set_err(err, "out of memory");
 		return NULL;
 	}
-	cJSON_AddItemToObject(root, "input", input);
 	if (rp->ep->webhook_set && rp->ep->webhook && rp->ep->webhook[0])
-		cJSON_AddStringToObject(root, "webhook", rp->ep->webhook);
+		cJSON_AddStringToObject(rest, "webhook", rp->ep->webhook);
 	if (rp->ep->execution_timeout_ms > 0 || rp->ep->ttl_ms > 0 || rp->ep->low_priority) {
-		pol = cJSON_AddObjectToObject(root, "policy");
+		pol = cJSON_AddObjectToObject(rest, "policy");
 		if (pol && rp->ep->execution_timeout_ms > 0)
 			cJSON_AddNumberToObject(pol, "executionTimeout",
 			                        (double)rp->ep->execution_timeout_ms);
@@ -1427,10 +1423,16 @@ static char *run_body(struct rp *rp, struct job *j, char **err)
 		if (pol && rp->ep->low_priority)
 			cJSON_AddBoolToObject(pol, "lowPriority", 1);
 	}
-	out = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!out)
+	tail = cJSON_PrintUnformatted(rest); /* "{}" or "{...}" */
+	cJSON_Delete(rest);
+	n = tail ? sizeof "{\"input\":" + strlen(in) + strlen(tail) + 1 : 0;
+	out = n ? malloc(n) : NULL;
+	if (out)
+		snprintf(out, n, "{\"input\":%s%s%s", in, tail[1] == '}' ? "" : ",", tail + 1);
+	else
 		util_set_err(err, "out of memory");
+	free(tail);
+	free(in);
 	return out;
 }
 

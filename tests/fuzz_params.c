@@ -7,9 +7,11 @@
  * `--set KEY=VALUE` argument and the sampler. The numbers of the job come
  * from one of four sets (unset, typical, extremes, negative) picked by the
  * input's length. Checked: a result is a JSON object, a failure has a
- * message; the built-ins, given the same extra_json, fail only on a bad
- * extra_json; a --set that succeeded leaves an extra_json the built-ins
- * accept; the A1111 text is always made.
+ * message; the built-ins, given the same extra_json, succeed when there is no
+ * extra_json, the text is UTF-8, the sampler is one of theirs and sd15/sdxl
+ * have a prompt, and never succeed with an extra_json cJSON refuses; a --set
+ * that succeeded leaves an extra_json a1111 accepts; the A1111 text is
+ * always made.
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -122,16 +124,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(params_template_known("fz", dir) == 1);
 
 	for (i = 0; i < sizeof builtins / sizeof *builtins; i++) {
+		int text_ok = params_utf8_invalid_at(prompt) < 0 && params_utf8_invalid_at(sampler) < 0;
+		int sampler_ok = params_sampler_check(builtins[i], sampler, NULL) == 0;
+		int prompt_ok = i == 2 || (prompt && *prompt);
+		char buf[PARAMS_SAMPLER_MAX];
 		out = params_build_input(&p, builtins[i], NULL, &err);
-		FUZZ_CHECK(!out == !extra_ok);
-		if (out)
+		if ((!extra || !*extra) && text_ok && sampler_ok && prompt_ok)
+			FUZZ_CHECK(out != NULL);
+		if (out) {
+			FUZZ_CHECK(extra_ok);
 			FUZZ_CHECK(is_object(out));
-		else
+		} else {
 			FUZZ_CHECK(err != NULL);
+		}
 		free(out);
 		free(err);
 		err = NULL;
-		(void)params_sampler_for(builtins[i], sampler);
+		FUZZ_CHECK(!params_sampler_for(builtins[i], sampler, buf, sizeof buf) == !(sampler && sampler_ok));
 	}
 
 	if (set) {
@@ -141,7 +150,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		err = NULL;
 		if (rc == 0) {
 			FUZZ_CHECK(p.extra_json && is_object(p.extra_json));
-			out = params_build_input(&p, "sdxl", NULL, &err);
+			free(p.sampler);
+			p.sampler = NULL;
+			free(p.prompt);
+			p.prompt = NULL;
+			free(p.negative_prompt);
+			p.negative_prompt = NULL;
+			out = params_build_input(&p, "a1111", NULL, &err);
 			FUZZ_CHECK(out != NULL);
 			if (!out && err)
 				fprintf(stderr, "  after --set: %.200s\n", err);

@@ -374,7 +374,7 @@ static void test_load_env(void)
 	if (ep) {
 		CHECK_STR(ep->name, "default");
 		CHECK_STR(ep->url, "https://api.runpod.ai/v2/abcdefgh12");
-		CHECK_STR(ep->template_name, "sd15");
+		CHECK_STR(ep->template_name, "sdxl"); /* PARAMS_DEFAULT_TEMPLATE */
 		CHECK_STR(ep->api_key_env, "RUNPOD_API_KEY");
 		CHECK_INT(ep->kind, CONFIG_RUNPOD);
 	}

@@ -84,13 +84,14 @@ static void test_builtins(void)
 	full(&p);
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
 		expect(&p, rows[i].tname, rows[i].want, NULL);
-	/* tname NULL: the job's template, then sd15 */
+	/* tname NULL: the job's template, then sdxl (PARAMS_DEFAULT_TEMPLATE) */
 	free(p.template_name);
 	p.template_name = strdup("a1111");
 	expect(&p, NULL, rows[2].want, NULL);
 	free(p.template_name);
 	p.template_name = NULL;
-	expect(&p, NULL, rows[0].want, NULL);
+	expect(&p, NULL, rows[1].want, NULL);
+	CHECK_STR(PARAMS_DEFAULT_TEMPLATE, "sdxl");
 	job_params_clear(&p);
 }
 
@@ -109,7 +110,10 @@ static void test_unset_left_out(void)
 	expect(&p, "sd15", "{\"prompt\":\"only this\",\"seed\":0}", NULL);
 	job_params_clear(&p);
 	job_params_init(&p);
-	expect(&p, "sd15", "{}", NULL);
+	expect(&p, "a1111", "{}", NULL);
+	/* sd15 marks the prompt required, sdxl has no default for it: both need one */
+	expect(&p, "sd15", NULL, "needs a value for {{prompt}}: give -p");
+	expect(&p, "sdxl", NULL, "needs a value for {{prompt}}");
 	job_params_clear(&p);
 }
 
@@ -120,11 +124,12 @@ static void test_numbers(void)
 		int64_t seed;
 		const char *want;
 	} rows[] = {
-	    {7.5, 1, "{\"guidance_scale\":7.5,\"seed\":1}"},
-	    {7, 9223372036854775807LL, "{\"guidance_scale\":7.0,\"seed\":9223372036854775807}"},
-	    {0, 4294967295LL, "{\"guidance_scale\":0.0,\"seed\":4294967295}"},
-	    {1e20, 5, "{\"guidance_scale\":1e+20,\"seed\":5}"},
-	    {-2.25, 6, "{\"guidance_scale\":-2.25,\"seed\":6}"},
+	    {7.5, 1, "{\"cfg_scale\":7.5,\"seed\":1}"},
+	    {7, 9223372036854775807LL, "{\"cfg_scale\":7.0,\"seed\":9223372036854775807}"},
+	    {7, 9007199254740993LL, "{\"cfg_scale\":7.0,\"seed\":9007199254740993}"},
+	    {0, 4294967295LL, "{\"cfg_scale\":0.0,\"seed\":4294967295}"},
+	    {1e20, 5, "{\"cfg_scale\":1e+20,\"seed\":5}"},
+	    {-2.25, 6, "{\"cfg_scale\":-2.25,\"seed\":6}"},
 	};
 	struct job_params p;
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -132,10 +137,102 @@ static void test_numbers(void)
 		p.cfg = rows[i].cfg;
 		p.has_cfg = 1;
 		p.seed = rows[i].seed;
-		expect(&p, "sd15", rows[i].want, NULL);
+		expect(&p, "a1111", rows[i].want, NULL);
 	}
 	p.cfg = NAN;
-	expect(&p, "sd15", NULL, "cfg");
+	expect(&p, "a1111", NULL, "cfg");
+}
+
+/* Numbers in a template file and in --set go out as written, never through a
+ * double: 2^53+1 and a 20-digit seed (ComfyUI takes unsigned 64-bit seeds). */
+static void test_exact_numbers(void)
+{
+	struct job_params p;
+	char *err = NULL;
+
+	job_params_init(&p);
+	p.prompt = strdup("x");
+	write_template("exact", "{\"a\": 9007199254740993, \"b\": 18446744073709551615,"
+	                        " \"c\": 0.1000000000000000055511151231257827, \"d\": -0,"
+	                        " \"e\": 1E400, \"f\": [1.50, 2e-7], \"g\": \"{{prompt}}\"}");
+	expect(&p, "exact",
+	       "{\"a\":9007199254740993,\"b\":18446744073709551615,"
+	       "\"c\":0.1000000000000000055511151231257827,\"d\":-0,\"e\":1E400,"
+	       "\"f\":[1.50,2e-7],\"g\":\"x\"}",
+	       NULL);
+	CHECK_INT(params_parse_set(&p, "seed=18446744073709551615", &err), 0);
+	CHECK_INT(params_parse_set(&p, "nested.v=12345678901234567890123", &err), 0);
+	CHECK_STR(p.extra_json, "{\"seed\":18446744073709551615,\"nested\":{\"v\":"
+	                        "12345678901234567890123}}");
+	expect(&p, "sdxl",
+	       "{\"prompt\":\"x\",\"seed\":18446744073709551615,"
+	       "\"nested\":{\"v\":12345678901234567890123}}",
+	       NULL);
+	free(err);
+	job_params_clear(&p);
+}
+
+/* {{name|default}}, {{name?}} and {{name}}: defaults are typed like values,
+ * an unset needed placeholder is an error naming it, never a removed input. */
+static void test_defaults(void)
+{
+	struct job_params p;
+
+	job_params_init(&p);
+	p.prompt = strdup("a fox");
+	write_template("defs", "{\"steps\": \"{{steps|20}}\", \"cfg\": \"{{ cfg | 7 }}\","
+	                       " \"seed\": \"{{seed|-1}}\", \"neg\": \"{{negative_prompt|}}\","
+	                       " \"s\": \"{{sampler|euler}}\", \"w\": \"{{width|1024}}\","
+	                       " \"t\": \"{{prompt}}, {{negative_prompt|blurry, low | res}}\","
+	                       " \"o\": \"{{count?}}\", \"l\": [\"{{height?}}\"],"
+	                       " \"in\": \"n={{count?}}.\"}");
+	expect(&p, "defs",
+	       "{\"steps\":20,\"cfg\":7.0,\"seed\":-1,\"neg\":\"\",\"s\":\"euler\","
+	       "\"w\":1024,\"t\":\"a fox, blurry, low | res\",\"l\":[null],\"in\":\"n=.\"}",
+	       NULL);
+	/* values win over defaults */
+	p.steps = 30;
+	p.cfg = 4.5;
+	p.has_cfg = 1;
+	p.seed = 9007199254740993LL;
+	p.negative_prompt = strdup("ugly");
+	p.sampler = strdup("dpmpp_2m");
+	p.width = 640;
+	p.count = 3;
+	p.height = 480;
+	expect(&p, "defs",
+	       "{\"steps\":30,\"cfg\":4.5,\"seed\":9007199254740993,\"neg\":\"ugly\","
+	       "\"s\":\"dpmpp_2m\",\"w\":640,\"t\":\"a fox, ugly\",\"o\":3,\"l\":[480],"
+	       "\"in\":\"n=3.\"}",
+	       NULL);
+	job_params_clear(&p);
+
+	/* needed and unset: an error naming the placeholder and the option */
+	job_params_init(&p);
+	p.prompt = strdup("p");
+	write_template("need1", "{\"a\": \"{{seed}}\"}");
+	expect(&p, "need1", NULL, "needs a value for {{seed}}: give --seed");
+	write_template("need2", "{\"a\": {\"b\": [\"{{steps}}\"]}}");
+	expect(&p, "need2", NULL, "{{steps}}: give --steps, or write a default ({{steps|VALUE}})");
+	write_template("need3", "{\"a\": \"w={{width}}\"}");
+	expect(&p, "need3", NULL, "{{width}}");
+	write_template("need4", "{\"text\": \"{{negative_prompt}}\"}");
+	expect(&p, "need4", NULL, "give -n");
+	/* bad defaults for numbers */
+	write_template("baddef1", "{\"a\": \"{{steps|twenty}}\"}");
+	expect(&p, "baddef1", NULL, "the default of {{steps|twenty}} is not a whole number");
+	write_template("baddef2", "{\"a\": \"{{cfg|7,5}}\"}");
+	expect(&p, "baddef2", NULL, "is not a number");
+	write_template("baddef3", "{\"a\": \"{{steps|1.5}}\"}");
+	expect(&p, "baddef3", NULL, "whole number");
+	write_template("baddef4", "{\"a\": \"{{seed|99999999999999999999}}\"}");
+	expect(&p, "baddef4", NULL, "whole number");
+	write_template("baddef5", "{\"a\": \"{{width|}}\"}");
+	expect(&p, "baddef5", NULL, "whole number");
+	/* not placeholders: left as text */
+	write_template("plain", "{\"a\": \"{{ }}\", \"b\": \"{{a b}}\"}");
+	expect(&p, "plain", "{\"a\":\"{{ }}\",\"b\":\"{{a b}}\"}", NULL);
+	job_params_clear(&p);
 }
 
 static void test_escaping(void)
@@ -155,7 +252,7 @@ static void test_escaping(void)
 static void test_samplers(void)
 {
 	static const struct {
-		const char *tname, *in, *want;
+		const char *tname, *in, *want; /* want NULL: the worker has no such sampler */
 	} rows[] = {
 	    {"sd15", "Euler a", "EULER-A"},
 	    {"sd15", "euler_a", "EULER-A"},
@@ -164,24 +261,107 @@ static void test_samplers(void)
 	    {"sd15", "euler", "EULER-D"},
 	    {"sd15", "DPM++ 2M", "DPM-M"},
 	    {"sd15", "lms", "K-LMS"},
+	    {"sd15", "KLMS", "K-LMS"},
 	    {"sd15", "plms", "PNDM"},
+	    {"sd15", "ddpm", "DDPM"},
+	    {"sd15", "dpm-s", "DPM-S"},
+	    {"sd15", "My Custom", NULL},
+	    {"sd15", "dpm++ 2s a", NULL},
+	    {"sd15", "unipc", NULL},
+	    {"sd15", "lcm", NULL},
 	    {"sdxl", "Euler a", "K_EULER_ANCESTRAL"},
 	    {"sdxl", "dpm++2m", "DPMSolverMultistep"},
 	    {"sdxl", "DPM-M", "DPMSolverMultistep"},
-	    {"sdxl", "heun", "heun"}, /* no such sampler there: passed on */
+	    {"sdxl", "dpmsolversinglestep", "DPMSolverSinglestep"},
+	    {"sdxl", "k_euler", "K_EULER"},
+	    {"sdxl", "pndm", "PNDM"},
+	    /* the names the issue saw fail on worker-sdxl */
+	    {"sdxl", "heun", NULL},
+	    {"sdxl", "dpm2", NULL},
+	    {"sdxl", "dpm2 a", NULL},
+	    {"sdxl", "dpm++ 2s a", NULL},
+	    {"sdxl", "ddpm", NULL},
+	    {"sdxl", "ipndm", NULL},
+	    {"sdxl", "unipc", NULL},
+	    {"sdxl", "lcm", NULL},
+	    {"sdxl", "DPM++ 2M Karras", NULL},
+	    {"sdxl", "DPM++ SDE", NULL},
 	    {"a1111", "euler_a", "Euler a"},
 	    {"a1111", "dpmpp_2m", "DPM++ 2M"},
 	    {"a1111", "uni_pc", "UniPC"},
+	    {"a1111", "DPM++ 2M Karras", "DPM++ 2M Karras"},
+	    {"a1111", "dpmpp_2m_sde karras", "DPM++ 2M SDE Karras"},
+	    {"a1111", "Euler a SGM Uniform", "Euler a SGM Uniform"},
+	    {"a1111", "DDIM CFG++", "DDIM CFG++"},
+	    {"a1111", "restart", "Restart"},
+	    {"a1111", "ddpm", NULL},
+	    {"a1111", "Euler a Bogus", NULL},
 	    {"comfyui", "Euler a", "euler_ancestral"},
 	    {"comfyui", "DPM++ 2M", "dpmpp_2m"},
-	    {"sd15", "My Custom", "My Custom"},
+	    {"comfyui", "dpmpp_2m_sde_gpu", "dpmpp_2m_sde_gpu"},
+	    {"comfyui", "uni_pc_bh2", "uni_pc_bh2"},
+	    {"comfyui", "plms", NULL},
+	    {"comfyui", "DPM++ 2M Karras", NULL},
 	    {"mine", "Euler a", "Euler a"}, /* user templates get the text as is */
 	    {NULL, "Euler a", "Euler a"},
 	    {"sd15", "", ""},
+	    /* raw: sends the rest unchanged, anywhere */
+	    {"sdxl", "raw:heun", "heun"},
+	    {"sd15", "raw:My Custom", "My Custom"},
+	    {"mine", "raw:x", "x"},
 	};
-	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-		CHECK_STR(params_sampler_for(rows[i].tname, rows[i].in), rows[i].want);
-	CHECK(params_sampler_for("sd15", NULL) == NULL);
+	char buf[PARAMS_SAMPLER_MAX];
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const char *got = params_sampler_for(rows[i].tname, rows[i].in, buf, sizeof buf);
+		if (!th_check_str(got, rows[i].want, rows[i].in, __FILE__, __LINE__))
+			fprintf(stderr, "  (template %s)\n", rows[i].tname ? rows[i].tname : "NULL");
+		char *err = NULL;
+		CHECK_INT(params_sampler_check(rows[i].tname, rows[i].in, &err), rows[i].want ? 0 : -1);
+		free(err);
+	}
+	CHECK(params_sampler_for("sd15", NULL, buf, sizeof buf) == NULL);
+
+	/* the error lists the valid names and the way around */
+	char *err = NULL;
+	CHECK_INT(params_sampler_check("sdxl", "heun", &err), -1);
+	CHECK(err && strstr(err, "sampler \"heun\" is not one the sdxl template's worker accepts"));
+	CHECK(err && strstr(err, "valid: PNDM, KLMS, DDIM, K_EULER, K_EULER_ANCESTRAL, "
+	                         "DPMSolverMultistep, DPMSolverSinglestep"));
+	CHECK(err && strstr(err, "--sampler raw:NAME"));
+	free(err);
+	struct job_params p;
+	full(&p);
+	free(p.sampler);
+	p.sampler = strdup("heun");
+	expect(&p, "sdxl", NULL, "valid: PNDM");
+	free(p.sampler);
+	p.sampler = strdup("raw:heun");
+	{
+		char *got = params_build_input(&p, "sdxl", dir, NULL);
+		CHECK(got && strstr(got, "\"scheduler\":\"heun\""));
+		free(got);
+	}
+	job_params_clear(&p);
+
+	/* every name of every table is accepted and sent as a name of that table
+	 * (itself, or for sd15's "KLMS" its twin "K-LMS") */
+	static const char *const tnames[] = {"sd15", "sdxl", "a1111", "comfyui"};
+	for (size_t t = 0; t < 4; t++) {
+		const char *const *names = params_sampler_names(tnames[t]);
+		int n = 0;
+		CHECK(names != NULL);
+		for (const char *const *nm = names; nm && *nm; nm++, n++) {
+			const char *got = params_sampler_for(tnames[t], *nm, buf, sizeof buf);
+			int in_table = 0;
+			for (const char *const *o = names; got && *o; o++)
+				in_table |= strcmp(*o, got) == 0;
+			CHECK(in_table);
+			if (strcmp(*nm, "KLMS") != 0)
+				CHECK_STR(got, *nm);
+		}
+		CHECK(n >= 7);
+	}
+	CHECK(params_sampler_names("mine") == NULL);
 }
 
 static void test_bad_names(void)
@@ -244,13 +424,13 @@ static void test_user_template(void)
 	       "\"q\":\"\\\"a \\\"quoted\\\"\\ncat\\\"\"}",
 	       NULL);
 
-	/* unset: a member is removed, an array element becomes null, text empty */
+	/* unset optional: a member is removed, an array element becomes null, text empty */
 	job_params_clear(&p);
 	job_params_init(&p);
 	p.prompt = strdup("p");
 	write_template("unset",
-	               "{\"a\": \"{{seed}}\", \"b\": [\"{{width}}\", \"{{prompt}}\"],"
-	               " \"c\": \"w={{width}};\", \"d\": {\"e\": \"{{negative_prompt}}\"}}");
+	               "{\"a\": \"{{seed?}}\", \"b\": [\"{{width?}}\", \"{{prompt}}\"],"
+	               " \"c\": \"w={{width ?}};\", \"d\": {\"e\": \"{{negative_prompt?}}\"}}");
 	expect(&p, "unset", "{\"b\":[null,\"p\"],\"c\":\"w=;\",\"d\":{}}", NULL);
 
 	/* unknown placeholders are errors that name them, wherever they are */
@@ -265,7 +445,17 @@ static void test_user_template(void)
 	write_template("broken", "{\n  \"a\": 1,\n  \"b\": \n}\n");
 	expect(&p, "broken", NULL, "broken.json:4:1: invalid JSON");
 	write_template("trailing", "{\"a\": 1} x");
-	expect(&p, "trailing", NULL, "invalid JSON");
+	expect(&p, "trailing", NULL, "invalid JSON (text after the value)");
+	write_template("badutf8", "{\"a\": \"caf\xe9\"}");
+	expect(&p, "badutf8", NULL, "badutf8.json:1:11: invalid JSON (not valid UTF-8)");
+	write_template("surrogate", "{\"a\": \"\\ud83d\\ude00 \\u00e9\"}");
+	expect(&p, "surrogate", "{\"a\":\"\xf0\x9f\x98\x80 \xc3\xa9\"}", NULL);
+	write_template("lone", "{\"a\": \"\\ud83d\"}");
+	expect(&p, "lone", NULL, "lone high surrogate");
+	write_template("nul", "{\"a\": \"\\u0000\"}");
+	expect(&p, "nul", NULL, "\\u0000 is not supported");
+	write_template("lead0", "{\"a\": 01}");
+	expect(&p, "lead0", NULL, "invalid JSON");
 
 	/* a user file replaces the built-in of the same name */
 	write_template("sdxl", "{\"custom\": \"{{prompt}}\"}");
@@ -394,24 +584,33 @@ static void test_a1111_text(void)
 	CHECK_STR(t, "a cat\nNegative prompt: blurry\nSteps: 20, Sampler: DPM++ 2M, CFG scale: "
 	             "7.5, Seed: 43, Size: 1024x1024");
 	free(t);
+	/* a name A1111 lacks is written as the job had it; ',' ':' are quoted */
+	free(p.sampler);
+	p.sampler = strdup("raw:odd, one: \"x\"");
+	t = params_a1111_text(&p, 43, 8, 8);
+	CHECK_STR(t, "a cat\nNegative prompt: blurry\nSteps: 20, Sampler: \"odd, one: \\\"x\\\"\", "
+	             "CFG scale: 7.5, Seed: 43, Size: 8x8");
+	free(t);
 	job_params_clear(&p);
 
+	/* the last line always has 3 pairs: A1111 reads fewer as prompt text */
 	job_params_init(&p);
 	p.prompt = strdup("just a prompt");
-	t = params_a1111_text(&p, -1, 0, 0);
-	CHECK_STR(t, "just a prompt");
-	free(t);
 	t = params_a1111_text(&p, 5, 64, 32);
-	CHECK_STR(t, "just a prompt\nSeed: 5, Size: 64x32");
+	CHECK_STR(t, "just a prompt\nSeed: 5, Size: 64x32, Generator: sdq");
+	free(t);
+	t = params_a1111_text(&p, -1, 0, 0);
+	CHECK_STR(t, "just a prompt\nSeed: -1, Generator: sdq, Template: none");
 	free(t);
 	p.steps = 4;
+	p.template_name = strdup("sdxl");
 	t = params_a1111_text(&p, -1, 0, 0);
-	CHECK_STR(t, "just a prompt\nSteps: 4");
+	CHECK_STR(t, "just a prompt\nSteps: 4, Seed: -1, Generator: sdq");
 	free(t);
 	job_params_clear(&p);
 	job_params_init(&p);
 	t = params_a1111_text(&p, -1, 0, 0);
-	CHECK_STR(t, "");
+	CHECK_STR(t, "\nSeed: -1, Generator: sdq, Template: none");
 	free(t);
 }
 
@@ -542,6 +741,8 @@ int main(void)
 	TH_RUN(test_builtins);
 	TH_RUN(test_unset_left_out);
 	TH_RUN(test_numbers);
+	TH_RUN(test_exact_numbers);
+	TH_RUN(test_defaults);
 	TH_RUN(test_escaping);
 	TH_RUN(test_samplers);
 	TH_RUN(test_bad_names);

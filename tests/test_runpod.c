@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "http.h"
 #include "runpod.h"
+#include "params.h"
 #include "th.h"
 #include "engine_emu.h"
 #include "util.h"
@@ -1129,6 +1130,82 @@ static void test_request_fields(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* The /run body is the rendered input byte for byte: a seed above 2^53, the
+ * numbers a template file writes (a 20-digit ComfyUI seed, a long decimal)
+ * and --set values arrive as written, never through a double. */
+static void test_exact_body(void)
+{
+	char body_file[4200], url[128], path[4200];
+	struct job_params p;
+	struct engine *e;
+	struct job *j;
+	char *text, *err = NULL;
+	int port;
+	pid_t pid;
+	int64_t id;
+	FILE *f;
+
+	snprintf(body_file, sizeof body_file, "%s/exact-body.json", dir);
+	snprintf(path, sizeof path, "%s/templates", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/templates/exactnum.json", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("{\"seed\": \"{{seed}}\", \"big\": 18446744073709551615,\n"
+	      " \"cfg\": \"{{cfg|7}}\", \"tiny\": 0.1000000000000000055511151231257827,"
+	      " \"text\": \"{{prompt}}\"}\n",
+	      f);
+	fclose(f);
+	pid = recorder_start(body_file, &port);
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v2/exact", port);
+	th_config_add_runpod(cfg, "exact-xl", url, "SDQ_TEST_KEY", "sdxl");
+	th_config_add_runpod(cfg, "exact-file", url, "SDQ_TEST_KEY", "exactnum");
+	e = start_engine();
+
+	job_params_init(&p);
+	p.prompt = strdup("caf\xc3\xa9 \"q\"");
+	p.endpoint = strdup("exact-xl");
+	p.seed = 9007199254740993LL;
+	p.steps = 30;
+	CHECK_INT(params_parse_set(&p, "refiner_inference_steps=12345678901234567890", &err), 0);
+	id = engine_submit(e, &p, &err);
+	CHECK(id > 0);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_EXPIRED);
+	job_free(j);
+	text = slurp(body_file);
+	CHECK_STR(text, "{\"input\":{\"prompt\":\"caf\xc3\xa9 \\\"q\\\"\",\"num_inference_steps\":30,"
+	                "\"seed\":9007199254740993,\"refiner_inference_steps\":12345678901234567890}}");
+	free(text);
+	unlink(body_file);
+
+	free(p.endpoint);
+	p.endpoint = strdup("exact-file");
+	free(p.extra_json);
+	p.extra_json = NULL;
+	p.seed = INT64_MAX;
+	id = engine_submit(e, &p, &err);
+	CHECK(id > 0);
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_EXPIRED);
+	job_free(j);
+	text = slurp(body_file);
+	CHECK_STR(text, "{\"input\":{\"seed\":9223372036854775807,\"big\":18446744073709551615,"
+	                "\"cfg\":7.0,\"tiny\":0.1000000000000000055511151231257827,"
+	                "\"text\":\"caf\xc3\xa9 \\\"q\\\"\"}}");
+	free(text);
+	free(err);
+	job_params_clear(&p);
+	engine_free(e);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
 /* The emulator honours policy.ttl: a job still queued when its time to live
  * runs out is gone (404), and sdq says EXPIRED. */
 static void test_policy_ttl(void)
@@ -1277,6 +1354,7 @@ int main(void)
 	TH_RUN(test_give_up_mid_flight);
 	TH_RUN(test_runsync);
 	TH_RUN(test_request_fields);
+	TH_RUN(test_exact_body);
 	TH_RUN(test_policy_ttl);
 	store_close(st);
 	config_free(cfg);
