@@ -17,10 +17,8 @@
  * No timing assertions: waits are generous upper bounds.
  */
 #include <fcntl.h>
-#include <math.h>
 #include <png.h>
 #include <poll.h>
-#include <sixel/sixel.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +38,7 @@
 #include "job.h"
 #include "store.h"
 #include "th_png.h"
+#include "th_sixel.h"
 
 #define WAIT_MS 15000
 #define COLS_ 140
@@ -48,21 +47,6 @@
 static const char *sdq_bin;
 static char base[4096], data_env[4200], config_env[4200], home_env[4200];
 static char img_a[4300], img_b[4300], img_batch[3][4300];
-
-static struct image *plasma(int w, int h, int seed)
-{
-	struct image *im = image_new(w, h);
-
-	for (int y = 0; y < h; y++)
-		for (int x = 0; x < w; x++) {
-			double u = (double)x / w, v = (double)y / h;
-			unsigned char *p = im->rgb + ((size_t)y * w + x) * 3;
-			p[0] = (unsigned char)(127 + 120 * sin(u * 3 + seed));
-			p[1] = (unsigned char)(127 + 120 * sin(v * 2.5 + seed * 0.7));
-			p[2] = (unsigned char)(127 + 120 * cos((u + v) * 2 + seed * 1.3));
-		}
-	return im;
-}
 
 static int add_job(struct store *st, enum job_state s, char paths[][4300], const int *wh, int n,
                    int seed0)
@@ -86,7 +70,7 @@ static int add_job(struct store *st, enum job_state s, char paths[][4300], const
 	}
 	for (int k = 0; k < n; k++) {
 		struct job_output o = {0};
-		struct image *im = plasma(wh[2 * k], wh[2 * k + 1], seed0 + k);
+		struct image *im = th_plasma(wh[2 * k], wh[2 * k + 1], seed0 + k);
 
 		if (th_png_write_file(paths[k], im->w, im->h, im->rgb) != 0)
 			return -1;
@@ -176,61 +160,14 @@ static int wait_caps(struct ptyterm *pt, size_t n, int ms)
 	return ptyterm_ncaptures(pt) >= n;
 }
 
-struct decoded {
-	int w, h;
-	unsigned char *rgb;
-};
-
-static int decode_cap(const struct ptyterm_capture *c, struct decoded *d)
+static int decode_cap(const struct ptyterm_capture *c, struct th_decoded *d)
 {
-	unsigned char *px = NULL, *pal = NULL, *copy;
-	int nc = 0;
-	sixel_allocator_t *a = NULL;
-	SIXELSTATUS st;
-
-	memset(d, 0, sizeof *d);
-	if (!c || c->len < 4)
-		return -1;
-	copy = malloc(c->len);
-	memcpy(copy, c->data, c->len);
-	sixel_allocator_new(&a, NULL, NULL, NULL, NULL);
-	st = sixel_decode_raw(copy, (int)c->len, &px, &d->w, &d->h, &pal, &nc, a);
-	free(copy);
-	if (SIXEL_FAILED(st)) {
-		sixel_allocator_unref(a);
-		return -1;
-	}
-	d->rgb = malloc((size_t)d->w * d->h * 3);
-	for (int i = 0; i < d->w * d->h; i++)
-		memcpy(d->rgb + i * 3, pal + px[i] * 3, 3);
-	sixel_allocator_free(a, px);
-	sixel_allocator_free(a, pal);
-	sixel_allocator_unref(a);
-	return 0;
-}
-
-/* Mean absolute error between a decoded capture and the source file scaled
- * to the same size; 1e9 on failure. */
-static double err_vs(const struct decoded *d, const char *path)
-{
-	struct image *src = image_load(path, NULL, 0, NULL), *sc;
-	double e = 0;
-
-	if (!src || !d->rgb)
-		return 1e9;
-	sc = image_scale(src, d->w, d->h);
-	image_free(src);
-	if (!sc)
-		return 1e9;
-	for (size_t i = 0; i < (size_t)d->w * d->h * 3; i++)
-		e += abs(sc->rgb[i] - d->rgb[i]);
-	image_free(sc);
-	return e / ((double)d->w * d->h * 3);
+	return c ? th_sixel_decode(c->data, c->len, d) : -1;
 }
 
 /* The capture fits the screen (cols x rows cells of 8x17) and stays off the
  * last row. */
-static int fits(const struct ptyterm_capture *c, const struct decoded *d, int cols, int rows)
+static int fits(const struct ptyterm_capture *c, const struct th_decoded *d, int cols, int rows)
 {
 	int ic = (d->w + 7) / 8, ir = (d->h + 16) / 17;
 
@@ -239,17 +176,17 @@ static int fits(const struct ptyterm_capture *c, const struct decoded *d, int co
 }
 
 static int check_cap(struct ptyterm *pt, size_t i, const char *path, int cols, int rows,
-                     struct decoded *out)
+                     struct th_decoded *out)
 {
 	const struct ptyterm_capture *c = ptyterm_capture(pt, i);
-	struct decoded d;
+	struct th_decoded d;
 	double e;
 	int ok = 1;
 
 	if (!CHECK(c != NULL) || !CHECK(decode_cap(c, &d) == 0))
 		return 0;
 	ok &= CHECK(fits(c, &d, cols, rows));
-	e = err_vs(&d, path);
+	e = th_sixel_err_vs(&d, path);
 	if (!CHECK(e < 10.0)) {
 		fprintf(stderr, "  capture %zu at %d,%d %dx%d: mean error %.2f vs %s\n", i, c->row,
 		        c->col, d.w, d.h, e, path);
@@ -266,7 +203,7 @@ static void test_sixel_dashboard(void)
 {
 	char *argv[] = {(char *)sdq_bin, NULL};
 	struct ptyterm *pt = start(argv, PTYTERM_DA1_SIXEL, NULL);
-	struct decoded a, b;
+	struct th_decoded a, b;
 	size_t n;
 
 	if (!CHECK(pt != NULL))
@@ -449,7 +386,7 @@ static void test_cli(void)
 {
 	char *argv[] = {(char *)sdq_bin, "preview", "4", "-w", "40", NULL};
 	struct ptyterm *pt = start(argv, PTYTERM_DA1_SIXEL, NULL);
-	struct decoded d;
+	struct th_decoded d;
 
 	if (!CHECK(pt != NULL))
 		return;
@@ -458,7 +395,7 @@ static void test_cli(void)
 	if (ptyterm_ncaptures(pt) == 1 && CHECK(decode_cap(ptyterm_capture(pt, 0), &d) == 0)) {
 		CHECK_INT(d.w, 320); /* 40 columns of 8 px */
 		CHECK_INT(d.h, 240);
-		CHECK(err_vs(&d, img_a) < 10.0);
+		CHECK(th_sixel_err_vs(&d, img_a) < 10.0);
 		free(d.rgb);
 	}
 	ptyterm_stop(pt);
