@@ -97,9 +97,9 @@ static int setup(void)
 static struct ptyterm *start(void)
 {
 	char *argv[] = {(char *)sdq_bin, NULL};
-	char *env[] = {data_env,         config_env,   home_env,       "SDQ_GRAPHICS",
-	               "SDQ_ENDPOINT",   "RUNPOD_API_KEY", "SDQ_CONFIG", "NO_COLOR",
-	               "COLORTERM",      "LANG=C.UTF-8",   "LC_ALL=C.UTF-8", NULL};
+	char *env[] = {data_env,       config_env,       home_env,         "SDQ_GRAPHICS",
+	               "SDQ_ENDPOINT", "RUNPOD_API_KEY", "SDQ_CONFIG",     "NO_COLOR",
+	               "COLORTERM",    "LANG=C.UTF-8",   "LC_ALL=C.UTF-8", NULL};
 	struct ptyterm_opts o = {PTYTERM_DA1_SIXEL, 8, 17, 0};
 
 	return ptyterm_start(argv, env, COLS_, ROWS_, &o);
@@ -130,7 +130,8 @@ static int tile_ok(struct ptyterm *pt, int id, int verbose)
 	im = ptyterm_image(pt, idx);
 	if (!im) {
 		if (verbose)
-			fprintf(stderr, "  tile #%d (label at %d,%d): no image in its box\n", id, r, c);
+			fprintf(stderr, "  tile #%d (label at %d,%d): no image in its box\n", id, r,
+			        c);
 		return 0;
 	}
 	if (!ptyterm_image_intact(pt, idx)) {
@@ -142,8 +143,9 @@ static int tile_ok(struct ptyterm *pt, int id, int verbose)
 	if (im->row < r - TH - 1 || im->row + im->rows > r - 1 || im->col < c ||
 	    im->col + im->cols > c + TW) {
 		if (verbose)
-			fprintf(stderr, "  tile #%d: image at %d,%d (%dx%d cells) outside its box\n",
-			        id, im->row, im->col, im->cols, im->rows);
+			fprintf(stderr,
+			        "  tile #%d: image at %d,%d (%dx%d cells) outside its box\n", id,
+			        im->row, im->col, im->cols, im->rows);
 		return 0;
 	}
 	if (th_sixel_decode(im->data, im->len, &d) != 0) {

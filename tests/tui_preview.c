@@ -333,10 +333,18 @@ static void test_blocks_few_colors(void)
 
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		char *argv[] = {(char *)sdq_bin, NULL};
-		char *env[] = {data_env,      config_env,       home_env,
-		               "SDQ_GRAPHICS", "SDQ_ENDPOINT",  "RUNPOD_API_KEY",
-		               "NO_COLOR",     "COLORTERM",     "LANG=C.UTF-8",
-		               "LC_ALL=C.UTF-8", (char *)cases[k].term, NULL};
+		char *env[] = {data_env,
+		               config_env,
+		               home_env,
+		               "SDQ_GRAPHICS",
+		               "SDQ_ENDPOINT",
+		               "RUNPOD_API_KEY",
+		               "NO_COLOR",
+		               "COLORTERM",
+		               "LANG=C.UTF-8",
+		               "LC_ALL=C.UTF-8",
+		               (char *)cases[k].term,
+		               NULL};
 		struct ptyterm_opts o = {PTYTERM_DA1_PLAIN, 8, 17, 0};
 		struct ptyterm *pt = ptyterm_start(argv, env, COLS_, ROWS_, &o);
 		int halves = 0, bright = 0, beyond = 0, real = 0;

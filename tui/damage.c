@@ -85,8 +85,8 @@ static int row_touched(const cchar_t *o, const cchar_t *nw, int n, struct row_sp
 }
 
 struct damage {
-	int all;   /* a full repaint: everything */
-	int L;     /* rows */
+	int all;           /* a full repaint: everything */
+	int L;             /* rows */
 	unsigned char *ch; /* per row: does it change */
 	struct row_span *sp;
 };
@@ -232,4 +232,3 @@ int damage_will_shift(void)
 	free(buf);
 	return shift;
 }
-

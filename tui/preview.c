@@ -589,10 +589,10 @@ static int quant256(const unsigned char *p)
 static int quant16(const unsigned char *p)
 {
 	static const unsigned char pal[16][3] = {
-	    {0, 0, 0},       {205, 0, 0},     {0, 205, 0},   {205, 205, 0},
-	    {0, 0, 238},     {205, 0, 205},   {0, 205, 205}, {229, 229, 229},
-	    {127, 127, 127}, {255, 0, 0},     {0, 255, 0},   {255, 255, 0},
-	    {92, 92, 255},   {255, 0, 255},   {0, 255, 255}, {255, 255, 255},
+	    {0, 0, 0},       {205, 0, 0},   {0, 205, 0},   {205, 205, 0},
+	    {0, 0, 238},     {205, 0, 205}, {0, 205, 205}, {229, 229, 229},
+	    {127, 127, 127}, {255, 0, 0},   {0, 255, 0},   {255, 255, 0},
+	    {92, 92, 255},   {255, 0, 255}, {0, 255, 255}, {255, 255, 255},
 	};
 	int best = 0;
 	long bd = -1;
@@ -802,7 +802,8 @@ static void draw_blocks(struct preview *pv, WINDOW *w, int y, int x, const struc
 				wchar_t wc[2] = {L' ', 0};
 
 				/* few colours: every fg/bg pair fits in a few pairs */
-				int halves = pv->utf8 && (pv->color_mode > 16 || pair_avail() >= 16);
+				int halves =
+				    pv->utf8 && (pv->color_mode > 16 || pair_avail() >= 16);
 
 				if (halves && fg != bg) {
 					wc[0] = 0x2580;

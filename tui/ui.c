@@ -77,7 +77,17 @@ enum ui_dirty {
 	D_FULL = 8,   /* repaint every cell (clearok), images too */
 };
 
-enum ui_mode { M_MAIN, M_COMPOSE, M_HELP, M_CONFIRM, M_INPUT, M_FILTER, M_GALLERY, M_VIEW, M_COUNT };
+enum ui_mode {
+	M_MAIN,
+	M_COMPOSE,
+	M_HELP,
+	M_CONFIRM,
+	M_INPUT,
+	M_FILTER,
+	M_GALLERY,
+	M_VIEW,
+	M_COUNT
+};
 enum ui_confirm { CF_CANCEL, CF_DELETE, CF_DELETE_FILES, CF_QUIT, CF_DISCARD };
 enum ui_input { IN_SEARCH, IN_SAVE };
 
@@ -2305,8 +2315,8 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 			char *t = text_sanitize_str(term ? term : "", 0);
 			fprintf(stderr,
 			        "sdq: cannot start the dashboard on this terminal (TERM=%s: no "
-			        "terminfo entry?); set TERM to your terminal's type, or " UI_USE_COMMANDS
-			        "\n",
+			        "terminfo entry?); set TERM to your terminal's type, "
+			        "or " UI_USE_COMMANDS "\n",
 			        t ? t : "?");
 			free(t);
 		} else {
