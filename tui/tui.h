@@ -8,5 +8,10 @@
 #define _XOPEN_SOURCE_EXTENDED 1
 #endif
 #include <ncursesw/curses.h>
+/* term.h defines a macro for every capability name (lines, columns, ...):
+ * only terminfo.c asks for it */
+#ifdef SDQ_TUI_TERMINFO
+#include <ncursesw/term.h>
+#endif
 
 #endif

@@ -55,6 +55,7 @@
 #include "view_compose.h"
 #include "view_help.h"
 #include "view_image.h"
+#include "terminfo.h"
 
 #define UI_WIDE_COLS 120 /* side by side from here on */
 #define UI_MIN_COLS 40
@@ -2276,7 +2277,17 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	struct winsize ws0;
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws0) != 0)
 		memset(&ws0, 0, sizeof ws0);
-	if (ui_refuse(term, term && strcmp(term, "dumb") == 0 ? 0 : -1, ws0.ws_col, ws0.ws_row))
+	int known = term && *term ? terminfo_check(term, STDOUT_FILENO) : 1;
+	if (known < 0) {
+		char *t = text_sanitize_str(term, 0);
+		fprintf(stderr,
+		        "sdq: cannot start the dashboard on this terminal (TERM=%s: no terminfo "
+		        "entry); set TERM to your terminal's type, or " UI_USE_COMMANDS "\n",
+		        t ? t : "?");
+		free(t);
+		return 2;
+	}
+	if (ui_refuse(term, known, ws0.ws_col, ws0.ws_row))
 		return 2;
 	setlocale(LC_ALL, "");
 	if (cfg->data_dir)
