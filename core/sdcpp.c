@@ -253,6 +253,92 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 }
 
 /* ------------------------------------------------------------------------ */
+/* Model files */
+
+/* pread exactly n bytes at off; 0 or -1. */
+static int read_at(int fd, void *buf, size_t n, off_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+const char *sdcpp_model_check(const char *path, char **why)
+{
+	struct stat sb;
+	unsigned char h[16];
+	const char *fmt = NULL;
+	if (!path || !*path) {
+		util_set_err(why, "no model file given");
+		return NULL;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			util_set_err(why, "model file not found");
+		else
+			util_set_err(why, "cannot open the model file: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		util_set_err(why, "the model path is not a regular file");
+		goto out;
+	}
+	if (sb.st_size == 0) {
+		util_set_err(why, "model file is empty");
+		goto out;
+	}
+	memset(h, 0, sizeof h);
+	if (read_at(fd, h, sb.st_size < 16 ? (size_t)sb.st_size : 16, 0) < 0) {
+		util_set_err(why, "cannot read the model file: %s", strerror(errno));
+		goto out;
+	}
+	if (memcmp(h, "GGUF", 4) == 0) {
+		fmt = "gguf";
+	} else if (memcmp(h, "PK\x03\x04", 4) == 0) {
+		fmt = "checkpoint (zip)";
+	} else if (h[0] == 0x80 && h[1] >= 2 && h[1] <= 5) {
+		fmt = "checkpoint (pickle)";
+	} else if (sb.st_size >= 10 && h[8] == '{') {
+		uint64_t n = 0;
+		for (int i = 7; i >= 0; i--)
+			n = n << 8 | h[i];
+		char last = 0;
+		if (n < 2 || n > (100u << 20)) {
+			util_set_err(why, "not a model file (safetensors header length %" PRIu64
+			             " is not plausible)", n);
+		} else if (n > (uint64_t)sb.st_size - 8) {
+			util_set_err(why, "model file is cut short (its header says %" PRIu64
+			             " bytes, the file has %lld)", n + 8, (long long)sb.st_size);
+		} else {
+			/* the JSON ends with '}' (padding spaces allowed) */
+			char tail[64];
+			size_t tn = n < sizeof tail ? (size_t)n : sizeof tail;
+			if (read_at(fd, tail, tn, (off_t)(8 + n - tn)) == 0)
+				for (size_t i = tn; i > 0 && !last; i--)
+					if (tail[i - 1] != ' ')
+						last = tail[i - 1];
+			if (last == '}')
+				fmt = "safetensors";
+			else
+				util_set_err(why, "not a model file (a broken safetensors header)");
+		}
+	} else {
+		util_set_err(why, "not a model file (unknown format)");
+	}
+out:
+	close(fd);
+	return fmt;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Limits */
 
 #define SDCPP_GRACE_MS 3000 /* SIGTERM -> SIGKILL */
@@ -261,6 +347,7 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 #define SDCPP_LOG_LINES 50
 #define SDCPP_LOG_LINE_MAX 400
 #define SDCPP_ERR_LINES 5
+#define SDCPP_KEEP_LINES 20 /* lines that explain (ERROR, WARN, stderr) kept apart */
 #define SDCPP_IMAGE_MAX (256L << 20)
 #define SDCPP_MAX_IMAGES 1024
 #define SDCPP_PERSIST_MS 1000
@@ -273,6 +360,12 @@ struct saved_file {
 	char *path;
 };
 
+/* A line of the run's log, numbered so two rings can be merged in order. */
+struct logline {
+	char *s;
+	uint64_t seq;
+};
+
 /* The job being run: its child, parser, log and what it reported. */
 struct run {
 	struct sdcpp *sb;
@@ -282,8 +375,11 @@ struct run {
 	char *dir;      /* private output directory */
 	char *exe_name; /* basename of the executable, for messages */
 	struct sdcpp_parse *parser;
-	char *log[SDCPP_LOG_LINES];
+	struct logline log[SDCPP_LOG_LINES];   /* the last lines */
 	size_t log_start, log_n;
+	struct logline keep[SDCPP_KEEP_LINES]; /* the last ERROR/WARN/stderr lines */
+	size_t keep_start, keep_n;
+	uint64_t log_seq;
 	char *errs[SDCPP_ERR_LINES];
 	size_t err_start, err_n;
 	char *last_stderr; /* the last stderr line that is not a log line */
@@ -406,18 +502,82 @@ static char *ring_join(char *const *ring, size_t cap, size_t start, size_t n, co
 	return out;
 }
 
-static void run_log(struct run *r, const char *line)
+static void lines_push(struct logline *ring, size_t cap, size_t *start, size_t *n,
+                       const char *s, uint64_t seq)
 {
-	ring_push(r->log, SDCPP_LOG_LINES, &r->log_start, &r->log_n, line);
+	char *c = strndup(s, SDCPP_LOG_LINE_MAX);
+	if (!c)
+		return;
+	if (*n == cap) {
+		free(ring[*start].s);
+		ring[*start].s = c;
+		ring[*start].seq = seq;
+		*start = (*start + 1) % cap;
+	} else {
+		ring[(*start + *n) % cap].s = c;
+		ring[(*start + *n) % cap].seq = seq;
+		(*n)++;
+	}
 }
 
+static void lines_free(struct logline *ring, size_t cap, size_t start, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ring[(start + i) % cap].s);
+}
+
+/* Add a line to the log; keep says it explains a failure (an ERROR or WARN
+ * line, a stderr line that is not a log line), so it is kept even after
+ * SDCPP_LOG_LINES later lines (e.g. sd-cli's 261 lines of usage) pushed it
+ * out of the tail. */
+static void run_log_line(struct run *r, const char *line, int keep)
+{
+	uint64_t seq = ++r->log_seq;
+	lines_push(r->log, SDCPP_LOG_LINES, &r->log_start, &r->log_n, line, seq);
+	if (keep)
+		lines_push(r->keep, SDCPP_KEEP_LINES, &r->keep_start, &r->keep_n, line, seq);
+}
+
+static void run_log(struct run *r, const char *line)
+{
+	run_log_line(r, line, 0);
+}
+
+/* The job's log: the kept lines that scrolled out of the tail, a line
+ * saying how many others were left out, then the tail; one line each. */
 static void run_set_log_tail(struct run *r, struct job *j)
 {
-	char *t = ring_join(r->log, SDCPP_LOG_LINES, r->log_start, r->log_n, "\n");
-	if (t) {
-		free(j->log_tail);
-		j->log_tail = t;
+	struct util_buf b = {0};
+	uint64_t first = r->log_n ? r->log[r->log_start].seq : r->log_seq + 1;
+	uint64_t shown = 0, prev = 0;
+	for (size_t i = 0; i < r->keep_n; i++) {
+		const struct logline *l = &r->keep[(r->keep_start + i) % SDCPP_KEEP_LINES];
+		if (l->seq >= first)
+			break;
+		if (b.len)
+			util_buf_put(&b, "\n", 1);
+		util_buf_put(&b, l->s, strlen(l->s));
+		shown++;
+		prev = l->seq;
 	}
+	if (shown && first > prev + 1) {
+		char note[96];
+		snprintf(note, sizeof note, "\nsdq: ... %" PRIu64 " more lines ...",
+		         first - 1 - shown);
+		util_buf_put(&b, note, strlen(note));
+	}
+	for (size_t i = 0; i < r->log_n; i++) {
+		const char *s = r->log[(r->log_start + i) % SDCPP_LOG_LINES].s;
+		if (b.len)
+			util_buf_put(&b, "\n", 1);
+		util_buf_put(&b, s, strlen(s));
+	}
+	if (b.oom || !b.p) {
+		free(b.p);
+		return;
+	}
+	free(j->log_tail);
+	j->log_tail = b.p;
 }
 
 static void run_free(struct run *r)
@@ -431,8 +591,8 @@ static void run_free(struct run *r)
 	}
 	free(r->exe_name);
 	sdcpp_parse_free(r->parser);
-	for (size_t i = 0; i < r->log_n; i++)
-		free(r->log[(r->log_start + i) % SDCPP_LOG_LINES]);
+	lines_free(r->log, SDCPP_LOG_LINES, r->log_start, r->log_n);
+	lines_free(r->keep, SDCPP_KEEP_LINES, r->keep_start, r->keep_n);
 	for (size_t i = 0; i < r->err_n; i++)
 		free(r->errs[(r->err_start + i) % SDCPP_ERR_LINES]);
 	free(r->seeds);
@@ -450,7 +610,9 @@ static void run_event(const struct sdcpp_parse_event *ev, void *udata)
 	struct run *r = udata;
 	switch (ev->type) {
 	case SDCPP_EV_LINE:
-		run_log(r, ev->text);
+		run_log_line(r, ev->text,
+		             ev->stream == SDCPP_STDERR || !strcmp(ev->level, "ERROR") ||
+		                 !strcmp(ev->level, "WARN"));
 		if (ev->stream == SDCPP_STDERR && !ev->level[0]) {
 			char *c = strndup(ev->text, SDCPP_LOG_LINE_MAX);
 			if (c) {
@@ -671,8 +833,32 @@ static char *run_error_detail(struct run *r)
 		return strdup(r->last_stderr);
 	if (r->log_n)
 		return util_asprintf("last output: %s",
-		                     r->log[(r->log_start + r->log_n - 1) % SDCPP_LOG_LINES]);
+		                     r->log[(r->log_start + r->log_n - 1) % SDCPP_LOG_LINES].s);
 	return strdup("no output");
+}
+
+/* The cause of a failure in a user's words, or NULL when the output told
+ * none (or only a generic [ERROR]). Malloc'd. */
+static char *run_cause(struct run *r)
+{
+	const struct sdcpp_parse_state *st = sdcpp_parse_state(r->parser);
+	char buf[SDCPP_CAUSE_ARG_MAX + 128];
+	if (st->cause == SDCPP_CAUSE_NONE || st->cause == SDCPP_CAUSE_ERROR)
+		return NULL;
+	if (st->cause == SDCPP_CAUSE_MODEL_FORMAT) {
+		/* sd-cli says "unknown format" for an empty file too: tell them apart */
+		const char *p = st->cause_arg;
+		char *full = p[0] == '/' ? strdup(p) : util_asprintf("%s/%s", r->dir, p);
+		struct stat sb;
+		int empty = full && stat(full, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0;
+		int isdir = full && stat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
+		free(full);
+		if (empty)
+			return util_asprintf("model file is empty: %s", p);
+		if (isdir)
+			return util_asprintf("the model path is a directory: %s", p);
+	}
+	return strdup(sdcpp_parse_cause_text(st, r->exe_name, buf, sizeof buf));
 }
 
 static void run_done(struct child *c, const struct child_exit *x, void *udata)
@@ -692,6 +878,8 @@ static void run_done(struct child *c, const struct child_exit *x, void *udata)
 	if (r->cancelling) {
 		state = JOB_CANCELLED;
 		run_log(r, "sdq: cancelled");
+	} else if (!x->lost && (x->signo || x->code != 0) && (msg = run_cause(r))) {
+		/* the output said why: that is the message */
 	} else if (!x->lost && x->signo) {
 		char *d = run_error_detail(r);
 		int detail = (r->err_n || r->last_stderr) && d;
@@ -1126,16 +1314,19 @@ static void health_file(char **text, char **error, const struct sdcpp *sb, const
 	if (!path || !*path)
 		return;
 	struct stat st;
-	char *line;
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-		line = util_asprintf("%s%s: %s (%.1f MB)\n", *text ? *text : "", key, path,
+	char *line, *why = NULL;
+	const char *fmt = sdcpp_model_check(path, &why);
+	if (fmt && stat(path, &st) == 0) {
+		line = util_asprintf("%s%s: %s (%s, %.1f MB)\n", *text ? *text : "", key, path, fmt,
 		                     (double)st.st_size / 1e6);
 	} else {
-		line = util_asprintf("%s%s: %s (missing)\n", *text ? *text : "", key, path);
+		line = util_asprintf("%s%s: %s (%s)\n", *text ? *text : "", key, path,
+		                     why ? why : "unreadable");
 		if (!*error)
-			*error = util_asprintf("%s file not found: %s (set %s in [local \"%s\"])",
-			                       key, path, key, sb->ep->name);
+			*error = util_asprintf("%s: %s (set %s in [local \"%s\"])",
+			                       why ? why : "unreadable", path, key, sb->ep->name);
 	}
+	free(why);
 	if (line) {
 		free(*text);
 		*text = line;

@@ -39,4 +39,14 @@ char *sdcpp_find_exe(const struct config_endpoint *ep, const char *path, char **
 char **sdcpp_build_argv(const char *exe, const struct config_endpoint *ep,
                         const struct job_params *p, const char *out_path);
 
+/* Look at the start of the model file at path, as sd-cli will: safetensors
+ * (an 8-byte little-endian header length, then that much JSON, within the
+ * file), GGUF (magic "GGUF"), a checkpoint (a zip archive, or a pickle).
+ * Returns the format's name ("safetensors", "gguf", "checkpoint (zip)",
+ * "checkpoint (pickle)"), or NULL with *why (malloc'd) saying what is wrong
+ * in a user's words: "model file not found", "model file is empty", "not a
+ * model file (unknown format)", "model file is cut short (...)", ... Reads
+ * at most a few bytes; never the whole file. */
+const char *sdcpp_model_check(const char *path, char **why);
+
 #endif

@@ -53,9 +53,7 @@ static void bench_jobs(const char *tests_dir, int n)
 	char *err = NULL;
 	snprintf(dir, sizeof dir, "%s", th_tmpdir());
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
-	FILE *f = fopen(path, "w");
-	if (f)
-		fclose(f);
+	th_write_model(path);
 	snprintf(path, sizeof path, "%s/data", dir);
 	setenv("XDG_DATA_HOME", path, 1);
 	setenv("FAKE_SD_STEP_DELAY", "0", 1);

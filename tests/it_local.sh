@@ -13,7 +13,9 @@ export HOME="$T/home" XDG_DATA_HOME="$T/home/.local/share" XDG_CONFIG_HOME="$T/h
 export SDQ_CONFIG="$T/config" FAKE_SD_STEP_DELAY=0.005
 unset SDQ_ENDPOINT RUNPOD_API_KEY
 mkdir -p "$HOME"
-: >"$T/model.safetensors"
+# a safetensors header and no tensors: what the fake (like sd-cli) takes as a model
+printf '\040\000\000\000\000\000\000\000{"__metadata__":{"format":"pt"}}' >"$T/model.safetensors"
+: >"$T/empty.safetensors"
 cat >"$SDQ_CONFIG" <<EOF
 [local "gpu"]
 	exe = $TESTS/fake-sd-cli
@@ -26,6 +28,9 @@ cat >"$SDQ_CONFIG" <<EOF
 [local "nomodel"]
 	exe = $TESTS/fake-sd-cli
 	model = $T/missing.gguf
+[local "emptymodel"]
+	exe = $TESTS/fake-sd-cli
+	model = $T/empty.safetensors
 EOF
 
 passed=0 failed=0
@@ -105,10 +110,14 @@ err=$(jget "$id4" 'j["error"]')
 check "FAILED with the ERROR lines ($err)" \
 	[ "$(jget "$id4" 'j["state"]')" = FAILED ]
 case $err in
-"fake-sd-cli exited with status 1: init model loader from file failed"*) ok ;;
+"model file not found: $T/model.safetensors") ok ;;
 *) fail "error text: $err" ;;
 esac
 check "the log tail is kept" eval '"$SDQ" show "$id4" | grep -q "new_sd_ctx_t failed"' 
+"$SDQ" show "$id4" >"$T/show4"
+check "show prints the log one line each (no ⏎)" eval '! grep -q "⏎" "$T/show4"'
+check "the ERROR line is a line of its own" \
+	grep -q '^           \[ERROR\] stable-diffusion.cpp:715  - init model loader' "$T/show4"
 "$SDQ" submit -e gpu -p "[[signal=9]]" --steps 3 --wait >"$T/out5" 2>&1
 id5=$(head -n 1 "$T/out5")
 case $(jget "$id5" 'j["error"]') in
@@ -159,7 +168,11 @@ out=$("$SDQ" health -e gpu 2>&1)
 check "health -e gpu exits 0" [ $? -eq 0 ]
 case $out in *"stable-diffusion.cpp version master-827"*"Fake CPU"*) ok ;; *) fail "health: $out" ;; esac
 out=$("$SDQ" health -e nomodel 2>&1)
-case $out in *"$T/missing.gguf"*) ok ;; *) fail "health of a missing model: $out" ;; esac
+case $out in *"model file not found: $T/missing.gguf"*) ok ;; *) fail "health of a missing model: $out" ;; esac
+out=$("$SDQ" health -e emptymodel 2>&1)
+case $out in *"model file is empty: $T/empty.safetensors"*) ok ;; *) fail "health of an empty model: $out" ;; esac
+out=$("$SDQ" health -e gpu 2>&1)
+case $out in *"model: $T/model.safetensors (safetensors, "*) ok ;; *) fail "health names the model's format: $out" ;; esac
 
 # no driver or child left behind
 n=0

@@ -233,12 +233,13 @@ static void test_reference_stream(void)
 	                    "'model.safetensors'>\n") != NULL);
 	/* phases in order */
 	const char *a = strstr(r.buf, "PHASE loading");
+	const char *a2 = strstr(r.buf, "PHASE encoding the prompt");
 	const char *b = strstr(r.buf, "PHASE sampling");
 	const char *c = strstr(r.buf, "PHASE decoding");
 	const char *d = strstr(r.buf, "PHASE saving");
 	const char *e = strstr(r.buf, "PHASE done");
-	CHECK(a && b && c && d && e && a < b && b < c && c < d && d < e);
-	CHECK_INT(r.n_phase, 5);
+	CHECK(a && a2 && b && c && d && e && a < a2 && a2 < b && b < c && c < d && d < e);
+	CHECK_INT(r.n_phase, 6);
 	CHECK_INT(st.phase, SDCPP_PHASE_DONE);
 	CHECK_INT(st.n_saved, 2);
 	CHECK(st.fraction == 1.0);
@@ -249,7 +250,8 @@ static void test_reference_stream(void)
 	free(data);
 }
 
-/* The state after each prefix: fraction ((i-1)N + k)/(BN) and the text. */
+/* The state after each prefix: the fraction (sampling is 15-90 % of the job,
+ * image i of B its share by steps: 0.15 + 0.75 ((i-1)N + k)/(BN)) and the text. */
 static void test_batch_fraction_and_text(void)
 {
 	size_t len;
@@ -270,14 +272,14 @@ static void test_batch_fraction_and_text(void)
 	CHECK_INT(st->batch, 2);
 	CHECK_INT(st->step, 10);
 	CHECK_INT(st->steps, 20);
-	CHECK(st->fraction > 0.2499 && st->fraction < 0.2501);
+	CHECK(st->fraction > 0.3374 && st->fraction < 0.3376);
 	CHECK_STR(sdcpp_parse_state_text(st, text, sizeof text), "sampling 1/2 step 10/20 4.00it/s");
-	/* then frame 7/20 of image 2: (20 + 7) / 40 */
+	/* then frame 7/20 of image 2: 0.15 + 0.75 (20 + 7) / 40 */
 	const char *f7 = strstr(img2, "| 7/20 - 1.23s/it\033[K");
 	size_t upto2 = (size_t)(f7 - data) + strlen("| 7/20 - 1.23s/it\033[K");
 	sdcpp_parse_feed(p, SDCPP_STDOUT, data + upto, upto2 - upto);
 	CHECK_INT(st->image, 2);
-	CHECK(st->fraction > 0.6749 && st->fraction < 0.6751);
+	CHECK(st->fraction > 0.6562 && st->fraction < 0.6563);
 	CHECK_STR(sdcpp_parse_state_text(st, text, sizeof text), "sampling 2/2 step 7/20 1.23s/it");
 	sdcpp_parse_free(p);
 
@@ -292,12 +294,24 @@ static void test_batch_fraction_and_text(void)
 	strcpy(one.unit, "s/it");
 	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "sampling step 7/20 1.23s/it");
 	one.phase = SDCPP_PHASE_LOADING;
-	one.step = 120;
-	one.steps = 1130;
-	one.speed = 845.5;
-	strcpy(one.unit, "MB/s");
-	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "loading 120/1130 845.50MB/s");
+	one.loading = 1;
+	one.load_step = 120;
+	one.load_steps = 1130;
+	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "loading weights 120/1130");
+	/* a lazy load keeps the phase it happens in */
+	one.phase = SDCPP_PHASE_ENCODING;
+	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text),
+	          "encoding the prompt: loading weights 120/1130");
+	one.phase = SDCPP_PHASE_SAMPLING;
+	one.batch = 2;
+	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text),
+	          "sampling 1/2: loading weights 120/1130");
 	one.phase = SDCPP_PHASE_DECODING;
+	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "decoding: loading weights 120/1130");
+	one.loading = 0;
+	one.step = 3;
+	one.steps = 16;
+	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "decoding tile 3/16");
 	one.steps = 0;
 	CHECK_STR(sdcpp_parse_state_text(&one, text, sizeof text), "decoding");
 	/* a tiny buffer is still terminated */
@@ -443,7 +457,7 @@ static void test_bare_sampling(void)
 	CHECK_INT(st->phase, SDCPP_PHASE_SAMPLING);
 	CHECK_INT(st->image, 1);
 	CHECK_INT(st->batch, 1);
-	CHECK(st->fraction > 0.499 && st->fraction < 0.501);
+	CHECK(st->fraction > 0.5249 && st->fraction < 0.5251); /* 0.15 + 0.75 * 5/10 */
 	sdcpp_parse_free(p);
 }
 
@@ -719,7 +733,7 @@ struct env {
 	/* what the callback saw */
 	int64_t watch_id;
 	double progress_seen[512];
-	char texts[64][96];
+	char texts[256][96];
 	int n_progress, n_texts, n_health;
 	int64_t other_id;
 	enum job_state other_state_while_running[64];
@@ -738,7 +752,7 @@ static void env_cb(struct engine *e, const struct engine_event *ev, void *udata)
 		return;
 	if (j->state == JOB_IN_PROGRESS && j->progress >= 0 && v->n_progress < 512)
 		v->progress_seen[v->n_progress++] = j->progress;
-	if (j->progress_text && v->n_texts < 64 &&
+	if (j->progress_text && v->n_texts < 256 &&
 	    (v->n_texts == 0 || strcmp(v->texts[v->n_texts - 1], j->progress_text) != 0))
 		snprintf(v->texts[v->n_texts++], sizeof v->texts[0], "%s", j->progress_text);
 	if (v->other_id && j->state == JOB_IN_PROGRESS && v->n_other < 64) {
@@ -762,11 +776,7 @@ static int env_open(struct env *v, const char *extra_cfg)
 	unsetenv("SDQ_DATA_DIR");
 	unsetenv("SDQ_ENDPOINT");
 	snprintf(v->model, sizeof v->model, "%s/model.safetensors", v->dir);
-	FILE *f = fopen(v->model, "w");
-	if (f) {
-		fputs("not really a model\n", f);
-		fclose(f);
-	}
+	th_write_model(v->model);
 	snprintf(v->argv_log, sizeof v->argv_log, "%s/argv.log", v->dir);
 	setenv("FAKE_SD_ARGV_LOG", v->argv_log, 1);
 	setenv("FAKE_SD_STEP_DELAY", "0.002", 1);
@@ -1014,9 +1024,11 @@ static void test_engine_failures(void)
 	struct job *j = wait_job(&v, a, -1, 30000);
 	if (CHECK(j)) {
 		CHECK_STR(job_state_name(j->state), "FAILED");
-		CHECK(j->error && strstr(j->error, "fake-sd-cli exited with status 1: "));
-		CHECK(j->error && strstr(j->error, "init model loader from file failed"));
+		/* the cause, from the [WARN] line, not the two ERROR lines after it */
+		CHECK(j->error && strstr(j->error, "model file not found: ") &&
+		      strstr(j->error, v.model));
 		CHECK(j->log_tail && strstr(j->log_tail, "new_sd_ctx_t failed"));
+		CHECK(j->log_tail && strstr(j->log_tail, "init model loader from file failed"));
 	}
 	job_free(j);
 	j = wait_job(&v, b, -1, 30000);
@@ -1035,11 +1047,69 @@ static void test_engine_failures(void)
 	j = wait_job(&v, d, -1, 30000);
 	if (CHECK(j)) {
 		CHECK_STR(job_state_name(j->state), "FAILED");
-		CHECK(j->error && strstr(j->error, "killed by signal 6 (SIGABRT): "
-		                                   "/src/ggml/src/ggml.c:1715: GGML_ASSERT("));
+		CHECK_STR(j->error, "fake-sd-cli crashed: GGML_ASSERT(ggml_can_mul_mat(a, b)) failed");
+		CHECK(j->log_tail && strstr(j->log_tail, "/src/ggml/src/ggml.c:1715: GGML_ASSERT("));
 	}
 	job_free(j);
 	env_close(&v);
+}
+
+/* Failures told by what sd-cli prints, each with its cause in a user's
+ * words; the lines that explain stay in the log however long the rest is. */
+static void test_engine_causes(void)
+{
+	static const struct {
+		const char *extra; /* extra_args */
+		int empty_model;
+		const char *error; /* the job's error, exactly */
+		const char *kept;  /* a line the log must still hold */
+	} cases[] = {
+	    {"--bogus", 0, "fake-sd-cli does not know --bogus (check extra_args)",
+	     "[ERROR] common.cpp:325  - error: unknown argument: --bogus"},
+	    {"--steps abc", 0, "fake-sd-cli crashed: std::invalid_argument: stoi (check extra_args)",
+	     "terminate called after throwing an instance of 'std::invalid_argument'"},
+	    {"", 1, NULL, "unknown format"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char model[4300], empty[4300], extra[9000], want[4500];
+		const char *mdir = th_tmpdir();
+		snprintf(model, sizeof model, "%s/model.safetensors", mdir);
+		th_write_model(model);
+		snprintf(empty, sizeof empty, "%s/empty.safetensors", mdir);
+		FILE *f = fopen(empty, "w");
+		if (f)
+			fclose(f);
+		snprintf(extra, sizeof extra,
+		         "[local \"odd\"]\n\texe = %s/fake-sd-cli\n\tmodel = %s\n"
+		         "\textra_args = %s\n",
+		         tests_dir, cases[i].empty_model ? empty : model, cases[i].extra);
+		struct env v;
+		if (env_open(&v, extra) < 0)
+			return;
+		struct job_params p;
+		job_params_init(&p);
+		p.prompt = "x";
+		p.endpoint = "odd";
+		p.steps = 2;
+		p.seed = 3;
+		int64_t id = engine_submit(v.e, &p, NULL);
+		struct job *j = wait_job(&v, id, -1, 30000);
+		snprintf(want, sizeof want, "model file is empty: %s", empty);
+		if (CHECK(j)) {
+			CHECK_STR(job_state_name(j->state), "FAILED");
+			CHECK_STR(j->error, cases[i].error ? cases[i].error : want);
+			CHECK(j->log_tail && strstr(j->log_tail, cases[i].kept));
+			/* the usage (261 lines) is cut to the tail; the ERROR stays */
+			int lines = 0;
+			for (const char *c = j->log_tail; c && *c; c++)
+				lines += *c == '\n';
+			CHECK(lines < 50 + 20 + 2);
+			if (i == 0)
+				CHECK(lines > 40);
+		}
+		job_free(j);
+		env_close(&v);
+	}
 }
 
 static int group_alive(pid_t pgid)
@@ -1347,7 +1417,7 @@ static void test_engine_health(void)
 	}
 	if (CHECK(h && h->valid)) {
 		CHECK(h->error && strstr(h->error, "/nonexistent.gguf"));
-		CHECK(h->text && strstr(h->text, "(missing)"));
+		CHECK(h->text && strstr(h->text, "(model file not found)"));
 	}
 	env_close(&v);
 }
@@ -1378,6 +1448,7 @@ int main(void)
 	TH_RUN(test_engine_closed_stdio);
 	TH_RUN(test_engine_batch);
 	TH_RUN(test_engine_failures);
+	TH_RUN(test_engine_causes);
 	TH_RUN(test_engine_grandchild);
 	TH_RUN(test_engine_free_while_running);
 	TH_RUN(test_engine_exe_missing);

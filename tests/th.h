@@ -102,6 +102,20 @@ static inline size_t th_mutate(char *text, size_t n, size_t cap, const char *jun
 	return n;
 }
 
+/* Write a file the fake (and the real) sd-cli takes as a model: a
+ * safetensors header (an 8-byte little-endian length, then that much JSON)
+ * and no tensors. 0 or -1. */
+static inline int th_write_model(const char *path)
+{
+	static const char json[] = "{\"__metadata__\":{\"format\":\"pt\"}}";
+	unsigned char len[8] = {sizeof json - 1, 0, 0, 0, 0, 0, 0, 0};
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	int ok = fwrite(len, 1, 8, f) == 8 && fwrite(json, 1, sizeof json - 1, f) == sizeof json - 1;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 static inline int th_done(const char *name)
 {
 	printf("%s: %d passed, %d failed\n", name, th_passed, th_failed);

@@ -862,11 +862,9 @@ static void test_quit_asks_about_local_jobs(void)
 	const char *dir = getenv("SDQ_TESTS_DIR");
 	char cfg[4400], model[4400], env_cfg[4500];
 	snprintf(model, sizeof model, "%s/model%d.safetensors", base_dir, test_no);
-	FILE *f = fopen(model, "w");
-	if (f)
-		fclose(f);
+	th_write_model(model);
 	snprintf(cfg, sizeof cfg, "%s/local%d.conf", base_dir, test_no);
-	f = fopen(cfg, "w");
+	FILE *f = fopen(cfg, "w");
 	if (!CHECK(f != NULL))
 		return;
 	fprintf(f,

@@ -132,6 +132,25 @@ void cmd_show_line(const char *label, const char *value)
 	putchar('\n');
 }
 
+/* "label     value" with each line of value on a line of its own, the
+ * later ones indented under the first; each line sanitised. */
+void cmd_show_lines(const char *label, const char *value)
+{
+	const char *s = value ? value : "";
+	int first = 1;
+	for (;;) {
+		const char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+		char *c = text_sanitize(s, n, 0);
+		printf("%-10s %s\n", first ? label : "", c ? c : "");
+		free(c);
+		first = 0;
+		if (!nl)
+			break;
+		s = nl + 1;
+	}
+}
+
 /* Print s, which is already sanitised, cut to at most cols terminal columns
  * (cols <= 0: no limit). */
 void cmd_put_fit(const char *s, int cols)

@@ -45,6 +45,9 @@ void cmd_put_clean(FILE *f, const char *s);
 
 /* Print "label     value" and a newline to stdout, value sanitised. */
 void cmd_show_line(const char *label, const char *value);
+/* The same for a value of several lines (a job's log): one per line, not
+ * joined, the later ones indented under the first. */
+void cmd_show_lines(const char *label, const char *value);
 
 /* Whether stdout gets colour (the --no-color option, NO_COLOR, a tty). */
 int cmd_use_color(void);

@@ -271,7 +271,7 @@ static void show_job(const struct job *j, const struct store_event *ev, size_t n
 	if (j->n_outputs == 0 && j->state == JOB_COMPLETED && j->raw_output)
 		cmd_show_line("output", j->raw_output);
 	if (j->log_tail)
-		cmd_show_line("log", j->log_tail);
+		cmd_show_lines("log", j->log_tail);
 	for (size_t i = 0; i < j->n_outputs; i++) {
 		const struct job_output *o = &j->outputs[i];
 		printf("%-10s ", i == 0 ? "images" : "");
