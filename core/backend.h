@@ -96,6 +96,11 @@ struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint
  * A terminal j is dropped from the live set after this. 0 or -1 (store
  * failure: the job stays as it was in the store; the message is reported). */
 int engine_job_update(struct engine *e, struct job *j);
+/* Commit live job j to the store now, and tell the front end at the end of
+ * the current engine_step pass: unlike engine_job_update, safe from inside
+ * a libcurl callback (http.h before_send), where no front end code may run.
+ * For non-terminal states only. 0 or -1 (store failure, nothing reported). */
+int engine_job_commit(struct engine *e, struct job *j);
 /* Tell the front end without writing the store (e.g. only the progress text
  * of a job moved). */
 void engine_job_notify(struct engine *e, const struct job *j);

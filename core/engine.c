@@ -97,6 +97,9 @@ struct engine {
 	struct job **grave;
 	size_t ngrave, capgrave;
 
+	int64_t *later; /* jobs committed by engine_job_commit, reported after the pass */
+	size_t nlater, caplater;
+
 	struct sync_ent *syncs; /* jobs to send through /runsync (engine_submit_opts) */
 	size_t nsyncs;
 
@@ -724,6 +727,7 @@ void engine_free(struct engine *e)
 	}
 	free(e->backends);
 	free(e->syncs);
+	free(e->later);
 	grave_empty(e);
 	free(e->grave);
 	free(e->live);
@@ -774,6 +778,40 @@ int engine_job_update(struct engine *e, struct job *j)
 	if (job_state_is_terminal(j->state) && (l = live_find(e, j->id)) && l->j == j)
 		live_drop(e, l);
 	return 0;
+}
+
+int engine_job_commit(struct engine *e, struct job *j)
+{
+	char *err = NULL;
+
+	if (store_job_save(e->st, j, &err) < 0) {
+		/* reported later too: engine_message would reach the front end */
+		free(err);
+		return -1;
+	}
+	for (size_t i = 0; i < e->nlater; i++)
+		if (e->later[i] == j->id)
+			return 0;
+	if (e->nlater == e->caplater) {
+		size_t nc = e->caplater ? e->caplater * 2 : 16;
+		int64_t *nl = realloc(e->later, nc * sizeof *nl);
+		if (!nl)
+			return 0; /* committed; only the report is lost */
+		e->later = nl;
+		e->caplater = nc;
+	}
+	e->later[e->nlater++] = j->id;
+	return 0;
+}
+
+/* Report the jobs engine_job_commit saved during the pass. */
+static void report_later(struct engine *e)
+{
+	for (size_t i = 0; i < e->nlater; i++) {
+		struct live *l = live_find(e, e->later[i]);
+		emit_simple(e, ENGINE_EV_JOB, e->later[i], l ? l->j->endpoint : NULL);
+	}
+	e->nlater = 0;
 }
 
 void engine_job_notify(struct engine *e, const struct job *j)
@@ -1385,6 +1423,7 @@ int engine_step(struct engine *e, int max_wait_ms)
 		rc = -1;
 	if (http_perform(e->http) < 0)
 		rc = -1;
+	report_later(e);
 	if (fds[0].revents)
 		drain_pipe(e);
 	for (unsigned i = 0; i < nw; i++) {

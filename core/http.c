@@ -33,6 +33,9 @@ struct xfer {
 	char *buf;
 	size_t len, cap, max;
 	int too_large;
+	int prereq_seen; /* libcurl was about to write the request */
+	int aborted;     /* before_send refused */
+	int (*before_send)(void *udata);
 	int64_t retry_after_ms;
 	long timeout_ms;
 	CURLcode result;
@@ -208,6 +211,24 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *udata)
 	return n;
 }
 
+/* libcurl calls this when the connection is ready and the request is about
+ * to be written: from here on, the server may see it. */
+static int prereq_cb(void *udata, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+	struct xfer *x = udata;
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	if (x->before_send && !x->prereq_seen && x->before_send(x->udata) < 0) {
+		x->aborted = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	x->prereq_seen = 1;
+	return CURL_PREREQFUNC_OK;
+}
+
 static int url_allowed(const char *url)
 {
 	return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
@@ -260,6 +281,9 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	x->before_send = req->before_send;
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
 	if (req->once) {
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
@@ -401,20 +425,21 @@ static void report(struct http *h, struct xfer *x)
 {
 	struct http_response r;
 	char msg[CURL_ERROR_SIZE + 96];
-	long req_size = 0;
 	curl_off_t tt = 0;
 
 	memset(&r, 0, sizeof r);
 	r.id = x->id;
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &req_size);
 	curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &tt);
 	r.total_s = (double)tt / 1e6;
 	r.body = x->buf ? x->buf : "";
 	r.len = x->len;
 	r.code = x->result;
 	r.retry_after_ms = x->retry_after_ms;
-	r.sent = req_size > 0 || r.status > 0;
+	/* PREREQFUNCTION fires before each request is written; a request
+	 * that got an answer was surely sent */
+	r.sent = !x->aborted && (x->prereq_seen || r.status > 0);
+	r.aborted = x->aborted;
 	if (x->result == CURLE_FILESIZE_EXCEEDED)
 		x->too_large = 1;
 	r.too_large = x->too_large;
@@ -425,6 +450,9 @@ static void report(struct http *h, struct xfer *x)
 	} else if (x->result == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(msg, sizeof msg, "timeout: %s",
 		         x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+		r.error = msg;
+	} else if (x->aborted) {
+		snprintf(msg, sizeof msg, "not sent (held back before it left)");
 		r.error = msg;
 	} else if (x->result != CURLE_OK) {
 		snprintf(msg, sizeof msg, "%s",

@@ -44,6 +44,14 @@ struct http_request {
 	 * any answer; this request gets a fresh connection of its own instead,
 	 * so a reset is reported as an error with sent = 1. */
 	int once;
+	/* Called once the connection is ready and the request is about to be
+	 * written (libcurl's CURLOPT_PREREQFUNCTION), with this request's
+	 * udata, from inside http_perform(): it may only touch its own data and
+	 * the store, never start, cancel or wait for requests or report to a
+	 * front end. Return 0 to send, -1 to abort: the request then ends with
+	 * an error, sent = 0 and aborted = 1, and nothing reached the server.
+	 * NULL: no hook. */
+	int (*before_send)(void *udata);
 };
 
 /* What a finished request got. Everything is borrowed and valid only during
@@ -64,8 +72,10 @@ struct http_response {
 	/* 1 if the request may have reached the server (a connection was
 	 * established and bytes of the request were written): a non-idempotent
 	 * request with an error is then of unknown outcome. 0 means it was never
-	 * sent (no connection, DNS failure, TLS handshake failure). */
+	 * sent (no connection, DNS failure, TLS handshake failure): libcurl never
+	 * said the request was about to leave (CURLOPT_PREREQFUNCTION). */
 	int sent;
+	int aborted; /* before_send returned -1: not sent */
 	/* Retry-After of the answer in milliseconds (seconds or an HTTP date,
 	 * converted relative to now), or -1 when absent or unparseable. */
 	int64_t retry_after_ms;

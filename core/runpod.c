@@ -14,7 +14,10 @@
  *
  * A /run is never re-sent blindly: only a definite refusal (429/503, or a
  * connection that never carried the request) sends it again or fails it;
- * anything after which the job may exist remotely makes it UNKNOWN.
+ * anything after which the job may exist remotely makes it UNKNOWN. A job
+ * is committed as SUBMITTING only when libcurl is about to write its /run
+ * (http.h before_send): until then it is PENDING, also for the next driver
+ * if this one dies.
  *
  * COMPLETED: the images are extracted (output.h), URL images fetched through
  * the same curl multi, every image saved, and only then the job is committed
@@ -1069,6 +1072,16 @@ static void on_run(struct rjob *rj, const struct http_response *r)
 		submit_op(rp, OP_RUN, rj, 1);
 		return;
 	}
+	if (r->aborted) {
+		/* held back before it left (the store refused SUBMITTING):
+		 * still PENDING, sent again later */
+		engine_message(rp->e, 1, "job %lld: cannot record that it is being sent; trying "
+		               "again in 5 s", (long long)j->id);
+		j->state = JOB_PENDING;
+		engine_timer_cancel(rp->e, rj->timer);
+		rj->timer = engine_timer_add(rp->e, 5000, run_timer_cb, rj);
+		return;
+	}
 	if (r->error) {
 		if (!r->sent) {
 			snprintf(msg, sizeof msg,
@@ -1436,6 +1449,25 @@ static char *run_body(struct rp *rp, struct job *j, char **err)
 	return out;
 }
 
+/* http.h before_send of a /run: the connection is ready and the request is
+ * about to leave. Commit SUBMITTING first (from here on the endpoint may see
+ * the job, so it is never sent again); if the store refuses, hold the
+ * request back: nothing was sent, the job stays PENDING. */
+static int run_before_send(void *udata)
+{
+	struct reqctx *ctx = udata;
+	struct rjob *rj = ctx->rj;
+	struct job *j = rj->j;
+
+	j->state = JOB_SUBMITTING;
+	job_set_str(&j->endpoint_url, ctx->rp->ep->url);
+	if (engine_job_commit(ctx->rp->e, j) < 0) {
+		j->state = JOB_PENDING;
+		return -1;
+	}
+	return 0;
+}
+
 static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 {
 	struct http_request req;
@@ -1484,18 +1516,11 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 			finish(rj, JOB_SUBMIT_FAILED, msg);
 			return;
 		}
-		/* Committed as SUBMITTING before a byte is sent: if sdq dies
-		 * now, the next driver knows the outcome is unknown. */
-		rj->j->state = JOB_SUBMITTING;
-		job_set_str(&rj->j->endpoint_url, rp->ep->url);
-		if (engine_job_update(rp->e, rj->j) < 0) {
-			free(body);
-			rj->j->state = JOB_PENDING;
-			/* the store refused: try the submit again later */
-			engine_timer_cancel(rp->e, rj->timer);
-			rj->timer = engine_timer_add(rp->e, 5000, run_timer_cb, rj);
-			return;
-		}
+		/* The job stays PENDING until libcurl is about to write the
+		 * request (run_before_send commits SUBMITTING then): a driver
+		 * that dies before that leaves it PENDING, sent again by the
+		 * next one; after it, the outcome is unknown. */
+		req.before_send = run_before_send;
 		sync_ms = engine_job_sync_wait(rp->e, rj->j->id);
 		rj->sync_sent = sync_ms > 0;
 		if (sync_ms > 0) {

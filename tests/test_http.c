@@ -1,7 +1,8 @@
 /*
  * test_http.c: the libcurl multi wrapper against tests/emulator.py on
  * 127.0.0.1: plain requests, the API key header, the body cap, Retry-After,
- * cancel, a refused connection, a reset after sending, many at once.
+ * cancel, a refused connection, a reset after sending, the before_send hook
+ * (holds a request back: the server never sees it), many at once.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -298,6 +299,55 @@ static void test_retry_after_and_reset(void)
 	http_free(h);
 }
 
+/* before_send runs once, when the request is about to leave: -1 holds it
+ * back (an error with sent = 0, aborted = 1; the server never sees it), 0
+ * lets it go (sent = 1). */
+static int hook_calls, hook_refuse;
+
+static int hook(void *udata)
+{
+	(void)udata;
+	hook_calls++;
+	return hook_refuse ? -1 : 0;
+}
+
+static void test_before_send(void)
+{
+	struct http *h = http_new(NULL);
+	struct http_request r;
+	struct got g, s;
+	char url[256];
+
+	for (int refuse = 1; refuse >= 0; refuse--) {
+		memset(&r, 0, sizeof r);
+		memset(&g, 0, sizeof g);
+		snprintf(url, sizeof url, "%s/run", em.base);
+		r.method = "POST";
+		r.url = url;
+		r.api_key = "test-key-123";
+		r.body = refuse ? "{\"input\":{\"prompt\":\"held back\"}}"
+		                : "{\"input\":{\"prompt\":\"let go\"}}";
+		r.once = 1;
+		r.before_send = hook;
+		hook_calls = 0;
+		hook_refuse = refuse;
+		CHECK(http_request(h, &r, on_done, &g, NULL) > 0);
+		run_until(h, &g.done, 1);
+		CHECK_INT(g.done, 1);
+		CHECK_INT(hook_calls, 1);
+		CHECK_INT(g.sent, !refuse);
+		CHECK_INT(g.status, refuse ? 0 : 200);
+		CHECK(refuse ? g.error[0] != '\0' : g.error[0] == '\0');
+	}
+	memset(&s, 0, sizeof s);
+	snprintf(url, sizeof url, "%s/_emu/stats", em.root);
+	req(h, NULL, url, NULL, NULL, 1 << 20, &s);
+	run_until(h, &s.done, 1);
+	CHECK(strstr(s.body, "\"let go\"") != NULL);
+	CHECK(strstr(s.body, "\"held back\"") == NULL);
+	http_free(h);
+}
+
 static void test_many(void)
 {
 	struct http *h = http_new(NULL);
@@ -339,6 +389,7 @@ int main(void)
 		TH_RUN(test_cancel_from_callback);
 		TH_RUN(test_refused);
 		TH_RUN(test_retry_after_and_reset);
+		TH_RUN(test_before_send);
 		TH_RUN(test_many);
 		emu_stop(&em);
 	}

@@ -703,14 +703,48 @@ static void test_resume(void)
 /* The engine is freed right after a submit went out: the submit is allowed
  * to finish, so the job is IN_QUEUE with its remote id (not UNKNOWN for the
  * next driver), and a new driver completes it. */
+/* A job is PENDING until its /run is about to leave (http.h before_send):
+ * an engine freed before that leaves it PENDING, nothing reached the
+ * endpoint, and the next driver sends it once. */
+static void test_free_before_sent(void)
+{
+	struct engine *e = start_engine();
+	const char *prompt = "quit before the run left [[queue=0.5 run=0.2]]";
+	int64_t id = submit(e, "emu", prompt, 1);
+	struct job *j = store_job_get(st, id, NULL);
+
+	CHECK(j && j->state == JOB_PENDING);
+	job_free(j);
+	engine_free(e);
+	j = store_job_get(st, id, NULL);
+	CHECK(j && j->state == JOB_PENDING && !j->remote_id);
+	job_free(j);
+	CHECK_INT(runs_for_prompt(prompt), 0);
+	e = start_engine();
+	j = wait_job(e, id, -1, 30);
+	CHECK(j && j->state == JOB_COMPLETED);
+	CHECK_INT(runs_for_prompt(prompt), 1);
+	job_free(j);
+	engine_free(e);
+}
+
+/* Once SUBMITTING is committed (the request is leaving), freeing the engine
+ * lets the submit finish: the job keeps its remote id, is not sent again. */
 static void test_free_while_submitting(void)
 {
 	struct engine *e = start_engine();
 	const char *prompt = "quit right after submit [[queue=0.5 run=0.2]]";
 	int64_t id = submit(e, "emu", prompt, 1);
-	struct job *j = store_job_get(st, id, NULL);
+	int64_t deadline = util_now_ms() + 30000;
+	struct job *j;
 
-	CHECK(j && j->state == JOB_SUBMITTING);
+	/* step until it left (SUBMITTING, or already answered: IN_QUEUE) */
+	while ((j = store_job_get(st, id, NULL)) && j->state == JOB_PENDING &&
+	       util_now_ms() < deadline) {
+		job_free(j);
+		engine_step(e, 100);
+	}
+	CHECK(j && (j->state == JOB_SUBMITTING || j->state == JOB_IN_QUEUE));
 	job_free(j);
 	engine_free(e);
 	j = store_job_get(st, id, NULL);
@@ -1344,6 +1378,7 @@ int main(void)
 	TH_RUN(test_huge_image);
 	TH_RUN(test_progress);
 	TH_RUN(test_resume);
+	TH_RUN(test_free_before_sent);
 	TH_RUN(test_free_while_submitting);
 	TH_RUN(test_submitting_at_start);
 	TH_RUN(test_purge);

@@ -1,0 +1,136 @@
+#!/bin/sh
+# it_kill.sh: the kill campaign. Bursts of submissions are driven by a real
+# `sdq driver` that is killed with SIGKILL at a random moment of each burst
+# (while /run requests are queued, leaving, answered or polled), then a last
+# driver finishes everything. Against tests/emulator.py on 127.0.0.1, which
+# counts every /run per prompt (/_emu/stats runs_by_prompt). Checked for
+# every job: it ends COMPLETED with exactly one /run at the emulator, or
+# UNKNOWN only if the emulator really received its /run; no prompt is ever
+# run twice; nothing is left live. A job killed before its /run left is
+# still PENDING and is sent by the next driver.
+# Rounds and jobs per round: SDQ_KILL_ROUNDS (default 15), SDQ_KILL_JOBS
+# (default 8); the random delays come from SDQ_KILL_SEED (default: the
+# time), printed so a failure can be replayed. Prints the figures as
+# "it_kill: jobs=N kills=K completed=C unknown=U lost=L doubled=D".
+# Every wait is bounded. Last line: "it_kill: N passed, N failed".
+set -u
+PY=/usr/bin/python3
+SDQ=${SDQ_BIN:-$PWD/build/sdq}
+TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
+EMU="$TESTS/emulator.py"
+KEY=test-key-kill-1
+ROUNDS=${SDQ_KILL_ROUNDS:-15}
+PER=${SDQ_KILL_JOBS:-8}
+SEED=${SDQ_KILL_SEED:-$(date +%s)}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_kill.XXXXXX")
+pass=0 fail=0
+cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
+emu_pid= drv_pid=
+
+cleanup() {
+	[ -n "$drv_pid" ] && kill -9 "$drv_pid" 2>/dev/null
+	p=$("$SDQ" driver --status 2>/dev/null | sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
+	[ -n "$p" ] && kill "$p" 2>/dev/null
+	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { # check DESCRIPTION COMMAND...
+	d=$1; shift
+	if "$@"; then ok; else bad "$d"; fi
+}
+
+$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --queue-time 0.2 --run-time 0.3 \
+	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet >/dev/null 2>"$tmp/emu.err" &
+emu_pid=$!
+n=0
+while [ ! -s "$tmp/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+PORT=$(cat "$tmp/port" 2>/dev/null)
+check "emulator started" test -n "$PORT"
+[ -n "$PORT" ] || { echo "it_kill: $pass passed, $fail failed"; exit 1; }
+
+# No detached driver: this script starts and kills every driver itself.
+printf '[core]\n\tbackground_driver = false\n' >"$tmp/conf"
+export SDQ_DATA_DIR="$tmp/data" SDQ_CONFIG="$tmp/conf" RUNPOD_API_KEY=$KEY
+export SDQ_ENDPOINT="http://127.0.0.1:$PORT/v2/test"
+
+echo "it_kill: seed $SEED, $ROUNDS rounds of $PER jobs"
+# delay K: a pseudo-random delay in seconds (0 .. 0.4) for kill number K
+delay() { awk -v s="$SEED" -v k="$1" 'BEGIN { srand(s + k * 7919); printf "%.3f", rand() * 0.4 }'; }
+
+kills=0 jobs=0 subfail=0
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	i=1
+	while [ "$i" -le "$PER" ]; do
+		"$SDQ" submit -p "kill-$r-$i" --width 64 --height 64 >/dev/null 2>>"$tmp/submit.err" ||
+			subfail=$((subfail + 1))
+		jobs=$((jobs + 1))
+		i=$((i + 1))
+	done
+	"$SDQ" driver >>"$tmp/driver.log" 2>&1 &
+	drv_pid=$!
+	sleep "$(delay "$r")"
+	if kill -9 "$drv_pid" 2>/dev/null; then kills=$((kills + 1)); fi
+	wait "$drv_pid" 2>/dev/null
+	drv_pid=
+	r=$((r + 1))
+done
+check "every submit was recorded" test "$subfail" = 0
+
+# A last driver, never killed, finishes what is left (bounded wait).
+"$SDQ" driver >>"$tmp/driver.log" 2>&1 &
+drv_pid=$!
+n=0
+while [ $n -lt 600 ]; do
+	live=$("$SDQ" ls --state live --json --all 2>/dev/null | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null)
+	[ "$live" = 0 ] && break
+	sleep 0.2; n=$((n + 1))
+done
+check "no job is left live" test "${live:-x}" = 0
+kill "$drv_pid" 2>/dev/null
+wait "$drv_pid" 2>/dev/null
+drv_pid=
+
+"$SDQ" ls --all --json >"$tmp/jobs.json" 2>/dev/null
+$PY -c 'import json,urllib.request as u,sys
+print(json.dumps(json.load(u.urlopen("http://127.0.0.1:%s/_emu/stats" % sys.argv[1], timeout=10))))' \
+	"$PORT" >"$tmp/stats.json" 2>/dev/null
+$PY - "$tmp/jobs.json" "$tmp/stats.json" "$jobs" "$kills" >"$tmp/verdict" <<'EOF'
+import json, sys
+jobs = [j for j in json.load(open(sys.argv[1])) if j["prompt"].startswith("kill-")]
+runs = json.load(open(sys.argv[2])).get("runs_by_prompt", {})
+want, kills = int(sys.argv[3]), int(sys.argv[4])
+completed = unknown = lost = doubled = 0
+bad = []
+for j in jobs:
+    n = runs.get(j["prompt"], 0)
+    if n > 1:
+        doubled += 1
+        bad.append("%s sent %d times" % (j["prompt"], n))
+    if j["state"] == "COMPLETED" and n == 1:
+        completed += 1
+    elif j["state"] == "UNKNOWN" and n >= 1:
+        unknown += 1
+    else:
+        lost += 1
+        bad.append("%s ended %s with %d /run" % (j["prompt"], j["state"], n))
+print("it_kill: jobs=%d kills=%d completed=%d unknown=%d lost=%d doubled=%d"
+      % (len(jobs), kills, completed, unknown, lost, doubled))
+for b in bad[:20]:
+    print("  " + b)
+print("OK" if len(jobs) == want and lost == 0 and doubled == 0 else "BAD")
+EOF
+cat "$tmp/verdict"
+check "every job is in the history" grep -q "jobs=$jobs " "$tmp/verdict"
+check "no job lost (COMPLETED once, or UNKNOWN only after a /run)" grep -q ' lost=0 ' "$tmp/verdict"
+check "no /run sent twice" grep -q ' doubled=0$' "$tmp/verdict"
+check "verdict OK" grep -qx OK "$tmp/verdict"
+check "at least one kill landed" test "$kills" -gt 0
+
+echo "it_kill: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
