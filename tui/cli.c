@@ -102,10 +102,12 @@ static const struct cli_command commands[] = {
     {"purge-queue", cmd_remote_purge_queue, "[-e ENDPOINT]",
      "remove every queued job of an endpoint (running ones go on)",
      "  -e, --endpoint E the endpoint (default: the default one)\n", 0},
-    {"driver", cmd_driver_run, "[--status] [--linger SECS]",
+    {"driver", cmd_driver_run, "[--status] [--linger SECS] [--service]",
      "drive live jobs until none remain (what a background driver runs)",
      "  --status         say whether a driver runs (exit 0) or not (exit 1)\n"
-     "  --linger SECS    exit after SECS with no live jobs (default 3)\n",
+     "  --linger SECS    exit after SECS with no live jobs (default 3)\n"
+     "  --service        never exit by itself: wait for the lock and for jobs (a\n"
+     "                   systemd user service; exit 0 on SIGTERM, 1 on failure)\n",
      0},
     {"preview", run_preview, "ID [-w COLS]",
      "print a job's images in the terminal (sixel or blocks)",

@@ -71,6 +71,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"status", no_argument, 0, 's'},
 	                                   {"linger", required_argument, 0, 'l'},
+	                                   {"service", no_argument, 0, 'S'},
 	                                   {"help", no_argument, 0, 'h'},
 	                                   {0, 0, 0, 0}};
 	struct store_query q;
@@ -79,7 +80,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 	double linger_s = 3;
 	int64_t idle_since = 0, next_db_check = 0;
 	struct stat db0;
-	int gone = 0;
+	int gone = 0, service = 0, was_driver = 0, failed = 0;
 	int64_t undrivable = 0;
 	long pid;
 
@@ -89,6 +90,8 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 	while ((c = cmd_next_opt("driver", argc, argv, ":", lo)) != -1) {
 		if (c == 's') {
 			status = 1;
+		} else if (c == 'S') {
+			service = 1;
 		} else if (c == 'l') {
 			if (cmd_parse_double(optarg, &linger_s) < 0 || linger_s < 0)
 				return cmd_usage_error("driver", "--linger needs seconds");
@@ -117,7 +120,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 	if (cmd_run_open(&r, cfg, "driver", 1) < 0)
 		return 1;
 	r.log = 1;
-	if (!engine_is_driver(r.e)) {
+	if (!engine_is_driver(r.e) && !service) {
 		pid = store_driver_pid(r.st);
 		fprintf(stderr, "sdq: driver: another sdq drives the jobs (pid %ld)\n", pid);
 		cmd_run_close(&r, 0);
@@ -125,8 +128,12 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 	}
 	{
 		char t[40];
-		fprintf(stderr, "%s driver started, pid %ld\n",
-		        job_iso8601(job_now_ms(), t, sizeof t), (long)getpid());
+		fprintf(stderr, "%s driver started, pid %ld%s\n",
+		        job_iso8601(job_now_ms(), t, sizeof t), (long)getpid(),
+		        !service                ? ""
+		        : engine_is_driver(r.e) ? " (service)"
+		                                : " (service; another sdq drives for now: waiting "
+		                                  "for its lock)");
 	}
 	if (stat(cfg->db_path, &db0) < 0)
 		memset(&db0, 0, sizeof db0);
@@ -134,8 +141,19 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 		int64_t now = util_now_ms();
 		if (r.signo)
 			break;
-		if (!engine_is_driver(r.e))
+		if (service) {
+			/* A service never leaves on its own: it waits for the
+			 * lock while another process drives, and for new jobs
+			 * while there are none. */
+			if (engine_is_driver(r.e) != was_driver) {
+				char t[40];
+				was_driver = engine_is_driver(r.e);
+				fprintf(stderr, "%s %s\n", job_iso8601(job_now_ms(), t, sizeof t),
+				        was_driver ? "driving" : "another sdq drives: waiting");
+			}
+		} else if (!engine_is_driver(r.e)) {
 			break;
+		}
 		/* A history file deleted or replaced under us (a removed test or
 		 * demo directory) has no one left to serve: stop. */
 		if (now >= next_db_check) {
@@ -149,7 +167,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 		}
 		/* Live jobs it cannot drive (their endpoint is not in this
 		 * config) do not keep it alive: they wait for a driver that can. */
-		if (engine_driving_count(r.e) > 0) {
+		if (service || engine_driving_count(r.e) > 0) {
 			idle_since = 0;
 		} else if (!idle_since) {
 			idle_since = now;
@@ -157,16 +175,25 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 			undrivable = log_undrivable(&r);
 			break;
 		}
-		if (engine_step(r.e, idle_since ? 500 : 1000) < 0)
+		if (engine_step(r.e, idle_since ? 500 : 1000) < 0) {
+			failed = 1;
 			break;
+		}
 	}
 	{
 		char t[40];
 		fprintf(stderr, "%s driver exits%s\n", job_iso8601(job_now_ms(), t, sizeof t),
 		        r.signo      ? " on a signal"
 		        : gone       ? ": the history file was removed"
+		        : failed     ? ": the event loop failed"
 		        : undrivable ? ", nothing it can drive"
 		                     : ", no live jobs");
+	}
+	if (service) {
+		/* under a service manager: 0 when stopped, 1 (restart me) on
+		 * anything else */
+		cmd_run_close(&r, 0);
+		return r.signo ? 0 : 1;
 	}
 	/* A job submitted while this driver was on its way out saw a driver and
 	 * started none: hand it to a new one once the lock is free (not for the
@@ -180,6 +207,6 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 		cmd_run_close(&r, 0);
 		return 0;
 	}
-	cmd_run_close(&r, !r.signo && !gone);
-	return 0;
+	cmd_run_close(&r, !r.signo && !gone && !failed);
+	return failed ? 1 : 0;
 }

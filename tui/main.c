@@ -4,15 +4,19 @@
  * dispatches to a subcommand from the table in cli.c (the commands are in
  * cmd_*.c, demo.c, preview.c) or, with no command, the dashboard (ui.c).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 #include "cmd.h"
+#include "spawn.h"
+#include "text.h"
 #include "ui.h"
 
 static int load_config(struct config **cfg)
@@ -25,6 +29,34 @@ static int load_config(struct config **cfg)
 		free(err);
 		return -1;
 	}
+	return 0;
+}
+
+/* Does command argv[0] look for live jobs left without a driver (a driver
+ * killed by OOM or a logout)? 2: and says so on stderr (ls, show, driver
+ * --status), 1: quietly, 0: no (the command drives or hands over itself:
+ * submit, wait, the dashboard; or has nothing to do with jobs). */
+static int revives(int argc, char **argv)
+{
+	static const char *const say[] = {"ls", "show", NULL};
+	static const char *const quiet[] = {"get",   "rm",     "cancel",      "retry",
+	                                    "rerun", "health", "purge-queue", NULL};
+	int status = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 0;
+		if (strcmp(argv[i], "--status") == 0)
+			status = 1;
+	}
+	if (strcmp(argv[0], "driver") == 0)
+		return status ? 2 : 0;
+	for (int i = 0; say[i]; i++)
+		if (strcmp(argv[0], say[i]) == 0)
+			return 2;
+	for (int i = 0; quiet[i]; i++)
+		if (strcmp(argv[0], quiet[i]) == 0)
+			return 1;
 	return 0;
 }
 
@@ -51,6 +83,16 @@ int main(int argc, char **argv)
 			endpoint = optarg;
 			break;
 		case 'c':
+			/* Named on purpose: it must exist (a missing default
+			 * config, or SDQ_CONFIG, is an empty one). */
+			if (access(optarg, F_OK) < 0) {
+				int en = errno;
+				char *shown = text_sanitize_str(optarg, 0);
+				fprintf(stderr, "sdq: --config %s: %s\n", shown ? shown : "",
+				        strerror(en));
+				free(shown);
+				return 1;
+			}
 			if (setenv("SDQ_CONFIG", optarg, 1) < 0) {
 				perror("sdq: --config");
 				return 1;
@@ -95,6 +137,8 @@ int main(int argc, char **argv)
 	}
 	if (!cmd->no_config && load_config(&cfg) < 0)
 		return 1;
+	if (cfg && revives(argc, argv))
+		spawn_revive_driver(cfg, argv[0], revives(argc, argv) == 2);
 	rc = cmd->run(cfg, argc, argv);
 	config_free(cfg);
 	return rc;

@@ -9,12 +9,14 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include "config.h"
+#include "job.h"
 #include "store.h"
 #include "util.h"
 
@@ -77,4 +79,74 @@ void spawn_ensure_driver(struct config *cfg, struct store *st, int64_t undrivabl
 	if (spawn_driver(cfg) < 0)
 		fprintf(stderr, "sdq: could not start a background driver: jobs move on when "
 		                "sdq runs again (sdq driver)\n");
+}
+
+/* Could a driver of cfg take live job j? Its endpoint is in the config, or
+ * it knows the RunPod URL it was sent to (engine.c backend_by_url). */
+static int drivable(const struct config *cfg, const struct job *j)
+{
+	const char *name = j->endpoint ? j->endpoint : j->params.endpoint;
+	for (size_t i = 0; name && i < cfg->n_endpoints; i++)
+		if (cfg->endpoints[i].name && strcmp(cfg->endpoints[i].name, name) == 0)
+			return 1;
+	return j->endpoint_url && (!j->backend || strcmp(j->backend, "runpod") == 0) &&
+	       (strncmp(j->endpoint_url, "http://", 7) == 0 ||
+	        strncmp(j->endpoint_url, "https://", 8) == 0);
+}
+
+int spawn_revive_driver(struct config *cfg, const char *cmd, int say)
+{
+	struct store_query q;
+	struct store *st;
+	struct job **jobs = NULL;
+	size_t n = 0;
+	long live = 0, can = 0;
+	int rc = 0;
+
+	if (!cfg || !cfg->db_path || access(cfg->db_path, F_OK) < 0)
+		return 0; /* no history yet: no job */
+	if (!(st = store_open(cfg->db_path, NULL)))
+		return 0; /* the command itself reports it */
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	if (store_driver_pid(st) != 0 || store_job_list(st, &q, &jobs, &n, NULL) < 0) {
+		store_close(st);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		live++;
+		can += drivable(cfg, jobs[i]);
+	}
+	store_jobs_free(jobs, n);
+	if (can == 0) {
+		store_close(st);
+		return 0;
+	}
+	if (!cfg->background_driver) {
+		if (say)
+			fprintf(stderr,
+			        "sdq: %s: %ld live job%s and no driver: they move on when `sdq "
+			        "driver` runs (background_driver = false)\n",
+			        cmd, live, live == 1 ? "" : "s");
+	} else if (spawn_driver(cfg) < 0) {
+		rc = -1;
+		fprintf(stderr, "sdq: %s: %ld live job%s and no driver, and a background driver "
+		                "could not be started (run sdq driver)\n",
+		        cmd, live, live == 1 ? "" : "s");
+	} else {
+		/* let it take the lock, so what the command shows next (and
+		 * the next command) sees it: at most 3 s */
+		for (int i = 0; i < 150 && store_driver_pid(st) == 0; i++) {
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		rc = 1;
+		if (say)
+			fprintf(stderr,
+			        "sdq: %s: %ld live job%s had no driver (it was stopped or killed): "
+			        "started one in the background\n",
+			        cmd, live, live == 1 ? "" : "s");
+	}
+	store_close(st);
+	return rc;
 }

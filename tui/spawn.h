@@ -19,5 +19,13 @@ int spawn_driver(struct config *cfg);
  * caller knows no driver of this config can take). Call it with the engine
  * closed, so the driver lock is free. Says on stderr when it cannot. */
 void spawn_ensure_driver(struct config *cfg, struct store *st, int64_t undrivable);
+/* A killed driver comes back: if cfg's history has live jobs a driver of cfg
+ * can take and no driver holds the lock, start one (spawn_driver; unless
+ * background_driver = false) and wait up to 3 s for it to take the lock.
+ * say: tell so in one line on stderr ("sdq: CMD: N live jobs had no
+ * driver..."), also when background_driver = false keeps it from starting.
+ * 1 if one was started, 0 if none was needed (or allowed), -1 on failure
+ * (said on stderr). */
+int spawn_revive_driver(struct config *cfg, const char *cmd, int say);
 
 #endif
