@@ -26,6 +26,7 @@
  * "message"}, an "error" string or object (plus "details"), ComfyUI's "errors"
  * list.
  */
+#include "image.h"
 #include "output.h"
 
 #include <cjson/cJSON.h>
@@ -791,4 +792,9 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 	out->seed = seed;
 	out->bytes = (int64_t)wlen;
 	return 0;
+}
+
+int output_decodable(const struct job_output *o)
+{
+	return o && o->width <= IMAGE_MAX_DIM && o->height <= IMAGE_MAX_DIM;
 }

@@ -53,6 +53,13 @@ const char *output_sniff(const unsigned char *data, size_t len);
 int output_base64_decode(const char *s, size_t slen, size_t max, unsigned char **out,
                          size_t *outlen);
 
+/* Can sdq decode saved image o (its size as declared by its header, filled
+ * by output_save) within its limits, IMAGE_MAX_DIM pixels a side (image.h)?
+ * 1 if so, or if the size is unknown; 0 for an image such as a PNG declaring
+ * 100000x100000: it is saved as sent but cannot be shown, and a job whose
+ * images are all like it counts as failed for `sdq wait` (see README). */
+int output_decodable(const struct job_output *o);
+
 /* Save one image of job j atomically: write to a temp file in
  * images_dir/YYYY-MM-DD/ (the day of j->created_at, local time), fsync, rename
  * to "<j->id>-<index>.<ext>", fsync the directory. A PNG without a

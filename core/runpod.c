@@ -33,6 +33,7 @@
 #include <cjson/cJSON.h>
 #include "backend.h"
 #include "http.h"
+#include "image.h"
 #include "limiter.h"
 #include "output.h"
 #include "params.h"
@@ -711,12 +712,47 @@ static void fetch_done(struct http *h, const struct http_response *r, void *udat
 static void complete_later(struct rjob *rj, const char *why)
 {
 	struct rp *rp = rj->rp;
+	char msg[1200];
+
 	engine_message(rp->e, 1, "job %lld: %s; trying again in %d s", (long long)rj->j->id, why,
 	               SAVE_RETRY_MS / 1000);
 	completion_free(rp, rj->done);
 	rj->done = NULL;
 	job_clear_outputs(rj->j);
+	/* Shown on the job (sdq show, --json, the dashboard) while it is
+	 * stuck, not only in the driver's log; cleared when a save works. */
+	snprintf(msg, sizeof msg, "%s; retrying every %d s", why, SAVE_RETRY_MS / 1000);
+	if (!rj->j->error || strcmp(rj->j->error, msg) != 0) {
+		job_set_str(&rj->j->error, msg);
+		engine_job_update(rp->e, rj->j);
+	}
 	poll_in(rj, SAVE_RETRY_MS);
+}
+
+/* Images saved as sent whose header declares more pixels than sdq decodes
+ * (output_decodable) are named in the job's error, kept as a warning beside
+ * the COMPLETED state: `sdq wait` fails a job with no decodable image. */
+static void oversize_warning(struct job *j)
+{
+	char msg[1024];
+	int len = 0, n = 0;
+
+	for (size_t i = 0; i < j->n_outputs; i++) {
+		const struct job_output *o = &j->outputs[i];
+		if (output_decodable(o))
+			continue;
+		if (n++ < 3 && len >= 0 && (size_t)len < sizeof msg)
+			len += snprintf(msg + len, sizeof msg - (size_t)len,
+			                "%simage %d declares %dx%d pixels", n > 1 ? ", " : "",
+			                o->index + 1, o->width, o->height);
+	}
+	if (!n || len < 0 || (size_t)len >= sizeof msg)
+		return;
+	snprintf(msg + len, sizeof msg - (size_t)len,
+	         "%s: more than sdq decodes (%d a side), saved as sent but not shown%s%s",
+	         n > 3 ? ", ..." : "", IMAGE_MAX_DIM, j->error ? "; " : "",
+	         j->error ? j->error : "");
+	job_set_str(&j->error, msg);
 }
 
 static void complete_save(struct rjob *rj)
@@ -752,7 +788,7 @@ static void complete_save(struct rjob *rj)
 		memset(&out, 0, sizeof out);
 		if (output_save(cfg->images_dir, j, (int)i, it->data, it->len, seed, &out, &err) <
 		    0) {
-			snprintf(msg, sizeof msg, "cannot save image %zu: %s", i + 1,
+			snprintf(msg, sizeof msg, "cannot save: image %zu: %s", i + 1,
 			         err ? err : "error");
 			free(err);
 			complete_later(rj, msg);
@@ -776,9 +812,10 @@ static void complete_save(struct rjob *rj)
 		j->exec_ms = c->exec_ms;
 	if (c->worker_id)
 		job_set_str(&j->worker_id, c->worker_id);
-	/* An error reported beside images is kept as a warning. */
-	if (c->res.error)
-		job_set_str(&j->error, c->res.error);
+	/* An error reported beside images is kept as a warning; an earlier
+	 * "cannot save" is over. */
+	job_set_str(&j->error, c->res.error);
+	oversize_warning(j);
 	update(rj);
 }
 

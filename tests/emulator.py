@@ -57,6 +57,8 @@ Per-job script: tokens "[[key=value key ...]]" in any string of the input
                                num_images, else 1; max 16)
     size=WxH                   image size (else input width/height)
     seed=N                     seed (else input seed, else seed-base based)
+    declare=WxH                the first image's PNG header declares WxH
+                               pixels (its data stays the real size)
     fail=MSG                   FAILED with error MSG; fail=oom gives a CUDA OOM
                                text; fail=json gives runpod-python's JSON-string
                                handler exception
@@ -519,7 +521,16 @@ class Emulator:
         text = None
         if self.shape(j) == "a1111":
             text = self.a1111_params_text(j, i)
-        return make_png(w, h, j.seed + i, text), ext
+        png = make_png(w, h, j.seed + i, text)
+        decl = j.opts.get("declare")
+        if decl and i == 0:
+            # the first image's header claims another size (its pixel data
+            # stays w x h): what a decoder must refuse before allocating
+            m = re.match(r"^(\d+)x(\d+)$", decl)
+            dw, dh = (int(m.group(1)), int(m.group(2))) if m else (w, h)
+            ihdr = b"IHDR" + struct.pack(">II", dw, dh) + png[24:29]
+            png = png[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr) & 0xFFFFFFFF) + png[33:]
+        return png, ext
 
     def a1111_params_text(self, j, i):
         inp = j.input

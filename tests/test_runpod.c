@@ -830,11 +830,15 @@ static void test_save_failure(void)
 	CHECK(strstr(messages, "cannot save") != NULL);
 	j = store_job_get(st, id, NULL);
 	CHECK(j && job_state_is_live(j->state));
+	/* the reason is on the job itself, not only in the driver's log */
+	CHECK(j && j->error && strncmp(j->error, "cannot save: image 1: ", 22) == 0);
+	CHECK(j && j->error && strstr(j->error, "; retrying every 10 s"));
 	job_free(j);
 	free(cfg->images_dir);
 	cfg->images_dir = good;
 	j = wait_job(e, id, -1, 40);
 	CHECK(j && j->state == JOB_COMPLETED && j->n_outputs == 1);
+	CHECK(j && !j->error); /* saved: the complaint is gone */
 	job_free(j);
 	engine_free(e);
 }

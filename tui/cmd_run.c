@@ -16,6 +16,7 @@
 #include "config.h"
 #include "engine.h"
 #include "job.h"
+#include "output.h"
 #include "spawn.h"
 #include "store.h"
 #include "util.h"
@@ -254,6 +255,14 @@ static const char *state_hint(enum job_state s)
 
 /* Report each finished job: image paths on stdout, errors on stderr. 0 if all
  * COMPLETED with images, else 1. */
+static int decodable_any(const struct job *j)
+{
+	for (size_t k = 0; k < j->n_outputs; k++)
+		if (output_decodable(&j->outputs[k]))
+			return 1;
+	return 0;
+}
+
 static int report_jobs(const char *cmd, struct job **jobs, size_t n, int json)
 {
 	int rc = 0;
@@ -266,7 +275,14 @@ static int report_jobs(const char *cmd, struct job **jobs, size_t n, int json)
 			rc = 1;
 			continue;
 		}
-		if (j->state != JOB_COMPLETED || j->n_outputs == 0) {
+		if (j->state == JOB_COMPLETED && j->n_outputs > 0 && !decodable_any(j)) {
+			/* every image declares more pixels than sdq decodes */
+			char *e = cmd_clean(j->error ? j->error : "no image sdq can decode");
+			cmd_errf(cmd, "job %lld COMPLETED without an image sdq can decode: %s",
+			         (long long)j->id, e);
+			free(e);
+			rc = 1;
+		} else if (j->state != JOB_COMPLETED || j->n_outputs == 0) {
 			char *e = cmd_clean(j->error ? j->error : state_hint(j->state));
 			if (job_state_is_live(j->state))
 				cmd_errf(cmd, "job %lld still %s", (long long)j->id,
