@@ -90,7 +90,15 @@ struct job {
 	char *remote_id;   /* the endpoint's job id, NULL before it is accepted */
 	char *backend;     /* "runpod" or "local" */
 	char *endpoint;    /* endpoint name (also in params.endpoint) */
-	char *endpoint_url; /* RunPod base URL the job was sent to (keeps old jobs findable) */
+	char *endpoint_url; /* RunPod base URL, fixed at submit: the driver sends it there */
+	/* Fixed at submit too (DESIGN.md "One driver, many viewers"); NULL in
+	 * jobs of older histories, which are sent the old way. */
+	char *api;        /* "runpod", or "runpod-local": runpod-python's local test API */
+	char *input_json; /* the rendered "input" JSON, sent byte for byte */
+	char *run_extra;  /* a JSON object of the other /run members (webhook,
+	                     policy), or NULL for none */
+	char *key_fp;     /* fingerprint of the API key the submitter's config gave
+	                     (keyfp.h; never the key); NULL: the job needs no key */
 	enum job_state state;
 	char *status_text; /* the server's status string verbatim when state is JOB_OTHER */
 	struct job_params params;

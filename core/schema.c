@@ -83,5 +83,12 @@ const char *const schema_migrations[] = {
     "	INSERT INTO jobs_fts(rowid, prompt, negative_prompt)\n"
     "		VALUES (new.id, new.prompt, new.negative_prompt);\n"
     "END;\n",
+    /* 1 -> 2: a job's destination is fixed when it is submitted: the API
+     * kind, the rendered input and /run members, and the fingerprint of the
+     * key to send it with (never the key). NULL in older jobs. */
+    "ALTER TABLE jobs ADD COLUMN api TEXT;\n"
+    "ALTER TABLE jobs ADD COLUMN input_json TEXT;\n"
+    "ALTER TABLE jobs ADD COLUMN run_extra TEXT;\n"
+    "ALTER TABLE jobs ADD COLUMN key_fp TEXT;\n",
 };
 const int schema_version = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);

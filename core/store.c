@@ -73,7 +73,7 @@ enum stmt_id {
 	"j.count, j.param_endpoint, j.template, j.extra_json, j.created_at, j.submitted_at, "      \
 	"j.started_at, j.finished_at, j.delay_ms, j.exec_ms, j.worker_id, j.error, "               \
 	"j.raw_output, j.log_tail, j.progress, j.progress_text, j.cancel_requested, "              \
-	"j.retry_requested"
+	"j.retry_requested, j.api, j.input_json, j.run_extra, j.key_fp"
 
 /* The 30 columns written by bind_job(), parameters ?1..?30. */
 #define JOB_WRITE_COLS                                                                             \
@@ -82,17 +82,23 @@ enum stmt_id {
 	"template, extra_json, created_at, submitted_at, started_at, finished_at, delay_ms, "      \
 	"exec_ms, worker_id, error, raw_output, log_tail, progress, progress_text"
 
+/* The columns added in schema version 2 (a job's fixed destination), written
+ * by bind_job() as ?33..?36. */
+#define JOB_WRITE_COLS2 "api, input_json, run_extra, key_fp"
+
 static const char *const stmt_sql[S_COUNT_STMTS] = {
-    [S_INSERT_JOB] = "INSERT INTO jobs(" JOB_WRITE_COLS ", cancel_requested, retry_requested) "
+    [S_INSERT_JOB] = "INSERT INTO jobs(" JOB_WRITE_COLS ", cancel_requested, retry_requested, "
+                     JOB_WRITE_COLS2 ") "
                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                     "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32)",
+                     "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36)",
     [S_UPDATE_JOB] = "UPDATE jobs SET remote_id=?1, backend=?2, endpoint=?3, endpoint_url=?4, "
                      "state=?5, status_text=?6, prompt=?7, negative_prompt=?8, width=?9, "
                      "height=?10, steps=?11, cfg=?12, seed=?13, sampler=?14, count=?15, "
                      "param_endpoint=?16, template=?17, extra_json=?18, created_at=?19, "
                      "submitted_at=?20, started_at=?21, finished_at=?22, delay_ms=?23, "
                      "exec_ms=?24, worker_id=?25, error=?26, raw_output=?27, log_tail=?28, "
-                     "progress=?29, progress_text=?30 WHERE id=?31",
+                     "progress=?29, progress_text=?30, api=?33, input_json=?34, "
+                     "run_extra=?35, key_fp=?36 WHERE id=?31",
     [S_STATE_OF] = "SELECT state, status_text FROM jobs WHERE id=?1",
     [S_INSERT_EVENT] = "INSERT INTO events(job_id, at, state, detail) VALUES(?1,?2,?3,?4)",
     [S_INSERT_OUTPUT] = "INSERT INTO outputs(job_id, idx, path, width, height, seed, format, "
@@ -497,7 +503,8 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
-/* Bind the 30 written columns of j to ?1..?30 (see JOB_WRITE_COLS). */
+/* Bind the written columns of j to ?1..?30 (JOB_WRITE_COLS) and ?33..?36
+ * (JOB_WRITE_COLS2); ?31 and ?32 are the caller's. */
 static int bind_job(sqlite3_stmt *s, const struct job *j)
 {
 	const struct job_params *p = &j->params;
@@ -536,6 +543,10 @@ static int bind_job(sqlite3_stmt *s, const struct job *j)
 	rc |= bind_text(s, 28, j->log_tail);
 	rc |= sqlite3_bind_double(s, 29, isnan(j->progress) ? -1.0 : j->progress);
 	rc |= bind_text(s, 30, j->progress_text);
+	rc |= bind_text(s, 33, j->api);
+	rc |= bind_text(s, 34, j->input_json);
+	rc |= bind_text(s, 35, j->run_extra);
+	rc |= bind_text(s, 36, j->key_fp);
 	return rc;
 }
 
@@ -610,6 +621,10 @@ static struct job *row_to_job(sqlite3_stmt *s)
 	bad |= col_str(s, 30, &j->progress_text);
 	j->cancel_requested = sqlite3_column_int(s, 31);
 	j->retry_requested = sqlite3_column_int(s, 32);
+	bad |= col_str(s, 33, &j->api);
+	bad |= col_str(s, 34, &j->input_json);
+	bad |= col_str(s, 35, &j->run_extra);
+	bad |= col_str(s, 36, &j->key_fp);
 	if (bad) {
 		job_free(j);
 		return NULL;

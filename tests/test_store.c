@@ -155,6 +155,10 @@ static void test_roundtrip(void)
 	job_set_str(&j->backend, "runpod");
 	job_set_str(&j->endpoint, "sdxl");
 	job_set_str(&j->endpoint_url, "https://api.runpod.ai/v2/xyz");
+	job_set_str(&j->api, "runpod");
+	job_set_str(&j->input_json, "{\"prompt\":\"x\",\"seed\":9007199254740993}");
+	job_set_str(&j->run_extra, "{\"policy\":{\"ttl\":60000}}");
+	job_set_str(&j->key_fp, "0123456789abcdef");
 	j->state = JOB_OTHER;
 	job_set_str(&j->status_text, "WARMING_UP");
 	job_set_str(&j->params.prompt, "a lighthouse at dusk, \"oil\" painting\nline 2");
@@ -199,6 +203,10 @@ static void test_roundtrip(void)
 		CHECK_STR(g->backend, "runpod");
 		CHECK_STR(g->endpoint, "sdxl");
 		CHECK_STR(g->endpoint_url, "https://api.runpod.ai/v2/xyz");
+		CHECK_STR(g->api, "runpod");
+		CHECK_STR(g->input_json, "{\"prompt\":\"x\",\"seed\":9007199254740993}");
+		CHECK_STR(g->run_extra, "{\"policy\":{\"ttl\":60000}}");
+		CHECK_STR(g->key_fp, "0123456789abcdef");
 		CHECK_INT(g->state, JOB_OTHER);
 		CHECK_STR(g->status_text, "WARMING_UP");
 		CHECK_STR(g->params.prompt, j->params.prompt);
@@ -255,6 +263,7 @@ static void test_roundtrip(void)
 	if (g) {
 		CHECK_INT(g->state, JOB_PENDING);
 		CHECK(!g->remote_id && !g->backend && !g->endpoint && !g->endpoint_url);
+		CHECK(!g->api && !g->input_json && !g->run_extra && !g->key_fp);
 		CHECK(!g->status_text && !g->worker_id && !g->error && !g->raw_output);
 		CHECK(!g->log_tail && !g->progress_text);
 		CHECK(!g->params.prompt && !g->params.negative_prompt && !g->params.sampler);
@@ -693,7 +702,38 @@ static void test_migrations(void)
 		return;
 	id = add(st, "persisted", NULL, JOB_COMPLETED, "keep-1");
 	store_close(st);
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 1);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
+
+	/* A version 1 history (before jobs recorded their destination): its
+	 * jobs are read with the new fields unset, and the columns come back. */
+	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN api"), -1);
+	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN input_json"), -1);
+	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN run_extra"), -1);
+	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN key_fp"), -1);
+	CHECK_INT(raw_int(path, "PRAGMA user_version = 1"), -1);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('jobs') WHERE "
+	                        "name IN ('api','input_json','run_extra','key_fp')"),
+	          0);
+	st = open_ok(path);
+	CHECK(st);
+	if (st) {
+		g = store_job_get(st, id, NULL);
+		CHECK(g && strcmp(g->params.prompt, "persisted") == 0);
+		CHECK(g && !g->api && !g->input_json && !g->run_extra && !g->key_fp);
+		if (g) {
+			job_set_str(&g->key_fp, "fedcba9876543210");
+			CHECK_INT(store_job_save(st, g, NULL), 0);
+		}
+		job_free(g);
+		g = store_job_get(st, id, NULL);
+		CHECK(g && g->key_fp && strcmp(g->key_fp, "fedcba9876543210") == 0);
+		job_free(g);
+		store_close(st);
+	}
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('jobs') WHERE "
+	                        "name IN ('api','input_json','run_extra','key_fp')"),
+	          4);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name='jobs_fts'"), 1);
 
 	/* Opening a current database again changes nothing. */
@@ -706,7 +746,7 @@ static void test_migrations(void)
 		CHECK_INT(search(st, "persisted"), 1);
 		store_close(st);
 	}
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 1);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
 	CHECK_INT(
 	    raw_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'"), 1);
 
