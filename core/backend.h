@@ -84,6 +84,10 @@ struct backend {
 	struct engine *engine;            /* borrowed */
 	const struct config_endpoint *ep; /* borrowed from the engine's config */
 	void *priv;                       /* the backend's own state */
+	/* A backend of a job's recorded route (engine.c route_backend): the
+	 * fingerprint of the key its jobs are sent with (engine_key); NULL: the
+	 * key comes from ep's key source. Borrowed from the engine. */
+	const char *key_fp;
 };
 
 /* The constructors the kind table points at. */
@@ -116,5 +120,8 @@ void engine_health_clear(struct engine_health *h);
 int engine_job_sync_wait(struct engine *e, int64_t id);
 /* The engine's HTTP client (borrowed). */
 struct http *engine_http(struct engine *e);
+/* The API key of fingerprint fp if this engine holds it (borrowed, valid
+ * until engine_free; never copy it anywhere lasting), else NULL. */
+const char *engine_key(struct engine *e, const char *fp);
 
 #endif

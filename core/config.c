@@ -96,6 +96,7 @@ static void endpoint_clear(struct config_endpoint *ep)
 	free(ep->name);
 	free(ep->url);
 	free(ep->template_name);
+	free(ep->api);
 	free(ep->api_key_env);
 	free(ep->api_key_file);
 	free(ep->api_key_cmd);
@@ -208,6 +209,7 @@ enum vtype {
 	V_THREADS,  /* int >= 0 */
 	V_COLORS,   /* 2..256 */
 	V_GRAPHICS, /* auto sixel blocks none */
+	V_API,      /* auto runpod runpod-local */
 };
 
 #define EP(f) offsetof(struct config_endpoint, f)
@@ -229,6 +231,7 @@ static const struct keydef {
     {S_ENDPOINT, "execution_timeout", V_MS, EP(execution_timeout_ms), 0},
     {S_ENDPOINT, "ttl", V_MS, EP(ttl_ms), 0},
     {S_ENDPOINT, "low_priority", V_BOOL, EP(low_priority), 0},
+    {S_ENDPOINT, "api", V_API, EP(api), 0},
     {S_LOCAL, "exe", V_EXE, EP(exe), 0},
     {S_LOCAL, "model", V_PATH, EP(model), 0},
     {S_LOCAL, "diffusion_model", V_PATH, EP(diffusion_model), 0},
@@ -682,6 +685,12 @@ static int set_key(struct parser *ps, const struct keydef *k, const char *v)
 		else
 			nv = strdup(v);
 		break;
+	case V_API:
+		if (strcmp(v, "auto") && strcmp(v, "runpod") && strcmp(v, "runpod-local"))
+			bad = 1;
+		else
+			nv = strdup(v);
+		break;
 	case V_BOOL:
 		return parse_bool(v, ip) == 0
 		           ? 0
@@ -709,6 +718,7 @@ static int set_key(struct parser *ps, const struct keydef *k, const char *v)
 		    [V_TEMPLATE] = "a template name (letters, digits, - and _)",
 		    [V_ENVNAME] = "an environment variable name",
 		    [V_GRAPHICS] = "auto, sixel, blocks or none",
+		    [V_API] = "auto, runpod or runpod-local",
 		};
 		shown = text_sanitize_str(v, 0);
 		perr(ps, "%s = \"%s\": expected %s", k->name, shown ? shown : "", why[k->type]);
@@ -1007,6 +1017,54 @@ const struct config_endpoint *config_endpoint(struct config *cfg, const char *na
 	}
 	free(url);
 	return add_url_endpoint(cfg, name, name, 1);
+}
+
+/* 1 if the host of URL u is this machine (localhost, 127.x.x.x, [::1]). */
+static int loopback_host(const char *u, const char **rest)
+{
+	const char *h = strstr(u, "//"), *end;
+	size_t n;
+
+	if (!h)
+		return 0;
+	h += 2;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (!end)
+			return 0;
+		*rest = end + 1;
+		return (size_t)(end - h) == 4 && strncmp(h, "[::1", 4) == 0;
+	}
+	n = strcspn(h, ":/?#");
+	*rest = h + n;
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return 1;
+	if (n >= 9 && strncmp(h, "127.", 4) == 0) {
+		for (size_t i = 4; i < n; i++)
+			if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+const char *config_endpoint_api(const struct config_endpoint *ep)
+{
+	const char *rest = NULL;
+
+	if (!ep || ep->kind != CONFIG_RUNPOD)
+		return NULL;
+	if (ep->api && strcmp(ep->api, "auto") != 0)
+		return ep->api;
+	/* runpod-python's `--rp_serve_api` listens on localhost:8000 and has no
+	 * /v2/<id> path: a plain http URL of this machine with no path is it */
+	if (ep->url && strncasecmp(ep->url, "http://", 7) == 0 && loopback_host(ep->url, &rest)) {
+		if (*rest == ':')
+			rest += strspn(rest + 1, "0123456789") + 1;
+		if (!*rest || strcmp(rest, "/") == 0)
+			return "runpod-local";
+	}
+	return "runpod";
 }
 
 /* ---- the API key ---- */

@@ -44,6 +44,7 @@ struct config_endpoint {
 	char *webhook;
 	long execution_timeout_ms, ttl_ms; /* policy; 0 = unset */
 	int low_priority;
+	char *api; /* "auto" (or NULL), "runpod" or "runpod-local": see config_endpoint_api */
 	/* local (stable-diffusion.cpp) */
 	char *exe;           /* NULL: "sd-cli", falling back to "sd" on PATH */
 	char *model, *diffusion_model, *vae, *clip_l, *clip_g, *t5xxl, *llm;
@@ -82,6 +83,15 @@ void config_free(struct config *cfg);
  * has that name, a temporary RunPod endpoint for it is added to cfg (so
  * `sdq --endpoint http://...` works). Borrowed: valid until config_free. */
 const struct config_endpoint *config_endpoint(struct config *cfg, const char *name);
+
+/* The API a RunPod endpoint speaks: "runpod-local" for runpod-python's local
+ * test API (`python handler.py --rp_serve_api`: no /v2/<id> prefix, POST-only
+ * /status that runs the handler, no /health, /cancel, /retry, /purge-queue,
+ * no auth), "runpod" otherwise. `api = auto` (the default) picks
+ * runpod-local for a plain http:// URL of this machine (localhost, 127.x,
+ * [::1]) with no path, such as http://localhost:8000. NULL for a local
+ * (stable-diffusion.cpp) endpoint. Borrowed, static. */
+const char *config_endpoint_api(const struct config_endpoint *ep);
 
 /* Expand a RunPod endpoint id to "https://api.runpod.ai/v2/<id>"; a string
  * that starts with http:// or https:// is returned as is, less a trailing /.

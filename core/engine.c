@@ -22,10 +22,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 #include "backend.h"
 #include "child.h"
 #include "engine.h"
 #include "http.h"
+#include "keyfp.h"
 #include "params.h"
 #include "util.h"
 
@@ -60,8 +62,18 @@ struct sync_ent {
 };
 
 struct bent {
-	char *name;
+	char *name; /* the endpoint's name, or a route (route_name) */
 	struct backend *b;
+	struct config_endpoint *own_ep; /* a route's endpoint, owned here */
+	char *key_fp;                   /* a route's key fingerprint, or NULL */
+};
+
+/* An API key this process holds (never stored; wiped when freed), and
+ * whether it holds that key's driver lock (store_lock_key). */
+struct kent {
+	char fp[KEYFP_LEN];
+	char *key;
+	int locked;
 };
 
 struct hent {
@@ -86,7 +98,9 @@ struct engine {
 	int pipe_r, pipe_w;
 	unsigned char caught[65]; /* signals reported as ENGINE_EV_SIGNAL */
 
-	int want_drive, driving;
+	int want_drive, driving; /* driving: holds the main lock or a key lock */
+	int main_lock;           /* holds the store's driver lock */
+	int want_key_lock;       /* a job waits for a key lock we lack: retry it */
 	int closing; /* giving the role up: take no new work */
 	int in_step; /* engine_step is running (callbacks are on the stack) */
 	int64_t next_lock_try, next_dv_check;
@@ -105,6 +119,9 @@ struct engine {
 
 	struct bent *backends;
 	size_t nbackends;
+	struct kent *keys; /* the key ring */
+	size_t nkeys;
+	int keys_learned; /* the config's keys were read into the ring */
 	struct hent *health;
 	size_t nhealth;
 	int64_t health_interval;
@@ -469,7 +486,255 @@ static struct backend *get_backend(struct engine *e, const char *name, char **er
 	}
 	e->backends = nb;
 	nb[e->nbackends].b = b;
+	nb[e->nbackends].own_ep = NULL;
+	nb[e->nbackends].key_fp = NULL;
 	e->nbackends++;
+	return b;
+}
+
+/* ---------- the key ring ---------- */
+
+static struct kent *key_find(struct engine *e, const char *fp)
+{
+	for (size_t i = 0; fp && i < e->nkeys; i++)
+		if (strcmp(e->keys[i].fp, fp) == 0)
+			return &e->keys[i];
+	return NULL;
+}
+
+/* Keep a copy of key (its fingerprint into fp_out if not NULL). NULL on ENOMEM. */
+static struct kent *key_add(struct engine *e, const char *key, char *fp_out)
+{
+	char fp[KEYFP_LEN];
+	struct kent *k, *nk;
+
+	keyfp_of(key, fp);
+	if (fp_out)
+		memcpy(fp_out, fp, KEYFP_LEN);
+	if ((k = key_find(e, fp)))
+		return k;
+	nk = realloc(e->keys, (e->nkeys + 1) * sizeof *nk);
+	if (!nk)
+		return NULL;
+	e->keys = nk;
+	k = &nk[e->nkeys];
+	memset(k, 0, sizeof *k);
+	memcpy(k->fp, fp, KEYFP_LEN);
+	if (!(k->key = strdup(key)))
+		return NULL;
+	e->nkeys++;
+	return k;
+}
+
+const char *engine_key(struct engine *e, const char *fp)
+{
+	struct kent *k = key_find(e, fp);
+	return k ? k->key : NULL;
+}
+
+/* Read the key of every RunPod endpoint of this config, and RUNPOD_API_KEY,
+ * into the ring (once): a job records only its key's fingerprint, and a
+ * driver may send it only with the key of that fingerprint. */
+static void learn_keys(struct engine *e)
+{
+	struct config_endpoint dflt;
+
+	if (e->keys_learned)
+		return;
+	e->keys_learned = 1;
+	for (size_t i = 0; i < e->cfg->n_endpoints; i++) {
+		const struct config_endpoint *ep = &e->cfg->endpoints[i];
+		char *key;
+		if (ep->kind != CONFIG_RUNPOD ||
+		    strcmp(config_endpoint_api(ep), "runpod-local") == 0)
+			continue;
+		if ((key = config_api_key(ep, NULL))) {
+			key_add(e, key, NULL);
+			config_key_free(key);
+		}
+	}
+	memset(&dflt, 0, sizeof dflt);
+	dflt.kind = CONFIG_RUNPOD;
+	char *key = config_api_key(&dflt, NULL);
+	if (key) {
+		key_add(e, key, NULL);
+		config_key_free(key);
+	}
+}
+
+/* Take the driver locks we lack: the main one, and the lock of every key in
+ * the ring. Returns how many were newly taken. */
+static int take_locks(struct engine *e)
+{
+	int n = 0;
+	char *err = NULL;
+
+	if (!e->main_lock) {
+		int r = store_lock_driver(e->st, &err);
+		if (r < 0)
+			engine_message(e, 1, "driver lock: %s", err ? err : "error");
+		free(err);
+		err = NULL;
+		if (r == 1) {
+			e->main_lock = 1;
+			n++;
+		}
+	}
+	for (size_t i = 0; i < e->nkeys; i++) {
+		if (e->keys[i].locked)
+			continue;
+		if (store_lock_key(e->st, e->keys[i].fp, &err) == 1) {
+			e->keys[i].locked = 1;
+			n++;
+		}
+		free(err);
+		err = NULL;
+	}
+	return n;
+}
+
+static void release_locks(struct engine *e)
+{
+	for (size_t i = 0; i < e->nkeys; i++) {
+		if (e->keys[i].locked)
+			store_unlock_key(e->st, e->keys[i].fp);
+		e->keys[i].locked = 0;
+	}
+	if (e->main_lock)
+		store_unlock_driver(e->st);
+	e->main_lock = 0;
+}
+
+/* 1 if this engine may drive j: a job that records its key's fingerprint
+ * goes to the holder of that key's lock (who holds the key), any other to
+ * the holder of the main lock. */
+static int can_drive(struct engine *e, const struct job *j)
+{
+	struct kent *k;
+
+	if (j->key_fp) {
+		k = key_find(e, j->key_fp);
+		return k && k->locked;
+	}
+	return e->main_lock;
+}
+
+/* can_drive, after trying to learn j's key and take its lock. */
+static int claim(struct engine *e, const struct job *j)
+{
+	struct kent *k;
+
+	if (can_drive(e, j))
+		return 1;
+	if (!j->key_fp || e->closing)
+		return 0;
+	if (!key_find(e, j->key_fp))
+		learn_keys(e);
+	if (!(k = key_find(e, j->key_fp)))
+		return 0;
+	if (store_lock_key(e->st, k->fp, NULL) == 1) {
+		k->locked = 1;
+		return 1;
+	}
+	e->want_key_lock = 1; /* its driver holds it; take over if it dies */
+	return 0;
+}
+
+/* "<api> <url> <fp>": the backend that sends jobs exactly where they were
+ * meant to go, with the key they were meant to use. */
+static char *route_name(const struct job *j)
+{
+	const char *api = j->api ? j->api : "runpod";
+	size_t n = strlen(api) + strlen(j->endpoint_url) + 24;
+	char *r = malloc(n);
+	if (r)
+		snprintf(r, n, "\x01%s %s %s", api, j->endpoint_url, j->key_fp ? j->key_fp : "-");
+	return r;
+}
+
+/* The backend of a job that recorded its destination at submit (j->api and
+ * j->endpoint_url): it is sent to that URL, that way, with the key of
+ * j->key_fp (engine_key), whatever an endpoint of the same name means in
+ * this process's config. */
+static struct backend *route_backend(struct engine *e, const struct job *j, char **err)
+{
+	char *name = route_name(j);
+	struct config_endpoint *ep;
+	struct backend *b;
+	struct bent *nb;
+	const char *shown = NULL;
+
+	if (!name) {
+		util_set_err(err, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < e->nbackends; i++) {
+		if (strcmp(e->backends[i].name, name) == 0) {
+			free(name);
+			return e->backends[i].b;
+		}
+	}
+	/* named as this config names that URL, else by the URL itself */
+	for (size_t i = 0; i < e->cfg->n_endpoints; i++)
+		if (e->cfg->endpoints[i].url && e->cfg->endpoints[i].name &&
+		    strcmp(e->cfg->endpoints[i].url, j->endpoint_url) == 0)
+			shown = e->cfg->endpoints[i].name;
+	ep = calloc(1, sizeof *ep);
+	nb = realloc(e->backends, (e->nbackends + 1) * sizeof *nb);
+	if (nb)
+		e->backends = nb;
+	if (!ep || !nb || !(ep->name = strdup(shown ? shown : j->endpoint_url)) ||
+	    !(ep->url = strdup(j->endpoint_url)) ||
+	    !(ep->api = strdup(j->api ? j->api : "runpod"))) {
+		if (ep) {
+			free(ep->name);
+			free(ep->url);
+		}
+		free(ep);
+		free(name);
+		util_set_err(err, "out of memory");
+		return NULL;
+	}
+	ep->kind = CONFIG_RUNPOD;
+	b = runpod_backend_new(e, ep, err);
+	if (!b) {
+		free(ep->name);
+		free(ep->url);
+		free(ep->api);
+		free(ep);
+		free(name);
+		return NULL;
+	}
+	nb = &e->backends[e->nbackends];
+	nb->name = name;
+	nb->b = b;
+	nb->own_ep = ep;
+	nb->key_fp = j->key_fp ? strdup(j->key_fp) : NULL;
+	b->key_fp = nb->key_fp;
+	e->nbackends++;
+	return b;
+}
+
+static struct backend *backend_by_url(struct engine *e, struct job *j);
+
+/* The backend that drives j: its recorded route (route_backend), else (a
+ * local job, or a job of an older history) its endpoint by name, else its
+ * URL (backend_by_url). NULL with *err. */
+static struct backend *job_backend(struct engine *e, struct job *j, char **err)
+{
+	struct backend *b;
+
+	if (j->api && j->endpoint_url && (!j->backend || strcmp(j->backend, "runpod") == 0))
+		return route_backend(e, j, err);
+	b = get_backend(e,
+	                j->endpoint          ? j->endpoint
+	                : j->params.endpoint ? j->params.endpoint
+	                                     : "",
+	                err);
+	if (!b && (b = backend_by_url(e, j)) && err) {
+		free(*err);
+		*err = NULL;
+	}
 	return b;
 }
 
@@ -709,7 +974,7 @@ static void give_up(struct engine *e)
 		engine_step(e, 100);
 	}
 	forget_all(e, 0);
-	store_unlock_driver(e->st);
+	release_locks(e);
 	e->driving = 0;
 	e->closing = 0;
 }
@@ -722,10 +987,21 @@ void engine_free(struct engine *e)
 	if (e->driving)
 		give_up(e);
 	for (size_t i = 0; i < e->nbackends; i++) {
+		struct config_endpoint *ep = e->backends[i].own_ep;
 		e->backends[i].b->ops->free(e->backends[i].b);
 		free(e->backends[i].name);
+		free(e->backends[i].key_fp);
+		if (ep) {
+			free(ep->name);
+			free(ep->url);
+			free(ep->api);
+			free(ep);
+		}
 	}
 	free(e->backends);
+	for (size_t i = 0; i < e->nkeys; i++)
+		config_key_free(e->keys[i].key);
+	free(e->keys);
 	free(e->syncs);
 	free(e->later);
 	grave_empty(e);
@@ -910,13 +1186,7 @@ static void track(struct engine *e, struct job *j)
 		make_unknown(e, j);
 		return;
 	}
-	b = get_backend(e,
-	                j->endpoint          ? j->endpoint
-	                : j->params.endpoint ? j->params.endpoint
-	                                     : "",
-	                &err);
-	if (!b)
-		b = backend_by_url(e, j);
+	b = job_backend(e, j, &err);
 	if (b) {
 		free(err);
 		err = NULL;
@@ -972,11 +1242,7 @@ static int retry_job(struct engine *e, struct job *j, char **err)
 		             (long long)j->id);
 		return -1;
 	}
-	b = get_backend(e, j->endpoint ? j->endpoint : "", err);
-	if (!b && (b = backend_by_url(e, j)) && err) {
-		free(*err);
-		*err = NULL;
-	}
+	b = job_backend(e, j, err);
 	if (!b)
 		return -1;
 	if (!b->ops->retry) {
@@ -1012,6 +1278,7 @@ static void scan_store(struct engine *e)
 	memset(&q, 0, sizeof q);
 	q.live_only = 1;
 	q.oldest_first = 1;
+	e->want_key_lock = 0; /* claim() sets it while a job waits for its key's lock */
 	if (store_job_list(e->st, &q, &jobs, &n, &err) < 0) {
 		engine_message(e, 1, "cannot read the job list: %s", err ? err : "store error");
 		free(err);
@@ -1023,6 +1290,8 @@ static void scan_store(struct engine *e)
 		if (!l) {
 			/* next: a job recorded by engine_submit_opts (any process)
 			 * goes to its backend's drive */
+			if (!claim(e, sj))
+				continue; /* another driver's, or waiting for one with its key */
 			jobs[i] = NULL;
 			track(e, sj);
 			continue;
@@ -1051,7 +1320,7 @@ static void scan_store(struct engine *e)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct job *sj = jobs[i];
-		if (!sj->retry_requested || live_find(e, sj->id))
+		if (!sj->retry_requested || live_find(e, sj->id) || !claim(e, sj))
 			continue;
 		jobs[i] = NULL;
 		if (retry_job(e, sj, &err) < 0) {
@@ -1091,13 +1360,12 @@ int engine_drive(struct engine *e, int want)
 	e->want_drive = 1;
 	if (e->driving)
 		return 1;
-	r = store_lock_driver(e->st, &err);
+	/* the keys of this config: their jobs' locks are taken with the main
+	 * one, so one process of one config drives all it can */
+	learn_keys(e);
+	r = take_locks(e);
 	e->next_lock_try = util_now_ms() + LOCK_RETRY_MS;
-	if (r < 0) {
-		engine_message(e, 1, "driver lock: %s", err ? err : "error");
-		free(err);
-		return 0;
-	}
+	(void)err;
 	if (r == 0)
 		return 0;
 	become_driver(e);
@@ -1119,6 +1387,86 @@ static uint32_t random_u32(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 7) ^ ((long)getpid() << 16));
+}
+
+/* The /run members besides "input" that ep asks for (webhook, policy), as
+ * a JSON object's text, or NULL when there are none. Sets *oom on ENOMEM. */
+static char *run_extra_of(const struct config_endpoint *ep, int *oom)
+{
+	cJSON *root, *pol;
+	char *out;
+
+	if (!(ep->webhook_set && ep->webhook && ep->webhook[0]) && ep->execution_timeout_ms <= 0 &&
+	    ep->ttl_ms <= 0 && !ep->low_priority)
+		return NULL;
+	if (!(root = cJSON_CreateObject())) {
+		*oom = 1;
+		return NULL;
+	}
+	if (ep->webhook_set && ep->webhook && ep->webhook[0])
+		cJSON_AddStringToObject(root, "webhook", ep->webhook);
+	if (ep->execution_timeout_ms > 0 || ep->ttl_ms > 0 || ep->low_priority) {
+		pol = cJSON_AddObjectToObject(root, "policy");
+		if (pol && ep->execution_timeout_ms > 0)
+			cJSON_AddNumberToObject(pol, "executionTimeout", (double)ep->execution_timeout_ms);
+		if (pol && ep->ttl_ms > 0)
+			cJSON_AddNumberToObject(pol, "ttl", (double)ep->ttl_ms);
+		if (pol && ep->low_priority)
+			cJSON_AddBoolToObject(pol, "lowPriority", 1);
+	}
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!out)
+		*oom = 1;
+	return out;
+}
+
+/* Fix where RunPod job j goes (DESIGN.md "One driver, many viewers"): the
+ * API kind, the rendered input, the other /run members, and the fingerprint
+ * of the key ep's config gives (the key goes into this engine's ring, so it
+ * can drive the job itself). 0, or -1 with *err (a template that renders no
+ * JSON object, no API key). */
+static int fix_destination(struct engine *e, const struct config_endpoint *ep, struct job *j,
+                           char **err)
+{
+	const char *api = config_endpoint_api(ep);
+	char *in, *key, *kerr = NULL, fp[KEYFP_LEN];
+	cJSON *chk;
+	int oom = 0;
+
+	in = params_build_input(&j->params, j->params.template_name, e->cfg->config_dir, err);
+	if (!in)
+		return -1;
+	chk = cJSON_Parse(in);
+	if (!cJSON_IsObject(chk)) {
+		cJSON_Delete(chk);
+		free(in);
+		util_set_err(err, "the input template \"%s\" did not produce a JSON object",
+		        j->params.template_name ? j->params.template_name : "");
+		return -1;
+	}
+	cJSON_Delete(chk);
+	j->input_json = in;
+	j->run_extra = run_extra_of(ep, &oom);
+	if (oom || job_set_str(&j->api, api) < 0) {
+		util_set_err(err, "out of memory");
+		return -1;
+	}
+	if (strcmp(api, "runpod-local") == 0)
+		return 0; /* runpod-python's test API takes no key: none is sent */
+	key = config_api_key(ep, &kerr);
+	if (!key) {
+		util_set_err(err, "%s", kerr ? kerr : "no API key");
+		free(kerr);
+		return -1;
+	}
+	if (!key_add(e, key, fp)) {
+		config_key_free(key);
+		util_set_err(err, "out of memory");
+		return -1;
+	}
+	config_key_free(key);
+	return job_set_str(&j->key_fp, fp) < 0 ? (util_set_err(err, "out of memory"), -1) : 0;
 }
 
 int64_t engine_submit(struct engine *e, const struct job_params *p, char **err)
@@ -1161,6 +1509,10 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 		util_set_err(err, "out of memory");
 		return 0;
 	}
+	if (ep->kind == CONFIG_RUNPOD && fix_destination(e, ep, j, err) < 0) {
+		job_free(j);
+		return 0;
+	}
 	j->state = JOB_PENDING;
 	j->created_at = job_now_ms();
 	/* next: the store hands the job to the driver (scan_store, in any
@@ -1170,7 +1522,10 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 		return 0;
 	}
 	id = j->id;
-	if (e->driving) {
+	/* a new key: its driver may be this process */
+	if (e->want_drive && !e->closing && !can_drive(e, j))
+		claim(e, j);
+	if (can_drive(e, j)) {
 		if (o && o->sync_wait_ms > 0 && ep->kind == CONFIG_RUNPOD) {
 			struct sync_ent *ns = realloc(e->syncs, (e->nsyncs + 1) * sizeof *ns);
 			if (ns) {
@@ -1185,8 +1540,13 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 				e->nsyncs++;
 			}
 		}
-		emit_simple(e, ENGINE_EV_JOB, id, j->endpoint);
-		track(e, j);
+		if (!e->driving) {
+			job_free(j);
+			become_driver(e); /* its scan of the store takes the job */
+		} else {
+			emit_simple(e, ENGINE_EV_JOB, id, j->endpoint);
+			track(e, j);
+		}
 	} else {
 		job_free(j);
 	}
@@ -1213,16 +1573,16 @@ int engine_cancel(struct engine *e, int64_t id, char **err)
 		job_free(j);
 		return -1;
 	}
-	if (e->driving) {
+	if (e->driving && can_drive(e, j)) {
 		/* live in the store but not seen yet: take it now */
 		j->cancel_requested = 1;
 		track(e, j);
 		return 0;
 	}
 	if (j->state == JOB_PENDING) {
-		/* Not sent yet. With the driver lock held for a moment, no driver
+		/* Not sent yet. With its driver lock held for a moment, no driver
 		 * can be sending it while we mark it cancelled. */
-		r = store_lock_driver(e->st, NULL);
+		r = j->key_fp ? store_lock_key(e->st, j->key_fp, NULL) : store_lock_driver(e->st, NULL);
 		if (r == 1) {
 			struct job *cur = store_job_get(e->st, id, NULL);
 			int ok = -1;
@@ -1232,7 +1592,10 @@ int engine_cancel(struct engine *e, int64_t id, char **err)
 				cur->cancel_requested = 0;
 				ok = store_job_save(e->st, cur, err);
 			}
-			store_unlock_driver(e->st);
+			if (j->key_fp)
+				store_unlock_key(e->st, j->key_fp);
+			else
+				store_unlock_driver(e->st);
 			if (cur && cur->state == JOB_CANCELLED && ok == 0) {
 				job_free(cur);
 				job_free(j);
@@ -1271,7 +1634,7 @@ int engine_retry(struct engine *e, int64_t id, char **err)
 		job_free(j);
 		return -1;
 	}
-	if (e->driving) {
+	if (e->driving && can_drive(e, j)) {
 		if (retry_job(e, j, err) < 0) {
 			job_free(j);
 			return -1;
@@ -1352,13 +1715,16 @@ static void drain_pipe(struct engine *e)
 
 static void periodic(struct engine *e, int64_t now)
 {
-	if (e->want_drive && !e->driving && !e->closing && now >= e->next_lock_try) {
-		char *err = NULL;
-		int r = store_lock_driver(e->st, &err);
+	if (e->want_drive && !e->closing && (!e->driving || e->want_key_lock) &&
+	    now >= e->next_lock_try) {
+		int was = e->driving;
 		e->next_lock_try = now + LOCK_RETRY_MS;
-		if (r == 1)
-			become_driver(e);
-		free(err);
+		if (take_locks(e) > 0) {
+			if (!was)
+				become_driver(e);
+			else
+				scan_store(e); /* jobs of a key whose driver went away */
+		}
 	}
 	if (now >= e->next_dv_check) {
 		int64_t dv = store_data_version(e->st);
@@ -1387,7 +1753,7 @@ int engine_step(struct engine *e, int max_wait_ms)
 			timeout = due < 0 ? 0 : due;
 	}
 	due = e->next_dv_check;
-	if (e->want_drive && !e->driving && e->next_lock_try < due)
+	if (e->want_drive && (!e->driving || e->want_key_lock) && e->next_lock_try < due)
 		due = e->next_lock_try;
 	if (due - now < timeout)
 		timeout = due - now < 0 ? 0 : due - now;

@@ -130,6 +130,7 @@ struct rp {
 	struct reqctx hctx, pctx;
 	struct limiter_entry *health_qe, *purge_qe;
 	int auth_reported;
+	int local; /* runpod-python's local test API (config_endpoint_api) */
 	struct engine_health health;
 	uint64_t rng;
 };
@@ -244,8 +245,26 @@ static char *make_url(const char *base, const char *path, const char *id)
 	return u;
 }
 
+/* The key to send: for a job's recorded route, the key of its fingerprint
+ * from the engine's ring (never another); "" for runpod-python's test API,
+ * which takes none (no Authorization header is sent); else the endpoint's
+ * configured key. NULL with *err. */
 static const char *get_key(struct rp *rp, char **err)
 {
+	if (rp->local)
+		return "";
+	if (rp->b.key_fp) {
+		const char *k = engine_key(rp->e, rp->b.key_fp);
+		if (!k && err) {
+			char msg[300];
+			snprintf(msg, sizeof msg,
+			         "this sdq does not hold the API key the job was submitted with "
+			         "(key %s)",
+			         rp->b.key_fp);
+			*err = strdup(msg);
+		}
+		return k;
+	}
 	if (!rp->key)
 		rp->key = config_api_key(rp->ep, err);
 	return rp->key;
@@ -1442,17 +1461,53 @@ static void http_done(struct http *h, const struct http_response *r, void *udata
 	pump(rp);
 }
 
-/* The /run body: {"input": <params_build_input>, "webhook"?, "policy"?}. The
+/* The /run body of a job that recorded it at submit: {"input": the
+ * rendered input byte for byte, then the members of run_extra}. */
+static char *recorded_body(const struct job *j, char **err)
+{
+	const char *x = j->run_extra;
+	size_t nin = strlen(j->input_json), nx;
+	char *out;
+
+	/* run_extra is an object's text "{...}": its members follow input */
+	if (x && (x[0] != '{' || strlen(x) < 2 || x[strlen(x) - 1] != '}'))
+		x = NULL;
+	if (x && strspn(x + 1, " \t\r\n") == strlen(x) - 2)
+		x = NULL; /* {} */
+	nx = x ? strlen(x) : 0;
+	out = malloc(nin + nx + 16);
+	if (!out) {
+		util_set_err(err, "out of memory");
+		return NULL;
+	}
+	memcpy(out, "{\"input\":", 9);
+	memcpy(out + 9, j->input_json, nin);
+	if (x) {
+		out[9 + nin] = ',';
+		memcpy(out + 10 + nin, x + 1, nx - 1); /* with its closing } */
+		out[9 + nin + nx] = '\0';
+	} else {
+		out[9 + nin] = '}';
+		out[10 + nin] = '\0';
+	}
+	return out;
+}
+
+/* The /run body: as recorded at submit (recorded_body), or for a job of an
+ * older history {"input": <params_build_input>, "webhook"?, "policy"?}. The
  * rendered input is spliced in as the bytes it is, never parsed and printed
  * again: cJSON would turn a 64-bit seed into a double. */
 static char *run_body(struct rp *rp, struct job *j, char **err)
 {
 	struct config *cfg = engine_config(rp->e);
-	char *in = params_build_input(&j->params, j->params.template_name, cfg->config_dir, err);
+	char *in;
 	cJSON *rest, *pol;
 	char *tail, *out;
 	size_t n;
 
+	if (j->input_json)
+		return recorded_body(j, err);
+	in = params_build_input(&j->params, j->params.template_name, cfg->config_dir, err);
 	if (!in)
 		return NULL;
 	rest = cJSON_CreateObject();
@@ -1538,7 +1593,7 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 		return;
 	}
 	memset(&req, 0, sizeof req);
-	req.api_key = key;
+	req.api_key = key[0] ? key : NULL;
 	req.connect_timeout_ms = 10000;
 	req.timeout_ms = 30000;
 	req.max_response = SMALL_MAX_BODY;
@@ -1807,6 +1862,7 @@ struct backend *runpod_backend_new(struct engine *e, const struct config_endpoin
 	rp->b.priv = rp;
 	rp->e = e;
 	rp->ep = ep;
+	rp->local = strcmp(config_endpoint_api(ep), "runpod-local") == 0;
 	rp->rng = (uint64_t)now * 6364136223846793005ULL ^ ((uint64_t)getpid() << 32) ^
 	          (uint64_t)(uintptr_t)rp;
 	if (!rp->rng)

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keyfp.h"
 #include "query.h"
 #include "schema.h"
 #include "util.h"
@@ -128,6 +129,11 @@ struct store {
 	char *path;
 	char *lock_path;
 	int lock_fd; /* >= 0 while we hold the driver lock */
+	struct store_keylock {
+		char fp[KEYFP_LEN];
+		int fd;
+	} *keylocks; /* the key driver locks we hold (store_lock_key) */
+	size_t nkeylocks;
 	sqlite3_stmt *stmts[S_COUNT_STMTS];
 };
 
@@ -483,6 +489,9 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	store_unlock_driver(st);
+	while (st->nkeylocks)
+		store_unlock_key(st, st->keylocks[0].fp);
+	free(st->keylocks);
 	for (int i = 0; i < S_COUNT_STMTS; i++)
 		sqlite3_finalize(st->stmts[i]);
 	sqlite3_close(st->db);
@@ -1337,17 +1346,15 @@ int64_t store_data_version(struct store *st)
 
 /* ---- the driver lock ---- */
 
-int store_lock_driver(struct store *st, char **err)
+/* Take the exclusive flock on path into *fd_out (see store_lock_driver). */
+static int lock_path_take(const char *path, int *fd_out, char **err)
 {
 	char buf[32];
 	int fd, n;
 
-	if (st->lock_fd >= 0)
-		return 1;
-	fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		util_set_err(err, "store: cannot open the lock file %s: %s", st->lock_path,
-		             strerror(errno));
+		util_set_err(err, "store: cannot open the lock file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	/* store_driver_pid() in another process takes a shared lock for an
@@ -1363,7 +1370,7 @@ int store_lock_driver(struct store *st, char **err)
 			close(fd);
 			if (e == EWOULDBLOCK)
 				return 0;
-			util_set_err(err, "store: cannot lock %s: %s", st->lock_path, strerror(e));
+			util_set_err(err, "store: cannot lock %s: %s", path, strerror(e));
 			return -1;
 		}
 		struct timespec ts = {0, 2 * 1000 * 1000};
@@ -1375,37 +1382,36 @@ int store_lock_driver(struct store *st, char **err)
 		int e = errno;
 		flock(fd, LOCK_UN);
 		close(fd);
-		util_set_err(err, "store: cannot write %s: %s", st->lock_path, strerror(e));
+		util_set_err(err, "store: cannot write %s: %s", path, strerror(e));
 		return -1;
 	}
-	st->lock_fd = fd;
+	*fd_out = fd;
 	return 1;
 }
 
-void store_unlock_driver(struct store *st)
+static void lock_fd_release(int *fd)
 {
-	if (!st || st->lock_fd < 0)
+	if (*fd < 0)
 		return;
 	/* Leave no stale pid behind; the file itself stays (unlinking a lock
 	 * file races with the next locker). */
-	if (ftruncate(st->lock_fd, 0) < 0) {
+	if (ftruncate(*fd, 0) < 0) {
 		/* the flock below is what matters */
 	}
-	flock(st->lock_fd, LOCK_UN);
-	close(st->lock_fd);
-	st->lock_fd = -1;
+	flock(*fd, LOCK_UN);
+	close(*fd);
+	*fd = -1;
 }
 
-long store_driver_pid(struct store *st)
+/* The pid in lock file path if another process holds it, else 0. */
+static long lock_path_pid(const char *path)
 {
 	char buf[32];
 	ssize_t n;
 	long pid;
 	int fd;
 
-	if (st->lock_fd >= 0)
-		return (long)getpid();
-	fd = open(st->lock_path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	/* If a shared lock can be had, nobody holds the exclusive one. */
@@ -1421,4 +1427,89 @@ long store_driver_pid(struct store *st)
 	buf[n] = '\0';
 	pid = strtol(buf, NULL, 10);
 	return pid > 0 ? pid : 0;
+}
+
+int store_lock_driver(struct store *st, char **err)
+{
+	if (st->lock_fd >= 0)
+		return 1;
+	return lock_path_take(st->lock_path, &st->lock_fd, err);
+}
+
+void store_unlock_driver(struct store *st)
+{
+	if (!st)
+		return;
+	lock_fd_release(&st->lock_fd);
+}
+
+long store_driver_pid(struct store *st)
+{
+	if (st->lock_fd >= 0)
+		return (long)getpid();
+	return lock_path_pid(st->lock_path);
+}
+
+/* "<db path>.lock-<fp>" into buf; -1 if fp is not a fingerprint. */
+static int key_lock_path(const struct store *st, const char *fp, char *buf, size_t len)
+{
+	if (!keyfp_ok(fp))
+		return -1;
+	return snprintf(buf, len, "%s-%s", st->lock_path, fp) < (int)len ? 0 : -1;
+}
+
+static struct store_keylock *keylock_find(struct store *st, const char *fp)
+{
+	for (size_t i = 0; i < st->nkeylocks; i++)
+		if (strcmp(st->keylocks[i].fp, fp) == 0)
+			return &st->keylocks[i];
+	return NULL;
+}
+
+int store_lock_key(struct store *st, const char *fp, char **err)
+{
+	char path[4200];
+	struct store_keylock *kl;
+	int fd = -1, r;
+
+	if (key_lock_path(st, fp, path, sizeof path) < 0) {
+		util_set_err(err, "store: not a key fingerprint");
+		return -1;
+	}
+	if (keylock_find(st, fp))
+		return 1;
+	kl = realloc(st->keylocks, (st->nkeylocks + 1) * sizeof *kl);
+	if (!kl) {
+		util_set_err(err, "out of memory");
+		return -1;
+	}
+	st->keylocks = kl;
+	r = lock_path_take(path, &fd, err);
+	if (r == 1) {
+		kl = &st->keylocks[st->nkeylocks++];
+		memcpy(kl->fp, fp, sizeof kl->fp);
+		kl->fd = fd;
+	}
+	return r;
+}
+
+void store_unlock_key(struct store *st, const char *fp)
+{
+	struct store_keylock *kl;
+
+	if (!st || !fp || !(kl = keylock_find(st, fp)))
+		return;
+	lock_fd_release(&kl->fd);
+	*kl = st->keylocks[--st->nkeylocks];
+}
+
+long store_key_driver_pid(struct store *st, const char *fp)
+{
+	char path[4200];
+
+	if (key_lock_path(st, fp, path, sizeof path) < 0)
+		return 0;
+	if (keylock_find(st, fp))
+		return (long)getpid();
+	return lock_path_pid(path);
 }

@@ -106,4 +106,15 @@ void store_unlock_driver(struct store *st);
 /* The pid written in the lock file by the process holding it, or 0. */
 long store_driver_pid(struct store *st);
 
+/* The driver lock of the jobs sent with the API key of fingerprint fp
+ * (keyfp.h): "<db path>.lock-<fp>". Jobs that record a key fingerprint are
+ * driven by the process holding their key's lock (it holds that key); the
+ * lock above (store_lock_driver) covers local jobs and jobs without one.
+ * Same rules as store_lock_driver: 1 held (now or already), 0 another
+ * process holds it, -1 on error (also when fp is not a fingerprint). */
+int store_lock_key(struct store *st, const char *fp, char **err);
+void store_unlock_key(struct store *st, const char *fp);
+/* The pid of the process holding fp's lock (getpid() if it is us), or 0. */
+long store_key_driver_pid(struct store *st, const char *fp);
+
 #endif

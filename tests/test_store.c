@@ -1225,6 +1225,50 @@ static void test_driver_lock(void)
 	free(err);
 }
 
+/* Key driver locks: one per key fingerprint, independent of each other and
+ * of the main lock (flock conflicts between two opens in one process too). */
+static void test_key_locks(void)
+{
+	const char *path = db_path();
+	struct store *a = open_ok(path), *b = open_ok(path);
+	const char *fa = "00112233445566aa", *fb = "00112233445566bb";
+	char *err = NULL, lp[4300];
+	struct stat sb;
+
+	if (!a || !b) {
+		store_close(a);
+		store_close(b);
+		CHECK(0);
+		return;
+	}
+	CHECK_INT(store_key_driver_pid(b, fa), 0);
+	CHECK_INT(store_lock_key(a, fa, &err), 1);
+	CHECK_INT(store_lock_key(a, fa, &err), 1); /* already ours */
+	CHECK_INT(store_key_driver_pid(a, fa), (long)getpid());
+	CHECK_INT(store_lock_key(b, fa, &err), 0);           /* a holds it */
+	CHECK_INT(store_key_driver_pid(b, fa), (long)getpid()); /* the pid in the file */
+	CHECK_INT(store_key_driver_pid(b, fb), 0);
+	CHECK_INT(store_lock_key(b, fb, &err), 1); /* another key: another lock */
+	CHECK_INT(store_lock_driver(b, &err), 1);  /* the main lock is separate */
+	CHECK_INT(store_driver_pid(a), (long)getpid());
+	snprintf(lp, sizeof lp, "%s.lock-%s", path, fa);
+	CHECK(stat(lp, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	/* not a fingerprint: refused, no file made from it */
+	CHECK_INT(store_lock_key(a, "../x", &err), -1);
+	CHECK(err && strstr(err, "fingerprint"));
+	free(err);
+	err = NULL;
+	CHECK_INT(store_key_driver_pid(a, "../x"), 0);
+	store_unlock_key(a, fa);
+	CHECK_INT(store_key_driver_pid(b, fa), 0);
+	CHECK_INT(store_lock_key(b, fa, &err), 1);
+	store_close(b); /* releases every lock b held */
+	CHECK_INT(store_key_driver_pid(a, fa), 0);
+	CHECK_INT(store_key_driver_pid(a, fb), 0);
+	CHECK_INT(store_driver_pid(a), 0);
+	store_close(a);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1241,5 +1285,6 @@ int main(void)
 	TH_RUN(test_write_failure);
 	TH_RUN(test_data_version);
 	TH_RUN(test_driver_lock);
+	TH_RUN(test_key_locks);
 	return th_done("test_store");
 }
