@@ -118,6 +118,13 @@ int engine_cancel(struct engine *e, int64_t id, char **err);
 int engine_retry(struct engine *e, int64_t id, char **err);
 /* A new job with the same parameters and seed as job id. Returns its id or 0. */
 int64_t engine_rerun(struct engine *e, int64_t id, char **err);
+/* 1 if a new driver of cfg (a detached `sdq driver`) has work in st: more
+ * than `undrivable` live jobs of the main lock (local jobs, jobs of older
+ * histories) while no process holds it, or a live job recording the
+ * fingerprint of a key cfg gives (an endpoint's key source or
+ * RUNPOD_API_KEY) whose key lock no process holds. Keys are read only when
+ * such a job exists. Needs no engine. */
+int engine_driver_needed(struct config *cfg, struct store *st, int64_t undrivable);
 /* Number of live jobs in the store (all processes). */
 int engine_live_count(struct engine *e);
 /* Number of live jobs this engine actually drives (0 unless it is the
@@ -136,6 +143,9 @@ struct engine_health {
 	int reachable;      /* the last request got an HTTP answer */
 	int rate_limited;   /* the endpoint is backing off after 429/503 */
 	int auth_failed;    /* 401/403 */
+	int not_found;      /* 404: no such endpoint ("endpoint not found (HTTP 404): check the id") */
+	int no_health;      /* the server has no /health (runpod-python's local test API):
+	                       reachable, no counts; text says what it cannot do */
 	int64_t updated_at; /* wall clock ms */
 	long jobs_completed, jobs_failed, jobs_in_progress, jobs_in_queue, jobs_retried;
 	long workers_idle, workers_running, workers_initializing, workers_ready, workers_throttled,

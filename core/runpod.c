@@ -53,6 +53,15 @@
 #define PROGRESS_SAVE_MS 2000
 #define FETCH_TRIES 5
 #define SYNC_POLL_MAX_MS 3000
+/* runpod-python's local test API runs the handler inside the POST /status
+ * request: as long as the handler takes (minutes), and never sent twice. */
+#define LOCAL_STATUS_TIMEOUT_MS (6L * 3600 * 1000)
+
+#define LOCAL_API_NAME "runpod-python's local test API"
+#define LOCAL_CANNOT                                                                               \
+	"it has no /health (no queue or worker counts), and cannot cancel, retry or purge jobs; "  \
+	"a job runs when sdq asks for its status"
+#define NOT_FOUND_MSG "endpoint not found (HTTP 404): check the id"
 
 enum op { OP_RUN, OP_STATUS, OP_CANCEL, OP_RETRY, OP_PURGE, OP_HEALTH, OP_N };
 
@@ -971,6 +980,26 @@ static void auth_failed(struct rp *rp, long status)
 	}
 }
 
+/* The endpoint answered 404 to /run or /health: its id (or URL) is wrong.
+ * Reported as health (not_found) with NOT_FOUND_MSG; a FastAPI-style body
+ * ({"detail":"Not Found"}) hints at runpod-python's local test API. */
+static void not_found(struct rp *rp, const struct http_response *r)
+{
+	char msg[600];
+	int fastapi = r->len < 200 && strstr(r->body, "\"detail\"") != NULL;
+
+	snprintf(msg, sizeof msg, NOT_FOUND_MSG " (%s)%s", rp->ep->url,
+	         fastapi ? "; if this is " LOCAL_API_NAME " (python handler.py --rp_serve_api), "
+	                   "use its address with no path, e.g. http://localhost:8000, or set "
+	                   "api = runpod-local"
+	                 : "");
+	rp->health.reachable = 1;
+	rp->health.not_found = 1;
+	rp->health.valid = 0;
+	health_error(rp, msg);
+	report_health(rp);
+}
+
 static void on_status(struct rjob *rj, const struct http_response *r)
 {
 	struct rp *rp = rj->rp;
@@ -985,6 +1014,30 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 	if (r->status == 429 || r->status == 503) {
 		pause_endpoint(rp, r, "status");
 		submit_op(rp, OP_STATUS, rj, 1);
+		return;
+	}
+	if (r->status == 405 && !rp->local && !r->error) {
+		/* GET /status refused: runpod-python's local test API (POST
+		 * only). Nothing ran; its first POST runs the job. */
+		rp->local = 1;
+		engine_message(rp->e, 0,
+		               "endpoint %s answers GET /status with 405, like " LOCAL_API_NAME
+		               " (python handler.py --rp_serve_api): its jobs are followed with "
+		               "POST /status now (set api = runpod-local for it)",
+		               rp->ep->name);
+		submit_op(rp, OP_STATUS, rj, 1);
+		return;
+	}
+	if (rp->local && r->error && r->sent) {
+		/* the handler ran (or runs) inside that request, and the server
+		 * forgets the job once asked: asking again gets "Job ID not
+		 * found", never the result */
+		snprintf(why, sizeof why,
+		         "the request that ran this job on " LOCAL_API_NAME " failed (%s); that "
+		         "server forgets a job once its status is asked for, so the result is "
+		         "lost: re-run it",
+		         r->error);
+		finish(rj, JOB_FAILED, why);
 		return;
 	}
 	if (r->error) {
@@ -1084,6 +1137,14 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 	case JOB_CANCELLED: {
 		char *txt = NULL;
 		v = cJSON_GetObjectItemCaseSensitive(root, "error");
+		if (rp->local && s == JOB_FAILED && cJSON_IsString(v) &&
+		    strcmp(v->valuestring, "Job ID not found") == 0) {
+			finish(rj, JOB_EXPIRED,
+			       LOCAL_API_NAME " does not know this job (\"Job ID not found\"): it "
+			                      "forgets a job once its status was asked for, and every "
+			                      "job when it restarts; re-run it");
+			break;
+		}
 		if (cJSON_IsString(v))
 			txt = strdup(v->valuestring);
 		else if (v && !cJSON_IsNull(v))
@@ -1163,6 +1224,12 @@ static void on_run(struct rjob *rj, const struct http_response *r)
 		    "endpoint's api_key_env / api_key_file / api_key_cmd)",
 		    r->status);
 		finish(rj, JOB_SUBMIT_FAILED, msg);
+		return;
+	}
+	if (r->status == 404) {
+		request_ok(rp);
+		not_found(rp, r);
+		finish(rj, JOB_SUBMIT_FAILED, rp->health.error);
 		return;
 	}
 	if (r->status >= 400 && r->status < 500) {
@@ -1318,6 +1385,8 @@ static void on_retry(struct rjob *rj, const struct http_response *r)
 	update(rj); /* still terminal: the engine lets it go */
 }
 
+static void local_health(struct rp *rp, int busy);
+
 static void on_health(struct rp *rp, const struct http_response *r)
 {
 	cJSON *root;
@@ -1339,6 +1408,15 @@ static void on_health(struct rp *rp, const struct http_response *r)
 		auth_failed(rp, r->status);
 		return;
 	}
+	if (rp->local) {
+		/* no /health there: any HTTP answer to the probe means it is up */
+		local_health(rp, 0);
+		return;
+	}
+	if (r->status == 404) {
+		not_found(rp, r);
+		return;
+	}
 	root = r->status == 200 ? cJSON_ParseWithLength(r->body, r->len) : NULL;
 	if (!cJSON_IsObject(root)) {
 		char ex[200];
@@ -1356,6 +1434,7 @@ static void on_health(struct rp *rp, const struct http_response *r)
 	rp->health.valid = 1;
 	rp->health.reachable = 1;
 	rp->health.auth_failed = 0;
+	rp->health.not_found = 0;
 	rp->health.jobs_completed = NUM(jobs, "completed");
 	rp->health.jobs_failed = NUM(jobs, "failed");
 	rp->health.jobs_in_progress = NUM(jobs, "inProgress");
@@ -1633,6 +1712,12 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 		url = make_url(job_base(rj), "status", rj->j->remote_id);
 		req.max_response = STATUS_MAX_BODY;
 		req.timeout_ms = 120000;
+		if (rp->local) {
+			/* runs the handler: long, and never sent twice */
+			req.method = "POST";
+			req.timeout_ms = LOCAL_STATUS_TIMEOUT_MS;
+			req.once = 1;
+		}
 		break;
 	case OP_CANCEL:
 		url = make_url(job_base(rj), "cancel", rj->j->remote_id);
@@ -1647,7 +1732,8 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 		req.method = "POST";
 		break;
 	case OP_HEALTH:
-		url = make_url(rp->ep->url, "health", NULL);
+		/* the test API has no /health: its API description answers */
+		url = make_url(rp->ep->url, rp->local ? "openapi.json" : "health", NULL);
 		break;
 	default:
 		return;
@@ -1758,6 +1844,18 @@ static int rp_cancel(struct backend *b, struct job *j, char **err)
 	}
 	if (rj->creq || rj->cqe)
 		return 0;
+	if (rp->local) {
+		/* no /cancel there: stop following it (its handler may run on) */
+		if (rj->req) {
+			http_cancel(engine_http(rp->e), rj->req);
+			rj->req = 0;
+			rp->bk[OP_STATUS].inflight--;
+		}
+		finish(rj, JOB_CANCELLED,
+		       "cancelled in sdq only: " LOCAL_API_NAME " cannot cancel a job, so its "
+		       "handler may still run to the end");
+		return 0;
+	}
 	rj->fails = 0;
 	submit_op(rp, OP_CANCEL, rj, 0);
 	return 0;
@@ -1771,6 +1869,10 @@ static int rp_retry(struct backend *b, struct job *j, char **err)
 	if (!j->remote_id || (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT)) {
 		util_set_err(err, "only a FAILED or TIMED_OUT job that reached the endpoint can be "
 		                  "retried");
+		return -1;
+	}
+	if (rp->local) {
+		util_set_err(err, LOCAL_API_NAME " has no /retry: re-run the job instead");
 		return -1;
 	}
 	rj = rjob_find(rp, j);
@@ -1789,12 +1891,38 @@ static void rp_forget(struct backend *b, struct job *j)
 		rjob_free(rj);
 }
 
+/* runpod-python's local test API: up, no counts, and what it cannot do. */
+static void local_health(struct rp *rp, int busy)
+{
+	rp->health.reachable = 1;
+	rp->health.valid = 0;
+	rp->health.not_found = 0;
+	rp->health.no_health = 1;
+	free(rp->health.text);
+	rp->health.text = strdup(busy ? LOCAL_API_NAME " (python handler.py --rp_serve_api), "
+	                                "running a handler: " LOCAL_CANNOT
+	                              : LOCAL_API_NAME " (python handler.py --rp_serve_api): "
+	                                LOCAL_CANNOT);
+	health_error(rp, NULL);
+	report_health(rp);
+}
+
 static int rp_health(struct backend *b, char **err)
 {
 	struct rp *rp = RP(b);
 	(void)err;
 	if (rp->health_req || rp->health_qe)
 		return 0;
+	if (rp->local) {
+		/* A handler runs inside a status request, and a synchronous one
+		 * blocks that whole server: a probe now would only time out. */
+		for (struct rjob *rj = rp->jobs; rj; rj = rj->next) {
+			if (rj->req && rj->j->state == JOB_IN_PROGRESS) {
+				local_health(rp, 1);
+				return 0;
+			}
+		}
+	}
 	submit_op(rp, OP_HEALTH, NULL, 0);
 	return 0;
 }
@@ -1802,7 +1930,10 @@ static int rp_health(struct backend *b, char **err)
 static int rp_purge(struct backend *b, char **err)
 {
 	struct rp *rp = RP(b);
-	(void)err;
+	if (rp->local) {
+		util_set_err(err, LOCAL_API_NAME " has no queue to purge (no /purge-queue)");
+		return -1;
+	}
 	if (rp->purge_req || rp->purge_qe)
 		return 0;
 	submit_op(rp, OP_PURGE, NULL, 0);

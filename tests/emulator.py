@@ -45,6 +45,20 @@ Options:
     --fault-status429 N  the first N /status requests (any job) answer 429
     --fault-health500 N  the first N /health requests answer 500
     --purge-gone         purged jobs vanish (404) instead of turning CANCELLED
+    --local-api          behave like runpod-python's local test API
+                         (`python handler.py --rp_serve_api`) instead: base URL
+                         http://127.0.0.1:<n> (no /v2/<endpoint>), no auth;
+                         POST /run -> {"id": "test-<uuid>", "status":
+                         "IN_PROGRESS"} and nothing runs; POST /status/<id>
+                         runs the handler inside the request (run=S, else
+                         --run-time; one handler at a time, a /run waits for
+                         it) and forgets the job, so a second POST gives 200
+                         {"status": "FAILED", "error": "Job ID not found"};
+                         GET /status/<id> -> 405; POST /runsync runs it at
+                         once; /health /cancel /retry /purge-queue -> 404
+                         {"detail": "Not Found"}; GET /openapi.json -> 200.
+                         Stats: ops.notallowed counts 405s, handler_runs
+                         {id: n} the handler runs per job
     --log FILE           one line per request (never the key)
     --quiet              nothing on stderr
 
@@ -289,6 +303,7 @@ class Emulator:
         self.started = time.monotonic()
         self.log_lock = threading.Lock()
         self.logf = open(args.log, "a", buffering=1) if args.log else None
+        self.handler_lock = threading.Lock()  # --local-api: one handler at a time
         self.reset()
 
     def reset(self):
@@ -305,6 +320,8 @@ class Emulator:
         self.rate_window = (0, 0)
         self.inflight = 0
         self.inflight_max = 0
+        self.ops["notallowed"] = 0
+        self.handler_runs = {}
 
     # -- per-job options from [[...]] tokens
     def parse_opts(self, inp):
@@ -664,6 +681,7 @@ class Emulator:
                 "max_runs_per_input": max(counts) if counts else 0,
                 "duplicate_inputs": sum(1 for c in counts if c > 1),
                 "inflight_max": self.inflight_max, "port": self.port,
+                "handler_runs": dict(self.handler_runs),
                 "uptime": now - self.started, "jobs": jobs}
 
     def health(self):
@@ -826,6 +844,8 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(u.query)
         if parts and parts[0] == "_emu":
             return self.control(method, parts[1:], body)
+        if e.args.local_api:
+            return self.route_local(method, parts, body)
         if len(parts) < 3 or parts[0] != "v2":
             with e.lock:
                 e.ops["notfound"] += 1
@@ -857,6 +877,83 @@ class Handler(BaseHTTPRequestHandler):
         with e.lock:
             e.ops["notfound"] += 1
         return self.send_json(404, {"error": "unknown operation"})
+
+    # -- runpod-python's local test API (--local-api)
+    def route_local(self, method, parts, body):
+        e = self.emu
+        op = parts[0] if parts else ""
+        arg = parts[1] if len(parts) > 1 else None
+        known = {("run", False): "POST", ("runsync", False): "POST",
+                 ("status", True): "POST", ("stream", True): "POST",
+                 ("openapi.json", False): "GET"}
+        want = known.get((op, arg is not None)) if len(parts) <= 2 else None
+        if want is None:
+            with e.lock:
+                e.ops["notfound"] += 1
+            return self.send_json(404, {"detail": "Not Found"})
+        if method != want:
+            with e.lock:
+                e.ops["notallowed"] += 1
+            return self.send_json(405, {"detail": "Method Not Allowed"})
+        if op == "openapi.json":
+            return self.send_json(200, {"openapi": "3.1.0", "info": {
+                "title": "Runpod | Development Worker API"}, "paths": {
+                "/run": {}, "/runsync": {}, "/status/{job_id}": {}, "/stream/{job_id}": {}}})
+        if op in ("run", "runsync"):
+            try:
+                req = json.loads(body.decode("utf-8")) if body else None
+            except (ValueError, UnicodeDecodeError):
+                req = None
+            if not isinstance(req, dict) or not isinstance(req.get("input"), dict):
+                return self.send_json(422, {"detail": [{"loc": ["body", "input"],
+                                                        "msg": "field required",
+                                                        "type": "value_error.missing"}]})
+            with e.handler_lock:  # a synchronous handler blocks the server
+                with e.lock:
+                    e.ops["runsync" if op == "runsync" else "run"] += 1
+                    inp = req["input"]
+                    canon = json.dumps(inp, sort_keys=True)
+                    e.runs_by_input[canon] = e.runs_by_input.get(canon, 0) + 1
+                    p = inp.get("prompt") if isinstance(inp.get("prompt"), str) else ""
+                    e.runs_by_prompt[p] = e.runs_by_prompt.get(p, 0) + 1
+                    j = e.new_job(inp, req, False)
+                    del e.jobs[j.id]
+                    j.id = "test-" + str(uuid.uuid4())
+                    e.jobs[j.id] = j
+                    e.order[-1] = j.id
+                    j.removed = False
+            if op == "run":
+                return self.send_json(200, {"id": j.id, "status": "IN_PROGRESS"})
+            return self.local_handler(j)
+        with e.lock:
+            e.ops["stream" if op == "stream" else "status"] += 1
+            j = e.jobs.get(arg)
+            if j is not None:
+                j.status_polls += 1
+            if j is None or j.removed:
+                j = None
+            else:
+                j.removed = True  # the job is popped before its handler runs
+        if j is None:
+            return self.send_json(200, {"id": arg, "status": "FAILED",
+                                        "error": "Job ID not found"})
+        return self.local_handler(j)
+
+    def local_handler(self, j):
+        """Run j's handler inside this request, then answer its result."""
+        e = self.emu
+        with e.handler_lock:
+            with e.lock:
+                e.handler_runs[j.id] = e.handler_runs.get(j.id, 0) + 1
+                j.removed = True
+                run = e.fnum(j.opts, "run", e.cfg["run_time"])
+            time.sleep(max(0.0, run))
+            if "fail" in j.opts:
+                msg = j.opts["fail"] if j.opts["fail"] != "1" else "handler failed"
+                return self.send_json(200, {"id": j.id, "status": "FAILED", "error": msg})
+            out = e.output_for(j)
+        text = '{"id": %s, "status": "COMPLETED", "output": %s}' % (json.dumps(j.id), out)
+        return self.send_raw(200, text.encode())
 
     # -- operations
     def op_run(self, sync, body, query):
@@ -1244,6 +1341,7 @@ def main():
     ap.add_argument("--fault-status429", type=int, default=0)
     ap.add_argument("--fault-health500", type=int, default=0)
     ap.add_argument("--purge-gone", action="store_true")
+    ap.add_argument("--local-api", action="store_true")
     ap.add_argument("--log")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
@@ -1260,8 +1358,9 @@ def main():
     sys.stdout.write("PORT %d\n" % emu.port)
     sys.stdout.flush()
     if not args.quiet:
-        sys.stderr.write("emulator: http://127.0.0.1:%d/v2/%s (pid %d)\n"
-                         % (emu.port, args.endpoint, os.getpid()))
+        sys.stderr.write("emulator: http://127.0.0.1:%d%s (pid %d)\n"
+                         % (emu.port, "" if args.local_api else "/v2/" + args.endpoint,
+                            os.getpid()))
 
     def watchdog():
         while True:
