@@ -1673,6 +1673,61 @@ int engine_driving_count(struct engine *e)
 	return n;
 }
 
+/* 1 if an endpoint key source of cfg, or RUNPOD_API_KEY, gives the key of
+ * fingerprint fp. */
+static int config_has_key(struct config *cfg, const char *fp)
+{
+	struct config_endpoint dflt;
+	char got[KEYFP_LEN];
+	int found = 0;
+
+	memset(&dflt, 0, sizeof dflt);
+	dflt.kind = CONFIG_RUNPOD;
+	for (size_t i = 0; i <= cfg->n_endpoints && !found; i++) {
+		const struct config_endpoint *ep = i < cfg->n_endpoints ? &cfg->endpoints[i] : &dflt;
+		char *key;
+		if (ep->kind != CONFIG_RUNPOD ||
+		    (ep != &dflt && strcmp(config_endpoint_api(ep), "runpod-local") == 0))
+			continue;
+		if ((key = config_api_key(ep, NULL))) {
+			found = strcmp(keyfp_of(key, got), fp) == 0;
+			config_key_free(key);
+		}
+	}
+	return found;
+}
+
+int engine_driver_needed(struct config *cfg, struct store *st, int64_t undrivable)
+{
+	struct store_query q;
+	struct job **jobs = NULL;
+	size_t n = 0;
+	int64_t main_jobs = 0;
+	int need = 0;
+
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	if (store_job_list(st, &q, &jobs, &n, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!jobs[i]->key_fp)
+			main_jobs++;
+	if (main_jobs > undrivable && store_driver_pid(st) == 0)
+		need = 1;
+	for (size_t i = 0; i < n && !need; i++) {
+		const char *fp = jobs[i]->key_fp;
+		int seen = 0;
+		if (!fp || store_key_driver_pid(st, fp) != 0)
+			continue;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = jobs[k]->key_fp && strcmp(jobs[k]->key_fp, fp) == 0;
+		if (!seen && config_has_key(cfg, fp))
+			need = 1;
+	}
+	store_jobs_free(jobs, n);
+	return need;
+}
+
 int engine_live_count(struct engine *e)
 {
 	struct store_query q;

@@ -1849,7 +1849,7 @@ static int rp_cancel(struct backend *b, struct job *j, char **err)
 		if (rj->req) {
 			http_cancel(engine_http(rp->e), rj->req);
 			rj->req = 0;
-			rp->bk[OP_STATUS].inflight--;
+			limiter_finished(rp->lim, OP_STATUS);
 		}
 		finish(rj, JOB_CANCELLED,
 		       "cancelled in sdq only: " LOCAL_API_NAME " cannot cancel a job, so its "

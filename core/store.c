@@ -1513,3 +1513,9 @@ long store_key_driver_pid(struct store *st, const char *fp)
 		return (long)getpid();
 	return lock_path_pid(path);
 }
+
+int store_job_waits_for_key(struct store *st, const struct job *j)
+{
+	return j && j->key_fp && job_state_is_live(j->state) &&
+	       store_key_driver_pid(st, j->key_fp) == 0;
+}

@@ -116,5 +116,8 @@ int store_lock_key(struct store *st, const char *fp, char **err);
 void store_unlock_key(struct store *st, const char *fp);
 /* The pid of the process holding fp's lock (getpid() if it is us), or 0. */
 long store_key_driver_pid(struct store *st, const char *fp);
+/* 1 if j is live, records a key fingerprint, and no process holds that key's
+ * driver lock: nothing sends or follows it until an sdq with its key runs. */
+int store_job_waits_for_key(struct store *st, const struct job *j);
 
 #endif

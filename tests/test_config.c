@@ -707,6 +707,50 @@ static void test_parse_mutations(void)
 	CHECK(ok > 0 && failed > 0);
 }
 
+/* api = ...: the value table, and what auto picks for each URL. */
+static void test_endpoint_api(void)
+{
+	static const struct {
+		const char *lines, *want; /* want NULL: a parse error */
+	} rows[] = {
+	    {"url = abcdefgh12", "runpod"},
+	    {"url = http://localhost:8000", "runpod-local"},
+	    {"url = http://localhost:8000/", "runpod-local"},
+	    {"url = http://LOCALHOST", "runpod-local"},
+	    {"url = http://127.0.0.1:8000", "runpod-local"},
+	    {"url = http://127.1.2.3:9", "runpod-local"},
+	    {"url = http://[::1]:8000", "runpod-local"},
+	    {"url = http://localhost:8000/v2/abc", "runpod"},  /* a RunPod-style path */
+	    {"url = https://localhost:8000", "runpod"},        /* not the plain test server */
+	    {"url = http://gpubox:8000", "runpod"},            /* another machine: say so */
+	    {"url = http://localhost.example.com", "runpod"},
+	    {"url = http://127.0.0.1.example.com:8000", "runpod"},
+	    {"url = http://gpubox:8000\napi = runpod-local", "runpod-local"},
+	    {"url = http://localhost:8000\napi = runpod", "runpod"},
+	    {"url = http://localhost:8000\napi = auto", "runpod-local"},
+	    {"url = abcdefgh12\napi = local", NULL},
+	    {"url = abcdefgh12\napi =", NULL},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct config *cfg = fresh();
+		char *err = NULL, text[512];
+		int rc;
+		snprintf(text, sizeof text, "[endpoint \"e\"]\n%s\n", rows[i].lines);
+		rc = config_parse(cfg, text, "t", &err);
+		if (!rows[i].want) {
+			CHECK_INT(rc, -1);
+			CHECK(err && strstr(err, "auto, runpod or runpod-local"));
+		} else {
+			CHECK_INT(rc, 0);
+			if (cfg->n_endpoints == 1 &&
+			    !CHECK_STR(config_endpoint_api(&cfg->endpoints[0]), rows[i].want))
+				fprintf(stderr, "  row %zu: %s\n", i, rows[i].lines);
+		}
+		free(err);
+		config_free(cfg);
+	}
+}
+
 static void test_mkdirs(void)
 {
 	char p[4300], f[4300];
@@ -740,6 +784,7 @@ int main(void)
 	TH_RUN(test_api_key_sources);
 	TH_RUN(test_parse_mutations);
 	TH_RUN(test_mkdirs);
+	TH_RUN(test_endpoint_api);
 	if (util_remove_tree(tmp) != 0)
 		fprintf(stderr, "could not remove %s\n", tmp);
 	return th_done("test_config");

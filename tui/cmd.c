@@ -350,8 +350,9 @@ const struct config_endpoint *cmd_pick_endpoint(struct config *cfg, const char *
 int cmd_check_key(const struct config_endpoint *ep, const char *cmd)
 {
 	char *err = NULL, *key;
-	if (!(backend_kind_of(ep)->caps & BACKEND_NEEDS_KEY))
-		return 0;
+	if (!(backend_kind_of(ep)->caps & BACKEND_NEEDS_KEY) ||
+	    strcmp(config_endpoint_api(ep), "runpod-local") == 0)
+		return 0; /* runpod-python's local test API takes no key */
 	key = config_api_key(ep, &err);
 	if (!key) {
 		char *c = cmd_clean(err ? err : "no API key");
@@ -413,6 +414,8 @@ cJSON *cmd_job_json(const struct job *j, const struct store_event *ev, size_t ne
 	cmd_json_str(o, "backend", j->backend);
 	cmd_json_str(o, "endpoint", j->endpoint ? j->endpoint : p->endpoint);
 	cmd_json_str(o, "endpoint_url", j->endpoint_url);
+	cmd_json_str(o, "api", j->api);
+	cmd_json_str(o, "key_fingerprint", j->key_fp);
 	cJSON_AddStringToObject(o, "state", job_state_name(j->state));
 	if (j->state == JOB_OTHER)
 		cmd_json_str(o, "status_text", j->status_text);

@@ -67,6 +67,42 @@ static int64_t log_undrivable(struct cmd_run *r)
 	return count;
 }
 
+/* driver --status: one line per API key that live jobs are sent with (each
+ * has a driver of its own, holding that key). */
+static void key_drivers_status(struct store *st)
+{
+	struct store_query q;
+	struct job **jobs = NULL;
+	size_t n = 0;
+
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	if (store_job_list(st, &q, &jobs, &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *fp = jobs[i]->key_fp;
+		int seen = 0, count = 0;
+		long kp;
+		if (!fp)
+			continue;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = jobs[k]->key_fp && strcmp(jobs[k]->key_fp, fp) == 0;
+		if (seen)
+			continue;
+		for (size_t k = i; k < n; k++)
+			count += jobs[k]->key_fp && strcmp(jobs[k]->key_fp, fp) == 0;
+		kp = store_key_driver_pid(st, fp);
+		if (kp)
+			printf("key %s: driver pid %ld, %d live job%s\n", fp, kp, count,
+			       count == 1 ? "" : "s");
+		else
+			printf("key %s: no driver holds this API key, %d live job%s wait for one: "
+			       "run sdq with that key\n",
+			       fp, count, count == 1 ? "" : "s");
+	}
+	store_jobs_free(jobs, n);
+}
+
 int cmd_driver_run(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"status", no_argument, 0, 's'},
@@ -114,6 +150,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 			printf("driver running, pid %ld, %lld live jobs\n", pid, (long long)live);
 		else
 			printf("no driver running, %lld live jobs\n", (long long)live);
+		key_drivers_status(st);
 		store_close(st);
 		return pid ? 0 : 1;
 	}

@@ -58,6 +58,35 @@ static int parse_states(const char *s, int *mask, int *live)
 	return rc;
 }
 
+/* Say on stderr which of jobs wait for a driver that holds their API key
+ * (store_job_waits_for_key): nothing moves them until sdq runs with it. */
+static void note_key_waits(struct store *st, struct job **jobs, size_t n)
+{
+	char line[600];
+	int len = 0, shown = 0, count = 0;
+	const char *fp = NULL;
+
+	line[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (!store_job_waits_for_key(st, jobs[i]))
+			continue;
+		count++;
+		if (!fp)
+			fp = jobs[i]->key_fp;
+		if (shown < 10 && len >= 0 && (size_t)len < sizeof line - 40)
+			len += snprintf(line + len, sizeof line - (size_t)len, "%s%lld",
+			                shown++ ? ", " : "", (long long)jobs[i]->id);
+	}
+	if (!count)
+		return;
+	fprintf(stderr,
+	        "sdq: job%s %s%s wait%s for a driver with %s API key (key %s%s): run sdq with the "
+	        "key %s submitted with (e.g. sdq driver)\n",
+	        count == 1 ? "" : "s", line, shown < count ? ", ..." : "", count == 1 ? "s" : "",
+	        count == 1 ? "its" : "their", fp, count > 1 ? ", ..." : "",
+	        count == 1 ? "it was" : "they were");
+}
+
 int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -178,6 +207,7 @@ int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 		fputs(q.text || q.state_mask || q.live_only ? "no matching jobs\n"
 		                                            : "no jobs yet: sdq submit -p PROMPT\n",
 		      stderr);
+	note_key_waits(st, jobs, n);
 	store_jobs_free(jobs, n);
 	store_close(st);
 	return 0;
@@ -185,7 +215,8 @@ int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 
 /* ------------------------------------------------------------------ show */
 
-static void show_job(const struct job *j, const struct store_event *ev, size_t nev)
+static void show_job(const struct job *j, const struct store_event *ev, size_t nev,
+                     int waits_key)
 {
 	const struct job_params *p = &j->params;
 	char buf[128], buf2[64];
@@ -215,13 +246,19 @@ static void show_job(const struct job *j, const struct store_event *ev, size_t n
 	cmd_put_clean(stdout, j->endpoint ? j->endpoint : p->endpoint ? p->endpoint : "-");
 	if (j->backend || j->endpoint_url) {
 		fputs(" (", stdout);
-		cmd_put_clean(stdout, j->backend ? j->backend : "");
+		cmd_put_clean(stdout, j->api ? j->api : j->backend ? j->backend : "");
 		if (j->backend && j->endpoint_url)
 			fputs(", ", stdout);
 		cmd_put_clean(stdout, j->endpoint_url ? j->endpoint_url : "");
 		putchar(')');
 	}
 	putchar('\n');
+	if (j->key_fp)
+		printf("%-10s %s (fingerprint of the API key it is sent with)\n", "key", j->key_fp);
+	if (waits_key)
+		printf("%-10s for a driver with its API key: run sdq with the key it was "
+		       "submitted with (e.g. sdq driver)\n",
+		       "waiting");
 	cmd_show_line("prompt", p->prompt);
 	if (p->negative_prompt)
 		cmd_show_line("negative", p->negative_prompt);
@@ -348,7 +385,7 @@ int cmd_jobs_show(struct config *cfg, int argc, char **argv)
 		} else {
 			if (i > optind)
 				putchar('\n');
-			show_job(j, ev, nev);
+			show_job(j, ev, nev, store_job_waits_for_key(st, j));
 		}
 		store_events_free(ev, nev);
 		ev = NULL;

@@ -59,6 +59,13 @@ int cmd_remote_cancel(struct config *cfg, int argc, char **argv)
 			cmd_errf("cancel", "job %lld: %s", (long long)ids[i], e);
 			free(e);
 			rc = 1;
+		} else if (j && j->api && strcmp(j->api, "runpod-local") == 0 &&
+		           j->state != JOB_PENDING) {
+			cmd_errf("cancel",
+			         "job %lld: cancel is not supported by runpod-python's local test API "
+			         "(no /cancel): sdq stops following the job, but its handler may still "
+			         "run to the end",
+			         (long long)ids[i]);
 		}
 		free(err);
 		job_free(j);
@@ -246,11 +253,12 @@ static void print_health(const struct config_endpoint *ep, const struct engine_h
 		putchar(')');
 	}
 	putchar('\n');
-	printf("reachable  %s%s%s\n", h->reachable ? "yes" : "no",
+	printf("reachable  %s%s%s%s\n", h->reachable ? "yes" : "no",
 	       h->auth_failed ? " (the API key was refused)" : "",
+	       h->not_found ? " (but no such endpoint: HTTP 404)" : "",
 	       h->rate_limited ? " (rate limited, backing off)" : "");
 	if ((backend_kind_of(ep)->caps & BACKEND_REMOTE_HEALTH) && h->reachable &&
-	    !h->auth_failed) {
+	    !h->auth_failed && h->valid) {
 		printf("jobs       %ld in queue, %ld in progress, %ld completed, %ld failed, "
 		       "%ld retried\n",
 		       h->jobs_in_queue, h->jobs_in_progress, h->jobs_completed, h->jobs_failed,
@@ -268,6 +276,15 @@ static void print_health(const struct config_endpoint *ep, const struct engine_h
 	printf("updated    %s\n", t);
 }
 
+/* A health counter: null when the server did not give it. */
+static void json_count(cJSON *o, const char *name, long v)
+{
+	if (v < 0)
+		cJSON_AddNullToObject(o, name);
+	else
+		cJSON_AddNumberToObject(o, name, (double)v);
+}
+
 static cJSON *health_json(const struct config_endpoint *ep, const struct engine_health *h)
 {
 	cJSON *o = cJSON_CreateObject(), *x;
@@ -278,21 +295,24 @@ static cJSON *health_json(const struct config_endpoint *ep, const struct engine_
 	cJSON_AddStringToObject(o, "backend", backend_kind_of(ep)->name);
 	cJSON_AddBoolToObject(o, "reachable", h->reachable);
 	cJSON_AddBoolToObject(o, "auth_failed", h->auth_failed);
+	cJSON_AddBoolToObject(o, "not_found", h->not_found);
+	cJSON_AddBoolToObject(o, "has_health", h->valid && !h->no_health);
+	cmd_json_str(o, "api", config_endpoint_api(ep));
 	cJSON_AddBoolToObject(o, "rate_limited", h->rate_limited);
 	if ((x = cJSON_AddObjectToObject(o, "jobs"))) {
-		cJSON_AddNumberToObject(x, "completed", h->jobs_completed);
-		cJSON_AddNumberToObject(x, "failed", h->jobs_failed);
-		cJSON_AddNumberToObject(x, "in_progress", h->jobs_in_progress);
-		cJSON_AddNumberToObject(x, "in_queue", h->jobs_in_queue);
-		cJSON_AddNumberToObject(x, "retried", h->jobs_retried);
+		json_count(x, "completed", h->jobs_completed);
+		json_count(x, "failed", h->jobs_failed);
+		json_count(x, "in_progress", h->jobs_in_progress);
+		json_count(x, "in_queue", h->jobs_in_queue);
+		json_count(x, "retried", h->jobs_retried);
 	}
 	if ((x = cJSON_AddObjectToObject(o, "workers"))) {
-		cJSON_AddNumberToObject(x, "idle", h->workers_idle);
-		cJSON_AddNumberToObject(x, "running", h->workers_running);
-		cJSON_AddNumberToObject(x, "initializing", h->workers_initializing);
-		cJSON_AddNumberToObject(x, "ready", h->workers_ready);
-		cJSON_AddNumberToObject(x, "throttled", h->workers_throttled);
-		cJSON_AddNumberToObject(x, "unhealthy", h->workers_unhealthy);
+		json_count(x, "idle", h->workers_idle);
+		json_count(x, "running", h->workers_running);
+		json_count(x, "initializing", h->workers_initializing);
+		json_count(x, "ready", h->workers_ready);
+		json_count(x, "throttled", h->workers_throttled);
+		json_count(x, "unhealthy", h->workers_unhealthy);
 	}
 	cmd_json_str(o, "text", h->text);
 	cmd_json_str(o, "error", h->error);
@@ -344,10 +364,22 @@ int cmd_remote_health(struct config *cfg, int argc, char **argv)
 		cmd_json_print(health_json(ep, h));
 	else
 		print_health(ep, h);
-	rc = h->reachable && !h->auth_failed ? 0 : 1;
+	/* 0 only with real health: an endpoint that is not found, or a server
+	 * without /health (runpod-python's local test API), is not healthy */
+	rc = h->reachable && !h->auth_failed && (h->valid || ep->kind != CONFIG_RUNPOD) ? 0 : 1;
 	if (!json && h->auth_failed)
 		cmd_errf("health",
 		         "the endpoint refused the API key (401/403): check RUNPOD_API_KEY");
+	else if (!json && h->not_found)
+		cmd_errf("health", "endpoint not found (HTTP 404): check the id");
+	else if (!json && h->no_health)
+		cmd_errf("health", "this server has no /health (runpod-python's local test API): "
+		                   "it answers, but gives no queue or worker counts");
+	else if (!json && rc && h->reachable && h->error) {
+		char *msg = cmd_clean(h->error);
+		cmd_errf("health", "no health report: %s", msg ? msg : "");
+		free(msg);
+	}
 	cmd_run_close(&r, 0);
 	return rc;
 }

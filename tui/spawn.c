@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "config.h"
+#include "engine.h"
 #include "job.h"
 #include "store.h"
 #include "util.h"
@@ -69,12 +70,9 @@ int spawn_driver(struct config *cfg)
  * this config can take). Called with the engine closed, so the lock is free. */
 void spawn_ensure_driver(struct config *cfg, struct store *st, int64_t undrivable)
 {
-	struct store_query q;
-	memset(&q, 0, sizeof q);
-	q.live_only = 1;
-	if (!cfg->background_driver || store_driver_pid(st) != 0)
-		return;
-	if (store_job_count(st, &q, NULL) <= undrivable)
+	/* jobs of the main lock with no driver, or of a key of ours whose
+	 * driver is gone (a driver per key: engine.h) */
+	if (!cfg->background_driver || !engine_driver_needed(cfg, st, undrivable))
 		return;
 	if (spawn_driver(cfg) < 0)
 		fprintf(stderr, "sdq: could not start a background driver: jobs move on when "

@@ -943,6 +943,11 @@ static void ui_paint_header(struct ui *u)
 		attr_t bad = (u->colors ? ui_attr(UI_ERROR) : 0) | A_BOLD | A_REVERSE;
 		if (h && h->auth_failed) {
 			x = ui_hdr_put(w, x, "AUTH FAILED", bad);
+		} else if (h && h->not_found) {
+			x = ui_hdr_put(w, x, "NOT FOUND (HTTP 404): check the id", bad);
+		} else if (h && h->no_health && h->reachable) {
+			/* runpod-python's local test API: up, but no counts */
+			x = ui_hdr_put(w, x, "local test API: no health, cancel, retry, purge", base);
 		} else if (h && h->rate_limited && !h->valid) {
 			x = ui_hdr_put(w, x, "RATE LIMITED", bad);
 		} else if (!h || !h->valid) {
@@ -1133,11 +1138,11 @@ static void ui_paint_detail(struct ui *u, const struct job *j, int64_t now)
 	}
 	WINDOW *pad = newpad(UI_DETAIL_MAX, W);
 	if (!pad) {
-		view_detail_draw(u->wdetail, j, now, h);
+		view_detail_draw(u->wdetail, j, now, h, store_job_waits_for_key(u->st, j));
 		wnoutrefresh(u->wdetail);
 		return;
 	}
-	int used = view_detail_draw(pad, j, now, h);
+	int used = view_detail_draw(pad, j, now, h, store_job_waits_for_key(u->st, j));
 	if (u->dscroll > used - h)
 		u->dscroll = used - h;
 	if (u->dscroll < 0)
@@ -2183,7 +2188,7 @@ static void ui_crash_handlers(int on)
  * driver runs. 1 if one was started. */
 static int ui_spawn_driver(struct config *cfg, struct store *st)
 {
-	if (!cfg->background_driver || store_driver_pid(st) != 0)
+	if (!cfg->background_driver || !engine_driver_needed(cfg, st, 0))
 		return 0;
 	return spawn_driver(cfg) == 0;
 }

@@ -64,7 +64,8 @@ static char *vd_pretty(const char *s)
 	return strdup(s);
 }
 
-int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows)
+int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows,
+                     int waits_key)
 {
 	int h, W;
 	getmaxyx(w, h, W);
@@ -153,11 +154,19 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows)
 	}
 	y = vd_field(w, y, "time", buf, 2, 0);
 	const char *ep = j->endpoint ? j->endpoint : p->endpoint;
-	snprintf(buf, sizeof buf, "%s%s%s%s%s", ep ? ep : "-", j->backend ? " (" : "",
-	         j->backend ? j->backend : "", j->backend ? ")" : "", j->endpoint_url ? "  " : "");
+	const char *kind = j->api ? j->api : j->backend;
+	snprintf(buf, sizeof buf, "%s%s%s%s%s", ep ? ep : "-", kind ? " (" : "", kind ? kind : "",
+	         kind ? ")" : "", j->endpoint_url ? "  " : "");
 	if (j->endpoint_url)
 		strncat(buf, j->endpoint_url, sizeof buf - strlen(buf) - 1);
 	y = vd_field(w, y, "endpoint", buf, 2, 0);
+	if (waits_key) {
+		snprintf(buf, sizeof buf,
+		         "waits for a driver with its API key (key %s): run sdq with the key it "
+		         "was submitted with",
+		         j->key_fp);
+		y = vd_field(w, y, "waiting", buf, 2, ui_attr(UI_ERROR));
+	}
 	if (j->worker_id)
 		y = vd_field(w, y, "worker", j->worker_id, 1, 0);
 	if (j->state == JOB_IN_PROGRESS || (live && j->progress_text)) {

@@ -14,6 +14,7 @@
  * with timers computed at now (wall clock ms). w may be taller than the
  * visible pane (a pad the caller scrolls); view_rows is the visible height,
  * which decides how much room long texts get. Returns the rows used. */
-int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows);
+int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows,
+                     int waits_key);
 
 #endif
