@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "engine.h"
 #include "http.h"
+#include "keyfp.h"
 #include "runpod.h"
 #include "params.h"
 #include "th.h"
@@ -1244,6 +1245,100 @@ static void test_exact_body(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* A job's destination is fixed when it is submitted (issue 10): a viewer
+ * submits it while "fixed" means the recorder; then "fixed" is pointed
+ * elsewhere (URL, webhook, template) in the driver's config. A driver without
+ * the submitter's key leaves it PENDING (and sends nothing); one with it
+ * sends the job to the recorder with a /run body that is byte for byte the
+ * recorded input and members. */
+static void test_destination_fixed(void)
+{
+	char body_file[4200], url[128], want[4096], fp[KEYFP_LEN];
+	struct config_endpoint *ep;
+	struct engine *e;
+	struct job *j;
+	int port;
+	pid_t pid;
+	int64_t id, deadline;
+	char *text, *err = NULL;
+
+	snprintf(body_file, sizeof body_file, "%s/fixed-body.json", dir);
+	unlink(body_file);
+	pid = recorder_start(body_file, &port);
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v2/rec", port);
+	th_config_add_runpod(cfg, "fixed", url, "SDQ_TEST_KEY", "sd15");
+	ep = &cfg->endpoints[cfg->n_endpoints - 1];
+	ep->webhook_set = 1;
+	ep->webhook = strdup("https://hooks.example.invalid/first");
+	ep->ttl_ms = 3600000;
+
+	/* a viewer records it */
+	e = engine_new(cfg, st, &err);
+	CHECK(e != NULL);
+	if (!e) {
+		free(err);
+		return;
+	}
+	id = submit(e, "fixed", "fixed destination", 1);
+	engine_free(e);
+	j = store_job_get(st, id, NULL);
+	CHECK(j && j->state == JOB_PENDING);
+	CHECK(j && j->endpoint_url && strcmp(j->endpoint_url, url) == 0);
+	CHECK(j && j->api && strcmp(j->api, "runpod") == 0);
+	CHECK(j && j->input_json && strstr(j->input_json, "fixed destination"));
+	CHECK(j && j->run_extra && strstr(j->run_extra, "hooks.example.invalid/first") &&
+	      strstr(j->run_extra, "3600000"));
+	CHECK(j && j->key_fp && strcmp(j->key_fp, keyfp_of("test-key-123", fp)) == 0);
+	want[0] = '\0';
+	if (j && j->input_json && j->run_extra)
+		snprintf(want, sizeof want, "{\"input\":%s,%s", j->input_json, j->run_extra + 1);
+	job_free(j);
+
+	/* the name now means something else */
+	free(ep->url);
+	ep->url = strdup("http://127.0.0.1:9/v2/elsewhere");
+	free(ep->webhook);
+	ep->webhook = strdup("https://hooks.example.invalid/second");
+	free(ep->template_name);
+	ep->template_name = strdup("sdxl");
+
+	/* a driver holding another key does not send it */
+	setenv("SDQ_TEST_KEY", "another-key-456", 1);
+	e = start_engine();
+	deadline = util_now_ms() + 1500;
+	while (engine_now_ms() < deadline)
+		engine_step(e, 100);
+	j = store_job_get(st, id, NULL);
+	CHECK(j && j->state == JOB_PENDING);
+	job_free(j);
+	CHECK(access(body_file, F_OK) != 0);
+	CHECK_INT(store_job_waits_for_key(st, j = store_job_get(st, id, NULL)), 1);
+	job_free(j);
+	engine_free(e);
+
+	/* the submitter's key: sent where and as recorded */
+	setenv("SDQ_TEST_KEY", "test-key-123", 1);
+	e = start_engine();
+	j = wait_job(e, id, -1, 30); /* the recorder forgets it: EXPIRED */
+	CHECK(j && j->state == JOB_EXPIRED);
+	CHECK(j && j->endpoint_url && strcmp(j->endpoint_url, url) == 0);
+	job_free(j);
+	text = slurp(body_file);
+	CHECK(text && want[0] && strcmp(text, want) == 0);
+	if (text && strcmp(text, want) != 0)
+		fprintf(stderr, "  sent %s\n  want %s\n", text, want);
+	CHECK(text && !strstr(text, "second"));
+	free(text);
+	engine_free(e);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	free(ep->url); /* never used again: nothing may reach port 9 */
+	ep->url = strdup(url);
+}
+
 /* The emulator honours policy.ttl: a job still queued when its time to live
  * runs out is gone (404), and sdq says EXPIRED. */
 static void test_policy_ttl(void)
@@ -1395,6 +1490,7 @@ int main(void)
 	TH_RUN(test_request_fields);
 	TH_RUN(test_exact_body);
 	TH_RUN(test_policy_ttl);
+	TH_RUN(test_destination_fixed);
 	store_close(st);
 	config_free(cfg);
 	emu_stop(&em);

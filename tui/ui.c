@@ -111,6 +111,7 @@ struct ui {
 	int64_t sel_id;
 	int64_t *live;
 	size_t nlive;
+	size_t nwait_key; /* live jobs whose API key no running sdq holds */
 	int64_t total;
 	char *search;   /* as typed */
 	int state_mask; /* 0: all */
@@ -528,6 +529,9 @@ static void ui_load_live(struct ui *u)
 			free(u->live);
 			u->live = ids;
 			u->nlive = n;
+			u->nwait_key = 0;
+			for (size_t i = 0; i < n; i++)
+				u->nwait_key += store_job_waits_for_key(u->st, l[i]) != 0;
 		}
 		store_jobs_free(l, n);
 	} else {
@@ -973,8 +977,13 @@ static void ui_paint_header(struct ui *u)
 			x = ui_hdr_put(w, x, " |", base);
 	}
 	/* right: live count and role */
-	char r[64];
-	snprintf(r, sizeof r, " %zu live%s ", u->nlive, engine_is_driver(u->e) ? "" : " (viewer)");
+	char r[128];
+	if (u->nwait_key)
+		snprintf(r, sizeof r, " %zu live, %zu wait for a driver with their API key%s ",
+		         u->nlive, u->nwait_key, engine_is_driver(u->e) ? "" : " (viewer)");
+	else
+		snprintf(r, sizeof r, " %zu live%s ", u->nlive,
+		         engine_is_driver(u->e) ? "" : " (viewer)");
 	int rw = (int)strlen(r), W = getmaxx(w);
 	if (x + rw < W)
 		ui_put(w, 0, W - rw, rw, r, base | A_BOLD);
