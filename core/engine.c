@@ -1770,7 +1770,7 @@ static void drain_pipe(struct engine *e)
 
 static void periodic(struct engine *e, int64_t now)
 {
-	if (e->want_drive && !e->closing && (!e->driving || e->want_key_lock) &&
+	if (e->want_drive && !e->closing && (!e->main_lock || e->want_key_lock) &&
 	    now >= e->next_lock_try) {
 		int was = e->driving;
 		e->next_lock_try = now + LOCK_RETRY_MS;
@@ -1808,7 +1808,7 @@ int engine_step(struct engine *e, int max_wait_ms)
 			timeout = due < 0 ? 0 : due;
 	}
 	due = e->next_dv_check;
-	if (e->want_drive && (!e->driving || e->want_key_lock) && e->next_lock_try < due)
+	if (e->want_drive && (!e->main_lock || e->want_key_lock) && e->next_lock_try < due)
 		due = e->next_lock_try;
 	if (due - now < timeout)
 		timeout = due - now < 0 ? 0 : due - now;
