@@ -220,6 +220,8 @@ struct walker {
 	size_t max_image;
 	int bad;            /* image-like strings that did not decode */
 	int too_big;        /* images over max_image */
+	int not_b64;        /* image fields holding something that is not base64 */
+	char not_b64_key[32];
 	int64_t *all_seeds; /* from A1111's info */
 	size_t n_all_seeds;
 	int oom;
@@ -340,6 +342,21 @@ static void take_base64(struct walker *w, const char *p, size_t plen, int strict
 	add_item(w, data, len, NULL, fmt, seed, filename);
 }
 
+/* 1 if key (in parent) names a field whose string can only be an image:
+ * "image", "images", "img", "imgs", or "data" beside "type": "base64". */
+static int image_field(const char *key, const cJSON *parent)
+{
+	if (!key)
+		return 0;
+	if (ieq(key, "image") || ieq(key, "images") || ieq(key, "img") || ieq(key, "imgs"))
+		return 1;
+	if (ieq(key, "data") && parent && cJSON_IsObject(parent)) {
+		const cJSON *ty = cJSON_GetObjectItemCaseSensitive(parent, "type");
+		return cJSON_IsString(ty) && ieq(ty->valuestring, "base64");
+	}
+	return 0;
+}
+
 /* Judge one string; key is its key in the parent object (or the array's key),
  * parent the object it sits in (or NULL). */
 static void visit_string(struct walker *w, const char *s, const char *key, const cJSON *parent,
@@ -380,8 +397,15 @@ static void visit_string(struct walker *w, const char *s, const char *key, const
 			add_item(w, NULL, 0, s, NULL, seed, filename);
 		return;
 	}
-	if (len >= B64_MIN)
-		take_base64(w, s, len, 0, seed, filename);
+	/* A field that can only hold an image (A1111's and sdxl's "images",
+	 * ComfyUI's "data" beside "type": "base64") and holds no base64 at all. */
+	if (image_field(key, parent) && b64_count(s, len) < 0) {
+		if (!w->not_b64++)
+			snprintf(w->not_b64_key, sizeof w->not_b64_key, "%s", key);
+		return;
+	}
+	if (len >= B64_MIN || image_field(key, parent))
+		take_base64(w, s, len, image_field(key, parent), seed, filename);
 }
 
 /* A1111's "info" is a JSON string; take its seeds. */
@@ -516,6 +540,41 @@ static void find_errors(const cJSON *root, char **msg)
 			err_append_json(msg, d);
 		}
 	}
+	/* A1111 (worker-a1111 passes its replies through): {"detail": "Sampler
+	 * not found"}, or FastAPI's 422 list [{"loc": [...], "msg", "type"}]. */
+	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "detail");
+	if (cJSON_IsString(dt)) {
+		err_append(msg, dt->valuestring);
+	} else if (cJSON_IsArray(dt)) {
+		const cJSON *x;
+		cJSON_ArrayForEach(x, dt)
+		{
+			const cJSON *m = cJSON_GetObjectItemCaseSensitive(x, "msg");
+			const cJSON *loc = cJSON_GetObjectItemCaseSensitive(x, "loc"), *l;
+			char line[512];
+			size_t n = 0;
+			if (!cJSON_IsString(m)) {
+				err_append_json(msg, x);
+				continue;
+			}
+			line[0] = '\0';
+			cJSON_ArrayForEach(l, loc)
+			{
+				if (cJSON_IsString(l) && strcmp(l->valuestring, "body") == 0)
+					continue;
+				if (cJSON_IsString(l))
+					n += (size_t)snprintf(line + n, sizeof line - n, "%s%s", n ? "." : "",
+					                      l->valuestring);
+				else if (cJSON_IsNumber(l))
+					n += (size_t)snprintf(line + n, sizeof line - n, "%s%d", n ? "." : "",
+					                      l->valueint);
+				if (n >= sizeof line / 2)
+					break;
+			}
+			snprintf(line + n, sizeof line - n, "%s%s", n ? ": " : "", m->valuestring);
+			err_append(msg, line);
+		}
+	}
 	const cJSON *es = cJSON_GetObjectItemCaseSensitive(root, "errors");
 	if (cJSON_IsArray(es)) {
 		const cJSON *x;
@@ -597,12 +656,126 @@ int output_extract(const char *json, size_t max_image, struct output_result *res
 		         w.bad == 1 ? "" : "s");
 		err_append(&res->error, note);
 	}
+	if (w.not_b64) {
+		snprintf(note, sizeof note, "%d value%s of the output's \"%s\" field %s not valid base64",
+		         w.not_b64, w.not_b64 == 1 ? "" : "s", w.not_b64_key,
+		         w.not_b64 == 1 ? "is" : "are");
+		err_append(&res->error, note);
+	}
 	if (w.too_big) {
 		snprintf(note, sizeof note, "%d image%s larger than the %zu-byte limit skipped",
 		         w.too_big, w.too_big == 1 ? "" : "s", max_image);
 		err_append(&res->error, note);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------- failure text */
+
+/* Words of a worker saying its input was not what it takes: runpod-python's
+ * validator, ComfyUI, FastAPI/A1111. */
+static const char *const input_errors[] = {
+    "is not a valid input",   "unexpected input",          "is a required input",
+    "required input is missing", "extra fields not permitted", "field required",
+    "does not meet the constraints", "should be <class",
+};
+
+/* A runpod-python handler exception: {"error_type": "<class 'KeyError'>",
+ * "error_message", "error_traceback", ...}, as an object or a string of it.
+ * Appends the message first, then the type, then the traceback. 1 if it was
+ * one. */
+static int rp_exception(char **msg, const cJSON *v)
+{
+	cJSON *inner = NULL;
+	const cJSON *m, *t, *tb;
+	int done = 0;
+
+	if (cJSON_IsString(v) && v->valuestring[0] == '{')
+		v = inner = cJSON_Parse(v->valuestring);
+	m = cJSON_GetObjectItemCaseSensitive(v, "error_message");
+	t = cJSON_GetObjectItemCaseSensitive(v, "error_type");
+	tb = cJSON_GetObjectItemCaseSensitive(v, "error_traceback");
+	if (cJSON_IsObject(v) && (cJSON_IsString(m) || cJSON_IsString(t))) {
+		char line[ERROR_MAX];
+		const char *type = cJSON_IsString(t) ? t->valuestring : "";
+		const char *q1 = strchr(type, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+		int tl = q2 ? (int)(q2 - q1 - 1) : (int)strlen(type);
+		if (q2)
+			type = q1 + 1;
+		snprintf(line, sizeof line, "%s%s%.*s%s", cJSON_IsString(m) ? m->valuestring : "",
+		         tl ? " (" : "", tl, type, tl ? ")" : "");
+		err_append(msg, line);
+		if (cJSON_IsString(tb))
+			err_append(msg, tb->valuestring);
+		done = 1;
+	}
+	cJSON_Delete(inner);
+	return done;
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+char *output_failure_text(const char *error, const char *output_json, const char *tname)
+{
+	char *msg = NULL;
+	cJSON *e = NULL, *out = NULL;
+
+	if (error && *error) {
+		e = cJSON_Parse(error);
+		if (!e || !rp_exception(&msg, e)) {
+			if (cJSON_IsArray(e)) { /* a validator's list of errors */
+				const cJSON *x;
+				cJSON_ArrayForEach(x, e)
+				{
+					err_append_json(&msg, x);
+				}
+			} else if (cJSON_IsString(e)) {
+				err_append(&msg, e->valuestring);
+			} else {
+				err_append(&msg, error);
+			}
+		}
+	}
+	if (output_json && *output_json && (out = cJSON_Parse(output_json))) {
+		char *more = NULL;
+		if (!rp_exception(&more, out))
+			find_errors(out, &more);
+		if (more && (!msg || !strstr(msg, more)))
+			err_append(&msg, more);
+		free(more);
+	}
+	cJSON_Delete(e);
+	cJSON_Delete(out);
+	if (!msg)
+		return NULL;
+	for (size_t i = 0; i < sizeof input_errors / sizeof input_errors[0]; i++) {
+		if (contains_nocase(msg, input_errors[i])) {
+			/* after the first line: a traceback must not push it out */
+			char hint[256], *nl = strchr(msg, '\n'), *with;
+			size_t first = nl ? (size_t)(nl - msg) : strlen(msg);
+			int hl = snprintf(hint, sizeof hint,
+			                  "\n(the input was made with template \"%s\"; if the endpoint "
+			                  "runs another worker, pick its template with --template NAME "
+			                  "or \"template =\" in the endpoint's config)",
+			                  tname && *tname ? tname : "?");
+			if ((with = malloc(strlen(msg) + (size_t)hl + 1))) {
+				memcpy(with, msg, first);
+				memcpy(with + first, hint, (size_t)hl);
+				strcpy(with + first + hl, msg + first);
+				free(msg);
+				msg = with;
+			}
+			break;
+		}
+	}
+	return msg;
 }
 
 /* ---------------------------------------------------------------- saving */

@@ -43,6 +43,20 @@ struct output_result {
 int output_extract(const char *json, size_t max_image, struct output_result *res, char **err);
 void output_result_clear(struct output_result *res);
 
+/* The message for a job whose worker failed it, or whose COMPLETED output
+ * holds no image. error: the status's "error" (a string's text, or the JSON
+ * text of any other value), or text already made; output_json: the status's
+ * "output" JSON text; either may be NULL. A runpod-python handler exception
+ * (a JSON object or string with error_type / error_message /
+ * error_traceback) gives its message first, then the type, then the
+ * traceback; a list (a validator's) one line per error; errors an output
+ * reports (A1111's "detail" string or 422 list, "error"/"errors", ComfyUI's
+ * "details") follow. When the text says an input was not accepted
+ * ("... is not a valid input", "Required input is missing", ...) a line
+ * after the first names the template tname and --template. Malloc'd; NULL
+ * when there is nothing to say. */
+char *output_failure_text(const char *error, const char *output_json, const char *tname);
+
 /* The image format of bytes by their magic number: "png", "jpeg", "webp",
  * "gif", or NULL. */
 const char *output_sniff(const unsigned char *data, size_t len);

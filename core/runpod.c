@@ -899,14 +899,12 @@ static void on_completed(struct rjob *rj, const cJSON *root)
 	free(err);
 	c->raw = json;
 	if (c->res.n_items == 0) {
-		char msg[2048];
-		if (c->res.error)
-			snprintf(msg, sizeof msg, "%s", c->res.error);
-		else
-			snprintf(msg, sizeof msg, "completed without an image");
+		/* what the worker said instead (A1111's "detail", an "error"...) */
+		char *msg = output_failure_text(c->res.error, NULL, j->params.template_name);
 		job_set_str(&j->raw_output, c->raw);
 		completion_free(rp, c);
-		finish(rj, JOB_FAILED, msg);
+		finish(rj, JOB_FAILED, msg ? msg : "completed without an image");
+		free(msg);
 		return;
 	}
 	rj->done = c;
@@ -1135,7 +1133,8 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 	case JOB_FAILED:
 	case JOB_TIMED_OUT:
 	case JOB_CANCELLED: {
-		char *txt = NULL;
+		char *txt = NULL, *etext = NULL, *otext = NULL;
+		const cJSON *ov = cJSON_GetObjectItemCaseSensitive(root, "output");
 		v = cJSON_GetObjectItemCaseSensitive(root, "error");
 		if (rp->local && s == JOB_FAILED && cJSON_IsString(v) &&
 		    strcmp(v->valuestring, "Job ID not found") == 0) {
@@ -1146,9 +1145,15 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 			break;
 		}
 		if (cJSON_IsString(v))
-			txt = strdup(v->valuestring);
+			etext = strdup(v->valuestring);
 		else if (v && !cJSON_IsNull(v))
-			txt = cJSON_PrintUnformatted(v);
+			etext = cJSON_PrintUnformatted(v);
+		if (s == JOB_FAILED && ov && !cJSON_IsNull(ov))
+			otext = cJSON_PrintUnformatted(ov);
+		/* a handler exception's message first; what the output adds */
+		txt = output_failure_text(etext, otext, j->params.template_name);
+		free(etext);
+		free(otext);
 		if (!txt && s == JOB_FAILED)
 			txt = strdup("the worker reported FAILED without an error text");
 		if (!txt && s == JOB_TIMED_OUT)

@@ -61,6 +61,12 @@ static void check_extract(const char *json)
 	output_result_clear(&res);
 	output_result_clear(&res);
 	FUZZ_CHECK(res.n_items == 0 && res.items == NULL && res.error == NULL);
+	/* the same text as a FAILED job's error and output: a message or NULL */
+	{
+		char *t = output_failure_text(json, json, "sdxl");
+		FUZZ_CHECK(!t || *t || !*json);
+		free(t);
+	}
 }
 
 static void check_decode(const uint8_t *data, size_t size)

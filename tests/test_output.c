@@ -199,11 +199,88 @@ static const struct shape_case cases[] = {
 	 "{\"text\":\"Thisisalongsentencewithoutspacesthatlooksabitlikebase64butdecodestonoimage"
 	 "atallreallyno\"}",
 	 0, "", {0}, -1, NULL, NULL, NULL},
+	/* worker-a1111 passes A1111's errors through as COMPLETED output */
+	{"a1111 detail", "{\"detail\":\"Sampler not found\"}", 0, "", {0}, -1,
+	 "Sampler not found", NULL, NULL},
+	{"a1111 422", "{\"detail\":[{\"loc\":[\"body\",\"steps\"],\"msg\":\"value is not a valid "
+	 "integer\",\"type\":\"type_error.integer\"},{\"loc\":[\"body\",\"x\",0],\"msg\":\"extra "
+	 "fields not permitted\",\"type\":\"value_error.extra\"}]}", 0, "", {0}, -1,
+	 "steps: value is not a valid integer\nx.0: extra fields not permitted", NULL, NULL},
+	{"a1111 oom", "{\"error\":\"OutOfMemoryError\",\"detail\":\"\",\"body\":\"\",\"errors\":"
+	 "\"CUDA out of memory. Tried to allocate 20.00 GiB\"}", 0, "", {0}, -1,
+	 "OutOfMemoryError\nCUDA out of memory. Tried to allocate 20.00 GiB", NULL, NULL},
+	/* an image field that is not base64 says so */
+	{"images not base64", "{\"images\":[\"not an image at all!\"],\"seed\":3}", 0, "", {0}, 3,
+	 "1 value of the output's \"images\" field is not valid base64", NULL, NULL},
+	{"comfy data not base64", "{\"images\":[{\"filename\":\"a.png\",\"type\":\"base64\","
+	 "\"data\":\"<html>502 Bad Gateway</html>\"}]}", 0, "", {0}, -1,
+	 "output's \"data\" field is not valid base64", NULL, NULL},
+	{"short base64 in images", "{\"images\":[\"aGVsbG8=\"]}", 0, "", {0}, -1,
+	 "1 image in the output could not be decoded", NULL, NULL},
 	{"base64 of text", "{\"x\":\"VGhpcyBpcyBub3QgYW4gaW1hZ2UgYXQgYWxsLCBqdXN0IHNvbWUgdGV4dCB0aGF0"
 			  "IGlzIGxvbmcgZW5vdWdoLg==\"}",
 	 0, "", {0}, -1, NULL, NULL, NULL},
 };
 /* clang-format on */
+
+/* output_failure_text: what a FAILED job or an imageless COMPLETED one says. */
+static void test_failure_text(void)
+{
+	static const struct {
+		const char *error, *output, *tname;
+		const char *want;  /* the whole text, or NULL: see has */
+		const char *has;   /* a substring, or NULL */
+		const char *first; /* what the first line is, or NULL */
+	} rows[] = {
+	    {"plain words", NULL, "sdxl", "plain words", NULL, NULL},
+	    /* runpod-python's handler exception: the message first */
+	    {"{\"error_type\": \"<class 'KeyError'>\", \"error_message\": \"'heun'\", "
+	     "\"error_traceback\": \"Traceback (most recent call last):\\n  File x\\nKeyError: 'heun'\", "
+	     "\"hostname\": \"h\", \"worker_id\": \"w\", \"runpod_version\": \"1.7.9\"}",
+	     NULL, "sdxl", NULL, "Traceback (most recent call last):", "'heun' (KeyError)"},
+	    /* worker-sdxl's validator errors, as a list */
+	    {"[\"Unexpected input. num_outputs is not a valid input option.\"]", NULL, "sd15", NULL,
+	     "template \"sd15\"", "Unexpected input. num_outputs is not a valid input option."},
+	    {"[\"a\",\"b\"]", NULL, "x", "a\nb", NULL, NULL},
+	    /* FAILED with the rest of A1111's OOM reply in the output */
+	    {"OutOfMemoryError", "{\"detail\":\"\",\"body\":\"\",\"errors\":\"CUDA out of memory\"}",
+	     "a1111", "OutOfMemoryError\nCUDA out of memory", NULL, NULL},
+	    /* COMPLETED-without-image text already made by output_extract */
+	    {"Sampler not found", NULL, "a1111", "Sampler not found", NULL, NULL},
+	    /* ComfyUI's refusal names --template */
+	    {"Workflow validation failed: Required input is missing: steps", NULL, "comfyui", NULL,
+	     "--template NAME", NULL},
+	    {"x.0: extra fields not permitted", NULL, "a1111", NULL, "template \"a1111\"", NULL},
+	    {NULL, NULL, "sdxl", NULL, NULL, NULL},
+	    {NULL, "{\"error\":\"boom\"}", "sdxl", "boom", NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char *t = output_failure_text(rows[i].error, rows[i].output, rows[i].tname);
+		int ok = 1;
+		if (rows[i].want || (!rows[i].has && !rows[i].first))
+			ok &= CHECK_STR(t, rows[i].want);
+		if (rows[i].has)
+			ok &= CHECK(t && strstr(t, rows[i].has));
+		if (rows[i].first)
+			ok &= CHECK(t && strncmp(t, rows[i].first, strlen(rows[i].first)) == 0 &&
+			            t[strlen(rows[i].first)] == '\n');
+		if (!ok)
+			fprintf(stderr, "    row %zu: %s\n", i, t ? t : "(null)");
+		free(t);
+	}
+	/* the hint comes right after the first line, before a long traceback */
+	char big[8000], tb[6001], *t;
+	memset(tb, 'x', sizeof tb - 1);
+	tb[sizeof tb - 1] = '\0';
+	snprintf(big, sizeof big,
+	         "{\"error_type\": \"<class 'ValueError'>\", \"error_message\": \"seed is not a "
+	         "valid input\", \"error_traceback\": \"%s\"}",
+	         tb);
+	t = output_failure_text(big, NULL, "sd15");
+	CHECK(t && strncmp(t, "seed is not a valid input (ValueError)\n(the input was made with "
+	                      "template \"sd15\"", 70) == 0);
+	free(t);
+}
 
 static void check_case(const struct shape_case *c, const char *json, size_t max)
 {
@@ -881,6 +958,7 @@ int main(void)
 	TH_RUN(test_sniff);
 	TH_RUN(test_base64);
 	TH_RUN(test_shapes);
+	TH_RUN(test_failure_text);
 	TH_RUN(test_invalid_json);
 	TH_RUN(test_cap);
 	TH_RUN(test_depth);

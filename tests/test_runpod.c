@@ -298,8 +298,12 @@ static void test_failed(void)
 	job_free(j);
 	j = wait_job(e, b, -1, 30);
 	CHECK(j && j->state == JOB_FAILED);
-	/* runpod-python's JSON-string error is kept in full */
-	CHECK(j && j->error && strstr(j->error, "error_type") && strstr(j->error, "traceback"));
+	/* runpod-python's JSON-string error: its message first, then the type and
+	 * the whole traceback */
+	CHECK(j && j->error &&
+	      strncmp(j->error, "Expected all tensors to be on the same device (RuntimeError)\n",
+	              61) == 0 &&
+	      strstr(j->error, "Traceback (most recent call last):"));
 	job_free(j);
 	engine_free(e);
 }

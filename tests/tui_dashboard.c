@@ -782,7 +782,7 @@ static void test_detail_scroll(void)
 		return;
 	WAIT_TEXT(pt, "FAILED");
 	ptyterm_key(pt, "Enter");
-	WAIT_TEXT(pt, "\"error_type\":"); /* one member per line */
+	WAIT_TEXT(pt, "(RuntimeError)"); /* the message first, then the traceback */
 	WAIT_TEXT(pt, "more below J/K");
 	CHECK(!ptyterm_find(pt, "worker    emuworker", NULL, NULL));
 	for (int i = 0; i < 10; i++)
