@@ -112,11 +112,14 @@ static const struct cli_command commands[] = {
     {"preview", run_preview, "ID [-w COLS]",
      "print a job's images in the terminal (sixel or blocks)",
      "  -w COLS          width in terminal columns\n", 1},
-    {"demo", demo_run, "[--keep] [COMMAND [ARGS...]]",
+    {"demo", demo_run, "[--keep] [COMMAND [ARGS...]] | env",
      "try sdq against a local endpoint emulator (no account needed)",
      "  --keep           keep the demo's data directory\n"
      "  COMMAND          run this sdq command instead of the dashboard,\n"
-     "                   e.g. sdq demo submit -p cat --wait\n",
+     "                   e.g. sdq demo submit -p cat --wait; while a demo\n"
+     "                   runs (in another shell), COMMAND joins that demo\n"
+     "  env              print the shell lines that point this shell at\n"
+     "                   the running demo: eval \"$(sdq demo env)\"\n",
      1},
     {"help", cli_help, "[COMMAND]", "show help for sdq or a command", NULL, 1},
     {NULL, NULL, NULL, NULL, NULL, 0},

@@ -12,5 +12,9 @@ struct config;
 
 /* cfg is NULL: demo sets up its own environment and runs `sdq` again. */
 int demo_run(struct config *cfg, int argc, char **argv);
+/* When $SDQ_DEMO names a demo (a shell that ran eval "$(sdq demo env)") that
+ * has ended: says so on stderr and returns 1, so that no command works on
+ * (or starts a driver for) a removed demo. Else 0. */
+int demo_joined_gone(void);
 
 #endif

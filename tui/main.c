@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "config.h"
 #include "cmd.h"
+#include "demo.h"
 #include "spawn.h"
 #include "text.h"
 #include "ui.h"
@@ -123,6 +124,10 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
+	/* A shell pointed at a demo that has ended works on nothing. */
+	if ((argc == 0 || (strcmp(argv[0], "demo") != 0 && strcmp(argv[0], "help") != 0)) &&
+	    demo_joined_gone())
+		return 1;
 	if (argc == 0) {
 		if (load_config(&cfg) < 0)
 			return 1;

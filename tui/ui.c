@@ -2402,7 +2402,8 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	engine_free(u->e);
 	if (rc)
 		fprintf(stderr, "sdq: the event loop failed; live jobs are kept in the history\n");
-	if (live > 0) {
+	/* In a demo (sdq demo) the demo itself says what becomes of them. */
+	if (live > 0 && !getenv("SDQ_DEMO")) {
 		int bg = ui_spawn_driver(cfg, u->st);
 		fprintf(stderr,
 		        "sdq: %d job%s still running; %s will be picked up at the next start%s.\n",
