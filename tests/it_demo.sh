@@ -204,5 +204,29 @@ check "a running demo's directory is left alone" test -d "$live"
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 
+# --- README's quick start works as root (no sudo) and as a user (sudo)
+README=${SDQ_TESTS_DIR:-$PWD/tests}/../README.md
+awk '/^## Quick start/{q=1} q && /^```sh/{f=1; next} f && /^```/{exit} f' "$README" >"$tmp/qs.sh"
+check "README's quick start has two lines" test "$(wc -l <"$tmp/qs.sh")" = 2
+mkdir -p "$tmp/stubs" "$tmp/qs"
+for c in apt-get make; do
+	printf '#!/bin/sh\necho "%s $*" >>"%s/qs.log"\n' "$c" "$tmp" >"$tmp/stubs/$c"
+done
+printf '#!/bin/sh\necho 0\n' >"$tmp/stubs/id"
+printf '#!/bin/sh\necho "sudo $*" >>"%s/qs.log"; exec "$@"\n' "$tmp" >"$tmp/sudo"
+printf '#!/bin/sh\necho "./sdq $*" >>"%s/qs.log"\n' "$tmp" >"$tmp/qs/sdq"
+chmod +x "$tmp/stubs/"* "$tmp/sudo" "$tmp/qs/sdq"
+# As root on a fresh machine: no sudo anywhere (as if pasted line by line).
+(cd "$tmp/qs" && PATH="$tmp/stubs" /bin/sh "$tmp/qs.sh") >/dev/null 2>&1
+check "quick start without sudo: apt-get update, install, make, ./sdq demo" \
+	test "$(cut -d' ' -f1-2 "$tmp/qs.log" 2>/dev/null | tr '\n' ,)" = "apt-get update,apt-get install,make ,./sdq demo,"
+rm -f "$tmp/qs.log"
+# As a user: through sudo.
+mkdir -p "$tmp/stubs2" && cp "$tmp/stubs/"* "$tmp/sudo" "$tmp/stubs2/"
+printf '#!/bin/sh\necho 1000\n' >"$tmp/stubs2/id"
+(cd "$tmp/qs" && PATH="$tmp/stubs2" /bin/sh "$tmp/qs.sh") >/dev/null 2>&1
+check "quick start with sudo: apt-get goes through sudo" \
+	test "$(grep -c '^sudo apt-get' "$tmp/qs.log" 2>/dev/null)" = 2
+
 echo "it_demo: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
