@@ -334,8 +334,7 @@ static int demo_find_running(char *dir, size_t size)
 	struct dirent *de;
 	int found = -1;
 
-	if (env && *env && demo_dir_alive(env) == 1 &&
-	    snprintf(dir, size, "%s", env) < (int)size)
+	if (env && *env && demo_dir_alive(env) == 1 && snprintf(dir, size, "%s", env) < (int)size)
 		return 0;
 	if (!(d = opendir(demo_base())))
 		return -1;
@@ -560,7 +559,9 @@ int demo_run(struct config *cfg, int argc, char **argv)
 		        nlive, nlive == 1 ? "" : "s");
 		child = demo_spawn(wait_av, &old_int, &old_quit, &old_hup, &old_term);
 		status = child > 0 ? demo_wait(child, &emu, &emu_status) : 0;
-		rc = child < 0 ? 1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		rc = child < 0           ? 1
+		     : WIFEXITED(status) ? WEXITSTATUS(status)
+		                         : 128 + WTERMSIG(status);
 		demo_free_argv(wait_av);
 		wait_av = demo_live_jobs(dir, &nlive);
 	}
