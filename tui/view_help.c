@@ -23,6 +23,20 @@ int view_help_draw(WINDOW *w, int *scroll)
 	int total = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		int line = 0;
+		/* In a demo: how a second shell joins it. */
+		if (getenv("SDQ_DEMO")) {
+			static const char *const demo[] = {
+			    "Demo",
+			    "from another shell: eval \"$(sdq demo env)\", then any sdq command",
+			    "or: sdq demo submit -p PROMPT (joins this demo); q ends the demo"};
+			for (int i = 0; i < 3; i++, line++) {
+				int y = line - *scroll;
+				if (pass == 1 && y >= 0 && y < h)
+					ui_put(w, y, i ? 3 : 1, W - (i ? 4 : 2), demo[i],
+					       i ? 0 : ui_attr(UI_TITLE) | A_BOLD);
+			}
+			line++;
+		}
 		for (int ctx = 0; ctx < KEYS_CONTEXT_COUNT; ctx++) {
 			if (pass == 1) {
 				int y = line - *scroll;
@@ -42,20 +56,6 @@ int view_help_draw(WINDOW *w, int *scroll)
 					ui_put(w, y, 3 + VH_KEYW, W - 4 - VH_KEYW, k[i].help, 0);
 				}
 				line++;
-			}
-			line++;
-		}
-		/* In a demo: how a second shell joins it. */
-		if (getenv("SDQ_DEMO")) {
-			static const char *const demo[] = {
-			    "Demo",
-			    "from another shell: eval \"$(sdq demo env)\", then any sdq command",
-			    "or: sdq demo submit -p PROMPT (joins this demo)"};
-			for (int i = 0; i < 3; i++, line++) {
-				int y = line - *scroll;
-				if (pass == 1 && y >= 0 && y < h)
-					ui_put(w, y, i ? 3 : 1, W - (i ? 4 : 2), demo[i],
-					       i ? 0 : ui_attr(UI_TITLE) | A_BOLD);
 			}
 			line++;
 		}
