@@ -8,7 +8,8 @@
  * confirmation); search as you type; the state filter; the image viewer
  * leaving jobs moving; help listing every
  * binding of the key table; resize; mouse selection; NO_COLOR; quitting (and
- * SIGTERM) restoring the terminal. No timing assertions: waits are generous
+ * SIGTERM) restoring the terminal; state names, the filter popup and the
+ * header's workers in full words. No timing assertions: waits are generous
  * upper bounds.
  */
 #include <errno.h>
@@ -560,6 +561,48 @@ static char *db_path(char *buf, size_t len)
 	return buf;
 }
 
+/* Words a newcomer reads at once: the full state names in the table
+ * (SUBMIT_FAILED, not SUBMIT_FAIL), every state in the filter popup
+ * (UNKNOWN was cut), the header's workers in words. */
+static void test_labels_in_full(void)
+{
+	new_data_dir();
+	char db[4400], dir[4400];
+	snprintf(dir, sizeof dir, "%s/sdq", data_env + strlen("XDG_DATA_HOME="));
+	mkdir(dir, 0700);
+	struct store *st = store_open(db_path(db, sizeof db), NULL);
+	if (!CHECK(st != NULL))
+		return;
+	struct job *j = job_new();
+	job_set_str(&j->params.prompt, "never sent");
+	job_set_str(&j->params.endpoint, "default");
+	job_set_str(&j->endpoint, "default");
+	job_set_str(&j->backend, "runpod");
+	j->state = JOB_SUBMIT_FAILED;
+	j->created_at = job_now_ms() - 5000;
+	j->finished_at = j->created_at + 1000;
+	CHECK_INT(store_job_add(st, j, NULL), 0);
+	job_free(j);
+	store_close(st);
+	struct ptyterm *pt = start(80, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "never sent");
+	CHECK(ptyterm_find(pt, "SUBMIT_FAILED", NULL, NULL));
+	WAIT_TEXT(pt, "workers: ");
+	if (!CHECK(ptyterm_find(pt, " idle, ", NULL, NULL) &&
+	           ptyterm_find(pt, " running", NULL, NULL) &&
+	           ptyterm_find(pt, " in queue", NULL, NULL)))
+		dump(pt, "workers in words");
+	ptyterm_send(pt, "f");
+	WAIT_TEXT(pt, "Filter by state");
+	if (!CHECK(ptyterm_find(pt, "EXPIRED UNKNOWN", NULL, NULL)))
+		dump(pt, "UNKNOWN in the filter popup");
+	ptyterm_send(pt, "\033");
+	CHECK(ptyterm_wait_for_text_gone(pt, "Filter by state", WAIT_MS));
+	quit_and_check(pt);
+}
+
 /* Paging over a longer history, and the marker for live jobs scrolled away. */
 static void test_paging_and_live_marker(void)
 {
@@ -966,6 +1009,7 @@ int main(void)
 	TH_RUN(test_detail_scroll);
 	TH_RUN(test_quit_asks_about_local_jobs);
 	TH_RUN(test_paging_and_live_marker);
+	TH_RUN(test_labels_in_full);
 	TH_RUN(test_save_open_delete_retry);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);

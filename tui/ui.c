@@ -213,7 +213,7 @@ attr_t ui_state_attr(enum job_state s)
 
 const char *ui_state_label(enum job_state s)
 {
-	return s == JOB_SUBMIT_FAILED ? "SUBMIT_FAIL" : job_state_name(s);
+	return job_state_name(s);
 }
 
 /* Outside the UTF-8 locale every non-ASCII character becomes '?'. */
@@ -965,12 +965,21 @@ static void ui_paint_header(struct ui *u)
 			if (!(backend_kind_of(ep)->caps & BACKEND_REMOTE_HEALTH))
 				snprintf(b, sizeof b, "local, %ld running, %ld queued",
 				         h->jobs_in_progress, h->jobs_in_queue);
-			else
-				snprintf(b, sizeof b,
-				         "workers %ld idle %ld run %ld init %ld thr, %ld in queue",
-				         h->workers_idle, h->workers_running,
-				         h->workers_initializing, h->workers_throttled,
-				         h->jobs_in_queue);
+			else {
+				/* In words a newcomer reads at once; starting and
+				 * throttled workers only when there are some. */
+				int k = snprintf(b, sizeof b, "workers: %ld idle, %ld running",
+				                 h->workers_idle, h->workers_running);
+				if (h->workers_initializing && k > 0 && k < (int)sizeof b)
+					k += snprintf(b + k, sizeof b - (size_t)k, ", %ld starting",
+					              h->workers_initializing);
+				if (h->workers_throttled && k > 0 && k < (int)sizeof b)
+					k += snprintf(b + k, sizeof b - (size_t)k,
+					              ", %ld throttled", h->workers_throttled);
+				if (k > 0 && k < (int)sizeof b)
+					snprintf(b + k, sizeof b - (size_t)k, "; %ld in queue",
+					         h->jobs_in_queue);
+			}
 			x = ui_hdr_put(w, x, b, base);
 		}
 		if (i + 1 < u->cfg->n_endpoints)
@@ -1114,7 +1123,7 @@ static const struct {
 
 static void ui_paint_filter(struct ui *u)
 {
-	WINDOW *p = ui_popup((int)UI_NFILTERS + 3, 64, "Filter by state");
+	WINDOW *p = ui_popup((int)UI_NFILTERS + 3, 68, "Filter by state");
 	if (!p)
 		return;
 	static const char *what[] = {"every job",

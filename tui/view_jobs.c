@@ -53,6 +53,26 @@ static void vj_time(const struct job *j, int64_t now, char *buf, size_t len)
 }
 
 /* Progress: a bar and a percentage while running. */
+/* The bar in the selected (reversed) row: whole cells only, the filled ones
+ * reversed spaces in the run colour (a reversed block glyph would show the
+ * row's opposite colour: a gap in the highlight), the rest dots on the
+ * row's own highlight. Without colours the filled cells are block glyphs. */
+static void vj_bar_selected(WINDOW *w, int y, int x, int width, double frac, attr_t base)
+{
+	attr_t run = ui_attr(UI_RUN);
+	int colour = (run & A_COLOR) != 0;
+	int full = (int)((frac < 0 ? 0 : frac > 1 ? 1 : frac) * width + 0.5);
+	wmove(w, y, x);
+	wattr_on(w, run | base, NULL);
+	for (int i = 0; i < full; i++)
+		waddstr(w, colour ? " " : ui_utf8() ? "\u2588" : "#");
+	wattr_off(w, run | base, NULL);
+	wattr_on(w, base | ui_attr(UI_DIM), NULL);
+	for (int i = full; i < width; i++)
+		waddstr(w, ui_utf8() ? "\u00b7" : ".");
+	wattr_off(w, base | ui_attr(UI_DIM), NULL);
+}
+
 static void vj_progress(WINDOW *w, int y, int x, int width, const struct job *j, attr_t base)
 {
 	if (j->state != JOB_IN_PROGRESS || width < 4)
@@ -62,8 +82,10 @@ static void vj_progress(WINDOW *w, int y, int x, int width, const struct job *j,
 		char p[16];
 		snprintf(p, sizeof p, "%3d%%", pct > 100 ? 100 : pct);
 		int bw = width - 5;
-		if (bw >= 2)
-			ui_bar(w, y, x, bw, j->progress, ui_attr(UI_RUN) | base);
+		if (bw >= 2 && base)
+			vj_bar_selected(w, y, x, bw, j->progress, base);
+		else if (bw >= 2)
+			ui_bar(w, y, x, bw, j->progress, ui_attr(UI_RUN));
 		ui_put(w, y, x + (bw >= 2 ? bw + 1 : 0), 4, p, base);
 	} else if (j->progress_text) {
 		ui_put(w, y, x, width, j->progress_text, base);
@@ -126,7 +148,7 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 	int cid = vj_digits(maxid) + 1;
 	if (cid < 4)
 		cid = 4;
-	int cstate = 11, cprog = W >= 100 ? 14 : 9, ctime = 8;
+	int cstate = 13, cprog = W >= 100 ? 14 : 9, ctime = 8;
 	int cep = W >= 120 ? 16 : W >= 90 ? 12 : 9;
 	int cprompt = W - (cid + 1 + cstate + 1 + cprog + 1 + ctime + 1 + cep + 1);
 	if (cprompt < 8) { /* very narrow: drop the endpoint, then the progress */
