@@ -22,14 +22,14 @@ emu_pid= bg_pids=
 
 # The driver's pid, probed with background_driver = false (driver --status
 # would otherwise start one itself).
-driver_pid() { SDQ_CONFIG=$tmp/nobg.conf "$SDQ" driver --status 2>/dev/null | sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p'; }
+driver_pid() { SDQ_CONFIG=$tmp/nobg.conf "$SDQ" driver --status 2>/dev/null | sed -n 's/^driver running, pid \([0-9][0-9]*\).*/\1/p'; }
 cleanup() {
 	for p in $bg_pids; do kill -9 "$p" 2>/dev/null; done
 	for d in "$tmp/data" "$tmp/data2" "$tmp/data3"; do
 		[ -d "$d" ] || continue
 		p=$(SDQ_DATA_DIR=$d SDQ_CONFIG=$tmp/nobg.conf "$SDQ" driver --status 2>/dev/null |
 			sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+		for q in $p; do kill -9 "$q" 2>/dev/null; done
 	done
 	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
 	rm -rf "$tmp"
