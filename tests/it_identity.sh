@@ -75,12 +75,23 @@ wait_state() { # wait_state ID STATE [TRIES]: at most TRIES x 0.2 s
 	done
 	return 1
 }
+# No process holds a driver lock of the data dir: the main one or a key's.
+# (driver --status names a key's driver only while that key has live jobs; a
+# key driver lingering after its jobs ended would take the next round's jobs.)
+locks_free() {
+	for f in "$SDQ_DATA_DIR"/history.db.lock*; do
+		[ -e "$f" ] || continue
+		flock -n "$f" true || return 1
+	done
+	return 0
+}
+no_driver() { [ -z "$(pids_of_drivers "$SDQ_DATA_DIR")" ] && locks_free; }
 wait_no_driver() { # the data dir's drivers have all exited (bounded)
 	n=0
-	while [ -n "$(pids_of_drivers "$SDQ_DATA_DIR")" ] && [ $n -lt 150 ]; do
+	while ! no_driver && [ $n -lt 150 ]; do
 		sleep 0.2; n=$((n + 1))
 	done
-	[ -z "$(pids_of_drivers "$SDQ_DATA_DIR")" ]
+	no_driver
 }
 
 start_emu a --key "$KA" --endpoint epa --queue-time 0.2 --run-time 0.3 --steps 2
