@@ -16,6 +16,11 @@
  * recorded process group (job->worker_id "pgid N") still runs a command line
  * naming the job's private directory, removes that directory, and runs the job
  * again from the start with the same seed, saying so in the job's log.
+ *
+ * About 1580 lines after the parser (sdcpp_parse.c) and the child process
+ * (child.c) went out: what is left is one backend (queue, argv, images,
+ * errors named by cause, health with the model file check); the error
+ * wording is the next piece that can stand alone.
  */
 #include "sdcpp.h"
 

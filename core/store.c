@@ -20,6 +20,8 @@
  * jobs, outputs and events (and holds the driver lock); the schema and the
  * query builder live apart, and what is left shares the statement cache and
  * the transaction helpers.
+ * (Now about 1520 with the per-key driver locks, which can follow the
+ * driver lock into a lock module of their own.)
  */
 #include "store.h"
 

@@ -19,6 +19,11 @@
  * detail pane sits to the right (shown by default); below that it is stacked
  * under the table (hidden by default). The preview needs at least
  * UI_PREVIEW_MIN_COLS x UI_PREVIEW_MIN_ROWS cells or it is left out.
+ *
+ * Over 1500 lines (about 2430): the drawing helpers the views share and the
+ * paged job list still live here; moving them out (and every screen onto the
+ * table of screen operations the gallery and the viewer use) is issue 13's
+ * ui.c split, not done yet.
  */
 #include <errno.h>
 #include <fcntl.h>
