@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1142,16 +1143,25 @@ static char *key_from_file(const struct config_endpoint *ep, const char *ename, 
 	return key;
 }
 
+static int key_cmd_timeout_ms = KEY_CMD_TIMEOUT_MS;
+
+void config_set_key_cmd_timeout(int ms)
+{
+	key_cmd_timeout_ms = ms > 0 ? ms : KEY_CMD_TIMEOUT_MS;
+}
+
 /* Run api_key_cmd through /bin/sh -c with stdin and stderr on /dev/null;
- * the key is the first line of its output. */
+ * the key is the first line of its output. Bounded: past the time limit
+ * (also a command that closed its output but goes on running) its whole
+ * process group is killed; the shell dies with sdq (PR_SET_PDEATHSIG). */
 static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, char **err)
 {
-	int pfd[2], status = 0, devnull, c;
+	int pfd[2], status = 0, devnull, c, rc;
 	char *buf, *nl, *key = NULL;
 	size_t n = 0, total = 0;
-	int64_t deadline = util_now_ms() + KEY_CMD_TIMEOUT_MS;
+	int64_t deadline = util_now_ms() + key_cmd_timeout_ms;
 	const char *why = NULL;
-	pid_t pid, w;
+	pid_t pid, w = 0;
 
 	if (pipe(pfd) < 0) {
 		util_set_err(err, "api_key_cmd: pipe: %s", strerror(errno));
@@ -1180,6 +1190,7 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 		signal(SIGPIPE, SIG_DFL);
 		util_close_fds(3, pfd[1]);
 		setpgid(0, 0); /* so a timeout can stop the whole pipeline */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
 			dup2(devnull, 0);
@@ -1193,6 +1204,7 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 	}
 	setpgid(pid, pid);
 	close(pfd[1]);
+	fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
 	/* Read everything (so the command never blocks on a full pipe), keep
 	 * the first line, stop at a cap or the deadline. */
 	for (;;) {
@@ -1202,17 +1214,18 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 		ssize_t r;
 
 		if (left <= 0) {
-			why = "did not finish within 60 s";
+			why = "did not answer within the time limit";
 			break;
 		}
-		if (poll(&pf, 1, (int)left) < 0) {
-			if (errno == EINTR)
-				continue;
+		rc = poll(&pf, 1, (int)left);
+		if (rc < 0 && errno != EINTR) {
 			why = "poll failed";
 			break;
 		}
+		if (rc <= 0)
+			continue; /* the deadline is checked above: never read blindly */
 		r = read(pfd[0], chunk, sizeof chunk);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			break;
@@ -1230,10 +1243,20 @@ static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, c
 		explicit_bzero(chunk, sizeof chunk);
 	}
 	close(pfd[0]);
-	if (why)
+	/* Its output is over; it must also end before the deadline. */
+	while (!why && (w = waitpid(pid, &status, WNOHANG)) == 0) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		if (util_now_ms() >= deadline) {
+			why = "did not exit within the time limit";
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (why || w != pid)
 		kill(-pid, SIGKILL);
-	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
+	if (why || w == 0)
+		while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+			;
 	buf[n] = '\0';
 	if (w < 0)
 		status = 0; /* someone else reaped it (ECHILD): judge by the output */

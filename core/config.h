@@ -103,6 +103,9 @@ char *config_expand_url(const char *url_or_id);
  * wipes and frees it with config_key_free. NULL with *err set when there is
  * none; the message says how to provide one and never contains a key. */
 char *config_api_key(const struct config_endpoint *ep, char **err);
+/* The time limit of api_key_cmd (default 60 s; ms <= 0 restores it), for
+ * tests. The command's process group is killed when it passes. */
+void config_set_key_cmd_timeout(int ms);
 void config_key_free(char *key);
 
 /* mkdir -p. 0 or -1 with errno. */

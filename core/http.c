@@ -135,7 +135,14 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *udata)
 	}
 	if (x->len + n + 1 > x->cap) {
 		size_t cap = x->cap ? x->cap : 4096;
+		curl_off_t cl = -1;
 		char *nb;
+		/* A body that says its length gets exactly that (a 40 MB status
+		 * reply is not doubled to 64 MB on the way in). */
+		if (!x->cap && curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) ==
+		                   CURLE_OK &&
+		    cl > 0 && (uint64_t)cl <= (uint64_t)x->max && (size_t)cl + 1 > cap)
+			cap = (size_t)cl + 1;
 		while (cap < x->len + n + 1)
 			cap *= 2;
 		if (cap > x->max + 1)

@@ -175,10 +175,11 @@ static int64_t backoff_ms(struct rp *rp, int n, int64_t base, int64_t max)
 }
 
 /* A JSON number as int64 milliseconds/counters: -1 when it is not a finite
- * number in range (a server's 1e999 must not be undefined behaviour). */
+ * number in range (a server's 1e999 must not be undefined behaviour; a
+ * negative time or count means nothing either). */
 static int64_t num_i64(const cJSON *v)
 {
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < -9.0e18 ||
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
 	    v->valuedouble > 9.0e18)
 		return -1;
 	return (int64_t)v->valuedouble;
@@ -689,6 +690,91 @@ int runpod_progress_parse(const char *json, size_t len, double *frac, char *text
 	return 0;
 }
 
+/* ---------- /status and /health replies ---------- */
+
+void runpod_status_clear(struct runpod_status *st)
+{
+	if (!st)
+		return;
+	free(st->status);
+	free(st->worker_id);
+	free(st->error);
+	memset(st, 0, sizeof *st);
+	st->delay_ms = st->exec_ms = -1;
+	st->progress = -1;
+}
+
+/* *st (whatever it held: overwritten, not freed) from a parsed reply root
+ * (kept by the caller). 0, or -1 without a string "status". */
+static int status_from_json(const cJSON *root, struct runpod_status *st)
+{
+	const cJSON *s, *v;
+
+	memset(st, 0, sizeof *st);
+	st->delay_ms = st->exec_ms = -1;
+	st->progress = -1;
+	s = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "status") : NULL;
+	if (!cJSON_IsString(s) || !(st->status = strdup(s->valuestring)))
+		return -1;
+	st->state = job_state_parse(s->valuestring);
+	st->delay_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "delayTime"));
+	st->exec_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "executionTime"));
+	v = cJSON_GetObjectItemCaseSensitive(root, "workerId");
+	if (cJSON_IsString(v))
+		st->worker_id = strdup(v->valuestring);
+	v = cJSON_GetObjectItemCaseSensitive(root, "output");
+	st->has_output = v && !cJSON_IsNull(v);
+	if (st->state == JOB_IN_PROGRESS)
+		parse_progress(v, &st->progress, st->progress_text, sizeof st->progress_text);
+	if (st->state == JOB_FAILED || st->state == JOB_TIMED_OUT ||
+	    st->state == JOB_CANCELLED) {
+		v = cJSON_GetObjectItemCaseSensitive(root, "error");
+		if (cJSON_IsString(v))
+			st->error = strdup(v->valuestring);
+		else if (v && !cJSON_IsNull(v))
+			st->error = cJSON_PrintUnformatted(v);
+	}
+	return 0;
+}
+
+int runpod_status_parse(const char *body, size_t len, struct runpod_status *st)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	int rc = status_from_json(root, st);
+	cJSON_Delete(root);
+	if (rc < 0)
+		runpod_status_clear(st);
+	return rc;
+}
+
+int runpod_health_parse(const char *body, size_t len, struct engine_health *h)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *jobs, *w;
+
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+#define NUM(obj, key) ((long)num_i64(cJSON_GetObjectItem(obj, key)))
+	jobs = cJSON_GetObjectItem(root, "jobs");
+	w = cJSON_GetObjectItem(root, "workers");
+	h->jobs_completed = NUM(jobs, "completed");
+	h->jobs_failed = NUM(jobs, "failed");
+	h->jobs_in_progress = NUM(jobs, "inProgress");
+	h->jobs_in_queue = NUM(jobs, "inQueue");
+	h->jobs_retried = NUM(jobs, "retried");
+	h->workers_idle = NUM(w, "idle");
+	h->workers_running = NUM(w, "running");
+	h->workers_initializing = NUM(w, "initializing");
+	h->workers_ready = NUM(w, "ready");
+	h->workers_throttled = NUM(w, "throttled");
+	h->workers_unhealthy = NUM(w, "unhealthy");
+#undef NUM
+	cJSON_Delete(root);
+	return 0;
+}
+
 /* ---------- completion: extract, fetch, save, commit ---------- */
 
 static void complete_save(struct rjob *rj);
@@ -851,7 +937,9 @@ static void complete_save(struct rjob *rj)
 	update(rj);
 }
 
-static void on_completed(struct rjob *rj, const cJSON *root)
+/* root is the COMPLETED reply, owned here: freed as soon as its output is
+ * printed, so a big reply is not held twice while its images are decoded. */
+static void on_completed(struct rjob *rj, cJSON *root)
 {
 	struct rp *rp = rj->rp;
 	const cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
@@ -862,6 +950,7 @@ static void on_completed(struct rjob *rj, const cJSON *root)
 
 	c = calloc(1, sizeof *c);
 	if (!c) {
+		cJSON_Delete(root);
 		poll_in(rj, SAVE_RETRY_MS);
 		return;
 	}
@@ -879,14 +968,17 @@ static void on_completed(struct rjob *rj, const cJSON *root)
 		job_set_str(&j->worker_id, c->worker_id);
 
 	if (!out || cJSON_IsNull(out)) {
+		const char *raw = out ? "null" : "(no output)";
+		cJSON_Delete(root);
 		completion_free(rp, c);
-		job_set_str(&j->raw_output, out ? "null" : "(no output)");
+		job_set_str(&j->raw_output, raw);
 		finish(rj, JOB_FAILED,
 		       "completed without an image: the endpoint returned no output (the "
 		       "worker's result may have been too large; consider an S3 bucket)");
 		return;
 	}
 	json = cJSON_PrintUnformatted(out);
+	cJSON_Delete(root);
 	if (!json) {
 		completion_free(rp, c);
 		poll_in(rj, SAVE_RETRY_MS);
@@ -1007,7 +1099,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 	struct rp *rp = rj->rp;
 	struct job *j = rj->j;
 	cJSON *root;
-	const cJSON *st, *v;
+	struct runpod_status ps;
 	enum job_state s;
 	char why[512];
 
@@ -1066,31 +1158,31 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 		return;
 	}
 	root = cJSON_ParseWithLength(r->body, r->len);
-	st = root ? cJSON_GetObjectItemCaseSensitive(root, "status") : NULL;
-	if (!cJSON_IsString(st)) {
+	memset(&ps, 0, sizeof ps);
+	if (status_from_json(root, &ps) < 0) {
 		cJSON_Delete(root);
+		runpod_status_clear(&ps);
 		transient(rj, "status", "the reply was not the expected JSON (truncated?)");
 		return;
 	}
 	request_ok(rp);
 	rj->fails = 0;
-	s = job_state_parse(st->valuestring);
-	if (num_i64(cJSON_GetObjectItemCaseSensitive(root, "delayTime")) >= 0)
-		j->delay_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "delayTime"));
-	if (num_i64(cJSON_GetObjectItemCaseSensitive(root, "executionTime")) >= 0)
-		j->exec_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "executionTime"));
-	v = cJSON_GetObjectItemCaseSensitive(root, "workerId");
-	if (cJSON_IsString(v) && (!j->worker_id || strcmp(j->worker_id, v->valuestring) != 0))
-		job_set_str(&j->worker_id, v->valuestring);
+	s = ps.state;
+	if (ps.delay_ms >= 0)
+		j->delay_ms = ps.delay_ms;
+	if (ps.exec_ms >= 0)
+		j->exec_ms = ps.exec_ms;
+	if (ps.worker_id && (!j->worker_id || strcmp(j->worker_id, ps.worker_id) != 0))
+		job_set_str(&j->worker_id, ps.worker_id);
 
 	switch (s) {
 	case JOB_IN_QUEUE:
 	case JOB_OTHER:
 		if (j->state != s ||
 		    (s == JOB_OTHER &&
-		     (!j->status_text || strcmp(j->status_text, st->valuestring)))) {
+		     (!j->status_text || strcmp(j->status_text, ps.status)))) {
 			j->state = s;
-			job_set_str(&j->status_text, s == JOB_OTHER ? st->valuestring : NULL);
+			job_set_str(&j->status_text, s == JOB_OTHER ? ps.status : NULL);
 			update(rj);
 		}
 		poll_in(rj, jitter(rp, rj->queue_backoff));
@@ -1103,12 +1195,10 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 			rj->queue_backoff = SYNC_POLL_MAX_MS;
 		break;
 	case JOB_IN_PROGRESS: {
-		double frac;
-		char text[160];
+		double frac = ps.progress;
+		const char *text = ps.progress_text;
 		int changed = j->state != JOB_IN_PROGRESS;
 		int64_t now = util_now_ms();
-		parse_progress(cJSON_GetObjectItemCaseSensitive(root, "output"), &frac, text,
-		               sizeof text);
 		rj->queue_backoff = QUEUE_POLL_MIN_MS;
 		if (!j->started_at)
 			j->started_at = job_now_ms();
@@ -1132,26 +1222,24 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 		break;
 	}
 	case JOB_COMPLETED:
-		on_completed(rj, root);
+		on_completed(rj, root); /* takes root */
+		root = NULL;
 		break;
 	case JOB_FAILED:
 	case JOB_TIMED_OUT:
 	case JOB_CANCELLED: {
-		char *txt = NULL, *etext = NULL, *otext = NULL;
-		const cJSON *ov = cJSON_GetObjectItemCaseSensitive(root, "output");
-		v = cJSON_GetObjectItemCaseSensitive(root, "error");
-		if (rp->local && s == JOB_FAILED && cJSON_IsString(v) &&
-		    strcmp(v->valuestring, "Job ID not found") == 0) {
+		char *txt = NULL, *etext = ps.error, *otext = NULL;
+		const cJSON *v, *ov = cJSON_GetObjectItemCaseSensitive(root, "output");
+		ps.error = NULL;
+		if (rp->local && s == JOB_FAILED && etext &&
+		    strcmp(etext, "Job ID not found") == 0) {
+			free(etext);
 			finish(rj, JOB_EXPIRED,
 			       LOCAL_API_NAME " does not know this job (\"Job ID not found\"): it "
 			                      "forgets a job once its status was asked for, and every "
 			                      "job when it restarts; re-run it");
 			break;
 		}
-		if (cJSON_IsString(v))
-			etext = strdup(v->valuestring);
-		else if (v && !cJSON_IsNull(v))
-			etext = cJSON_PrintUnformatted(v);
 		if (s == JOB_FAILED && ov && !cJSON_IsNull(ov))
 			otext = cJSON_PrintUnformatted(ov);
 		/* a handler exception's message first; what the output adds */
@@ -1180,6 +1268,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 		break;
 	}
 	cJSON_Delete(root);
+	runpod_status_clear(&ps);
 }
 
 static void on_run(struct rjob *rj, const struct http_response *r)
@@ -1398,8 +1487,6 @@ static void local_health(struct rp *rp, int busy);
 
 static void on_health(struct rp *rp, const struct http_response *r)
 {
-	cJSON *root;
-	const cJSON *jobs, *w;
 	char msg[512];
 
 	rp->health.updated_at = job_now_ms();
@@ -1426,10 +1513,8 @@ static void on_health(struct rp *rp, const struct http_response *r)
 		not_found(rp, r);
 		return;
 	}
-	root = r->status == 200 ? cJSON_ParseWithLength(r->body, r->len) : NULL;
-	if (!cJSON_IsObject(root)) {
+	if (r->status != 200 || runpod_health_parse(r->body, r->len, &rp->health) < 0) {
 		char ex[200];
-		cJSON_Delete(root);
 		body_message(r->body, r->len, ex, sizeof ex);
 		snprintf(msg, sizeof msg, "health: HTTP %ld: %s", r->status, ex);
 		rp->health.reachable = 1;
@@ -1437,26 +1522,10 @@ static void on_health(struct rp *rp, const struct http_response *r)
 		report_health(rp);
 		return;
 	}
-#define NUM(obj, key) ((long)num_i64(cJSON_GetObjectItem(obj, key)))
-	jobs = cJSON_GetObjectItem(root, "jobs");
-	w = cJSON_GetObjectItem(root, "workers");
 	rp->health.valid = 1;
 	rp->health.reachable = 1;
 	rp->health.auth_failed = 0;
 	rp->health.not_found = 0;
-	rp->health.jobs_completed = NUM(jobs, "completed");
-	rp->health.jobs_failed = NUM(jobs, "failed");
-	rp->health.jobs_in_progress = NUM(jobs, "inProgress");
-	rp->health.jobs_in_queue = NUM(jobs, "inQueue");
-	rp->health.jobs_retried = NUM(jobs, "retried");
-	rp->health.workers_idle = NUM(w, "idle");
-	rp->health.workers_running = NUM(w, "running");
-	rp->health.workers_initializing = NUM(w, "initializing");
-	rp->health.workers_ready = NUM(w, "ready");
-	rp->health.workers_throttled = NUM(w, "throttled");
-	rp->health.workers_unhealthy = NUM(w, "unhealthy");
-#undef NUM
-	cJSON_Delete(root);
 	if (util_now_ms() >= rp->paused_until)
 		rp->health.rate_limited = 0;
 	health_error(rp, NULL);

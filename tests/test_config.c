@@ -671,6 +671,70 @@ static void test_api_key_sources(void)
 	config_key_free(NULL);
 }
 
+/* Process pid exists and is not a zombie. */
+static int running(long pid)
+{
+	char path[64], buf[512];
+	FILE *f;
+	char *p;
+	int alive = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		alive = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return alive;
+}
+
+/* An api_key_cmd that never answers ends at the time limit (here 400 ms),
+ * with its process group killed: one that keeps its output open, and one
+ * that closes it and goes on (it used to hang in a blocking read or wait). */
+static void test_key_cmd_hangs(void)
+{
+	/* the pid file's path goes between a head and a tail */
+	static const char *const heads[] = {
+	    "api_key_cmd = \"echo $$ >",
+	    "api_key_cmd = \"echo $$ >",
+	    "api_key_cmd = \"sh -c 'echo $$ >",
+	};
+	static const char *const tails[] = {
+	    "; exec sleep 1000\"",
+	    "; exec 1>&-; exec sleep 1000\"",
+	    "; exec sleep 1000' & wait\"",
+	};
+	char *err = NULL, *k, body[4600], pidf[4300];
+
+	clean_env();
+	config_set_key_cmd_timeout(400);
+	for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+		int64_t t0 = util_now_ms(), took;
+		long pid = 0;
+		FILE *f;
+
+		snprintf(pidf, sizeof pidf, "%s/keycmd.pid", tmp);
+		unlink(pidf);
+		snprintf(body, sizeof body, "%s%s%s", heads[i], pidf, tails[i]);
+		k = key_for(body, &err);
+		took = util_now_ms() - t0;
+		CHECK(k == NULL && err && strstr(err, "within the time limit"));
+		CHECK(took < 30000); /* bounded (the limit is 0.4 s; the machine may be slow) */
+		f = fopen(pidf, "r");
+		CHECK(f && fscanf(f, "%ld", &pid) == 1 && pid > 1);
+		if (f)
+			fclose(f);
+		/* killed (gone, or a zombie its new parent has not reaped yet) */
+		for (int w = 0; w < 500 && pid > 1 && running(pid); w++)
+			usleep(10000);
+		CHECK(pid > 1 && !running(pid));
+		config_key_free(k);
+		free(err);
+		err = NULL;
+	}
+	config_set_key_cmd_timeout(0);
+}
+
 /* Mutated config texts: parse never crashes (ASan watches), and fails
  * exactly when it says why, with the file name and no raw control byte. */
 static void test_parse_mutations(void)
@@ -782,6 +846,7 @@ int main(void)
 	TH_RUN(test_expand_url);
 	TH_RUN(test_endpoint_lookup);
 	TH_RUN(test_api_key_sources);
+	TH_RUN(test_key_cmd_hangs);
 	TH_RUN(test_parse_mutations);
 	TH_RUN(test_mkdirs);
 	TH_RUN(test_endpoint_api);
