@@ -12,6 +12,7 @@
 #include "params.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -1183,6 +1184,72 @@ int params_template_known(const char *tname, const char *config_dir)
 	ok = file_exists(path);
 	free(path);
 	return ok;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *params_template_list(const char *config_dir)
+{
+	struct util_buf b = {0};
+	char *dir = NULL, **names = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d;
+	struct dirent *de;
+
+	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+		if (!params_template_known(builtins[i].name, config_dir))
+			continue;
+		if (b.len)
+			util_buf_put(&b, ", ", 2);
+		util_buf_put(&b, builtins[i].name, strlen(builtins[i].name));
+	}
+	if (config_dir && *config_dir && (dir = util_asprintf("%s/templates", config_dir)) &&
+	    (d = opendir(dir))) {
+		while ((de = readdir(d)) && n < 200) {
+			size_t len = strlen(de->d_name);
+			char *name;
+			if (len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
+				continue;
+			if (!(name = strndup(de->d_name, len - 5)))
+				break;
+			if (!params_template_name_ok(name) ||
+			    (builtin_find(name) && builtin_find(name)->json)) {
+				free(name);
+				continue;
+			}
+			if (n == cap) {
+				char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *nn);
+				if (!nn) {
+					free(name);
+					break;
+				}
+				names = nn;
+			}
+			names[n++] = name;
+		}
+		closedir(d);
+	}
+	free(dir);
+	if (n)
+		qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		/* comfyui's workflow file is listed once, as the built-in */
+		if (strcmp(names[i], "comfyui") != 0) {
+			if (b.len)
+				util_buf_put(&b, ", ", 2);
+			util_buf_put(&b, names[i], strlen(names[i]));
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p ? b.p : strdup("");
 }
 
 /* A value as A1111's quote() writes it: as is, or, when it holds ',', ':' or

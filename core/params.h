@@ -82,6 +82,12 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
  * only when its workflow file exists) or an existing user file; else 0. */
 int params_template_known(const char *tname, const char *config_dir);
 
+/* The names of the templates params_template_known() finds, for a message:
+ * the built-ins (comfyui only when its workflow file exists), then the user's
+ * files in <config_dir>/templates, sorted, as "sdxl, sd15, a1111, mine".
+ * Malloc'd (the caller frees it); NULL on ENOMEM. */
+char *params_template_list(const char *config_dir);
+
 /* 1 if name is a well-formed template name ([A-Za-z0-9_-]{1,64}). */
 int params_template_name_ok(const char *name);
 

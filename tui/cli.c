@@ -57,17 +57,19 @@ static const struct cli_command commands[] = {
      "show a job: parameters, timings, error, images, events",
      "  --json           print the job as JSON (with its events)\n", 0},
     {"submit", cmd_submit_run,
-     "[-e ENDPOINT] -p PROMPT [-n NEG] [--seed N] [--steps N] [--cfg X] [-W N] [-H N]\n"
+     "[-e ENDPOINT] -p PROMPT|@FILE|- [-n NEG] [--seed N] [--steps N] [--cfg X] [-W N] [-H N]\n"
      "        [--count N] [--sampler S] [--template NAME] [--set KEY=JSON]... [--wait]\n"
      "        [--timeout SECS] [--sync] [--json]",
      "submit a job; print its id",
      "  -e, --endpoint E endpoint name from the config, a URL or a RunPod endpoint id\n"
-     "  -p, --prompt P   the prompt (or give it as the only argument)\n"
-     "  -n, --negative N the negative prompt\n"
+     "  -p, --prompt P   the prompt (or give it as the only argument); @FILE reads\n"
+     "                   it from FILE, - from stdin, @@ starts it with a literal @\n"
+     "  -n, --negative N the negative prompt (@FILE, - and @@ as for -p)\n"
      "  --seed N         seed (default: random, recorded)\n"
      "  --steps N, --cfg X, -W/--width N, -H/--height N, --count N, --sampler S\n"
      "                   generation parameters (unset ones are left to the worker)\n"
-     "  --template NAME  input template (sd15, sdxl, a1111, comfyui or a file)\n"
+     "  --template NAME  input template (sdxl, the default; sd15, a1111, comfyui\n"
+     "                   or a file); --sampler raw:NAME sends NAME unchecked\n"
      "  --set KEY=JSON   add KEY to the worker input (VALUE is JSON, or else text)\n"
      "  --wait           wait for the job; print its image paths; exit 1 unless it\n"
      "                   COMPLETED with images\n"

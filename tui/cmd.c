@@ -4,7 +4,8 @@
  * endpoint look-ups, and the public JSON form of a job.
  *
  * Text from the store (prompts, errors, paths) is sanitised before it is
- * printed to a terminal; JSON output is built with cJSON, which escapes it.
+ * printed to a terminal; JSON output is built with cJSON, which escapes C0
+ * controls, and cmd_json_print escapes the rest a terminal would act on.
  */
 #include "cmd.h"
 
@@ -433,9 +434,11 @@ cJSON *cmd_job_json(const struct job *j, const struct store_event *ev, size_t ne
 	json_i64_or_null(o, "count", p->count, 1);
 	cmd_json_str(o, "template", p->template_name);
 	if (p->extra_json) {
+		/* as recorded: its numbers exact (cJSON would make them doubles) */
 		cJSON *x = cJSON_Parse(p->extra_json);
+		cJSON_Delete(x);
 		if (x)
-			cJSON_AddItemToObject(o, "extra", x);
+			cJSON_AddRawToObject(o, "extra", p->extra_json);
 		else
 			cJSON_AddStringToObject(o, "extra", p->extra_json);
 	} else {
@@ -488,6 +491,49 @@ cJSON *cmd_job_json(const struct job *j, const struct store_event *ev, size_t ne
 	return o;
 }
 
+/* 1 for the code points JSON output writes as \uXXXX although JSON allows
+ * them raw: DEL, C1 controls, and the marks that reorder or break lines on a
+ * terminal (bidi marks, overrides and isolates, line/paragraph separators). */
+static int json_must_escape(uint32_t cp)
+{
+	return (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Write cJSON's text to f so that printing it on a terminal is safe: cJSON
+ * escapes C0 controls but copies every other byte, so each code point
+ * json_must_escape() names is written \uXXXX and each byte that is not part
+ * of valid UTF-8 (an old history may hold one) becomes \ufffd. Bytes >= 0x7f
+ * only occur inside strings, so a pass over the whole text is enough. */
+static void json_put_safe(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		uint32_t cp;
+		size_t k;
+		if (*p < 0x7f) {
+			fputc(*p, f);
+			p++, n--;
+			continue;
+		}
+		k = *p == 0x7f ? 1 : text_utf8_decode(p, n, &cp);
+		if (*p == 0x7f)
+			cp = 0x7f;
+		if (k == 0) {
+			fputs("\\ufffd", f);
+			p++, n--;
+		} else if (json_must_escape(cp)) {
+			fprintf(f, "\\u%04x", (unsigned)cp);
+			p += k, n -= k;
+		} else {
+			fwrite(p, 1, k, f);
+			p += k, n -= k;
+		}
+	}
+}
+
 /* Print a JSON tree (formatted) and free it. -1 on ENOMEM. */
 int cmd_json_print(cJSON *o)
 {
@@ -497,7 +543,8 @@ int cmd_json_print(cJSON *o)
 		fputs("sdq: out of memory\n", stderr);
 		return -1;
 	}
-	puts(s);
+	json_put_safe(stdout, s);
+	fputc('\n', stdout);
 	free(s);
 	return 0;
 }

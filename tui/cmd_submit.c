@@ -4,6 +4,7 @@
  */
 #include "cmd_submit.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,34 +16,121 @@
 #include "config.h"
 #include "engine.h"
 #include "job.h"
+#include "params.h"
 #include "store.h"
+#include "text.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- submit */
 
-/* Merge KEY=JSON into the object *extra (created when NULL). A value that is
- * not JSON is taken as a string. -1 on a bad KEY. */
-static int add_set(cJSON **extra, const char *kv)
+/* The most a prompt read from a file or stdin may hold. */
+#define SUBMIT_TEXT_MAX (1024 * 1024)
+
+/* The text of -p / -n (opt names the option for messages): VAL as given,
+ * "-" for standard input, "@FILE" for a file's contents, "@@..." for a
+ * literal "@..."; text read from stdin or a file loses its trailing
+ * newlines. Must be valid UTF-8. *out is malloc'd. 0, or 2 after printing a
+ * usage error (1 for a file that cannot be read). *stdin_used guards against
+ * two options reading stdin. */
+static int text_arg(const char *opt, const char *val, int *stdin_used, char **out)
 {
-	const char *eq = strchr(kv, '=');
-	char *key;
-	cJSON *v;
-	if (!eq || eq == kv)
-		return -1;
-	if (!*extra && !(*extra = cJSON_CreateObject()))
-		return -1;
-	if (!(key = strndup(kv, (size_t)(eq - kv))))
-		return -1;
-	v = cJSON_Parse(eq + 1);
-	if (!v)
-		v = cJSON_CreateString(eq + 1);
-	if (!v) {
-		free(key);
-		return -1;
+	char *t, *err = NULL;
+	size_t len;
+	long bad;
+	const char *from = NULL;
+
+	*out = NULL;
+	if (strcmp(val, "-") == 0) {
+		if ((*stdin_used)++)
+			return cmd_usage_error("submit", "only one of -p and -n can read stdin");
+		from = "stdin";
+		t = util_read_file("/dev/stdin", SUBMIT_TEXT_MAX, &len, &err);
+	} else if (val[0] == '@' && val[1] != '@') {
+		from = val + 1;
+		t = util_read_file(val + 1, SUBMIT_TEXT_MAX, &len, &err);
+	} else {
+		t = strdup(val[0] == '@' ? val + 1 : val);
+		len = t ? strlen(t) : 0;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(*extra, key);
-	cJSON_AddItemToObject(*extra, key, v);
-	free(key);
+	if (!t) {
+		int e = errno;
+		char *f = cmd_clean(from ? from : "");
+		if (!err)
+			cmd_errf("submit", "out of memory");
+		else if (e == EFBIG)
+			cmd_errf("submit", "%s %s: more than 1 MiB", opt, f);
+		else
+			cmd_errf_core("submit", opt, err), err = NULL;
+		free(f);
+		free(err);
+		return 1;
+	}
+	if (from) {
+		if (memchr(t, '\0', len)) {
+			free(t);
+			return cmd_usage_error("submit", "%s: the text read holds a NUL byte", opt);
+		}
+		while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == '\r'))
+			t[--len] = '\0';
+	}
+	if ((bad = params_utf8_invalid_at(t)) >= 0) {
+		free(t);
+		return cmd_usage_error("submit", "%s%s%s is not valid UTF-8 (byte %ld)", opt,
+		                       from ? " " : "", from ? (from == val + 1 ? "@FILE" : "-") : "",
+		                       bad);
+	}
+	*out = t;
+	return 0;
+}
+
+/* The template a job to ep is rendered with: the --template name, the
+ * endpoint's, or the default (as engine_submit_opts picks it). */
+static const char *template_of(const struct job_params *p, const struct config_endpoint *ep,
+                               const char **why)
+{
+	if (p->template_name) {
+		*why = "--template";
+		return p->template_name;
+	}
+	if (ep->template_name && strcmp(ep->template_name, PARAMS_DEFAULT_TEMPLATE) != 0) {
+		const char *env = getenv("SDQ_TEMPLATE");
+		*why = env && strcmp(env, ep->template_name) == 0 ? "SDQ_TEMPLATE"
+		                                                  : "the endpoint's template =";
+		return ep->template_name;
+	}
+	*why = "the default; --template NAME for another";
+	return PARAMS_DEFAULT_TEMPLATE;
+}
+
+/* A job to a RunPod endpoint is rendered now, so what its template cannot
+ * take (an unknown template, a sampler its worker lacks, a needed
+ * placeholder without a value) is a usage error before anything is
+ * recorded. 0, or 2 after printing it. */
+static int check_renders(const struct config *cfg, const struct config_endpoint *ep,
+                         const struct job_params *p)
+{
+	const char *why, *t = template_of(p, ep, &why);
+	char *err = NULL, *in, *list, *c;
+
+	if (ep->kind != CONFIG_RUNPOD)
+		return 0;
+	if (!params_template_known(t, cfg->config_dir)) {
+		list = params_template_list(cfg->config_dir);
+		c = cmd_clean(t);
+		cmd_usage_error("submit", "no template \"%s\" (%s); templates: %s", c, why,
+		                list ? list : "?");
+		free(c);
+		free(list);
+		return 2;
+	}
+	if (!(in = params_build_input(p, t, cfg->config_dir, &err))) {
+		c = cmd_clean(err ? err : "error");
+		cmd_usage_error("submit", "template %s: %s", t, c);
+		free(c);
+		free(err);
+		return 2;
+	}
+	free(in);
 	return 0;
 }
 
@@ -79,11 +167,10 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 	struct engine_submit_opts so;
 	struct job_params p;
 	const struct config_endpoint *ep;
-	const char *epname = NULL;
-	cJSON *extra = NULL;
+	const char *epname = NULL, *prompt_opt = NULL, *neg_opt = NULL, *why, *tname;
 	struct cmd_run r;
-	char *err = NULL, *prompt = NULL;
-	int c, wait = 0, json = 0, sync = 0, rc;
+	char *err = NULL, *prompt = NULL, *t;
+	int c, wait = 0, json = 0, sync = 0, rc, stdin_used = 0;
 	long v;
 	double timeout_s = 0;
 	int64_t id;
@@ -99,10 +186,10 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 			epname = optarg;
 			break;
 		case 'p':
-			prompt = optarg;
+			prompt_opt = optarg;
 			break;
 		case 'n':
-			job_set_str(&p.negative_prompt, optarg);
+			neg_opt = optarg;
 			break;
 		case 'S':
 			if (cmd_parse_i64(optarg, &p.seed) < 0 || p.seed < -1) {
@@ -154,10 +241,13 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 			job_set_str(&p.template_name, optarg);
 			break;
 		case 'x':
-			if (add_set(&extra, optarg) < 0) {
-				rc = cmd_usage_error("submit",
-				                     "--set needs KEY=VALUE (VALUE is JSON or "
-				                     "text)");
+			/* the core's reader: numbers keep their text */
+			if (params_parse_set(&p, optarg, &err) < 0) {
+				t = cmd_clean(err ? err : "--set needs KEY=VALUE");
+				rc = cmd_usage_error("submit", "%s", t);
+				free(t);
+				free(err);
+				err = NULL;
 				goto out;
 			}
 			break;
@@ -181,26 +271,38 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!prompt && optind < argc)
-		prompt = argv[optind++];
+	if (!prompt_opt && optind < argc)
+		prompt_opt = argv[optind++];
 	if (optind < argc) {
-		rc = cmd_usage_error("submit", "unexpected argument '%s' (quote the prompt)",
-		                     argv[optind]);
+		t = cmd_clean(argv[optind]);
+		rc = cmd_usage_error("submit", "unexpected argument '%s' (quote the prompt)", t);
+		free(t);
 		goto out;
 	}
-	if (!prompt || !*prompt) {
+	if (!prompt_opt) {
 		rc = cmd_usage_error("submit", "give a prompt with -p PROMPT");
 		goto out;
 	}
-	job_set_str(&p.prompt, prompt);
-	if (extra) {
-		p.extra_json = cJSON_PrintUnformatted(extra);
-		cJSON_Delete(extra);
-		extra = NULL;
+	if ((rc = text_arg("-p", prompt_opt, &stdin_used, &prompt)) != 0)
+		goto out;
+	if (!*prompt) {
+		rc = cmd_usage_error("submit", "give a prompt with -p PROMPT");
+		goto out;
 	}
+	if (neg_opt && (rc = text_arg("-n", neg_opt, &stdin_used, &t)) != 0)
+		goto out;
+	if (neg_opt) {
+		free(p.negative_prompt);
+		p.negative_prompt = t;
+	}
+	p.prompt = prompt;
+	prompt = NULL;
 	rc = 1;
 	if (!(ep = cmd_pick_endpoint(cfg, epname, "submit")))
 		goto out;
+	if ((rc = check_renders(cfg, ep, &p)) != 0)
+		goto out;
+	rc = 1;
 	if (cmd_check_key(ep, "submit") < 0)
 		goto out;
 	job_set_str(&p.endpoint, ep->name);
@@ -226,6 +328,11 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 		cmd_run_close(&r, 0);
 		goto out;
 	}
+	/* off a terminal stderr stays quiet (scripts); --json has "template" */
+	if (ep->kind == CONFIG_RUNPOD && !json && isatty(STDERR_FILENO)) {
+		tname = template_of(&p, ep, &why);
+		fprintf(stderr, "sdq: submit: input template %s (%s)\n", tname, why);
+	}
 	if (!wait) {
 		rc = 0;
 		if (json && so.sync_wait_ms > 0)
@@ -249,7 +356,7 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 	}
 	rc = cmd_run_wait_and_report(&r, &id, 1, json, (int64_t)(timeout_s * 1000));
 out:
-	cJSON_Delete(extra);
+	free(prompt);
 	job_params_clear(&p);
 	return rc;
 }
