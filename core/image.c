@@ -55,6 +55,42 @@ void image_free(struct image *im)
 	free(im);
 }
 
+/* Walk the chunks of a PNG held in memory: 0, or -1 with *err when one
+ * declares more bytes than are left in the buffer. libpng allocates a
+ * chunk's declared length before it reads it, and its simplified API gives
+ * no handle to set png_set_chunk_malloc_max on: a 132-byte file declaring a
+ * 1 GB tEXt chunk made it ask for 1 GB (found by fuzz_image). With this
+ * check no chunk allocation exceeds the file's own size (itself capped);
+ * decompressed chunks (zTXt, iCCP) stay under libpng's built-in 8 MB
+ * PNG_USER_CHUNK_MALLOC_MAX. */
+static int png_chunks_fit(const unsigned char *p, size_t len, const char *name, char **err)
+{
+	size_t off = 8; /* the signature */
+
+	while (off + 8 <= len) {
+		uint32_t n = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+		             (uint32_t)p[off + 2] << 8 | p[off + 3];
+		size_t left = len - off - 8;
+		if (n > 0x7fffffffu || (size_t)n > left || left - n < 4) {
+			char type[5];
+			for (int i = 0; i < 4; i++)
+				type[i] = p[off + 4 + i] >= 0x21 && p[off + 4 + i] < 0x7f
+				              ? (char)p[off + 4 + i]
+				              : '?';
+			type[4] = '\0';
+			util_set_err(err,
+			             "%s: broken or truncated PNG (chunk %s declares %lu bytes, only "
+			             "%zu are left in the file)",
+			             name, type, (unsigned long)n, left < 4 ? 0 : left - 4);
+			return -1;
+		}
+		if (memcmp(p + off + 4, "IEND", 4) == 0)
+			break;
+		off += 8 + (size_t)n + 4;
+	}
+	return 0;
+}
+
 static struct image *load_png(const void *data, size_t len, const unsigned char bg[3], int max_dim,
                               const char *name, char **err)
 {
@@ -62,6 +98,8 @@ static struct image *load_png(const void *data, size_t len, const unsigned char 
 	png_color back;
 	struct image *im;
 
+	if (len > 8 && png_chunks_fit(data, len, name, err) < 0)
+		return NULL;
 	memset(&pi, 0, sizeof pi);
 	pi.version = PNG_IMAGE_VERSION;
 	if (!png_image_begin_read_from_memory(&pi, data, len)) {
