@@ -1,20 +1,21 @@
 /*
- * spawn.c: start `sdq driver` detached (new session, output to driver.log in
- * the data dir) so live jobs keep moving with no sdq open.
+ * spawn.c: start `sdq driver` detached (core/child.c:child_spawn_detached: a
+ * new session, output to driver.log in the data dir) so live jobs keep
+ * moving with no sdq open.
  */
 #include "spawn.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
+#include "child.h"
 #include "config.h"
 #include "engine.h"
 #include "job.h"
@@ -23,12 +24,11 @@
 
 int spawn_driver(struct config *cfg)
 {
-	char path[PATH_MAX];
-	int status, logfd = -1, null;
-	pid_t pid;
+	static char *const argv[] = {"sdq", "driver", NULL};
+	struct child_opts o;
+	char path[PATH_MAX], *err = NULL;
+	int logfd = -1, rc;
 
-	/* Everything that may allocate is done before fork(): libcurl may have
-	 * started threads, and after fork only async-signal-safe calls are. */
 	if (cfg->data_dir && config_mkdirs(cfg->data_dir, 0700) == 0 &&
 	    snprintf(path, sizeof path, "%s/driver.log", cfg->data_dir) < (int)sizeof path) {
 		struct stat sb;
@@ -38,31 +38,18 @@ int spawn_driver(struct config *cfg)
 			flags |= O_TRUNC;
 		logfd = open(path, flags, 0600);
 	}
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	pid = fork();
-	if (pid == 0) {
-		setsid();
-		pid = fork();
-		if (pid != 0)
-			_exit(pid < 0);
-		if (null >= 0)
-			dup2(null, STDIN_FILENO);
-		dup2(logfd >= 0 ? logfd : null, STDOUT_FILENO);
-		dup2(logfd >= 0 ? logfd : null, STDERR_FILENO);
-		util_close_fds(3, -1); /* the driver lock above all */
-		execl("/proc/self/exe", "sdq", "driver", (char *)NULL);
-		_exit(127);
-	}
+	/* core/child: a new session, no shell, every fd but 0-2 closed (the
+	 * driver lock above all), output to the log */
+	memset(&o, 0, sizeof o);
+	o.argv = argv;
+	o.file = "/proc/self/exe";
+	o.out = o.err = logfd >= 0 ? CHILD_IO_FD : CHILD_IO_NULL;
+	o.out_fd = o.err_fd = logfd;
+	rc = child_spawn_detached(&o, &err);
+	free(err); /* the callers say what it means */
 	if (logfd >= 0)
 		close(logfd);
-	if (null >= 0)
-		close(null);
-	if (pid < 0)
-		return -1;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return rc;
 }
 
 /* Hand live jobs to a detached driver when none runs (and the config allows

@@ -44,6 +44,7 @@
 
 #include "tui.h"
 #include "backend.h"
+#include "child.h"
 #include "config.h"
 #include "engine.h"
 #include "job.h"
@@ -1395,9 +1396,9 @@ static void ui_compose_submit(struct ui *u)
 	ui_msg(u, 0, "job %lld submitted", (long long)id);
 }
 
-/* Open path with $SDQ_OPEN (split on blanks, no shell) or xdg-open, detached:
- * a double fork, output to /dev/null, nothing waited for but the first child,
- * which exits at once. */
+/* Open path with $SDQ_OPEN (split on blanks, no shell) or xdg-open,
+ * detached through core/child (a new session, output to /dev/null, not
+ * waited for). */
 static void ui_open(struct ui *u, const char *path)
 {
 	const char *spec = getenv("SDQ_OPEN");
@@ -1418,28 +1419,16 @@ static void ui_open(struct ui *u, const char *path)
 	free(exe);
 	argv[argc++] = (char *)path;
 	argv[argc] = NULL;
-	pid_t pid = fork();
-	if (pid == 0) {
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		int fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		util_close_fds(3, -1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (pid > 0) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
+	struct child_opts o;
+	char *err = NULL;
+	memset(&o, 0, sizeof o);
+	o.argv = argv;
+	o.out = o.err = CHILD_IO_NULL;
+	if (child_spawn_detached(&o, &err) == 0)
 		ui_msg(u, 0, "opening %s with %s", path, argv[0]);
-	} else {
-		ui_msg(u, 1, "open: fork: %s", strerror(errno));
-	}
+	else
+		ui_msg(u, 1, "open: %s", err ? err : "cannot start the viewer");
+	free(err);
 	free(copy);
 }
 
