@@ -123,5 +123,11 @@ struct http *engine_http(struct engine *e);
 /* The API key of fingerprint fp if this engine holds it (borrowed, valid
  * until engine_free; never copy it anywhere lasting), else NULL. */
 const char *engine_key(struct engine *e, const char *fp);
+/* The API key of ep (an endpoint of the engine's config), borrowed like
+ * engine_key's. From the environment or a file it is read at once; an
+ * api_key_cmd runs through the loop, and until it answers this is NULL with
+ * *err "waiting for the key command of endpoint X" (engine_key_pending
+ * says 1). NULL with *err when there is no key. */
+const char *engine_endpoint_key(struct engine *e, const struct config_endpoint *ep, char **err);
 
 #endif

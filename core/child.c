@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -442,6 +443,8 @@ struct child *child_spawn(struct engine *e, const struct child_opts *o, char **e
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
+		if (o->die_with_parent)
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int code = exec_child(o, devnull, w_out, w_err, st[1]);
 		ssize_t wr = write(st[1], &code, sizeof code);
 		(void)wr;
@@ -665,4 +668,140 @@ out:
 	close_if(&st[0]);
 	close_if(&st[1]);
 	return rc;
+}
+
+/* ---------- to the end, with no loop ---------- */
+
+int child_capture(const struct child_opts *o, char *buf, size_t cap, size_t *n,
+                  size_t max_total, size_t *total, struct child_exit *x, char **err)
+{
+	if (!o || !o->argv || !o->argv[0] || !x) {
+		util_set_err(err, "child_capture: nothing to run");
+		return -1;
+	}
+	memset(x, 0, sizeof *x);
+	*n = *total = 0;
+	int devnull = fd_above2(open("/dev/null", O_RDWR | O_CLOEXEC));
+	int rd = -1, w_out = -1, w_err = -1, st[2] = {-1, -1}, dummy;
+	if (devnull < 0) {
+		util_set_err(err, "cannot open /dev/null: %s", strerror(errno));
+		return -1;
+	}
+	w_out = stream_fd(CHILD_IO_PIPE, -1, devnull, &rd);
+	w_err = stream_fd(o->err == CHILD_IO_PIPE ? CHILD_IO_NULL : o->err, o->err_fd, devnull,
+	                  &dummy);
+	if (w_out < 0 || w_err < 0 || pipe(st) < 0 || (st[0] = fd_above2(st[0])) < 0 ||
+	    (st[1] = fd_above2(st[1])) < 0) {
+		util_set_err(err, "cannot set up the pipes of %s: %s", prog_name(o),
+		             strerror(errno));
+		goto fail;
+	}
+	int64_t t0 = util_now_ms();
+	int64_t deadline = o->timeout_ms > 0 ? t0 + o->timeout_ms : INT64_MAX;
+	pid_t pid = fork();
+	if (pid < 0) {
+		util_set_err(err, "cannot start %s: fork: %s", prog_name(o), strerror(errno));
+		goto fail;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		if (o->die_with_parent)
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int code = exec_child(o, devnull, w_out, w_err, st[1]);
+		ssize_t wr = write(st[1], &code, sizeof code);
+		(void)wr;
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	close_if(&devnull);
+	close_if(&w_out);
+	close_if(&w_err);
+	close_if(&st[1]);
+	int code = read_exec_status(st[0]);
+	close_if(&st[0]);
+	if (code) {
+		util_set_err(err, "cannot run %s: %s", prog_name(o), strerror(code));
+		close_if(&rd);
+		int s;
+		while (waitpid(pid, &s, 0) < 0 && errno == EINTR)
+			;
+		return -1;
+	}
+	fcntl(rd, F_SETFL, fcntl(rd, F_GETFL) | O_NONBLOCK);
+	/* Read all it prints (it never blocks on a full pipe), keep the first
+	 * cap bytes; never read without poll() saying there is something: the
+	 * deadline holds even when the output stays open. */
+	int status = 0, reaped = 0;
+	while (rd >= 0) {
+		int64_t left = deadline - util_now_ms();
+		if (left <= 0) {
+			x->timed_out = 1;
+			break;
+		}
+		struct pollfd pf = {rd, POLLIN, 0};
+		int rc = poll(&pf, 1, left > 1000 ? 1000 : (int)left);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc <= 0)
+			continue;
+		char chunk[4096];
+		ssize_t r = read(rd, chunk, sizeof chunk);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			close_if(&rd);
+			break;
+		}
+		size_t take = *n < cap ? cap - *n : 0;
+		if (take > (size_t)r)
+			take = (size_t)r;
+		memcpy(buf + *n, chunk, take);
+		*n += take;
+		*total += (size_t)r;
+		if (o->secret)
+			explicit_bzero(chunk, sizeof chunk);
+		if (max_total && *total > max_total) {
+			x->terminated = 1; /* it printed too much */
+			break;
+		}
+	}
+	close_if(&rd);
+	/* its output is over; it must also end before the deadline */
+	while (!x->timed_out && !x->terminated) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid) {
+			reaped = 1;
+			break;
+		}
+		if (w < 0 && errno != EINTR) {
+			x->lost = reaped = 1;
+			break;
+		}
+		if (util_now_ms() >= deadline) {
+			x->timed_out = 1;
+			break;
+		}
+		sleep_ms(10);
+	}
+	kill(-pid, SIGKILL); /* the group: whatever it left behind */
+	while (!reaped) {
+		pid_t w = waitpid(pid, &status, 0);
+		if (w == pid || (w < 0 && errno != EINTR)) {
+			x->lost = w < 0;
+			reaped = 1;
+		}
+	}
+	x->status = status;
+	x->code = !x->lost && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	x->signo = !x->lost && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	x->ms = util_now_ms() - t0;
+	return 0;
+fail:
+	close_if(&devnull);
+	close_if(&w_out);
+	close_if(&w_err);
+	close_if(&rd);
+	close_if(&st[0]);
+	close_if(&st[1]);
+	return -1;
 }

@@ -79,6 +79,9 @@ struct child_opts {
 	int timeout_ms;       /* > 0: time limit from the spawn */
 	int grace_ms;         /* SIGTERM -> SIGKILL delay; <= 0: 3000 */
 	int secret;           /* output is secret (a key): read buffers are wiped */
+	int die_with_parent;  /* SIGKILL when sdq dies, even by kill -9
+	                         (PR_SET_PDEATHSIG; its own children are reached
+	                         only through the group kills above) */
 	child_output_cb on_output; /* may be NULL (output is then dropped) */
 	child_exit_cb on_exit;     /* may be NULL */
 	void *udata;               /* passed to both */
@@ -115,6 +118,19 @@ void child_sigchld(void);
 char *child_exit_text(const struct child_exit *x, int timeout_ms, char *buf, size_t len);
 /* "SIGABRT", ..., or "?" for a signal without a name here. Never NULL. */
 const char *child_signal_name(int sig);
+
+/* Run o->argv to its end with no loop, for a process that has none (a
+ * command's own checks before it opens an engine): stdout into buf (the
+ * first cap bytes are kept, *n of them; *total counts all it printed, and
+ * past max_total (0: no cap) its group is killed, with x->terminated set),
+ * stderr as o->err says (a pipe is taken as /dev/null), o->timeout_ms
+ * enforced (x->timed_out), and its process group killed at the end whatever
+ * happened. Never reads without poll() saying there is something, so it
+ * blocks at most about timeout_ms. o->dir, o->file, o->secret,
+ * o->die_with_parent are used; the callbacks are not. Returns 0 with *x,
+ * or -1 with *err (it could not be run). */
+int child_capture(const struct child_opts *o, char *buf, size_t cap, size_t *n,
+                  size_t max_total, size_t *total, struct child_exit *x, char **err);
 
 /* Start a detached program that outlives this process (the background
  * driver, an image viewer): double fork, a new session, stdin /dev/null,

@@ -17,22 +17,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "params.h"
 #include "text.h"
 #include "util.h"
@@ -40,8 +37,7 @@
 #define RUNPOD_API_BASE "https://api.runpod.ai/v2/"
 #define DEFAULT_KEY_ENV "RUNPOD_API_KEY"
 #define CONFIG_MAX_BYTES (1024 * 1024)
-#define KEY_MAX 4096                   /* longest API key line accepted */
-#define KEY_CMD_OUTPUT_MAX (64 * 1024) /* what api_key_cmd may print in all */
+#define KEY_MAX CONFIG_KEY_MAX
 #define KEY_CMD_TIMEOUT_MS 60000
 
 /* Old endpoint arrays, kept until config_free so that pointers handed out by
@@ -228,6 +224,7 @@ static const struct keydef {
     {S_ENDPOINT, "api_key_env", V_ENVNAME, EP(api_key_env), 1},
     {S_ENDPOINT, "api_key_file", V_PATH, EP(api_key_file), 1},
     {S_ENDPOINT, "api_key_cmd", V_STR, EP(api_key_cmd), 1},
+    {S_ENDPOINT, "api_key_cmd_timeout", V_MS, EP(api_key_cmd_timeout_ms), 0},
     {S_ENDPOINT, "webhook", V_STR, EP(webhook), 0},
     {S_ENDPOINT, "execution_timeout", V_MS, EP(execution_timeout_ms), 0},
     {S_ENDPOINT, "ttl", V_MS, EP(ttl_ms), 0},
@@ -1150,149 +1147,98 @@ void config_set_key_cmd_timeout(int ms)
 	key_cmd_timeout_ms = ms > 0 ? ms : KEY_CMD_TIMEOUT_MS;
 }
 
-/* Run api_key_cmd through /bin/sh -c with stdin and stderr on /dev/null;
- * the key is the first line of its output. Bounded: past the time limit
- * (also a command that closed its output but goes on running) its whole
- * process group is killed; the shell dies with sdq (PR_SET_PDEATHSIG). */
-static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, char **err)
+int config_key_cmd_timeout(const struct config_endpoint *ep)
 {
-	int pfd[2], status = 0, devnull, c, rc;
-	char *buf, *nl, *key = NULL;
-	size_t n = 0, total = 0;
-	int64_t deadline = util_now_ms() + key_cmd_timeout_ms;
-	const char *why = NULL;
-	pid_t pid, w = 0;
+	if (ep && ep->api_key_cmd_timeout_ms > 0)
+		return ep->api_key_cmd_timeout_ms > INT_MAX ? INT_MAX : (int)ep->api_key_cmd_timeout_ms;
+	return key_cmd_timeout_ms;
+}
 
-	if (pipe(pfd) < 0) {
-		util_set_err(err, "api_key_cmd: pipe: %s", strerror(errno));
-		return NULL;
-	}
-	if (!(buf = malloc(KEY_MAX + 2))) {
-		close(pfd[0]);
-		close(pfd[1]);
+void config_key_cmd_opts(const struct config_endpoint *ep, char *argv[4], struct child_opts *o)
+{
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = ep->api_key_cmd;
+	argv[3] = NULL;
+	memset(o, 0, sizeof *o);
+	o->argv = argv;
+	o->out = CHILD_IO_PIPE;
+	o->err = CHILD_IO_NULL;
+	o->timeout_ms = config_key_cmd_timeout(ep);
+	o->grace_ms = 1000;
+	o->secret = 1;
+	o->die_with_parent = 1;
+}
+
+char *config_key_from_cmd(const struct config_endpoint *ep, char *out, size_t n, size_t total,
+                          const struct child_exit *x, char **err)
+{
+	char *name = text_sanitize_str(ep && ep->name ? ep->name : "", 0), *nl, *key = NULL;
+	int c;
+
+	if (!name) {
 		util_set_err(err, "out of memory");
 		return NULL;
 	}
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		free(buf);
-		util_set_err(err, "api_key_cmd: fork: %s", strerror(errno));
-		return NULL;
+	if (x->timed_out) {
+		int t = config_key_cmd_timeout(ep);
+		util_set_err(err,
+		             "api_key_cmd for endpoint \"%s\" did not answer within the time "
+		             "limit (%d %s; api_key_cmd_timeout): it was stopped",
+		             name, t % 1000 ? t : t / 1000, t % 1000 ? "ms" : "s");
 	}
-	if (pid == 0) {
-		sigset_t none;
-		/* A clean start: default SIGPIPE, nothing blocked (the engine may
-		 * block signals), none of sdq's descriptors (db, sockets, tty). */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		util_close_fds(3, pfd[1]);
-		setpgid(0, 0); /* so a timeout can stop the whole pipeline */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		devnull = open("/dev/null", O_RDWR);
-		if (devnull >= 0) {
-			dup2(devnull, 0);
-			dup2(devnull, 2);
-		}
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		execl("/bin/sh", "sh", "-c", ep->api_key_cmd, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	close(pfd[1]);
-	fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
-	/* Read everything (so the command never blocks on a full pipe), keep
-	 * the first line, stop at a cap or the deadline. */
-	for (;;) {
-		char chunk[1024];
-		struct pollfd pf = {pfd[0], POLLIN, 0};
-		int64_t left = deadline - util_now_ms();
-		ssize_t r;
-
-		if (left <= 0) {
-			why = "did not answer within the time limit";
-			break;
-		}
-		rc = poll(&pf, 1, (int)left);
-		if (rc < 0 && errno != EINTR) {
-			why = "poll failed";
-			break;
-		}
-		if (rc <= 0)
-			continue; /* the deadline is checked above: never read blindly */
-		r = read(pfd[0], chunk, sizeof chunk);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0)
-			break;
-		total += (size_t)r;
-		if (total > KEY_CMD_OUTPUT_MAX) {
-			why = "printed more than 64 KiB";
-			explicit_bzero(chunk, sizeof chunk);
-			break;
-		}
-		if (n <= KEY_MAX) {
-			size_t take = (size_t)r < KEY_MAX + 1 - n ? (size_t)r : KEY_MAX + 1 - n;
-			memcpy(buf + n, chunk, take);
-			n += take;
-		}
-		explicit_bzero(chunk, sizeof chunk);
-	}
-	close(pfd[0]);
-	/* Its output is over; it must also end before the deadline. */
-	while (!why && (w = waitpid(pid, &status, WNOHANG)) == 0) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		if (util_now_ms() >= deadline) {
-			why = "did not exit within the time limit";
-			break;
-		}
-		nanosleep(&ts, NULL);
-	}
-	if (why || w != pid)
-		kill(-pid, SIGKILL);
-	if (why || w == 0)
-		while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-			;
-	buf[n] = '\0';
-	if (w < 0)
-		status = 0; /* someone else reaped it (ECHILD): judge by the output */
-	if (!why && WIFSIGNALED(status))
-		why = "was killed by a signal";
-	if (!why && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+	else if (total > CONFIG_KEY_CMD_OUTPUT_MAX)
+		util_set_err(err, "api_key_cmd for endpoint \"%s\" printed more than 64 KiB", name);
+	else if (x->signo)
+		util_set_err(err, "api_key_cmd for endpoint \"%s\" was killed by a signal (%s)", name,
+		             child_signal_name(x->signo));
+	else if (!x->lost && x->code != 0)
 		util_set_err(err,
 		             "api_key_cmd for endpoint \"%s\" failed (exit status %d); run it by "
 		             "hand to see why",
-		             ename, WEXITSTATUS(status));
-		goto out;
+		             name, x->code);
+	else {
+		out[n < CONFIG_KEY_MAX + 1 ? n : CONFIG_KEY_MAX + 1] = '\0';
+		if ((nl = strchr(out, '\n')))
+			*nl = '\0';
+		if (!nl && n > CONFIG_KEY_MAX)
+			util_set_err(err,
+			             "api_key_cmd for endpoint \"%s\": the first line is longer than "
+			             "%d bytes",
+			             name, CONFIG_KEY_MAX);
+		else if ((c = key_clean(out)) < 0)
+			util_set_err(err, "api_key_cmd for endpoint \"%s\" %s", name,
+			             c == -1 ? "printed no key"
+			                     : "printed blanks or control characters in the key");
+		else if (!(key = strdup(out)))
+			util_set_err(err, "out of memory");
 	}
-	if (why) {
-		util_set_err(err, "api_key_cmd for endpoint \"%s\" %s", ename, why);
-		goto out;
-	}
-	if ((nl = strchr(buf, '\n')))
-		*nl = '\0';
-	else if (n > KEY_MAX) {
-		util_set_err(err,
-		             "api_key_cmd for endpoint \"%s\": the first line is longer than %d "
-		             "bytes",
-		             ename, KEY_MAX);
-		goto out;
-	}
-	c = key_clean(buf);
-	if (c < 0) {
-		util_set_err(err, "api_key_cmd for endpoint \"%s\" %s", ename,
-		             c == -1 ? "printed no key"
-		                     : "printed blanks or control characters in the key");
-		goto out;
-	}
-	if (!(key = strdup(buf)))
+	free(name);
+	return key;
+}
+
+/* api_key_cmd with no loop (a command's own checks): bounded by the time
+ * limit, its process group killed at the end (core/child.c:child_capture). */
+static char *key_from_cmd(const struct config_endpoint *ep, const char *ename, char **err)
+{
+	char *argv[4], *buf, *key = NULL, *cerr = NULL;
+	struct child_opts o;
+	struct child_exit x;
+	size_t n = 0, total = 0;
+
+	if (!(buf = malloc(CONFIG_KEY_MAX + 2))) {
 		util_set_err(err, "out of memory");
-out:
-	explicit_bzero(buf, KEY_MAX + 2);
+		return NULL;
+	}
+	config_key_cmd_opts(ep, argv, &o);
+	if (child_capture(&o, buf, CONFIG_KEY_MAX + 1, &n, CONFIG_KEY_CMD_OUTPUT_MAX, &total, &x,
+	                  &cerr) < 0)
+		util_set_err(err, "api_key_cmd for endpoint \"%s\": %s", ename,
+		             cerr ? cerr : "cannot run it");
+	else
+		key = config_key_from_cmd(ep, buf, n, total, &x, err);
+	free(cerr);
+	explicit_bzero(buf, CONFIG_KEY_MAX + 2);
 	free(buf);
 	return key;
 }

@@ -40,6 +40,7 @@ struct config_endpoint {
 	char *api_key_env;   /* name of an environment variable */
 	char *api_key_file;  /* path of a file holding the key (mode 0600) */
 	char *api_key_cmd;   /* a command whose first output line is the key */
+	long api_key_cmd_timeout_ms; /* its time limit; 0: config_key_cmd_timeout() */
 	int webhook_set;
 	char *webhook;
 	long execution_timeout_ms, ttl_ms; /* policy; 0 = unset */
@@ -99,13 +100,37 @@ const char *config_endpoint_api(const struct config_endpoint *ep);
 char *config_expand_url(const char *url_or_id);
 
 /* Read ep's API key: from api_key_env (default RUNPOD_API_KEY), api_key_file
- * (refused if group- or world-readable) or api_key_cmd. Malloc'd; the caller
+ * (refused if group- or world-readable) or api_key_cmd (run to its end
+ * here, up to its time limit: only for a process with no loop to keep
+ * going; the engine runs it through its loop, keycmd.h). Malloc'd; the caller
  * wipes and frees it with config_key_free. NULL with *err set when there is
  * none; the message says how to provide one and never contains a key. */
 char *config_api_key(const struct config_endpoint *ep, char **err);
-/* The time limit of api_key_cmd (default 60 s; ms <= 0 restores it), for
- * tests. The command's process group is killed when it passes. */
+/* The time limit of api_key_cmd when its endpoint sets no
+ * api_key_cmd_timeout (default 60 s; ms <= 0 restores it), for tests. The
+ * command's process group is killed when it passes. */
 void config_set_key_cmd_timeout(int ms);
+/* ep's api_key_cmd time limit in ms (its api_key_cmd_timeout, else the
+ * default above). ep may be NULL. */
+int config_key_cmd_timeout(const struct config_endpoint *ep);
+
+#define CONFIG_KEY_MAX 4096                   /* longest API key line accepted */
+#define CONFIG_KEY_CMD_OUTPUT_MAX (64 * 1024) /* what api_key_cmd may print in all */
+
+struct child_opts;
+struct child_exit;
+/* How ep's api_key_cmd is run (core/child.h): `/bin/sh -c CMD` (argv, 4
+ * slots, filled here; ep->api_key_cmd is borrowed), stdout a pipe, stderr
+ * and stdin /dev/null, the time limit above, secret output, killed with
+ * sdq. Every field of *o not named is zero. */
+void config_key_cmd_opts(const struct config_endpoint *ep, char *argv[4], struct child_opts *o);
+/* The key in what ep's api_key_cmd printed (out: its first n bytes, n <=
+ * CONFIG_KEY_MAX + 1, writable; total: all it printed) and how it ended:
+ * the first line, trimmed (malloc'd; free with config_key_free), or NULL
+ * with *err naming the endpoint and what went wrong (time limit, exit
+ * status, signal, too long, no key, control characters). Wipe out after. */
+char *config_key_from_cmd(const struct config_endpoint *ep, char *out, size_t n, size_t total,
+                          const struct child_exit *x, char **err);
 void config_key_free(char *key);
 
 /* mkdir -p. 0 or -1 with errno. */

@@ -32,6 +32,7 @@
 #include "child.h"
 #include "engine.h"
 #include "http.h"
+#include "keycmd.h"
 #include "keyfp.h"
 #include "params.h"
 #include "util.h"
@@ -81,6 +82,19 @@ struct kent {
 	int locked;
 };
 
+/* An endpoint's api_key_cmd, run through the loop (keycmd.h): until it
+ * answers, that endpoint's jobs wait and the others move. */
+enum { KW_RUNNING, KW_READY, KW_FAILED };
+struct kwait {
+	struct engine *e;
+	const struct config_endpoint *ep; /* the engine's config's */
+	struct keycmd *kc;                /* while KW_RUNNING */
+	int state;
+	char fp[KEYFP_LEN]; /* KW_READY: its key's fingerprint (the key is in the ring) */
+	char *err;          /* KW_FAILED: why */
+	int told;           /* KW_FAILED: a submit was told why (the next one runs it again) */
+};
+
 struct hent {
 	char *name;
 	struct engine_health h;
@@ -127,6 +141,8 @@ struct engine {
 	struct kent *keys; /* the key ring */
 	size_t nkeys;
 	int keys_learned; /* the config's keys were read into the ring */
+	struct kwait **kwaits; /* key commands, one per endpoint that has one */
+	size_t nkwaits;
 	struct hent *health;
 	size_t nhealth;
 	int64_t health_interval;
@@ -537,9 +553,135 @@ const char *engine_key(struct engine *e, const char *fp)
 	return k ? k->key : NULL;
 }
 
+static struct kwait *kwait_find(struct engine *e, const struct config_endpoint *ep)
+{
+	for (size_t i = 0; i < e->nkwaits; i++)
+		if (e->kwaits[i]->ep == ep)
+			return e->kwaits[i];
+	return NULL;
+}
+
+static const char *ep_shown(const struct config_endpoint *ep)
+{
+	return ep->name ? ep->name : "default";
+}
+
+/* A key command ended: its key joins the ring, and the lock of that key is
+ * tried at once (periodic), so its jobs are claimed by the next scan. */
+static void kwait_done(struct keycmd *k, char *key, const char *err, void *udata)
+{
+	struct kwait *kw = udata;
+	struct engine *e = kw->e;
+
+	keycmd_free(k);
+	kw->kc = NULL;
+	if (key && key_add(e, key, kw->fp)) {
+		kw->state = KW_READY;
+		e->want_key_lock = 1;
+		e->next_lock_try = 0;
+		engine_message(e, 0, "endpoint %s: the key command answered", ep_shown(kw->ep));
+	} else {
+		kw->state = KW_FAILED;
+		kw->told = 0;
+		free(kw->err);
+		kw->err = strdup(key ? "out of memory" : err);
+		engine_message(e, 1, "%s", kw->err ? kw->err : "out of memory");
+	}
+	config_key_free(key);
+	emit_simple(e, ENGINE_EV_STORE, 0, NULL); /* what waits for it may show it */
+}
+
+/* ep's key: 1 with it in the ring and its fingerprint in fp. An
+ * api_key_cmd runs through the loop: 0 while it runs (started here if it
+ * never ran; after a failure, again when retry is set and a caller with
+ * retry was already told why), with *err saying so. -1 with *err: no key
+ * (the message names the endpoint). */
+static int ep_key(struct engine *e, const struct config_endpoint *ep, int retry,
+                  char fp[KEYFP_LEN], char **err)
+{
+	struct kwait *kw, **nk;
+	char *key, *kerr = NULL;
+
+	if (!ep->api_key_cmd) {
+		if (!(key = config_api_key(ep, err)))
+			return -1;
+		if (!key_add(e, key, fp)) {
+			config_key_free(key);
+			util_set_err(err, "out of memory");
+			return -1;
+		}
+		config_key_free(key);
+		return 1;
+	}
+	if (!(kw = kwait_find(e, ep))) {
+		if (!(kw = calloc(1, sizeof *kw)) ||
+		    !(nk = realloc(e->kwaits, (e->nkwaits + 1) * sizeof *nk))) {
+			free(kw);
+			util_set_err(err, "out of memory");
+			return -1;
+		}
+		e->kwaits = nk;
+		nk[e->nkwaits++] = kw;
+		kw->e = e;
+		kw->ep = ep;
+		kw->state = KW_FAILED; /* not started yet */
+		kw->told = 1;
+	}
+	if (kw->state == KW_READY) {
+		memcpy(fp, kw->fp, KEYFP_LEN);
+		return 1;
+	}
+	/* a failure is said once to a submit (retry); the next one runs the
+	 * command again (the user may have unlocked their password store) */
+	if (kw->state == KW_FAILED && (!retry || !kw->told) && kw->kc == NULL && kw->err) {
+		util_set_err(err, "%s", kw->err);
+		kw->told |= retry;
+		return -1;
+	}
+	if (kw->state == KW_FAILED) {
+		if (!(kw->kc = keycmd_start(e, ep, kwait_done, kw, &kerr))) {
+			free(kw->err);
+			kw->err = kerr;
+			util_set_err(err, "%s", kerr ? kerr : "api_key_cmd failed");
+			return -1;
+		}
+		kw->state = KW_RUNNING;
+		engine_message(e, 0, "waiting for the key command of endpoint %s", ep_shown(ep));
+	}
+	util_set_err(err,
+	             "waiting for the key command of endpoint %s (api_key_cmd, running for %lld "
+	             "s; its time limit is %d s)",
+	             ep_shown(ep), (long long)((util_now_ms() - keycmd_started(kw->kc)) / 1000),
+	             config_key_cmd_timeout(ep) / 1000);
+	return 0;
+}
+
+int engine_key_pending(struct engine *e, const char *endpoint)
+{
+	const struct config_endpoint *ep = e ? config_endpoint(e->cfg, endpoint) : NULL;
+	struct kwait *kw = ep ? kwait_find(e, ep) : NULL;
+	return kw && kw->state == KW_RUNNING;
+}
+
+int engine_keys_pending(struct engine *e)
+{
+	int n = 0;
+	for (size_t i = 0; e && i < e->nkwaits; i++)
+		n += e->kwaits[i]->state == KW_RUNNING;
+	return n;
+}
+
+const char *engine_endpoint_key(struct engine *e, const struct config_endpoint *ep, char **err)
+{
+	char fp[KEYFP_LEN];
+	return ep_key(e, ep, 0, fp, err) == 1 ? engine_key(e, fp) : NULL;
+}
+
 /* Read the key of every RunPod endpoint of this config, and RUNPOD_API_KEY,
  * into the ring (once): a job records only its key's fingerprint, and a
- * driver may send it only with the key of that fingerprint. */
+ * driver may send it only with the key of that fingerprint. Key commands
+ * run through the loop: their keys join the ring when they answer
+ * (kwait_done), one that hangs holds up only its own endpoint's jobs. */
 static void learn_keys(struct engine *e)
 {
 	struct config_endpoint dflt;
@@ -549,14 +691,11 @@ static void learn_keys(struct engine *e)
 	e->keys_learned = 1;
 	for (size_t i = 0; i < e->cfg->n_endpoints; i++) {
 		const struct config_endpoint *ep = &e->cfg->endpoints[i];
-		char *key;
+		char fp[KEYFP_LEN];
 		if (ep->kind != CONFIG_RUNPOD ||
 		    strcmp(config_endpoint_api(ep), "runpod-local") == 0)
 			continue;
-		if ((key = config_api_key(ep, NULL))) {
-			key_add(e, key, NULL);
-			config_key_free(key);
-		}
+		ep_key(e, ep, 0, fp, NULL);
 	}
 	memset(&dflt, 0, sizeof dflt);
 	dflt.kind = CONFIG_RUNPOD;
@@ -1004,6 +1143,12 @@ void engine_free(struct engine *e)
 		}
 	}
 	free(e->backends);
+	for (size_t i = 0; i < e->nkwaits; i++) {
+		keycmd_free(e->kwaits[i]->kc); /* its process group is killed */
+		free(e->kwaits[i]->err);
+		free(e->kwaits[i]);
+	}
+	free(e->kwaits);
 	for (size_t i = 0; i < e->nkeys; i++)
 		config_key_free(e->keys[i].key);
 	free(e->keys);
@@ -1435,7 +1580,7 @@ static int fix_destination(struct engine *e, const struct config_endpoint *ep, s
                            char **err)
 {
 	const char *api = config_endpoint_api(ep);
-	char *in, *key, *kerr = NULL, fp[KEYFP_LEN];
+	char *in, *kerr = NULL, fp[KEYFP_LEN];
 	cJSON *chk;
 	int oom = 0;
 
@@ -1459,18 +1604,13 @@ static int fix_destination(struct engine *e, const struct config_endpoint *ep, s
 	}
 	if (strcmp(api, "runpod-local") == 0)
 		return 0; /* runpod-python's test API takes no key: none is sent */
-	key = config_api_key(ep, &kerr);
-	if (!key) {
+	/* an api_key_cmd still running: not recorded (engine_key_pending
+	 * says so; submit again once it answered) */
+	if (ep_key(e, ep, 1, fp, &kerr) != 1) {
 		util_set_err(err, "%s", kerr ? kerr : "no API key");
 		free(kerr);
 		return -1;
 	}
-	if (!key_add(e, key, fp)) {
-		config_key_free(key);
-		util_set_err(err, "out of memory");
-		return -1;
-	}
-	config_key_free(key);
 	return job_set_str(&j->key_fp, fp) < 0 ? (util_set_err(err, "out of memory"), -1) : 0;
 }
 
@@ -1679,8 +1819,10 @@ int engine_driving_count(struct engine *e)
 }
 
 /* 1 if an endpoint key source of cfg, or RUNPOD_API_KEY, gives the key of
- * fingerprint fp. */
-static int config_has_key(struct config *cfg, const char *fp)
+ * fingerprint fp. An api_key_cmd is never run here (this runs with no loop,
+ * e.g. as a dashboard quits): it counts as giving fp when guess_cmd is set
+ * (a driver started on that guess runs it through its loop). */
+static int config_has_key(struct config *cfg, const char *fp, int guess_cmd)
 {
 	struct config_endpoint dflt;
 	char got[KEYFP_LEN];
@@ -1694,6 +1836,10 @@ static int config_has_key(struct config *cfg, const char *fp)
 		if (ep->kind != CONFIG_RUNPOD ||
 		    (ep != &dflt && strcmp(config_endpoint_api(ep), "runpod-local") == 0))
 			continue;
+		if (ep->api_key_cmd) {
+			found = guess_cmd;
+			continue;
+		}
 		if ((key = config_api_key(ep, NULL))) {
 			found = strcmp(keyfp_of(key, got), fp) == 0;
 			config_key_free(key);
@@ -1726,7 +1872,9 @@ int engine_driver_needed(struct config *cfg, struct store *st, int64_t undrivabl
 			continue;
 		for (size_t k = 0; k < i && !seen; k++)
 			seen = jobs[k]->key_fp && strcmp(jobs[k]->key_fp, fp) == 0;
-		if (!seen && config_has_key(cfg, fp))
+		/* a driver that could not take its jobs (undrivable) does not
+		 * guess again: no driver is started over and over */
+		if (!seen && config_has_key(cfg, fp, undrivable == 0))
 			need = 1;
 	}
 	store_jobs_free(jobs, n);

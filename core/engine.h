@@ -123,10 +123,22 @@ int64_t engine_rerun(struct engine *e, int64_t id, char **err);
  * histories) while no process holds it, or a live job recording the
  * fingerprint of a key cfg gives (an endpoint's key source or
  * RUNPOD_API_KEY) whose key lock no process holds. Keys are read only when
- * such a job exists. Needs no engine. */
+ * such a job exists; an api_key_cmd is never run here (it would block): it
+ * counts as maybe giving that key when undrivable is 0. Needs no engine. */
 int engine_driver_needed(struct config *cfg, struct store *st, int64_t undrivable);
 /* Number of live jobs in the store (all processes). */
 int engine_live_count(struct engine *e);
+/* An endpoint's api_key_cmd runs through this engine's loop (keycmd.h), so
+ * a key command that hangs stops nothing but its own endpoint's jobs.
+ * engine_key_pending: 1 while the key command of endpoint (a name of the
+ * config; NULL: the default) runs: an engine_submit_opts that failed
+ * "waiting for the key command of endpoint X" may be tried again once it
+ * is 0 (a command runs engine_step meanwhile; the dashboard says so).
+ * engine_keys_pending: how many key commands run now (a driver waiting for
+ * one is not idle). */
+int engine_key_pending(struct engine *e, const char *endpoint);
+int engine_keys_pending(struct engine *e);
+
 /* Number of live jobs this engine actually drives (0 unless it is the
  * driver): jobs whose endpoint it could not resolve (not in its config and no
  * RunPod URL to follow) stay live in the store for a driver that can, and are

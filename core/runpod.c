@@ -138,6 +138,7 @@ struct rp {
 	int64_t paused_until;
 	int pause_n;
 	uint64_t pump_timer;
+	uint64_t key_timer; /* a health probe waits for the api_key_cmd */
 	int pumping, pump_again;
 	uint64_t health_req, purge_req;
 	struct reqctx hctx, pctx;
@@ -279,8 +280,12 @@ static const char *get_key(struct rp *rp, char **err)
 		}
 		return k;
 	}
-	if (!rp->key)
-		rp->key = config_api_key(rp->ep, err);
+	if (!rp->key) {
+		/* an api_key_cmd runs through the loop: NULL until it answers */
+		const char *k = engine_endpoint_key(rp->e, rp->ep, err);
+		if (k && !(rp->key = strdup(k)))
+			util_set_err(err, "out of memory");
+	}
 	return rp->key;
 }
 
@@ -1717,6 +1722,15 @@ static int run_before_send(void *udata)
 	return 0;
 }
 
+static void key_wait_cb(struct engine *e, void *udata)
+{
+	struct rp *rp = udata;
+	(void)e;
+	rp->key_timer = 0;
+	if (!rp->health_req && !rp->health_qe)
+		submit_op(rp, OP_HEALTH, NULL, 0);
+}
+
 static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 {
 	struct http_request req;
@@ -1727,6 +1741,19 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 	int sync_ms;
 
 	key = get_key(rp, &err);
+	if (!key && !rp->b.key_fp && engine_key_pending(rp->e, rp->ep->name)) {
+		/* its api_key_cmd has not answered yet (the engine said so):
+		 * ask again in a second, fail nothing */
+		free(err);
+		if (rj) {
+			engine_timer_cancel(rp->e, rj->timer);
+			rj->timer = engine_timer_add(rp->e, 1000,
+			                             op == OP_RUN ? run_timer_cb : poll_timer_cb, rj);
+		} else if (op == OP_HEALTH && !rp->key_timer) {
+			rp->key_timer = engine_timer_add(rp->e, 1000, key_wait_cb, rp);
+		}
+		return;
+	}
 	if (!key) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "no API key: %s", err ? err : "not configured");
@@ -2034,6 +2061,7 @@ static void rp_free(struct backend *b)
 	if (rp->purge_req)
 		http_cancel(h, rp->purge_req);
 	engine_timer_cancel(rp->e, rp->pump_timer);
+	engine_timer_cancel(rp->e, rp->key_timer);
 	limiter_free(rp->lim);
 	drop_key(rp);
 	engine_health_clear(&rp->health);

@@ -354,6 +354,8 @@ int cmd_check_key(const struct config_endpoint *ep, const char *cmd)
 	if (!(backend_kind_of(ep)->caps & BACKEND_NEEDS_KEY) ||
 	    strcmp(config_endpoint_api(ep), "runpod-local") == 0)
 		return 0; /* runpod-python's local test API takes no key */
+	if (ep->api_key_cmd)
+		return 0; /* run once, by the engine's loop (engine_key_pending) */
 	key = config_api_key(ep, &err);
 	if (!key) {
 		char *c = cmd_clean(err ? err : "no API key");

@@ -203,8 +203,9 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 			}
 		}
 		/* Live jobs it cannot drive (their endpoint is not in this
-		 * config) do not keep it alive: they wait for a driver that can. */
-		if (service || engine_driving_count(r.e) > 0) {
+		 * config) do not keep it alive: they wait for a driver that can.
+		 * A key command still running does: its jobs may be ours. */
+		if (service || engine_driving_count(r.e) > 0 || engine_keys_pending(r.e) > 0) {
 			idle_since = 0;
 		} else if (!idle_since) {
 			idle_since = now;

@@ -320,7 +320,21 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 			        "sent through /run, not /runsync\n",
 			        store_driver_pid(r.st));
 	}
-	if (!(id = engine_submit_opts(r.e, &p, &so, &err))) {
+	/* the endpoint's api_key_cmd runs through the loop: wait for it */
+	while (!(id = engine_submit_opts(r.e, &p, &so, &err)) &&
+	       engine_key_pending(r.e, ep->name)) {
+		char *e = cmd_clean(err ? err : "waiting for the key command");
+		fprintf(stderr, "sdq: submit: %s\n", e);
+		free(e);
+		free(err);
+		err = NULL;
+		while (engine_key_pending(r.e, ep->name) && !r.signo)
+			if (engine_step(r.e, 1000) < 0)
+				break;
+		if (r.signo)
+			break;
+	}
+	if (!id) {
 		char *e = cmd_clean(err ? err : "error");
 		cmd_errf("submit", "%s", e);
 		free(e);
