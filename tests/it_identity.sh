@@ -75,17 +75,10 @@ wait_state() { # wait_state ID STATE [TRIES]: at most TRIES x 0.2 s
 	done
 	return 1
 }
-# No process holds a driver lock of the data dir: the main one or a key's.
-# (driver --status names a key's driver only while that key has live jobs; a
-# key driver lingering after its jobs ended would take the next round's jobs.)
-locks_free() {
-	for f in "$SDQ_DATA_DIR"/history.db.lock*; do
-		[ -e "$f" ] || continue
-		flock -n "$f" true || return 1
-	done
-	return 0
-}
-no_driver() { [ -z "$(pids_of_drivers "$SDQ_DATA_DIR")" ] && locks_free; }
+# No process holds a driver lock of the data dir: the main one or a key's
+# (driver --status lists every key lock held, also a key driver that lingers
+# after its jobs ended and would take the next round's jobs).
+no_driver() { [ -z "$(pids_of_drivers "$SDQ_DATA_DIR")" ]; }
 wait_no_driver() { # the data dir's drivers have all exited (bounded)
 	n=0
 	while ! no_driver && [ $n -lt 150 ]; do
@@ -231,6 +224,24 @@ check "local: an api = runpod endpoint switches after a 405" test "$(jfield "$l5
 check "local: the 405 job also ran once" test "$(emu_stats "$PL" \
 	'j["ops"]["notallowed"] == 1 and all(v == 1 for v in j["handler_runs"].values())')" = True
 check "local: the drivers exit" wait_no_driver
+
+# --- driver --status names every key lock held, with no live job too: a
+# driver lingering (--linger 120) after its one job completed
+export SDQ_DATA_DIR="$tmp/data-status"
+SDQ_ENDPOINT=$UA RUNPOD_API_KEY=$KA "$SDQ" driver --linger 120 >/dev/null 2>"$tmp/status.err" &
+sp=$!
+bg_pids="$bg_pids $sp"
+n=0
+while [ -z "$(pids_of_drivers "$SDQ_DATA_DIR")" ] && [ $n -lt 150 ]; do sleep 0.1; n=$((n + 1)); done
+s1=$(sha submit -p "status probe" 2>/dev/null)
+check "status: the lingering driver completes the job" wait_state "$s1" COMPLETED
+fpa=$(jfield "$s1" key_fingerprint)
+"$SDQ" driver --status >"$tmp/status.out" 2>/dev/null
+check "status: the idle key driver's lock is listed with its pid" \
+	grep -q "^key $fpa: driver pid $sp, no live jobs" "$tmp/status.out"
+kill "$sp" 2>/dev/null
+wait "$sp" 2>/dev/null
+check "status: no lock listed once it exited" wait_no_driver
 
 echo "it_identity: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -4,6 +4,7 @@
  */
 #include "cmd_driver.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,38 +68,67 @@ static int64_t log_undrivable(struct cmd_run *r)
 	return count;
 }
 
-/* driver --status: one line per API key that live jobs are sent with (each
- * has a driver of its own, holding that key). */
-static void key_drivers_status(struct store *st)
+/* driver --status: one line per API key lock a process holds (each key's
+ * driver, with its pid, also while it lingers with no jobs left), then one
+ * per key that live jobs are sent with and no process holds. The locks are
+ * the files "<history>.lock-<fingerprint>" beside the history
+ * (store_lock_key). */
+static void key_drivers_status(struct config *cfg, struct store *st)
 {
 	struct store_query q;
 	struct job **jobs = NULL;
-	size_t n = 0;
+	size_t n = 0, plen;
+	char *dir, *base, *slash;
+	DIR *d;
+	struct dirent *de;
 
 	memset(&q, 0, sizeof q);
 	q.live_only = 1;
 	if (store_job_list(st, &q, &jobs, &n, NULL) < 0)
-		return;
+		n = 0;
+	if (cfg->db_path && (dir = strdup(cfg->db_path))) {
+		slash = strrchr(dir, '/');
+		base = slash ? slash + 1 : dir;
+		if (slash)
+			*slash = '\0';
+		plen = strlen(base);
+		if ((d = opendir(slash ? (*dir ? dir : "/") : "."))) {
+			while ((de = readdir(d))) {
+				const char *fp = de->d_name + plen + 6;
+				int count = 0;
+				long kp;
+				if (strncmp(de->d_name, base, plen) != 0 ||
+				    strncmp(de->d_name + plen, ".lock-", 6) != 0 ||
+				    !(kp = store_key_driver_pid(st, fp)))
+					continue;
+				for (size_t k = 0; k < n; k++)
+					count += jobs[k]->key_fp && strcmp(jobs[k]->key_fp, fp) == 0;
+				if (count)
+					printf("key %s: driver pid %ld, %d live job%s\n", fp, kp, count,
+					       count == 1 ? "" : "s");
+				else
+					printf("key %s: driver pid %ld, no live jobs (it exits once its "
+					       "linger time is over)\n",
+					       fp, kp);
+			}
+			closedir(d);
+		}
+		free(dir);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *fp = jobs[i]->key_fp;
 		int seen = 0, count = 0;
-		long kp;
-		if (!fp)
-			continue;
+		if (!fp || store_key_driver_pid(st, fp))
+			continue; /* listed above */
 		for (size_t k = 0; k < i && !seen; k++)
 			seen = jobs[k]->key_fp && strcmp(jobs[k]->key_fp, fp) == 0;
 		if (seen)
 			continue;
 		for (size_t k = i; k < n; k++)
 			count += jobs[k]->key_fp && strcmp(jobs[k]->key_fp, fp) == 0;
-		kp = store_key_driver_pid(st, fp);
-		if (kp)
-			printf("key %s: driver pid %ld, %d live job%s\n", fp, kp, count,
-			       count == 1 ? "" : "s");
-		else
-			printf("key %s: no driver holds this API key, %d live job%s wait for one: "
-			       "run sdq with that key\n",
-			       fp, count, count == 1 ? "" : "s");
+		printf("key %s: no driver holds this API key, %d live job%s wait for one: "
+		       "run sdq with that key\n",
+		       fp, count, count == 1 ? "" : "s");
 	}
 	store_jobs_free(jobs, n);
 }
@@ -150,7 +180,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 			printf("driver running, pid %ld, %lld live jobs\n", pid, (long long)live);
 		else
 			printf("no driver running, %lld live jobs\n", (long long)live);
-		key_drivers_status(st);
+		key_drivers_status(cfg, st);
 		store_close(st);
 		return pid ? 0 : 1;
 	}
