@@ -915,10 +915,28 @@ void engine_health_set(struct engine *e, const char *name, const struct engine_h
 			return;
 		e->nhealth++;
 	}
-	engine_health_clear(&he->h);
+	struct engine_health old = he->h;
 	he->h = *h;
 	he->h.text = h->text ? strdup(h->text) : NULL;
 	he->h.error = h->error ? strdup(h->error) : NULL;
+	/* A report with no counts (a job's route backend, named like the
+	 * endpoint, says only that a request went through) keeps the counts of
+	 * the last /health, so the dashboard does not fall back to "?". */
+	if (!h->valid && old.valid && h->reachable && !h->auth_failed && !h->not_found) {
+		he->h.valid = 1;
+		he->h.jobs_completed = old.jobs_completed;
+		he->h.jobs_failed = old.jobs_failed;
+		he->h.jobs_in_progress = old.jobs_in_progress;
+		he->h.jobs_in_queue = old.jobs_in_queue;
+		he->h.jobs_retried = old.jobs_retried;
+		he->h.workers_idle = old.workers_idle;
+		he->h.workers_running = old.workers_running;
+		he->h.workers_initializing = old.workers_initializing;
+		he->h.workers_ready = old.workers_ready;
+		he->h.workers_throttled = old.workers_throttled;
+		he->h.workers_unhealthy = old.workers_unhealthy;
+	}
+	engine_health_clear(&old);
 	emit_simple(e, ENGINE_EV_HEALTH, 0, he->name);
 }
 
