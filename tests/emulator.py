@@ -36,7 +36,14 @@ Options:
     --concurrency N      at most N jobs IN_PROGRESS at once; the others wait
                          IN_QUEUE for a free worker (default 0 = no limit)
     --throttled N, --unhealthy N, --initializing N   /health worker counters
-    --rate-limit N       /status requests per second; beyond: 429 + Retry-After
+    --rate-limit N       /status requests per second (/status-sync included);
+                         beyond: 429 + Retry-After
+    --status-sync MODE   GET /v2/<ep>/status-sync/<id>?wait=<ms> (the long-poll
+                         status; wait clamped to 1000..90000 as RunPod does):
+                         wait (default: answers when the job is final or the
+                         wait is over), 404 or 405 (unsupported: that code for
+                         every status-sync), instant (answers at once, ignoring
+                         wait, like a proxy that does not hold requests)
     --fault-run500 N     the first N /run requests answer 500 (no job made)
     --fault-run429 N     the first N /run requests answer 429
     --fault-run-drop N   the first N /run requests create the job, then close
@@ -99,11 +106,14 @@ Shapes: sd15 sdxl sdxl_turbo a1111 comfyui comfyui_url comfyui_errors
     jpeg huge (huge=MB sets its size, default 65)
 
 Control (no key needed):
-    GET  /_emu/stats      {"ops": {run, runsync, status, stream, cancel, retry,
-                          purge, health, img, unauthorized, notfound, limited},
+    GET  /_emu/stats      {"ops": {run, runsync, status, status_sync, stream,
+                          cancel, retry, purge, health, img, unauthorized,
+                          notfound, limited} (status counts /status and
+                          /status-sync; status_sync only the latter),
+                          "sync_waiting_max": most status-syncs held at once,
                           "runs_by_prompt": {prompt: n}, "max_runs_per_input",
                           "duplicate_inputs", "inflight_max", "jobs": {id:
-                          {status, status_polls, run_count, retries,
+                          {status, status_polls, sync_polls, run_count, retries,
                           cancel_count, stream_polls, created_at, completed_at,
                           finished_at, first_completed_poll_at, prompt}}}
                           (times: float epoch seconds; completed_at = the
@@ -113,7 +123,7 @@ Control (no key needed):
     POST /_emu/set        JSON object of settings to change at run time:
                           queue_time run_time steps shape progress rate_limit
                           workers concurrency throttled unhealthy initializing
-                          expire and
+                          expire status_sync and
                           the fault_* counters (fault_run500 ...)
     POST /_emu/reset      forget all jobs and counters
     POST /_emu/shutdown   stop
@@ -274,7 +284,7 @@ def make_jpeg(w, h, seed):
 class Job:
     __slots__ = ("id", "index", "input", "opts", "sync", "prompt", "t0", "t0_wall",
                  "created_wall", "attempt", "cancelled_at", "removed", "ttl", "exec_timeout",
-                 "status_polls", "cancel_count", "stream_polls", "stream_sent", "final_sent",
+                 "status_polls", "sync_polls", "cancel_count", "stream_polls", "stream_sent", "final_sent",
                  "first_completed_poll", "images", "output_json", "output_attempt",
                  "once_used", "seed", "size", "count", "imgcache", "start")
 
@@ -288,6 +298,9 @@ class Emulator:
     def __init__(self, args):
         self.args = args
         self.lock = threading.Lock()
+        # status-sync requests sleep on this until their job may be final
+        # (op_cancel notifies), not in a polling loop
+        self.cond = threading.Condition(self.lock)
         self.cfg = {
             "queue_time": args.queue_time, "run_time": args.run_time, "steps": args.steps,
             "shape": args.shape, "progress": args.progress, "rate_limit": args.rate_limit,
@@ -297,6 +310,7 @@ class Emulator:
             "fault_run500": args.fault_run500, "fault_run429": args.fault_run429,
             "fault_run_drop": args.fault_run_drop, "fault_status500": args.fault_status500,
             "fault_status429": args.fault_status429, "fault_health500": args.fault_health500,
+            "status_sync": args.status_sync,
         }
         self.port = 0
         self.last_request = time.monotonic()
@@ -309,9 +323,11 @@ class Emulator:
     def reset(self):
         self.jobs = {}
         self.order = []
-        self.ops = {k: 0 for k in ("run", "runsync", "status", "stream", "cancel", "retry",
-                                   "purge", "health", "img", "unauthorized", "notfound",
-                                   "limited")}
+        self.ops = {k: 0 for k in ("run", "runsync", "status", "status_sync", "stream",
+                                   "cancel", "retry", "purge", "health", "img",
+                                   "unauthorized", "notfound", "limited")}
+        self.sync_waiting = 0
+        self.sync_waiting_max = 0
         self.runs_by_prompt = {}
         self.runs_by_input = {}
         self.input_faults = {}
@@ -380,6 +396,7 @@ class Emulator:
         et = pol.get("executionTimeout")
         j.exec_timeout = et / 1000.0 if isinstance(et, (int, float)) else None
         j.status_polls = j.cancel_count = j.stream_polls = j.stream_sent = 0
+        j.sync_polls = 0
         j.final_sent = False
         j.first_completed_poll = None
         j.images = None
@@ -670,6 +687,7 @@ class Emulator:
                 if self.state(j, max(now, term), expiry=False)[0] == "COMPLETED":
                     done_wall = fin_wall
             jobs[jid] = {"status": st, "status_polls": j.status_polls,
+                         "sync_polls": j.sync_polls,
                          "run_count": j.attempt, "retries": j.attempt - 1,
                          "cancel_count": j.cancel_count, "stream_polls": j.stream_polls,
                          "created_at": j.created_wall, "completed_at": done_wall,
@@ -682,6 +700,7 @@ class Emulator:
                 "duplicate_inputs": sum(1 for c in counts if c > 1),
                 "inflight_max": self.inflight_max, "port": self.port,
                 "handler_runs": dict(self.handler_runs),
+                "sync_waiting_max": self.sync_waiting_max,
                 "uptime": now - self.started, "jobs": jobs}
 
     def health(self):
@@ -1079,7 +1098,20 @@ class Handler(BaseHTTPRequestHandler):
     def op_status(self, jid, query, sync):
         e = self.emu
         with e.lock:
-            e.ops["status"] += 1
+            mode = e.cfg["status_sync"]
+            if sync and mode in ("404", "405"):
+                e.ops["notfound"] += 1
+                unsupported = int(mode)
+            else:
+                unsupported = 0
+                e.ops["status"] += 1
+                if sync:
+                    e.ops["status_sync"] += 1
+        if unsupported == 405:
+            return self.send_json(405, {"detail": "Method Not Allowed"})
+        if unsupported:
+            return self.send_json(404, {"error": "unknown operation"})
+        with e.lock:
             j = e.jobs.get(jid)
             # the global rate limit and fault counters
             rl = e.cfg["rate_limit"]
@@ -1105,6 +1137,8 @@ class Handler(BaseHTTPRequestHandler):
             slow = 0.0
             if j is not None:
                 j.status_polls += 1
+                if sync:
+                    j.sync_polls += 1
                 k = j.status_polls
                 o = j.opts
                 slow = e.fnum(o, "slow", 0)
@@ -1128,18 +1162,36 @@ class Handler(BaseHTTPRequestHandler):
             return self.drop()
         if j is None:
             return self.send_json(404, {"error": "request does not exist"})
-        if sync:
-            try:
-                wait = float(query.get("wait", ["0"])[0]) / 1000.0
-            except ValueError:
-                wait = 0.0
-            deadline = time.monotonic() + max(0.0, min(wait, 300.0))
-            while time.monotonic() < deadline:
-                with e.lock:
-                    if e.state(j, time.monotonic())[0] in TERMINAL:
-                        break
-                time.sleep(0.02)
+        if sync and mode != "instant":
+            self.hold_status_sync(j, query)
         return self.reply_status(j)
+
+    def hold_status_sync(self, j, query):
+        """Hold a status-sync until j is final or its wait (clamped to
+        1000..90000 ms like RunPod's) is over, sleeping until the moment the
+        job is scheduled to end (a cancel or retry wakes it)."""
+        e = self.emu
+        try:
+            wait = float(query.get("wait", ["90000"])[0]) / 1000.0
+        except ValueError:
+            wait = 90.0
+        deadline = time.monotonic() + max(1.0, min(wait, 90.0))
+        with e.cond:
+            e.sync_waiting += 1
+            e.sync_waiting_max = max(e.sync_waiting_max, e.sync_waiting)
+            try:
+                while True:
+                    now = time.monotonic()
+                    st = e.state(j, now)[0]
+                    if st in TERMINAL or st == GONE or now >= deadline:
+                        return
+                    q, r = e.times(j)
+                    until = min(deadline, j.t0 + q + r + 0.001)
+                    if j.ttl is not None:
+                        until = min(until, j.t0 + j.ttl + 0.001)
+                    e.cond.wait(max(0.001, until - now))
+            finally:
+                e.sync_waiting -= 1
 
     def op_stream(self, jid):
         e = self.emu
@@ -1181,6 +1233,7 @@ class Handler(BaseHTTPRequestHandler):
                 st = e.state(j, now)[0]
                 if st != GONE and st not in TERMINAL:
                     j.cancelled_at = now
+                    e.cond.notify_all()
                 st, head, _ = e.status_head(j, now)
         if j is None or st == GONE:
             return self.send_json(404, {"error": "request does not exist"})
@@ -1201,6 +1254,7 @@ class Handler(BaseHTTPRequestHandler):
                 j.t0_wall = time.time()
                 j.cancelled_at = None
                 e.schedule(j)
+                e.cond.notify_all()
                 j.stream_sent = 0
                 j.final_sent = False
                 j.first_completed_poll = None
@@ -1225,6 +1279,7 @@ class Handler(BaseHTTPRequestHandler):
                     else:
                         j.cancelled_at = now
                     n += 1
+            e.cond.notify_all()
         return self.send_json(200, {"removed": n, "status": "completed"})
 
     def op_health(self):
@@ -1342,6 +1397,7 @@ def main():
     ap.add_argument("--fault-health500", type=int, default=0)
     ap.add_argument("--purge-gone", action="store_true")
     ap.add_argument("--local-api", action="store_true")
+    ap.add_argument("--status-sync", default="wait", choices=("wait", "404", "405", "instant"))
     ap.add_argument("--log")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
