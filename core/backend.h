@@ -75,6 +75,10 @@ struct backend_ops {
 	int (*purge)(struct backend *b, char **err);
 	/* A SIGCHLD arrived (local children); NULL if not needed. */
 	void (*sigchld)(struct backend *b);
+	/* Someone started (1) or stopped (0) watching live jobs (engine_watched):
+	 * a backend that trades freshness for fewer requests adapts. NULL: no
+	 * interest. */
+	void (*watch)(struct backend *b, int watched);
 	/* Free everything (kill children, cancel transfers). Accepts NULL b. */
 	void (*free)(struct backend *b);
 };

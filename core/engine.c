@@ -11,7 +11,10 @@
  * and then reports it; a job that reached a terminal state leaves the live set
  * and is freed at the end of the pass (a safe point: no backend code is on the
  * stack any more). Other processes (viewers) only add jobs and set request
- * flags; the driver notices through PRAGMA data_version every 500 ms.
+ * flags. Every engine hears of other processes' writes through dbwatch
+ * (inotify on the store's directory), then asks PRAGMA data_version whether
+ * anything was committed: no timer, so an idle dashboard or driver sleeps.
+ * Where inotify cannot be trusted (NFS...) a 1 s data_version timer remains.
  *
  * Over 1500 lines (about 1870): besides the loop it holds the driver role
  * (the main lock, one lock per API key, taking live jobs over from the store)
@@ -30,6 +33,7 @@
 #include <cjson/cJSON.h>
 #include "backend.h"
 #include "child.h"
+#include "dbwatch.h"
 #include "engine.h"
 #include "http.h"
 #include "keycmd.h"
@@ -37,9 +41,10 @@
 #include "params.h"
 #include "util.h"
 
-#define DV_CHECK_DRIVER_MS 500
-#define DV_CHECK_VIEWER_MS 1000
-#define LOCK_RETRY_MS 1000
+#define DV_CHECK_FALLBACK_MS 1000 /* without dbwatch notifications only */
+#define DV_RECHECK_MS 20          /* a write seen before its commit was: look again */
+#define LOCK_RETRY_MS 1000        /* without dbwatch notifications only */
+#define LOCK_EVENT_RETRY_MS 200   /* one more try after a lock file's close */
 #define RETRY_SCAN_LIMIT 200
 #define FREE_DRAIN_MS 5000
 
@@ -124,6 +129,12 @@ struct engine {
 	int in_step; /* engine_step is running (callbacks are on the stack) */
 	int64_t next_lock_try, next_dv_check;
 	int64_t last_dv;
+	struct dbwatch *dbw;  /* other processes' changes, and watchers */
+	uint64_t dv_recheck;  /* timer */
+	uint64_t lock_retry;  /* timer */
+	int self_watch;       /* this process watches live jobs */
+	int watched;          /* someone does (driver's view) */
+	unsigned long passes; /* engine_step passes (engine_passes) */
 
 	struct live *live;
 	size_t nlive, caplive;
@@ -1017,6 +1028,53 @@ int engine_purge_queue(struct engine *e, const char *name, char **err)
 	return b->ops->purge(b, err);
 }
 
+/* ---------- notifications and watchers ---------- */
+
+/* now + ms for a fallback timer; never when dbwatch notifies. */
+static int64_t later(struct engine *e, int64_t ms)
+{
+	if (e->dbw && dbwatch_fd(e->dbw) >= 0)
+		return INT64_MAX;
+	return util_now_ms() + ms;
+}
+
+/* The driver's view of "someone watches": tell the backends when it moves. */
+static void watch_update(struct engine *e)
+{
+	int w;
+	if (!e->driving)
+		return;
+	w = e->self_watch || dbwatch_others_watching(e->dbw);
+	if (w == e->watched)
+		return;
+	e->watched = w;
+	for (size_t i = 0; i < e->nbackends; i++)
+		if (e->backends[i].b->ops->watch)
+			e->backends[i].b->ops->watch(e->backends[i].b, w);
+}
+
+int engine_set_watching(struct engine *e, int on)
+{
+	int r;
+	on = !!on;
+	if (e->self_watch == on)
+		return 0;
+	e->self_watch = on;
+	r = dbwatch_set_watching(e->dbw, on);
+	watch_update(e);
+	return r;
+}
+
+int engine_watched(const struct engine *e)
+{
+	return e->self_watch || e->watched;
+}
+
+unsigned long engine_passes(const struct engine *e)
+{
+	return e->passes;
+}
+
 /* ---------- engine lifetime ---------- */
 
 struct engine *engine_new(struct config *cfg, struct store *st, char **err)
@@ -1073,7 +1131,18 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 		free(e);
 		return NULL;
 	}
-	e->next_dv_check = util_now_ms() + DV_CHECK_VIEWER_MS;
+	e->dbw = dbwatch_new(store_path(st), err);
+	if (!e->dbw) {
+		for (int i = 0; i < MAX_ENGINES; i++)
+			if (sig_pipes[i] == e->pipe_w + 1)
+				sig_pipes[i] = 0;
+		close(fds[0]);
+		close(fds[1]);
+		http_free(e->http);
+		free(e);
+		return NULL;
+	}
+	e->next_dv_check = later(e, DV_CHECK_FALLBACK_MS);
 	return e;
 }
 
@@ -1188,6 +1257,7 @@ void engine_free(struct engine *e)
 			sig_pipes[i] = 0;
 	close(e->pipe_r);
 	close(e->pipe_w);
+	dbwatch_free(e->dbw);
 	free(e);
 }
 
@@ -1507,7 +1577,8 @@ static void become_driver(struct engine *e)
 {
 	e->driving = 1;
 	e->last_dv = store_data_version(e->st);
-	e->next_dv_check = util_now_ms() + DV_CHECK_DRIVER_MS;
+	e->next_dv_check = later(e, DV_CHECK_FALLBACK_MS);
+	watch_update(e);
 	emit_simple(e, ENGINE_EV_ROLE, 0, NULL);
 	scan_store(e);
 }
@@ -1532,7 +1603,7 @@ int engine_drive(struct engine *e, int want)
 	 * one, so one process of one config drives all it can */
 	learn_keys(e);
 	r = take_locks(e);
-	e->next_lock_try = util_now_ms() + LOCK_RETRY_MS;
+	e->next_lock_try = later(e, LOCK_RETRY_MS);
 	(void)err;
 	if (r == 0)
 		return 0;
@@ -1939,28 +2010,84 @@ static void drain_pipe(struct engine *e)
 	}
 }
 
+/* Does this engine want a lock it lacks: the main one (a viewer that would
+ * drive, or a key-only driver), or the key lock of a job that waits for it? */
+static int wants_locks(const struct engine *e)
+{
+	return e->want_drive && !e->closing && (!e->main_lock || e->want_key_lock);
+}
+
+/* Try the locks wanted; a new driver takes the store's live jobs, an old one
+ * the jobs of a key whose driver went away. */
+static void try_locks(struct engine *e)
+{
+	int was = e->driving;
+	e->next_lock_try = later(e, LOCK_RETRY_MS);
+	if (take_locks(e) > 0) {
+		if (!was)
+			become_driver(e);
+		else
+			scan_store(e);
+	}
+}
+
+static void lock_retry_cb(struct engine *e, void *udata)
+{
+	(void)udata;
+	e->lock_retry = 0;
+	if (wants_locks(e))
+		try_locks(e);
+}
+
+/* Did another process commit? Then re-read (driver) and tell the front end.
+ * Returns 1 if something changed. */
+static int dv_check(struct engine *e)
+{
+	int64_t dv = store_data_version(e->st);
+	if (dv == e->last_dv || dv < 0)
+		return 0;
+	e->last_dv = dv;
+	if (e->driving && !e->closing)
+		scan_store(e);
+	emit_simple(e, ENGINE_EV_STORE, 0, NULL);
+	return 1;
+}
+
+static void dv_recheck_cb(struct engine *e, void *udata)
+{
+	(void)udata;
+	e->dv_recheck = 0;
+	dv_check(e);
+}
+
+/* dbwatch says what changed on disk. A write to the WAL can be seen a
+ * moment before its commit is (the commit ends in shared memory, which
+ * inotify does not see): when data_version has not moved yet, look once
+ * more DV_RECHECK_MS later. */
+static void store_event(struct engine *e, int what)
+{
+	/* A lock holder closed its lock file after writing: it let go (or
+	 * died). Try at once, and once more a moment later in case the event
+	 * came before the kernel dropped the lock. */
+	if ((what & DBWATCH_LOCK) && wants_locks(e)) {
+		try_locks(e);
+		if (wants_locks(e) && !e->lock_retry)
+			e->lock_retry = engine_timer_add(e, LOCK_EVENT_RETRY_MS, lock_retry_cb, NULL);
+	}
+	if ((what & DBWATCH_DATA) && !dv_check(e) && !e->dv_recheck)
+		e->dv_recheck = engine_timer_add(e, DV_RECHECK_MS, dv_recheck_cb, NULL);
+	if (what & DBWATCH_WATCHERS)
+		watch_update(e);
+}
+
 static void periodic(struct engine *e, int64_t now)
 {
-	if (e->want_drive && !e->closing && (!e->main_lock || e->want_key_lock) &&
-	    now >= e->next_lock_try) {
-		int was = e->driving;
-		e->next_lock_try = now + LOCK_RETRY_MS;
-		if (take_locks(e) > 0) {
-			if (!was)
-				become_driver(e);
-			else
-				scan_store(e); /* jobs of a key whose driver went away */
-		}
-	}
+	if (wants_locks(e) && now >= e->next_lock_try)
+		try_locks(e);
 	if (now >= e->next_dv_check) {
-		int64_t dv = store_data_version(e->st);
-		e->next_dv_check = now + (e->driving ? DV_CHECK_DRIVER_MS : DV_CHECK_VIEWER_MS);
-		if (dv != e->last_dv && dv >= 0) {
-			e->last_dv = dv;
-			if (e->driving && !e->closing)
-				scan_store(e);
-			emit_simple(e, ENGINE_EV_STORE, 0, NULL);
-		}
+		e->next_dv_check = later(e, DV_CHECK_FALLBACK_MS);
+		dv_check(e);
+		watch_update(e);
 	}
 }
 
@@ -1986,7 +2113,8 @@ int engine_step(struct engine *e, int max_wait_ms)
 	if (timeout > 3600 * 1000)
 		timeout = 3600 * 1000;
 
-	nfds = 1 + nw;
+	e->passes++;
+	nfds = 2 + nw;
 	if (nfds > sizeof stackfds / sizeof *stackfds) {
 		fds = calloc(nfds, sizeof *fds);
 		if (!fds)
@@ -2010,6 +2138,12 @@ int engine_step(struct engine *e, int max_wait_ms)
 		fds[1 + i].events = ws[i].events;
 		fds[1 + i].revents = 0;
 	}
+	/* last, and only when there is one (-1 would make poll fail) */
+	fds[1 + nw].fd = dbwatch_fd(e->dbw);
+	fds[1 + nw].events = CURL_WAIT_POLLIN;
+	fds[1 + nw].revents = 0;
+	if (fds[1 + nw].fd < 0)
+		nfds--;
 	e->in_step++;
 	if (http_poll(e->http, fds, nfds, (int)timeout) < 0)
 		rc = -1;
@@ -2029,6 +2163,8 @@ int engine_step(struct engine *e, int max_wait_ms)
 			}
 		}
 	}
+	if (nfds == 2 + nw && fds[1 + nw].revents)
+		store_event(e, dbwatch_read(e->dbw));
 	fire_timers(e);
 	periodic(e, util_now_ms());
 	/* finished jobs are freed only by the outermost pass: an inner one

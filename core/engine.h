@@ -91,6 +91,20 @@ void engine_timer_cancel(struct engine *e, uint64_t id);
  * (http_active) can do nothing until it is asked to: tests wait for that. */
 size_t engine_timer_count(const struct engine *e);
 
+/* --- Watching (DESIGN.md "The event loop") --- */
+
+/* This process shows live jobs to someone (a dashboard, `sdq wait`): on = 1.
+ * The driver, in this process or another, then follows running jobs closely
+ * enough that progress shows at least every 2 s; with nobody watching it
+ * long-polls (fewer requests, results as soon as they exist). 0 or -1 (the
+ * watchers file could not be used: only this process's driver knows). */
+int engine_set_watching(struct engine *e, int on);
+/* Whether anyone watches live jobs, as far as this engine knows (always
+ * known to a driver; a viewer knows only itself). */
+int engine_watched(const struct engine *e);
+/* Passes engine_step has made (tests count wakeups of an idle engine). */
+unsigned long engine_passes(const struct engine *e);
+
 /* --- Requests (any role). They write the store; the driver acts on them. --- */
 
 /* Record a new job with a copy of p (a random seed is picked when p->seed < 0,

@@ -130,10 +130,11 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	char *lock_path;
-	int lock_fd; /* >= 0 while we hold the driver lock */
+	int lock_fd;  /* >= 0 while we hold the driver lock (opened read-only) */
+	int lock_wfd; /* the same file opened for writing, while we hold it */
 	struct store_keylock {
 		char fp[KEYFP_LEN];
-		int fd;
+		int fd, wfd; /* as lock_fd, lock_wfd */
 	} *keylocks; /* the key driver locks we hold (store_lock_key) */
 	size_t nkeylocks;
 	sqlite3_stmt *stmts[S_COUNT_STMTS];
@@ -453,6 +454,7 @@ struct store *store_open(const char *path, char **err)
 		return NULL;
 	}
 	st->lock_fd = -1;
+	st->lock_wfd = -1;
 	st->path = strdup(path);
 	st->lock_path = malloc(strlen(path) + 6);
 	if (!st->path || !st->lock_path) {
@@ -1348,13 +1350,17 @@ int64_t store_data_version(struct store *st)
 
 /* ---- the driver lock ---- */
 
-/* Take the exclusive flock on path into *fd_out (see store_lock_driver). */
-static int lock_path_take(const char *path, int *fd_out, char **err)
+/* Take the exclusive flock on path into *fd_out (see store_lock_driver).
+ * The flock is taken on a read-only fd: a failed try then closes without
+ * writing, and only a holder's own close (release, exit or crash) of its
+ * write fd *wfd_out is a close-after-write, which other processes' dbwatch
+ * takes as "try the lock now" (no ping-pong between processes trying). */
+static int lock_path_take(const char *path, int *fd_out, int *wfd_out, char **err)
 {
 	char buf[32];
-	int fd, n;
+	int fd, wfd, n;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		util_set_err(err, "store: cannot open the lock file %s: %s", path, strerror(errno));
 		return -1;
@@ -1380,29 +1386,37 @@ static int lock_path_take(const char *path, int *fd_out, char **err)
 	}
 	/* Fixed width, so a reader never sees a half-written number. */
 	n = snprintf(buf, sizeof buf, "%-20ld\n", (long)getpid());
-	if (pwrite(fd, buf, (size_t)n, 0) != n) {
+	wfd = open(path, O_WRONLY | O_CLOEXEC);
+	if (wfd < 0 || pwrite(wfd, buf, (size_t)n, 0) != n) {
 		int e = errno;
+		if (wfd >= 0)
+			close(wfd);
 		flock(fd, LOCK_UN);
 		close(fd);
 		util_set_err(err, "store: cannot write %s: %s", path, strerror(e));
 		return -1;
 	}
 	*fd_out = fd;
+	*wfd_out = wfd;
 	return 1;
 }
 
-static void lock_fd_release(int *fd)
+static void lock_fd_release(int *fd, int *wfd)
 {
 	if (*fd < 0)
 		return;
 	/* Leave no stale pid behind; the file itself stays (unlinking a lock
-	 * file races with the next locker). */
-	if (ftruncate(*fd, 0) < 0) {
+	 * file races with the next locker). The write fd is closed last: its
+	 * close is what wakes the others, and the lock is free by then. */
+	if (*wfd >= 0 && ftruncate(*wfd, 0) < 0) {
 		/* the flock below is what matters */
 	}
 	flock(*fd, LOCK_UN);
 	close(*fd);
 	*fd = -1;
+	if (*wfd >= 0)
+		close(*wfd);
+	*wfd = -1;
 }
 
 /* The pid in lock file path if another process holds it, else 0. */
@@ -1435,14 +1449,14 @@ int store_lock_driver(struct store *st, char **err)
 {
 	if (st->lock_fd >= 0)
 		return 1;
-	return lock_path_take(st->lock_path, &st->lock_fd, err);
+	return lock_path_take(st->lock_path, &st->lock_fd, &st->lock_wfd, err);
 }
 
 void store_unlock_driver(struct store *st)
 {
 	if (!st)
 		return;
-	lock_fd_release(&st->lock_fd);
+	lock_fd_release(&st->lock_fd, &st->lock_wfd);
 }
 
 long store_driver_pid(struct store *st)
@@ -1472,7 +1486,7 @@ int store_lock_key(struct store *st, const char *fp, char **err)
 {
 	char path[4200];
 	struct store_keylock *kl;
-	int fd = -1, r;
+	int fd = -1, wfd = -1, r;
 
 	if (key_lock_path(st, fp, path, sizeof path) < 0) {
 		util_set_err(err, "store: not a key fingerprint");
@@ -1486,11 +1500,12 @@ int store_lock_key(struct store *st, const char *fp, char **err)
 		return -1;
 	}
 	st->keylocks = kl;
-	r = lock_path_take(path, &fd, err);
+	r = lock_path_take(path, &fd, &wfd, err);
 	if (r == 1) {
 		kl = &st->keylocks[st->nkeylocks++];
 		memcpy(kl->fp, fp, sizeof kl->fp);
 		kl->fd = fd;
+		kl->wfd = wfd;
 	}
 	return r;
 }
@@ -1501,7 +1516,7 @@ void store_unlock_key(struct store *st, const char *fp)
 
 	if (!st || !fp || !(kl = keylock_find(st, fp)))
 		return;
-	lock_fd_release(&kl->fd);
+	lock_fd_release(&kl->fd, &kl->wfd);
 	*kl = st->keylocks[--st->nkeylocks];
 }
 

@@ -144,7 +144,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 	struct cmd_run r;
 	int c, status = 0;
 	double linger_s = 3;
-	int64_t idle_since = 0, next_db_check = 0;
+	int64_t idle_since = 0;
 	struct stat db0;
 	int gone = 0, service = 0, was_driver = 0, failed = 0;
 	int64_t undrivable = 0;
@@ -222,10 +222,12 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 			break;
 		}
 		/* A history file deleted or replaced under us (a removed test or
-		 * demo directory) has no one left to serve: stop. */
-		if (now >= next_db_check) {
+		 * demo directory) has no one left to serve: stop. Looked at on
+		 * every pass (a pass comes with every change, the deletion
+		 * included: the engine's dbwatch), so the loop below can sleep
+		 * while nothing is due. */
+		{
 			struct stat sb;
-			next_db_check = now + 2000;
 			if (stat(cfg->db_path, &sb) < 0 || sb.st_ino != db0.st_ino ||
 			    sb.st_dev != db0.st_dev) {
 				gone = 1;
@@ -243,7 +245,7 @@ int cmd_driver_run(struct config *cfg, int argc, char **argv)
 			undrivable = log_undrivable(&r);
 			break;
 		}
-		if (engine_step(r.e, idle_since ? 500 : 1000) < 0) {
+		if (engine_step(r.e, idle_since ? 500 : -1) < 0) {
 			failed = 1;
 			break;
 		}

@@ -324,6 +324,9 @@ int cmd_run_wait_and_report(struct cmd_run *r, const int64_t *ids, size_t n, int
 		cmd_run_close(r, 1);
 		return 1;
 	}
+	/* someone reads the progress line: the driver keeps it fresh */
+	if (show)
+		engine_set_watching(r->e, 1);
 	rc = cmd_run_until_done(r, ids, jobs, n, show, timeout_ms);
 	cmd_run_status_clear(r);
 	if (rc == 0) {

@@ -2359,6 +2359,8 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 
 	engine_set_callback(u->e, ui_on_event, u);
 	engine_drive(u->e, 1);
+	/* progress on screen: the driver (here or elsewhere) polls closely */
+	engine_set_watching(u->e, 1);
 	engine_catch_signal(u->e, SIGWINCH);
 	engine_catch_signal(u->e, SIGTERM);
 	engine_catch_signal(u->e, SIGINT);
