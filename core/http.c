@@ -82,7 +82,7 @@ struct http *http_new(char **err)
 	h->next_id = 1;
 	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)HTTP_MAX_HOST_CONNECTIONS);
-	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)(HTTP_MAX_HOST_CONNECTIONS * 2));
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_HOST_CONNECTIONS);
 	return h;
 }
 
@@ -272,7 +272,10 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* Wait for a connection that may multiplex (HTTP/2 is only offered
+	 * over TLS here): over plain http:// it would queue every request
+	 * behind a busy HTTP/1.1 connection, a held long-poll included. */
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(req->url, "https://", 8) == 0 ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");

@@ -23,7 +23,11 @@
 #include <stdint.h>
 #include <curl/curl.h>
 
-#define HTTP_MAX_HOST_CONNECTIONS 12
+/* High on purpose: the callers' own limiters cap concurrency per operation
+ * (runpod.c), and over HTTP/1.1 every held long-poll needs a connection of
+ * its own; a cap here would queue a cancel behind held requests. Over
+ * HTTP/2 they all share one connection (multiplexed). */
+#define HTTP_MAX_HOST_CONNECTIONS 400
 
 struct http;
 

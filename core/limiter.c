@@ -18,6 +18,7 @@ struct bucket {
 	double tokens, cap, rate; /* rate in tokens per ms */
 	int64_t last;
 	int inflight, max_inflight;
+	int tok; /* the operation whose tokens this one spends (itself by default) */
 	struct limiter_entry *head, *tail;
 };
 
@@ -48,6 +49,7 @@ struct limiter *limiter_new(const struct limiter_limit *limits, int nops, int64_
 		bk->tokens = bk->cap;
 		bk->last = now;
 		bk->max_inflight = limits[op].concurrent;
+		bk->tok = op;
 	}
 	return l;
 }
@@ -106,16 +108,16 @@ static void refill(struct bucket *bk, int64_t now)
 
 struct limiter_entry *limiter_take(struct limiter *l, int op, int64_t now, int64_t *wait_ms)
 {
-	struct bucket *bk = &l->bk[op];
+	struct bucket *bk = &l->bk[op], *tb = &l->bk[bk->tok];
 
-	refill(bk, now);
+	refill(tb, now);
 	while (bk->head) {
 		struct limiter_entry *q = bk->head;
 		if (!q->dead) {
 			if (bk->inflight >= bk->max_inflight)
 				return NULL;
-			if (bk->tokens < 1.0) {
-				int64_t w = (int64_t)ceil((1.0 - bk->tokens) / bk->rate);
+			if (tb->tokens < 1.0) {
+				int64_t w = (int64_t)ceil((1.0 - tb->tokens) / tb->rate);
 				if (w < 1)
 					w = 1;
 				if (*wait_ms < 0 || w < *wait_ms)
@@ -130,7 +132,7 @@ struct limiter_entry *limiter_take(struct limiter *l, int op, int64_t now, int64
 			free(q);
 			continue;
 		}
-		bk->tokens -= 1.0;
+		tb->tokens -= 1.0;
 		q->next = NULL;
 		return q;
 	}
@@ -155,4 +157,18 @@ void limiter_started(struct limiter *l, int op)
 void limiter_finished(struct limiter *l, int op)
 {
 	l->bk[op].inflight--;
+}
+
+void limiter_share_tokens(struct limiter *l, int op, int with)
+{
+	l->bk[op].tok = l->bk[with].tok;
+}
+
+int limiter_busy(const struct limiter *l, int op)
+{
+	const struct bucket *bk = &l->bk[op];
+	int n = bk->inflight;
+	for (const struct limiter_entry *q = bk->head; q && n < bk->max_inflight; q = q->next)
+		n += !q->dead;
+	return n >= bk->max_inflight;
 }

@@ -51,6 +51,13 @@ struct limiter_entry *limiter_take(struct limiter *l, int op, int64_t now, int64
 void *limiter_entry_udata(const struct limiter_entry *q);
 void limiter_entry_free(struct limiter_entry *q);
 
+/* op spends the tokens of operation with (its own bucket is then unused;
+ * its FIFO and concurrency cap stay its own): two kinds of request that
+ * count against one documented limit. */
+void limiter_share_tokens(struct limiter *l, int op, int with);
+/* 1 when op's requests in flight and waiting fill its concurrency cap. */
+int limiter_busy(const struct limiter *l, int op);
+
 /* A request of op started / ended (counts against its concurrency cap). */
 void limiter_started(struct limiter *l, int op);
 void limiter_finished(struct limiter *l, int op);

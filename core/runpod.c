@@ -19,6 +19,18 @@
  * (http.h before_send): until then it is PENDING, also for the next driver
  * if this one dies.
  *
+ * Long-poll: where the endpoint has it, a job is followed with GET
+ * {base}/status-sync/{id}?wait=<ms> instead (RunPod answers when the job is
+ * final or the wait is over): a 90 s window while nothing watches, so a job
+ * costs about one request and its result is seen the moment it exists, and
+ * short windows (1.5 s while running) while a dashboard or a `wait` watches,
+ * so progress still shows. status-sync takes its tokens from the status
+ * bucket (it counts against RunPod's status limit) but has its own
+ * concurrency cap and its own requests: a cancel, a retry or a plain status
+ * never waits behind a long-poll. An endpoint that answers status-sync with
+ * 404/405, or answers at once every time, is followed with /status from then
+ * on (remembered per endpoint for the life of the driver).
+ *
  * COMPLETED: the images are extracted (output.h), URL images fetched through
  * the same curl multi, every image saved, and only then the job is committed
  * as COMPLETED with its outputs in one engine_job_update().
@@ -66,22 +78,32 @@
 	"it has no /health (no queue or worker counts), and cannot cancel, retry or purge jobs; "  \
 	"a job runs when sdq asks for its status"
 #define NOT_FOUND_MSG "endpoint not found (HTTP 404): check the id"
+#define LONGPOLL_MS 90000        /* status-sync window while nothing watches */
+#define LONGPOLL_WATCHED_MS 1500 /* ... while running and watched: progress every <= 2 s */
+#define LONGPOLL_INSTANT_N 3     /* this many early answers in a row: unsupported */
 
-enum op { OP_RUN, OP_STATUS, OP_CANCEL, OP_RETRY, OP_PURGE, OP_HEALTH, OP_N };
+enum op { OP_RUN, OP_STATUS, OP_CANCEL, OP_RETRY, OP_PURGE, OP_HEALTH, OP_SYNC, OP_N };
 
-static const char *const op_names[OP_N] = {"run",   "status",      "cancel",
-                                           "retry", "purge-queue", "health"};
+static const char *const op_names[OP_N] = {"run",         "status", "cancel",     "retry",
+                                           "purge-queue", "health", "status-sync"};
 
 /* Budgets per 10 s: 90% of RunPod's (a 10% burst, then 80% steady), so no
  * 10 s window can pass the documented limit. retry and health are not in
- * RunPod's table. Concurrency stays far below RunPod's caps (400/200/20) on
- * purpose: requests beyond libcurl's HTTP_MAX_HOST_CONNECTIONS wait inside
- * libcurl with their timeout running, and every /run has a connection of its
- * own (http.h "once"), so a few at a time keep a big batch from timing out
- * before it is even sent. */
+ * RunPod's table. Concurrency stays below RunPod's caps (400/200/20), and
+ * these caps (not libcurl's, see HTTP_MAX_HOST_CONNECTIONS) are what bound
+ * the connections: every /run has a connection of its own (http.h "once"),
+ * so a few at a time keep a big batch from timing out before it is even
+ * sent. */
 static const struct limiter_limit limits[OP_N] = {
-    [OP_RUN] = {1000, 6},  [OP_STATUS] = {2000, 64}, [OP_CANCEL] = {100, 8},
-    [OP_RETRY] = {100, 8}, [OP_PURGE] = {2, 1},      [OP_HEALTH] = {100, 2},
+    [OP_RUN] = {1000, 6},
+    [OP_STATUS] = {2000, 64},
+    [OP_CANCEL] = {100, 8},
+    [OP_RETRY] = {100, 8},
+    [OP_PURGE] = {2, 1},
+    [OP_HEALTH] = {100, 2},
+    /* status-sync: tokens from the status bucket (limiter_share_tokens);
+     * 300 held + 64 plain stay under RunPod's 400 concurrent status requests */
+    [OP_SYNC] = {2000, 300},
 };
 
 struct rjob;
@@ -118,12 +140,16 @@ struct rjob {
 	struct job *j;
 	uint64_t timer;
 	uint64_t req, creq;             /* in flight: run/status/retry, and cancel */
+	enum op req_op;                 /* the operation of req */
 	struct limiter_entry *qe, *cqe; /* waiting in the limiter */
 	int64_t queue_backoff;
 	int fails; /* transient failures in a row */
 	int fetch_tries;
 	int cancel_pending; /* cancel as soon as a remote id exists */
 	int sync_sent;      /* the submit in flight went to /runsync */
+	int lp_window;      /* the status-sync in flight: its wait in ms (0: none) */
+	int64_t lp_sent;    /* ... and when it was sent */
+	int lp_again;       /* the answer was held: poll again at once */
 	int64_t last_progress_save;
 	struct completion *done;
 };
@@ -147,6 +173,9 @@ struct rp {
 	int local; /* runpod-python's local test API (config_endpoint_api) */
 	struct engine_health health;
 	uint64_t rng;
+	int lp_mode;    /* status-sync: 0 untried, 1 seen holding, -1 unsupported */
+	int lp_instant; /* early non-final answers in a row */
+	int watched;    /* someone watches (engine_watched): short windows */
 };
 
 /* ---------- small helpers ---------- */
@@ -321,6 +350,13 @@ static void pump_timer_cb(struct engine *e, void *udata)
 	pump(rp);
 }
 
+/* Run the limiter from the loop (not from the caller's stack). */
+static void pump_soon(struct rp *rp)
+{
+	if (!rp->pump_timer)
+		rp->pump_timer = engine_timer_add(rp->e, 0, pump_timer_cb, rp);
+}
+
 static void pause_endpoint(struct rp *rp, const struct http_response *r, const char *op)
 {
 	int64_t d;
@@ -475,13 +511,19 @@ static void rjob_stop(struct rjob *rj)
 
 	engine_timer_cancel(rp->e, rj->timer);
 	rj->timer = 0;
+	/* a cancelled request's callback never runs: give its slot back here */
 	if (rj->req) {
 		http_cancel(h, rj->req);
 		rj->req = 0;
+		limiter_finished(rp->lim, rj->req_op);
+		pump_soon(rp);
 	}
+	rj->lp_window = 0;
 	if (rj->creq) {
 		http_cancel(h, rj->creq);
 		rj->creq = 0;
+		limiter_finished(rp->lim, OP_CANCEL);
+		pump_soon(rp);
 	}
 	if (rj->qe) {
 		limiter_drop(rj->qe);
@@ -509,6 +551,9 @@ static void rjob_free(struct rjob *rj)
 }
 
 static void update(struct rjob *rj);
+static enum op status_op(struct rjob *rj);
+static int64_t first_poll_ms(struct rjob *rj);
+static void on_status(struct rjob *rj, const struct http_response *r);
 
 static void save_again_cb(struct engine *e, void *udata)
 {
@@ -548,7 +593,7 @@ static void poll_timer_cb(struct engine *e, void *udata)
 	 * the first one's downloads still point at this job). */
 	if (rj->req || rj->done)
 		return;
-	submit_op(rj->rp, OP_STATUS, rj, 0);
+	submit_op(rj->rp, status_op(rj), rj, 0);
 }
 
 static void run_timer_cb(struct engine *e, void *udata)
@@ -563,6 +608,15 @@ static void poll_in(struct rjob *rj, int64_t ms)
 {
 	engine_timer_cancel(rj->rp->e, rj->timer);
 	rj->timer = engine_timer_add(rj->rp->e, ms, poll_timer_cb, rj);
+}
+
+/* The next look at a live job after a status answer: at once after a
+ * status-sync the endpoint held (it already waited for us), else in ms. */
+static void poll_next(struct rjob *rj, int64_t ms)
+{
+	int again = rj->lp_again;
+	rj->lp_again = 0;
+	poll_in(rj, again ? 0 : ms);
 }
 
 static void finish(struct rjob *rj, enum job_state s, const char *error)
@@ -1043,6 +1097,155 @@ static void on_completed(struct rjob *rj, cJSON *root)
 		complete_save(rj);
 }
 
+/* ---------- long-poll (status-sync) ---------- */
+
+/* How long status-sync should hold rj: long while nothing watches; while a
+ * dashboard or a `wait` watches, short enough that progress shows every
+ * <= 2 s (running) or that a start shows about as soon as plain polling
+ * would (queued: the queue backoff). */
+static int longpoll_window(struct rjob *rj)
+{
+	int64_t w;
+	if (!rj->rp->watched)
+		return LONGPOLL_MS;
+	if (rj->j->state == JOB_IN_PROGRESS)
+		return LONGPOLL_WATCHED_MS;
+	w = rj->queue_backoff < 1000 ? 1000 : rj->queue_backoff;
+	return w > QUEUE_POLL_MAX_MS ? QUEUE_POLL_MAX_MS : (int)w;
+}
+
+/* Which status request to send for rj now: status-sync unless the endpoint
+ * lacks it or every long-poll slot is taken (a job is never queued behind
+ * held requests: it gets a plain status instead). Sets rj->lp_window. */
+static enum op status_op(struct rjob *rj)
+{
+	struct rp *rp = rj->rp;
+
+	rj->lp_window = 0;
+	if (rp->lp_mode < 0 || !rj->j->remote_id || limiter_busy(rp->lim, OP_SYNC))
+		return OP_STATUS;
+	rj->lp_window = longpoll_window(rj);
+	return OP_SYNC;
+}
+
+/* The first look after a submit or a retry: a long-poll can be sent at once
+ * (it is held until something happens); a plain status waits a second. */
+static int64_t first_poll_ms(struct rjob *rj)
+{
+	return rj->rp->lp_mode >= 0 ? 0 : jitter(rj->rp, FIRST_POLL_MS);
+}
+
+static char *longpoll_url(struct rjob *rj)
+{
+	char *u = make_url(job_base(rj), "status-sync", rj->j->remote_id), *q;
+	size_t n;
+	if (!u)
+		return NULL;
+	n = strlen(u) + 24;
+	q = malloc(n);
+	if (q)
+		snprintf(q, n, "%s?wait=%d", u, rj->lp_window);
+	free(u);
+	rj->lp_sent = util_now_ms();
+	return q;
+}
+
+/* Whether a status body says a final status, without parsing it (on_status
+ * parses it once, and may free the job). Looks at "status" in its head. */
+static int body_is_final(const char *b, size_t len)
+{
+	static const char *const fin[] = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"};
+	size_t n = len < 1024 ? len : 1024;
+	for (size_t i = 0; i + 8 <= n; i++) {
+		size_t k = i + 8;
+		if (memcmp(b + i, "\"status\"", 8) != 0)
+			continue;
+		while (k < n && (b[k] == ' ' || b[k] == ':' || b[k] == '\t'))
+			k++;
+		if (k >= n || b[k] != '"')
+			return 0;
+		k++;
+		for (size_t f = 0; f < 4; f++) {
+			size_t fl = strlen(fin[f]);
+			if (k + fl < n && memcmp(b + k, fin[f], fl) == 0 && b[k + fl] == '"')
+				return 1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void longpoll_unsupported(struct rp *rp, const char *why)
+{
+	if (rp->lp_mode < 0)
+		return;
+	rp->lp_mode = -1;
+	engine_message(rp->e, 0, "endpoint %s: %s; following jobs with /status", rp->ep->name, why);
+}
+
+/* A status-sync answer. 404/405 before status-sync ever held a request
+ * means the endpoint lacks it (a 404 for a job it no longer knows is
+ * confirmed by a plain status); early non-final answers in a row mean
+ * something in between answers at once. The body is a status either way. */
+static void on_status_sync(struct rjob *rj, const struct http_response *r)
+{
+	struct rp *rp = rj->rp;
+	int window = rj->lp_window;
+	int64_t took = util_now_ms() - rj->lp_sent;
+
+	if (rj->done)
+		return;
+	if (!r->error && (r->status == 404 || r->status == 405)) {
+		if (r->status == 405 || rp->lp_mode == 0) {
+			char why[80];
+			snprintf(why, sizeof why, "no long-poll status (/status-sync: HTTP %ld)",
+			         r->status);
+			longpoll_unsupported(rp, why);
+		}
+		rj->lp_window = 0;
+		submit_op(rp, OP_STATUS, rj, 1);
+		return;
+	}
+	if (!r->error && r->status == 200 && window > 0) {
+		/* held (or final, which proves nothing): poll again at once */
+		int early = took < window / 2;
+		int final = body_is_final(r->body, r->len);
+		if (!early) {
+			rp->lp_mode = 1;
+			rp->lp_instant = 0;
+			rj->lp_again = 1;
+		} else if (!final && ++rp->lp_instant >= LONGPOLL_INSTANT_N && rp->lp_mode != 1) {
+			longpoll_unsupported(rp, "the long-poll status (/status-sync) answers at "
+			                         "once");
+		}
+	}
+	rj->lp_window = 0;
+	on_status(rj, r);
+}
+
+/* Someone started or stopped watching: a job held in a long window while a
+ * watcher arrived is asked again at once with a short one. */
+static void longpoll_watch(struct rp *rp, int watched)
+{
+	struct http *h = engine_http(rp->e);
+	if (rp->watched == watched)
+		return;
+	rp->watched = watched;
+	if (!watched)
+		return;
+	for (struct rjob *rj = rp->jobs; rj; rj = rj->next) {
+		if (!rj->req || rj->req_op != OP_SYNC || rj->lp_window <= LONGPOLL_WATCHED_MS ||
+		    rj->done)
+			continue;
+		http_cancel(h, rj->req);
+		rj->req = 0;
+		rj->lp_window = 0;
+		limiter_finished(rp->lim, OP_SYNC);
+		poll_in(rj, 0);
+	}
+	pump_soon(rp);
+}
+
 /* ---------- responses ---------- */
 
 static void transient(struct rjob *rj, const char *what, const char *why)
@@ -1119,6 +1322,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 		/* GET /status refused: runpod-python's local test API (POST
 		 * only). Nothing ran; its first POST runs the job. */
 		rp->local = 1;
+		rp->lp_mode = -1; /* its status runs the job: never a long-poll */
 		engine_message(rp->e, 0,
 		               "endpoint %s answers GET /status with 405, like " LOCAL_API_NAME
 		               " (python handler.py --rp_serve_api): its jobs are followed with "
@@ -1190,7 +1394,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 			job_set_str(&j->status_text, s == JOB_OTHER ? ps.status : NULL);
 			update(rj);
 		}
-		poll_in(rj, jitter(rp, rj->queue_backoff));
+		poll_next(rj, jitter(rp, rj->queue_backoff));
 		rj->queue_backoff *= 2;
 		if (rj->queue_backoff > QUEUE_POLL_MAX_MS)
 			rj->queue_backoff = QUEUE_POLL_MAX_MS;
@@ -1223,7 +1427,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 			rj->last_progress_save = now;
 			update(rj);
 		}
-		poll_in(rj, jitter(rp, PROGRESS_POLL_MS));
+		poll_next(rj, jitter(rp, PROGRESS_POLL_MS));
 		break;
 	}
 	case JOB_COMPLETED:
@@ -1269,6 +1473,7 @@ static void on_status(struct rjob *rj, const struct http_response *r)
 	}
 	default:
 		/* a state RunPod never sends (PENDING, ...): keep polling */
+		rj->lp_again = 0;
 		poll_in(rj, jitter(rp, QUEUE_POLL_MAX_MS));
 		break;
 	}
@@ -1391,7 +1596,7 @@ static void on_run(struct rjob *rj, const struct http_response *r)
 		rj->cancel_pending = 0;
 		submit_op(rp, OP_CANCEL, rj, 0);
 	}
-	poll_in(rj, jitter(rp, FIRST_POLL_MS));
+	poll_in(rj, first_poll_ms(rj));
 }
 
 static void on_cancel(struct rjob *rj, const struct http_response *r)
@@ -1470,7 +1675,7 @@ static void on_retry(struct rjob *rj, const struct http_response *r)
 		job_set_str(&j->status_text, NULL);
 		rj->queue_backoff = QUEUE_POLL_MIN_MS;
 		update(rj);
-		poll_in(rj, jitter(rp, FIRST_POLL_MS));
+		poll_in(rj, first_poll_ms(rj));
 		return;
 	}
 	if (r->error)
@@ -1604,6 +1809,9 @@ static void http_done(struct http *h, const struct http_response *r, void *udata
 		break;
 	case OP_STATUS:
 		on_status(rj, r);
+		break;
+	case OP_SYNC:
+		on_status_sync(rj, r);
 		break;
 	case OP_CANCEL:
 		on_cancel(rj, r);
@@ -1823,6 +2031,14 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 			req.timeout_ms = LOCAL_STATUS_TIMEOUT_MS;
 			req.once = 1;
 		}
+		rj->lp_again = 0;
+		break;
+	case OP_SYNC:
+		url = longpoll_url(rj);
+		req.max_response = STATUS_MAX_BODY;
+		/* the endpoint holds it up to lp_window: time out well after */
+		req.timeout_ms = rj->lp_window + 120000L;
+		rj->lp_again = 0;
 		break;
 	case OP_CANCEL:
 		url = make_url(job_base(rj), "cancel", rj->j->remote_id);
@@ -1887,6 +2103,7 @@ static void dispatch(struct rp *rp, enum op op, struct rjob *rj)
 		rj->creq = id;
 	} else {
 		rj->req = id;
+		rj->req_op = op;
 	}
 }
 
@@ -2045,6 +2262,11 @@ static int rp_purge(struct backend *b, char **err)
 	return 0;
 }
 
+static void rp_watch(struct backend *b, int watched)
+{
+	longpoll_watch(RP(b), watched);
+}
+
 static void rp_free(struct backend *b)
 {
 	struct rp *rp;
@@ -2076,6 +2298,7 @@ static const struct backend_ops runpod_ops = {
     .health = rp_health,
     .purge = rp_purge,
     .sigchld = NULL,
+    .watch = rp_watch,
     .free = rp_free,
 };
 
@@ -2100,6 +2323,9 @@ struct backend *runpod_backend_new(struct engine *e, const struct config_endpoin
 	rp->e = e;
 	rp->ep = ep;
 	rp->local = strcmp(config_endpoint_api(ep), "runpod-local") == 0;
+	if (rp->local)
+		rp->lp_mode = -1; /* its status runs the job: never a long-poll */
+	rp->watched = engine_watched(e);
 	rp->rng = (uint64_t)now * 6364136223846793005ULL ^ ((uint64_t)getpid() << 32) ^
 	          (uint64_t)(uintptr_t)rp;
 	if (!rp->rng)
@@ -2109,6 +2335,7 @@ struct backend *runpod_backend_new(struct engine *e, const struct config_endpoin
 		util_set_err(err, "out of memory");
 		return NULL;
 	}
+	limiter_share_tokens(rp->lim, OP_SYNC, OP_STATUS);
 	rp->health.jobs_completed = rp->health.jobs_failed = rp->health.jobs_in_progress = -1;
 	rp->health.jobs_in_queue = rp->health.jobs_retried = -1;
 	rp->health.workers_idle = rp->health.workers_running = rp->health.workers_initializing = -1;

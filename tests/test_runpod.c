@@ -658,6 +658,8 @@ static void progress_case(const char *kind)
 	struct job *j;
 
 	snprintf(prompt, sizeof prompt, "slowly [[run=4 steps=8 progress=%s queue=0]]", kind);
+	/* progress is followed closely only while someone watches (long-poll) */
+	engine_set_watching(e, 1);
 	max_progress = -1;
 	min_progress = -1;
 	progress_text[0] = '\0';
@@ -809,6 +811,7 @@ static void test_unknown_status(void)
 
 	saw_other = 0;
 	engine_set_callback(e, on_event_other, NULL);
+	engine_set_watching(e, 1); /* a queued state shows only to a watcher */
 	id = submit(e, "emu", "strange states [[weird queue=1.5 run=0.2]]", 1);
 	j = wait_job(e, id, -1, 30);
 	CHECK(saw_other);
