@@ -1,0 +1,364 @@
+#!/bin/sh
+# bench_follow.sh: how sdq follows jobs (issue 12), side by side in one run
+# against the same endpoint emulator (tests/emulator.py on 127.0.0.1):
+#
+#   sdq          `sdq submit` records BENCH_FOLLOW_JOBS jobs (default 300),
+#                then one `sdq driver` sends and follows them all;
+#   runpod-py    a replica of runpod-python's client pattern written from its
+#                documented behaviour (stdlib only, below): per job a thread
+#                with a keep-alive connection does POST /run, then
+#                Job.output(): GET /status, sleep 1 s, GET /status ... until a
+#                final status, then writes the image to disk;
+#   curl floor   one curl process, one reused connection, making the same
+#                requests the sdq driver made (the /run POSTs and as many
+#                status GETs, one per job carrying the finished image), its
+#                bodies thrown away: the cost of the requests themselves.
+#
+# Same job mix for both (seeded): each job 0.5-3 s queued, 3-10 s running,
+# progress every step, a 64x64 PNG as a data URI. Printed: the table (rows:
+# done -> image on disk median and p99, status requests per job, driver CPU
+# per status request, idle wakeups per second; columns with the ratios),
+# then the absolute figures as context. No assertions: figures only.
+set -u
+PY=/usr/bin/python3
+SDQ=${SDQ_BIN:-$PWD/build/sdq}
+TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_follow.XXXXXX")
+emu=
+# A private copy: the shared build directory may be relinked while this runs.
+cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
+cleanup() {
+	[ -n "$emu" ] && kill "$emu" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+$PY "$TESTS/emulator.py" --port 0 --port-file "$tmp/port" --key bench-key --steps 10 \
+	--workers 1000 --idle-exit 120 --max-lifetime 900 --quiet >/dev/null 2>"$tmp/emu.err" &
+emu=$!
+n=0
+while [ ! -s "$tmp/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+PORT=$(cat "$tmp/port" 2>/dev/null)
+if [ -z "$PORT" ]; then
+	echo "bench_follow: the emulator did not start"
+	exit 1
+fi
+$PY - "$PORT" "$SDQ" "$tmp" "${BENCH_FOLLOW_JOBS:-300}" <<'EOF'
+import base64, http.client, json, os, pty, random, select, signal, statistics
+import subprocess, sys, threading, time, urllib.request
+
+port, sdq, tmp, n_jobs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+KEY = "bench-key"
+BASE = "http://127.0.0.1:%s" % port
+FINAL = ("COMPLETED", "FAILED", "TIMED_OUT")  # runpod-python's FINAL_STATES
+
+rng = random.Random(12)
+mix = [(rng.uniform(0.5, 3.0), rng.uniform(3.0, 10.0)) for _ in range(n_jobs)]
+
+
+def prompt(tag, i):
+    q, r = mix[i]
+    return "%s %d [[queue=%.2f run=%.2f]]" % (tag, i, q, r)
+
+
+def emu(path, body=None):
+    req = urllib.request.Request(BASE + path, data=body, method="POST" if body is not None
+                                 else "GET")
+    with urllib.request.urlopen(req, timeout=60) as f:
+        return json.load(f)
+
+
+def pct(xs, p):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def ctx_switches(pid):
+    n = 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                n += int(line.split()[1])
+    return n
+
+
+def wakeups(pid, settle=1.5, window=5.0):
+    """Context switches per second of an otherwise idle process: every
+    wakeup from a wait is one."""
+    time.sleep(settle)
+    a = ctx_switches(pid)
+    time.sleep(window)
+    return (ctx_switches(pid) - a) / window
+
+
+# ---------------------------------------------------------------- replica
+class Job:
+    """runpod-python's Job, as documented: status() fetches /status/{id}
+    (and keeps status and output once final); output(timeout) polls
+    status() every second until a final status, then returns the output."""
+
+    def __init__(self, conn, job_id):
+        self.conn, self.job_id = conn, job_id
+        self.job_status = self.job_output = None
+
+    def _fetch_job(self):
+        self.conn.request("GET", "/v2/test/status/" + self.job_id,
+                          headers={"Authorization": "Bearer " + KEY})
+        r = self.conn.getresponse()
+        state = json.loads(r.read())
+        if state.get("status") in FINAL:
+            self.job_status = state["status"]
+            self.job_output = state.get("output")
+        return state
+
+    def status(self):
+        if self.job_status is not None:
+            return self.job_status
+        return self._fetch_job()["status"]
+
+    def output(self, timeout=0):
+        if timeout > 0:
+            limit = time.time() + timeout
+            while self.status() not in FINAL:
+                time.sleep(1)
+                if time.time() > limit:
+                    raise TimeoutError("Job timed out.")
+        if self.job_output is None:
+            self.job_output = self._fetch_job().get("output")
+        return self.job_output
+
+
+def replica_job(i, outdir, results):
+    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
+    body = json.dumps({"input": {"prompt": prompt("py", i)}})
+    conn.request("POST", "/v2/test/run", body=body,
+                 headers={"Authorization": "Bearer " + KEY,
+                          "Content-Type": "application/json"})
+    job = Job(conn, json.loads(conn.getresponse().read())["id"])
+    out = job.output(timeout=600)
+    img = out["images"][0] if isinstance(out, dict) and out.get("images") else None
+    if isinstance(img, str):
+        data = base64.b64decode(img.split(",", 1)[1] if img.startswith("data:") else img)
+        path = os.path.join(outdir, "%d.png" % i)
+        with open(path, "wb") as f:
+            f.write(data)
+        results[i] = (job.job_id, os.stat(path).st_mtime)
+    conn.close()
+
+
+def run_replica():
+    emu("/_emu/reset", b"")
+    outdir = os.path.join(tmp, "py")
+    os.makedirs(outdir)
+    results = {}
+    t0 = time.time()
+    ts = [threading.Thread(target=replica_job, args=(i, outdir, results))
+          for i in range(n_jobs)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    wall = time.time() - t0
+    st = emu("/_emu/stats")
+    lat = [m - st["jobs"][jid]["completed_at"] for jid, m in results.values()
+           if st["jobs"].get(jid, {}).get("completed_at")]
+    return {"lat": lat, "status": st["ops"]["status"], "done": len(results), "wall": wall,
+            "ops": st["ops"]}
+
+
+# ---------------------------------------------------------------- sdq
+def sdq_env(data):
+    env = dict(os.environ)
+    cfg = os.path.join(tmp, "config")
+    with open(cfg, "w") as f:
+        f.write("[core]\n\tbackground_driver = false\n")
+    env.update(SDQ_DATA_DIR=data, SDQ_CONFIG=cfg, RUNPOD_API_KEY=KEY,
+               SDQ_ENDPOINT=BASE + "/v2/test", TERM="xterm-256color", LANG="C.UTF-8")
+    return env
+
+
+def run_sdq():
+    emu("/_emu/reset", b"")
+    env = sdq_env(os.path.join(tmp, "sdqdata"))
+    for i in range(n_jobs):
+        subprocess.run([sdq, "submit", "-p", prompt("sdq", i)], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+    t0 = time.time()
+    p = subprocess.Popen([sdq, "driver", "--linger", "0"], env=env,
+                         stderr=open(os.path.join(tmp, "driver.log"), "w"))
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = status
+    wall = time.time() - t0
+    st = emu("/_emu/stats")
+    jobs = json.loads(subprocess.run([sdq, "ls", "--all", "--json"], env=env,
+                                     capture_output=True, text=True).stdout or "[]")
+    lat = []
+    done = 0
+    for j in jobs:
+        if j["state"] != "COMPLETED" or not j["images"]:
+            continue
+        done += 1
+        e = st["jobs"].get(j["remote_id"] or "")
+        if e and e.get("completed_at"):
+            lat.append(os.stat(j["images"][0]).st_mtime - e["completed_at"])
+    return {"lat": lat, "status": st["ops"]["status"], "sync": st["ops"]["status_sync"],
+            "run": st["ops"]["run"], "done": done, "wall": wall,
+            "cpu": ru.ru_utime + ru.ru_stime, "rss": ru.ru_maxrss, "ops": st["ops"]}
+
+
+# ---------------------------------------------------------------- curl floor
+def run_curl(n_status):
+    """One curl process, one connection: n_jobs POST /run, then n_status
+    GET /status: n_jobs of them of a finished job (with its image), the rest
+    of a running one (with its progress)."""
+    emu("/_emu/reset", b"")
+    def post(body):
+        req = urllib.request.Request(BASE + "/v2/test/run", data=body, method="POST",
+                                     headers={"Authorization": "Bearer " + KEY})
+        with urllib.request.urlopen(req, timeout=60) as f:
+            return json.load(f)["id"]
+    done_ids = [post(json.dumps({"input": {"prompt": "floor %d [[queue=0 run=0]]" % i}})
+                     .encode()) for i in range(n_jobs)]
+    running = post(b'{"input": {"prompt": "floor running [[queue=0 run=600]]"}}')
+    time.sleep(0.2)
+    cfg = os.path.join(tmp, "curl.cfg")
+    with open(cfg, "w") as f:
+        f.write('silent\nheader = "Authorization: Bearer %s"\n' % KEY)
+        f.write('header = "Content-Type: application/json"\n')
+        f.write('data = "{\\"input\\": {\\"prompt\\": \\"floor run [[queue=600]]\\"}}"\n')
+        for _ in range(n_jobs):
+            f.write('url = "%s/v2/test/run"\noutput = "/dev/null"\n' % BASE)
+        f.write('next\nsilent\nheader = "Authorization: Bearer %s"\n' % KEY)
+        ids = done_ids + [running] * max(0, n_status - n_jobs)
+        for jid in ids:
+            f.write('url = "%s/v2/test/status/%s"\noutput = "/dev/null"\n' % (BASE, jid))
+    p = subprocess.Popen(["curl", "-K", cfg])
+    _, status, ru = os.wait4(p.pid, 0)
+    st = emu("/_emu/stats")
+    return {"cpu": ru.ru_utime + ru.ru_stime, "status": st["ops"]["status"],
+            "run": st["ops"]["run"] - n_jobs - 1, "exit": status}
+
+
+# ---------------------------------------------------------------- idle
+def idle_driver():
+    """A driver following one job queued for minutes: nothing is due."""
+    emu("/_emu/reset", b"")
+    env = sdq_env(os.path.join(tmp, "idledata"))
+    subprocess.run([sdq, "submit", "-p", "idle [[queue=120 run=1]]"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    p = subprocess.Popen([sdq, "driver", "--linger", "0"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # sent, and its status asked
+        return wakeups(p.pid)
+    finally:
+        p.terminate()
+        p.wait()
+
+
+def idle_dashboard():
+    """The dashboard on a pty with a history and nothing live."""
+    env = sdq_env(os.path.join(tmp, "sdqdata"))
+    env["COLUMNS"], env["LINES"] = "120", "40"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(sdq, [sdq], env)
+    out = []
+
+    def drain(t):
+        end = time.time() + t
+        while time.time() < end:
+            r, _, _ = select.select([fd], [], [], max(0.0, end - time.time()))
+            if r:
+                try:
+                    out.append(os.read(fd, 65536))
+                except OSError:
+                    return
+    try:
+        drain(2.0)
+        a = ctx_switches(pid)
+        window = 5.0
+        drain(window)  # the pty is read so the dashboard is never blocked
+        return (ctx_switches(pid) - a) / window
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        drain(0.5)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def idle_replica():
+    """The replica following one queued job: status, sleep 1 s, status..."""
+    emu("/_emu/reset", b"")
+    code = r'''
+import http.client, json, sys, time
+conn = http.client.HTTPConnection("127.0.0.1", %s)
+conn.request("POST", "/v2/test/run", body='{"input": {"prompt": "idle [[queue=120]]"}}',
+             headers={"Authorization": "Bearer %s"})
+jid = json.loads(conn.getresponse().read())["id"]
+while True:
+    conn.request("GET", "/v2/test/status/" + jid, headers={"Authorization": "Bearer %s"})
+    if json.loads(conn.getresponse().read())["status"] in ("COMPLETED", "FAILED", "TIMED_OUT"):
+        break
+    time.sleep(1)
+''' % (port, KEY, KEY)
+    p = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        return wakeups(p.pid)
+    finally:
+        p.terminate()
+        p.wait()
+
+
+py = run_replica()
+sd = run_sdq()
+fl = run_curl(sd["status"])
+w_drv = idle_driver()
+w_dash = idle_dashboard()
+w_py = idle_replica()
+
+
+def f(v, nd=3):
+    return "-" if v is None else ("%.*f" % (nd, v))
+
+
+def ratio(a, b):
+    if a is None or b is None:
+        return "-"
+    if b == 0:
+        return "0x" if a == 0 else "inf"
+    return "%.2fx" % (a / b)
+
+
+per_job_sd = sd["status"] / max(1, n_jobs)
+per_job_py = py["status"] / max(1, n_jobs)
+cpu_sd = sd["cpu"] * 1000.0 / max(1, sd["status"])
+cpu_fl = fl["cpu"] * 1000.0 / max(1, fl["status"])
+rows = [
+    ("done -> image on disk, median (s)", pct(sd["lat"], 50), pct(py["lat"], 50), None, 3),
+    ("done -> image on disk, p99 (s)", pct(sd["lat"], 99), pct(py["lat"], 99), None, 3),
+    ("status requests per job", per_job_sd, per_job_py, None, 2),
+    ("driver CPU per status request (ms)", cpu_sd, None, cpu_fl, 3),
+    ("idle wakeups/s, driver (job held)", w_drv, w_py, None, 1),
+    ("idle wakeups/s, dashboard", w_dash, None, None, 1),
+]
+print("following %d jobs (0.5-3 s queued, 3-10 s running) on tests/emulator.py, one run:"
+      % n_jobs)
+print("%-36s %9s %10s %10s %9s %9s" % ("", "sdq", "runpod-py", "curl", "sdq/py",
+                                         "sdq/curl"))
+for name, a, b, c, nd in rows:
+    print("%-36s %9s %10s %10s %9s %9s" % (name, f(a, nd), f(b, nd), f(c, nd), ratio(a, b),
+                                           ratio(a, c)))
+print("targets: median <= 0.1 s, p99 <= 0.3 s, requests <= 0.3x runpod-py, CPU <= 2x curl, "
+      "0 idle wakeups")
+print("context: sdq %d/%d jobs with an image in %.1f s (status %d, of them status-sync %d; "
+      "run %d; 429s %d), driver CPU %.2f s, peak RSS %.1f MiB"
+      % (sd["done"], n_jobs, sd["wall"], sd["status"], sd["sync"], sd["run"],
+         sd["ops"]["limited"], sd["cpu"], sd["rss"] / 1024.0))
+print("         runpod-py %d/%d jobs in %.1f s (status %d); curl floor %d requests "
+      "(%d status) in %.2f s CPU" % (py["done"], n_jobs, py["wall"], py["status"],
+                                     fl["status"] + n_jobs, fl["status"], fl["cpu"]))
+EOF
+echo "bench_follow: done"
