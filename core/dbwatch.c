@@ -66,9 +66,7 @@ struct dbwatch *dbwatch_new(const char *db_path, char **err)
 	w->ifd = w->watch_fd = -1;
 	w->base = strdup(slash ? slash + 1 : db_path);
 	dir = slash ? strndup(db_path, (size_t)(slash - db_path)) : strdup(".");
-	w->watch_path = malloc(strlen(db_path) + 7);
-	if (w->watch_path)
-		snprintf(w->watch_path, strlen(db_path) + 7, "%s.watch", db_path);
+	w->watch_path = util_asprintf("%s.watch", db_path);
 	if (!w->base || !dir || !w->watch_path) {
 		free(dir);
 		dbwatch_free(w);

@@ -1138,13 +1138,9 @@ static int64_t first_poll_ms(struct rjob *rj)
 static char *longpoll_url(struct rjob *rj)
 {
 	char *u = make_url(job_base(rj), "status-sync", rj->j->remote_id), *q;
-	size_t n;
 	if (!u)
 		return NULL;
-	n = strlen(u) + 24;
-	q = malloc(n);
-	if (q)
-		snprintf(q, n, "%s?wait=%d", u, rj->lp_window);
+	q = util_asprintf("%s?wait=%d", u, rj->lp_window);
 	free(u);
 	rj->lp_sent = util_now_ms();
 	return q;
