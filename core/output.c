@@ -878,11 +878,6 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 		util_set_err(err, "image path too long");
 		return -1;
 	}
-	if (config_mkdirs(dir, 0777) < 0) {
-		save_error(err, errno, "create directory", dir);
-		return -1;
-	}
-
 	/* PNG: add the A1111 parameters unless the worker wrote its own. */
 	int width = 0, height = 0;
 	unsigned char *meta = NULL;
@@ -906,12 +901,24 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 	/* Temp file beside the target: O_EXCL on a name of our own. */
 	static unsigned counter;
 	int fd = -1;
+	int made = 0;
 	for (int tries = 0; tries < 100 && fd < 0; tries++) {
 		n = snprintf(tmp, sizeof tmp, "%s/.%lld-%d.%ld.%u.tmp", dir, (long long)j->id,
 		             index, (long)getpid(), counter++);
 		if (n < 0 || (size_t)n >= sizeof tmp)
 			break;
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		/* the day's directory is made when it is missing, not checked
+		 * (six mkdir calls) for every image */
+		if (fd < 0 && errno == ENOENT && !made) {
+			made = 1;
+			if (config_mkdirs(dir, 0777) < 0) {
+				save_error(err, errno, "create directory", dir);
+				free(meta);
+				return -1;
+			}
+			continue;
+		}
 		if (fd < 0 && errno != EEXIST)
 			break;
 	}
