@@ -910,7 +910,7 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		/* the day's directory is made when it is missing, not checked
 		 * (six mkdir calls) for every image */
-		if (fd < 0 && errno == ENOENT && !made) {
+		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR) && !made) {
 			made = 1;
 			if (config_mkdirs(dir, 0777) < 0) {
 				save_error(err, errno, "create directory", dir);
