@@ -82,6 +82,7 @@ enum ui_dirty {
 	D_LIST = 2,   /* re-read the job list */
 	D_LAYOUT = 4, /* windows change */
 	D_FULL = 8,   /* repaint every cell (clearok), images too */
+	D_LIVE = 16,  /* re-read the ids of live jobs (the markers) */
 };
 
 enum ui_mode {
@@ -782,8 +783,9 @@ static void ui_job_changed(struct ui *u, int64_t id)
 	 * for the live markers; anything else means the list changed. */
 	int narrowed = (u->search && *u->search) || u->state_mask || u->live_only;
 	if (!narrowed && u->n && (id < u->jobs[u->n - 1]->id || (u->gap && id > u->jobs[0]->id))) {
-		ui_load_live(u);
-		u->dirty |= D_PAINT;
+		/* once per pass, not per event: with 1000 live jobs a pass
+		 * brings hundreds of events, and each read is a query */
+		u->dirty |= D_LIVE | D_PAINT;
 		return;
 	}
 	u->dirty |= D_LIST;
@@ -2378,8 +2380,12 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	u->dirty = D_LIST | D_LAYOUT | D_FULL | D_PAINT;
 	while (!u->quit) {
 		if (u->dirty & D_LIST) {
-			u->dirty &= ~(unsigned)D_LIST;
+			u->dirty &= ~(unsigned)(D_LIST | D_LIVE);
 			ui_reload(u);
+		}
+		if (u->dirty & D_LIVE) {
+			u->dirty &= ~(unsigned)D_LIVE;
+			ui_load_live(u);
 		}
 		if (u->dirty)
 			ui_paint(u);
