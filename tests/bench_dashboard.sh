@@ -1,0 +1,120 @@
+#!/bin/sh
+# bench_dashboard.sh: the dashboard under load (issue 12). 1000 live jobs
+# (BENCH_DASH_JOBS) running on tests/emulator.py with progress, the dashboard
+# on a 120x40 pty driving and watching them. Prints, with no assertions:
+#   - key -> frame: Ctrl-L (a full repaint) 40 times, from the key written to
+#     the end of the answering burst (the pty quiet for 5 ms), median and p99;
+#   - bytes written to the tty per second while progress and elapsed times
+#     move, and per changed row (every visible live row changes at least once
+#     a second: its elapsed time), against the 200 B target.
+set -u
+PY=/usr/bin/python3
+SDQ=${SDQ_BIN:-$PWD/build/sdq}
+TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_dashboard.XXXXXX")
+emu=
+cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
+cleanup() {
+	[ -n "$emu" ] && kill "$emu" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+$PY "$TESTS/emulator.py" --port 0 --port-file "$tmp/port" --key bench-key --workers 2000 \
+	--idle-exit 120 --max-lifetime 600 --quiet >/dev/null 2>"$tmp/emu.err" &
+emu=$!
+n=0
+while [ ! -s "$tmp/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+PORT=$(cat "$tmp/port" 2>/dev/null)
+if [ -z "$PORT" ]; then
+	echo "bench_dashboard: the emulator did not start"
+	exit 1
+fi
+$PY - "$PORT" "$SDQ" "$tmp" "${BENCH_DASH_JOBS:-1000}" <<'EOF'
+import os, pty, select, signal, sqlite3, struct, subprocess, sys, termios, fcntl, time
+
+port, sdq, tmp, n_jobs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+data = os.path.join(tmp, "data")
+cfg = os.path.join(tmp, "config")
+with open(cfg, "w") as f:
+    f.write("[core]\n\tbackground_driver = false\n")
+env = dict(os.environ, SDQ_DATA_DIR=data, SDQ_CONFIG=cfg, RUNPOD_API_KEY="bench-key",
+           SDQ_ENDPOINT="http://127.0.0.1:%s/v2/test" % port, TERM="xterm-256color",
+           LANG="C.UTF-8", SDQ_GRAPHICS="none")
+# one job through sdq, copied n-1 times in one transaction (1000 `sdq submit`
+# would take longer than the measurement)
+subprocess.run([sdq, "submit", "-p", "load [[queue=0.5 run=90 steps=90]]"], env=env,
+               check=True, stdout=subprocess.DEVNULL)
+db = sqlite3.connect(os.path.join(data, "history.db"))
+cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)") if r[1] != "id"]
+with db:
+    for _ in range(n_jobs - 1):
+        db.execute("INSERT INTO jobs(%s) SELECT %s FROM jobs WHERE id=1" %
+                   (",".join(cols), ",".join(cols)))
+db.close()
+
+pid, fd = pty.fork()
+if pid == 0:
+    os.execve(sdq, [sdq], env)
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+os.kill(pid, signal.SIGWINCH)
+chunks = []  # (time, bytes)
+
+
+def read_for(t, until=None):
+    """Read the pty for t seconds (or until until(buf) is true)."""
+    end = time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], max(0.0, end - time.time()))
+        if not r:
+            continue
+        try:
+            b = os.read(fd, 1 << 16)
+        except OSError:
+            return
+        chunks.append((time.time(), b))
+        if until and until(b):
+            return
+
+
+def frame_after(key):
+    """Seconds from writing key to the end of the burst that answers it."""
+    read_for(0.05)
+    t0 = time.time()
+    os.write(fd, key)
+    first = None
+    while time.time() - t0 < 5:
+        r, _, _ = select.select([fd], [], [], 0.005)
+        if r:
+            b = os.read(fd, 1 << 16)
+            chunks.append((time.time(), b))
+            if first is None and b"\x1b[2J" in b:
+                first = time.time()
+        elif first is not None:
+            return time.time() - 0.005 - t0
+    return float("nan")
+
+
+try:
+    read_for(25.0)  # sent, running, progress arriving
+    n0 = sum(len(b) for _, b in chunks)
+    t0 = time.time()
+    read_for(10.0)
+    rate = (sum(len(b) for _, b in chunks) - n0) / (time.time() - t0)
+    keys = sorted(frame_after(b"\x0c") for _ in range(40))
+    keys = [k for k in keys if k == k]
+    med = keys[len(keys) // 2] if keys else float("nan")
+    p99 = keys[min(len(keys) - 1, int(round(0.99 * (len(keys) - 1))))] if keys else float("nan")
+finally:
+    os.kill(pid, signal.SIGTERM)
+    read_for(1.0)
+    os.waitpid(pid, 0)
+rows = 40 - 6  # visible table rows on a 40-line screen (less the frame)
+print("%d live jobs on a 120x40 dashboard (driving and watching them):" % n_jobs)
+print("  key -> frame (Ctrl-L, full repaint):  median %.1f ms, p99 %.1f ms (target p99 < 16 ms; n=%d)"
+      % (med * 1000, p99 * 1000, len(keys)))
+print("  bytes to the tty while jobs move:     %.0f B/s, %.0f B per changed row "
+      "(%d rows, each changing once a second; target < 200 B)" % (rate, rate / rows, rows))
+EOF
+echo "bench_dashboard: done"
