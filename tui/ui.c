@@ -148,6 +148,7 @@ struct ui {
 	int msg_err;
 	int64_t msg_until; /* 0: stays */
 	int64_t next_tick;
+	int64_t live_due; /* D_LIVE waits until then: at most one read a second */
 	int quit;
 
 	/* windows */
@@ -1195,7 +1196,7 @@ static void ui_paint(struct ui *u)
 		clearok(curscr, TRUE);
 		preview_invalidate(u->pv);
 	}
-	u->dirty = 0;
+	u->dirty &= (unsigned)D_LIVE; /* a pending live-id read stays pending */
 	int64_t now = job_now_ms();
 	if (u->too_small) {
 		werase(stdscr);
@@ -2157,6 +2158,11 @@ static int ui_wait_ms(struct ui *u)
 	int pw = preview_wants_redraw_in_ms(u->pv);
 	if (pw >= 0 && (wait < 0 || pw < wait))
 		wait = pw;
+	if (u->dirty & D_LIVE) {
+		int64_t l = u->live_due > now ? u->live_due - now : 0;
+		if (wait < 0 || l < wait)
+			wait = l;
+	}
 	return wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
@@ -2383,11 +2389,13 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 			u->dirty &= ~(unsigned)(D_LIST | D_LIVE);
 			ui_reload(u);
 		}
-		if (u->dirty & D_LIVE) {
+		if ((u->dirty & D_LIVE) && job_now_ms() >= u->live_due) {
 			u->dirty &= ~(unsigned)D_LIVE;
+			u->live_due = job_now_ms() + 1000;
 			ui_load_live(u);
+			u->dirty |= D_PAINT;
 		}
-		if (u->dirty)
+		if (u->dirty & ~(unsigned)D_LIVE)
 			ui_paint(u);
 		if (engine_step(u->e, ui_wait_ms(u)) < 0) {
 			rc = 1;
