@@ -296,7 +296,6 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 	curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
 	if (req->once) {
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	}
 	if (req->follow_redirects) {
 		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);

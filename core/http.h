@@ -46,7 +46,8 @@ struct http_request {
 	/* A request that must never be sent twice (POST /run). libcurl re-sends
 	 * a request by itself when a reused connection turns out dead before
 	 * any answer; this request gets a fresh connection of its own instead,
-	 * so a reset is reported as an error with sent = 1. */
+	 * so a reset is reported as an error with sent = 1. (Once it has been
+	 * answered, the connection is healthy and others may reuse it.) */
 	int once;
 	/* Called once the connection is ready and the request is about to be
 	 * written (libcurl's CURLOPT_PREREQFUNCTION), with this request's
