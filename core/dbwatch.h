@@ -1,6 +1,6 @@
 /*
  * dbwatch.h: hear about changes other sdq processes make to the store
- * without polling it (DESIGN.md "The event loop": changes made by other
+ * without polling it (HACKING.md, "One loop": changes made by other
  * processes arrive as a notification).
  *
  * An inotify watch on the database's directory reports writes to the

@@ -91,7 +91,7 @@ void engine_timer_cancel(struct engine *e, uint64_t id);
  * (http_active) can do nothing until it is asked to: tests wait for that. */
 size_t engine_timer_count(const struct engine *e);
 
-/* --- Watching (DESIGN.md "The event loop") --- */
+/* --- Watching (HACKING.md, "One loop") --- */
 
 /* This process shows live jobs to someone (a dashboard, `sdq wait`): on = 1.
  * The driver, in this process or another, then follows running jobs closely
