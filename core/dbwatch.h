@@ -19,7 +19,7 @@
 #define SDQ_DBWATCH_H
 
 #define DBWATCH_DATA 1     /* the database or its WAL was written */
-#define DBWATCH_LOCK 2     /* a driver lock file (main or a key's) was written or closed by a writer */
+#define DBWATCH_LOCK 2     /* a driver lock (main, a key's) written or closed by a writer */
 #define DBWATCH_WATCHERS 4 /* someone started or stopped watching */
 #define DBWATCH_ALL 7      /* events were lost: assume everything changed */
 

@@ -78,9 +78,10 @@
 	"it has no /health (no queue or worker counts), and cannot cancel, retry or purge jobs; "  \
 	"a job runs when sdq asks for its status"
 #define NOT_FOUND_MSG "endpoint not found (HTTP 404): check the id"
-#define LONGPOLL_MS 90000        /* status-sync window while nothing watches */
-#define LONGPOLL_WATCHED_MS 1500 /* ... while running and watched: progress every <= 2 s */
-#define LONGPOLL_INSTANT_N 3     /* this many early answers in a row: unsupported */
+#define LONGPOLL_MS 90000           /* status-sync window of a running job nobody watches */
+#define LONGPOLL_WATCHED_MS 1500    /* ... while watched: progress every <= 2 s */
+#define LONGPOLL_QUEUED_MIN_MS 2000 /* first window of a job not seen running, unwatched */
+#define LONGPOLL_INSTANT_N 3        /* this many early answers in a row: unsupported */
 
 enum op { OP_RUN, OP_STATUS, OP_CANCEL, OP_RETRY, OP_PURGE, OP_HEALTH, OP_SYNC, OP_N };
 
@@ -1099,18 +1100,23 @@ static void on_completed(struct rjob *rj, cJSON *root)
 
 /* ---------- long-poll (status-sync) ---------- */
 
-/* How long status-sync should hold rj: long while nothing watches; while a
- * dashboard or a `wait` watches, short enough that progress shows every
- * <= 2 s (running) or that a start shows about as soon as plain polling
- * would (queued: the queue backoff). */
+/* How long status-sync should hold rj. It answers when the job is final or
+ * the window ends, so a window hides every other change: until the job is
+ * seen running, windows back off like plain polling (state changes, an
+ * unknown status included, show as soon as polling would show them: `sdq
+ * show` and `ls` tell the truth); once it runs, only progress is left to
+ * learn, so the window is long while nothing watches, and short while a
+ * dashboard or a `wait` shows progress (every <= 2 s). */
 static int longpoll_window(struct rjob *rj)
 {
 	int64_t w;
-	if (!rj->rp->watched)
-		return LONGPOLL_MS;
 	if (rj->j->state == JOB_IN_PROGRESS)
-		return LONGPOLL_WATCHED_MS;
-	w = rj->queue_backoff < 1000 ? 1000 : rj->queue_backoff;
+		return rj->rp->watched ? LONGPOLL_WATCHED_MS : LONGPOLL_MS;
+	w = rj->queue_backoff;
+	if (!rj->rp->watched && w < LONGPOLL_QUEUED_MIN_MS)
+		w = LONGPOLL_QUEUED_MIN_MS;
+	if (w < 1000)
+		w = 1000; /* RunPod's smallest wait */
 	return w > QUEUE_POLL_MAX_MS ? QUEUE_POLL_MAX_MS : (int)w;
 }
 
@@ -1219,8 +1225,8 @@ static void on_status_sync(struct rjob *rj, const struct http_response *r)
 	on_status(rj, r);
 }
 
-/* Someone started or stopped watching: a job held in a long window while a
- * watcher arrived is asked again at once with a short one. */
+/* Someone started or stopped watching: a job held in a window longer than
+ * a watcher's is asked again at once with a short one. */
 static void longpoll_watch(struct rp *rp, int watched)
 {
 	struct http *h = engine_http(rp->e);
@@ -1230,8 +1236,8 @@ static void longpoll_watch(struct rp *rp, int watched)
 	if (!watched)
 		return;
 	for (struct rjob *rj = rp->jobs; rj; rj = rj->next) {
-		if (!rj->req || rj->req_op != OP_SYNC || rj->lp_window <= LONGPOLL_WATCHED_MS ||
-		    rj->done)
+		if (!rj->req || rj->req_op != OP_SYNC || rj->done ||
+		    rj->lp_window <= longpoll_window(rj))
 			continue;
 		http_cancel(h, rj->req);
 		rj->req = 0;
