@@ -10,7 +10,7 @@ PKG_CONFIG ?= pkg-config
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 
-CORE_PKGS = libcurl libcjson sqlite3 libpng libsixel zlib
+CORE_PKGS = libcurl libcjson sqlite3 libpng libjpeg libsixel zlib
 TUI_PKGS  = ncursesw
 TEST_PKGS = vterm
 

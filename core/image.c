@@ -3,10 +3,11 @@
  *
  * PNG is read with libpng's simplified API from memory, which handles every
  * bit depth, palettes, grey and alpha (composited over a background colour)
- * and reports truncated or broken files. Other formats (JPEG, GIF, BMP)
- * go through libsixel's built-in stb_image loader; their dimensions are read
- * from the header first so that a file claiming to be huge is refused before
- * anything is allocated. Scaling is our own separable filter: area averaging
+ * and reports truncated or broken files. JPEG through libjpeg(-turbo). GIF
+ * and BMP go through libsixel's built-in stb_image loader; their dimensions
+ * are read from the header first so that a file claiming to be huge is
+ * refused before anything is allocated (libjpeg's header read does the same
+ * for JPEG). Scaling is our own separable filter: area averaging
  * when shrinking (a thumbnail of a 1024 px render must not alias), bilinear
  * when enlarging.
  */
@@ -14,12 +15,14 @@
 
 #include <errno.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jpeglib.h>
 #include <png.h>
 #include <sixel/sixel.h>
 
@@ -179,11 +182,6 @@ struct image *image_load_png_mem(const void *data, size_t len, const unsigned ch
 	return load_png(data, len, bg, max_dim, "PNG", err);
 }
 
-static unsigned rd16be(const unsigned char *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
 static unsigned rd16le(const unsigned char *p)
 {
 	return (unsigned)p[1] << 8 | p[0];
@@ -193,42 +191,6 @@ static long rd32le(const unsigned char *p)
 {
 	return (long)(int32_t)((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 |
 	                       p[0]);
-}
-
-/* The dimensions a JPEG declares in its first SOF marker; -1 if none found. */
-static int jpeg_dims(const unsigned char *p, size_t len, long *w, long *h)
-{
-	size_t i = 2;
-
-	while (i + 4 <= len) {
-		unsigned m, seglen;
-
-		if (p[i] != 0xff)
-			return -1;
-		m = p[i + 1];
-		if (m == 0xff) {
-			i++;
-			continue;
-		}
-		if (m == 0xd8 || (m >= 0xd0 && m <= 0xd7) || m == 0x01) {
-			i += 2;
-			continue;
-		}
-		seglen = rd16be(p + i + 2);
-		if (seglen < 2)
-			return -1;
-		if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
-			if (i + 9 > len)
-				return -1;
-			*h = rd16be(p + i + 5);
-			*w = rd16be(p + i + 7);
-			return 0;
-		}
-		if (m == 0xda || m == 0xd9)
-			return -1;
-		i += 2 + seglen;
-	}
-	return -1;
 }
 
 /* 1 if the last `within` bytes of p contain the n bytes of m. */
@@ -336,6 +298,97 @@ static SIXELSTATUS on_frame(sixel_frame_t *frame, void *priv)
 	return SIXEL_OK;
 }
 
+/* libjpeg reports a fatal error here: back to load_jpeg's setjmp. */
+struct jerr {
+	struct jpeg_error_mgr pub;
+	jmp_buf env;
+	char msg[JMSG_LENGTH_MAX];
+};
+
+static void jpeg_fail(j_common_ptr cinfo)
+{
+	struct jerr *je = (struct jerr *)cinfo->err;
+	(*cinfo->err->format_message)(cinfo, je->msg);
+	longjmp(je->env, 1);
+}
+
+static void jpeg_quiet(j_common_ptr cinfo, int level)
+{
+	(void)cinfo;
+	(void)level; /* warnings (corrupt data recovered) are not printed */
+}
+
+/* A JPEG through libjpeg(-turbo), which is hardened against hostile files;
+ * libsixel's built-in stb_image crashed on a corrupt progressive JPEG
+ * (fuzz_image: a read far out of bounds in its progressive AC decoding).
+ * The size is checked before any pixel is allocated; CMYK and grey come out
+ * as RGB. */
+static struct image *load_jpeg(const char *path, const unsigned char *p, size_t len, int max_dim,
+                               char **err)
+{
+	struct jpeg_decompress_struct ci;
+	struct jerr je;
+	struct image *volatile im = NULL;
+	unsigned char *volatile row = NULL;
+
+	memset(&ci, 0, sizeof ci);
+	ci.err = jpeg_std_error(&je.pub);
+	je.pub.error_exit = jpeg_fail;
+	je.pub.emit_message = jpeg_quiet;
+	je.msg[0] = '\0';
+	if (setjmp(je.env)) {
+		util_set_err(err, "%s: broken JPEG (%s)", path, je.msg[0] ? je.msg : "error");
+		jpeg_destroy_decompress(&ci);
+		image_free(im);
+		free(row);
+		return NULL;
+	}
+	jpeg_create_decompress(&ci);
+	jpeg_mem_src(&ci, p, (unsigned long)len);
+	jpeg_read_header(&ci, TRUE);
+	if (ci.image_width == 0 || ci.image_height == 0 || ci.image_width > (unsigned)max_dim ||
+	    ci.image_height > (unsigned)max_dim) {
+		util_set_err(err, "%s: image too large or empty (%ux%u, limit %d)", path,
+		             (unsigned)ci.image_width, (unsigned)ci.image_height, max_dim);
+		jpeg_destroy_decompress(&ci);
+		return NULL;
+	}
+	if (ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK)
+		ci.out_color_space = JCS_CMYK;
+	else
+		ci.out_color_space = JCS_RGB;
+	jpeg_start_decompress(&ci);
+	im = image_new((int)ci.output_width, (int)ci.output_height);
+	row = malloc((size_t)ci.output_width * (size_t)ci.output_components);
+	if (!im || !row) {
+		util_set_err(err, "%s: out of memory", path);
+		jpeg_destroy_decompress(&ci);
+		image_free(im);
+		free(row);
+		return NULL;
+	}
+	while (ci.output_scanline < ci.output_height) {
+		unsigned y = ci.output_scanline;
+		JSAMPROW rp = row;
+		unsigned char *dst = im->rgb + (size_t)y * (size_t)im->w * 3;
+		jpeg_read_scanlines(&ci, &rp, 1);
+		for (unsigned x = 0; x < ci.output_width; x++) {
+			if (ci.out_color_space == JCS_CMYK) {
+				/* Adobe's inverted CMYK, as libjpeg hands it over */
+				unsigned k = row[x * 4 + 3];
+				for (int c = 0; c < 3; c++)
+					dst[x * 3 + c] = (unsigned char)(row[x * 4 + c] * k / 255);
+			} else {
+				memcpy(dst + x * 3, row + x * 3, 3);
+			}
+		}
+	}
+	jpeg_finish_decompress(&ci);
+	jpeg_destroy_decompress(&ci);
+	free(row);
+	return im;
+}
+
 static struct image *load_other(const char *path, const unsigned char *p, size_t len, enum fmt f,
                                 const unsigned char bg[3], int max_dim, char **err)
 {
@@ -346,18 +399,6 @@ static struct image *load_other(const char *path, const unsigned char *p, size_t
 	SIXELSTATUS st;
 
 	switch (f) {
-	case FMT_JPEG:
-		if (jpeg_dims(p, len, &w, &h) != 0) {
-			util_set_err(err, "%s: broken JPEG (no frame header)", path);
-			return NULL;
-		}
-		/* stb_image decodes a cut file without complaint: a whole JPEG
-		 * ends with EOI (FF D9), give or take some padding */
-		if (!tail_has(p, len, "\xff\xd9", 2, 64)) {
-			util_set_err(err, "%s: truncated JPEG (no end marker)", path);
-			return NULL;
-		}
-		break;
 	case FMT_GIF:
 		if (len < 10) {
 			util_set_err(err, "%s: truncated GIF", path);
@@ -429,6 +470,12 @@ struct image *image_load(const char *path, const unsigned char bg[3], int max_di
 		im = load_png(data, len, bg, max_dim, path, err);
 		break;
 	case FMT_JPEG:
+		/* a cut file: libjpeg pads it with grey; refuse it as before */
+		if (!tail_has(data, len, "\xff\xd9", 2, 64))
+			util_set_err(err, "%s: truncated JPEG (no end marker)", path);
+		else
+			im = load_jpeg(path, data, len, max_dim, err);
+		break;
 	case FMT_GIF:
 	case FMT_BMP:
 		im = load_other(path, data, len, f, bg, max_dim, err);
