@@ -222,6 +222,8 @@ struct walker {
 	int too_big;        /* images over max_image */
 	int not_b64;        /* image fields holding something that is not base64 */
 	char not_b64_key[32];
+	int take;           /* the tree is ours: decode base64 strings in place and take
+	                       their buffers (no second copy of a big image) */
 	int64_t *all_seeds; /* from A1111's info */
 	size_t n_all_seeds;
 	int oom;
@@ -313,7 +315,7 @@ static void add_item(struct walker *w, unsigned char *data, size_t len, const ch
 /* Decode base64 payload p (of an image-like string) and add it. strict: the
  * string claimed to be an image (data:image/...), so failure counts as bad. */
 static void take_base64(struct walker *w, const char *p, size_t plen, int strict, int64_t seed,
-                        const char *filename)
+                        const char *filename, cJSON *owner)
 {
 	if (!strict && !b64_looks_like_image(p, plen))
 		return;
@@ -329,7 +331,26 @@ static void take_base64(struct walker *w, const char *p, size_t plen, int strict
 	}
 	unsigned char *data;
 	size_t len;
-	if (output_base64_decode(p, plen, w->max_image, &data, &len) < 0) {
+	if (w->take && owner && bytes >= 12) {
+		/* In place: the bytes go over the string's own buffer (each 4
+		 * characters read before their 3 bytes are written), which the
+		 * item then owns; the node keeps an empty string it does not
+		 * free. Only once its head sniffs as an image, so a string that
+		 * is not one is left as it was. */
+		unsigned char head[12];
+		char *buf = owner->valuestring;
+		if (b64_decode_into(p, plen, head, sizeof head) != sizeof head ||
+		    !output_sniff(head, sizeof head)) {
+			w->bad += strict;
+			return;
+		}
+		len = b64_decode_into(p, plen, (unsigned char *)buf, bytes);
+		owner->valuestring = (char *)"";
+		owner->type |= cJSON_IsReference;
+		data = realloc(buf, len ? len : 1);
+		if (!data)
+			data = (unsigned char *)buf;
+	} else if (output_base64_decode(p, plen, w->max_image, &data, &len) < 0) {
 		w->oom = 1;
 		return;
 	}
@@ -359,9 +380,10 @@ static int image_field(const char *key, const cJSON *parent)
 
 /* Judge one string; key is its key in the parent object (or the array's key),
  * parent the object it sits in (or NULL). */
-static void visit_string(struct walker *w, const char *s, const char *key, const cJSON *parent,
+static void visit_string(struct walker *w, cJSON *node, const char *key, const cJSON *parent,
                          int depth)
 {
+	const char *s = node->valuestring;
 	int64_t seed = -1;
 	const char *filename = NULL;
 	int s3 = 0;
@@ -387,7 +409,7 @@ static void visit_string(struct walker *w, const char *s, const char *key, const
 			w->bad += is_img;
 			return;
 		}
-		take_base64(w, comma + 1, len - hl - 1, is_img, seed, filename);
+		take_base64(w, comma + 1, len - hl - 1, is_img, seed, filename, node);
 		return;
 	}
 	if (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0) {
@@ -405,7 +427,7 @@ static void visit_string(struct walker *w, const char *s, const char *key, const
 		return;
 	}
 	if (len >= B64_MIN || image_field(key, parent))
-		take_base64(w, s, len, image_field(key, parent), seed, filename);
+		take_base64(w, s, len, image_field(key, parent), seed, filename, node);
 }
 
 /* A1111's "info" is a JSON string; take its seeds. */
@@ -446,7 +468,7 @@ static void read_a1111_info(struct walker *w, const char *s)
 	cJSON_Delete(info);
 }
 
-static void walk(struct walker *w, const cJSON *node, const char *key, const cJSON *parent,
+static void walk(struct walker *w, cJSON *node, const char *key, const cJSON *parent,
                  int depth)
 {
 	if (depth > DEPTH_MAX || w->oom)
@@ -455,15 +477,15 @@ static void walk(struct walker *w, const cJSON *node, const char *key, const cJS
 		if (key && ieq(key, "info") && node->valuestring[0] == '{')
 			read_a1111_info(w, node->valuestring);
 		else
-			visit_string(w, node->valuestring, key, parent, depth);
+			visit_string(w, node, key, parent, depth);
 	} else if (cJSON_IsArray(node)) {
-		const cJSON *e;
+		cJSON *e;
 		cJSON_ArrayForEach(e, node)
 		{
 			walk(w, e, key, NULL, depth + 1);
 		}
 	} else if (cJSON_IsObject(node)) {
-		const cJSON *e;
+		cJSON *e;
 		cJSON_ArrayForEach(e, node)
 		{
 			walk(w, e, e->string, node, depth + 1);
@@ -616,19 +638,57 @@ int output_extract(const char *json, size_t max_image, struct output_result *res
 		util_set_err(err, "the output is not valid JSON");
 		return -1;
 	}
+	int rc = output_extract_tree(root, max_image, res, err);
+	cJSON_Delete(root);
+	return rc;
+}
+
+void output_tree_shorten(cJSON *node, size_t max, int depth)
+{
+	cJSON *e;
+	if (!node || depth > DEPTH_MAX)
+		return;
+	if (cJSON_IsString(node) && node->valuestring && !(node->type & cJSON_IsReference)) {
+		size_t n = strlen(node->valuestring);
+		char note[64];
+		if (n <= max)
+			return;
+		snprintf(note, sizeof note, "(%zu bytes left out)", n);
+		char *s = strdup(note);
+		if (!s)
+			return;
+		free(node->valuestring);
+		node->valuestring = s;
+		return;
+	}
+	cJSON_ArrayForEach(e, node)
+	{
+		output_tree_shorten(e, max, depth + 1);
+	}
+}
+
+int output_extract_tree(cJSON *out, size_t max_image, struct output_result *res, char **err)
+{
+	cJSON *root = out, *inner = NULL;
+	memset(res, 0, sizeof *res);
+	res->seed = -1;
+	if (!out) {
+		util_set_err(err, "no output");
+		return -1;
+	}
 	/* Some handlers return json.dumps(result): an output that is a string
 	 * holding a JSON object or list is read as that object or list. */
 	if (cJSON_IsString(root) && root->valuestring &&
 	    (root->valuestring[0] == '{' || root->valuestring[0] == '[')) {
-		cJSON *inner = cJSON_Parse(root->valuestring);
+		inner = cJSON_Parse(root->valuestring);
 		if (cJSON_IsObject(inner) || cJSON_IsArray(inner)) {
-			cJSON_Delete(root);
 			root = inner;
 		} else {
 			cJSON_Delete(inner);
+			inner = NULL;
 		}
 	}
-	struct walker w = {.res = res, .max_image = max_image};
+	struct walker w = {.res = res, .max_image = max_image, .take = 1};
 	if (cJSON_IsObject(root)) {
 		const cJSON *sd = cJSON_GetObjectItemCaseSensitive(root, "seed");
 		if (cJSON_IsNumber(sd) && sd->valuedouble >= 0 && sd->valuedouble < 9.2e18)
@@ -636,7 +696,7 @@ int output_extract(const char *json, size_t max_image, struct output_result *res
 	}
 	walk(&w, root, NULL, NULL, 0);
 	find_errors(root, &res->error);
-	cJSON_Delete(root);
+	cJSON_Delete(inner);
 	if (w.oom) {
 		free(w.all_seeds);
 		output_result_clear(res);

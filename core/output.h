@@ -41,6 +41,17 @@ struct output_result {
  * caps the decoded size of one image (0: no cap). 0 on success (even with no images:
  * check res->n_items), -1 if json is not valid JSON, with *err set. */
 int output_extract(const char *json, size_t max_image, struct output_result *res, char **err);
+/* The same on a parsed output (the "output" member of a reply), which is
+ * changed: each base64 image is decoded over its own string, whose buffer
+ * the item takes (the string becomes ""), so a big image is not held twice.
+ * out stays the caller's, to free with cJSON_Delete. */
+struct cJSON;
+int output_extract_tree(struct cJSON *out, size_t max_image, struct output_result *res,
+                        char **err);
+/* Replace every string of the tree longer than max bytes by a note of its
+ * length, freeing it: what is kept of a reply for the record has its shape,
+ * not its megabytes. depth: 0. */
+void output_tree_shorten(struct cJSON *node, size_t max, int depth);
 void output_result_clear(struct output_result *res);
 
 /* The message for a job whose worker failed it, or whose COMPLETED output

@@ -999,14 +999,19 @@ static void complete_save(struct rjob *rj)
 
 /* root is the COMPLETED reply, owned here: freed as soon as its output is
  * printed, so a big reply is not held twice while its images are decoded. */
+/* A reply's strings longer than this are left out of the output kept for
+ * the record (raw_output) once its images were taken. */
+#define RAW_STRING_MAX (64 * 1024)
+
 static void on_completed(struct rjob *rj, cJSON *root)
 {
 	struct rp *rp = rj->rp;
-	const cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
+	cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
 	const cJSON *v;
 	struct completion *c;
 	char *json = NULL, *err = NULL;
 	struct job *j = rj->j;
+	int rc;
 
 	c = calloc(1, sizeof *c);
 	if (!c) {
@@ -1037,18 +1042,22 @@ static void on_completed(struct rjob *rj, cJSON *root)
 		       "worker's result may have been too large; consider an S3 bucket)");
 		return;
 	}
+	/* The images are decoded over the reply's own strings (no printed
+	 * copy, no second parse); what is printed for the record after that
+	 * holds no image bytes. Peak: the body and its tree, about 2x. */
+	rc = output_extract_tree(out, IMAGE_MAX, &c->res, &err);
+	output_tree_shorten(out, RAW_STRING_MAX, 0);
 	json = cJSON_PrintUnformatted(out);
 	cJSON_Delete(root);
-	if (!json) {
-		completion_free(rp, c);
-		poll_in(rj, SAVE_RETRY_MS);
-		return;
-	}
-	if (output_extract(json, IMAGE_MAX, &c->res, &err) < 0) {
-		job_set_str(&j->raw_output, json);
+	if (rc < 0 || !json) {
+		if (json)
+			job_set_str(&j->raw_output, json);
 		free(json);
 		completion_free(rp, c);
-		finish(rj, JOB_FAILED, err ? err : "completed with an unreadable output");
+		if (rc < 0)
+			finish(rj, JOB_FAILED, err ? err : "completed with an unreadable output");
+		else
+			poll_in(rj, SAVE_RETRY_MS);
 		free(err);
 		return;
 	}

@@ -950,6 +950,42 @@ static void test_save_failure_leaves_nothing(void)
 	job_free(j);
 }
 
+/* output_extract_tree decodes each image over its own string and takes
+ * the buffer (the node keeps ""); a string that is not an image is left as
+ * it was; output_tree_shorten then leaves long strings out of the record. */
+static void test_extract_tree_in_place(void)
+{
+	struct output_result res;
+	char *json, *err = NULL, *big;
+	cJSON *out;
+	size_t n = 200000;
+
+	big = malloc(n + 1);
+	memset(big, 'A', n); /* base64 of zeros: not an image */
+	big[n] = 0;
+	json = malloc(strlen(b64_a) + n + 100);
+	sprintf(json, "{\"images\": [\"data:image/png;base64,%s\"], \"noise\": \"%s\"}", b64_a,
+	        big);
+	out = cJSON_Parse(json);
+	CHECK(out != NULL);
+	CHECK(output_extract_tree(out, 0, &res, &err) == 0);
+	CHECK(res.n_items == 1);
+	CHECK(res.n_items == 1 && res.items[0].len == png_a_len &&
+	      memcmp(res.items[0].data, png_a, png_a_len) == 0);
+	const cJSON *im = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "images"), 0);
+	CHECK(cJSON_IsString(im) && strcmp(im->valuestring, "") == 0);
+	const cJSON *no = cJSON_GetObjectItem(out, "noise");
+	CHECK(cJSON_IsString(no) && strlen(no->valuestring) == n);
+	output_tree_shorten(out, 1000, 0);
+	no = cJSON_GetObjectItem(out, "noise");
+	CHECK(cJSON_IsString(no) && strcmp(no->valuestring, "(200000 bytes left out)") == 0);
+	output_result_clear(&res);
+	cJSON_Delete(out); /* ASan: the taken buffer is not freed twice */
+	free(json);
+	free(big);
+	free(err);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -958,6 +994,7 @@ int main(void)
 	TH_RUN(test_sniff);
 	TH_RUN(test_base64);
 	TH_RUN(test_shapes);
+	TH_RUN(test_extract_tree_in_place);
 	TH_RUN(test_failure_text);
 	TH_RUN(test_invalid_json);
 	TH_RUN(test_cap);
