@@ -1546,6 +1546,14 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 		job_free(j);
 		return 0;
 	}
+	if (o && o->group_id > 0) {
+		j->group_id = o->group_id;
+		if (job_set_str(&j->variant, o->variant) < 0) {
+			job_free(j);
+			util_set_err(err, "out of memory");
+			return 0;
+		}
+	}
 	j->state = JOB_PENDING;
 	j->created_at = job_now_ms();
 	/* next: the store hands the job to the driver (scan_store, in any

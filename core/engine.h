@@ -122,6 +122,11 @@ struct engine_submit_opts {
 	 * in memory, not in the store): a job sent by another process's driver
 	 * goes through /run. Ignored by the local backend. */
 	int sync_wait_ms;
+	/* The job's group (store_group_add) and its variant (a JSON object of
+	 * what varies for it; borrowed, copied), recorded with it; 0 / NULL for
+	 * a job submitted alone (vary.h). */
+	int64_t group_id;
+	const char *variant;
 };
 /* engine_submit with options o (NULL: none). Returns the job's id, or 0. */
 int64_t engine_submit_opts(struct engine *e, const struct job_params *p,

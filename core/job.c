@@ -249,6 +249,7 @@ void job_free(struct job *j)
 	free(j->input_json);
 	free(j->run_extra);
 	free(j->key_fp);
+	free(j->variant);
 	free(j->status_text);
 	job_params_clear(&j->params);
 	free(j->worker_id);
@@ -271,7 +272,7 @@ struct job *job_dup(const struct job *j)
 	/* Detach every pointer first, so a failure half-way frees only copies. */
 	d->remote_id = d->backend = d->endpoint = d->endpoint_url = d->status_text = NULL;
 	d->worker_id = d->error = d->raw_output = d->log_tail = d->progress_text = NULL;
-	d->api = d->input_json = d->run_extra = d->key_fp = NULL;
+	d->api = d->input_json = d->run_extra = d->key_fp = d->variant = NULL;
 	d->outputs = NULL;
 	d->n_outputs = 0;
 	job_params_init(&d->params);
@@ -284,6 +285,7 @@ struct job *job_dup(const struct job *j)
 	d->input_json = dup_or_null(j->input_json, &fail);
 	d->run_extra = dup_or_null(j->run_extra, &fail);
 	d->key_fp = dup_or_null(j->key_fp, &fail);
+	d->variant = dup_or_null(j->variant, &fail);
 	d->status_text = dup_or_null(j->status_text, &fail);
 	d->worker_id = dup_or_null(j->worker_id, &fail);
 	d->error = dup_or_null(j->error, &fail);

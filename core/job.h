@@ -99,6 +99,12 @@ struct job {
 	                     policy), or NULL for none */
 	char *key_fp;     /* fingerprint of the API key the submitter's config gave
 	                     (keyfp.h; never the key); NULL: the job needs no key */
+	/* One submit of several jobs (vary.h) is a group: its id in the store's
+	 * groups (store_group_add), 0 for a job submitted alone; variant is the
+	 * JSON object of the values that vary for this job ({"steps":20}), NULL
+	 * alone. */
+	int64_t group_id;
+	char *variant;
 	enum job_state state;
 	char *status_text; /* the server's status string verbatim when state is JOB_OTHER */
 	struct job_params params;

@@ -198,6 +198,11 @@ int query_build(sqlite3 *db, const struct store_query *q, const char *what, int 
 		}
 		add_sql(b, ")");
 	}
+	if (q->group_id > 0) {
+		add_sql(b, where ? " AND j.group_id = ?" : " WHERE j.group_id = ?");
+		where = 1;
+		b->group_id = q->group_id;
+	}
 	if (q->before_id > 0) {
 		add_sql(b, where ? " AND " : " WHERE ");
 		add_sql(b, idcol);

@@ -22,6 +22,7 @@ struct query_sql {
 	char *match; /* the FTS5 query (owned), bound first if set */
 	const char *states[JOB_STATE_COUNT];
 	int n_states;
+	int64_t group_id;
 	int64_t before_id;
 	int64_t limit;
 	int empty; /* the query cannot match anything */
@@ -29,9 +30,9 @@ struct query_sql {
 
 /* Fill b with "SELECT <what> FROM ... WHERE ... [ORDER BY id, LIMIT]" for q
  * (NULL: every job); ordered adds the order (q->oldest_first) and q->limit.
- * Parameters, in order: b->match if set, b->states[], b->before_id if set,
- * b->limit if set. b->empty: q can match nothing. With text, the FTS index
- * drives the scan in rowid order. db (borrowed) is only asked for its
+ * Parameters, in order: b->match if set, b->states[], b->group_id if set,
+ * b->before_id if set, b->limit if set. b->empty: q can match nothing.
+ * With text, the FTS index drives the scan in rowid order. db (borrowed) is only asked for its
  * tokenizer. 0, or -1 with *err on ENOMEM; the caller frees b->match. */
 int query_build(sqlite3 *db, const struct store_query *q, const char *what, int ordered,
                 struct query_sql *b, char **err);

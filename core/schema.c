@@ -90,5 +90,20 @@ const char *const schema_migrations[] = {
     "ALTER TABLE jobs ADD COLUMN input_json TEXT;\n"
     "ALTER TABLE jobs ADD COLUMN run_extra TEXT;\n"
     "ALTER TABLE jobs ADD COLUMN key_fp TEXT;\n",
+    /* 2 -> 3: one submit of several jobs is a group (vary.h): the group as
+     * typed (prompts with their {a|b} groups, the axes that vary), and on
+     * each job its group and the values that vary for it. NULL in older
+     * jobs, which belong to no group. */
+    "CREATE TABLE job_groups (\n"
+    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "	created_at INTEGER NOT NULL DEFAULT 0,\n"
+    "	prompt TEXT,\n"
+    "	negative_prompt TEXT,\n"
+    "	axes TEXT,\n"
+    "	njobs INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "ALTER TABLE jobs ADD COLUMN group_id INTEGER;\n"
+    "ALTER TABLE jobs ADD COLUMN variant TEXT;\n"
+    "CREATE INDEX jobs_group ON jobs(group_id) WHERE group_id IS NOT NULL;\n",
 };
 const int schema_version = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);

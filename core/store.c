@@ -66,6 +66,9 @@ enum stmt_id {
 	S_RECENT,
 	S_DATA_VERSION,
 	S_USER_VERSION,
+	S_INSERT_GROUP,
+	S_GET_GROUP,
+	S_GROUP_STATES,
 	S_COUNT_STMTS
 };
 
@@ -76,7 +79,10 @@ enum stmt_id {
 	"j.count, j.param_endpoint, j.template, j.extra_json, j.created_at, j.submitted_at, "      \
 	"j.started_at, j.finished_at, j.delay_ms, j.exec_ms, j.worker_id, j.error, "               \
 	"j.raw_output, j.log_tail, j.progress, j.progress_text, j.cancel_requested, "              \
-	"j.retry_requested, j.api, j.input_json, j.run_extra, j.key_fp"
+	"j.retry_requested, j.api, j.input_json, j.run_extra, j.key_fp, j.group_id, j.variant"
+
+/* The columns of job_groups, in the order row_to_group() reads them. */
+#define GROUP_COLS "g.id, g.created_at, g.prompt, g.negative_prompt, g.axes, g.njobs"
 
 /* The 30 columns written by bind_job(), parameters ?1..?30. */
 #define JOB_WRITE_COLS                                                                             \
@@ -85,15 +91,15 @@ enum stmt_id {
 	"template, extra_json, created_at, submitted_at, started_at, finished_at, delay_ms, "      \
 	"exec_ms, worker_id, error, raw_output, log_tail, progress, progress_text"
 
-/* The columns added in schema version 2 (a job's fixed destination), written
- * by bind_job() as ?33..?36. */
-#define JOB_WRITE_COLS2 "api, input_json, run_extra, key_fp"
+/* The columns added in schema version 2 (a job's fixed destination) and 3
+ * (its group), written by bind_job() as ?33..?38. */
+#define JOB_WRITE_COLS2 "api, input_json, run_extra, key_fp, group_id, variant"
 
 static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_INSERT_JOB] = "INSERT INTO jobs(" JOB_WRITE_COLS ", cancel_requested, retry_requested, "
                      JOB_WRITE_COLS2 ") "
                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                     "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36)",
+                     "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38)",
     [S_UPDATE_JOB] = "UPDATE jobs SET remote_id=?1, backend=?2, endpoint=?3, endpoint_url=?4, "
                      "state=?5, status_text=?6, prompt=?7, negative_prompt=?8, width=?9, "
                      "height=?10, steps=?11, cfg=?12, seed=?13, sampler=?14, count=?15, "
@@ -101,7 +107,7 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
                      "submitted_at=?20, started_at=?21, finished_at=?22, delay_ms=?23, "
                      "exec_ms=?24, worker_id=?25, error=?26, raw_output=?27, log_tail=?28, "
                      "progress=?29, progress_text=?30, api=?33, input_json=?34, "
-                     "run_extra=?35, key_fp=?36 WHERE id=?31",
+                     "run_extra=?35, key_fp=?36, group_id=?37, variant=?38 WHERE id=?31",
     [S_STATE_OF] = "SELECT state, status_text FROM jobs WHERE id=?1",
     [S_INSERT_EVENT] = "INSERT INTO events(job_id, at, state, detail) VALUES(?1,?2,?3,?4)",
     [S_INSERT_OUTPUT] = "INSERT INTO outputs(job_id, idx, path, width, height, seed, format, "
@@ -124,6 +130,10 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
                  "ORDER BY id DESC",
     [S_DATA_VERSION] = "PRAGMA data_version",
     [S_USER_VERSION] = "PRAGMA user_version",
+    [S_INSERT_GROUP] = "INSERT INTO job_groups(created_at, prompt, negative_prompt, axes, njobs) "
+                       "VALUES(?1,?2,?3,?4,?5)",
+    [S_GET_GROUP] = "SELECT " GROUP_COLS " FROM job_groups g WHERE g.id=?1",
+    [S_GROUP_STATES] = "SELECT state, count(*) FROM jobs WHERE group_id=?1 GROUP BY state",
 };
 
 struct store {
@@ -516,7 +526,7 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
-/* Bind the written columns of j to ?1..?30 (JOB_WRITE_COLS) and ?33..?36
+/* Bind the written columns of j to ?1..?30 (JOB_WRITE_COLS) and ?33..?38
  * (JOB_WRITE_COLS2); ?31 and ?32 are the caller's. */
 static int bind_job(sqlite3_stmt *s, const struct job *j)
 {
@@ -560,6 +570,11 @@ static int bind_job(sqlite3_stmt *s, const struct job *j)
 	rc |= bind_text(s, 34, j->input_json);
 	rc |= bind_text(s, 35, j->run_extra);
 	rc |= bind_text(s, 36, j->key_fp);
+	if (j->group_id > 0)
+		rc |= sqlite3_bind_int64(s, 37, j->group_id);
+	else
+		rc |= sqlite3_bind_null(s, 37);
+	rc |= bind_text(s, 38, j->variant);
 	return rc;
 }
 
@@ -638,6 +653,8 @@ static struct job *row_to_job(sqlite3_stmt *s)
 	bad |= col_str(s, 34, &j->input_json);
 	bad |= col_str(s, 35, &j->run_extra);
 	bad |= col_str(s, 36, &j->key_fp);
+	j->group_id = sqlite3_column_int64(s, 37); /* NULL reads 0 */
+	bad |= col_str(s, 38, &j->variant);
 	if (bad) {
 		job_free(j);
 		return NULL;
@@ -1039,6 +1056,8 @@ static int prepare_built(struct store *st, struct query_sql *b, sqlite3_stmt **o
 		bind_text(s, i++, b->match);
 	for (int k = 0; k < b->n_states; k++)
 		bind_text(s, i++, b->states[k]);
+	if (b->group_id)
+		sqlite3_bind_int64(s, i++, b->group_id);
 	if (b->before_id)
 		sqlite3_bind_int64(s, i++, b->before_id);
 	if (b->limit)
@@ -1212,6 +1231,208 @@ int64_t store_job_count(struct store *st, const struct store_query *q, char **er
 	sqlite3_finalize(s);
 	free(b.match);
 	return c;
+}
+
+/* ---- groups ---- */
+
+int64_t store_group_add(struct store *st, const struct store_group *g, char **err)
+{
+	sqlite3_stmt *s = stmt(st, S_INSERT_GROUP, err);
+	int64_t id;
+
+	if (!s)
+		return 0;
+	if (sqlite3_bind_int64(s, 1, g->created_at ? g->created_at : job_now_ms()) ||
+	    bind_text(s, 2, g->prompt) || bind_text(s, 3, g->negative_prompt) ||
+	    bind_text(s, 4, g->axes_json) || sqlite3_bind_int(s, 5, g->njobs)) {
+		db_err(st, err, sqlite3_errcode(st->db), "store: adding a group");
+		done(s);
+		return 0;
+	}
+	if (step_done(st, s, err, "store: adding a group") < 0)
+		return 0;
+	id = sqlite3_last_insert_rowid(st->db);
+	return id;
+}
+
+void store_group_free(struct store_group *g)
+{
+	if (!g)
+		return;
+	free(g->prompt);
+	free(g->negative_prompt);
+	free(g->axes_json);
+	free(g);
+}
+
+void store_groups_free(struct store_group **g, size_t n)
+{
+	for (size_t i = 0; g && i < n; i++)
+		store_group_free(g[i]);
+	free(g);
+}
+
+/* A new group from the current row of a GROUP_COLS query; NULL on ENOMEM. */
+static struct store_group *row_to_group(sqlite3_stmt *s)
+{
+	struct store_group *g = calloc(1, sizeof *g);
+	int bad = 0;
+
+	if (!g)
+		return NULL;
+	g->id = sqlite3_column_int64(s, 0);
+	g->created_at = sqlite3_column_int64(s, 1);
+	bad |= col_str(s, 2, &g->prompt);
+	bad |= col_str(s, 3, &g->negative_prompt);
+	bad |= col_str(s, 4, &g->axes_json);
+	g->njobs = sqlite3_column_int(s, 5);
+	if (bad) {
+		store_group_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* Fill g->nstate[] and g->nhistory from the jobs of g in the history. */
+static int group_states(struct store *st, struct store_group *g, char **err)
+{
+	sqlite3_stmt *s = stmt(st, S_GROUP_STATES, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	memset(g->nstate, 0, sizeof g->nstate);
+	g->nhistory = 0;
+	sqlite3_bind_int64(s, 1, g->id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int c = sqlite3_column_int(s, 1);
+		g->nstate[job_state_parse((const char *)sqlite3_column_text(s, 0))] += c;
+		g->nhistory += c;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "store: reading group %lld", (long long)g->id);
+		return -1;
+	}
+	return 0;
+}
+
+struct store_group *store_group_get(struct store *st, int64_t id, char **err)
+{
+	sqlite3_stmt *s;
+	struct store_group *g = NULL;
+	int rc;
+
+	if (begin_read(st, err, "store: reading a group") < 0)
+		return NULL;
+	if (!(s = stmt(st, S_GET_GROUP, err)))
+		goto out;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (!(g = row_to_group(s)))
+			util_set_err(err, "store: out of memory");
+	} else if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "store: reading group %lld", (long long)id);
+	}
+	done(s);
+	if (g && group_states(st, g, err) < 0) {
+		store_group_free(g);
+		g = NULL;
+	}
+out:
+	rollback(st); /* ends the read transaction */
+	return g;
+}
+
+int store_group_list(struct store *st, const struct store_query *q, struct store_group ***out,
+                     size_t *n, char **err)
+{
+	struct query_sql b;
+	struct store_query qq = q ? *q : (struct store_query){0};
+	sqlite3_stmt *s = NULL;
+	struct store_group **gs = NULL;
+	size_t cnt = 0, cap = 0;
+	char *sql = NULL;
+	int rc, i;
+
+	*out = NULL;
+	*n = 0;
+	qq.limit = 0;
+	if (query_build(st->db, &qq, "j.group_id", 0, &b, err) < 0)
+		return -1;
+	if (b.empty) {
+		free(b.match);
+		return 0;
+	}
+	sql = util_asprintf("SELECT " GROUP_COLS " FROM job_groups g WHERE g.id IN (%s) ORDER BY "
+	                    "g.id %s%s",
+	                    b.sql, qq.oldest_first ? "ASC" : "DESC",
+	                    q && q->limit > 0 ? " LIMIT ?" : "");
+	if (!sql) {
+		free(b.match);
+		util_set_err(err, "store: out of memory");
+		return -1;
+	}
+	if (begin_read(st, err, "store: listing groups") < 0)
+		goto fail_nobegin;
+	b.limit = 0;
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK) {
+		db_err(st, err, rc, "store: preparing a query");
+		goto fail;
+	}
+	i = 1;
+	if (b.match)
+		bind_text(s, i++, b.match);
+	for (int k = 0; k < b.n_states; k++)
+		bind_text(s, i++, b.states[k]);
+	if (b.group_id)
+		sqlite3_bind_int64(s, i++, b.group_id);
+	if (b.before_id)
+		sqlite3_bind_int64(s, i++, b.before_id);
+	if (q && q->limit > 0)
+		sqlite3_bind_int64(s, i++, q->limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_group *g;
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct store_group **ng = realloc(gs, nc * sizeof *ng);
+			if (!ng) {
+				util_set_err(err, "store: out of memory");
+				goto fail;
+			}
+			gs = ng;
+			cap = nc;
+		}
+		if (!(g = row_to_group(s))) {
+			util_set_err(err, "store: out of memory");
+			goto fail;
+		}
+		gs[cnt++] = g;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(st, err, rc, "store: listing groups");
+		goto fail;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	for (size_t k = 0; k < cnt; k++)
+		if (group_states(st, gs[k], err) < 0)
+			goto fail;
+	rollback(st);
+	free(sql);
+	free(b.match);
+	*out = gs;
+	*n = cnt;
+	return 0;
+fail:
+	sqlite3_finalize(s);
+	rollback(st);
+fail_nobegin:
+	free(sql);
+	free(b.match);
+	store_groups_free(gs, cnt);
+	return -1;
 }
 
 /* ---- events, prompts ---- */

@@ -63,6 +63,7 @@ struct store_query {
 			       words: all */
 	int state_mask;     /* bit (1 << state) for each wanted state; 0: all */
 	int live_only;      /* only jobs with job_state_is_live() */
+	int64_t group_id;   /* only the jobs of this group (store_group_add); 0: any */
 	int64_t before_id;  /* only jobs with id < before_id (paging); 0: no bound */
 	int limit;          /* at most this many; 0: no limit */
 	int oldest_first;   /* default: newest (highest id) first */
@@ -76,6 +77,37 @@ void store_jobs_free(struct job **jobs, size_t n);
 
 /* Count jobs matching q (limit ignored). -1 on error. */
 int64_t store_job_count(struct store *st, const struct store_query *q, char **err);
+
+/* A group: the jobs one submit of variations made (vary.h). Each job
+ * records its group_id and its variant (job.h). */
+struct store_group {
+	int64_t id;
+	int64_t created_at;
+	char *prompt;          /* as typed, with its {a|b} groups; NULL: none */
+	char *negative_prompt; /* likewise */
+	char *axes_json;       /* what varies: vary_axes_json(), or NULL */
+	int njobs;             /* how many jobs the submit made */
+	/* Filled by store_group_get and store_group_list: the group's jobs in
+	 * the history now (some may have been deleted), in all and by state. */
+	int nhistory;
+	int nstate[JOB_STATE_COUNT];
+};
+
+/* Record a new group (id, nhistory and nstate are ignored; created_at 0 is
+ * now) and return its id, or 0 with *err set. Its jobs name it in their
+ * group_id when they are added. */
+int64_t store_group_add(struct store *st, const struct store_group *g, char **err);
+/* Group id with its job counts; NULL if absent (*err NULL) or on error.
+ * Free with store_group_free. */
+struct store_group *store_group_get(struct store *st, int64_t id, char **err);
+/* The groups with at least one job matching q (q->limit counts groups; the
+ * order is q's, by group id), with their job counts. *out is a malloc'd
+ * array of *n, freed with store_groups_free. 0 or -1. */
+int store_group_list(struct store *st, const struct store_query *q, struct store_group ***out,
+                     size_t *n, char **err);
+/* Free g (NULL allowed) / an array of n groups and the array. */
+void store_group_free(struct store_group *g);
+void store_groups_free(struct store_group **g, size_t n);
 
 /* One recorded state change. */
 struct store_event {

@@ -5,6 +5,7 @@
  * mid-way, data_version and the driver lock.
  */
 #include "th.h"
+#include "schema.h"
 #include "store.h"
 
 #include <errno.h>
@@ -702,7 +703,7 @@ static void test_migrations(void)
 		return;
 	id = add(st, "persisted", NULL, JOB_COMPLETED, "keep-1");
 	store_close(st);
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), schema_version);
 
 	/* A version 1 history (before jobs recorded their destination): its
 	 * jobs are read with the new fields unset, and the columns come back. */
@@ -710,6 +711,10 @@ static void test_migrations(void)
 	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN input_json"), -1);
 	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN run_extra"), -1);
 	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN key_fp"), -1);
+	CHECK_INT(raw_int(path, "DROP INDEX jobs_group"), -1);
+	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN group_id"), -1);
+	CHECK_INT(raw_int(path, "ALTER TABLE jobs DROP COLUMN variant"), -1);
+	CHECK_INT(raw_int(path, "DROP TABLE job_groups"), -1);
 	CHECK_INT(raw_int(path, "PRAGMA user_version = 1"), -1);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('jobs') WHERE "
 	                        "name IN ('api','input_json','run_extra','key_fp')"),
@@ -730,7 +735,7 @@ static void test_migrations(void)
 		job_free(g);
 		store_close(st);
 	}
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), schema_version);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('jobs') WHERE "
 	                        "name IN ('api','input_json','run_extra','key_fp')"),
 	          4);
@@ -746,7 +751,7 @@ static void test_migrations(void)
 		CHECK_INT(search(st, "persisted"), 1);
 		store_close(st);
 	}
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), schema_version);
 	CHECK_INT(
 	    raw_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'"), 1);
 
@@ -795,6 +800,152 @@ static void test_migrations(void)
 	CHECK(!st);
 	CHECK(err && strstr(err, "garbage.db"));
 	free(err);
+}
+
+/* Run sql on the database at path with sqlite3 itself; 0 or -1. */
+static int raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	int rc = sqlite3_open(path, &db) == SQLITE_OK &&
+	                 sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK
+	             ? 0
+	             : -1;
+	if (rc < 0)
+		fprintf(stderr, "  sqlite: %s\n", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* A version 2 history as sdq wrote it before groups (made with sqlite3 and
+ * the version 2 schema, not through the store): opening it upgrades it in
+ * place to groups, and every job, output, event and the search index
+ * survive; then groups work. */
+static void test_migrate_v2_groups(void)
+{
+	char path[4200];
+	struct store *st;
+	struct job *j, **jobs = NULL;
+	struct store_query q;
+	struct store_group g, *got, **gs = NULL;
+	struct store_event *ev = NULL;
+	size_t nev = 0, n = 0;
+	int64_t gid, id3 = 0;
+
+	snprintf(path, sizeof path, "%s/v2.db", th_tmpdir());
+	CHECK_INT(raw_exec(path, schema_migrations[0]), 0);
+	CHECK_INT(raw_exec(path, schema_migrations[1]), 0);
+	CHECK_INT(raw_exec(path,
+	                   "PRAGMA journal_mode=WAL;"
+	                   "INSERT INTO jobs(id, remote_id, backend, endpoint, endpoint_url, state, "
+	                   "prompt, negative_prompt, width, height, steps, cfg, seed, sampler, count, "
+	                   "template, extra_json, created_at, finished_at, delay_ms, exec_ms, api, "
+	                   "input_json, key_fp) VALUES(7, 'r-7', 'runpod', 'ep', 'http://x/v2/e', "
+	                   "'COMPLETED', 'an old lighthouse', 'blur', 512, 768, 25, 6.5, "
+	                   "9007199254740993, 'DDIM', 2, 'sdxl', '{\"k\":1}', 1000, 2000, 11, 22, "
+	                   "'runpod', '{\"prompt\":\"an old lighthouse\"}', 'fedcba9876543210');"
+	                   "INSERT INTO outputs(job_id, idx, path, width, height, seed, format, bytes) "
+	                   "VALUES(7, 0, '/img/7-0.png', 512, 768, 9007199254740993, 'png', 1234);"
+	                   "INSERT INTO events(job_id, at, state, detail) VALUES(7, 1000, 'PENDING', "
+	                   "'created'), (7, 2000, 'COMPLETED', NULL);"
+	                   "INSERT INTO jobs(id, state, prompt, created_at) VALUES(8, 'IN_QUEUE', "
+	                   "'a live one', 3000);"
+	                   "PRAGMA user_version = 2;"),
+	          0);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), 2);
+	if (!(st = open_ok(path)))
+		return;
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), schema_version);
+	j = store_job_get(st, 7, NULL);
+	CHECK(j != NULL);
+	if (j) {
+		CHECK_STR(j->remote_id, "r-7");
+		CHECK_STR(j->endpoint_url, "http://x/v2/e");
+		CHECK_INT(j->state, JOB_COMPLETED);
+		CHECK_STR(j->params.prompt, "an old lighthouse");
+		CHECK_STR(j->params.negative_prompt, "blur");
+		CHECK(j->params.width == 512 && j->params.height == 768 && j->params.steps == 25);
+		CHECK(j->params.has_cfg && j->params.cfg == 6.5);
+		CHECK(j->params.seed == 9007199254740993LL);
+		CHECK_STR(j->params.sampler, "DDIM");
+		CHECK_STR(j->params.extra_json, "{\"k\":1}");
+		CHECK_STR(j->input_json, "{\"prompt\":\"an old lighthouse\"}");
+		CHECK_STR(j->key_fp, "fedcba9876543210");
+		CHECK(j->delay_ms == 11 && j->exec_ms == 22 && j->finished_at == 2000);
+		CHECK_INT(j->n_outputs, 1);
+		CHECK(j->n_outputs == 1 && j->outputs[0].seed == 9007199254740993LL &&
+		      strcmp(j->outputs[0].path, "/img/7-0.png") == 0);
+		CHECK_INT(j->group_id, 0);
+		CHECK(j->variant == NULL);
+	}
+	job_free(j);
+	CHECK_INT(store_job_events(st, 7, &ev, &nev, NULL), 0);
+	CHECK_INT(nev, 2);
+	store_events_free(ev, nev);
+	CHECK_INT(search(st, "lighthouse"), 1);
+	memset(&q, 0, sizeof q);
+	q.live_only = 1;
+	CHECK_INT(count(st, &q), 1);
+
+	/* groups now: a group, two jobs in it, one outside */
+	memset(&g, 0, sizeof g);
+	g.prompt = "a {red|blue} car";
+	g.axes_json = "[{\"key\":\"prompt{1}\",\"values\":[\"red\",\"blue\"]}]";
+	g.njobs = 2;
+	gid = store_group_add(st, &g, NULL);
+	CHECK(gid > 0);
+	for (int k = 0; k < 2; k++) {
+		j = mkjob(k ? "a blue car" : "a red car", NULL, k ? JOB_FAILED : JOB_COMPLETED);
+		j->group_id = gid;
+		job_set_str(&j->variant, k ? "{\"prompt{1}\":\"blue\"}" : "{\"prompt{1}\":\"red\"}");
+		CHECK_INT(store_job_add(st, j, NULL), 0);
+		if (k)
+			id3 = j->id;
+		job_free(j);
+	}
+	add(st, "a green car", NULL, JOB_COMPLETED, NULL);
+	j = store_job_get(st, id3, NULL);
+	CHECK(j && j->group_id == gid && strcmp(j->variant, "{\"prompt{1}\":\"blue\"}") == 0);
+	if (j) { /* a save keeps them */
+		j->state = JOB_FAILED;
+		job_set_str(&j->error, "x");
+		CHECK_INT(store_job_save(st, j, NULL), 0);
+	}
+	job_free(j);
+	j = store_job_get(st, id3, NULL);
+	CHECK(j && j->group_id == gid && j->variant);
+	job_free(j);
+	memset(&q, 0, sizeof q);
+	q.group_id = gid;
+	q.oldest_first = 1;
+	CHECK_INT(store_job_list(st, &q, &jobs, &n, NULL), 0);
+	CHECK_INT(n, 2);
+	CHECK(n == 2 && strcmp(jobs[0]->params.prompt, "a red car") == 0);
+	store_jobs_free(jobs, n);
+	CHECK_INT(count(st, &q), 2);
+	got = store_group_get(st, gid, NULL);
+	CHECK(got && got->njobs == 2 && got->nhistory == 2 && got->nstate[JOB_COMPLETED] == 1 &&
+	      got->nstate[JOB_FAILED] == 1 && strcmp(got->prompt, "a {red|blue} car") == 0 &&
+	      !got->negative_prompt && strstr(got->axes_json, "blue"));
+	store_group_free(got);
+	CHECK(store_group_get(st, gid + 100, NULL) == NULL);
+	/* search finds groups by their jobs' prompts */
+	memset(&q, 0, sizeof q);
+	q.text = "blue";
+	CHECK_INT(store_group_list(st, &q, &gs, &n, NULL), 0);
+	CHECK(n == 1 && gs[0]->id == gid && gs[0]->nhistory == 2);
+	store_groups_free(gs, n);
+	q.text = "green";
+	CHECK_INT(store_group_list(st, &q, &gs, &n, NULL), 0);
+	CHECK_INT(n, 0);
+	store_groups_free(gs, n);
+	q.text = NULL;
+	q.state_mask = 1 << JOB_FAILED;
+	CHECK_INT(store_group_list(st, &q, &gs, &n, NULL), 0);
+	CHECK_INT(n, 1);
+	store_groups_free(gs, n);
+	store_close(st);
 }
 
 /* ---- several processes ---- */
@@ -1280,6 +1431,7 @@ int main(void)
 	TH_RUN(test_delete);
 	TH_RUN(test_recent_prompts);
 	TH_RUN(test_migrations);
+	TH_RUN(test_migrate_v2_groups);
 	TH_RUN(test_concurrent_writers);
 	TH_RUN(test_crash_reopen);
 	TH_RUN(test_write_failure);
