@@ -45,12 +45,16 @@ static int run_preview(struct config *cfg, int argc, char **argv)
 /* ------------------------------------------------------------ the table */
 
 static const struct cli_command commands[] = {
-    {"ls", cmd_jobs_ls, "[--json] [--state S[,S...]] [--limit N] [--all] [TEXT...]",
+    {"ls", cmd_jobs_ls,
+     "[--json] [--state S[,S...]] [--limit N] [--all] [--group G | --groups] [TEXT...]",
      "list jobs, newest first",
      "  --json           print a JSON array of jobs\n"
      "  --state S,...    only jobs in these states (IN_QUEUE, COMPLETED, ..., or live, done)\n"
      "  --limit N        at most N jobs (default 20)\n"
      "  --all            no limit\n"
+     "  --group G        the jobs of group G, in the order they were made\n"
+     "  --groups         the groups instead of the jobs: one line each, with\n"
+     "                   their jobs' states (TEXT finds groups by their jobs)\n"
      "  TEXT...          full-text search over prompts\n",
      0},
     {"show", cmd_jobs_show, "ID... [--json]",
@@ -59,7 +63,8 @@ static const struct cli_command commands[] = {
     {"submit", cmd_submit_run,
      "[-e ENDPOINT] -p PROMPT|@FILE|- [-n NEG] [--seed N] [--steps N] [--cfg X] [-W N] [-H N]\n"
      "        [--count N] [--sampler S] [--template NAME] [--set KEY=JSON]... [--wait]\n"
-     "        [--timeout SECS] [--sync] [--json]",
+     "        [--timeout SECS] [--sync] [--json] [--seeds N] [--vary KEY=V1,V2,...]...\n"
+     "        [--yes]",
      "submit a job; print its id",
      "  -e, --endpoint E endpoint name from the config, a URL or a RunPod endpoint id\n"
      "  -p, --prompt P   the prompt (or give it as the only argument); @FILE reads\n"
@@ -77,20 +82,30 @@ static const struct cli_command commands[] = {
      "  --sync           send it through RunPod's /runsync (answer within 90 s; a job\n"
      "                   not done by then is polled as usual); needs no other sdq\n"
      "                   driving, else it goes by /run\n"
-     "  --json           print the job as JSON instead of its id\n",
+     "  --json           print the job as JSON instead of its id (several: a list)\n"
+     "  --seeds N        N jobs with the seeds from --seed on (random when unset)\n"
+     "  --vary KEY=V,... one job per value (KEY: steps, cfg, sampler, width,\n"
+     "                   height, count, seed, template or a --set key; FROM-TO:STEP\n"
+     "                   is a range); several --vary make a grid. {a|b} in -p/-n\n"
+     "                   makes one job per alternative (\\{ \\| \\} are literal)\n"
+     "  --yes            submit more than 100 jobs at once\n",
      0},
-    {"wait", cmd_wait_run, "[--json] [--timeout SECS] ID...",
+    {"wait", cmd_wait_run, "[--json] [--timeout SECS] ID... | --group G",
      "wait for jobs to finish; print their image paths",
      "  --json           print the finished jobs as JSON\n"
-     "  --timeout SECS   give up after SECS (exit 1; the jobs go on)\n",
+     "  --timeout SECS   give up after SECS (exit 1; the jobs go on)\n"
+     "  --group G        every job of group G\n",
      0},
-    {"cancel", cmd_remote_cancel, "ID...", "cancel live jobs", NULL, 0},
+    {"cancel", cmd_remote_cancel, "ID... | --group G", "cancel live jobs",
+     "  --group G        the live jobs of group G\n", 0},
     {"retry", cmd_remote_retry, "[--wait] [--json] ID",
      "ask the endpoint to retry a FAILED or TIMED_OUT job (same remote id)",
      "  --wait           wait for it as with submit --wait\n", 0},
-    {"rerun", cmd_remote_rerun, "[--wait] [--json] ID",
+    {"rerun", cmd_remote_rerun, "[--wait] [--json] ID | --group G",
      "submit a new job with the same parameters and seed; print its id",
-     "  --wait           wait for it as with submit --wait\n", 0},
+     "  --wait           wait for it as with submit --wait\n"
+     "  --group G        every job of group G again, as a new group\n",
+     0},
     {"get", cmd_jobs_get, "[-o DIR] ID",
      "copy a job's images to DIR (default .); print their paths",
      "  -o, --output DIR where to copy (created if needed)\n", 0},

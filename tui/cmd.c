@@ -10,6 +10,7 @@
 #include "cmd.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,6 +436,19 @@ cJSON *cmd_job_json(const struct job *j, const struct store_event *ev, size_t ne
 	cmd_json_str(o, "sampler", p->sampler);
 	json_i64_or_null(o, "count", p->count, 1);
 	cmd_json_str(o, "template", p->template_name);
+	/* the group of one submit of variations, and what varies for this job */
+	if (j->group_id > 0)
+		json_i64(o, "group", j->group_id);
+	else
+		cJSON_AddNullToObject(o, "group");
+	{
+		cJSON *x = j->variant ? cJSON_Parse(j->variant) : NULL;
+		if (cJSON_IsObject(x))
+			cJSON_AddRawToObject(o, "variant", j->variant); /* numbers exact */
+		else
+			cJSON_AddNullToObject(o, "variant");
+		cJSON_Delete(x);
+	}
 	if (p->extra_json) {
 		/* as recorded: its numbers exact (cJSON would make them doubles) */
 		cJSON *x = cJSON_Parse(p->extra_json);
@@ -562,6 +576,66 @@ int cmd_help_opt(const char *name, int argc, char **argv)
 	}
 	return 0;
 }
+int64_t cmd_parse_group(const char *ref)
+{
+	long long id;
+	const char *s = ref + (ref[0] == 'g' || ref[0] == 'G');
+
+	if (*s < '0' || *s > '9' || util_parse_ll(s, 1, INT64_MAX, &id) < 0)
+		return 0;
+	return (int64_t)id;
+}
+
+int64_t cmd_find_group(struct store *st, const char *ref, const char *cmd)
+{
+	struct store_group *g;
+	char *err = NULL, *c;
+	int64_t id = cmd_parse_group(ref);
+
+	if (!id) {
+		c = cmd_clean(ref);
+		cmd_errf(cmd, "'%s' is not a group (a number, as sdq ls --groups shows)", c);
+		free(c);
+		return 0;
+	}
+	if (!(g = store_group_get(st, (int64_t)id, &err))) {
+		if (err)
+			cmd_errf_core(cmd, "cannot read the history", err);
+		else
+			cmd_errf(cmd, "no group %lld (sdq ls --groups lists them)", (long long)id);
+		return 0;
+	}
+	store_group_free(g);
+	return id;
+}
+
+int64_t *cmd_group_jobs(struct store *st, int64_t gid, int live_only, const char *cmd, size_t *n)
+{
+	struct store_query q;
+	struct job **jobs = NULL;
+	int64_t *ids;
+	char *err = NULL;
+
+	memset(&q, 0, sizeof q);
+	q.group_id = gid;
+	q.live_only = live_only;
+	q.oldest_first = 1;
+	*n = 0;
+	if (store_job_list(st, &q, &jobs, n, &err) < 0) {
+		cmd_errf_core(cmd, "cannot read the history", err);
+		return NULL;
+	}
+	if (!(ids = calloc(*n + 1, sizeof *ids))) {
+		store_jobs_free(jobs, *n);
+		cmd_errf(cmd, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < *n; i++)
+		ids[i] = jobs[i]->id;
+	store_jobs_free(jobs, *n);
+	return ids;
+}
+
 /* Parse the ids of argv[from..argc) into a malloc'd array. NULL on error. */
 int64_t *cmd_find_jobs(struct store *st, int argc, char **argv, int from, const char *cmd,
                        size_t *n)

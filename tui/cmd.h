@@ -88,6 +88,15 @@ int64_t cmd_find_job(struct store *st, const char *ref, const char *cmd);
  * (caller frees). NULL after printing an error. */
 int64_t *cmd_find_jobs(struct store *st, int argc, char **argv, int from, const char *cmd,
                        size_t *n);
+/* A group reference ("12" or "g12", as ls --groups shows it) as a number,
+ * or 0 when ref is not one (check it with the options: a usage error). */
+int64_t cmd_parse_group(const char *ref);
+/* Resolve a group reference that exists in st; 0 after printing an error. */
+int64_t cmd_find_group(struct store *st, const char *ref, const char *cmd);
+/* The ids of group gid's jobs in the history, oldest first, only the live
+ * ones with live_only: a malloc'd array of *n (caller frees; *n may be 0).
+ * NULL after printing an error. */
+int64_t *cmd_group_jobs(struct store *st, int64_t gid, int live_only, const char *cmd, size_t *n);
 /* Job id from the store (caller frees with job_free), or NULL after printing
  * an error. */
 struct job *cmd_read_job(struct store *st, int64_t id, const char *cmd);

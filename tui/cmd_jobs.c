@@ -87,18 +87,103 @@ static void note_key_waits(struct store *st, struct job **jobs, size_t n)
 	        count == 1 ? "it was" : "they were");
 }
 
+/* The JSON form of a group (ls --groups --json). */
+static cJSON *group_json(const struct store_group *g)
+{
+	cJSON *o = cJSON_CreateObject(), *states, *x;
+	char buf[32];
+
+	if (!o)
+		return NULL;
+	snprintf(buf, sizeof buf, "%lld", (long long)g->id);
+	cJSON_AddRawToObject(o, "group", buf);
+	cmd_json_str(o, "prompt", g->prompt);
+	cmd_json_str(o, "negative_prompt", g->negative_prompt);
+	x = g->axes_json ? cJSON_Parse(g->axes_json) : NULL;
+	if (cJSON_IsArray(x))
+		cJSON_AddRawToObject(o, "axes", g->axes_json); /* numbers exact */
+	else
+		cJSON_AddNullToObject(o, "axes");
+	cJSON_Delete(x);
+	cJSON_AddNumberToObject(o, "submitted", g->njobs);
+	cJSON_AddNumberToObject(o, "jobs", g->nhistory);
+	states = cJSON_AddObjectToObject(o, "states");
+	for (int s = 0; states && s < JOB_STATE_COUNT; s++)
+		if (g->nstate[s])
+			cJSON_AddNumberToObject(states, job_state_name((enum job_state)s), g->nstate[s]);
+	cmd_json_time(o, "created_at", g->created_at);
+	return o;
+}
+
+/* "6 jobs: 4 COMPLETED, 2 IN_QUEUE" into buf. */
+static void group_summary(const struct store_group *g, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%d job%s", g->nhistory, g->nhistory == 1 ? "" : "s");
+	const char *sep = ": ";
+	for (int s = 0; s < JOB_STATE_COUNT && n >= 0 && (size_t)n < len; s++) {
+		if (!g->nstate[s])
+			continue;
+		n += snprintf(buf + n, len - (size_t)n, "%s%d %s", sep, g->nstate[s],
+		              job_state_name((enum job_state)s));
+		sep = ", ";
+	}
+}
+
+/* ls --groups: one line (or JSON object) per group with a job matching q. */
+static int ls_groups(struct store *st, const struct store_query *q, int json)
+{
+	struct store_group **gs = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	int cols = cmd_term_cols(), rc = 0;
+	int64_t now = job_now_ms();
+
+	if (store_group_list(st, q, &gs, &n, &err) < 0) {
+		cmd_errf_core("ls", "cannot read the history", err);
+		return 1;
+	}
+	if (json) {
+		cJSON *a = cJSON_CreateArray();
+		for (size_t i = 0; a && i < n; i++)
+			cJSON_AddItemToArray(a, group_json(gs[i]));
+		rc = cmd_json_print(a) < 0;
+		store_groups_free(gs, n);
+		return rc;
+	}
+	if (n > 0 && isatty(STDOUT_FILENO))
+		printf("%6s  %5s  %-40s %s\n", "GROUP", "AGE", "JOBS", "PROMPT");
+	for (size_t i = 0; i < n; i++) {
+		char age[16], sum[200], lead[300], *pr;
+		int w;
+		cmd_fmt_age(now - gs[i]->created_at, age, sizeof age);
+		group_summary(gs[i], sum, sizeof sum);
+		w = snprintf(lead, sizeof lead, "%6lld  %5s  %-40s ", (long long)gs[i]->id, age, sum);
+		fputs(lead, stdout);
+		pr = cmd_clean(gs[i]->prompt);
+		cmd_put_fit(pr, cols > 0 ? cols - w : 0);
+		putchar('\n');
+		free(pr);
+	}
+	if (n == 0 && isatty(STDOUT_FILENO))
+		fputs("no groups: sdq submit -p \"a {red|blue} car\" makes one\n", stderr);
+	store_groups_free(gs, n);
+	return 0;
+}
+
 int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"json", no_argument, 0, 'j'},        {"state", required_argument, 0, 's'},
 	    {"limit", required_argument, 0, 'l'}, {"all", no_argument, 0, 'a'},
+	    {"group", required_argument, 0, 'g'}, {"groups", no_argument, 0, 'G'},
 	    {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
 	struct store_query q;
 	struct store *st;
 	struct job **jobs = NULL;
 	size_t n = 0, tlen = 0;
 	char *text = NULL, *err = NULL;
-	int json = 0, all = 0, c, live = 0, cols, color;
+	int json = 0, all = 0, c, live = 0, cols, color, groups = 0;
+	const char *group = NULL;
 	long limit = 20;
 	int64_t now;
 
@@ -129,10 +214,21 @@ int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 		case 'a':
 			all = 1;
 			break;
+		case 'g':
+			if (!cmd_parse_group(optarg))
+				return cmd_usage_error("ls", "--group needs a group number (sdq ls --groups)");
+			group = optarg;
+			break;
+		case 'G':
+			groups = 1;
+			break;
 		default:
 			return 2;
 		}
 	}
+	if (group && groups)
+		return cmd_usage_error("ls", "--group G lists one group's jobs, --groups the groups: "
+		                             "not both");
 	for (int i = optind; i < argc; i++) {
 		size_t l = strlen(argv[i]);
 		char *t = realloc(text, tlen + l + 2);
@@ -157,6 +253,23 @@ int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 	if (!(st = cmd_open_store(cfg, "ls"))) {
 		free(text);
 		return 1;
+	}
+	if (group) {
+		/* a group's jobs in the order they were made (their variants') */
+		if (!(q.group_id = cmd_find_group(st, group, "ls"))) {
+			free(text);
+			store_close(st);
+			return 1;
+		}
+		q.oldest_first = 1;
+		if (!all && limit == 20)
+			q.limit = 0;
+	}
+	if (groups) {
+		c = ls_groups(st, &q, json);
+		free(text);
+		store_close(st);
+		return c;
 	}
 	if (store_job_list(st, &q, &jobs, &n, &err) < 0) {
 		cmd_errf_core("ls", "cannot read the history", err);
@@ -187,7 +300,14 @@ int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 		ep = cmd_clean(j->endpoint          ? j->endpoint
 		               : j->params.endpoint ? j->params.endpoint
 		                                    : "-");
-		pr = cmd_clean(j->params.prompt);
+		if (j->group_id > 0) { /* "g12 the prompt": its group first */
+			char *gp = util_asprintf("g%lld %s", (long long)j->group_id,
+			                         j->params.prompt ? j->params.prompt : "");
+			pr = cmd_clean(gp ? gp : j->params.prompt);
+			free(gp);
+		} else {
+			pr = cmd_clean(j->params.prompt);
+		}
 		if (strlen(ep) > 12)
 			strcpy(ep + 9, "...");
 		w = snprintf(lead, sizeof lead, "%6lld  %-13s %5s  %-12s ", (long long)j->id,
@@ -204,7 +324,7 @@ int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 		free(pr);
 	}
 	if (n == 0 && isatty(STDOUT_FILENO))
-		fputs(q.text || q.state_mask || q.live_only ? "no matching jobs\n"
+		fputs(q.text || q.state_mask || q.live_only || q.group_id ? "no matching jobs\n"
 		                                            : "no jobs yet: sdq submit -p PROMPT\n",
 		      stderr);
 	note_key_waits(st, jobs, n);
@@ -215,8 +335,71 @@ int cmd_jobs_ls(struct config *cfg, int argc, char **argv)
 
 /* ------------------------------------------------------------------ show */
 
-static void show_job(const struct job *j, const struct store_event *ev, size_t nev,
-                     int waits_key)
+/* The other jobs of j's group still in the history (ids, oldest first):
+ * a malloc'd array of *n, or NULL (none, or no group). */
+static int64_t *siblings(struct store *st, const struct job *j, size_t *n)
+{
+	int64_t *ids;
+	size_t k = 0;
+
+	*n = 0;
+	if (j->group_id <= 0 || !(ids = cmd_group_jobs(st, j->group_id, 0, "show", n)))
+		return NULL;
+	for (size_t i = 0; i < *n; i++)
+		if (ids[i] != j->id)
+			ids[k++] = ids[i];
+	*n = k;
+	return ids;
+}
+
+/* show's lines about j's group: its state, j's variant, the other jobs. */
+static void show_group(struct store *st, const struct job *j)
+{
+	struct store_group *g = store_group_get(st, j->group_id, NULL);
+	size_t n = 0;
+	int64_t *sib = siblings(st, j, &n);
+	char sum[200];
+	cJSON *v = j->variant ? cJSON_Parse(j->variant) : NULL, *it;
+
+	if (g) {
+		group_summary(g, sum, sizeof sum);
+		printf("%-10s %lld (%s; sdq ls --group %lld)\n", "group", (long long)j->group_id,
+		       sum, (long long)j->group_id);
+	} else {
+		printf("%-10s %lld\n", "group", (long long)j->group_id);
+	}
+	if (cJSON_IsObject(v) && v->child) {
+		struct util_buf b = {0};
+		cJSON_ArrayForEach(it, v)
+		{
+			char *val = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
+			const char *s = cJSON_IsString(it) ? it->valuestring : val ? val : "?";
+			if (b.len)
+				util_buf_put(&b, ", ", 2);
+			util_buf_put(&b, it->string, strlen(it->string));
+			util_buf_put(&b, "=", 1);
+			util_buf_put(&b, s, strlen(s));
+			free(val);
+		}
+		if (!b.oom)
+			cmd_show_line("variant", b.p);
+		free(b.p);
+	}
+	cJSON_Delete(v);
+	if (n > 0) {
+		printf("%-10s", "siblings");
+		for (size_t i = 0; i < n && i < 50; i++)
+			printf(" %lld", (long long)sib[i]);
+		if (n > 50)
+			printf(" ... (%zu in all)", n);
+		putchar('\n');
+	}
+	free(sib);
+	store_group_free(g);
+}
+
+static void show_job(struct store *st, const struct job *j, const struct store_event *ev,
+                     size_t nev, int waits_key)
 {
 	const struct job_params *p = &j->params;
 	char buf[128], buf2[64];
@@ -259,6 +442,8 @@ static void show_job(const struct job *j, const struct store_event *ev, size_t n
 		printf("%-10s for a driver with its API key: run sdq with the key it was "
 		       "submitted with (e.g. sdq driver)\n",
 		       "waiting");
+	if (j->group_id > 0)
+		show_group(st, j);
 	cmd_show_line("prompt", p->prompt);
 	if (p->negative_prompt)
 		cmd_show_line("negative", p->negative_prompt);
@@ -380,12 +565,23 @@ int cmd_jobs_show(struct config *cfg, int argc, char **argv)
 			static const struct store_event none;
 			if (argc - optind > 1 && i > optind)
 				fputs(",\n", stdout);
-			if (cmd_json_print(cmd_job_json(j, ev ? ev : &none, nev)) < 0)
+			cJSON *o = cmd_job_json(j, ev ? ev : &none, nev), *a;
+			if (o && j->group_id > 0 && (a = cJSON_AddArrayToObject(o, "siblings"))) {
+				size_t ns = 0;
+				int64_t *sib = siblings(st, j, &ns);
+				for (size_t k = 0; k < ns; k++) {
+					char b[32];
+					snprintf(b, sizeof b, "%lld", (long long)sib[k]);
+					cJSON_AddItemToArray(a, cJSON_CreateRaw(b));
+				}
+				free(sib);
+			}
+			if (cmd_json_print(o) < 0)
 				rc = 1;
 		} else {
 			if (i > optind)
 				putchar('\n');
-			show_job(j, ev, nev, store_job_waits_for_key(st, j));
+			show_job(st, j, ev, nev, store_job_waits_for_key(st, j));
 		}
 		store_events_free(ev, nev);
 		ev = NULL;

@@ -21,24 +21,48 @@
 
 int cmd_remote_cancel(struct config *cfg, int argc, char **argv)
 {
-	static const struct option lo[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	static const struct option lo[] = {{"group", required_argument, 0, 'g'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	struct cmd_run r;
 	struct job **jobs;
-	int64_t *ids;
+	int64_t *ids, gid = 0;
 	size_t n;
-	int rc = 0;
+	int rc = 0, c;
+	const char *group = NULL;
 
 	if (cmd_help_opt("cancel", argc, argv))
 		return 0;
 	cmd_opt_reset();
-	if (cmd_next_opt("cancel", argc, argv, ":", lo) != -1)
-		return 2;
-	if (optind >= argc)
-		return cmd_usage_error("cancel", "which jobs? give one or more ids");
+	while ((c = cmd_next_opt("cancel", argc, argv, ":", lo)) != -1) {
+		if (c == 'g' && !cmd_parse_group(optarg))
+			return cmd_usage_error("cancel", "--group needs a group number (sdq ls --groups)");
+		else if (c == 'g')
+			group = optarg;
+		else
+			return 2;
+	}
+	if (optind >= argc && !group)
+		return cmd_usage_error("cancel", "which jobs? give one or more ids, or --group G");
+	if (optind < argc && group)
+		return cmd_usage_error("cancel", "give ids or --group G, not both");
 	if (cmd_run_open(&r, cfg, "cancel", 1) < 0)
 		return 1;
 	r.quiet = 1;
-	if (!(ids = cmd_find_jobs(r.st, argc, argv, optind, "cancel", &n))) {
+	if (group) {
+		/* the group's live jobs; the finished ones stay as they are */
+		gid = cmd_find_group(r.st, group, "cancel");
+		ids = gid ? cmd_group_jobs(r.st, gid, 1, "cancel", &n) : NULL;
+		if (ids && n == 0) {
+			cmd_errf("cancel", "group %lld has no live jobs", (long long)gid);
+			free(ids);
+			cmd_run_close(&r, 0);
+			return 1;
+		}
+	} else {
+		ids = cmd_find_jobs(r.st, argc, argv, optind, "cancel", &n);
+	}
+	if (!ids) {
 		cmd_run_close(&r, 0);
 		return 1;
 	}
@@ -50,7 +74,9 @@ int cmd_remote_cancel(struct config *cfg, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		char *err = NULL;
 		struct job *j = cmd_run_current_job(&r, ids[i]);
-		if (j && !job_state_is_live(j->state)) {
+		if (j && !job_state_is_live(j->state) && gid) {
+			/* finished since the list was read: nothing to do */
+		} else if (j && !job_state_is_live(j->state)) {
 			cmd_errf("cancel", "job %lld is already %s", (long long)ids[i],
 			         job_state_name(j->state));
 			rc = 1;
@@ -159,16 +185,114 @@ int cmd_remote_retry(struct config *cfg, int argc, char **argv)
 	}
 }
 
+/* rerun --group: a new group with the same prompts and axes, each job of the
+ * old one (still in the history) submitted again with its parameters, seed
+ * and variant, in the same order. Prints the new ids (or a JSON list). */
+static int rerun_group(struct config *cfg, const char *ref, int wait, int json)
+{
+	struct cmd_run r;
+	struct store_group *g = NULL, ng;
+	struct engine_submit_opts so;
+	int64_t gid, *old = NULL, *ids = NULL;
+	size_t n = 0, made = 0;
+	char *err = NULL;
+	int rc = 1;
+
+	if (cmd_run_open(&r, cfg, "rerun", wait) < 0)
+		return 1;
+	if (!(gid = cmd_find_group(r.st, ref, "rerun")) ||
+	    !(g = store_group_get(r.st, gid, &err)) ||
+	    !(old = cmd_group_jobs(r.st, gid, 0, "rerun", &n))) {
+		if (err)
+			cmd_errf_core("rerun", NULL, err);
+		goto out;
+	}
+	if (n == 0) {
+		cmd_errf("rerun", "group %lld has no jobs left in the history", (long long)gid);
+		goto out;
+	}
+	if (!(ids = calloc(n, sizeof *ids))) {
+		cmd_errf("rerun", "out of memory");
+		goto out;
+	}
+	memset(&ng, 0, sizeof ng);
+	ng.prompt = g->prompt;
+	ng.negative_prompt = g->negative_prompt;
+	ng.axes_json = g->axes_json;
+	ng.njobs = (int)n;
+	memset(&so, 0, sizeof so);
+	if (!(so.group_id = store_group_add(r.st, &ng, &err))) {
+		cmd_errf_core("rerun", "cannot record the group", err);
+		goto out;
+	}
+	for (made = 0; made < n; made++) {
+		struct job *j = store_job_get(r.st, old[made], &err);
+		if (j && !j->params.endpoint && j->endpoint)
+			job_set_str(&j->params.endpoint, j->endpoint);
+		so.variant = j ? j->variant : NULL;
+		ids[made] = j ? engine_submit_opts(r.e, &j->params, &so, &err) : 0;
+		job_free(j);
+		if (!ids[made]) {
+			char *e = cmd_clean(err ? err : "error");
+			cmd_errf("rerun", "job %lld: %s (%zu of %zu submitted again, group %lld)",
+			         (long long)old[made], e, made, n, (long long)so.group_id);
+			free(e);
+			free(err);
+			break;
+		}
+	}
+	if (!json || !wait) {
+		if (json) {
+			cJSON *arr = cJSON_CreateArray();
+			for (size_t i = 0; arr && i < made; i++) {
+				struct job *j = store_job_get(r.st, ids[i], NULL);
+				if (j)
+					cJSON_AddItemToArray(arr, cmd_job_json(j, NULL, 0));
+				job_free(j);
+			}
+			cmd_json_print(arr);
+		} else {
+			for (size_t i = 0; i < made; i++)
+				printf("%lld\n", (long long)ids[i]);
+		}
+		fflush(stdout);
+	}
+	if (made > 0 && !json)
+		fprintf(stderr, "sdq: rerun: group %lld: %zu jobs (sdq ls --group %lld)\n",
+		        (long long)so.group_id, made, (long long)so.group_id);
+	if (made == n && wait) {
+		rc = cmd_run_wait_and_report(&r, ids, n, json, 0);
+		free(ids);
+		free(old);
+		store_group_free(g);
+		return rc;
+	}
+	rc = made == n ? 0 : 1;
+	cmd_run_close(&r, made > 0);
+	free(ids);
+	free(old);
+	store_group_free(g);
+	return rc;
+out:
+	cmd_run_close(&r, 0);
+	free(ids);
+	free(old);
+	store_group_free(g);
+	return rc;
+}
+
 int cmd_remote_rerun(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"wait", no_argument, 0, 'w'},
 	                                   {"json", no_argument, 0, 'j'},
+	                                   {"group", required_argument, 0, 'g'},
 	                                   {"help", no_argument, 0, 'h'},
 	                                   {0, 0, 0, 0}};
 	struct cmd_run r;
 	char *err = NULL;
 	int c, wait = 0, json = 0;
 	int64_t id, nid;
+	const char *group = NULL;
 
 	if (cmd_help_opt("rerun", argc, argv))
 		return 0;
@@ -178,11 +302,19 @@ int cmd_remote_rerun(struct config *cfg, int argc, char **argv)
 			wait = 1;
 		else if (c == 'j')
 			json = 1;
+		else if (c == 'g' && !cmd_parse_group(optarg))
+			return cmd_usage_error("rerun", "--group needs a group number (sdq ls --groups)");
+		else if (c == 'g')
+			group = optarg;
 		else
 			return 2;
 	}
+	if (group && argc - optind != 0)
+		return cmd_usage_error("rerun", "give one job id or --group G, not both");
+	if (group)
+		return rerun_group(cfg, group, wait, json);
 	if (argc - optind != 1)
-		return cmd_usage_error("rerun", "give one job id");
+		return cmd_usage_error("rerun", "give one job id (or --group G)");
 	if (cmd_run_open(&r, cfg, "rerun", wait) < 0)
 		return 1;
 	if (!(id = cmd_find_job(r.st, argv[optind], "rerun"))) {

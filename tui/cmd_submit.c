@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 
 #include "cmd.h"
 #include "cmd_run.h"
@@ -19,6 +20,7 @@
 #include "params.h"
 #include "store.h"
 #include "text.h"
+#include "vary.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- submit */
@@ -152,6 +154,56 @@ static void sync_answer_wait(struct cmd_run *r, int64_t id)
 	}
 }
 
+/* A random seed for every job of a group (they share one unless the seed
+ * varies), as engine_submit would pick it for one job. */
+static int64_t random_seed(void)
+{
+	uint32_t v = 0;
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (uint32_t)util_now_ms() ^ (uint32_t)getpid() * 2654435761u;
+	return (int64_t)v;
+}
+
+/* "3 jobs: prompt{1} x3, steps x2" on stderr, before anything is recorded. */
+static void say_total(const struct vary *v, size_t n)
+{
+	fprintf(stderr, "sdq: submit: %zu jobs:", n);
+	for (size_t a = 0; a < vary_naxes(v); a++) {
+		char *k = cmd_clean(vary_axis_key(v, a));
+		fprintf(stderr, "%s %s x%zu", a ? "," : "", k, vary_axis_len(v, a));
+		free(k);
+	}
+	fputc('\n', stderr);
+}
+
+/* Name on stderr the template(s) the jobs were rendered with. */
+static void say_templates(const struct config_endpoint *ep, const struct job_params *jobs,
+                          size_t n)
+{
+	const char *why, *first = template_of(&jobs[0], ep, &why);
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		const char *w2;
+		if (strcmp(template_of(&jobs[i], ep, &w2), first) != 0)
+			break;
+	}
+	if (i == n) {
+		fprintf(stderr, "sdq: submit: input template %s (%s)\n", first, why);
+		return;
+	}
+	fprintf(stderr, "sdq: submit: input templates");
+	for (i = 0; i < n; i++) {
+		const char *w2, *t = template_of(&jobs[i], ep, &w2);
+		size_t k;
+		for (k = 0; k < i && strcmp(template_of(&jobs[k], ep, &w2), t) != 0; k++)
+			;
+		if (k == i)
+			fprintf(stderr, "%s %s", i ? "," : "", t);
+	}
+	fprintf(stderr, " (--vary template)\n");
+}
+
 int cmd_submit_run(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -163,24 +215,34 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 	    {"template", required_argument, 0, 't'}, {"set", required_argument, 0, 'x'},
 	    {"wait", no_argument, 0, 'w'},           {"sync", no_argument, 0, 'Y'},
 	    {"timeout", required_argument, 0, 'T'},  {"json", no_argument, 0, 'j'},
-	    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+	    {"seeds", required_argument, 0, 'E'},    {"vary", required_argument, 0, 'V'},
+	    {"yes", no_argument, 0, 'y'},            {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0}};
 	struct engine_submit_opts so;
-	struct job_params p;
+	struct job_params p, *jobs = NULL;
 	const struct config_endpoint *ep;
-	const char *epname = NULL, *prompt_opt = NULL, *neg_opt = NULL, *why, *tname;
+	const char *epname = NULL, *prompt_opt = NULL, *neg_opt = NULL;
+	const char **varies = NULL;
+	struct vary *vy = NULL;
 	struct cmd_run r;
-	char *err = NULL, *prompt = NULL, *t;
-	int c, wait = 0, json = 0, sync = 0, rc, stdin_used = 0;
-	long v;
+	char *err = NULL, *prompt = NULL, *neg = NULL, *t;
+	int c, wait = 0, json = 0, sync = 0, rc, stdin_used = 0, yes = 0;
+	long v, seeds = 0;
+	size_t nvaries = 0, njobs = 0, nmade = 0;
 	double timeout_s = 0;
-	int64_t id;
+	int64_t *ids = NULL, group = 0;
 
 	memset(&so, 0, sizeof so);
 	if (cmd_help_opt("submit", argc, argv))
 		return 0;
 	job_params_init(&p);
+	if (!(varies = calloc((size_t)argc + 1, sizeof *varies)) || !(vy = vary_new())) {
+		free(varies);
+		cmd_errf("submit", "out of memory");
+		return 1;
+	}
 	cmd_opt_reset();
-	while ((c = cmd_next_opt("submit", argc, argv, ":e:p:n:W:H:wj", lo)) != -1) {
+	while ((c = cmd_next_opt("submit", argc, argv, ":e:p:n:W:H:wjy", lo)) != -1) {
 		switch (c) {
 		case 'e':
 			epname = optarg;
@@ -251,6 +313,19 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'E':
+			if (cmd_parse_long(optarg, 1, VARY_MAX_JOBS, &seeds) < 0) {
+				rc = cmd_usage_error("submit", "--seeds needs a number from 1 to %d",
+				                     VARY_MAX_JOBS);
+				goto out;
+			}
+			break;
+		case 'V':
+			varies[nvaries++] = optarg;
+			break;
+		case 'y':
+			yes = 1;
+			break;
 		case 'w':
 			wait = 1;
 			break;
@@ -289,23 +364,74 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 		rc = cmd_usage_error("submit", "give a prompt with -p PROMPT");
 		goto out;
 	}
-	if (neg_opt && (rc = text_arg("-n", neg_opt, &stdin_used, &t)) != 0)
+	if (neg_opt && (rc = text_arg("-n", neg_opt, &stdin_used, &neg)) != 0)
 		goto out;
-	if (neg_opt) {
-		free(p.negative_prompt);
-		p.negative_prompt = t;
+
+	/* the variations: {a|b} groups, --vary, --seeds (vary.h) */
+	rc = 2;
+	if (vary_set_prompt(vy, prompt, &err) < 0 || vary_set_negative(vy, neg, &err) < 0)
+		goto usage_err;
+	for (size_t i = 0; i < nvaries; i++)
+		if (vary_add(vy, varies[i], &err) < 0)
+			goto usage_err;
+	if (seeds > 0) {
+		if (p.seed < 0)
+			p.seed = random_seed();
+		if (vary_set_seeds(vy, p.seed, seeds, &err) < 0)
+			goto usage_err;
 	}
-	p.prompt = prompt;
-	prompt = NULL;
+	njobs = vary_count(vy);
+	if (njobs > VARY_CONFIRM_JOBS && !yes) {
+		rc = cmd_usage_error("submit",
+		                     "this makes %zu jobs; more than %d need --yes (nothing was "
+		                     "submitted)",
+		                     njobs, VARY_CONFIRM_JOBS);
+		goto out;
+	}
+	if (njobs > 1 && sync) {
+		rc = cmd_usage_error("submit", "--sync sends one job; this makes %zu", njobs);
+		goto out;
+	}
+	if (njobs > 1 && p.seed < 0)
+		p.seed = random_seed(); /* one seed for them all, unless it varies */
+
 	rc = 1;
 	if (!(ep = cmd_pick_endpoint(cfg, epname, "submit")))
 		goto out;
-	if ((rc = check_renders(cfg, ep, &p)) != 0)
+	job_set_str(&p.endpoint, ep->name);
+	/* every job is built and rendered before any is recorded */
+	if (!(jobs = calloc(njobs, sizeof *jobs)) || !(ids = calloc(njobs, sizeof *ids))) {
+		cmd_errf("submit", "out of memory");
 		goto out;
+	}
+	for (size_t i = 0; i < njobs; i++) {
+		job_params_init(&jobs[i]);
+		if (job_params_copy(&jobs[i], &p) < 0) {
+			cmd_errf("submit", "out of memory");
+			goto out;
+		}
+		nmade = i + 1;
+		if (vary_apply(vy, i, &jobs[i], &err) < 0) {
+			rc = 2;
+			goto usage_err;
+		}
+		if ((rc = check_renders(cfg, ep, &jobs[i])) != 0) {
+			if (njobs > 1) {
+				char *vj = vary_variant_json(vy, i), *cv = cmd_clean(vj ? vj : "?");
+				fprintf(stderr, "sdq: submit: (that is job %zu of %zu: %s; nothing was "
+				                "submitted)\n",
+				        i + 1, njobs, cv);
+				free(cv);
+				free(vj);
+			}
+			goto out;
+		}
+	}
 	rc = 1;
 	if (cmd_check_key(ep, "submit") < 0)
 		goto out;
-	job_set_str(&p.endpoint, ep->name);
+	if (njobs > 1)
+		say_total(vy, njobs);
 
 	/* --sync: the answer of /runsync comes to the process that sent it,
 	 * so this one drives (or, if another sdq does, the job goes by /run) */
@@ -320,57 +446,123 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 			        "sent through /run, not /runsync\n",
 			        store_driver_pid(r.st));
 	}
-	/* the endpoint's api_key_cmd runs through the loop: wait for it */
-	while (!(id = engine_submit_opts(r.e, &p, &so, &err)) &&
-	       engine_key_pending(r.e, ep->name)) {
-		char *e = cmd_clean(err ? err : "waiting for the key command");
-		fprintf(stderr, "sdq: submit: %s\n", e);
-		free(e);
-		free(err);
-		err = NULL;
-		while (engine_key_pending(r.e, ep->name) && !r.signo)
-			if (engine_step(r.e, 1000) < 0)
-				break;
-		if (r.signo)
-			break;
+	if (njobs > 1) {
+		struct store_group g;
+		char *axes = vary_axes_json(vy);
+		memset(&g, 0, sizeof g);
+		g.prompt = prompt;
+		g.negative_prompt = neg;
+		g.axes_json = axes;
+		g.njobs = (int)njobs;
+		group = axes ? store_group_add(r.st, &g, &err) : 0;
+		free(axes);
+		if (!group) {
+			cmd_errf_core("submit", "cannot record the group", err);
+			err = NULL;
+			cmd_run_close(&r, 0);
+			goto out;
+		}
+		so.group_id = group;
 	}
-	if (!id) {
-		char *e = cmd_clean(err ? err : "error");
-		cmd_errf("submit", "%s", e);
-		free(e);
-		free(err);
-		cmd_run_close(&r, 0);
-		goto out;
+	for (size_t i = 0; i < njobs; i++) {
+		char *variant = njobs > 1 ? vary_variant_json(vy, i) : NULL;
+		so.variant = variant;
+		/* the endpoint's api_key_cmd runs through the loop: wait for it */
+		while (!(ids[i] = (njobs == 1 || variant)
+		                      ? engine_submit_opts(r.e, &jobs[i], &so, &err)
+		                      : 0) &&
+		       engine_key_pending(r.e, ep->name)) {
+			char *e = cmd_clean(err ? err : "waiting for the key command");
+			fprintf(stderr, "sdq: submit: %s\n", e);
+			free(e);
+			free(err);
+			err = NULL;
+			while (engine_key_pending(r.e, ep->name) && !r.signo)
+				if (engine_step(r.e, 1000) < 0)
+					break;
+			if (r.signo)
+				break;
+		}
+		free(variant);
+		if (!ids[i]) {
+			char *e = cmd_clean(err ? err : "error");
+			if (i > 0)
+				cmd_errf("submit", "job %zu of %zu: %s (the %zu before it were "
+				                   "submitted, group %lld)",
+				         i + 1, njobs, e, i, (long long)group);
+			else
+				cmd_errf("submit", "%s", e);
+			free(e);
+			free(err);
+			err = NULL;
+			if (i > 0) {
+				for (size_t k = 0; k < i; k++)
+					printf("%lld\n", (long long)ids[k]);
+				fflush(stdout);
+			}
+			cmd_run_close(&r, i > 0);
+			goto out;
+		}
 	}
 	/* off a terminal stderr stays quiet (scripts); --json has "template" */
-	if (ep->kind == CONFIG_RUNPOD && !json && isatty(STDERR_FILENO)) {
-		tname = template_of(&p, ep, &why);
-		fprintf(stderr, "sdq: submit: input template %s (%s)\n", tname, why);
-	}
+	if (ep->kind == CONFIG_RUNPOD && !json && isatty(STDERR_FILENO))
+		say_templates(ep, jobs, njobs);
+	if (group && !json)
+		fprintf(stderr, "sdq: submit: group %lld (sdq ls --group %lld)\n", (long long)group,
+		        (long long)group);
 	if (!wait) {
 		rc = 0;
 		if (json && so.sync_wait_ms > 0)
-			sync_answer_wait(&r, id); /* the JSON shows what it answered */
+			sync_answer_wait(&r, ids[0]); /* the JSON shows what it answered */
 		if (json) {
-			struct job *j = store_job_get(r.st, id, NULL);
-			rc = j ? cmd_json_print(cmd_job_json(j, NULL, 0)) < 0 : 1;
-			job_free(j);
+			cJSON *arr = njobs > 1 ? cJSON_CreateArray() : NULL;
+			for (size_t i = 0; i < njobs && !rc; i++) {
+				struct job *j = store_job_get(r.st, ids[i], NULL);
+				cJSON *o = j ? cmd_job_json(j, NULL, 0) : NULL;
+				job_free(j);
+				if (!o)
+					rc = 1;
+				else if (arr)
+					cJSON_AddItemToArray(arr, o);
+				else
+					rc = cmd_json_print(o) < 0;
+			}
+			if (arr && !rc)
+				rc = cmd_json_print(arr) < 0;
+			else
+				cJSON_Delete(arr);
 		} else {
-			printf("%lld\n", (long long)id);
+			for (size_t i = 0; i < njobs; i++)
+				printf("%lld\n", (long long)ids[i]);
 		}
 		fflush(stdout);
 		if (so.sync_wait_ms > 0 && !json)
-			sync_answer_wait(&r, id);
+			sync_answer_wait(&r, ids[0]);
 		cmd_run_close(&r, 1);
 		goto out;
 	}
 	if (!json) {
-		printf("%lld\n", (long long)id);
+		for (size_t i = 0; i < njobs; i++)
+			printf("%lld\n", (long long)ids[i]);
 		fflush(stdout);
 	}
-	rc = cmd_run_wait_and_report(&r, &id, 1, json, (int64_t)(timeout_s * 1000));
+	rc = cmd_run_wait_and_report(&r, ids, njobs, json, (int64_t)(timeout_s * 1000));
+	goto out;
+usage_err:
+	t = cmd_clean(err ? err : "error");
+	rc = cmd_usage_error("submit", "%s", t);
+	free(t);
+	free(err);
+	err = NULL;
 out:
+	for (size_t i = 0; i < nmade; i++)
+		job_params_clear(&jobs[i]);
+	free(jobs);
+	free(ids);
+	free(varies);
+	vary_free(vy);
 	free(prompt);
+	free(neg);
 	job_params_clear(&p);
 	return rc;
 }

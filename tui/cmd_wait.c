@@ -15,6 +15,7 @@ int cmd_wait_run(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"json", no_argument, 0, 'j'},
 	                                   {"timeout", required_argument, 0, 'T'},
+	                                   {"group", required_argument, 0, 'g'},
 	                                   {"help", no_argument, 0, 'h'},
 	                                   {0, 0, 0, 0}};
 	struct cmd_run r;
@@ -22,6 +23,7 @@ int cmd_wait_run(struct config *cfg, int argc, char **argv)
 	size_t n;
 	int c, json = 0, rc;
 	double timeout_s = 0;
+	const char *group = NULL;
 
 	if (cmd_help_opt("wait", argc, argv))
 		return 0;
@@ -29,6 +31,10 @@ int cmd_wait_run(struct config *cfg, int argc, char **argv)
 	while ((c = cmd_next_opt("wait", argc, argv, ":j", lo)) != -1) {
 		if (c == 'j') {
 			json = 1;
+		} else if (c == 'g') {
+			if (!cmd_parse_group(optarg))
+				return cmd_usage_error("wait", "--group needs a group number (sdq ls --groups)");
+			group = optarg;
 		} else if (c == 'T') {
 			if (cmd_parse_double(optarg, &timeout_s) < 0 || timeout_s < 0)
 				return cmd_usage_error("wait", "--timeout needs seconds");
@@ -36,11 +42,24 @@ int cmd_wait_run(struct config *cfg, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc)
-		return cmd_usage_error("wait", "which jobs? give one or more ids");
+	if (optind >= argc && !group)
+		return cmd_usage_error("wait", "which jobs? give one or more ids, or --group G");
+	if (optind < argc && group)
+		return cmd_usage_error("wait", "give ids or --group G, not both");
 	if (cmd_run_open(&r, cfg, "wait", 1) < 0)
 		return 1;
-	if (!(ids = cmd_find_jobs(r.st, argc, argv, optind, "wait", &n))) {
+	if (group) {
+		int64_t gid = cmd_find_group(r.st, group, "wait");
+		ids = gid ? cmd_group_jobs(r.st, gid, 0, "wait", &n) : NULL;
+		if (ids && n == 0) {
+			cmd_errf("wait", "group %lld has no jobs left in the history", (long long)gid);
+			free(ids);
+			ids = NULL;
+		}
+	} else {
+		ids = cmd_find_jobs(r.st, argc, argv, optind, "wait", &n);
+	}
+	if (!ids) {
 		cmd_run_close(&r, 0);
 		return 1;
 	}
