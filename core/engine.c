@@ -1,7 +1,7 @@
 /*
  * engine.c: the single event loop and the driver (see engine.h).
  *
- * One wait per pass: http_poll() (curl_multi_poll) with the self-pipe and
+ * One wait per pass: http_poll() (one poll() on the sockets' epoll set) with the self-pipe and
  * the watched fds as extra fds, and a timeout computed from the timer heap
  * and the driver's periodic checks. Nothing wakes up while nothing is due.
  *

@@ -6,14 +6,27 @@
  * transfers are first collected from curl_multi_info_read() into a list and
  * only then reported, so a callback may start or cancel any request (even one
  * that finished in the same pass) without disturbing the iteration.
+ *
+ * On Linux the sockets are watched with epoll through libcurl's socket API
+ * (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION): a pass costs what the
+ * sockets that are ready cost, not what every open connection costs (with
+ * hundreds of held long-polls, curl_multi_poll + curl_multi_perform polled
+ * and walked all of them on every pass). Elsewhere curl_multi_poll remains.
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#define HTTP_EPOLL 1
+#endif
 #include "http.h"
 #include "util.h"
 
@@ -53,7 +66,51 @@ struct http {
 	int in_perform;
 	struct xfer **done; /* finished, being reported by http_perform */
 	size_t ndone;
+#ifdef HTTP_EPOLL
+	int epfd;          /* the sockets libcurl wants watched */
+	int wakefd;        /* eventfd for http_wakeup */
+	int64_t timer_due; /* libcurl's timer (util_now_ms clock), -1: none */
+#endif
 };
+
+#ifdef HTTP_EPOLL
+/* libcurl says which events socket s needs (CURLMOPT_SOCKETFUNCTION). */
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct http *h = userp;
+	struct epoll_event ev;
+	(void)easy;
+
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(h->multi, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.data.fd = s;
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	if (socketp) {
+		if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0 || errno != ENOENT)
+			return 0;
+	}
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) < 0 && errno == EEXIST)
+		epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev);
+	curl_multi_assign(h->multi, s, h);
+	return 0;
+}
+
+/* libcurl's next timeout (CURLMOPT_TIMERFUNCTION): -1 none, 0 at once. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http *h = userp;
+	(void)multi;
+	h->timer_due = timeout_ms < 0 ? -1 : util_now_ms() + timeout_ms;
+	return 0;
+}
+#endif
 
 static int curl_global_done;
 
@@ -80,6 +137,26 @@ struct http *http_new(char **err)
 		return NULL;
 	}
 	h->next_id = 1;
+#ifdef HTTP_EPOLL
+	h->timer_due = -1;
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	h->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (h->epfd < 0 || h->wakefd < 0) {
+		int e = errno;
+		if (h->epfd >= 0)
+			close(h->epfd);
+		if (h->wakefd >= 0)
+			close(h->wakefd);
+		curl_multi_cleanup(h->multi);
+		free(h);
+		util_set_err(err, "cannot create an epoll or event fd: %s", strerror(e));
+		return NULL;
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+#endif
 	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)HTTP_MAX_HOST_CONNECTIONS);
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_HOST_CONNECTIONS);
@@ -121,6 +198,10 @@ void http_free(struct http *h)
 		xfer_free(x);
 	}
 	curl_multi_cleanup(h->multi);
+#ifdef HTTP_EPOLL
+	close(h->epfd);
+	close(h->wakefd);
+#endif
 	free(h);
 }
 
@@ -139,8 +220,9 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *udata)
 		char *nb;
 		/* A body that says its length gets exactly that (a 40 MB status
 		 * reply is not doubled to 64 MB on the way in). */
-		if (!x->cap && curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) ==
-		                   CURLE_OK &&
+		if (!x->cap &&
+		    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) ==
+		        CURLE_OK &&
 		    cl > 0 && (uint64_t)cl <= (uint64_t)x->max && (size_t)cl + 1 > cap)
 			cap = (size_t)cl + 1;
 		while (cap < x->len + n + 1)
@@ -407,6 +489,106 @@ size_t http_active(const struct http *h)
 	return h ? h->n_active : 0;
 }
 
+#ifdef HTTP_EPOLL
+int http_poll(struct http *h, struct curl_waitfd *extra, unsigned n, int timeout_ms)
+{
+	struct pollfd stackp[34], *p = stackp;
+	unsigned i;
+	int r;
+
+	if (timeout_ms < 0 || timeout_ms > 3600 * 1000)
+		timeout_ms = 3600 * 1000;
+	if (h->timer_due >= 0) {
+		int64_t left = h->timer_due - util_now_ms();
+		if (left < timeout_ms)
+			timeout_ms = left < 0 ? 0 : (int)left;
+	}
+	if (n + 2 > sizeof stackp / sizeof *stackp && !(p = calloc(n + 2, sizeof *p)))
+		return -1;
+	for (i = 0; i < n; i++) {
+		p[i].fd = extra[i].fd;
+		p[i].events = (short)((extra[i].events & CURL_WAIT_POLLIN ? POLLIN : 0) |
+		                      (extra[i].events & CURL_WAIT_POLLPRI ? POLLPRI : 0) |
+		                      (extra[i].events & CURL_WAIT_POLLOUT ? POLLOUT : 0));
+		p[i].revents = 0;
+	}
+	p[n].fd = h->epfd;
+	p[n].events = POLLIN;
+	p[n + 1].fd = h->wakefd;
+	p[n + 1].events = POLLIN;
+	p[n].revents = p[n + 1].revents = 0;
+	r = poll(p, n + 2, timeout_ms);
+	if (r < 0 && errno != EINTR) {
+		if (p != stackp)
+			free(p);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		short re = r > 0 ? p[i].revents : 0;
+		extra[i].revents =
+		    (short)((re & (POLLIN | POLLHUP | POLLERR) ? CURL_WAIT_POLLIN : 0) |
+		            (re & POLLPRI ? CURL_WAIT_POLLPRI : 0) |
+		            (re & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+	}
+	if (r > 0 && p[n + 1].revents) {
+		uint64_t v;
+		if (read(h->wakefd, &v, sizeof v) < 0) {
+			/* nothing to drain */
+		}
+	}
+	if (p != stackp)
+		free(p);
+	return 0;
+}
+
+void http_wakeup(struct http *h)
+{
+	uint64_t one = 1;
+	if (h && write(h->wakefd, &one, sizeof one) < 0) {
+		/* already pending */
+	}
+}
+
+long http_timeout_ms(struct http *h)
+{
+	int64_t left;
+	if (h->timer_due < 0)
+		return -1;
+	left = h->timer_due - util_now_ms();
+	return left < 0 ? 0 : (long)left;
+}
+
+/* Let libcurl act on the sockets that are ready, then on its timer. */
+static int drive(struct http *h)
+{
+	struct epoll_event ev[64];
+	int running = 0, n, rounds = 0;
+
+	do {
+		n = epoll_wait(h->epfd, ev, (int)(sizeof ev / sizeof *ev), 0);
+		for (int i = 0; i < n; i++) {
+			int what = 0;
+			if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				what |= CURL_CSELECT_IN;
+			if (ev[i].events & EPOLLOUT)
+				what |= CURL_CSELECT_OUT;
+			if (ev[i].events & EPOLLERR)
+				what |= CURL_CSELECT_ERR;
+			if (curl_multi_socket_action(h->multi, ev[i].data.fd, what, &running) !=
+			    CURLM_OK)
+				return -1;
+		}
+		/* a full batch: more may be ready; bounded so a pass ends */
+	} while (n == (int)(sizeof ev / sizeof *ev) && ++rounds < 64);
+	if (h->timer_due >= 0 && util_now_ms() >= h->timer_due) {
+		h->timer_due = -1;
+		if (curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running) !=
+		    CURLM_OK)
+			return -1;
+	}
+	return 0;
+}
+#else
 int http_poll(struct http *h, struct curl_waitfd *extra, unsigned n, int timeout_ms)
 {
 	CURLMcode mc;
@@ -429,6 +611,13 @@ long http_timeout_ms(struct http *h)
 	curl_multi_timeout(h->multi, &t);
 	return t;
 }
+
+static int drive(struct http *h)
+{
+	int running = 0;
+	return curl_multi_perform(h->multi, &running) == CURLM_OK ? 0 : -1;
+}
+#endif
 
 static void report(struct http *h, struct xfer *x)
 {
@@ -474,14 +663,14 @@ static void report(struct http *h, struct xfer *x)
 
 int http_perform(struct http *h)
 {
-	int running = 0, nmsg = 0, ran = 0;
+	int nmsg = 0, ran = 0;
 	CURLMsg *m;
 	struct xfer **done = NULL;
 	size_t ndone = 0, cap = 0, i;
 
 	if (h->in_perform)
 		return 0; /* not from inside a callback */
-	if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+	if (drive(h) < 0)
 		return -1;
 	while ((m = curl_multi_info_read(h->multi, &nmsg))) {
 		struct xfer *x = NULL;

@@ -106,7 +106,9 @@ size_t http_active(const struct http *h);
 
 /* Wait up to timeout_ms (-1: no limit; internally capped so libcurl can keep
  * its own timers) for network activity or one of extra[0..n) (their revents
- * are filled in). Does not run transfers. 0, or -1 on a fatal CURLM error. */
+ * are filled in). Does not run transfers. On Linux one poll() covers the
+ * extra fds and an epoll set of libcurl's sockets, so its cost does not grow
+ * with the number of open connections. 0, or -1 on a fatal error. */
 int http_poll(struct http *h, struct curl_waitfd *extra, unsigned n, int timeout_ms);
 /* Run every transfer that can make progress and call the callbacks of the
  * finished ones. Returns the number of callbacks run, or -1 on a fatal error. */
