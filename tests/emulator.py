@@ -38,6 +38,12 @@ Options:
     --throttled N, --unhealthy N, --initializing N   /health worker counters
     --rate-limit N       /status requests per second (/status-sync included);
                          beyond: 429 + Retry-After
+    --runpod-limits      enforce RunPod's documented limits per operation:
+                         requests in any 10 s window and requests in flight at
+                         once (status and status-sync together 2000 / 400, run
+                         1000 / 200, runsync 2000 / 400, cancel 100 / 20,
+                         purge-queue 2 / -); beyond: 429 + Retry-After, counted
+                         in ops.limited and limited_by_op
     --status-sync MODE   GET /v2/<ep>/status-sync/<id>?wait=<ms> (the long-poll
                          status; wait clamped to 1000..90000 as RunPod does):
                          wait (default: answers when the job is final or the
@@ -111,6 +117,10 @@ Control (no key needed):
                           notfound, limited} (status counts /status and
                           /status-sync; status_sync only the latter),
                           "sync_waiting_max": most status-syncs held at once,
+                          "window_max": {op: most requests of op in any 10 s
+                          window}, "concurrent_max": {op: most requests of op
+                          in flight at once} (ops: status (with status-sync),
+                          run, runsync, cancel, purge), "limited_by_op",
                           "runs_by_prompt": {prompt: n}, "max_runs_per_input",
                           "duplicate_inputs", "inflight_max", "jobs": {id:
                           {status, status_polls, sync_polls, run_count, retries,
@@ -123,7 +133,7 @@ Control (no key needed):
     POST /_emu/set        JSON object of settings to change at run time:
                           queue_time run_time steps shape progress rate_limit
                           workers concurrency throttled unhealthy initializing
-                          expire status_sync and
+                          expire status_sync runpod_limits and
                           the fault_* counters (fault_run500 ...)
     POST /_emu/reset      forget all jobs and counters
     POST /_emu/shutdown   stop
@@ -131,6 +141,7 @@ Control (no key needed):
 
 import argparse
 import base64
+import collections
 import heapq
 import json
 import math
@@ -294,6 +305,14 @@ class Job:
         self.start = None
 
 
+# RunPod's documented limits per endpoint and operation: requests per 10 s,
+# requests in flight at once (runpod/docs serverless/endpoints/send-requests).
+RUNPOD_LIMITS = {"status": (2000, 400), "run": (1000, 200), "runsync": (2000, 400),
+                 "cancel": (100, 20), "purge": (2, None)}
+LIMITED_OPS = {"status": "status", "status-sync": "status", "run": "run",
+               "runsync": "runsync", "cancel": "cancel", "purge-queue": "purge"}
+
+
 class Emulator:
     def __init__(self, args):
         self.args = args
@@ -310,7 +329,7 @@ class Emulator:
             "fault_run500": args.fault_run500, "fault_run429": args.fault_run429,
             "fault_run_drop": args.fault_run_drop, "fault_status500": args.fault_status500,
             "fault_status429": args.fault_status429, "fault_health500": args.fault_health500,
-            "status_sync": args.status_sync,
+            "status_sync": args.status_sync, "runpod_limits": args.runpod_limits,
         }
         self.port = 0
         self.last_request = time.monotonic()
@@ -338,6 +357,36 @@ class Emulator:
         self.inflight_max = 0
         self.ops["notallowed"] = 0
         self.handler_runs = {}
+        self.win = {k: collections.deque() for k in RUNPOD_LIMITS}
+        self.win_max = {k: 0 for k in RUNPOD_LIMITS}
+        self.conc = {k: 0 for k in RUNPOD_LIMITS}
+        self.conc_max = {k: 0 for k in RUNPOD_LIMITS}
+        self.limited_by_op = {k: 0 for k in RUNPOD_LIMITS}
+
+    def admit(self, op):
+        """Count a request of op (a RUNPOD_LIMITS key) in its 10 s window
+        and in flight; False if --runpod-limits refuses it (then it is not
+        in flight)."""
+        with self.lock:
+            now = time.monotonic()
+            dq = self.win[op]
+            while dq and dq[0] <= now - 10.0:
+                dq.popleft()
+            dq.append(now)
+            self.win_max[op] = max(self.win_max[op], len(dq))
+            per10, conc = RUNPOD_LIMITS[op]
+            if self.cfg["runpod_limits"] and (len(dq) > per10 or
+                                            (conc is not None and self.conc[op] >= conc)):
+                self.ops["limited"] += 1
+                self.limited_by_op[op] += 1
+                return False
+            self.conc[op] += 1
+            self.conc_max[op] = max(self.conc_max[op], self.conc[op])
+            return True
+
+    def release(self, op):
+        with self.lock:
+            self.conc[op] -= 1
 
     # -- per-job options from [[...]] tokens
     def parse_opts(self, inp):
@@ -701,6 +750,8 @@ class Emulator:
                 "inflight_max": self.inflight_max, "port": self.port,
                 "handler_runs": dict(self.handler_runs),
                 "sync_waiting_max": self.sync_waiting_max,
+                "window_max": dict(self.win_max), "concurrent_max": dict(self.conc_max),
+                "limited_by_op": dict(self.limited_by_op),
                 "uptime": now - self.started, "jobs": jobs}
 
     def health(self):
@@ -879,6 +930,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(404, {"error": "endpoint not found"})
         op = parts[2]
         arg = parts[3] if len(parts) > 3 else None
+        lop = LIMITED_OPS.get(op)
+        if lop and not e.admit(lop):
+            return self.send_json(429, {"error": "rate limited (emulated RunPod limits)"},
+                                  {"Retry-After": "1"})
+        try:
+            return self.route_op(method, op, arg, body, query)
+        finally:
+            if lop:
+                e.release(lop)
+
+    def route_op(self, method, op, arg, body, query):
+        e = self.emu
         if method == "POST" and op in ("run", "runsync") and arg is None:
             return self.op_run(op == "runsync", body, query)
         if method == "GET" and op in ("status", "status-sync") and arg:
@@ -1393,6 +1456,7 @@ def main():
     ap.add_argument("--unhealthy", type=int, default=0)
     ap.add_argument("--initializing", type=int, default=0)
     ap.add_argument("--rate-limit", type=int, default=0)
+    ap.add_argument("--runpod-limits", action="store_true")
     ap.add_argument("--fault-run500", type=int, default=0)
     ap.add_argument("--fault-run429", type=int, default=0)
     ap.add_argument("--fault-run-drop", type=int, default=0)

@@ -185,6 +185,17 @@ c1=$(code -H "$AUTH" "$B/status/$id"); c2=$(code -H "$AUTH" "$B/status/$id"); c3
 check "rate limit gives 429" test "$c1$c2$c3" != 200200200
 # stream, chunked bodies, status-sync, jobs list
 check "rate limit off again" test "$(code -X POST --data-binary '{"rate_limit": 0}' "$E/set")" = 200
+# RunPod's documented limits: purge-queue is 2 per 10 s
+check "set runpod limits" test "$(code -X POST --data-binary '{"runpod_limits": true}' "$E/set")" = 200
+p1=$(code -X POST -H "$AUTH" "$B/purge-queue"); p2=$(code -X POST -H "$AUTH" "$B/purge-queue")
+p3=$(code -X POST -H "$AUTH" "$B/purge-queue")
+# (the purge above may be in the same 10 s)
+check "purge-queue beyond 2 in 10 s is refused" test "$p1$p3" = 200429
+curl -s "$E/stats" >"$tmp/stats"
+check "stats: busiest 10 s per operation" test "$(jget "$tmp/stats" 'j["window_max"]["purge"] >= 3')" = True
+check "stats: refusals per operation" test "$(jget "$tmp/stats" 'j["limited_by_op"]["purge"] >= 1')" = True
+check "stats: most in flight" test "$(jget "$tmp/stats" 'j["concurrent_max"]["status"] >= 1')" = True
+check "runpod limits off again" test "$(code -X POST --data-binary '{"runpod_limits": false}' "$E/set")" = 200
 id=$(run "streamed [[queue=0 run=2 steps=4 progress=dict]]")
 curl -s -H "$AUTH" "$B/stream/$id" >"$tmp/s1"
 check "stream gives progress chunks" test "$(jget "$tmp/s1" 'j["status"] == "IN_PROGRESS" and len(j["stream"]) >= 1 and "progress" in j["stream"][0]["output"]')" = True
