@@ -24,11 +24,12 @@ PY=/usr/bin/python3
 SDQ=${SDQ_BIN:-$PWD/build/sdq}
 TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_follow.XXXXXX")
-emu=
+emu= emu2=
 # A private copy: the shared build directory may be relinked while this runs.
 cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
 cleanup() {
 	[ -n "$emu" ] && kill "$emu" 2>/dev/null
+	[ -n "$emu2" ] && kill "$emu2" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -44,11 +45,24 @@ if [ -z "$PORT" ]; then
 	echo "bench_follow: the emulator did not start"
 	exit 1
 fi
-$PY - "$PORT" "$SDQ" "$tmp" "${BENCH_FOLLOW_JOBS:-300}" <<'EOF'
+# A second endpoint that enforces RunPod's documented limits (429 beyond).
+$PY "$TESTS/emulator.py" --port 0 --port-file "$tmp/lport" --key bench-key --steps 10 \
+	--workers 2000 --runpod-limits --idle-exit 120 --max-lifetime 900 --quiet \
+	>/dev/null 2>"$tmp/emu2.err" &
+emu2=$!
+n=0
+while [ ! -s "$tmp/lport" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+LPORT=$(cat "$tmp/lport" 2>/dev/null)
+if [ -z "$LPORT" ]; then
+	echo "bench_follow: the second emulator did not start"
+	exit 1
+fi
+$PY - "$PORT" "$SDQ" "$tmp" "${BENCH_FOLLOW_JOBS:-300}" "$LPORT" "${BENCH_LIMIT_JOBS:-1000}" <<'EOF'
 import base64, http.client, json, os, pty, random, select, signal, statistics
 import subprocess, sys, threading, time, urllib.request
 
 port, sdq, tmp, n_jobs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+lport, n_limit = sys.argv[5], int(sys.argv[6])
 KEY = "bench-key"
 BASE = "http://127.0.0.1:%s" % port
 FINAL = ("COMPLETED", "FAILED", "TIMED_OUT")  # runpod-python's FINAL_STATES
@@ -62,8 +76,8 @@ def prompt(tag, i):
     return "%s %d [[queue=%.2f run=%.2f]]" % (tag, i, q, r)
 
 
-def emu(path, body=None):
-    req = urllib.request.Request(BASE + path, data=body, method="POST" if body is not None
+def emu(path, body=None, base=None):
+    req = urllib.request.Request((base or BASE) + path, data=body, method="POST" if body is not None
                                  else "GET")
     with urllib.request.urlopen(req, timeout=60) as f:
         return json.load(f)
@@ -180,24 +194,35 @@ def sdq_env(data):
     return env
 
 
-def run_sdq():
-    emu("/_emu/reset", b"")
-    env = sdq_env(os.path.join(tmp, "sdqdata"))
-    for i in range(n_jobs):
-        subprocess.run([sdq, "submit", "-p", prompt("sdq", i)], env=env, check=True,
+def run_sdq(base=BASE, jobs=None, data="sdqdata"):
+    """`sdq submit` each job (4 at a time), then one `sdq driver` until all
+    are done; the emulator's stats and the driver's rusage."""
+    jobs = n_jobs if jobs is None else jobs
+    emu("/_emu/reset", b"", base)
+    env = sdq_env(os.path.join(tmp, data))
+    env["SDQ_ENDPOINT"] = base + "/v2/test"
+
+    def submit(i):
+        subprocess.run([sdq, "submit", "-p", prompt("sdq", i % n_jobs)], env=env, check=True,
                        stdout=subprocess.DEVNULL)
+    subs = [threading.Thread(target=lambda k=k: [submit(i) for i in range(k, jobs, 4)])
+            for k in range(4)]
+    for t in subs:
+        t.start()
+    for t in subs:
+        t.join()
     t0 = time.time()
     p = subprocess.Popen([sdq, "driver", "--linger", "0"], env=env,
-                         stderr=open(os.path.join(tmp, "driver.log"), "w"))
+                         stderr=open(os.path.join(tmp, data + "-driver.log"), "w"))
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = status
     wall = time.time() - t0
-    st = emu("/_emu/stats")
-    jobs = json.loads(subprocess.run([sdq, "ls", "--all", "--json"], env=env,
-                                     capture_output=True, text=True).stdout or "[]")
+    st = emu("/_emu/stats", None, base)
+    jobs_ls = json.loads(subprocess.run([sdq, "ls", "--all", "--json"], env=env,
+                                        capture_output=True, text=True).stdout or "[]")
     lat = []
     done = 0
-    for j in jobs:
+    for j in jobs_ls:
         if j["state"] != "COMPLETED" or not j["images"]:
             continue
         done += 1
@@ -205,8 +230,10 @@ def run_sdq():
         if e and e.get("completed_at"):
             lat.append(os.stat(j["images"][0]).st_mtime - e["completed_at"])
     return {"lat": lat, "status": st["ops"]["status"], "sync": st["ops"]["status_sync"],
-            "run": st["ops"]["run"], "done": done, "wall": wall,
-            "cpu": ru.ru_utime + ru.ru_stime, "rss": ru.ru_maxrss, "ops": st["ops"]}
+            "run": st["ops"]["run"], "done": done, "wall": wall, "jobs": jobs,
+            "cpu": ru.ru_utime + ru.ru_stime, "rss": ru.ru_maxrss, "ops": st["ops"],
+            "win": st.get("window_max", {}), "conc": st.get("concurrent_max", {}),
+            "limited": st.get("limited_by_op", {})}
 
 
 # ---------------------------------------------------------------- curl floor
@@ -243,15 +270,16 @@ def run_curl(n_status):
 
 
 # ---------------------------------------------------------------- idle
-def idle_driver():
-    """A driver following one job queued for minutes: nothing is due."""
+def idle_driver(prompt_text):
+    """A driver following one job for minutes: once its status-sync is held,
+    nothing is due but the end of that window."""
     emu("/_emu/reset", b"")
     env = sdq_env(os.path.join(tmp, "idledata"))
-    subprocess.run([sdq, "submit", "-p", "idle [[queue=120 run=1]]"], env=env, check=True,
+    subprocess.run([sdq, "submit", "-p", prompt_text], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     p = subprocess.Popen([sdq, "driver", "--linger", "0"], env=env, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.0)  # sent, and its status asked
+        time.sleep(3.0)  # sent, seen (running: its first window is over), held again
         return wakeups(p.pid)
     finally:
         p.terminate()
@@ -314,8 +342,10 @@ while True:
 
 py = run_replica()
 sd = run_sdq()
+lim = run_sdq("http://127.0.0.1:%s" % lport, n_limit, "limitdata")
 fl = run_curl(sd["status"])
-w_drv = idle_driver()
+w_drv = idle_driver("idle [[queue=0 run=300]]")
+w_drvq = idle_driver("idle queued [[queue=300 run=1]]")
 w_dash = idle_dashboard()
 w_py = idle_replica()
 
@@ -341,7 +371,8 @@ rows = [
     ("done -> image on disk, p99 (s)", pct(sd["lat"], 99), pct(py["lat"], 99), None, 3),
     ("status requests per job", per_job_sd, per_job_py, None, 2),
     ("driver CPU per status request (ms)", cpu_sd, None, cpu_fl, 3),
-    ("idle wakeups/s, driver (job held)", w_drv, w_py, None, 1),
+    ("idle wakeups/s, driver (running job held)", w_drv, w_py, None, 1),
+    ("idle wakeups/s, driver (queued job)", w_drvq, w_py, None, 1),
     ("idle wakeups/s, dashboard", w_dash, None, None, 1),
 ]
 print("following %d jobs (0.5-3 s queued, 3-10 s running) on tests/emulator.py, one run:"
@@ -351,8 +382,28 @@ print("%-36s %9s %10s %10s %9s %9s" % ("", "sdq", "runpod-py", "curl", "sdq/py",
 for name, a, b, c, nd in rows:
     print("%-36s %9s %10s %10s %9s %9s" % (name, f(a, nd), f(b, nd), f(c, nd), ratio(a, b),
                                            ratio(a, c)))
+print()
+print("%d live jobs on an emulator enforcing RunPod's limits (429 beyond), same job mix:"
+      % lim["jobs"])
+print("%-44s %9s %9s %9s" % ("", "sdq", "RunPod", "sdq/RunPod"))
+for name, a, b in (
+        ("status requests, busiest 10 s", lim["win"].get("status"), 2000),
+        ("status requests in flight, most at once", lim["conc"].get("status"), 400),
+        ("/run requests, busiest 10 s", lim["win"].get("run"), 1000),
+        ("/run requests in flight, most at once", lim["conc"].get("run"), 200)):
+    print("%-44s %9s %9s %9s" % (name, "-" if a is None else a, b, ratio(a, b)))
+print("%-44s %9s" % ("answers 429 (refused for the limits)", lim["ops"]["limited"]))
+print("%-44s %9s %9s %9s" % ("status requests per job", f(lim["status"] / max(1, lim["jobs"]), 2),
+                              "", ""))
+print("context: %d/%d jobs with an image in %.1f s (status %d, of them status-sync %d), "
+      "driver CPU %.2f s (%.3f ms per status request), peak RSS %.1f MiB"
+      % (lim["done"], lim["jobs"], lim["wall"], lim["status"], lim["sync"], lim["cpu"],
+         lim["cpu"] * 1000.0 / max(1, lim["status"]), lim["rss"] / 1024.0))
+print()
 print("targets: median <= 0.1 s, p99 <= 0.3 s, requests <= 0.3x runpod-py, CPU <= 2x curl, "
       "0 idle wakeups")
+print("(a queued job's status-sync windows are 2, 2, 4, 8, then 10 s, so its state shows as soon "
+      "as plain polling would show it: one wakeup per window)")
 print("context: sdq %d/%d jobs with an image in %.1f s (status %d, of them status-sync %d; "
       "run %d; 429s %d), driver CPU %.2f s, peak RSS %.1f MiB"
       % (sd["done"], n_jobs, sd["wall"], sd["status"], sd["sync"], sd["run"],
