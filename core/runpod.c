@@ -21,23 +21,25 @@
  *
  * Long-poll: where the endpoint has it, a job is followed with GET
  * {base}/status-sync/{id}?wait=<ms> instead (RunPod answers when the job is
- * final or the wait is over): a 90 s window while nothing watches, so a job
- * costs about one request and its result is seen the moment it exists, and
- * short windows (1.5 s while running) while a dashboard or a `wait` watches,
- * so progress still shows. status-sync takes its tokens from the status
- * bucket (it counts against RunPod's status limit) but has its own
- * concurrency cap and its own requests: a cancel, a retry or a plain status
- * never waits behind a long-poll. An endpoint that answers status-sync with
- * 404/405, or answers at once every time, is followed with /status from then
- * on (remembered per endpoint for the life of the driver).
+ * final or the wait is over). A held request hides every other change, so
+ * the window follows what is left to learn: until the job is seen running,
+ * windows back off like plain polling (2 s at first while nothing watches,
+ * up to 10 s); once it runs, 90 s while nothing watches (its result is seen
+ * the moment it exists) and 1.5 s while a dashboard or a `wait` watches, so
+ * progress still shows. status-sync takes its tokens from the status bucket
+ * (it counts against RunPod's status limit) but has its own concurrency cap
+ * and its own requests: a cancel, a retry or a plain status never waits
+ * behind a long-poll. An endpoint that answers status-sync with 404/405, or
+ * answers at once every time, is followed with /status from then on
+ * (remembered per endpoint for the life of the driver).
  *
- * COMPLETED: the images are extracted (output.h), URL images fetched through
- * the same curl multi, every image saved, and only then the job is committed
- * as COMPLETED with its outputs in one engine_job_update().
+ * COMPLETED: runpod_done.c extracts the images (output.h), fetches URL
+ * images through the same curl multi and saves every image; only then the
+ * job is committed as COMPLETED with its outputs in one engine_job_update().
  *
- * Over 1500 lines (about 2000): it still holds the completion (image fetch
- * and save) and runpod-python's local test API next to the operations; the
- * completion is the next cut (the limiter already went to limiter.c).
+ * Over 1500 lines (about 2100): the operations, their answers, the poll
+ * schedule and the long-poll belong together; runpod-python's local test API
+ * (its POST /status and its health) is the next cut.
  */
 #include <ctype.h>
 #include <math.h>
@@ -54,10 +56,10 @@
 #include "output.h"
 #include "params.h"
 #include "runpod.h"
+#include "runpod_done.h"
 #include "util.h"
 
 #define STATUS_MAX_BODY ((size_t)256 << 20)
-#define IMAGE_MAX ((size_t)64 << 20)
 #define SMALL_MAX_BODY ((size_t)1 << 20)
 #define FIRST_POLL_MS 1000
 #define PROGRESS_POLL_MS 1000
@@ -67,7 +69,6 @@
 #define PAUSE_MAX_MS 60000
 #define SAVE_RETRY_MS 10000
 #define PROGRESS_SAVE_MS 2000
-#define FETCH_TRIES 5
 #define SYNC_POLL_MAX_MS 3000
 /* runpod-python's local test API runs the handler inside the POST /status
  * request: as long as the handler takes (minutes), and never sent twice. */
@@ -109,23 +110,6 @@ static const struct limiter_limit limits[OP_N] = {
 
 struct rjob;
 
-struct fetch_slot {
-	struct rjob *rj;
-	size_t idx;
-	uint64_t req;
-};
-
-/* A COMPLETED job's images on their way to disk. */
-struct completion {
-	struct output_result res;
-	struct fetch_slot *slots;
-	size_t pending;
-	char *fetch_err;
-	int64_t delay_ms, exec_ms;
-	char *worker_id;
-	char *raw;
-};
-
 /* What a request's callback needs; embedded in its owner, so cancelling a
  * request leaves nothing to free. */
 struct reqctx {
@@ -145,14 +129,14 @@ struct rjob {
 	struct limiter_entry *qe, *cqe; /* waiting in the limiter */
 	int64_t queue_backoff;
 	int fails; /* transient failures in a row */
-	int fetch_tries;
+	int fetch_tries; /* completions that ended with a failed download */
 	int cancel_pending; /* cancel as soon as a remote id exists */
 	int sync_sent;      /* the submit in flight went to /runsync */
 	int lp_window;      /* the status-sync in flight: its wait in ms (0: none) */
 	int64_t lp_sent;    /* ... and when it was sent */
 	int lp_again;       /* the answer was held: poll again at once */
 	int64_t last_progress_save;
-	struct completion *done;
+	struct runpod_done *done; /* a COMPLETED job's images on their way to disk */
 };
 
 struct rp {
@@ -489,21 +473,6 @@ static struct rjob *rjob_new(struct rp *rp, struct job *j)
 	return rj;
 }
 
-static void completion_free(struct rp *rp, struct completion *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->res.n_items; i++)
-		if (c->slots && c->slots[i].req)
-			http_cancel(engine_http(rp->e), c->slots[i].req);
-	output_result_clear(&c->res);
-	free(c->slots);
-	free(c->fetch_err);
-	free(c->worker_id);
-	free(c->raw);
-	free(c);
-}
-
 /* Stop everything in flight or scheduled for rj (not the job itself). */
 static void rjob_stop(struct rjob *rj)
 {
@@ -534,7 +503,7 @@ static void rjob_stop(struct rjob *rj)
 		limiter_drop(rj->cqe);
 		rj->cqe = NULL;
 	}
-	completion_free(rp, rj->done);
+	runpod_done_free(rj->done);
 	rj->done = NULL;
 }
 
@@ -835,67 +804,21 @@ int runpod_health_parse(const char *body, size_t len, struct engine_health *h)
 	return 0;
 }
 
-/* ---------- completion: extract, fetch, save, commit ---------- */
-
-static void complete_save(struct rjob *rj);
-
-static void fetch_done(struct http *h, const struct http_response *r, void *udata)
-{
-	struct fetch_slot *fs = udata;
-	struct rjob *rj = fs->rj;
-	struct completion *c = rj->done;
-	struct output_item *it = &c->res.items[fs->idx];
-	char msg[512];
-	(void)h;
-
-	fs->req = 0;
-	c->pending--;
-	if (r->error || r->status != 200) {
-		if (r->error)
-			snprintf(msg, sizeof msg, "downloading image %zu: %s", fs->idx + 1,
-			         r->error);
-		else
-			snprintf(msg, sizeof msg, "downloading image %zu: HTTP %ld", fs->idx + 1,
-			         r->status);
-		if (!c->fetch_err)
-			c->fetch_err = strdup(msg);
-	} else {
-		const char *fmt = output_sniff((const unsigned char *)r->body, r->len);
-		if (!fmt) {
-			if (!c->fetch_err) {
-				snprintf(msg, sizeof msg,
-				         "downloading image %zu: the server sent something that is "
-				         "not a PNG, JPEG, WebP or GIF image",
-				         fs->idx + 1);
-				c->fetch_err = strdup(msg);
-			}
-		} else {
-			it->data = malloc(r->len ? r->len : 1);
-			if (it->data) {
-				memcpy(it->data, r->body, r->len);
-				it->len = r->len;
-				free(it->format);
-				it->format = strdup(fmt);
-			} else if (!c->fetch_err) {
-				c->fetch_err = strdup("out of memory");
-			}
-		}
-	}
-	if (c->pending == 0)
-		complete_save(rj);
-}
+/* ---------- completion (runpod_done.c saves the images) ---------- */
 
 /* Saving failed or a download failed: keep the job as it is and look again
- * later (RunPod keeps the result 30 minutes). */
+ * later (RunPod keeps the result 30 minutes). why NULL: out of memory. */
 static void complete_later(struct rjob *rj, const char *why)
 {
 	struct rp *rp = rj->rp;
 	char msg[1200];
 
+	if (!why) {
+		poll_in(rj, SAVE_RETRY_MS);
+		return;
+	}
 	engine_message(rp->e, 1, "job %lld: %s; trying again in %d s", (long long)rj->j->id, why,
 	               SAVE_RETRY_MS / 1000);
-	completion_free(rp, rj->done);
-	rj->done = NULL;
 	job_clear_outputs(rj->j);
 	/* Shown on the job (sdq show, --json, the dashboard) while it is
 	 * stuck, not only in the driver's log; cleared when a save works. */
@@ -907,204 +830,51 @@ static void complete_later(struct rjob *rj, const char *why)
 	poll_in(rj, SAVE_RETRY_MS);
 }
 
-/* Images saved as sent whose header declares more pixels than sdq decodes
- * (output_decodable) are named in the job's error, kept as a warning beside
- * the COMPLETED state: `sdq wait` fails a job with no decodable image. */
-static void oversize_warning(struct job *j)
+/* What became of a completion: commit the job COMPLETED with its outputs,
+ * or FAILED, or keep it and ask again later. */
+static void complete_result(struct rjob *rj, enum runpod_done_result r, const char *msg)
 {
-	char msg[1024];
-	int len = 0, n = 0;
-
-	for (size_t i = 0; i < j->n_outputs; i++) {
-		const struct job_output *o = &j->outputs[i];
-		if (output_decodable(o))
-			continue;
-		if (n++ < 3 && len >= 0 && (size_t)len < sizeof msg)
-			len += snprintf(msg + len, sizeof msg - (size_t)len,
-			                "%simage %d declares %dx%d pixels", n > 1 ? ", " : "",
-			                o->index + 1, o->width, o->height);
-	}
-	if (!n || len < 0 || (size_t)len >= sizeof msg)
-		return;
-	snprintf(msg + len, sizeof msg - (size_t)len,
-	         "%s: more than sdq decodes (%d a side), saved as sent but not shown%s%s",
-	         n > 3 ? ", ..." : "", IMAGE_MAX_DIM, j->error ? "; " : "",
-	         j->error ? j->error : "");
-	job_set_str(&j->error, msg);
-}
-
-static void complete_save(struct rjob *rj)
-{
-	struct rp *rp = rj->rp;
-	struct completion *c = rj->done;
-	struct job *j = rj->j;
-	struct config *cfg = engine_config(rp->e);
-	char msg[1024];
-
-	if (c->fetch_err) {
-		if (++rj->fetch_tries >= FETCH_TRIES) {
-			snprintf(msg, sizeof msg,
-			         "the job completed but its image could not be "
-			         "downloaded: %s",
-			         c->fetch_err);
-			job_set_str(&j->raw_output, c->raw);
-			completion_free(rp, c);
-			rj->done = NULL;
-			finish(rj, JOB_FAILED, msg);
-			return;
-		}
-		snprintf(msg, sizeof msg, "%s", c->fetch_err);
+	if (r == RUNPOD_DONE_SAVED)
+		update(rj);
+	else if (r == RUNPOD_DONE_FAILED)
+		finish(rj, JOB_FAILED, msg);
+	else
 		complete_later(rj, msg);
-		return;
-	}
-	job_clear_outputs(j);
-	for (size_t i = 0; i < c->res.n_items; i++) {
-		struct output_item *it = &c->res.items[i];
-		struct job_output out;
-		char *err = NULL;
-		int64_t seed = it->seed >= 0 ? it->seed : c->res.seed;
-		memset(&out, 0, sizeof out);
-		if (output_save(cfg->images_dir, j, (int)i, it->data, it->len, seed, &out, &err) <
-		    0) {
-			snprintf(msg, sizeof msg, "cannot save: image %zu: %s", i + 1,
-			         err ? err : "error");
-			free(err);
-			complete_later(rj, msg);
-			return;
-		}
-		if (job_add_output(j, &out) < 0) {
-			free(out.path);
-			free(out.format);
-			complete_later(rj, "out of memory");
-			return;
-		}
-		free(out.path);
-		free(out.format);
-	}
-	j->state = JOB_COMPLETED;
-	j->finished_at = job_now_ms();
-	j->progress = 1.0;
-	if (c->delay_ms >= 0)
-		j->delay_ms = c->delay_ms;
-	if (c->exec_ms >= 0)
-		j->exec_ms = c->exec_ms;
-	if (c->worker_id)
-		job_set_str(&j->worker_id, c->worker_id);
-	/* An error reported beside images is kept as a warning; an earlier
-	 * "cannot save" is over. */
-	job_set_str(&j->error, c->res.error);
-	oversize_warning(j);
-	update(rj);
 }
 
-/* root is the COMPLETED reply, owned here: freed as soon as its output is
- * printed, so a big reply is not held twice while its images are decoded. */
-/* A reply's strings longer than this are left out of the output kept for
- * the record (raw_output) once its images were taken. */
-#define RAW_STRING_MAX (64 * 1024)
+/* The downloads of a completion ended (msg is not d's: it outlives d). */
+static void complete_done(struct runpod_done *d, enum runpod_done_result r, const char *msg,
+                          void *udata)
+{
+	struct rjob *rj = udata;
+	rj->done = NULL;
+	runpod_done_free(d);
+	complete_result(rj, r, msg);
+}
 
+/* A COMPLETED reply (root, taken): its timings now, then runpod_done finds,
+ * downloads and saves the images; the job is committed once, as COMPLETED
+ * with every output (or FAILED). */
 static void on_completed(struct rjob *rj, cJSON *root)
 {
-	struct rp *rp = rj->rp;
-	cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
-	const cJSON *v;
-	struct completion *c;
-	char *json = NULL, *err = NULL;
 	struct job *j = rj->j;
-	int rc;
+	const cJSON *v;
+	char *msg = NULL;
+	int64_t n;
+	enum runpod_done_result r;
 
-	c = calloc(1, sizeof *c);
-	if (!c) {
-		cJSON_Delete(root);
-		poll_in(rj, SAVE_RETRY_MS);
-		return;
-	}
-	c->delay_ms = c->exec_ms = -1;
-	c->delay_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "delayTime"));
-	c->exec_ms = num_i64(cJSON_GetObjectItemCaseSensitive(root, "executionTime"));
+	if ((n = num_i64(cJSON_GetObjectItemCaseSensitive(root, "delayTime"))) >= 0)
+		j->delay_ms = n;
+	if ((n = num_i64(cJSON_GetObjectItemCaseSensitive(root, "executionTime"))) >= 0)
+		j->exec_ms = n;
 	v = cJSON_GetObjectItemCaseSensitive(root, "workerId");
 	if (cJSON_IsString(v))
-		c->worker_id = strdup(v->valuestring);
-	if (c->delay_ms >= 0)
-		j->delay_ms = c->delay_ms;
-	if (c->exec_ms >= 0)
-		j->exec_ms = c->exec_ms;
-	if (c->worker_id)
-		job_set_str(&j->worker_id, c->worker_id);
-
-	if (!out || cJSON_IsNull(out)) {
-		const char *raw = out ? "null" : "(no output)";
-		cJSON_Delete(root);
-		completion_free(rp, c);
-		job_set_str(&j->raw_output, raw);
-		finish(rj, JOB_FAILED,
-		       "completed without an image: the endpoint returned no output (the "
-		       "worker's result may have been too large; consider an S3 bucket)");
-		return;
-	}
-	/* The images are decoded over the reply's own strings (no printed
-	 * copy, no second parse); what is printed for the record after that
-	 * holds no image bytes. Peak: the body and its tree, about 2x. */
-	rc = output_extract_tree(out, IMAGE_MAX, &c->res, &err);
-	output_tree_shorten(out, RAW_STRING_MAX, 0);
-	json = cJSON_PrintUnformatted(out);
-	cJSON_Delete(root);
-	if (rc < 0 || !json) {
-		if (json)
-			job_set_str(&j->raw_output, json);
-		free(json);
-		completion_free(rp, c);
-		if (rc < 0)
-			finish(rj, JOB_FAILED, err ? err : "completed with an unreadable output");
-		else
-			poll_in(rj, SAVE_RETRY_MS);
-		free(err);
-		return;
-	}
-	free(err);
-	c->raw = json;
-	if (c->res.n_items == 0) {
-		/* what the worker said instead (A1111's "detail", an "error"...) */
-		char *msg = output_failure_text(c->res.error, NULL, j->params.template_name);
-		job_set_str(&j->raw_output, c->raw);
-		completion_free(rp, c);
-		finish(rj, JOB_FAILED, msg ? msg : "completed without an image");
-		free(msg);
-		return;
-	}
-	rj->done = c;
-	c->slots = calloc(c->res.n_items, sizeof *c->slots);
-	if (!c->slots) {
-		complete_later(rj, "out of memory");
-		return;
-	}
-	for (size_t i = 0; i < c->res.n_items; i++) {
-		struct output_item *it = &c->res.items[i];
-		struct http_request req;
-		char *rerr = NULL;
-		c->slots[i].rj = rj;
-		c->slots[i].idx = i;
-		if (it->data || !it->url)
-			continue;
-		memset(&req, 0, sizeof req);
-		req.url = it->url;
-		req.max_response = IMAGE_MAX;
-		req.timeout_ms = 300000;
-		req.follow_redirects = 1;
-		/* no API key: image URLs are often on other hosts (S3) */
-		c->slots[i].req =
-		    http_request(engine_http(rp->e), &req, fetch_done, &c->slots[i], &rerr);
-		if (!c->slots[i].req) {
-			if (!c->fetch_err)
-				c->fetch_err = rerr ? rerr : strdup("cannot start the download");
-			else
-				free(rerr);
-			continue;
-		}
-		c->pending++;
-	}
-	if (c->pending == 0)
-		complete_save(rj);
+		job_set_str(&j->worker_id, v->valuestring);
+	r = runpod_done_start(rj->rp->e, j, root, &rj->fetch_tries, complete_done, rj, &rj->done,
+	                      &msg);
+	if (r != RUNPOD_DONE_PENDING)
+		complete_result(rj, r, msg);
+	free(msg);
 }
 
 /* ---------- long-poll (status-sync) ---------- */
