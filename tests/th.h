@@ -51,8 +51,18 @@ static inline int th_check_str(const char *a, const char *b, const char *what, c
 	return 0;
 }
 
+/* TH_ONLY=NAME[,NAME...] runs only those tests (while iterating). */
 static inline void th_run(void (*fn)(void), const char *name)
 {
+	const char *only = getenv("TH_ONLY");
+	if (only && *only) {
+		size_t n = strlen(name);
+		const char *p = strstr(only, name);
+		while (p && ((p != only && p[-1] != ',') || (p[n] && p[n] != ',')))
+			p = strstr(p + 1, name);
+		if (!p)
+			return;
+	}
 	th_cur_failed = 0;
 	fn();
 	if (th_cur_failed) {

@@ -815,6 +815,88 @@ static void test_save_open_delete_retry(void)
 	quit_and_check(pt);
 }
 
+/* The text prompts (s, /) are the compose form's line editor: the cursor
+ * sits in the field, the prefill is selected (typing replaces it), the
+ * editing keys move inside it; save creates missing directories and never
+ * writes a double slash. */
+static void test_text_prompts(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit("four at once [[queue=0 run=0 count=4]]"), 0);
+	struct ptyterm *pt = start(120, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "COMPLETED");
+	/* four images: the prefill is a directory, selected */
+	ptyterm_send(pt, "s");
+	WAIT_TEXT(pt, "save to:");
+	int crow = -1, ccol = -1, nrow = -1, ncol = -1;
+	ptyterm_cursor(pt, &crow, &ccol);
+	CHECK(ptyterm_find(pt, "1/1", &nrow, &ncol));
+	CHECK_INT(crow, 29);
+	CHECK(ccol > 9 && ccol < ncol - 1); /* in the field, not on the counter */
+	char dir[4400], typed[4500], f[4600];
+	snprintf(dir, sizeof dir, "%s/prompts%d/new/dir", base_dir, test_no);
+	snprintf(typed, sizeof typed, "%s/", dir);
+	ptyterm_send(pt, typed); /* replaces the prefill */
+	ptyterm_key(pt, "Enter");
+	WAIT_TEXT(pt, "saved 4 images");
+	CHECK(ptyterm_find(pt, "directory created", NULL, NULL));
+	char msg[512];
+	CHECK(ptyterm_row(pt, 29, msg, sizeof msg) && !strstr(msg, "//"));
+	struct stat sb;
+	for (int i = 0; i < 4; i++) {
+		snprintf(f, sizeof f, "%s/1-%d.png", dir, i);
+		if (!CHECK(stat(f, &sb) == 0 && sb.st_size > 0))
+			fprintf(stderr, "  missing %s\n", f);
+	}
+	/* one image, into a file whose directory does not exist yet */
+	compose(pt, "one only [[queue=0 run=0]]");
+	WAIT_TEXT(pt, "2-0.png"); /* its image is in */
+	ptyterm_send(pt, "s");
+	WAIT_TEXT(pt, "save to:");
+	/* the prefill starts where the last save went */
+	WAIT_TEXT(pt, "new/dir/2-0.png");
+	/* editing keys as in compose: Left moves inside it (the selection
+	 * goes), typing inserts there */
+	for (int i = 0; i < 4; i++)
+		ptyterm_key(pt, "Left");
+	ptyterm_send(pt, "-b");
+	ptyterm_key(pt, "Enter");
+	WAIT_TEXT(pt, "saved");
+	snprintf(f, sizeof f, "%s/2-0-b.png", dir);
+	CHECK(stat(f, &sb) == 0 && sb.st_size > 0);
+	ptyterm_send(pt, "s");
+	WAIT_TEXT(pt, "save to:");
+	snprintf(typed, sizeof typed, "%s/prompts%d/other/x.png", base_dir, test_no);
+	ptyterm_send(pt, typed);
+	ptyterm_key(pt, "Enter");
+	WAIT_TEXT(pt, "saved");
+	CHECK(stat(typed, &sb) == 0 && sb.st_size > 0);
+	/* search: prefilled with the current search, selected; typing replaces */
+	ptyterm_send(pt, "/four");
+	ptyterm_key(pt, "Enter");
+	CHECK(ptyterm_wait_for_text_gone(pt, "one only", WAIT_MS));
+	WAIT_TEXT(pt, "[/four]");
+	ptyterm_send(pt, "/");
+	WAIT_TEXT(pt, "search: four");
+	ptyterm_send(pt, "one");
+	WAIT_TEXT(pt, "one only");
+	CHECK(ptyterm_wait_for_text_gone(pt, "four at once", WAIT_MS));
+	ptyterm_cursor(pt, &crow, &ccol);
+	CHECK_INT(crow, 29);
+	CHECK_INT(ccol, 11); /* "search: one" and the cursor after it */
+	ptyterm_key(pt, "C-a"); /* Home, like compose */
+	ptyterm_send(pt, "x");
+	WAIT_TEXT(pt, "search: xone");
+	ptyterm_key(pt, "C-u"); /* to the start of the line: "one" is left */
+	WAIT_TEXT(pt, "search: one");
+	ptyterm_key(pt, "C-k"); /* to the end: nothing left */
+	ptyterm_key(pt, "Enter");
+	WAIT_TEXT(pt, "four at once");
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1011,6 +1093,7 @@ int main(void)
 	TH_RUN(test_paging_and_live_marker);
 	TH_RUN(test_labels_in_full);
 	TH_RUN(test_save_open_delete_retry);
+	TH_RUN(test_text_prompts);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

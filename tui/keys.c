@@ -25,10 +25,10 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_RERUN, {'r'}, "r", "re-run the selected job now (same seed)"},
 	{KEYS_MAIN, KA_RETRY, {'R'}, "R", "ask the endpoint to retry a FAILED/TIMED_OUT job"},
 	{KEYS_MAIN, KA_CANCEL, {'c'}, "c", "cancel the selected job (asks first)"},
-	{KEYS_MAIN, KA_SEARCH, {'/'}, "/", "search prompts (results as you type)"},
+	{KEYS_MAIN, KA_SEARCH, {'/'}, "/", "search prompts (results as you type; Enter keeps it)"},
 	{KEYS_MAIN, KA_FILTER, {'f'}, "f", "filter by state"},
 	{KEYS_MAIN, KA_CLEAR, {27}, "Esc", "drop the search and the filter"},
-	{KEYS_MAIN, KA_SAVE, {'s'}, "s", "save the image(s) to a path you type"},
+	{KEYS_MAIN, KA_SAVE, {'s'}, "s", "save the image(s) to a file or directory you type"},
 	{KEYS_MAIN, KA_OPEN, {'o'}, "o", "open the image with $SDQ_OPEN or xdg-open"},
 	{KEYS_MAIN, KA_DELETE, {'d', KEY_DC}, "d Del", "delete the job (asks; asks again about files)"},
 	{KEYS_MAIN, KA_GALLERY, {'t'}, "t", "thumbnail gallery"},
@@ -97,7 +97,7 @@ const char *keys_context_name(enum keys_context ctx)
 	case KEYS_MAIN:
 		return "Jobs";
 	case KEYS_COMPOSE:
-		return "Compose";
+		return "Compose and every text field";
 	case KEYS_GALLERY:
 		return "Gallery";
 	case KEYS_VIEW:

@@ -61,6 +61,7 @@
 #include "view_compose.h"
 #include "view_help.h"
 #include "view_image.h"
+#include "lineedit.h"
 #include "terminfo.h"
 
 #define UI_WIDE_COLS 120 /* side by side from here on */
@@ -74,7 +75,6 @@
 #define UI_ERR_MS 30000  /* ... an error */
 #define UI_PROBE_MS 800  /* terminal probe budget */
 #define UI_RECENT_PROMPTS 200
-#define UI_INPUT_MAX 4096
 #define UI_DETAIL_MAX 500 /* rows of the detail pane's pad */
 
 enum ui_dirty {
@@ -134,8 +134,9 @@ struct ui {
 	int cf_files;
 	char cf_text[256];
 	enum ui_input in;
-	char in_buf[UI_INPUT_MAX];
-	size_t in_len;
+	struct lineedit *in_ed; /* the prompt's text (M_INPUT) */
+	int in_cy, in_cx;       /* where its cursor was drawn in wstatus */
+	char *save_dir;         /* the directory of the last save (s) */
 	char *search_before; /* the search when / was pressed (Esc restores it) */
 	struct view_compose *vc;
 	int help_scroll;
@@ -1028,16 +1029,13 @@ static void ui_paint_status(struct ui *u)
 	if (rw > W / 2)
 		rw = 0;
 	int lw = W - (rw ? rw + 1 : 0);
-	if (u->mode == M_INPUT) {
+	if (u->mode == M_INPUT && u->in_ed) {
 		const char *p = u->in == IN_SEARCH ? "search: " : "save to: ";
 		int x = ui_put(w, 0, 0, lw, p, A_BOLD);
-		u->in_buf[u->in_len] = 0;
-		/* show the end of a long input */
-		const char *s = u->in_buf;
-		while (text_utf8_width(s) > (size_t)(lw - x - 1) && *s)
-			s++;
-		x += ui_put(w, 0, x, lw - x, s, ui_attr(UI_FIELD));
-		wmove(w, 0, x);
+		/* the field takes the rest of the left part; the counter stays */
+		u->in_cy = 0;
+		u->in_cx = x;
+		lineedit_draw(u->in_ed, w, 0, x, lw - x - 1, 1, 1, &u->in_cy, &u->in_cx);
 	} else if (u->msg[0]) {
 		int x = 0;
 		if (u->msg_err)
@@ -1273,7 +1271,8 @@ static void ui_paint(struct ui *u)
 	if (u->mode == M_INPUT) {
 		cursor = 1;
 		cw = u->wstatus;
-		getyx(u->wstatus, cy, cx);
+		cy = u->in_cy;
+		cx = u->in_cx;
 	}
 	if (cursor && cw) {
 		curs_set(1);
@@ -1435,18 +1434,55 @@ static void ui_open(struct ui *u, const char *path)
 	free(copy);
 }
 
-/* Save job j's images to what the user typed: a directory (each image by its
- * own name) or a file name (the first image; the others get -2, -3, ...). */
+/* Save job j's images to what the user typed: a directory (a name ending
+ * in '/', or one that exists: each image by its own name) or a file name (the
+ * first image; the others get -2, -3, ...). A directory that does not exist
+ * yet is created, and the message says so. */
 static void ui_save(struct ui *u, const struct job *j, const char *typed)
 {
 	char dst[PATH_MAX];
 	const char *home = getenv("HOME");
-	if (typed[0] == '~' && typed[1] == '/' && home)
-		snprintf(dst, sizeof dst, "%s/%s", home, typed + 2);
+	int n;
+	if (typed[0] == '~' && (typed[1] == '/' || !typed[1]) && home)
+		n = snprintf(dst, sizeof dst, "%s/%s", home, typed[1] ? typed + 2 : "");
 	else
-		snprintf(dst, sizeof dst, "%s", typed);
+		n = snprintf(dst, sizeof dst, "%s", typed);
+	if (n < 0 || (size_t)n >= sizeof dst) {
+		ui_msg(u, 1, "save: the path is too long");
+		return;
+	}
+	size_t dl = strlen(dst);
+	int want_dir = dl > 0 && dst[dl - 1] == '/';
+	while (dl > 1 && dst[dl - 1] == '/') /* no double slash when joining */
+		dst[--dl] = 0;
 	struct stat sb;
 	int isdir = stat(dst, &sb) == 0 && S_ISDIR(sb.st_mode);
+	/* the directory to create, if any: dst itself, or the file's parent */
+	char mk[PATH_MAX] = "";
+	if (want_dir && !isdir) {
+		snprintf(mk, sizeof mk, "%s", dst);
+	} else if (!isdir) {
+		const char *slash = strrchr(dst, '/');
+		if (slash && slash > dst) {
+			snprintf(mk, sizeof mk, "%.*s", (int)(slash - dst), dst);
+			if (stat(mk, &sb) == 0) {
+				if (!S_ISDIR(sb.st_mode)) {
+					ui_msg(u, 1, "save: %s is not a directory", mk);
+					return;
+				}
+				mk[0] = 0;
+			}
+		}
+	}
+	if (mk[0]) {
+		if (config_mkdirs(mk, 0777) < 0) {
+			ui_msg(u, 1, "save: cannot create the directory %s: %s", mk,
+			       strerror(errno));
+			return;
+		}
+		if (want_dir)
+			isdir = 1;
+	}
 	size_t saved = 0;
 	char last[PATH_MAX] = "";
 	for (size_t i = 0; i < j->n_outputs; i++) {
@@ -1457,7 +1493,8 @@ static void ui_save(struct ui *u, const struct job *j, const char *typed)
 		int len;
 		if (isdir) {
 			const char *base = strrchr(src, '/');
-			len = snprintf(to, sizeof to, "%s/%s", dst, base ? base + 1 : src);
+			len = snprintf(to, sizeof to, "%s%s%s", dst, strcmp(dst, "/") ? "/" : "",
+			               base ? base + 1 : src);
 		} else if (saved == 0) {
 			len = snprintf(to, sizeof to, "%s", dst);
 		} else {
@@ -1483,10 +1520,23 @@ static void ui_save(struct ui *u, const struct job *j, const char *typed)
 		snprintf(last, sizeof last, "%s", to);
 		saved++;
 	}
+	/* the next save starts in the same directory */
+	char dir[PATH_MAX];
+	if (isdir) {
+		snprintf(dir, sizeof dir, "%s", dst);
+	} else {
+		const char *slash = strrchr(dst, '/');
+		snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - dst) : 0, dst);
+	}
+	if (dir[0]) {
+		free(u->save_dir);
+		u->save_dir = strdup(dir);
+	}
+	const char *made = mk[0] ? " (directory created)" : "";
 	if (saved == 1)
-		ui_msg(u, 0, "saved %s", last);
+		ui_msg(u, 0, "saved %s%s", last, made);
 	else
-		ui_msg(u, 0, "saved %zu images (last: %s)", saved, last);
+		ui_msg(u, 0, "saved %zu images to %s%s", saved, isdir ? dst : last, made);
 }
 
 static void ui_delete(struct ui *u, int64_t id, int files)
@@ -1606,39 +1656,44 @@ static void ui_apply_search(struct ui *u, const char *s)
 	u->dirty |= D_LIST;
 }
 
+/* Open a one-line prompt in the status line: the line editor of the compose
+ * form, prefilled with init and that selected (typing replaces it). */
 static void ui_input_open(struct ui *u, enum ui_input in, const char *init)
 {
+	struct lineedit *e = lineedit_new(init, 0);
+	if (!e) {
+		ui_msg(u, 1, "out of memory");
+		return;
+	}
+	lineedit_select_all(e);
+	lineedit_free(u->in_ed);
+	u->in_ed = e;
 	u->in = in;
-	size_t n = init ? strlen(init) : 0;
-	if (n >= sizeof u->in_buf)
-		n = sizeof u->in_buf - 1;
-	if (n)
-		memcpy(u->in_buf, init, n);
-	u->in_buf[n] = 0;
-	u->in_len = n;
 	ui_set_mode(u, M_INPUT);
 }
 
 static void ui_input_done(struct ui *u, int accept)
 {
-	u->in_buf[u->in_len] = 0;
+	struct lineedit *e = u->in_ed;
+	u->in_ed = NULL;
 	ui_set_mode(u, u->back_mode);
 	if (u->in == IN_SEARCH) {
 		if (!accept)
 			ui_apply_search(u, u->search_before);
 		free(u->search_before);
 		u->search_before = NULL;
-		return;
+	} else {
+		struct job *j = ui_selected(u);
+		const char *t = e ? lineedit_text(e) : "";
+		if (accept && j && *t)
+			ui_save(u, j, t);
 	}
-	struct job *j = ui_selected(u);
-	if (accept && j && u->in_len)
-		ui_save(u, j, u->in_buf);
+	lineedit_free(e);
 }
 
 static void ui_input_key(struct ui *u, int code, int is_key)
 {
-	int changed = 0;
-	if (!is_key && code == 27) {
+	if (!is_key && (code == 27 || code == 7)) {
 		ui_input_done(u, 0);
 		return;
 	}
@@ -1646,34 +1701,14 @@ static void ui_input_key(struct ui *u, int code, int is_key)
 		ui_input_done(u, 1);
 		return;
 	}
-	if ((is_key && code == KEY_BACKSPACE) || (!is_key && (code == 127 || code == 8))) {
-		while (u->in_len > 0 && ((unsigned char)u->in_buf[u->in_len - 1] & 0xc0) == 0x80)
-			u->in_len--;
-		if (u->in_len > 0)
-			u->in_len--;
-		changed = 1;
-	} else if (!is_key && code == 21) { /* Ctrl-U */
-		u->in_len = 0;
-		changed = 1;
-	} else if (!is_key && code == 23) { /* Ctrl-W */
-		while (u->in_len > 0 && u->in_buf[u->in_len - 1] == ' ')
-			u->in_len--;
-		while (u->in_len > 0 && u->in_buf[u->in_len - 1] != ' ')
-			u->in_len--;
-		changed = 1;
-	} else if (!is_key && code >= 32 && code != 127 && !(code >= 0x80 && code <= 0x9f)) {
-		char b[4];
-		size_t n = text_utf8_encode((uint32_t)code, b);
-		if (u->in_len + n < sizeof u->in_buf) {
-			memcpy(u->in_buf + u->in_len, b, n);
-			u->in_len += n;
-			changed = 1;
-		}
+	if (is_key && code == KEY_MOUSE) {
+		MEVENT ev;
+		getmouse(&ev);
+		return;
 	}
-	u->in_buf[u->in_len] = 0;
 	u->dirty |= D_PAINT;
-	if (changed && u->in == IN_SEARCH)
-		ui_apply_search(u, u->in_buf); /* results as you type */
+	if (lineedit_key(u->in_ed, code, is_key) == LINEEDIT_CHANGED && u->in == IN_SEARCH)
+		ui_apply_search(u, lineedit_text(u->in_ed)); /* results as you type */
 }
 
 /* Open the image viewer on job j: a mode of the loop like the others, so
@@ -1809,12 +1844,17 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 		if (!j || j->n_outputs == 0 || !j->outputs[0].path) {
 			ui_msg(u, 1, "save: this job has no image");
 		} else {
+			/* the last directory saved to (else the current one), and
+			 * for one image its name: all selected, so typing replaces
+			 * it; a job of several images goes into a directory */
 			char cwd[PATH_MAX], init[PATH_MAX + 256];
 			const char *base = strrchr(j->outputs[0].path, '/');
-			if (!getcwd(cwd, sizeof cwd))
+			if (u->save_dir)
+				snprintf(cwd, sizeof cwd, "%s", u->save_dir);
+			else if (!getcwd(cwd, sizeof cwd))
 				snprintf(cwd, sizeof cwd, ".");
-			snprintf(init, sizeof init, "%s/%s", cwd,
-			         base ? base + 1 : j->outputs[0].path);
+			snprintf(init, sizeof init, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "",
+			         j->n_outputs > 1 ? "" : base ? base + 1 : j->outputs[0].path);
 			ui_input_open(u, IN_SAVE, init);
 		}
 		break;
@@ -2436,5 +2476,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	free(u->search);
 	free(u->search_before);
 	free(u->default_ep);
+	free(u->save_dir);
+	lineedit_free(u->in_ed);
 	return rc;
 }
