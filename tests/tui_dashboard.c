@@ -897,6 +897,27 @@ static void test_text_prompts(void)
 	quit_and_check(pt);
 }
 
+/* An error line about an endpoint goes once the endpoint is healthy again,
+ * not after its 30 s; an error about something else stays. */
+static void test_endpoint_error_goes(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(100, 24, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	compose(pt, "limited once [[queue=0 run=0 http429=1]]");
+	WAIT_TEXT(pt, "rate limited");
+	int row = -1;
+	CHECK(ptyterm_find(pt, "error: endpoint default: rate limited", &row, NULL) && row == 23);
+	/* no key is pressed: only the endpoint's recovery can take it away
+	 * within the wait (errors otherwise stay 30 s) */
+	WAIT_TEXT(pt, "COMPLETED");
+	if (!CHECK(ptyterm_wait_for_text_gone(pt, "rate limited", WAIT_MS)))
+		dump(pt, "rate limited stays");
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1094,6 +1115,7 @@ int main(void)
 	TH_RUN(test_labels_in_full);
 	TH_RUN(test_save_open_delete_retry);
 	TH_RUN(test_text_prompts);
+	TH_RUN(test_endpoint_error_goes);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

@@ -148,6 +148,8 @@ struct ui {
 	char msg[1024];
 	int msg_err;
 	int64_t msg_until; /* 0: stays */
+	char msg_ep[128];  /* the endpoint an engine error is about ("health of X:",
+	                      "endpoint X:"): it goes when X is healthy again */
 	int64_t next_tick;
 	int64_t live_due; /* D_LIVE waits until then: at most one read a second */
 	int quit;
@@ -401,6 +403,7 @@ static void ui_msg(struct ui *u, int is_err, const char *fmt, ...)
 	vsnprintf(u->msg, sizeof u->msg, fmt, ap);
 	va_end(ap);
 	u->msg_err = is_err;
+	u->msg_ep[0] = '\0';
 	u->msg_until = job_now_ms() + (is_err ? UI_ERR_MS : UI_MSG_MS);
 	u->dirty |= D_PAINT;
 }
@@ -2140,6 +2143,25 @@ static void ui_on_tty(struct engine *e, int fd, short revents, void *udata)
 		u->quit = 1; /* the terminal is gone */
 }
 
+/* Remember which endpoint an engine error message is about (the core writes
+ * "health of NAME: ..." and "endpoint NAME: ..."), so that it goes once that
+ * endpoint is healthy again rather than staying its 30 s. */
+static void ui_msg_endpoint(struct ui *u, const char *m)
+{
+	static const char *const pre[] = {"health of ", "endpoint "};
+	u->msg_ep[0] = '\0';
+	for (size_t i = 0; m && i < sizeof pre / sizeof pre[0]; i++) {
+		size_t n = strlen(pre[i]);
+		const char *colon;
+		if (strncmp(m, pre[i], n) == 0 && (colon = strstr(m + n, ": ")) &&
+		    (size_t)(colon - (m + n)) < sizeof u->msg_ep) {
+			memcpy(u->msg_ep, m + n, (size_t)(colon - (m + n)));
+			u->msg_ep[colon - (m + n)] = '\0';
+			return;
+		}
+	}
+}
+
 static void ui_on_event(struct engine *e, const struct engine_event *ev, void *udata)
 {
 	struct ui *u = udata;
@@ -2151,12 +2173,26 @@ static void ui_on_event(struct engine *e, const struct engine_event *ev, void *u
 		u->dirty |= D_LIST;
 		break;
 	case ENGINE_EV_HEALTH:
+		/* An error about this endpoint whose cause is gone goes too. */
+		if (u->msg[0] && u->msg_err && u->msg_ep[0] && ev->endpoint &&
+		    strcmp(u->msg_ep, ev->endpoint) == 0) {
+			const struct engine_health *h = engine_health(u->e, ev->endpoint);
+			if (h && h->valid && h->reachable && !h->auth_failed && !h->rate_limited &&
+			    !h->error) {
+				u->msg[0] = '\0';
+				u->msg_ep[0] = '\0';
+			}
+		}
+		u->dirty |= D_PAINT;
+		break;
 	case ENGINE_EV_ROLE:
 		u->dirty |= D_PAINT;
 		break;
 	case ENGINE_EV_MESSAGE:
-		if (ev->message)
+		if (ev->message) {
 			ui_msg(u, ev->is_error, "%s", ev->message);
+			ui_msg_endpoint(u, ev->is_error ? ev->message : NULL);
+		}
 		break;
 	case ENGINE_EV_SIGNAL:
 		if (ev->signo == SIGWINCH)
