@@ -208,6 +208,27 @@ static int wait_selected(struct ptyterm *pt, int id)
 	return 0;
 }
 
+/* The status line's counter names job id's place in the list (the newest,
+ * #NJOBS, is 1/NJOBS): it follows the gallery's selection. */
+static int wait_counter(struct ptyterm *pt, int id)
+{
+	char want[32], row[1024];
+
+	snprintf(want, sizeof want, " %d/%d", NJOBS - id + 1, NJOBS);
+	for (int waited = 0; waited < WAIT_MS; waited += 50) {
+		if (ptyterm_row(pt, ROWS_ - 1, row, sizeof row)) {
+			size_t n = strlen(row);
+			while (n && row[n - 1] == ' ')
+				row[--n] = 0;
+			if (n >= strlen(want) && strcmp(row + n - strlen(want), want) == 0)
+				return 1;
+		}
+		ptyterm_pump(pt, 50);
+	}
+	fprintf(stderr, "  the counter is not%s: %s\n", want, row);
+	return 0;
+}
+
 /* One key in the gallery: the selection lands on job sel, and then every
  * tile shows its picture again. */
 static void move(struct ptyterm *pt, const char *key, int sel)
@@ -219,6 +240,7 @@ static void move(struct ptyterm *pt, const char *key, int sel)
 	else
 		ptyterm_key(pt, key);
 	CHECK(wait_selected(pt, sel));
+	CHECK(wait_counter(pt, sel));
 	ptyterm_settle(pt, 300, 3000);
 	if (!CHECK(wait_tiles(pt, key))) {
 		char *s = ptyterm_screen(pt);

@@ -1023,9 +1023,14 @@ static void ui_paint_status(struct ui *u)
 		o += (size_t)snprintf(right + o, sizeof right - o, "[%s] ", u->filter_name);
 	if (u->search && *u->search && o < sizeof right)
 		o += (size_t)snprintf(right + o, sizeof right - o, "[/%.40s] ", u->search);
+	/* the counter follows the gallery's selection there (and in the
+	 * viewer opened from it) */
+	enum ui_mode bm = ui_base(u);
+	size_t at = bm == M_GALLERY || (bm == M_VIEW && u->view_back == M_GALLERY) ? u->gal_sel
+	                                                                          : u->sel;
 	if (o < sizeof right)
 		snprintf(right + o, sizeof right - o, "%lld/%lld",
-		         u->n ? (long long)u->base + (long long)u->sel + 1 : 0LL,
+		         u->n ? (long long)u->base + (long long)at + 1 : 0LL,
 		         (long long)(u->total > 0 ? u->total : 0));
 	char *rs = ui_clean(right, TEXT_NEWLINE_SPACE);
 	int rw = rs ? (int)text_utf8_width(rs) : 0;
