@@ -918,6 +918,32 @@ static void test_endpoint_error_goes(void)
 	quit_and_check(pt);
 }
 
+/* The header's counts agree with the table in the same frame: the health
+ * report is seconds old, the table is not. */
+static void header_has(struct ptyterm *pt, const char *want, const char *when)
+{
+	char row[1024];
+	if (!CHECK(ptyterm_row(pt, 0, row, sizeof row) && strstr(row, want)))
+		fprintf(stderr, "  %s: the header lacks \"%s\": %s\n", when, want, row);
+}
+
+static void test_header_follows_jobs(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(120, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "workers: 2 idle, 0 running; 0 in queue");
+	compose(pt, "queued then running [[queue=3 run=3]]");
+	WAIT_TEXT(pt, "IN_QUEUE");
+	header_has(pt, "0 running; 1 in queue", "IN_QUEUE");
+	WAIT_TEXT(pt, "IN_PROGRESS");
+	header_has(pt, "1 idle, 1 running; 0 in queue", "IN_PROGRESS");
+	WAIT_TEXT(pt, "COMPLETED");
+	header_has(pt, "2 idle, 0 running; 0 in queue", "COMPLETED");
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1116,6 +1142,7 @@ int main(void)
 	TH_RUN(test_save_open_delete_retry);
 	TH_RUN(test_text_prompts);
 	TH_RUN(test_endpoint_error_goes);
+	TH_RUN(test_header_follows_jobs);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

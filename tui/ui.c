@@ -76,6 +76,7 @@
 #define UI_PROBE_MS 800  /* terminal probe budget */
 #define UI_RECENT_PROMPTS 200
 #define UI_DETAIL_MAX 500 /* rows of the detail pane's pad */
+#define UI_HEALTH_AFTER_MS 500 /* health asked this long after a job moved */
 
 enum ui_dirty {
 	D_PAINT = 1,  /* draw again */
@@ -118,6 +119,15 @@ struct ui {
 	int64_t sel_id;
 	int64_t *live;
 	size_t nlive;
+	enum job_state *live_state; /* live[i]'s state, kept current by ui_job_changed */
+	char **live_ep;             /* live[i]'s endpoint name (NULL: none) */
+	int64_t health_due;         /* ask every endpoint's health then (0: no) */
+	struct ui_hsnap {           /* per endpoint: its last report with counts,
+	                               and our jobs on it when that came */
+		long run, queued;
+		int valid;
+		struct engine_health counts; /* numbers only (no strings) */
+	} *hsnap;
 	size_t nwait_key; /* live jobs whose API key no running sdq holds */
 	int64_t total;
 	char *search;   /* as typed */
@@ -524,6 +534,30 @@ static void ui_select_id(struct ui *u)
 	u->sel_id = u->n ? u->jobs[u->sel]->id : 0;
 }
 
+static void ui_free_live(struct ui *u)
+{
+	for (size_t i = 0; u->live_ep && i < u->nlive; i++)
+		free(u->live_ep[i]);
+	free(u->live_ep);
+	free(u->live_state);
+	free(u->live);
+	u->live_ep = NULL;
+	u->live_state = NULL;
+	u->live = NULL;
+	u->nlive = 0;
+}
+
+/* Jobs of endpoint ep (NULL: every endpoint) among the live ones in state s. */
+static long ui_live_in(const struct ui *u, const char *ep, enum job_state s)
+{
+	long n = 0;
+	for (size_t i = 0; i < u->nlive; i++)
+		if (u->live_state[i] == s &&
+		    (!ep || (u->live_ep[i] && strcmp(u->live_ep[i], ep) == 0)))
+			n++;
+	return n;
+}
+
 static void ui_load_live(struct ui *u)
 {
 	struct store_query q;
@@ -535,16 +569,29 @@ static void ui_load_live(struct ui *u)
 	q.limit = UI_LIVE_MAX;
 	if (store_job_list(u->st, &q, &l, &n, &err) == 0) {
 		int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
-		if (ids) {
-			for (size_t i = 0; i < n; i++)
+		enum job_state *sts = malloc((n ? n : 1) * sizeof *sts);
+		char **eps = calloc(n ? n : 1, sizeof *eps);
+		if (ids && sts && eps) {
+			for (size_t i = 0; i < n; i++) {
 				ids[i] = l[i]->id;
-			free(u->live);
+				sts[i] = l[i]->state;
+				eps[i] = l[i]->endpoint ? strdup(l[i]->endpoint) : NULL;
+			}
+			ui_free_live(u);
 			u->live = ids;
+			u->live_state = sts;
+			u->live_ep = eps;
+			ids = NULL;
+			sts = NULL;
+			eps = NULL;
 			u->nlive = n;
 			u->nwait_key = 0;
 			for (size_t i = 0; i < n; i++)
 				u->nwait_key += store_job_waits_for_key(u->st, l[i]) != 0;
 		}
+		free(ids);
+		free(sts);
+		free(eps);
 		store_jobs_free(l, n);
 	} else {
 		free(err);
@@ -758,6 +805,23 @@ static int ui_load_more(struct ui *u)
 /* Job id changed: refresh our copy in place, or re-read the list. */
 static void ui_job_changed(struct ui *u, int64_t id)
 {
+	/* the header counts the live jobs by state (ui_paint_header): keep
+	 * the state current in the same pass as the table's copy, and ask the
+	 * endpoints' health soon after a job moves, so the workers follow */
+	for (size_t i = 0; i < u->nlive; i++) {
+		if (u->live[i] != id)
+			continue;
+		const struct job *ej = engine_job(u->e, id);
+		struct job *sj = ej ? NULL : store_job_get(u->st, id, NULL);
+		const struct job *cj = ej ? ej : sj;
+		if (cj && cj->state != u->live_state[i]) {
+			u->live_state[i] = cj->state;
+			if (!u->health_due)
+				u->health_due = job_now_ms() + UI_HEALTH_AFTER_MS;
+		}
+		job_free(sj);
+		break;
+	}
 	if (u->vi && view_image_job_id(u->vi) == id) {
 		const struct job *ej = engine_job(u->e, id);
 		struct job *vj = ej ? job_dup(ej) : store_job_get(u->st, id, NULL);
@@ -949,6 +1013,16 @@ static void ui_paint_header(struct ui *u)
 	for (size_t i = 0; i < u->cfg->n_endpoints; i++) {
 		const struct config_endpoint *ep = &u->cfg->endpoints[i];
 		const struct engine_health *h = engine_health(u->e, ep->name);
+		/* A report without counts (a job's own route to this endpoint
+		 * says only that it is reachable) keeps the last counts. */
+		struct engine_health hv;
+		if (h && !h->valid && u->hsnap && u->hsnap[i].valid && !h->error &&
+		    !h->auth_failed && !h->not_found) {
+			hv = u->hsnap[i].counts;
+			hv.rate_limited = h->rate_limited;
+			hv.reachable = h->reachable;
+			h = &hv;
+		}
 		char b[256];
 		x = ui_hdr_put(w, x, " ", base);
 		x = ui_hdr_put(w, x, ep->name, base | A_BOLD);
@@ -975,14 +1049,37 @@ static void ui_paint_header(struct ui *u)
 		} else {
 			if (h->rate_limited)
 				x = ui_hdr_put(w, x, "RATE LIMITED ", bad);
+			/* The health report is seconds old; the table is current.
+			 * Others' jobs come from the report, ours from the table:
+			 * the report less our jobs as they were when it came, plus
+			 * our jobs now. So the header and the table agree in every
+			 * frame (a job the table shows running has a running
+			 * worker; one that finished gives its worker back). */
+			long run = ui_live_in(u, ep->name, JOB_IN_PROGRESS);
+			long queued = ui_live_in(u, ep->name, JOB_IN_QUEUE);
+			long run0 = run, queued0 = queued;
+			if (u->hsnap && u->hsnap[i].valid) {
+				run0 = u->hsnap[i].run;
+				queued0 = u->hsnap[i].queued;
+			}
+			long in_prog = h->jobs_in_progress - run0 + run;
+			long in_queue = h->jobs_in_queue - queued0 + queued;
+			long wrun = h->workers_running - run0 + run;
+			long wall = h->workers_idle + h->workers_running;
+			in_prog = in_prog > run ? in_prog : run;
+			in_queue = in_queue > queued ? in_queue : queued;
+			wrun = wrun > run ? wrun : run;
+			if (wrun > wall && wall >= run) /* no more workers than there are */
+				wrun = wall;
+			long widle = wall > wrun ? wall - wrun : 0;
 			if (!(backend_kind_of(ep)->caps & BACKEND_REMOTE_HEALTH))
-				snprintf(b, sizeof b, "local, %ld running, %ld queued",
-				         h->jobs_in_progress, h->jobs_in_queue);
+				snprintf(b, sizeof b, "local, %ld running, %ld queued", in_prog,
+				         in_queue);
 			else {
 				/* In words a newcomer reads at once; starting and
 				 * throttled workers only when there are some. */
 				int k = snprintf(b, sizeof b, "workers: %ld idle, %ld running",
-				                 h->workers_idle, h->workers_running);
+				                 widle, wrun);
 				if (h->workers_initializing && k > 0 && k < (int)sizeof b)
 					k += snprintf(b + k, sizeof b - (size_t)k, ", %ld starting",
 					              h->workers_initializing);
@@ -991,7 +1088,7 @@ static void ui_paint_header(struct ui *u)
 					              ", %ld throttled", h->workers_throttled);
 				if (k > 0 && k < (int)sizeof b)
 					snprintf(b + k, sizeof b - (size_t)k, "; %ld in queue",
-					         h->jobs_in_queue);
+					         in_queue);
 			}
 			x = ui_hdr_put(w, x, b, base);
 		}
@@ -2167,6 +2264,28 @@ static void ui_msg_endpoint(struct ui *u, const char *m)
 	}
 }
 
+/* A health report of endpoint name came: remember our jobs on it as they
+ * are now (the header's counts are the report's, moved by what our jobs
+ * did since). */
+static void ui_health_snap(struct ui *u, const char *name)
+{
+	if (!name)
+		return;
+	if (!u->hsnap && u->cfg->n_endpoints)
+		u->hsnap = calloc(u->cfg->n_endpoints, sizeof *u->hsnap);
+	const struct engine_health *h = engine_health(u->e, name);
+	for (size_t i = 0; u->hsnap && h && h->valid && i < u->cfg->n_endpoints; i++) {
+		if (strcmp(u->cfg->endpoints[i].name, name) != 0)
+			continue;
+		u->hsnap[i].counts = *h;
+		u->hsnap[i].counts.text = NULL;
+		u->hsnap[i].counts.error = NULL;
+		u->hsnap[i].run = ui_live_in(u, name, JOB_IN_PROGRESS);
+		u->hsnap[i].queued = ui_live_in(u, name, JOB_IN_QUEUE);
+		u->hsnap[i].valid = 1;
+	}
+}
+
 static void ui_on_event(struct engine *e, const struct engine_event *ev, void *udata)
 {
 	struct ui *u = udata;
@@ -2178,6 +2297,7 @@ static void ui_on_event(struct engine *e, const struct engine_event *ev, void *u
 		u->dirty |= D_LIST;
 		break;
 	case ENGINE_EV_HEALTH:
+		ui_health_snap(u, ev->endpoint);
 		/* An error about this endpoint whose cause is gone goes too. */
 		if (u->msg[0] && u->msg_err && u->msg_ep[0] && ev->endpoint &&
 		    strcmp(u->msg_ep, ev->endpoint) == 0) {
@@ -2244,6 +2364,11 @@ static int ui_wait_ms(struct ui *u)
 		if (wait < 0 || l < wait)
 			wait = l;
 	}
+	if (u->health_due) {
+		int64_t h = u->health_due > now ? u->health_due - now : 0;
+		if (wait < 0 || h < wait)
+			wait = h;
+	}
 	return wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
@@ -2258,6 +2383,13 @@ static void ui_after_step(struct ui *u)
 	}
 	if (preview_wants_redraw_in_ms(u->pv) == 0)
 		u->dirty |= D_PAINT;
+	if (u->health_due && now >= u->health_due) {
+		u->health_due = 0;
+		/* remote endpoints only: a local one's health runs a probe */
+		for (size_t i = 0; i < u->cfg->n_endpoints; i++)
+			if (backend_kind_of(&u->cfg->endpoints[i])->caps & BACKEND_REMOTE_HEALTH)
+				engine_health_refresh(u->e, u->cfg->endpoints[i].name, NULL);
+	}
 }
 
 /* --- terminal restore on a crash --- */
@@ -2513,7 +2645,8 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	store_close(u->st);
 	view_compose_free(u->vc);
 	store_jobs_free(u->jobs, u->n);
-	free(u->live);
+	ui_free_live(u);
+	free(u->hsnap);
 	free(u->search);
 	free(u->search_before);
 	free(u->default_ep);
