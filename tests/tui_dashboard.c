@@ -944,6 +944,29 @@ static void test_header_follows_jobs(void)
 	quit_and_check(pt);
 }
 
+/* r starts a new paid job: it asks first, naming the endpoint and its URL;
+ * n sends nothing, y re-runs. */
+static void test_rerun_asks(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit("run me again [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(120, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "COMPLETED");
+	ptyterm_send(pt, "r");
+	WAIT_TEXT(pt, "Re-run job 1 on endpoint default (http://127.0.0.1:");
+	ptyterm_send(pt, "n");
+	CHECK(ptyterm_wait_for_text_gone(pt, "Re-run job 1", WAIT_MS));
+	barrier(pt);
+	CHECK(!ptyterm_find(pt, "   2 ", NULL, NULL)); /* no job 2 */
+	ptyterm_send(pt, "r");
+	WAIT_TEXT(pt, "Re-run job 1 on");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "re-run as job 2");
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1143,6 +1166,7 @@ int main(void)
 	TH_RUN(test_text_prompts);
 	TH_RUN(test_endpoint_error_goes);
 	TH_RUN(test_header_follows_jobs);
+	TH_RUN(test_rerun_asks);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

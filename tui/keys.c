@@ -22,7 +22,7 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_DETAIL_UP, {'K'}, "K", "scroll the detail pane up"},
 	{KEYS_MAIN, KA_COMPOSE, {'n'}, "n", "compose a new job (prefilled from the newest)"},
 	{KEYS_MAIN, KA_EDIT, {'e'}, "e", "compose prefilled from the selected job"},
-	{KEYS_MAIN, KA_RERUN, {'r'}, "r", "re-run the selected job now (same seed)"},
+	{KEYS_MAIN, KA_RERUN, {'r'}, "r", "re-run the job, same seed (asks, naming the endpoint)"},
 	{KEYS_MAIN, KA_RETRY, {'R'}, "R", "ask the endpoint to retry a FAILED/TIMED_OUT job"},
 	{KEYS_MAIN, KA_CANCEL, {'c'}, "c", "cancel the selected job (asks first)"},
 	{KEYS_MAIN, KA_SEARCH, {'/'}, "/", "search prompts (results as you type; Enter keeps it)"},

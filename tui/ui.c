@@ -97,7 +97,7 @@ enum ui_mode {
 	M_VIEW,
 	M_COUNT
 };
-enum ui_confirm { CF_CANCEL, CF_DELETE, CF_DELETE_FILES, CF_QUIT, CF_DISCARD };
+enum ui_confirm { CF_CANCEL, CF_DELETE, CF_DELETE_FILES, CF_QUIT, CF_DISCARD, CF_RERUN };
 enum ui_input { IN_SEARCH, IN_SAVE };
 
 struct ui {
@@ -1710,6 +1710,30 @@ static void ui_quit_request(struct ui *u)
 		u->quit = 1;
 }
 
+/* r starts a new (paid) job: ask first, naming where it goes. A job goes to
+ * the destination it recorded at submit (its URL), whatever its endpoint's
+ * name means in the config now. */
+static void ui_rerun_ask(struct ui *u, const struct job *j)
+{
+	const char *name = j->endpoint ? j->endpoint : j->params.endpoint;
+	const char *url = j->endpoint_url;
+	const struct config_endpoint *ep = name ? config_endpoint(u->cfg, name) : NULL;
+	if (!url && ep)
+		url = ep->url;
+	int local = j->backend && !(backend_kind_caps(j->backend) & BACKEND_REMOTE_HEALTH);
+	char where[600];
+	if (local)
+		snprintf(where, sizeof where, "the local sd-cli %s", name ? name : "");
+	else if (url && name && strcmp(name, url) != 0)
+		snprintf(where, sizeof where, "endpoint %s (%s)", name, url);
+	else
+		snprintf(where, sizeof where, "endpoint %s", url ? url : name ? name : "(default)");
+	int n = j->params.count > 0 ? j->params.count : 1;
+	ui_confirm(u, CF_RERUN, j->id, "Re-run job %lld on %s? It starts a new job of %d image%s%s.",
+	           (long long)j->id, where, n, n == 1 ? "" : "s",
+	           local ? "" : " (billed by the endpoint)");
+}
+
 static void ui_confirmed(struct ui *u, int yes)
 {
 	enum ui_confirm cf = u->cf;
@@ -1742,6 +1766,19 @@ static void ui_confirmed(struct ui *u, int yes)
 	case CF_DISCARD:
 		if (yes)
 			ui_compose_close(u);
+		break;
+	case CF_RERUN:
+		if (yes) {
+			int64_t nid = engine_rerun(u->e, id, &err);
+			if (!nid) {
+				ui_err(u, "re-run", &err);
+			} else {
+				ui_msg(u, 0, "job %lld re-run as job %lld", (long long)id,
+				       (long long)nid);
+				u->sel_id = nid;
+				u->dirty |= D_LIST;
+			}
+		}
 		break;
 	}
 }
@@ -1897,17 +1934,8 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 			ui_compose_open(u, j);
 		break;
 	case KA_RERUN:
-		if (j) {
-			int64_t id = engine_rerun(u->e, j->id, &err);
-			if (!id) {
-				ui_err(u, "re-run", &err);
-			} else {
-				ui_msg(u, 0, "job %lld re-run as job %lld", (long long)j->id,
-				       (long long)id);
-				u->sel_id = id;
-				u->dirty |= D_LIST;
-			}
-		}
+		if (j)
+			ui_rerun_ask(u, j);
 		break;
 	case KA_RETRY:
 		if (j && (j->state == JOB_FAILED || j->state == JOB_TIMED_OUT)) {
