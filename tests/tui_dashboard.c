@@ -967,6 +967,52 @@ static void test_rerun_asks(void)
 	quit_and_check(pt);
 }
 
+/* The detail pane shows the whole prompt (scrolling with J), and wraps a URL
+ * or a path at its separators, not in the middle of a name. */
+static void test_detail_full_prompt_and_wrap(void)
+{
+	new_data_dir();
+	char prompt[2048];
+	size_t o = (size_t)snprintf(prompt, sizeof prompt, "thebeginning");
+	for (int i = 0; i < 70; i++)
+		o += (size_t)snprintf(prompt + o, sizeof prompt - o, " word%02d", i);
+	snprintf(prompt + o, sizeof prompt - o, " THEEND [[queue=0 run=0]]");
+	CHECK_INT(cli_submit(prompt), 0);
+	CHECK_INT(cli_submit("short [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(120, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "Job 2  COMPLETED");
+	WAIT_TEXT(pt, "2-0.png");
+	/* the URL whole on one row; the image path broken after a '/' */
+	char url[300];
+	snprintf(url, sizeof url, "%s", endpoint_env + strlen("SDQ_ENDPOINT="));
+	int url_rows = 0, png_rows = 0;
+	for (int r = 1; r < 30; r++) { /* below the header, which shows the URL too */
+		char row[1024];
+		if (ptyterm_row(pt, r, row, sizeof row)) {
+			url_rows += strstr(row, url) != NULL;
+			png_rows += strstr(row, "2-0.png") != NULL;
+		}
+	}
+	CHECK_INT(url_rows, 1);
+	CHECK_INT(png_rows, 2); /* the images row and the preview's label */
+	if (url_rows != 1 || png_rows != 2)
+		dump(pt, "wrapped");
+	/* the long prompt in full */
+	ptyterm_send(pt, "j");
+	WAIT_TEXT(pt, "thebeginning word00");
+	int found = ptyterm_find(pt, "THEEND", NULL, NULL);
+	for (int i = 0; i < 20 && !found; i++) {
+		ptyterm_send(pt, "J");
+		ptyterm_settle(pt, 60, 2000);
+		found = ptyterm_find(pt, "THEEND", NULL, NULL);
+	}
+	if (!CHECK(found))
+		dump(pt, "THEEND");
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1167,6 +1213,7 @@ int main(void)
 	TH_RUN(test_endpoint_error_goes);
 	TH_RUN(test_header_follows_jobs);
 	TH_RUN(test_rerun_asks);
+	TH_RUN(test_detail_full_prompt_and_wrap);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

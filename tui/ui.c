@@ -286,6 +286,34 @@ int ui_put(WINDOW *w, int y, int x, int maxw, const char *s, attr_t a)
 	return used;
 }
 
+/* Where to end a wrapped row of q when n bytes fit in width: after the last
+ * space, unless the word after it is too long for a row of its own and the
+ * space is early (a URL, a path); such a word breaks after its last
+ * separator in the row (/ ? & = - _ . , :), else where the row ends. */
+static size_t ui_wrap_break(char *q, size_t n, int width)
+{
+	size_t sp = n;
+	while (sp > 0 && q[sp] != ' ')
+		sp--;
+	if (q[sp] == ' ' && sp > 0) {
+		if (sp > n / 2)
+			return sp + 1;
+		size_t e = sp + 1;
+		while (q[e] && q[e] != ' ')
+			e++;
+		char c = q[e];
+		q[e] = 0;
+		int fits = text_utf8_width(q + sp + 1) <= (size_t)width;
+		q[e] = c;
+		if (fits)
+			return sp + 1;
+	}
+	for (size_t k = n; k > n / 3; k--)
+		if (strchr("/?&=-_.,:", q[k - 1]) && ((unsigned char)q[k] & 0xc0) != 0x80)
+			return k;
+	return n;
+}
+
 /* Wrap (draw when w is set) s at width; returns rows. */
 static int ui_wrap_do(WINDOW *w, int y, int x, int width, int maxrows, const char *s, attr_t a)
 {
@@ -308,17 +336,15 @@ static int ui_wrap_do(WINDOW *w, int y, int x, int width, int maxrows, const cha
 			size_t n = text_utf8_fit(q, width);
 			if (n == 0 && len > 0)
 				n = 1;
-			if (n < len) { /* break at the last space of the row, if any is close */
-				size_t k = n;
-				while (k > n / 2 && q[k] != ' ')
-					k--;
-				if (q[k] == ' ' && k > n / 2)
-					n = k + 1;
-			}
+			if (n < len)
+				n = ui_wrap_break(q, n, width);
 			if (w) {
 				int last = maxrows >= 0 && rows == maxrows - 1 && (n < len || nl);
 				wattr_on(w, a, NULL);
-				mvwaddnstr(w, y + rows, x, q, (int)n);
+				size_t dn = n; /* a space that ends the row is not drawn */
+				while (dn > 0 && q[dn - 1] == ' ')
+					dn--;
+				mvwaddnstr(w, y + rows, x, q, (int)dn);
 				if (last) { /* more is cut: say so */
 					int cw = (int)text_utf8_fit(q, width - 1);
 					mvwaddstr(w, y + rows, x + (cw < (int)n ? cw : (int)n),
@@ -1268,11 +1294,11 @@ static void ui_paint_detail(struct ui *u, const struct job *j, int64_t now)
 	}
 	WINDOW *pad = newpad(UI_DETAIL_MAX, W);
 	if (!pad) {
-		view_detail_draw(u->wdetail, j, now, h, store_job_waits_for_key(u->st, j));
+		view_detail_draw(u->wdetail, j, now, store_job_waits_for_key(u->st, j));
 		wnoutrefresh(u->wdetail);
 		return;
 	}
-	int used = view_detail_draw(pad, j, now, h, store_job_waits_for_key(u->st, j));
+	int used = view_detail_draw(pad, j, now, store_job_waits_for_key(u->st, j));
 	if (u->dscroll > used - h)
 		u->dscroll = used - h;
 	if (u->dscroll < 0)

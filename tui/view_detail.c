@@ -64,8 +64,7 @@ static char *vd_pretty(const char *s)
 	return strdup(s);
 }
 
-int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows,
-                     int waits_key)
+int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 {
 	int h, W;
 	getmaxyx(w, h, W);
@@ -77,7 +76,6 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows,
 	}
 	char buf[512], d1[24], d2[24], d3[24];
 	int y = 0;
-	int big = view_rows >= 20; /* a short pane keeps the prompts to a few rows */
 
 	/* title: id, state, remote id */
 	snprintf(buf, sizeof buf, "Job %lld", (long long)j->id);
@@ -101,9 +99,10 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int view_rows,
 	}
 
 	const struct job_params *p = &j->params;
-	y = vd_field(w, y, "prompt", p->prompt ? p->prompt : "", big ? 8 : 3, A_BOLD);
+	/* the prompts in full: the pane scrolls (J/K) */
+	y = vd_field(w, y, "prompt", p->prompt ? p->prompt : "", h, A_BOLD);
 	if (p->negative_prompt && *p->negative_prompt)
-		y = vd_field(w, y, "negative", p->negative_prompt, big ? 4 : 1, 0);
+		y = vd_field(w, y, "negative", p->negative_prompt, h, 0);
 
 	/* parameters */
 	char cfg[32] = "", seed[32] = "random";
