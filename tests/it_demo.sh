@@ -185,6 +185,15 @@ while [ -n "$(sdq_pids)" ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
 check "submit: no demo directory left" sh -c "! ls '$XDG_RUNTIME_DIR' | grep -q sdq-demo"
 check "submit: no sdq process left (no detached driver)" test -z "$(sdq_pids)"
 
+# --- the demo's pictures are a sensible size, not the emulator's 64x64 stamp
+timeout 120 "$SDQ" demo --keep submit --wait -p "a sized picture" >"$tmp/o" 2>"$tmp/e"; rc=$?
+check "demo --keep submit --wait exits 0" test $rc = 0
+png=$(grep '\.png$' "$tmp/o" | head -1)
+check "the demo's image is 512 pixels wide" sh -c "[ \"\$(od -An -tu1 -j16 -N4 '$png' | tr -d ' \n')\" = 0020 ]"
+kept=$(sed -n 's/.*kept \([^ ]*\) (.*/\1/p' "$tmp/e")
+[ -n "$kept" ] && [ -d "$kept" ] && rm -rf "$kept"
+check "... and the kept directory is cleaned up" test -n "$kept"
+
 # --- a dead demo's directory is swept; a running one's is not
 mkdir -p "$XDG_RUNTIME_DIR/sdq-demo-$(id -u)-dead01"
 : >"$XDG_RUNTIME_DIR/sdq-demo-$(id -u)-dead01/demo.lock"

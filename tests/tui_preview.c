@@ -771,6 +771,43 @@ static void test_broken_image(void)
 	ptyterm_stop(pt);
 }
 
+/* A small image fills the pane (scaled up), so it reads as a picture, not a
+ * stamp; its colours are still the picture's. */
+static void test_small_image_scales_up(void)
+{
+	char *argv[] = {(char *)sdq_bin, NULL};
+	char db[4400], small[1][4300], *err = NULL;
+	static const int wh[2] = {48, 48};
+	struct ptyterm *pt;
+	struct store *st;
+	struct th_decoded d;
+
+	snprintf(db, sizeof db, "%s/data/sdq/history.db", base);
+	snprintf(small[0], sizeof small[0], "%s/data/sdq/images/small.png", base);
+	st = store_open(db, &err);
+	if (!CHECK(st != NULL))
+		return;
+	CHECK(add_job(st, JOB_COMPLETED, small, wh, 1, 50) == 0);
+	store_close(st);
+	free(err);
+
+	pt = start(argv, PTYTERM_DA1_SIXEL, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	ptyterm_send(pt, "g"); /* the newest job: the small one */
+	CHECK(wait_caps(pt, 1, WAIT_MS));
+	ptyterm_settle(pt, 500, 3000);
+	size_t n = ptyterm_ncaptures(pt);
+	if (CHECK(n >= 1) && CHECK(check_cap(pt, n - 1, small[0], COLS_, ROWS_, &d))) {
+		if (!CHECK(d.w >= 4 * 48 && d.h >= 4 * 48))
+			fprintf(stderr, "  the 48x48 image was sent at %dx%d\n", d.w, d.h);
+		free(d.rgb);
+	}
+	ptyterm_send(pt, "q");
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	ptyterm_stop(pt);
+}
+
 int main(void)
 {
 	sdq_bin = getenv("SDQ_BIN");
@@ -790,5 +827,6 @@ int main(void)
 	TH_RUN(test_sixel_unlisted);
 	TH_RUN(test_table_shift); /* these two add jobs: last */
 	TH_RUN(test_broken_image);
+	TH_RUN(test_small_image_scales_up);
 	return th_done("tui_preview");
 }

@@ -85,9 +85,11 @@ static pid_t start_emulator(const char *script, int *port)
 				dup2(null, STDERR_FILENO);
 		}
 		util_close_fds(3, -1);
+		/* pictures of a sensible size (the emulator's default is a
+		 * 64x64 stamp for fast tests), unless the job asks for one */
 		execl("/usr/bin/python3", "python3", script, "--port", "0", "--key", "demo-key",
 		      "--endpoint", "test", "--idle-exit", "3600", "--max-lifetime", "86400",
-		      "--quiet", (char *)NULL);
+		      "--image-size", "512x512", "--quiet", (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);

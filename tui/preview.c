@@ -46,13 +46,19 @@
 #define PREVIEW_BLOCKS_BUDGET (8u * 1024 * 1024)
 #define PREVIEW_MAX_ERRS 32
 
+/* How an image fills its box: never larger than it is (thumbnails); scaled
+ * up to the box (the pane: a small image is a picture, not a stamp); and
+ * scaled up with error diffusion (the full-screen viewer, asked for: worth
+ * the extra bytes). */
+enum { PV_FIT, PV_FILL, PV_FILL_FINE };
+
 /* One image placed on the screen (or wanted there). */
 struct slot {
 	char *path;
 	int y, x, rows, cols; /* the box, in screen cells */
 	int box_w, box_h;     /* the box in pixels (sixel) */
-	int upscale;
-	int drawn;  /* the sixel is on the terminal now */
+	int upscale; /* PV_FIT, PV_FILL or PV_FILL_FINE */
+	int drawn;   /* the sixel is on the terminal now */
 	int failed; /* could not be decoded: its error is in pv->errs */
 };
 
@@ -962,8 +968,8 @@ void preview_place(struct preview *pv, WINDOW *win, const struct job *j)
 		wy += note;
 		rows -= note;
 	}
-	ns = layout(pv, wy, wx, rows, cols, paths, n, j->outputs[0].width, j->outputs[0].height, 0,
-	            pv->ti.graphics == TERM_GFX_SIXEL, s);
+	ns = layout(pv, wy, wx, rows, cols, paths, n, j->outputs[0].width, j->outputs[0].height,
+	            PV_FILL, pv->ti.graphics == TERM_GFX_SIXEL, s);
 	if (n > 0 && ns == 0 && rows > 0)
 		put_text(win, 0, 0, cols, "(pane too small)", 0);
 	show_slots(pv, win, s, ns);
@@ -1066,12 +1072,13 @@ static void preview_flush(struct preview *pv)
 			pv->pending = 1; /* the rest at the next flush */
 			break;
 		}
-		/* the full-screen view (upscale) is asked for: worth the diffusion's
-		 * extra bytes; thumbnails and the pane go without */
-		if (sixelenc_cache_render(
-		        pv->cache, s->path, s->box_w, s->box_h, s->upscale, pv->ncolors,
-		        s->upscale ? SIXELENC_DIFFUSE_ATKINSON : SIXELENC_DIFFUSE_NONE, NULL, &e,
-		        &err) != 0) {
+		/* the full-screen view is asked for: worth the diffusion's extra
+		 * bytes; thumbnails and the pane go without */
+		if (sixelenc_cache_render(pv->cache, s->path, s->box_w, s->box_h,
+		                          s->upscale != PV_FIT, pv->ncolors,
+		                          s->upscale == PV_FILL_FINE ? SIXELENC_DIFFUSE_ATKINSON
+		                                                     : SIXELENC_DIFFUSE_NONE,
+		                          NULL, &e, &err) != 0) {
 			err_add(pv, s->path, err);
 			free(err);
 			s->failed = 1;
@@ -1147,7 +1154,8 @@ void preview_view(struct preview *pv, WINDOW *win, const struct job *j, int k)
 		put_text(win, 0, 0, cols, head, A_REVERSE);
 		if (s && o->path)
 			ns = layout(pv, wy + 1, wx, rows - 1, cols, (const char **)&o->path, 1,
-			            o->width, o->height, 1, pv->ti.graphics == TERM_GFX_SIXEL, s);
+			            o->width, o->height, PV_FILL_FINE, pv->ti.graphics == TERM_GFX_SIXEL,
+			            s);
 		if (s)
 			show_slots(pv, win, s, ns);
 	} else {
@@ -1261,7 +1269,7 @@ void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t 
 			continue;
 		}
 		if (layout(pv, wy + cy + 1, wx + cx + 1, th, tw, &path, 1, j->outputs[0].width,
-		           j->outputs[0].height, 0, pv->ti.graphics == TERM_GFX_SIXEL, &s[k]))
+		           j->outputs[0].height, PV_FIT, pv->ti.graphics == TERM_GFX_SIXEL, &s[k]))
 			k++;
 	}
 	show_slots(pv, win, s, k);
