@@ -288,8 +288,9 @@ int ui_put(WINDOW *w, int y, int x, int maxw, const char *s, attr_t a)
 
 /* Where to end a wrapped row of q when n bytes fit in width: after the last
  * space, unless the word after it is too long for a row of its own and the
- * space is early (a URL, a path); such a word breaks after its last
- * separator in the row (/ ? & = - _ . , :), else where the row ends. */
+ * space is early (a URL, a path); such a word breaks after its last '/' in
+ * the row, else its last other separator (? & = - _ . , :), else where the
+ * row ends. */
 static size_t ui_wrap_break(char *q, size_t n, int width)
 {
 	size_t sp = n;
@@ -308,9 +309,11 @@ static size_t ui_wrap_break(char *q, size_t n, int width)
 		if (fits)
 			return sp + 1;
 	}
-	for (size_t k = n; k > n / 3; k--)
-		if (strchr("/?&=-_.,:", q[k - 1]) && ((unsigned char)q[k] & 0xc0) != 0x80)
-			return k;
+	/* a '/' first (a path's directory ends there), then the others */
+	for (const char *seps = "/\0?&=-_.,:"; *seps; seps += strlen(seps) + 1)
+		for (size_t k = n; k > n / 3; k--)
+			if (strchr(seps, q[k - 1]) && ((unsigned char)q[k] & 0xc0) != 0x80)
+				return k;
 	return n;
 }
 
