@@ -1013,6 +1013,45 @@ static void test_detail_full_prompt_and_wrap(void)
 	quit_and_check(pt);
 }
 
+/* Bracketed paste: a pasted newline is text. In the prompt it stays a new
+ * line; in the last field it neither submits nor moves; in the jobs table
+ * pasted letters run no command. */
+static void test_bracketed_paste(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(100, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	ptyterm_send(pt, "\033[200~dq\r\033[201~"); /* would delete and quit */
+	WAIT_TEXT(pt, "pasted text is only taken in a text field");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, "\033[200~first line\rsecond line\r\033[201~");
+	WAIT_TEXT(pt, "second line"); /* the form is still open, the text in it */
+	ptyterm_key(pt, "Backspace"); /* the pasted newline at the end, "n", "e" */
+	ptyterm_key(pt, "Backspace");
+	ptyterm_key(pt, "Backspace");
+	/* the last field (Template): a pasted Enter does not submit */
+	ptyterm_send(pt, "\033[Z"); /* Shift-Tab from the prompt: the last field */
+	ptyterm_send(pt, "\033[200~sdxl\r\033[201~");
+	ptyterm_settle(pt, 300, 3000);
+	CHECK(!ptyterm_find(pt, "submitted", NULL, NULL));
+	CHECK(ptyterm_find(pt, "New job", NULL, NULL));
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "submitted");
+	char db[4400];
+	struct store *st = store_open(db_path(db, sizeof db), NULL);
+	struct job *j = st ? store_job_get(st, 1, NULL) : NULL;
+	if (CHECK(j != NULL)) {
+		CHECK_STR(j->params.prompt, "first line\nsecond li");
+		CHECK_STR(j->params.template_name, "sdxl");
+	}
+	job_free(j);
+	store_close(st);
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1214,6 +1253,7 @@ int main(void)
 	TH_RUN(test_header_follows_jobs);
 	TH_RUN(test_rerun_asks);
 	TH_RUN(test_detail_full_prompt_and_wrap);
+	TH_RUN(test_bracketed_paste);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

@@ -77,6 +77,11 @@
 #define UI_RECENT_PROMPTS 200
 #define UI_DETAIL_MAX 500 /* rows of the detail pane's pad */
 #define UI_HEALTH_AFTER_MS 500 /* health asked this long after a job moved */
+#define UI_PASTE_MAX (256 * 1024) /* a paste longer than this is cut */
+/* Bracketed paste (xterm's mode 2004): the terminal wraps pasted text in
+ * these, which define_key turns into two key codes of our own. */
+#define UI_KEY_PASTE_BEGIN (KEY_MAX + 1)
+#define UI_KEY_PASTE_END (KEY_MAX + 2)
 
 enum ui_dirty {
 	D_PAINT = 1,  /* draw again */
@@ -153,6 +158,10 @@ struct ui {
 	size_t gal_sel, gal_top;
 	struct view_image *vi;  /* the image viewer (M_VIEW) */
 	enum ui_mode view_back; /* the mode it was opened from */
+
+	char *paste;      /* pasted text so far (between the paste marks), or NULL */
+	size_t paste_len; /* ... its length */
+	int pasting;
 
 	unsigned dirty;
 	char msg[1024];
@@ -2198,8 +2207,67 @@ static void ui_resize(struct ui *u)
 		ui_screens[b].resize(u);
 }
 
+/* A bracketed paste ended: hand the text to the field being edited, as text
+ * (a newline in it never submits, never moves to the next field); with no
+ * field open it is dropped, so pasted letters never run commands. */
+static void ui_paste_done(struct ui *u)
+{
+	const char *t = u->paste ? u->paste : "";
+	size_t n = u->paste_len;
+	if (u->mode == M_COMPOSE && u->vc) {
+		view_compose_paste(u->vc, t, n);
+	} else if (u->mode == M_INPUT && u->in_ed) {
+		if (lineedit_paste(u->in_ed, t, n) == LINEEDIT_CHANGED && u->in == IN_SEARCH)
+			ui_apply_search(u, lineedit_text(u->in_ed));
+	} else if (n) {
+		ui_msg(u, 0, "pasted text is only taken in a text field (n composes)");
+	}
+	free(u->paste);
+	u->paste = NULL;
+	u->paste_len = 0;
+	u->dirty |= D_PAINT;
+}
+
+/* Collect one key of a paste; 1 if it was taken. */
+static int ui_paste_key(struct ui *u, int code, int is_key)
+{
+	if (is_key && code == UI_KEY_PASTE_BEGIN) {
+		u->pasting = 1;
+		u->paste_len = 0;
+		return 1;
+	}
+	if (!u->pasting)
+		return is_key && code == UI_KEY_PASTE_END; /* a stray end mark */
+	if (is_key && code == UI_KEY_PASTE_END) {
+		u->pasting = 0;
+		ui_paste_done(u);
+		return 1;
+	}
+	char b[4];
+	size_t k = 0;
+	if (is_key) {
+		if (code == KEY_ENTER)
+			b[k++] = '\n';
+		/* other curses keys inside a paste are dropped */
+	} else {
+		k = text_utf8_encode((uint32_t)code, b);
+	}
+	if (k && u->paste_len + k <= UI_PASTE_MAX) {
+		char *p = realloc(u->paste, u->paste_len + k + 1);
+		if (p) {
+			u->paste = p;
+			memcpy(p + u->paste_len, b, k);
+			u->paste_len += k;
+			p[u->paste_len] = 0;
+		}
+	}
+	return 1;
+}
+
 static void ui_key(struct ui *u, int code, int is_key)
 {
+	if (ui_paste_key(u, code, is_key))
+		return;
 	if (is_key && code == KEY_RESIZE) {
 		ui_resize(u);
 		return;
@@ -2453,10 +2521,28 @@ static void ui_after_step(struct ui *u)
 
 static volatile sig_atomic_t ui_curses_on;
 
+/* Write a control sequence straight to the terminal (curses does not know
+ * the modes it sets). Async-signal-safe. */
+static void ui_tty_write(const char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
 static void ui_crash(int sig)
 {
-	if (ui_curses_on)
+	if (ui_curses_on) {
+		ui_tty_write("\033[?2004l");
 		endwin();
+	}
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -2516,6 +2602,11 @@ static int ui_start_curses(struct ui *u)
 	          NULL);
 	mouseinterval(0);
 	ui_colors_init(u);
+	/* bracketed paste: pasted text arrives marked, so a newline in it is
+	 * text, not Enter (turned off again in ui_end_curses) */
+	define_key("\033[200~", UI_KEY_PASTE_BEGIN);
+	define_key("\033[201~", UI_KEY_PASTE_END);
+	ui_tty_write("\033[?2004h");
 	return 0;
 }
 
@@ -2613,6 +2704,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	const char *cup = started ? tigetstr("cup") : NULL;
 	if (!started || !cup || cup == (char *)-1) {
 		if (started) {
+			ui_tty_write("\033[?2004l");
 			endwin();
 			ui_curses_on = 0;
 			ui_crash_handlers(0);
@@ -2685,6 +2777,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	ui_delwin(&u->wprev);
 	ui_delwin(&u->wstatus);
 	ui_delwin(&u->wover);
+	ui_tty_write("\033[?2004l");
 	endwin();
 	ui_curses_on = 0;
 	ui_crash_handlers(0);
@@ -2708,6 +2801,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	free(u->search_before);
 	free(u->default_ep);
 	free(u->save_dir);
+	free(u->paste);
 	lineedit_free(u->in_ed);
 	return rc;
 }

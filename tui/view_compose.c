@@ -206,6 +206,14 @@ enum view_compose_result view_compose_key(struct view_compose *vc, int code, int
 	return VIEW_COMPOSE_CONTINUE;
 }
 
+void view_compose_paste(struct view_compose *vc, const char *text, size_t n)
+{
+	struct lineedit *e = vc->f[vc->cur];
+	lineedit_paste(e, text, n);
+	if (lineedit_truncated(e))
+		vc->truncated = 1;
+}
+
 /* --- drawing --- */
 
 void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)

@@ -32,6 +32,10 @@ void view_compose_free(struct view_compose *vc);
  * (a Unicode code point). */
 enum view_compose_result view_compose_key(struct view_compose *vc, int code, int is_key);
 
+/* Insert pasted text (n bytes) into the current field: newlines stay in a
+ * prompt and become spaces elsewhere; nothing submits or changes field. */
+void view_compose_paste(struct view_compose *vc, const char *text, size_t n);
+
 /* Draw the form into w (erased by the caller); the cursor position in w
  * goes to *cy and *cx. */
 void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx);
