@@ -1052,6 +1052,44 @@ static void test_bracketed_paste(void)
 	quit_and_check(pt);
 }
 
+/* Compose has a sampler field: its hint lists the template's samplers, a
+ * name the template's worker does not take is refused with the list, a
+ * valid one (any spelling sdq translates) is submitted. */
+static void test_compose_sampler(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(120, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, "a sampled fox");
+	WAIT_TEXT(pt, "Sampler");
+	WAIT_TEXT(pt, "default template sdxl: PNDM, KLMS, DDIM");
+	ptyterm_send(pt, "\033[Z"); /* Shift-Tab: Template */
+	ptyterm_send(pt, "sdxl");
+	for (int i = 0; i < 5; i++) /* back up to Sampler */
+		ptyterm_send(pt, "\033[Z");
+	ptyterm_send(pt, "nosuch");
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "Sampler:");
+	WAIT_TEXT(pt, "K_EULER_ANCESTRAL"); /* the error lists the valid names */
+	CHECK(ptyterm_find(pt, "New job", NULL, NULL)); /* the form stays */
+	ptyterm_key(pt, "C-u");
+	ptyterm_send(pt, "Euler a"); /* A1111's spelling of K_EULER_ANCESTRAL */
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "submitted");
+	char db[4400];
+	struct store *st = store_open(db_path(db, sizeof db), NULL);
+	struct job *j = st ? store_job_get(st, 1, NULL) : NULL;
+	if (CHECK(j != NULL))
+		CHECK_STR(j->params.sampler, "Euler a");
+	job_free(j);
+	store_close(st);
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1254,6 +1292,7 @@ int main(void)
 	TH_RUN(test_rerun_asks);
 	TH_RUN(test_detail_full_prompt_and_wrap);
 	TH_RUN(test_bracketed_paste);
+	TH_RUN(test_compose_sampler);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

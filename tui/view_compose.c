@@ -16,14 +16,15 @@
 #include "ui.h"
 #include "keys.h"
 #include "lineedit.h"
+#include "params.h"
 #include "view_compose.h"
 
 #define VC_LABEL 10
 
 /* clang-format off */
 enum vc_field {
-	VC_PROMPT, VC_NEGATIVE, VC_SEED, VC_STEPS, VC_CFG, VC_WIDTH, VC_HEIGHT, VC_COUNT,
-	VC_ENDPOINT, VC_TEMPLATE, VC_NFIELDS
+	VC_PROMPT, VC_NEGATIVE, VC_SEED, VC_STEPS, VC_CFG, VC_SAMPLER, VC_WIDTH, VC_HEIGHT,
+	VC_COUNT, VC_ENDPOINT, VC_TEMPLATE, VC_NFIELDS
 };
 /* clang-format on */
 
@@ -37,6 +38,7 @@ static const struct {
     {"Seed", "empty or -1: random", 0},
     {"Steps", NULL, 0},
     {"CFG", NULL, 0},
+    {"Sampler", "empty: the worker's default", 0},
     {"Width", NULL, 0},
     {"Height", NULL, 0},
     {"Count", "images per job", 0},
@@ -53,7 +55,8 @@ struct view_compose {
 	size_t nrecent;
 	long ridx; /* -1: the draft, else recent[ridx] shown */
 	char *draft;
-	char *sampler, *extra_json; /* carried over, not editable */
+	char *extra_json; /* carried over, not editable */
+	char sampler_hint[512];
 	char *ep_hint;
 	int truncated;
 };
@@ -103,7 +106,7 @@ struct view_compose *view_compose_new(const struct job_params *p, char *const *r
 		vc_setnum(vc->f[VC_COUNT], p->count, 1);
 		lineedit_set(vc->f[VC_ENDPOINT], p->endpoint);
 		lineedit_set(vc->f[VC_TEMPLATE], p->template_name);
-		vc->sampler = p->sampler ? strdup(p->sampler) : NULL;
+		lineedit_set(vc->f[VC_SAMPLER], p->sampler);
 		vc->extra_json = p->extra_json ? strdup(p->extra_json) : NULL;
 	}
 	vc->orig_prompt = strdup(lineedit_text(vc->f[VC_PROMPT]));
@@ -134,7 +137,6 @@ void view_compose_free(struct view_compose *vc)
 	free(vc->orig_prompt);
 	free(vc->orig_negative);
 	free(vc->draft);
-	free(vc->sampler);
 	free(vc->extra_json);
 	free(vc->ep_hint);
 	free(vc);
@@ -216,6 +218,28 @@ void view_compose_paste(struct view_compose *vc, const char *text, size_t n)
 
 /* --- drawing --- */
 
+/* The sampler field's hint: the names the template's worker takes (the
+ * template typed, else the default one's), or that it takes any name. */
+static const char *vc_sampler_hint(struct view_compose *vc)
+{
+	const char *t = lineedit_text(vc->f[VC_TEMPLATE]);
+	while (*t == ' ')
+		t++;
+	const char *tname = *t ? t : PARAMS_DEFAULT_TEMPLATE;
+	const char *const *names = params_sampler_names(tname);
+	if (!names) {
+		snprintf(vc->sampler_hint, sizeof vc->sampler_hint,
+		         "any name (template %.64s has no list); empty: its default", tname);
+		return vc->sampler_hint;
+	}
+	size_t o = (size_t)snprintf(vc->sampler_hint, sizeof vc->sampler_hint, "%s%.64s: ",
+	                            *t ? "" : "default template ", tname);
+	for (size_t i = 0; names[i] && o < sizeof vc->sampler_hint; i++)
+		o += (size_t)snprintf(vc->sampler_hint + o, sizeof vc->sampler_hint - o, "%s%s",
+		                      i ? ", " : "", names[i]);
+	return vc->sampler_hint;
+}
+
 void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 {
 	int h, W;
@@ -258,7 +282,9 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 			int sw = fw > 24 ? 24 : fw;
 			lineedit_draw(vc->f[i], w, y, fx, sw, 1, focused, cy, cx);
 			const char *hint =
-			    i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint : vc_fields[i].hint;
+			    i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint
+			    : i == VC_SAMPLER             ? vc_sampler_hint(vc)
+			                                  : vc_fields[i].hint;
 			if (hint && fx + sw + 2 < W)
 				ui_put(w, y, fx + sw + 2, W - fx - sw - 3, hint, ui_attr(UI_DIM));
 			y++;
@@ -382,8 +408,21 @@ int view_compose_params(struct view_compose *vc, struct job_params *out, char **
 		out->template_name = tp;
 	else
 		free(tp);
-	if (vc->sampler)
-		out->sampler = strdup(vc->sampler);
+	char *sm = vc_trimmed(lineedit_text(vc->f[VC_SAMPLER]));
+	if (sm && *sm) {
+		/* a name the template's worker does not have: say which it has */
+		char *serr = NULL;
+		if (out->template_name &&
+		    params_sampler_check(out->template_name, sm, &serr) < 0) {
+			free(sm);
+			vc_fail(vc, VC_SAMPLER, err, serr ? serr : "unknown");
+			free(serr);
+			goto fail;
+		}
+		out->sampler = sm;
+	} else {
+		free(sm);
+	}
 	if (vc->extra_json)
 		out->extra_json = strdup(vc->extra_json);
 	return 0;

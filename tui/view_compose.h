@@ -1,6 +1,7 @@
 /*
  * view_compose.h: the compose form (n, e): the prompt and negative prompt as
- * multi-line editable fields, then seed, steps, CFG, width, height, count,
+ * multi-line editable fields, then seed, steps, CFG, sampler (its hint lists
+ * the template's samplers; a name its worker lacks is refused), width, height, count,
  * endpoint and template. Up/Down on the first/last line of the prompt recall
  * earlier prompts. The form knows nothing of the engine: ui.c asks it for the
  * parameters and submits them.
