@@ -1090,6 +1090,69 @@ static void test_compose_sampler(void)
 	quit_and_check(pt);
 }
 
+/* The row of the table where text is, or -1. */
+static int row_of(struct ptyterm *pt, const char *text)
+{
+	int row = -1;
+	return ptyterm_find(pt, text, &row, NULL) ? row : -1;
+}
+
+/* S cycles the order (newest, state, run time, endpoint); F follows the
+ * newest job: each new one is selected as it appears. */
+static void test_sort_and_follow(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit("alpha done [[queue=0 run=0]]"), 0);
+	cli_submit("bravo fails [[queue=0 run=0 fail=boom]]");
+	CHECK_INT(cli_submit("charlie waits [[queue=60]]"), 0);
+	CHECK_INT(cli_submit("delta ran long [[queue=0 run=2]]"), 0);
+	struct ptyterm *pt = start(120, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "IN_QUEUE");
+	WAIT_TEXT(pt, "FAILED");
+	/* wait for delta to finish: two COMPLETED rows */
+	for (int i = 0; i < 100; i++) {
+		char *scr = ptyterm_screen(pt);
+		const char *a = scr ? strstr(scr, "COMPLETED") : NULL;
+		int two = a && strstr(a + 1, "COMPLETED");
+		free(scr);
+		if (two)
+			break;
+		ptyterm_pump(pt, 100);
+	}
+	ptyterm_settle(pt, 100, 2000);
+	/* newest first */
+	CHECK(row_of(pt, "   4 COMPLETED") < row_of(pt, "   3 IN_QUEUE"));
+	CHECK(row_of(pt, "   3 IN_QUEUE") < row_of(pt, "   2 FAILED"));
+	CHECK(row_of(pt, "   2 FAILED") < row_of(pt, "   1 COMPLETED"));
+	ptyterm_send(pt, "S"); /* by state: live, failed, finished */
+	WAIT_TEXT(pt, "[by state]");
+	int live = row_of(pt, "   3 IN_QUEUE"), failed = row_of(pt, "   2 FAILED"),
+	    done_d = row_of(pt, "   4 COMPLETED"), done_a = row_of(pt, "   1 COMPLETED");
+	CHECK(live > 0 && done_a > 0);
+	if (!CHECK(live < failed && failed < done_d && done_d < done_a))
+		dump(pt, "by state");
+	ptyterm_send(pt, "S"); /* by run time: delta ran 2 s */
+	WAIT_TEXT(pt, "[by run time]");
+	CHECK(row_of(pt, "   4 COMPLETED") < row_of(pt, "   1 COMPLETED"));
+	ptyterm_send(pt, "SS"); /* endpoint, then newest again */
+	CHECK(ptyterm_wait_for_text_gone(pt, "[by ", WAIT_MS));
+	/* follow: a new job is selected as it appears */
+	ptyterm_send(pt, "G"); /* select the oldest */
+	WAIT_TEXT(pt, "Job 1 ");
+	ptyterm_send(pt, "F");
+	WAIT_TEXT(pt, "[follow]");
+	WAIT_TEXT(pt, "Job 4 "); /* F selects the newest at once */
+	ptyterm_send(pt, "G");
+	WAIT_TEXT(pt, "Job 1 ");
+	CHECK_INT(cli_submit("echo newest [[queue=0 run=0]]"), 0);
+	WAIT_TEXT(pt, "Job 5 ");
+	ptyterm_send(pt, "F");
+	CHECK(ptyterm_wait_for_text_gone(pt, "[follow]", WAIT_MS));
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1293,6 +1356,7 @@ int main(void)
 	TH_RUN(test_detail_full_prompt_and_wrap);
 	TH_RUN(test_bracketed_paste);
 	TH_RUN(test_compose_sampler);
+	TH_RUN(test_sort_and_follow);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

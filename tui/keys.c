@@ -28,6 +28,8 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_SEARCH, {'/'}, "/", "search prompts (results as you type; Enter keeps it)"},
 	{KEYS_MAIN, KA_FILTER, {'f'}, "f", "filter by state"},
 	{KEYS_MAIN, KA_CLEAR, {27}, "Esc", "drop the search and the filter"},
+	{KEYS_MAIN, KA_SORT, {'S'}, "S", "sort: newest, state, run time, endpoint (cycles)"},
+	{KEYS_MAIN, KA_FOLLOW, {'F'}, "F", "follow the newest job (on/off)"},
 	{KEYS_MAIN, KA_SAVE, {'s'}, "s", "save the image(s) to a file or directory you type"},
 	{KEYS_MAIN, KA_OPEN, {'o'}, "o", "open the image with $SDQ_OPEN or xdg-open"},
 	{KEYS_MAIN, KA_DELETE, {'d', KEY_DC}, "d Del", "delete the job (asks; asks again about files)"},

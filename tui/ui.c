@@ -78,10 +78,19 @@
 #define UI_DETAIL_MAX 500 /* rows of the detail pane's pad */
 #define UI_HEALTH_AFTER_MS 500 /* health asked this long after a job moved */
 #define UI_PASTE_MAX (256 * 1024) /* a paste longer than this is cut */
+#define UI_SORT_MAX 2000 /* sorted other than by age: the newest this many */
+#define UI_STR_(x) #x
+#define UI_STR(x) UI_STR_(x)
 /* Bracketed paste (xterm's mode 2004): the terminal wraps pasted text in
  * these, which define_key turns into two key codes of our own. */
 #define UI_KEY_PASTE_BEGIN (KEY_MAX + 1)
 #define UI_KEY_PASTE_END (KEY_MAX + 2)
+
+/* The table's orders (S cycles them). Newest first pages through the whole
+ * history; the others sort the newest UI_SORT_MAX matching jobs. */
+enum { UI_SORT_NEWEST, UI_SORT_STATE, UI_SORT_RUN, UI_SORT_ENDPOINT, UI_SORT_COUNT };
+static const char *const ui_sort_names[UI_SORT_COUNT] = {"newest", "state", "run time",
+                                                         "endpoint"};
 
 enum ui_dirty {
 	D_PAINT = 1,  /* draw again */
@@ -139,6 +148,9 @@ struct ui {
 	int state_mask; /* 0: all */
 	int live_only;
 	const char *filter_name;
+	int sort;           /* UI_SORT_*: the table's order */
+	int follow;         /* select each new job as it appears (F) */
+	int64_t newest_id;  /* the newest job id seen (follow) */
 
 	int detail;         /* -1: by width, 0 hidden, 1 shown */
 	int dscroll;        /* first row of the detail pane shown */
@@ -637,6 +649,74 @@ static void ui_load_live(struct ui *u)
 	free(fts);
 }
 
+static int ui_state_rank(enum job_state s)
+{
+	static const enum job_state order[] = {
+	    JOB_IN_PROGRESS, JOB_IN_QUEUE, JOB_SUBMITTING, JOB_PENDING,   JOB_OTHER,
+	    JOB_UNKNOWN,     JOB_FAILED,   JOB_TIMED_OUT,  JOB_SUBMIT_FAILED, JOB_EXPIRED,
+	    JOB_CANCELLED,   JOB_COMPLETED};
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+		if (order[i] == s)
+			return (int)i;
+	return (int)(sizeof order / sizeof order[0]);
+}
+
+/* How long a job ran (or runs: now), -1 if it never started. */
+static int64_t ui_run_ms(const struct job *j, int64_t now)
+{
+	if (j->started_at)
+		return (j->finished_at ? j->finished_at : now) - j->started_at;
+	return j->exec_ms >= 0 ? j->exec_ms : -1;
+}
+
+static int ui_sort_key;
+static int64_t ui_sort_now;
+
+/* Live first, then failures, cancelled, finished; the longest run first; by
+ * endpoint name; ties newest first. */
+static int ui_sort_cmp(const void *pa, const void *pb)
+{
+	const struct job *a = *(struct job *const *)pa, *b = *(struct job *const *)pb;
+	int c = 0;
+	if (ui_sort_key == UI_SORT_STATE) {
+		c = ui_state_rank(a->state) - ui_state_rank(b->state);
+	} else if (ui_sort_key == UI_SORT_RUN) {
+		int64_t x = ui_run_ms(a, ui_sort_now), y = ui_run_ms(b, ui_sort_now);
+		c = x > y ? -1 : x < y;
+	} else if (ui_sort_key == UI_SORT_ENDPOINT) {
+		const char *x = a->endpoint ? a->endpoint : a->params.endpoint;
+		const char *y = b->endpoint ? b->endpoint : b->params.endpoint;
+		c = strcmp(x ? x : "", y ? y : "");
+	}
+	return c ? c : a->id > b->id ? -1 : a->id < b->id;
+}
+
+static void ui_sort(struct ui *u)
+{
+	ui_sort_key = u->sort;
+	ui_sort_now = job_now_ms();
+	if (u->n > 1)
+		qsort(u->jobs, u->n, sizeof *u->jobs, ui_sort_cmp);
+}
+
+/* Follow (F): a job newer than any seen before is selected. */
+static void ui_follow(struct ui *u)
+{
+	int64_t newest = 0;
+	size_t at = 0;
+	for (size_t i = 0; i < u->n; i++)
+		if (u->jobs[i]->id > newest) {
+			newest = u->jobs[i]->id;
+			at = i;
+		}
+	if (u->follow && newest > u->newest_id) {
+		u->sel = at;
+		u->sel_id = newest;
+	}
+	if (newest > u->newest_id)
+		u->newest_id = newest;
+}
+
 /* Re-read the list: from the newest job, as many as are loaded now; or, with
  * a gap above (after G), the same window from its first job down. */
 static void ui_reload(struct ui *u)
@@ -645,6 +725,10 @@ static void ui_reload(struct ui *u)
 	char *fts, *err = NULL;
 	struct job **l = NULL;
 	size_t n = 0, want = u->n > (size_t)ui_page() ? u->n : (size_t)ui_page();
+	if (u->sort != UI_SORT_NEWEST) { /* one window, sorted here */
+		want = UI_SORT_MAX;
+		u->gap = 0;
+	}
 	ui_query(u, &q, &fts);
 	q.limit = (int)want;
 	if (u->gap && u->n)
@@ -668,7 +752,10 @@ static void ui_reload(struct ui *u)
 	store_jobs_free(u->jobs, u->n);
 	u->jobs = l;
 	u->n = n;
-	u->more = n == want;
+	u->more = n == want && u->sort == UI_SORT_NEWEST;
+	if (u->sort != UI_SORT_NEWEST)
+		ui_sort(u);
+	ui_follow(u);
 	int64_t bound = q.before_id;
 	q.before_id = 0;
 	u->total = store_job_count(u->st, &q, NULL);
@@ -878,7 +965,8 @@ static void ui_job_changed(struct ui *u, int64_t id)
 			return;
 		}
 		if (job_state_is_live(nj->state) != job_state_is_live(u->jobs[i]->state) ||
-		    (u->state_mask && !(u->state_mask & (1 << nj->state))))
+		    (u->state_mask && !(u->state_mask & (1 << nj->state))) ||
+		    (u->sort != UI_SORT_NEWEST && nj->state != u->jobs[i]->state))
 			u->dirty |= D_LIST;
 		job_free(u->jobs[i]);
 		u->jobs[i] = nj;
@@ -1154,7 +1242,11 @@ static void ui_paint_status(struct ui *u)
 	werase(w);
 	char right[160] = "";
 	size_t o = 0;
-	if (u->filter_name)
+	if (u->follow)
+		o += (size_t)snprintf(right + o, sizeof right - o, "[follow] ");
+	if (u->sort != UI_SORT_NEWEST && o < sizeof right)
+		o += (size_t)snprintf(right + o, sizeof right - o, "[by %s] ", ui_sort_names[u->sort]);
+	if (u->filter_name && o < sizeof right)
 		o += (size_t)snprintf(right + o, sizeof right - o, "[%s] ", u->filter_name);
 	if (u->search && *u->search && o < sizeof right)
 		o += (size_t)snprintf(right + o, sizeof right - o, "[/%.40s] ", u->search);
@@ -2002,6 +2094,25 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 		break;
 	case KA_FILTER:
 		ui_set_mode(u, M_FILTER);
+		break;
+	case KA_SORT:
+		u->sort = (u->sort + 1) % UI_SORT_COUNT;
+		u->gap = 0;
+		u->base = 0;
+		u->dirty |= D_LIST;
+		ui_msg(u, 0, "sorted by %s%s", ui_sort_names[u->sort],
+		       u->sort == UI_SORT_NEWEST ? ""
+		                                 : " (the newest " UI_STR(UI_SORT_MAX) " jobs; S again: "
+		                                   "next order)");
+		break;
+	case KA_FOLLOW:
+		u->follow = !u->follow;
+		if (u->follow) { /* select the newest now */
+			u->newest_id = 0;
+			u->dirty |= D_LIST;
+		}
+		ui_msg(u, 0, "%s", u->follow ? "following the newest job: each new job is selected"
+		                             : "not following new jobs");
 		break;
 	case KA_CLEAR:
 		if ((u->search && *u->search) || u->state_mask || u->live_only) {
