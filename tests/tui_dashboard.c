@@ -21,6 +21,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "th.h"
 #include "ptyterm.h"
@@ -39,6 +42,8 @@ static int test_no;
 static char data_env[4300];
 
 /* Start the emulator; returns its port or -1. */
+static int emu_port;
+
 static int emu_start(void)
 {
 	const char *dir = getenv("SDQ_TESTS_DIR");
@@ -73,6 +78,30 @@ static int emu_start(void)
 	if (sscanf(buf, "PORT %d", &port) != 1)
 		return -1;
 	return port;
+}
+
+/* The emulator forgets every job (POST /_emu/reset): a test that counts the
+ * endpoint's queue starts from nothing. 0 on success. */
+static int emu_reset(void)
+{
+	struct sockaddr_in sa;
+	int s = socket(AF_INET, SOCK_STREAM, 0), ok = -1;
+	char buf[512];
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)emu_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) {
+		static const char req[] = "POST /_emu/reset HTTP/1.0\r\nContent-Length: 0\r\n\r\n";
+		if (write(s, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+			ssize_t n = read(s, buf, sizeof buf - 1);
+			buf[n > 0 ? n : 0] = 0;
+			ok = strstr(buf, " 200 ") ? 0 : -1;
+		}
+	}
+	if (s >= 0)
+		close(s);
+	return ok;
 }
 
 static void emu_stop(void)
@@ -930,6 +959,7 @@ static void header_has(struct ptyterm *pt, const char *want, const char *when)
 static void test_header_follows_jobs(void)
 {
 	new_data_dir();
+	CHECK_INT(emu_reset(), 0); /* no job of an earlier test in its queue */
 	struct ptyterm *pt = start(120, 30, 1, NULL);
 	if (!CHECK(pt != NULL))
 		return;
@@ -1317,7 +1347,7 @@ int main(void)
 	unsetenv("SDQ_CONFIG");
 	signal(SIGPIPE, SIG_IGN);
 
-	int port = emu_start();
+	int port = emu_port = emu_start();
 	if (port <= 0) {
 		fprintf(stderr, "tui_dashboard: the emulator did not start\n");
 		printf("tui_dashboard: 0 passed, 1 failed\n");
