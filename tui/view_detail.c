@@ -158,7 +158,7 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 	         kind ? ")" : "", j->endpoint_url ? "  " : "");
 	if (j->endpoint_url)
 		strncat(buf, j->endpoint_url, sizeof buf - strlen(buf) - 1);
-	y = vd_field(w, y, "endpoint", buf, 2, 0);
+	y = vd_field(w, y, "endpoint", buf, 3, 0);
 	if (waits_key) {
 		snprintf(buf, sizeof buf,
 		         "waits for a driver with its API key (key %s): run sdq with the key it "
@@ -196,7 +196,7 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 		if (o->width > 0)
 			snprintf(info, sizeof info, "  %dx%d", o->width, o->height);
 		snprintf(buf, sizeof buf, "%s%s", o->path ? o->path : "?", info);
-		y = vd_field(w, y, i == 0 ? "images" : "", buf, 2, 0);
+		y = vd_field(w, y, i == 0 ? "images" : "", buf, 4, 0); /* a long path in full */
 	}
 	if (j->raw_output && *j->raw_output && j->n_outputs == 0) {
 		char *pretty = vd_pretty(j->raw_output);
