@@ -914,7 +914,7 @@ static void test_text_prompts(void)
 	CHECK(ptyterm_wait_for_text_gone(pt, "four at once", WAIT_MS));
 	ptyterm_cursor(pt, &crow, &ccol);
 	CHECK_INT(crow, 29);
-	CHECK_INT(ccol, 11); /* "search: one" and the cursor after it */
+	CHECK_INT(ccol, 11);    /* "search: one" and the cursor after it */
 	ptyterm_key(pt, "C-a"); /* Home, like compose */
 	ptyterm_send(pt, "x");
 	WAIT_TEXT(pt, "search: xone");
@@ -1104,7 +1104,7 @@ static void test_compose_sampler(void)
 	ptyterm_send(pt, "nosuch");
 	ptyterm_key(pt, "C-s");
 	WAIT_TEXT(pt, "Sampler:");
-	WAIT_TEXT(pt, "K_EULER_ANCESTRAL"); /* the error lists the valid names */
+	WAIT_TEXT(pt, "K_EULER_ANCESTRAL");             /* the error lists the valid names */
 	CHECK(ptyterm_find(pt, "New job", NULL, NULL)); /* the form stays */
 	ptyterm_key(pt, "C-u");
 	ptyterm_send(pt, "Euler a"); /* A1111's spelling of K_EULER_ANCESTRAL */

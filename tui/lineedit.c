@@ -14,7 +14,7 @@
 
 #include "text.h"
 #include "tui.h"
-#include "ui.h"
+#include "draw.h"
 #include "keys.h"
 #include "lineedit.h"
 
@@ -437,7 +437,7 @@ static void le_draw_multi(struct lineedit *e, WINDOW *w, int y, int x, int width
 		e->scroll = r;
 	if (r >= e->scroll + rows)
 		e->scroll = r - rows + 1;
-	attr_t a = ui_attr(UI_FIELD);
+	attr_t a = draw_attr(DRAW_FIELD);
 	attr_t ta = a | (e->selected ? A_REVERSE : 0);
 	for (int k = 0; k < rows; k++) {
 		wattr_on(w, a, NULL);
@@ -454,8 +454,8 @@ static void le_draw_multi(struct lineedit *e, WINDOW *w, int y, int x, int width
 	if (n > rows) {
 		char m[32];
 		snprintf(m, sizeof m, "%d/%d", r + 1, n);
-		ui_put(w, y + rows - 1, x + width - (int)strlen(m), (int)strlen(m), m,
-		       ui_attr(UI_DIM) | a);
+		draw_put(w, y + rows - 1, x + width - (int)strlen(m), (int)strlen(m), m,
+		         draw_attr(DRAW_DIM) | a);
 	}
 	if (focused) {
 		*cy = y + r - e->scroll;
@@ -488,7 +488,7 @@ static void le_draw_single(struct lineedit *e, WINDOW *w, int y, int x, int widt
 		wsum += le_width_at(e, end);
 		end = le_next(e, end);
 	}
-	attr_t a = ui_attr(UI_FIELD);
+	attr_t a = draw_attr(DRAW_FIELD);
 	wattr_on(w, a, NULL);
 	mvwhline(w, y, x, ' ', width);
 	wattr_off(w, a, NULL);

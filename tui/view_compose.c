@@ -13,7 +13,7 @@
 #include "text.h"
 #include "util.h"
 #include "tui.h"
-#include "ui.h"
+#include "draw.h"
 #include "keys.h"
 #include "lineedit.h"
 #include "params.h"
@@ -232,8 +232,8 @@ static const char *vc_sampler_hint(struct view_compose *vc)
 		         "any name (template %.64s has no list); empty: its default", tname);
 		return vc->sampler_hint;
 	}
-	size_t o = (size_t)snprintf(vc->sampler_hint, sizeof vc->sampler_hint, "%s%.64s: ",
-	                            *t ? "" : "default template ", tname);
+	size_t o = (size_t)snprintf(vc->sampler_hint, sizeof vc->sampler_hint,
+	                            "%s%.64s: ", *t ? "" : "default template ", tname);
 	for (size_t i = 0; names[i] && o < sizeof vc->sampler_hint; i++)
 		o += (size_t)snprintf(vc->sampler_hint + o, sizeof vc->sampler_hint - o, "%s%s",
 		                      i ? ", " : "", names[i]);
@@ -248,9 +248,10 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 	*cx = 0;
 	if (h < 4 || W < VC_LABEL + 10)
 		return;
-	ui_put(w, 0, 0, W, vc->title, A_BOLD);
+	draw_put(w, 0, 0, W, vc->title, A_BOLD);
 	int hx = (int)strlen(vc->title) + 3;
-	ui_put(w, 0, hx, W - hx, "Ctrl-S submit  Tab/Shift-Tab field  Esc cancel", ui_attr(UI_DIM));
+	draw_put(w, 0, hx, W - hx, "Ctrl-S submit  Tab/Shift-Tab field  Esc cancel",
+	         draw_attr(DRAW_DIM));
 
 	/* rows: 1 title, 1 blank, prompt, 1 gap, negative, 1 gap, 8 single, 1 gap, hint */
 	int singles = VC_NFIELDS - 2;
@@ -268,10 +269,10 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 	int y = 2;
 	for (int i = 0; i < VC_NFIELDS && y < h; i++) {
 		int focused = i == vc->cur;
-		attr_t la = ui_attr(UI_TITLE) | (focused ? A_BOLD : 0);
+		attr_t la = draw_attr(DRAW_TITLE) | (focused ? A_BOLD : 0);
 		char label[32];
 		snprintf(label, sizeof label, "%s%s", focused ? ">" : " ", vc_fields[i].label);
-		ui_put(w, y, 0, VC_LABEL, label, la);
+		draw_put(w, y, 0, VC_LABEL, label, la);
 		if (vc_fields[i].multiline) {
 			int rows = i == VC_PROMPT ? prows : nrows;
 			if (y + rows > h)
@@ -281,12 +282,12 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 		} else {
 			int sw = fw > 24 ? 24 : fw;
 			lineedit_draw(vc->f[i], w, y, fx, sw, 1, focused, cy, cx);
-			const char *hint =
-			    i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint
-			    : i == VC_SAMPLER             ? vc_sampler_hint(vc)
-			                                  : vc_fields[i].hint;
+			const char *hint = i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint
+			                   : i == VC_SAMPLER               ? vc_sampler_hint(vc)
+			                                                   : vc_fields[i].hint;
 			if (hint && fx + sw + 2 < W)
-				ui_put(w, y, fx + sw + 2, W - fx - sw - 3, hint, ui_attr(UI_DIM));
+				draw_put(w, y, fx + sw + 2, W - fx - sw - 3, hint,
+				         draw_attr(DRAW_DIM));
 			y++;
 		}
 	}
@@ -297,10 +298,10 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 			char b[80];
 			snprintf(b, sizeof b, "earlier prompt %ld of %zu (Down: newer)",
 			         vc->ridx + 1, vc->nrecent);
-			ui_put(w, h - 1, 0, W, b, ui_attr(UI_DIM));
+			draw_put(w, h - 1, 0, W, b, draw_attr(DRAW_DIM));
 		} else if (hint && vc_fields[vc->cur].multiline) {
-			ui_put(w, h - 1, 0, W, hint,
-			       vc->truncated ? ui_attr(UI_ERROR) : ui_attr(UI_DIM));
+			draw_put(w, h - 1, 0, W, hint,
+			         vc->truncated ? draw_attr(DRAW_ERROR) : draw_attr(DRAW_DIM));
 		}
 	}
 }
@@ -412,8 +413,7 @@ int view_compose_params(struct view_compose *vc, struct job_params *out, char **
 	if (sm && *sm) {
 		/* a name the template's worker does not have: say which it has */
 		char *serr = NULL;
-		if (out->template_name &&
-		    params_sampler_check(out->template_name, sm, &serr) < 0) {
+		if (out->template_name && params_sampler_check(out->template_name, sm, &serr) < 0) {
 			free(sm);
 			vc_fail(vc, VC_SAMPLER, err, serr ? serr : "unknown");
 			free(serr);

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "tui.h"
-#include "ui.h"
+#include "draw.h"
 #include "view_detail.h"
 
 #define VD_LABEL 9
@@ -20,10 +20,10 @@ static int vd_field(WINDOW *w, int y, const char *label, const char *value, int 
 	getmaxyx(w, h, W);
 	if (y >= h || !value)
 		return y;
-	ui_put(w, y, 0, VD_LABEL, label, ui_attr(UI_TITLE));
+	draw_put(w, y, 0, VD_LABEL, label, draw_attr(DRAW_TITLE));
 	if (maxrows > h - y)
 		maxrows = h - y;
-	int used = ui_wrap(w, y, VD_LABEL + 1, W - VD_LABEL - 1, maxrows, value, a);
+	int used = draw_wrap(w, y, VD_LABEL + 1, W - VD_LABEL - 1, maxrows, value, a);
 	return y + (used > 0 ? used : 1);
 }
 
@@ -71,7 +71,7 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 	if (W < VD_LABEL + 8 || h < 1)
 		return 0;
 	if (!j) {
-		ui_put(w, 0, 0, W, "No job selected.", ui_attr(UI_DIM));
+		draw_put(w, 0, 0, W, "No job selected.", draw_attr(DRAW_DIM));
 		return 1;
 	}
 	char buf[512], d1[24], d2[24], d3[24];
@@ -79,14 +79,14 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 
 	/* title: id, state, remote id */
 	snprintf(buf, sizeof buf, "Job %lld", (long long)j->id);
-	int x = ui_put(w, y, 0, W, buf, A_BOLD);
+	int x = draw_put(w, y, 0, W, buf, A_BOLD);
 	x += 2;
 	const char *label =
 	    j->state == JOB_OTHER && j->status_text ? j->status_text : job_state_name(j->state);
-	x += ui_put(w, y, x, W - x, label, ui_state_attr(j->state) | A_BOLD);
+	x += draw_put(w, y, x, W - x, label, draw_state_attr(j->state) | A_BOLD);
 	if (j->remote_id && x + 4 < W) {
 		snprintf(buf, sizeof buf, "  remote %s", j->remote_id);
-		ui_put(w, y, x, W - x, buf, ui_attr(UI_DIM));
+		draw_put(w, y, x, W - x, buf, draw_attr(DRAW_DIM));
 	}
 	y++;
 
@@ -94,7 +94,7 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 	if (j->error && *j->error) {
 		char *pretty = vd_pretty(j->error);
 		y = vd_field(w, y, "error:", pretty ? pretty : j->error,
-		             h - y - 1 > 3 ? h - y - 1 : 3, ui_attr(UI_ERROR));
+		             h - y - 1 > 3 ? h - y - 1 : 3, draw_attr(DRAW_ERROR));
 		free(pretty);
 	}
 
@@ -122,7 +122,7 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 	         p->template_name ? p->template_name : "");
 	y = vd_field(w, y, "params", buf, 3, 0);
 	if (p->extra_json)
-		y = vd_field(w, y, "extra", p->extra_json, 3, ui_attr(UI_DIM));
+		y = vd_field(w, y, "extra", p->extra_json, 3, draw_attr(DRAW_DIM));
 
 	/* timings */
 	char iso[40];
@@ -140,15 +140,15 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 		rms = j->exec_ms;
 	if (!j->started_at && j->finished_at && j->delay_ms >= 0)
 		qms = j->delay_ms;
-	snprintf(buf, sizeof buf, "queue %s  run %s  total %s", ui_duration(qms, d1, sizeof d1),
-	         rms >= 0 ? ui_duration(rms, d2, sizeof d2) : "-",
-	         ui_duration((j->finished_at ? j->finished_at : (live ? now : created)) - created,
-	                     d3, sizeof d3));
+	snprintf(buf, sizeof buf, "queue %s  run %s  total %s", draw_duration(qms, d1, sizeof d1),
+	         rms >= 0 ? draw_duration(rms, d2, sizeof d2) : "-",
+	         draw_duration((j->finished_at ? j->finished_at : (live ? now : created)) - created,
+	                       d3, sizeof d3));
 	if (j->delay_ms >= 0 || j->exec_ms >= 0) {
 		char extra[80];
 		snprintf(extra, sizeof extra, "  (delay %s, exec %s)",
-		         j->delay_ms >= 0 ? ui_duration(j->delay_ms, d1, sizeof d1) : "?",
-		         j->exec_ms >= 0 ? ui_duration(j->exec_ms, d2, sizeof d2) : "?");
+		         j->delay_ms >= 0 ? draw_duration(j->delay_ms, d1, sizeof d1) : "?",
+		         j->exec_ms >= 0 ? draw_duration(j->exec_ms, d2, sizeof d2) : "?");
 		strncat(buf, extra, sizeof buf - strlen(buf) - 1);
 	}
 	y = vd_field(w, y, "time", buf, 2, 0);
@@ -164,31 +164,31 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 		         "waits for a driver with its API key (key %s): run sdq with the key it "
 		         "was submitted with",
 		         j->key_fp);
-		y = vd_field(w, y, "waiting", buf, 2, ui_attr(UI_ERROR));
+		y = vd_field(w, y, "waiting", buf, 2, draw_attr(DRAW_ERROR));
 	}
 	if (j->worker_id)
 		y = vd_field(w, y, "worker", j->worker_id, 1, 0);
 	if (j->state == JOB_IN_PROGRESS || (live && j->progress_text)) {
 		if (j->progress >= 0 && y < h) {
-			ui_put(w, y, 0, VD_LABEL, "progress", ui_attr(UI_TITLE));
+			draw_put(w, y, 0, VD_LABEL, "progress", draw_attr(DRAW_TITLE));
 			int bw = W - VD_LABEL - 1 - 6;
 			if (bw > 30)
 				bw = 30;
 			if (bw > 2)
-				ui_bar(w, y, VD_LABEL + 1, bw, j->progress, ui_attr(UI_RUN));
+				draw_bar(w, y, VD_LABEL + 1, bw, j->progress, draw_attr(DRAW_RUN));
 			snprintf(buf, sizeof buf, "%3d%%  %s", (int)(j->progress * 100 + 0.5),
 			         j->progress_text ? j->progress_text : "");
-			ui_put(w, y, VD_LABEL + 2 + (bw > 2 ? bw : 0), W - VD_LABEL - bw - 3, buf,
-			       0);
+			draw_put(w, y, VD_LABEL + 2 + (bw > 2 ? bw : 0), W - VD_LABEL - bw - 3, buf,
+			         0);
 			y++;
 		} else if (j->progress_text) {
 			y = vd_field(w, y, "progress", j->progress_text, 1, 0);
 		}
 	}
 	if (j->cancel_requested && live)
-		y = vd_field(w, y, "request", "cancel requested", 1, ui_attr(UI_WARN));
+		y = vd_field(w, y, "request", "cancel requested", 1, draw_attr(DRAW_WARN));
 	if (j->retry_requested && !live)
-		y = vd_field(w, y, "request", "retry requested", 1, ui_attr(UI_WARN));
+		y = vd_field(w, y, "request", "retry requested", 1, draw_attr(DRAW_WARN));
 
 	for (size_t i = 0; i < j->n_outputs && y < h; i++) {
 		const struct job_output *o = &j->outputs[i];
@@ -200,10 +200,11 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 	}
 	if (j->raw_output && *j->raw_output && j->n_outputs == 0) {
 		char *pretty = vd_pretty(j->raw_output);
-		y = vd_field(w, y, "output", pretty ? pretty : j->raw_output, 8, ui_attr(UI_DIM));
+		y = vd_field(w, y, "output", pretty ? pretty : j->raw_output, 8,
+		             draw_attr(DRAW_DIM));
 		free(pretty);
 	}
 	if (j->log_tail && *j->log_tail && !live && j->state != JOB_COMPLETED)
-		y = vd_field(w, y, "log", j->log_tail, 8, ui_attr(UI_DIM));
+		y = vd_field(w, y, "log", j->log_tail, 8, draw_attr(DRAW_DIM));
 	return y;
 }

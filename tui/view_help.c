@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "tui.h"
-#include "ui.h"
+#include "draw.h"
 #include "keys.h"
 #include "view_help.h"
 
@@ -32,8 +32,8 @@ int view_help_draw(WINDOW *w, int *scroll)
 			for (int i = 0; i < 3; i++, line++) {
 				int y = line - *scroll;
 				if (pass == 1 && y >= 0 && y < h)
-					ui_put(w, y, i ? 3 : 1, W - (i ? 4 : 2), demo[i],
-					       i ? 0 : ui_attr(UI_TITLE) | A_BOLD);
+					draw_put(w, y, i ? 3 : 1, W - (i ? 4 : 2), demo[i],
+					         i ? 0 : draw_attr(DRAW_TITLE) | A_BOLD);
 			}
 			line++;
 		}
@@ -43,7 +43,7 @@ int view_help_draw(WINDOW *w, int *scroll)
 				if (y >= 0 && y < h) {
 					char t[64];
 					snprintf(t, sizeof t, "%s", keys_context_name(ctx));
-					ui_put(w, y, 1, W - 2, t, ui_attr(UI_TITLE) | A_BOLD);
+					draw_put(w, y, 1, W - 2, t, draw_attr(DRAW_TITLE) | A_BOLD);
 				}
 			}
 			line++;
@@ -52,8 +52,8 @@ int view_help_draw(WINDOW *w, int *scroll)
 					continue;
 				int y = line - *scroll;
 				if (pass == 1 && y >= 0 && y < h) {
-					ui_put(w, y, 3, VH_KEYW, k[i].label, A_BOLD);
-					ui_put(w, y, 3 + VH_KEYW, W - 4 - VH_KEYW, k[i].help, 0);
+					draw_put(w, y, 3, VH_KEYW, k[i].label, A_BOLD);
+					draw_put(w, y, 3 + VH_KEYW, W - 4 - VH_KEYW, k[i].help, 0);
 				}
 				line++;
 			}

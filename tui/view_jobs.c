@@ -7,7 +7,7 @@
 
 #include "tui.h"
 #include "backend.h"
-#include "ui.h"
+#include "draw.h"
 #include "view_jobs.h"
 
 #define VJ_MAX_ROWS 512
@@ -40,13 +40,14 @@ static void vj_time(const struct job *j, int64_t now, char *buf, size_t len)
 	char d[24];
 	int64_t created = j->created_at ? j->created_at : now;
 	if (j->state == JOB_IN_PROGRESS && j->started_at) {
-		snprintf(buf, len, "r %s", ui_duration(vj_secs(now - j->started_at), d, sizeof d));
+		snprintf(buf, len, "r %s",
+		         draw_duration(vj_secs(now - j->started_at), d, sizeof d));
 	} else if (job_state_is_live(j->state)) {
 		int64_t from = j->submitted_at ? j->submitted_at : created;
-		snprintf(buf, len, "q %s", ui_duration(vj_secs(now - from), d, sizeof d));
+		snprintf(buf, len, "q %s", draw_duration(vj_secs(now - from), d, sizeof d));
 	} else if (j->finished_at) {
 		snprintf(buf, len, "%s",
-		         ui_duration(vj_secs(j->finished_at - created), d, sizeof d));
+		         draw_duration(vj_secs(j->finished_at - created), d, sizeof d));
 	} else {
 		snprintf(buf, len, "-");
 	}
@@ -59,18 +60,18 @@ static void vj_time(const struct job *j, int64_t now, char *buf, size_t len)
  * row's own highlight. Without colours the filled cells are block glyphs. */
 static void vj_bar_selected(WINDOW *w, int y, int x, int width, double frac, attr_t base)
 {
-	attr_t run = ui_attr(UI_RUN);
+	attr_t run = draw_attr(DRAW_RUN);
 	int colour = (run & A_COLOR) != 0;
 	int full = (int)((frac < 0 ? 0 : frac > 1 ? 1 : frac) * width + 0.5);
 	wmove(w, y, x);
 	wattr_on(w, run | base, NULL);
 	for (int i = 0; i < full; i++)
-		waddstr(w, colour ? " " : ui_utf8() ? "\u2588" : "#");
+		waddstr(w, colour ? " " : draw_utf8() ? "\u2588" : "#");
 	wattr_off(w, run | base, NULL);
-	wattr_on(w, base | ui_attr(UI_DIM), NULL);
+	wattr_on(w, base | draw_attr(DRAW_DIM), NULL);
 	for (int i = full; i < width; i++)
-		waddstr(w, ui_utf8() ? "\u00b7" : ".");
-	wattr_off(w, base | ui_attr(UI_DIM), NULL);
+		waddstr(w, draw_utf8() ? "\u00b7" : ".");
+	wattr_off(w, base | draw_attr(DRAW_DIM), NULL);
 }
 
 static void vj_progress(WINDOW *w, int y, int x, int width, const struct job *j, attr_t base)
@@ -85,12 +86,12 @@ static void vj_progress(WINDOW *w, int y, int x, int width, const struct job *j,
 		if (bw >= 2 && base)
 			vj_bar_selected(w, y, x, bw, j->progress, base);
 		else if (bw >= 2)
-			ui_bar(w, y, x, bw, j->progress, ui_attr(UI_RUN));
-		ui_put(w, y, x + (bw >= 2 ? bw + 1 : 0), 4, p, base);
+			draw_bar(w, y, x, bw, j->progress, draw_attr(DRAW_RUN));
+		draw_put(w, y, x + (bw >= 2 ? bw + 1 : 0), 4, p, base);
 	} else if (j->progress_text) {
-		ui_put(w, y, x, width, j->progress_text, base);
+		draw_put(w, y, x, width, j->progress_text, base);
 	} else {
-		ui_put(w, y, x, width, "...", base);
+		draw_put(w, y, x, width, "...", base);
 	}
 }
 
@@ -120,13 +121,13 @@ static void vj_live_outside(const struct view_jobs_info *info, int64_t top_id, i
 static void vj_marker(WINDOW *w, int y, int width, int count, int up)
 {
 	char m[96];
-	const char *arrow = ui_utf8() ? (up ? "\u25b2" : "\u25bc") : (up ? "^" : "v");
+	const char *arrow = draw_utf8() ? (up ? "\u25b2" : "\u25bc") : (up ? "^" : "v");
 	snprintf(m, sizeof m, " %s %d live job%s %s%s", arrow, count, count == 1 ? "" : "s",
 	         up ? "above" : "below", up ? " (g: go to top)" : " (scroll down)");
-	wattr_on(w, ui_attr(UI_WARN) | A_BOLD, NULL);
+	wattr_on(w, draw_attr(DRAW_WARN) | A_BOLD, NULL);
 	mvwhline(w, y, 0, ' ', width);
-	wattr_off(w, ui_attr(UI_WARN) | A_BOLD, NULL);
-	ui_put(w, y, 0, width, m, ui_attr(UI_WARN) | A_BOLD);
+	wattr_off(w, draw_attr(DRAW_WARN) | A_BOLD, NULL);
+	draw_put(w, y, 0, width, m, draw_attr(DRAW_WARN) | A_BOLD);
 }
 
 void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *top,
@@ -164,23 +165,23 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 	int xprompt = xep + (cep ? cep + 1 : 0);
 
 	/* heading */
-	attr_t ha = ui_attr(UI_TITLE);
+	attr_t ha = draw_attr(DRAW_TITLE);
 	wattr_on(w, ha, NULL);
 	mvwhline(w, 0, 0, ' ', W);
 	wattr_off(w, ha, NULL);
-	ui_put(w, 0, xid + cid - 2, 2, "ID", ha);
-	ui_put(w, 0, xstate, cstate, "STATE", ha);
+	draw_put(w, 0, xid + cid - 2, 2, "ID", ha);
+	draw_put(w, 0, xstate, cstate, "STATE", ha);
 	if (cprog)
-		ui_put(w, 0, xprog, cprog, "PROGRESS", ha);
-	ui_put(w, 0, xtime, ctime, "TIME", ha);
+		draw_put(w, 0, xprog, cprog, "PROGRESS", ha);
+	draw_put(w, 0, xtime, ctime, "TIME", ha);
 	if (cep)
-		ui_put(w, 0, xep, cep, "ENDPOINT", ha);
+		draw_put(w, 0, xep, cep, "ENDPOINT", ha);
 	if (cprompt > 0)
-		ui_put(w, 0, xprompt, cprompt, "PROMPT", ha);
+		draw_put(w, 0, xprompt, cprompt, "PROMPT", ha);
 
 	if (n == 0) {
 		if (empty_text)
-			ui_wrap(w, 2, 2, W - 4, h - 2, empty_text, ui_attr(UI_DIM));
+			draw_wrap(w, 2, 2, W - 4, h - 2, empty_text, draw_attr(DRAW_DIM));
 		*top = 0;
 		return;
 	}
@@ -223,7 +224,7 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 	for (size_t i = *top; i < n && y < h - (below ? 1 : 0); i++, y++) {
 		const struct job *j = jobs[i];
 		int selected = i == sel;
-		attr_t base = selected ? ui_attr(UI_SELECTED) : 0;
+		attr_t base = selected ? draw_attr(DRAW_SELECTED) : 0;
 		if (selected) {
 			wattr_on(w, base, NULL);
 			mvwhline(w, y, 0, ' ', W);
@@ -233,13 +234,13 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 			vj_rowmap[y] = (long)i;
 		char buf[64];
 		snprintf(buf, sizeof buf, "%*lld", cid, (long long)j->id);
-		ui_put(w, y, xid, cid, buf, base);
-		ui_put(w, y, xstate, cstate, ui_state_label(j->state),
-		       selected ? base | A_BOLD : ui_state_attr(j->state));
+		draw_put(w, y, xid, cid, buf, base);
+		draw_put(w, y, xstate, cstate, draw_state_label(j->state),
+		         selected ? base | A_BOLD : draw_state_attr(j->state));
 		if (cprog)
 			vj_progress(w, y, xprog, cprog, j, base);
 		vj_time(j, now, buf, sizeof buf);
-		ui_put(w, y, xtime, ctime, buf, base);
+		draw_put(w, y, xtime, ctime, buf, base);
 		if (cep) {
 			const char *ep = j->endpoint ? j->endpoint : j->params.endpoint;
 			if (j->backend &&
@@ -247,11 +248,11 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 				snprintf(buf, sizeof buf, "%s (%s)", ep ? ep : "?", j->backend);
 			else
 				snprintf(buf, sizeof buf, "%s", ep ? ep : "-");
-			ui_put(w, y, xep, cep, buf, base | (selected ? 0 : ui_attr(UI_DIM)));
+			draw_put(w, y, xep, cep, buf, base | (selected ? 0 : draw_attr(DRAW_DIM)));
 		}
 		if (cprompt > 0)
-			ui_put(w, y, xprompt, cprompt, j->params.prompt ? j->params.prompt : "",
-			       base);
+			draw_put(w, y, xprompt, cprompt, j->params.prompt ? j->params.prompt : "",
+			         base);
 	}
 	if (below && h - 1 > 0)
 		vj_marker(w, h - 1, W, below, 0);
