@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "keyfp.h"
 #include "params.h"
 #include "text.h"
 #include "util.h"
@@ -1284,6 +1285,32 @@ char *config_api_key(const struct config_endpoint *ep, char **err)
 	}
 	free(name);
 	return key;
+}
+
+int config_gives_key(const struct config *cfg, const char *fp, int guess_cmd)
+{
+	struct config_endpoint dflt;
+	char got[KEYFP_LEN];
+	int found = 0;
+
+	memset(&dflt, 0, sizeof dflt);
+	dflt.kind = CONFIG_RUNPOD;
+	for (size_t i = 0; i <= cfg->n_endpoints && !found; i++) {
+		const struct config_endpoint *ep = i < cfg->n_endpoints ? &cfg->endpoints[i] : &dflt;
+		char *key;
+		if (ep->kind != CONFIG_RUNPOD ||
+		    (ep != &dflt && strcmp(config_endpoint_api(ep), "runpod-local") == 0))
+			continue;
+		if (ep->api_key_cmd) {
+			found = guess_cmd;
+			continue;
+		}
+		if ((key = config_api_key(ep, NULL))) {
+			found = strcmp(keyfp_of(key, got), fp) == 0;
+			config_key_free(key);
+		}
+	}
+	return found;
 }
 
 void config_key_free(char *key)

@@ -132,6 +132,12 @@ void config_key_cmd_opts(const struct config_endpoint *ep, char *argv[4], struct
 char *config_key_from_cmd(const struct config_endpoint *ep, char *out, size_t n, size_t total,
                           const struct child_exit *x, char **err);
 void config_key_free(char *key);
+/* 1 if an endpoint key source of cfg, or RUNPOD_API_KEY, gives the key of
+ * fingerprint fp (keyfp.h). An api_key_cmd is never run here (this runs
+ * with no loop, e.g. as a dashboard quits): it counts as giving fp when
+ * guess_cmd is set (a driver started on that guess runs it through its
+ * loop, keyring.h). */
+int config_gives_key(const struct config *cfg, const char *fp, int guess_cmd);
 
 /* mkdir -p. 0 or -1 with errno. */
 int config_mkdirs(const char *path, int mode);

@@ -20,12 +20,14 @@
  * locks are core/keyring.c's; this file keeps the main lock and asks the
  * ring about the rest (claim, take_locks).
  *
- * Over 1500 lines (about 1840): besides the loop it holds the driver role
- * (taking live jobs over from the store, the scan of the store), the table
- * of backends and routes, health, and the requests (submit fixes a job's
- * destination). The next cuts: the timer heap (self-contained) and the
- * destination fixing at submit (fix_destination, run_extra_of) into a
- * module of their own.
+ * The timer heap is core/timers.c's; a job's destination is fixed at
+ * submit by core/route.c.
+ *
+ * Over 1500 lines (about 1760): besides the loop it holds the driver role
+ * (taking live jobs over from the store, the scan of the store, the store's
+ * change notifications), the table of backends and routes, health, and the
+ * requests. The next cut: the table of backends (get_backend,
+ * route_backend, backend_by_url) with health.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +47,8 @@
 #include "keyfp.h"
 #include "keyring.h"
 #include "params.h"
+#include "route.h"
+#include "timers.h"
 #include "util.h"
 
 #define DV_CHECK_FALLBACK_MS 1000 /* without dbwatch notifications only */
@@ -53,13 +57,6 @@
 #define LOCK_EVENT_RETRY_MS 200   /* one more try after a lock file's close */
 #define RETRY_SCAN_LIMIT 200
 #define FREE_DRAIN_MS 5000
-
-struct timer {
-	int64_t due;
-	uint64_t id;
-	engine_timer_cb cb;
-	void *udata;
-};
 
 struct watch {
 	int fd;
@@ -97,9 +94,7 @@ struct engine {
 	engine_cb cb;
 	void *udata;
 
-	struct timer *heap;
-	size_t nheap, capheap;
-	uint64_t next_timer_id;
+	struct timers *timers;
 
 	struct watch *watches;
 	size_t nwatch;
@@ -231,123 +226,22 @@ void engine_wakeup(struct engine *e)
 	(void)r;
 }
 
-/* ---------- timers: a binary min-heap on (due, id) ---------- */
-
-static int timer_less(const struct timer *a, const struct timer *b)
-{
-	return a->due < b->due || (a->due == b->due && a->id < b->id);
-}
-
-static void heap_up(struct engine *e, size_t i)
-{
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		struct timer t;
-		if (!timer_less(&e->heap[i], &e->heap[p]))
-			break;
-		t = e->heap[i];
-		e->heap[i] = e->heap[p];
-		e->heap[p] = t;
-		i = p;
-	}
-}
-
-static void heap_down(struct engine *e, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		struct timer t;
-		if (l < e->nheap && timer_less(&e->heap[l], &e->heap[m]))
-			m = l;
-		if (r < e->nheap && timer_less(&e->heap[r], &e->heap[m]))
-			m = r;
-		if (m == i)
-			break;
-		t = e->heap[i];
-		e->heap[i] = e->heap[m];
-		e->heap[m] = t;
-		i = m;
-	}
-}
-
-static void heap_remove_at(struct engine *e, size_t i)
-{
-	e->nheap--;
-	if (i == e->nheap)
-		return;
-	e->heap[i] = e->heap[e->nheap];
-	heap_up(e, i);
-	heap_down(e, i);
-}
+/* ---------- timers (timers.h) ---------- */
 
 uint64_t engine_timer_add(struct engine *e, int64_t delay_ms, engine_timer_cb cb, void *udata)
 {
-	struct timer *t;
-
-	if (e->nheap == e->capheap) {
-		size_t nc = e->capheap ? e->capheap * 2 : 64;
-		struct timer *nh = realloc(e->heap, nc * sizeof *nh);
-		if (!nh)
-			return 0;
-		e->heap = nh;
-		e->capheap = nc;
-	}
-	if (delay_ms < 0)
-		delay_ms = 0;
-	uint64_t id = e->next_timer_id++;
-	t = &e->heap[e->nheap++];
-	t->due = util_now_ms() + delay_ms;
-	t->id = id;
-	t->cb = cb;
-	t->udata = udata;
-	/* heap_up moves entries: t may name another timer afterwards */
-	heap_up(e, e->nheap - 1);
-	return id;
+	return timers_add(e->timers, util_now_ms() + (delay_ms < 0 ? 0 : delay_ms), cb, udata);
 }
 
 void engine_timer_cancel(struct engine *e, uint64_t id)
 {
-	if (!e || !id)
-		return;
-	for (size_t i = 0; i < e->nheap; i++) {
-		if (e->heap[i].id == id) {
-			heap_remove_at(e, i);
-			return;
-		}
-	}
+	if (e)
+		timers_cancel(e->timers, id);
 }
 
 size_t engine_timer_count(const struct engine *e)
 {
-	return e ? e->nheap : 0;
-}
-
-/* Fire timers due by now, but none added while firing (a 0 ms timer added by
- * a callback runs on the next pass, so a pass always ends). */
-static void fire_timers(struct engine *e)
-{
-	int64_t now = util_now_ms();
-	uint64_t limit = e->next_timer_id;
-
-	while (e->nheap && e->heap[0].due <= now) {
-		struct timer t = e->heap[0];
-		if (t.id >= limit) {
-			/* added during this pass: keep; find an older due one */
-			size_t i, found = (size_t)-1;
-			for (i = 0; i < e->nheap; i++)
-				if (e->heap[i].due <= now && e->heap[i].id < limit) {
-					found = i;
-					break;
-				}
-			if (found == (size_t)-1)
-				break;
-			t = e->heap[found];
-			heap_remove_at(e, found);
-		} else {
-			heap_remove_at(e, 0);
-		}
-		t.cb(e, t.udata);
-	}
+	return e ? timers_count(e->timers) : 0;
 }
 
 /* ---------- fd watches ---------- */
@@ -595,18 +489,6 @@ static int claim(struct engine *e, const struct job *j)
 	if (keyring_key(e->kr, j->key_fp))
 		e->want_key_lock = 1; /* its driver holds it; take over if it dies */
 	return 0;
-}
-
-/* "<api> <url> <fp>": the backend that sends jobs exactly where they were
- * meant to go, with the key they were meant to use. */
-static char *route_name(const struct job *j)
-{
-	const char *api = j->api ? j->api : "runpod";
-	size_t n = strlen(api) + strlen(j->endpoint_url) + 24;
-	char *r = malloc(n);
-	if (r)
-		snprintf(r, n, "\x01%s %s %s", api, j->endpoint_url, j->key_fp ? j->key_fp : "-");
-	return r;
 }
 
 /* The backend of a job that recorded its destination at submit (j->api and
@@ -896,13 +778,15 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 	}
 	e->cfg = cfg;
 	e->st = st;
-	e->next_timer_id = 1;
 	e->pipe_r = e->pipe_w = -1;
 	e->last_dv = store_data_version(st);
 	e->http = http_new(err);
-	if (!e->http || !(e->kr = keyring_new(e, cfg, st, on_key, e))) {
+	if (!e->http || !(e->kr = keyring_new(e, cfg, st, on_key, e)) ||
+	    !(e->timers = timers_new())) {
 		if (e->http)
 			util_set_err(err, "out of memory");
+		keyring_free(e->kr);
+		timers_free(e->timers);
 		http_free(e->http);
 		free(e);
 		return NULL;
@@ -910,6 +794,7 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 	if (pipe(fds) < 0) {
 		util_set_err(err, "pipe: %s", strerror(errno));
 		keyring_free(e->kr);
+		timers_free(e->timers);
 		http_free(e->http);
 		free(e);
 		return NULL;
@@ -934,6 +819,7 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 		close(fds[0]);
 		close(fds[1]);
 		keyring_free(e->kr);
+		timers_free(e->timers);
 		http_free(e->http);
 		free(e);
 		return NULL;
@@ -1049,7 +935,7 @@ void engine_free(struct engine *e)
 		free(e->health[i].name);
 	}
 	free(e->health);
-	free(e->heap);
+	timers_free(e->timers);
 	free(e->watches);
 	for (int i = 0; i < MAX_ENGINES; i++)
 		if (sig_pipes[i] == e->pipe_w + 1)
@@ -1427,81 +1313,6 @@ static uint32_t random_u32(void)
 	return (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 7) ^ ((long)getpid() << 16));
 }
 
-/* The /run members besides "input" that ep asks for (webhook, policy), as
- * a JSON object's text, or NULL when there are none. Sets *oom on ENOMEM. */
-static char *run_extra_of(const struct config_endpoint *ep, int *oom)
-{
-	cJSON *root, *pol;
-	char *out;
-
-	if (!(ep->webhook_set && ep->webhook && ep->webhook[0]) && ep->execution_timeout_ms <= 0 &&
-	    ep->ttl_ms <= 0 && !ep->low_priority)
-		return NULL;
-	if (!(root = cJSON_CreateObject())) {
-		*oom = 1;
-		return NULL;
-	}
-	if (ep->webhook_set && ep->webhook && ep->webhook[0])
-		cJSON_AddStringToObject(root, "webhook", ep->webhook);
-	if (ep->execution_timeout_ms > 0 || ep->ttl_ms > 0 || ep->low_priority) {
-		pol = cJSON_AddObjectToObject(root, "policy");
-		if (pol && ep->execution_timeout_ms > 0)
-			cJSON_AddNumberToObject(pol, "executionTimeout", (double)ep->execution_timeout_ms);
-		if (pol && ep->ttl_ms > 0)
-			cJSON_AddNumberToObject(pol, "ttl", (double)ep->ttl_ms);
-		if (pol && ep->low_priority)
-			cJSON_AddBoolToObject(pol, "lowPriority", 1);
-	}
-	out = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!out)
-		*oom = 1;
-	return out;
-}
-
-/* Fix where RunPod job j goes (DESIGN.md "One driver, many viewers"): the
- * API kind, the rendered input, the other /run members, and the fingerprint
- * of the key ep's config gives (the key goes into this engine's ring, so it
- * can drive the job itself). 0, or -1 with *err (a template that renders no
- * JSON object, no API key). */
-static int fix_destination(struct engine *e, const struct config_endpoint *ep, struct job *j,
-                           char **err)
-{
-	const char *api = config_endpoint_api(ep);
-	char *in, *kerr = NULL, fp[KEYFP_LEN];
-	cJSON *chk;
-	int oom = 0;
-
-	in = params_build_input(&j->params, j->params.template_name, e->cfg->config_dir, err);
-	if (!in)
-		return -1;
-	chk = cJSON_Parse(in);
-	if (!cJSON_IsObject(chk)) {
-		cJSON_Delete(chk);
-		free(in);
-		util_set_err(err, "the input template \"%s\" did not produce a JSON object",
-		        j->params.template_name ? j->params.template_name : "");
-		return -1;
-	}
-	cJSON_Delete(chk);
-	j->input_json = in;
-	j->run_extra = run_extra_of(ep, &oom);
-	if (oom || job_set_str(&j->api, api) < 0) {
-		util_set_err(err, "out of memory");
-		return -1;
-	}
-	if (strcmp(api, "runpod-local") == 0)
-		return 0; /* runpod-python's test API takes no key: none is sent */
-	/* an api_key_cmd still running: not recorded (engine_key_pending
-	 * says so; submit again once it answered) */
-	if (keyring_endpoint(e->kr, ep, 1, fp, &kerr) != 1) {
-		util_set_err(err, "%s", kerr ? kerr : "no API key");
-		free(kerr);
-		return -1;
-	}
-	return job_set_str(&j->key_fp, fp) < 0 ? (util_set_err(err, "out of memory"), -1) : 0;
-}
-
 int64_t engine_submit(struct engine *e, const struct job_params *p, char **err)
 {
 	return engine_submit_opts(e, p, NULL, err);
@@ -1542,7 +1353,7 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 		util_set_err(err, "out of memory");
 		return 0;
 	}
-	if (ep->kind == CONFIG_RUNPOD && fix_destination(e, ep, j, err) < 0) {
+	if (ep->kind == CONFIG_RUNPOD && route_fix(j, ep, e->cfg->config_dir, e->kr, err) < 0) {
 		job_free(j);
 		return 0;
 	}
@@ -1714,36 +1525,6 @@ int engine_driving_count(struct engine *e)
 	return n;
 }
 
-/* 1 if an endpoint key source of cfg, or RUNPOD_API_KEY, gives the key of
- * fingerprint fp. An api_key_cmd is never run here (this runs with no loop,
- * e.g. as a dashboard quits): it counts as giving fp when guess_cmd is set
- * (a driver started on that guess runs it through its loop). */
-static int config_has_key(struct config *cfg, const char *fp, int guess_cmd)
-{
-	struct config_endpoint dflt;
-	char got[KEYFP_LEN];
-	int found = 0;
-
-	memset(&dflt, 0, sizeof dflt);
-	dflt.kind = CONFIG_RUNPOD;
-	for (size_t i = 0; i <= cfg->n_endpoints && !found; i++) {
-		const struct config_endpoint *ep = i < cfg->n_endpoints ? &cfg->endpoints[i] : &dflt;
-		char *key;
-		if (ep->kind != CONFIG_RUNPOD ||
-		    (ep != &dflt && strcmp(config_endpoint_api(ep), "runpod-local") == 0))
-			continue;
-		if (ep->api_key_cmd) {
-			found = guess_cmd;
-			continue;
-		}
-		if ((key = config_api_key(ep, NULL))) {
-			found = strcmp(keyfp_of(key, got), fp) == 0;
-			config_key_free(key);
-		}
-	}
-	return found;
-}
-
 int engine_driver_needed(struct config *cfg, struct store *st, int64_t undrivable)
 {
 	struct store_query q;
@@ -1770,7 +1551,7 @@ int engine_driver_needed(struct config *cfg, struct store *st, int64_t undrivabl
 			seen = jobs[k]->key_fp && strcmp(jobs[k]->key_fp, fp) == 0;
 		/* a driver that could not take its jobs (undrivable) does not
 		 * guess again: no driver is started over and over */
-		if (!seen && config_has_key(cfg, fp, undrivable == 0))
+		if (!seen && config_gives_key(cfg, fp, undrivable == 0))
 			need = 1;
 	}
 	store_jobs_free(jobs, n);
@@ -1907,8 +1688,8 @@ int engine_step(struct engine *e, int max_wait_ms)
 	unsigned nfds, nw = (unsigned)e->nwatch;
 	int rc = 0;
 
-	if (e->nheap) {
-		due = e->heap[0].due - now;
+	if (timers_count(e->timers)) {
+		due = timers_next_due(e->timers) - now;
 		if (due < timeout)
 			timeout = due < 0 ? 0 : due;
 	}
@@ -1972,7 +1753,7 @@ int engine_step(struct engine *e, int max_wait_ms)
 	}
 	if (nfds == 2 + nw && fds[1 + nw].revents)
 		store_event(e, dbwatch_read(e->dbw));
-	fire_timers(e);
+	timers_fire(e->timers, util_now_ms(), e);
 	periodic(e, util_now_ms());
 	/* finished jobs are freed only by the outermost pass: an inner one
 	 * (engine_step called from a callback) may have callers using them */
