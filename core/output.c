@@ -331,7 +331,9 @@ static void take_base64(struct walker *w, const char *p, size_t plen, int strict
 	}
 	unsigned char *data;
 	size_t len;
-	if (w->take && owner && bytes >= 12) {
+	/* (not when the filename found beside it is this very string: it is
+	 * read after the decode) */
+	if (w->take && owner && bytes >= 12 && filename != owner->valuestring) {
 		/* In place: the bytes go over the string's own buffer (each 4
 		 * characters read before their 3 bytes are written), which the
 		 * item then owns; the node keeps an empty string it does not
