@@ -88,7 +88,7 @@ struct backend {
 	struct engine *engine;            /* borrowed */
 	const struct config_endpoint *ep; /* borrowed from the engine's config */
 	void *priv;                       /* the backend's own state */
-	/* A backend of a job's recorded route (engine.c route_backend): the
+	/* A backend of a job's recorded route (backends.c route_backend): the
 	 * fingerprint of the key its jobs are sent with (engine_key); NULL: the
 	 * key comes from ep's key source. Borrowed from the engine. */
 	const char *key_fp;

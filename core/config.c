@@ -1287,6 +1287,14 @@ char *config_api_key(const struct config_endpoint *ep, char **err)
 	return key;
 }
 
+const struct config_endpoint *config_endpoint_named(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg && name && i < cfg->n_endpoints; i++)
+		if (cfg->endpoints[i].name && strcmp(cfg->endpoints[i].name, name) == 0)
+			return &cfg->endpoints[i];
+	return NULL;
+}
+
 int config_gives_key(const struct config *cfg, const char *fp, int guess_cmd)
 {
 	struct config_endpoint dflt;

@@ -138,6 +138,9 @@ void config_key_free(char *key);
  * guess_cmd is set (a driver started on that guess runs it through its
  * loop, keyring.h). */
 int config_gives_key(const struct config *cfg, const char *fp, int guess_cmd);
+/* The endpoint of cfg called exactly name (no SDQ_ENDPOINT, URL or default
+ * lookup as config_endpoint does), or NULL. Borrowed from cfg. */
+const struct config_endpoint *config_endpoint_named(const struct config *cfg, const char *name);
 
 /* mkdir -p. 0 or -1 with errno. */
 int config_mkdirs(const char *path, int mode);

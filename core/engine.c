@@ -21,13 +21,14 @@
  * ring about the rest (claim, take_locks).
  *
  * The timer heap is core/timers.c's; a job's destination is fixed at
- * submit by core/route.c.
+ * submit by core/route.c; the backends jobs go through are core/backends.c's
+ * table.
  *
- * Over 1500 lines (about 1760): besides the loop it holds the driver role
+ * Over 1500 lines (about 1580): besides the loop it holds the driver role
  * (taking live jobs over from the store, the scan of the store, the store's
- * change notifications), the table of backends and routes, health, and the
- * requests. The next cut: the table of backends (get_backend,
- * route_backend, backend_by_url) with health.
+ * change notifications), health, and the requests. The next cut: the store
+ * scan and the take-over (claim, track, scan_store) as the driver's own
+ * module.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "backend.h"
+#include "backends.h"
 #include "child.h"
 #include "dbwatch.h"
 #include "engine.h"
@@ -73,13 +75,6 @@ struct live {
 struct sync_ent {
 	int64_t id;
 	int wait_ms;
-};
-
-struct bent {
-	char *name; /* the endpoint's name, or a route (route_name) */
-	struct backend *b;
-	struct config_endpoint *own_ep; /* a route's endpoint, owned here */
-	char *key_fp;                   /* a route's key fingerprint, or NULL */
 };
 
 struct hent {
@@ -127,8 +122,7 @@ struct engine {
 	struct sync_ent *syncs; /* jobs to send through /runsync (engine_submit_opts) */
 	size_t nsyncs;
 
-	struct bent *backends;
-	size_t nbackends;
+	struct backends *bt; /* the backends jobs go through (backends.h) */
 	struct keyring *kr; /* the API keys held and their locks (keyring.h) */
 	struct hent *health;
 	size_t nhealth;
@@ -356,49 +350,6 @@ static void grave_empty(struct engine *e)
 }
 
 /* The config endpoint named exactly name (no temporary endpoints). */
-static const struct config_endpoint *find_endpoint(struct engine *e, const char *name)
-{
-	if (!name)
-		return NULL;
-	for (size_t i = 0; i < e->cfg->n_endpoints; i++)
-		if (e->cfg->endpoints[i].name && strcmp(e->cfg->endpoints[i].name, name) == 0)
-			return &e->cfg->endpoints[i];
-	return NULL;
-}
-
-static struct backend *get_backend(struct engine *e, const char *name, char **err)
-{
-	const struct config_endpoint *ep;
-	struct backend *b;
-	struct bent *nb;
-
-	for (size_t i = 0; i < e->nbackends; i++)
-		if (strcmp(e->backends[i].name, name) == 0)
-			return e->backends[i].b;
-	ep = find_endpoint(e, name);
-	if (!ep) {
-		util_set_err(err, "endpoint \"%s\" is not in the config", name);
-		return NULL;
-	}
-	b = backend_kind_of(ep)->create(e, ep, err);
-	if (!b)
-		return NULL;
-	nb = realloc(e->backends, (e->nbackends + 1) * sizeof *nb);
-	if (!nb || !(nb[e->nbackends].name = strdup(name))) {
-		if (nb)
-			e->backends = nb;
-		b->ops->free(b);
-		util_set_err(err, "out of memory");
-		return NULL;
-	}
-	e->backends = nb;
-	nb[e->nbackends].b = b;
-	nb[e->nbackends].own_ep = NULL;
-	nb[e->nbackends].key_fp = NULL;
-	e->nbackends++;
-	return b;
-}
-
 /* ---------- keys (keyring.h) ---------- */
 
 const char *engine_key(struct engine *e, const char *fp)
@@ -491,92 +442,6 @@ static int claim(struct engine *e, const struct job *j)
 	return 0;
 }
 
-/* The backend of a job that recorded its destination at submit (j->api and
- * j->endpoint_url): it is sent to that URL, that way, with the key of
- * j->key_fp (engine_key), whatever an endpoint of the same name means in
- * this process's config. */
-static struct backend *route_backend(struct engine *e, const struct job *j, char **err)
-{
-	char *name = route_name(j);
-	struct config_endpoint *ep;
-	struct backend *b;
-	struct bent *nb;
-	const char *shown = NULL;
-
-	if (!name) {
-		util_set_err(err, "out of memory");
-		return NULL;
-	}
-	for (size_t i = 0; i < e->nbackends; i++) {
-		if (strcmp(e->backends[i].name, name) == 0) {
-			free(name);
-			return e->backends[i].b;
-		}
-	}
-	/* named as this config names that URL, else by the URL itself */
-	for (size_t i = 0; i < e->cfg->n_endpoints; i++)
-		if (e->cfg->endpoints[i].url && e->cfg->endpoints[i].name &&
-		    strcmp(e->cfg->endpoints[i].url, j->endpoint_url) == 0)
-			shown = e->cfg->endpoints[i].name;
-	ep = calloc(1, sizeof *ep);
-	nb = realloc(e->backends, (e->nbackends + 1) * sizeof *nb);
-	if (nb)
-		e->backends = nb;
-	if (!ep || !nb || !(ep->name = strdup(shown ? shown : j->endpoint_url)) ||
-	    !(ep->url = strdup(j->endpoint_url)) ||
-	    !(ep->api = strdup(j->api ? j->api : "runpod"))) {
-		if (ep) {
-			free(ep->name);
-			free(ep->url);
-		}
-		free(ep);
-		free(name);
-		util_set_err(err, "out of memory");
-		return NULL;
-	}
-	ep->kind = CONFIG_RUNPOD;
-	b = runpod_backend_new(e, ep, err);
-	if (!b) {
-		free(ep->name);
-		free(ep->url);
-		free(ep->api);
-		free(ep);
-		free(name);
-		return NULL;
-	}
-	nb = &e->backends[e->nbackends];
-	nb->name = name;
-	nb->b = b;
-	nb->own_ep = ep;
-	nb->key_fp = j->key_fp ? strdup(j->key_fp) : NULL;
-	b->key_fp = nb->key_fp;
-	e->nbackends++;
-	return b;
-}
-
-static struct backend *backend_by_url(struct engine *e, struct job *j);
-
-/* The backend that drives j: its recorded route (route_backend), else (a
- * local job, or a job of an older history) its endpoint by name, else its
- * URL (backend_by_url). NULL with *err. */
-static struct backend *job_backend(struct engine *e, struct job *j, char **err)
-{
-	struct backend *b;
-
-	if (j->api && j->endpoint_url && (!j->backend || strcmp(j->backend, "runpod") == 0))
-		return route_backend(e, j, err);
-	b = get_backend(e,
-	                j->endpoint          ? j->endpoint
-	                : j->params.endpoint ? j->params.endpoint
-	                                     : "",
-	                err);
-	if (!b && (b = backend_by_url(e, j)) && err) {
-		free(*err);
-		*err = NULL;
-	}
-	return b;
-}
-
 static struct hent *health_find(struct engine *e, const char *name)
 {
 	for (size_t i = 0; i < e->nhealth; i++)
@@ -643,7 +508,7 @@ const struct engine_health *engine_health(struct engine *e, const char *name)
 
 int engine_health_refresh(struct engine *e, const char *name, char **err)
 {
-	const struct config_endpoint *ep = name ? find_endpoint(e, name) : NULL;
+	const struct config_endpoint *ep = name ? config_endpoint_named(e->cfg, name) : NULL;
 	struct backend *b;
 
 	if (!name) {
@@ -654,7 +519,7 @@ int engine_health_refresh(struct engine *e, const char *name, char **err)
 		}
 		name = ep->name;
 	}
-	b = get_backend(e, name, err);
+	b = backends_get(e->bt, name, err);
 	if (!b)
 		return -1;
 	if (!b->ops->health) {
@@ -693,7 +558,7 @@ int engine_purge_queue(struct engine *e, const char *name, char **err)
 {
 	struct backend *b;
 	const struct config_endpoint *ep =
-	    name ? find_endpoint(e, name) : config_endpoint(e->cfg, NULL);
+	    name ? config_endpoint_named(e->cfg, name) : config_endpoint(e->cfg, NULL);
 
 	if (!ep) {
 		util_set_err(err,
@@ -702,7 +567,7 @@ int engine_purge_queue(struct engine *e, const char *name, char **err)
 		             name ? name : "");
 		return -1;
 	}
-	b = get_backend(e, ep->name, err);
+	b = backends_get(e->bt, ep->name, err);
 	if (!b)
 		return -1;
 	if (!b->ops->purge) {
@@ -732,9 +597,9 @@ static void watch_update(struct engine *e)
 	if (w == e->watched)
 		return;
 	e->watched = w;
-	for (size_t i = 0; i < e->nbackends; i++)
-		if (e->backends[i].b->ops->watch)
-			e->backends[i].b->ops->watch(e->backends[i].b, w);
+	for (size_t i = 0; i < backends_count(e->bt); i++)
+		if (backends_at(e->bt, i)->ops->watch)
+			backends_at(e->bt, i)->ops->watch(backends_at(e->bt, i), w);
 }
 
 int engine_set_watching(struct engine *e, int on)
@@ -782,10 +647,11 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 	e->last_dv = store_data_version(st);
 	e->http = http_new(err);
 	if (!e->http || !(e->kr = keyring_new(e, cfg, st, on_key, e)) ||
-	    !(e->timers = timers_new())) {
+	    !(e->timers = timers_new()) || !(e->bt = backends_new(e, cfg))) {
 		if (e->http)
 			util_set_err(err, "out of memory");
 		keyring_free(e->kr);
+		backends_free(e->bt);
 		timers_free(e->timers);
 		http_free(e->http);
 		free(e);
@@ -794,6 +660,7 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 	if (pipe(fds) < 0) {
 		util_set_err(err, "pipe: %s", strerror(errno));
 		keyring_free(e->kr);
+		backends_free(e->bt);
 		timers_free(e->timers);
 		http_free(e->http);
 		free(e);
@@ -819,6 +686,7 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 		close(fds[0]);
 		close(fds[1]);
 		keyring_free(e->kr);
+		backends_free(e->bt);
 		timers_free(e->timers);
 		http_free(e->http);
 		free(e);
@@ -910,19 +778,7 @@ void engine_free(struct engine *e)
 	e->cb = NULL;
 	if (e->driving)
 		give_up(e);
-	for (size_t i = 0; i < e->nbackends; i++) {
-		struct config_endpoint *ep = e->backends[i].own_ep;
-		e->backends[i].b->ops->free(e->backends[i].b);
-		free(e->backends[i].name);
-		free(e->backends[i].key_fp);
-		if (ep) {
-			free(ep->name);
-			free(ep->url);
-			free(ep->api);
-			free(ep);
-		}
-	}
-	free(e->backends);
+	backends_free(e->bt);
 	keyring_free(e->kr); /* key commands still running: their groups are killed */
 	free(e->syncs);
 	free(e->later);
@@ -1063,36 +919,6 @@ static int cancel_tracked(struct engine *e, struct live *l, char **err)
  * came from the submitter's SDQ_ENDPOINT) but that knows the RunPod URL it
  * was sent to: follow it through a temporary endpoint for that URL (its key
  * from RUNPOD_API_KEY), so it does not stay live forever. NULL if none. */
-static struct backend *backend_by_url(struct engine *e, struct job *j)
-{
-	const struct config_endpoint *ep;
-	struct backend *b;
-	char *err = NULL;
-
-	if (!j->endpoint_url || !j->endpoint_url[0] ||
-	    (j->backend && !(backend_kind_caps(j->backend) & BACKEND_FOLLOW_BY_URL)))
-		return NULL;
-	if (strncmp(j->endpoint_url, "http://", 7) != 0 &&
-	    strncmp(j->endpoint_url, "https://", 8) != 0)
-		return NULL;
-	ep = config_endpoint(e->cfg, j->endpoint_url);
-	if (!ep || ep->kind != CONFIG_RUNPOD || !ep->name)
-		return NULL;
-	b = get_backend(e, ep->name, &err);
-	if (!b) {
-		free(err);
-		return NULL;
-	}
-	engine_message(e, 0,
-	               "job %lld: endpoint \"%s\" is not in this config; following it through "
-	               "its URL %s%s",
-	               (long long)j->id, j->endpoint ? j->endpoint : "", ep->url,
-	               ep->api_key_env || ep->api_key_file || ep->api_key_cmd
-	                   ? ""
-	                   : " (API key from RUNPOD_API_KEY)");
-	return b;
-}
-
 /* Take ownership of j (a live job from the store) and start driving it. */
 static void track(struct engine *e, struct job *j)
 {
@@ -1109,7 +935,7 @@ static void track(struct engine *e, struct job *j)
 		make_unknown(e, j);
 		return;
 	}
-	b = job_backend(e, j, &err);
+	b = backends_for_job(e->bt, j, &err);
 	if (b) {
 		free(err);
 		err = NULL;
@@ -1165,7 +991,7 @@ static int retry_job(struct engine *e, struct job *j, char **err)
 		             (long long)j->id);
 		return -1;
 	}
-	b = job_backend(e, j, err);
+	b = backends_for_job(e->bt, j, err);
 	if (!b)
 		return -1;
 	if (!b->ops->retry) {
@@ -1592,9 +1418,9 @@ static void drain_pipe(struct engine *e)
 	}
 	if (chld) {
 		child_sigchld(); /* every child sdq runs (core/child) */
-		for (size_t i = 0; i < e->nbackends; i++)
-			if (e->backends[i].b->ops->sigchld)
-				e->backends[i].b->ops->sigchld(e->backends[i].b);
+		for (size_t i = 0; i < backends_count(e->bt); i++)
+			if (backends_at(e->bt, i)->ops->sigchld)
+				backends_at(e->bt, i)->ops->sigchld(backends_at(e->bt, i));
 	}
 }
 

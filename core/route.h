@@ -3,7 +3,7 @@
  * "One driver, many viewers", issue 10): the API kind, the rendered input,
  * the other /run members and the fingerprint of the key its submitter's
  * configuration gives. The driver sends exactly that and never re-resolves
- * an endpoint name through its own configuration (engine.c route_backend).
+ * an endpoint name through its own configuration (backends.c route_backend).
  */
 #ifndef SDQ_ROUTE_H
 #define SDQ_ROUTE_H

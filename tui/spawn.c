@@ -67,7 +67,7 @@ void spawn_ensure_driver(struct config *cfg, struct store *st, int64_t undrivabl
 }
 
 /* Could a driver of cfg take live job j? Its endpoint is in the config, or
- * it knows the RunPod URL it was sent to (engine.c backend_by_url). */
+ * it knows the RunPod URL it was sent to (backends.c backend_by_url). */
 static int drivable(const struct config *cfg, const struct job *j)
 {
 	const char *name = j->endpoint ? j->endpoint : j->params.endpoint;
