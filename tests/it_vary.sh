@@ -205,6 +205,9 @@ u.urlopen(u.Request("http://127.0.0.1:%s/_emu/set" % sys.argv[1], data=json.dump
 check "101 jobs with --yes exit 0" sh -c "test $rc = 0 && test \$(grep -Ec '^[0-9]+\$' '$tmp/o') = 101"
 G3=$(sed -n 's/.*group \([0-9][0-9]*\) (.*/\1/p' "$tmp/e")
 check "  submit names the group on stderr" test -n "$G3"
+"$SDQ" wait --group "$G3" --timeout 0.5 >/dev/null 2>"$tmp/e"; rc=$?
+check "wait --group --timeout: exit 1, says how to wait for the group again" \
+	sh -c "test $rc = 1 && grep -q 'jobs go on: sdq wait --group $G3\$' '$tmp/e'"
 "$SDQ" cancel --group "$G3" >"$tmp/o" 2>"$tmp/e"; rc=$?
 check "cancel --group exits 0" test $rc = 0
 check "  one line per job" test "$(wc -l <"$tmp/o")" = 101

@@ -225,6 +225,7 @@ static int rerun_group(struct config *cfg, const char *ref, int wait, int json)
 		cmd_errf_core("rerun", "cannot record the group", err);
 		goto out;
 	}
+	r.group = so.group_id;
 	for (made = 0; made < n; made++) {
 		struct job *j = store_job_get(r.st, old[made], &err);
 		if (j && !j->params.endpoint && j->endpoint)

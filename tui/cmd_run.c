@@ -331,15 +331,28 @@ int cmd_run_wait_and_report(struct cmd_run *r, const int64_t *ids, size_t n, int
 	cmd_run_status_clear(r);
 	if (rc == 0) {
 		rc = report_jobs(r->cmd, jobs, n, json);
-	} else if (rc == 1) {
-		cmd_errf(r->cmd, "timed out; the job goes on: sdq wait %lld", (long long)ids[0]);
-	} else if (rc < 0) {
-		cmd_errf(r->cmd, "the engine stopped; the job goes on: sdq wait %lld",
-		         (long long)ids[0]);
-		rc = 1;
 	} else {
-		fprintf(stderr, "sdq: %s: interrupted; the job goes on (sdq wait %lld)\n", r->cmd,
-		        (long long)ids[0]);
+		/* how to pick up the wait again: the group, the one job, or all */
+		char again[64 + 21 * 4];
+		int len = snprintf(again, sizeof again, "sdq wait%s",
+		                   r->group > 0 ? " --group" : "");
+		if (r->group > 0)
+			snprintf(again + len, sizeof again - (size_t)len, " %lld",
+			         (long long)r->group);
+		for (size_t i = 0; r->group <= 0 && i < n && i < 4; i++)
+			len += snprintf(again + len, sizeof again - (size_t)len, " %lld%s",
+			                (long long)ids[i], i == 3 && n > 4 ? " ..." : "");
+		if (rc == 1) {
+			cmd_errf(r->cmd, "timed out; the job%s go%s on: %s", n > 1 ? "s" : "",
+			         n > 1 ? "" : "es", again);
+		} else if (rc < 0) {
+			cmd_errf(r->cmd, "the engine stopped; the job%s go%s on: %s", n > 1 ? "s" : "",
+			         n > 1 ? "" : "es", again);
+			rc = 1;
+		} else {
+			fprintf(stderr, "sdq: %s: interrupted; the job%s go%s on (%s)\n", r->cmd,
+			        n > 1 ? "s" : "", n > 1 ? "" : "es", again);
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		job_free(jobs[i]);

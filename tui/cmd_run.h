@@ -39,6 +39,8 @@ struct cmd_run {
 	char *msg;    /* the last message (sanitised) */
 	int retrying; /* 1: a FAILED job waits for its /retry to be carried out,
 	                 then to finish; 2: only for the /retry */
+	int64_t group; /* > 0: the jobs waited for are this group's (messages
+	                  say sdq wait --group) */
 };
 
 /* Open the store and an engine for cmd (borrowed: a static string); drive = 1

@@ -463,6 +463,7 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 			goto out;
 		}
 		so.group_id = group;
+		r.group = group;
 	}
 	for (size_t i = 0; i < njobs; i++) {
 		char *variant = njobs > 1 ? vary_variant_json(vy, i) : NULL;

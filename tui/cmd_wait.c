@@ -49,7 +49,7 @@ int cmd_wait_run(struct config *cfg, int argc, char **argv)
 	if (cmd_run_open(&r, cfg, "wait", 1) < 0)
 		return 1;
 	if (group) {
-		int64_t gid = cmd_find_group(r.st, group, "wait");
+		int64_t gid = r.group = cmd_find_group(r.st, group, "wait");
 		ids = gid ? cmd_group_jobs(r.st, gid, 0, "wait", &n) : NULL;
 		if (ids && n == 0) {
 			cmd_errf("wait", "group %lld has no jobs left in the history", (long long)gid);
