@@ -6,6 +6,10 @@ VERSION    = 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
+# where each shell looks for completions (sdq completion bash|zsh|fish)
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 PKG_CONFIG ?= pkg-config
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -65,7 +69,7 @@ LIBCORE   = $(BUILD)/libsdqcore.a
 LIBTUI    = $(BUILD)/libsdqtui.a
 SDQ       = $(BUILD)/sdq
 
-.PHONY: all test check bench install uninstall clean lint-man tests
+.PHONY: all test check bench install install-completions uninstall clean lint-man tests
 all: $(SDQ) sdq
 
 sdq: $(SDQ)
@@ -141,9 +145,21 @@ install: $(SDQ)
 	install -m 644 man/sdq.1 $(DESTDIR)$(MANDIR)/man1/sdq.1
 	install -d $(DESTDIR)$(PREFIX)/share/sdq
 	install -m 644 tests/emulator.py $(DESTDIR)$(PREFIX)/share/sdq/emulator.py
+	$(MAKE) install-completions SDQ_FOR_COMPLETION=$(SDQ)
+
+# The scripts are written by the sdq just built (the one that answers them).
+SDQ_FOR_COMPLETION ?= $(SDQ)
+install-completions:
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(SDQ_FOR_COMPLETION) completion bash >$(DESTDIR)$(BASHCOMPDIR)/sdq
+	$(SDQ_FOR_COMPLETION) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_sdq
+	$(SDQ_FOR_COMPLETION) completion fish >$(DESTDIR)$(FISHCOMPDIR)/sdq.fish
+	chmod 644 $(DESTDIR)$(BASHCOMPDIR)/sdq $(DESTDIR)$(ZSHCOMPDIR)/_sdq \
+		$(DESTDIR)$(FISHCOMPDIR)/sdq.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sdq $(DESTDIR)$(MANDIR)/man1/sdq.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/sdq $(DESTDIR)$(ZSHCOMPDIR)/_sdq $(DESTDIR)$(FISHCOMPDIR)/sdq.fish
 	rm -rf $(DESTDIR)$(PREFIX)/share/sdq
 
 clean:

@@ -217,6 +217,11 @@ const char *params_sampler_for(const char *tname, const char *sampler, char *buf
 	return NULL;
 }
 
+const char *params_builtin_name(size_t i)
+{
+	return i < sizeof builtins / sizeof builtins[0] ? builtins[i].name : NULL;
+}
+
 const char *const *params_sampler_names(const char *tname)
 {
 	const struct builtin *b = builtin_find(tname);

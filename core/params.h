@@ -118,6 +118,9 @@ int params_parse_set(struct job_params *p, const char *key_eq_json, char **err);
  * (len bytes, PARAMS_SAMPLER_MAX is enough). */
 const char *params_sampler_for(const char *tname, const char *sampler, char *buf, size_t len);
 
+/* The name of built-in template i (0, 1, ...), NULL past the last. Static. */
+const char *params_builtin_name(size_t i);
+
 /* The names template tname's worker accepts (a static NULL-terminated list),
  * or NULL when sdq has no table for it (a user template). */
 const char *const *params_sampler_names(const char *tname);

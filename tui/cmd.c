@@ -256,7 +256,18 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 int cmd_next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
                  const struct option *longopts)
 {
-	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	int c;
+
+	if (getenv("SDQ_TEST_OPTS")) {
+		/* tests/it_complete.sh: the getopt tables agree with cli.c's */
+		char *drift = cli_check_opts(cmd, shortopts, longopts);
+		if (drift) {
+			cmd_errf(cmd, "option table drift: %s", drift);
+			free(drift);
+			exit(70);
+		}
+	}
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
 	if (c == '?') {
 		if (optopt && optopt != '?')
 			cmd_usage_error(cmd, "unknown option -%c", optopt);
