@@ -132,6 +132,7 @@ void config_free(struct config *cfg)
 	free(cfg->images_dir);
 	free(cfg->default_endpoint);
 	free(cfg->graphics);
+	free(cfg->notify);
 	free(cfg);
 }
 
@@ -147,7 +148,7 @@ struct config *config_new_defaults(char **err)
 	}
 	cfg->background_driver = 1;
 	cfg->sixel_colors = 256;
-	if (!(cfg->graphics = strdup("auto")))
+	if (!(cfg->graphics = strdup("auto")) || !(cfg->notify = strdup("off")))
 		goto oom;
 	if (!(cfg->config_path = config_path_from_env())) {
 		util_set_err(
@@ -208,6 +209,8 @@ enum vtype {
 	V_COLORS,   /* 2..256 */
 	V_GRAPHICS, /* auto sixel blocks none */
 	V_API,      /* auto runpod runpod-local */
+	V_NOTIFY,   /* off on bell osc9 osc777 */
+	V_PRICE,    /* a price per second >= 0 (sets price_set) */
 };
 
 #define EP(f) offsetof(struct config_endpoint, f)
@@ -241,8 +244,11 @@ static const struct keydef {
     {S_LOCAL, "llm", V_PATH, EP(llm), 0},
     {S_LOCAL, "threads", V_THREADS, EP(threads), 0},
     {S_LOCAL, "extra_args", V_STR, EP(extra_args), 0},
+    {S_ENDPOINT, "price_per_second", V_PRICE, EP(price_per_s), 0},
+    {S_LOCAL, "price_per_second", V_PRICE, EP(price_per_s), 0},
     {S_UI, "graphics", V_GRAPHICS, CF(graphics), 0},
     {S_UI, "sixel_colors", V_COLORS, CF(sixel_colors), 0},
+    {S_UI, "notify", V_NOTIFY, CF(notify), 0},
     {S_CORE, "default", V_STR, CF(default_endpoint), 0},
     {S_CORE, "background_driver", V_BOOL, CF(background_driver), 0},
 };
@@ -690,6 +696,27 @@ static int set_key(struct parser *ps, const struct keydef *k, const char *v)
 		else
 			nv = strdup(v);
 		break;
+	case V_NOTIFY:
+		if (strcmp(v, "off") && strcmp(v, "on") && strcmp(v, "bell") && strcmp(v, "osc9") &&
+		    strcmp(v, "osc777"))
+			bad = 1;
+		else
+			nv = strdup(v);
+		break;
+	case V_PRICE: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(v, &end);
+		if (!ep || end == v || *end || errno || !(d >= 0 && d < 1e6))
+			return perr(ps,
+			            "%s: expected a price per second of execution, such as 0.00044",
+			            k->name);
+		ep->price_per_s = d;
+		ep->price_set = 1;
+		return 0;
+	}
 	case V_BOOL:
 		return parse_bool(v, ip) == 0
 		           ? 0
@@ -718,6 +745,7 @@ static int set_key(struct parser *ps, const struct keydef *k, const char *v)
 		    [V_ENVNAME] = "an environment variable name",
 		    [V_GRAPHICS] = "auto, sixel, blocks or none",
 		    [V_API] = "auto, runpod or runpod-local",
+		    [V_NOTIFY] = "off, on, bell, osc9 or osc777",
 		};
 		shown = text_sanitize_str(v, 0);
 		perr(ps, "%s = \"%s\": expected %s", k->name, shown ? shown : "", why[k->type]);

@@ -8,11 +8,13 @@
  *       url = abc123xyz           # an endpoint id, or a full base URL
  *       template = sdxl
  *       api_key_env = RUNPOD_API_KEY   # or api_key_file = PATH, api_key_cmd = CMD
+ *       price_per_second = 0.00044     # optional: what a second of execution costs
  *   [local "gpu"]                 # stable-diffusion.cpp on this machine
  *       exe = sd-cli
  *       model = /models/sd15.safetensors
  *   [ui]
  *       graphics = auto           # auto | sixel | blocks | none
+ *       notify = off              # off | on | bell | osc9 | osc777 (tui/notify.h)
  *   [core]
  *       default = sdxl
  *       background_driver = true
@@ -51,6 +53,11 @@ struct config_endpoint {
 	char *model, *diffusion_model, *vae, *clip_l, *clip_g, *t5xxl, *llm;
 	int threads;         /* 0: sd-cli's default */
 	char *extra_args;    /* split on white space (no shell), appended to argv */
+	/* price_per_second: what a second of execution costs (any currency); a
+	 * job's cost is exec_ms / 1000 * price_per_s (core/cost.h). price_set 0:
+	 * no price set. */
+	double price_per_s;
+	int price_set;
 };
 
 struct config {
@@ -63,6 +70,7 @@ struct config {
 	int background_driver;  /* start a detached driver when needed (default 1) */
 	char *graphics;    /* "auto", "sixel", "blocks", "none" */
 	int sixel_colors;  /* palette size for previews (default 256) */
+	char *notify;      /* [ui] notify: "off" (default), "on", "bell", "osc9", "osc777" */
 	struct config_endpoint *endpoints;
 	size_t n_endpoints;
 	void *priv; /* config.c's own: keeps borrowed endpoint pointers valid */

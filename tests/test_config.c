@@ -224,7 +224,7 @@ static void test_errors(void)
 	    {"[endpoint \"a\"]\nurll = x\n",
 	     "t:2: unknown key \"urll\" in [endpoint \"a\"] (valid: url, template, api_key_env"},
 	    {"[ui]\nsixel_colours = 3\n", "t:2: unknown key \"sixel_colours\" in [ui] (valid: "
-	                                  "graphics, sixel_colors)"},
+	                                  "graphics, sixel_colors, notify)"},
 	    {"[local \"g\"]\nurl = abc\n", "t:2: unknown key \"url\" in [local \"g\"]"},
 	    {"url = abc\n", "t:1: \"url\" is outside any section"},
 	    {"\n\n[endpoint \"a\"]\nurl = \"abc\n", "t:4: a quote is not closed"},
