@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 
 #include "th.h"
+#include "util.h"
 #include "ptyterm.h"
 /* term.o (libsdqtui.a) uses no curses: its probe is tested here against a
  * fake terminal. */
@@ -417,6 +418,75 @@ static void test_cli(void)
 
 	/* no sixel in DA1: coloured half blocks, no DCS */
 	pt = start(argv, PTYTERM_DA1_PLAIN, NULL);
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK_INT(ptyterm_ncaptures(pt), 0);
+	{
+		int halves = 0;
+		for (int r = 0; r < ROWS_; r++)
+			for (int c = 0; c < COLS_; c++) {
+				struct ptyterm_cell cell;
+				if (ptyterm_cell(pt, r, c, &cell) == 0 && cell.ch == 0x2580)
+					halves++;
+			}
+		CHECK(halves >= 40 * 10);
+	}
+	ptyterm_stop(pt);
+}
+
+/* sdq preview FILE...: any image file, not a job's, as the dashboard would
+ * draw it (sixel, or blocks without sixel in DA1); several files and a job
+ * together; a broken file and a missing one are errors that name them while
+ * the others are still drawn. */
+static void test_cli_files(void)
+{
+	char any[4400], broken[4400];
+	FILE *f;
+	struct ptyterm *pt;
+	struct th_decoded d;
+
+	snprintf(any, sizeof any, "%s/any image.png", base);
+	snprintf(broken, sizeof broken, "%s/broken.png", base);
+	if (!CHECK(util_copy_file(img_b, any, 0) == 0))
+		return;
+	if ((f = fopen(broken, "w"))) {
+		fputs("\x89PNG\r\n\x1a\nnot really\n", f);
+		fclose(f);
+	}
+
+	char *argv[] = {(char *)sdq_bin, "preview", "-w", "40", any, "4", NULL};
+	pt = start(argv, PTYTERM_DA1_SIXEL, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+	CHECK_INT(ptyterm_ncaptures(pt), 2);
+	if (ptyterm_ncaptures(pt) == 2 && CHECK(decode_cap(ptyterm_capture(pt, 0), &d) == 0)) {
+		CHECK_INT(d.w, 320); /* 180x240 at 40 columns of 8 px */
+		CHECK_INT(d.h, 426);
+		CHECK(th_sixel_err_vs(&d, any) < 10.0);
+		free(d.rgb);
+	}
+	if (ptyterm_ncaptures(pt) == 2 && CHECK(decode_cap(ptyterm_capture(pt, 1), &d) == 0)) {
+		CHECK(th_sixel_err_vs(&d, img_a) < 10.0); /* job 4 */
+		free(d.rgb);
+	}
+	ptyterm_stop(pt);
+
+	char *argv2[] = {(char *)sdq_bin,      "preview", "-w", "20", broken,
+	                 "/nonexistent/x.png", any,       NULL};
+	pt = start(argv2, PTYTERM_DA1_SIXEL, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 1);
+	CHECK_INT(ptyterm_ncaptures(pt), 1); /* the good one */
+	CHECK(ptyterm_find(pt, "sdq: preview: ", NULL, NULL));
+	CHECK(ptyterm_find(pt, "broken.png: ", NULL, NULL));
+	CHECK(ptyterm_find(pt, "/nonexistent/x.png: no such job or image file", NULL, NULL));
+	ptyterm_stop(pt);
+
+	/* no sixel: half blocks, 40 wide */
+	pt = start(argv, PTYTERM_DA1_PLAIN, NULL);
+	if (!CHECK(pt != NULL))
+		return;
 	CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
 	CHECK_INT(ptyterm_ncaptures(pt), 0);
 	{
@@ -823,6 +893,7 @@ int main(void)
 	TH_RUN(test_blocks_dashboard);
 	TH_RUN(test_blocks_few_colors);
 	TH_RUN(test_cli);
+	TH_RUN(test_cli_files);
 	TH_RUN(test_cli_not_tty);
 	TH_RUN(test_sixel_unlisted);
 	TH_RUN(test_table_shift); /* these two add jobs: last */

@@ -1,6 +1,6 @@
 /*
  * cli.c: the command table of sdq's scriptable subcommands (the commands
- * themselves are in cmd_*.c, demo.c and preview.c), the usage texts and
+ * themselves are in cmd_*.c and demo.c), the usage texts and
  * `sdq help`.
  */
 #include "cli.h"
@@ -17,7 +17,7 @@
 #include "cmd_wait.h"
 #include "complete.h"
 #include "demo.h"
-#include "preview.h"
+#include "cmd_preview.h"
 
 int cli_help(struct config *cfg, int argc, char **argv)
 {
@@ -35,12 +35,6 @@ int cli_help(struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	return 0;
-}
-/* sdq preview: preview.c loads the config itself (it needs no endpoint). */
-static int run_preview(struct config *cfg, int argc, char **argv)
-{
-	(void)cfg;
-	return preview_cli(argc, argv);
 }
 
 /* ------------------------------------------------------------ the table */
@@ -119,6 +113,9 @@ static const struct cli_opt wait_opts[] = {
     {'j', "json", NULL, CLI_V_NONE, "print the finished jobs as JSON"},
     {0, "timeout", "SECS", CLI_V_NUMBER, "give up after SECS (exit 1; the jobs go on)"},
     {0, "group", "G", CLI_V_NUMBER, "every job of group G"},
+    {0, "notify", NULL, CLI_V_NONE,
+     "when they are done, ring the bell and send one desktop\n"
+     "notification through the terminal ([ui] notify says how)"},
     {0},
 };
 
@@ -171,7 +168,11 @@ static const struct cli_opt driver_opts[] = {
 };
 
 static const struct cli_opt preview_opts[] = {
-    {'w', "width", "COLS", CLI_V_NUMBER, "width in terminal columns"},
+    {'w', "width", "COLS", CLI_V_NUMBER, "width in terminal columns (default: the terminal's)"},
+    {0, NULL, "ID|FILE...", CLI_V_NONE,
+     "a job (all its images) or any PNG or JPEG file, drawn as\n"
+     "the dashboard would: sixel where the terminal has it, else\n"
+     "half blocks (SDQ_GRAPHICS or [ui] graphics to force one)"},
     {0},
 };
 
@@ -206,7 +207,7 @@ static const struct cli_command commands[] = {
      "        [--timeout SECS] [--sync] [--json] [--seeds N] [--vary KEY=V1,V2,...]...\n"
      "        [--yes]",
      "submit a job; print its id", submit_opts, CLI_V_NONE, 0},
-    {"wait", cmd_wait_run, "[--json] [--timeout SECS] ID... | --group G",
+    {"wait", cmd_wait_run, "[--json] [--timeout SECS] [--notify] ID... | --group G",
      "wait for jobs to finish; print their image paths", wait_opts, CLI_V_JOB, 0},
     {"cancel", cmd_remote_cancel, "ID... | --group G", "cancel live jobs", cancel_opts, CLI_V_JOB,
      0},
@@ -227,8 +228,9 @@ static const struct cli_command commands[] = {
     {"driver", cmd_driver_run, "[--status] [--linger SECS] [--service]",
      "drive live jobs until none remain (what a background driver runs)", driver_opts, CLI_V_NONE,
      0},
-    {"preview", run_preview, "ID [-w COLS]",
-     "print a job's images in the terminal (sixel or blocks)", preview_opts, CLI_V_JOB, 1},
+    {"preview", cmd_preview_run, "[-w COLS] ID|FILE...",
+     "print jobs' images or image files in the terminal (sixel or blocks)", preview_opts,
+     CLI_V_JOB_FILE, 0},
     {"demo", demo_run, "[--keep] [COMMAND [ARGS...]] | env",
      "try sdq against a local endpoint emulator (no account needed)", demo_opts, CLI_V_NONE, 1},
     {"completion", complete_run, "bash|zsh|fish",

@@ -2,7 +2,7 @@
  * cli.h: the scriptable subcommands (sdq ls, show, submit, wait, ...).
  *
  * Each subcommand is `int NAME(struct config *cfg, int argc, char **argv)`
- * (in tui/cmd_*.c, demo.c, preview.c) with argv[0] the command name; it
+ * (in tui/cmd_*.c, demo.c) with argv[0] the command name; it
  * returns the process exit status: 0 success, 1 failure, 2 usage error. cfg is borrowed (owned by
  * main). Errors are printed as one line "sdq: CMD: what happened: what to do" on stderr. The
  * command table also carries the help text, so `sdq help CMD`, `CMD

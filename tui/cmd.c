@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,21 @@
 
 static const char *g_endpoint; /* -e NAME|URL|ID, or NULL */
 static int g_color = 1;
+static const struct config *g_config; /* for the prices of cmd_job_json's cost */
+
+void cmd_set_config(const struct config *cfg)
+{
+	g_config = cfg;
+}
+
+enum cost_status cmd_job_cost(const struct job *j, double *out)
+{
+	enum cost_status st = g_config ? cost_job(g_config, j, out) : COST_NO_PRICE;
+
+	if (st == COST_OK)
+		*out = round(*out * 1e6) / 1e6; /* a millionth: no binary noise in JSON */
+	return st;
+}
 
 void cmd_set_endpoint(const char *endpoint)
 {
@@ -493,6 +509,13 @@ cJSON *cmd_job_json(const struct job *j, const struct store_event *ev, size_t ne
 	cmd_json_str(o, "error", j->error);
 	json_i64_or_null(o, "delay_ms", j->delay_ms, 0);
 	json_i64_or_null(o, "exec_ms", j->exec_ms, 0);
+	{
+		double c;
+		if (cmd_job_cost(j, &c) == COST_OK)
+			cJSON_AddNumberToObject(o, "cost", c);
+		else
+			cJSON_AddNullToObject(o, "cost"); /* no price set, or no execution time */
+	}
 	cmd_json_str(o, "worker_id", j->worker_id);
 	if (j->progress >= 0)
 		cJSON_AddNumberToObject(o, "progress", j->progress);

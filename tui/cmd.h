@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cost.h"
 #include "job.h"
 
 struct config;
@@ -28,6 +29,11 @@ struct store_event;
  * (borrowed, must outlive the command) or NULL; color: 0 disables colour. */
 void cmd_set_endpoint(const char *endpoint);
 void cmd_set_color(int color);
+/* The loaded config (borrowed; NULL for commands run without one): the
+ * prices cmd_job_cost and cmd_job_json's "cost" use. */
+void cmd_set_config(const struct config *cfg);
+/* Job j's cost at the config's price (cost.h), rounded to a millionth. */
+enum cost_status cmd_job_cost(const struct job *j, double *out);
 
 /* One error line: "sdq: CMD: message" on stderr (stdout flushed first). */
 void cmd_errf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -483,8 +483,14 @@ static void show_job(struct store *st, const struct job *j, const struct store_e
 		printf("%-10s %s\n", "queued", buf);
 	}
 	if (j->exec_ms >= 0) {
+		double c;
 		cmd_fmt_dur(j->exec_ms, buf, sizeof buf);
 		printf("%-10s %s\n", "executed", buf);
+		if (cmd_job_cost(j, &c) == COST_OK)
+			cost_format(c, buf, sizeof buf);
+		else
+			snprintf(buf, sizeof buf, "no price set");
+		printf("%-10s %s\n", "cost", buf);
 	}
 	if (j->worker_id)
 		cmd_show_line("worker", j->worker_id);

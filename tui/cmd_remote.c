@@ -4,6 +4,8 @@
  */
 #include "cmd_remote.h"
 
+#include <math.h>
+#include <time.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,10 +495,29 @@ int cmd_remote_health(struct config *cfg, int argc, char **argv)
 		cmd_run_close(&r, 0);
 		return 1;
 	}
-	if (json)
-		cmd_json_print(health_json(ep, h));
-	else
-		print_health(ep, h);
+	{ /* the day's cost on this endpoint (cost.h) */
+		struct cost_sum s = {0};
+		char t[160];
+		int ok = cost_since(r.st, cfg, ep->name, cost_day_start(time(NULL) * 1000LL), &s,
+		                    NULL) == 0;
+		cJSON *o = json ? health_json(ep, h) : NULL, *d;
+
+		cost_sum_format(&s, t, sizeof t);
+		if (!json) {
+			print_health(ep, h);
+			printf("today      %s\n", ok ? t : "?");
+		} else if (o && (d = cJSON_AddObjectToObject(o, "today"))) {
+			if (ok && s.priced)
+				cJSON_AddNumberToObject(d, "cost", round(s.total * 1e6) / 1e6);
+			else
+				cJSON_AddNullToObject(d, "cost");
+			cJSON_AddNumberToObject(d, "jobs", (double)s.priced);
+			cJSON_AddNumberToObject(d, "jobs_no_price", (double)s.no_price);
+			cJSON_AddNumberToObject(d, "exec_ms", (double)s.exec_ms);
+		}
+		if (json)
+			cmd_json_print(o);
+	}
 	/* 0 only with real health: an endpoint that is not found, or a server
 	 * without /health (runpod-python's local test API), is not healthy */
 	rc = h->reachable && !h->auth_failed && (h->valid || ep->kind != CONFIG_RUNPOD) ? 0 : 1;

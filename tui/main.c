@@ -2,7 +2,7 @@
  * main.c: sdq's entry point. Parses the global options (-e/--endpoint,
  * --config, --no-color, --help, --version), loads the configuration and
  * dispatches to a subcommand from the table in cli.c (the commands are in
- * cmd_*.c, demo.c, preview.c) or, with no command, the dashboard (ui.c).
+ * cmd_*.c, demo.c) or, with no command, the dashboard (ui.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -142,6 +142,7 @@ int main(int argc, char **argv)
 	}
 	if (!cmd->no_config && load_config(&cfg) < 0)
 		return 1;
+	cmd_set_config(cfg);
 	if (cfg && revives(argc, argv))
 		spawn_revive_driver(cfg, argv[0], revives(argc, argv) == 2);
 	rc = cmd->run(cfg, argc, argv);

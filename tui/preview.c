@@ -1,6 +1,6 @@
 /*
  * preview.c: the image pane, the full-screen viewer, the thumbnail gallery
- * and `sdq preview`.
+ * and the images `sdq preview` prints (tui/cmd_preview.c).
  *
  * Two ways to draw. Sixel: curses owns every text cell and believes the image
  * area is blank; after doupdate() the queued images go to the tty in one
@@ -1324,184 +1324,55 @@ static void cli_blocks(const struct term_info *ti, const struct image *im, int u
 	}
 }
 
-int preview_cli(int argc, char **argv)
+int preview_print(const struct term_info *ti, const char *path, int cols, int ncolors, char **err)
 {
-	struct config *cfg = NULL;
-	struct store *st = NULL;
-	struct job *j = NULL;
-	struct term_info ti;
-	char *err = NULL;
-	const char *ref = NULL;
-	int want_cols = 0, rc = 1, tfd = -1, forced;
-	int64_t id;
+	struct image *im = image_load(path, NULL, 0, err);
+	int rc = -1;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-w") == 0 || strcmp(argv[i], "--width") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "sdq: preview: -w needs a number of columns\n");
-				return 2;
+	if (!im)
+		return -1;
+	if (ti->graphics == TERM_GFX_SIXEL) {
+		unsigned char *buf = NULL;
+		size_t len = 0;
+		int dw, dh;
+
+		image_fit(im->w, im->h, cols * ti->cell_w, IMAGE_MAX_DIM * 4, 1, &dw, &dh);
+		if (dw != im->w || dh != im->h) {
+			struct image *sc = image_scale(im, dw, dh);
+
+			image_free(im);
+			if (!(im = sc)) {
+				util_set_err(err, "out of memory");
+				return -1;
 			}
-			want_cols = atoi(argv[++i]);
-			if (want_cols <= 0 || want_cols > 10000) {
-				fprintf(stderr,
-				        "sdq: preview: -w wants a column count (1..10000)\n");
-				return 2;
-			}
-		} else if (strncmp(argv[i], "-w", 2) == 0 && argv[i][2]) {
-			want_cols = atoi(argv[i] + 2);
-			if (want_cols <= 0 || want_cols > 10000) {
-				fprintf(stderr,
-				        "sdq: preview: -w wants a column count (1..10000)\n");
-				return 2;
-			}
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf(
-			    "usage: sdq preview ID [-w COLS]\n"
-			    "Print a job's images to the terminal as sixel (or coloured blocks),\n"
-			    "COLS columns wide (default: the terminal's width).\n");
-			return 0;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(
-			    stderr,
-			    "sdq: preview: unknown option %s (usage: sdq preview ID [-w COLS])\n",
-			    argv[i]);
-			return 2;
-		} else if (!ref) {
-			ref = argv[i];
+		}
+		if (sixelenc_image(im, ncolors, SIXELENC_DIFFUSE_NONE, &buf, &len, err) == 0) {
+			fflush(stdout);
+			rc = util_write_all(STDOUT_FILENO, buf, len);
+			if (rc == 0)
+				rc = util_write_all(STDOUT_FILENO, "\n", 1);
+			if (rc < 0)
+				util_set_err(err, "cannot write to the terminal");
+			free(buf);
+		}
+	} else {
+		int bw = cols, bh;
+		struct image *sc;
+
+		bh = (int)((double)im->h / im->w * bw * ti->cell_w * 2 / ti->cell_h + 0.5);
+		bh += bh % 2;
+		if (bh < 2)
+			bh = 2;
+		if ((sc = image_scale(im, bw, bh))) {
+			cli_blocks(ti, sc, locale_utf8());
+			rc = fflush(stdout) == 0 ? 0 : -1;
+			if (rc < 0)
+				util_set_err(err, "cannot write to the terminal");
 		} else {
-			fprintf(
-			    stderr,
-			    "sdq: preview: one job at a time (usage: sdq preview ID [-w COLS])\n");
-			return 2;
+			util_set_err(err, "out of memory");
 		}
+		image_free(sc);
 	}
-	if (!ref) {
-		fprintf(stderr, "sdq: preview: which job? (usage: sdq preview ID [-w COLS])\n");
-		return 2;
-	}
-	cfg = config_load(&err);
-	if (!cfg) {
-		fprintf(stderr, "sdq: preview: %s\n", err ? err : "cannot load the configuration");
-		goto out;
-	}
-	st = store_open(cfg->db_path, &err);
-	if (!st) {
-		fprintf(stderr, "sdq: preview: %s\n", err ? err : "cannot open the history");
-		goto out;
-	}
-	id = store_job_find(st, ref, &err);
-	if (id > 0)
-		j = store_job_get(st, id, &err);
-	if (!j) {
-		char *r = text_sanitize_str(ref, 0);
-
-		fprintf(stderr, "sdq: preview: %s: %s\n", r ? r : "?", err ? err : "no such job");
-		free(r);
-		goto out;
-	}
-
-	forced = (getenv("SDQ_GRAPHICS") && *getenv("SDQ_GRAPHICS") &&
-	          strcmp(getenv("SDQ_GRAPHICS"), "auto") != 0) ||
-	         (cfg->graphics && *cfg->graphics && strcmp(cfg->graphics, "auto") != 0);
-	if (!isatty(STDOUT_FILENO) && !forced) {
-		fprintf(stderr, "sdq: preview: standard output is not a terminal: set "
-		                "SDQ_GRAPHICS=sixel (or blocks) to write the images anyway\n");
-		goto out;
-	}
-	if (isatty(STDOUT_FILENO))
-		tfd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	term_probe(tfd >= 0 ? tfd : STDOUT_FILENO, cfg->graphics, 500, &ti);
-	if (!want_cols) {
-		struct winsize ws;
-
-		if (ioctl(tfd >= 0 ? tfd : STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-			want_cols = ws.ws_col;
-		else
-			want_cols = 80;
-	}
-	if (j->n_outputs == 0) {
-		fprintf(stderr, "sdq: preview: job #%lld is %s and has no images\n",
-		        (long long)j->id, job_state_name(j->state));
-		goto out;
-	}
-	rc = 0;
-	fflush(stdout);
-	for (size_t i = 0; i < j->n_outputs; i++) {
-		const char *path = j->outputs[i].path;
-		char *clean = text_sanitize_str(path, 0);
-		struct image *im = NULL;
-
-		if (ti.graphics == TERM_GFX_NONE) {
-			printf("%s\n", clean ? clean : "");
-			free(clean);
-			continue;
-		}
-		if (ti.graphics == TERM_GFX_SIXEL) {
-			unsigned char *buf = NULL;
-			size_t len = 0;
-			int dw, dh;
-
-			im = image_load(path, NULL, 0, &err);
-			if (im) {
-				image_fit(im->w, im->h, want_cols * ti.cell_w, IMAGE_MAX_DIM * 4, 1,
-				          &dw, &dh);
-				if (dw != im->w || dh != im->h) {
-					struct image *sc = image_scale(im, dw, dh);
-
-					image_free(im);
-					im = sc;
-				}
-			}
-			if (im && sixelenc_image(im, cfg->sixel_colors, SIXELENC_DIFFUSE_NONE, &buf,
-			                         &len, &err) == 0) {
-				fflush(stdout);
-				util_write_all(STDOUT_FILENO, buf, len);
-				util_write_all(STDOUT_FILENO, (const unsigned char *)"\n", 1);
-				free(buf);
-			} else {
-				char *e = text_sanitize_str(err, 0);
-
-				fprintf(stderr, "sdq: preview: %s\n",
-				        e ? e : "cannot draw the image");
-				free(e);
-				rc = 1;
-			}
-		} else {
-			im = image_load(path, NULL, 0, &err);
-			if (im) {
-				int bw = want_cols, bh;
-				struct image *sc;
-
-				bh = (int)((double)im->h / im->w * bw * ti.cell_w * 2 / ti.cell_h +
-				           0.5);
-				bh += bh % 2;
-				if (bh < 2)
-					bh = 2;
-				sc = image_scale(im, bw, bh);
-				if (sc)
-					cli_blocks(&ti, sc, locale_utf8());
-				image_free(sc);
-				fflush(stdout);
-			} else {
-				char *e = text_sanitize_str(err, 0);
-
-				fprintf(stderr, "sdq: preview: %s\n",
-				        e ? e : "cannot read the image");
-				free(e);
-				rc = 1;
-			}
-		}
-		free(err);
-		err = NULL;
-		free(clean);
-		image_free(im);
-	}
-out:
-	if (tfd >= 0)
-		close(tfd);
-	free(err);
-	job_free(j);
-	store_close(st);
-	config_free(cfg);
+	image_free(im);
 	return rc;
 }

@@ -64,13 +64,15 @@ void preview_view(struct preview *pv, WINDOW *win, const struct job *j, int k);
  * index, *top the first visible index (adjusted to keep sel visible). Only
  * visible thumbnails are decoded. */
 void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t n, size_t sel,
-		     size_t *top);
+                     size_t *top);
 /* Columns and rows of thumbnails the gallery fits into win. */
 void preview_gallery_grid(struct preview *pv, WINDOW *win, int *cols, int *rows);
 
-/* sdq preview ID [-w COLS]: print a job's images to stdout (a terminal) as
- * sixel or blocks, like img2sixel. argv[0] is "preview". Returns an exit
- * status (0, 1 failure, 2 usage). */
-int preview_cli(int argc, char **argv);
+/* Print the image file at path to stdout (a terminal, or forced by the
+ * config) the way ti says: sixel with ncolors colours, or half blocks with
+ * ANSI colours; cols columns wide. 0, or -1
+ * with *err set (the file cannot be read or decoded, a write failed). For
+ * `sdq preview` (tui/cmd_preview.c). */
+int preview_print(const struct term_info *ti, const char *path, int cols, int ncolors, char **err);
 
 #endif

@@ -1,0 +1,79 @@
+#!/bin/sh
+# it_cost.sh: what jobs cost, end to end against the endpoint emulator on
+# 127.0.0.1: with price_per_second set, show and --json give each job's cost
+# from the execution time the endpoint reported (checked against exec_ms),
+# health gives the day's total on that endpoint; without a price, "no price
+# set" and null rather than a guess.
+# Last line: "it_cost: N passed, N failed".
+set -u
+PY=/usr/bin/python3
+SDQ=${SDQ_BIN:-$PWD/build/sdq}
+TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
+EMU="$TESTS/emulator.py"
+KEY=test-key-123
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_cost.XXXXXX")
+pass=0 fail=0
+cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
+emu_pid=
+cleanup() {
+	p=$(SDQ_DATA_DIR="$tmp/data" "$SDQ" driver --status 2>/dev/null |
+		sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
+	[ -n "$p" ] && kill "$p" 2>/dev/null
+	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { # check DESCRIPTION COMMAND...
+	d=$1; shift
+	if "$@"; then ok; else bad "$d"; fi
+}
+jget() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
+
+$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --idle-exit 120 --max-lifetime 300 \
+	--quiet --queue-time 0.1 --run-time 0.4 >/dev/null 2>"$tmp/emu.err" &
+emu_pid=$!
+n=0
+while [ ! -s "$tmp/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+PORT=$(cat "$tmp/port" 2>/dev/null)
+check "emulator started" test -n "$PORT"
+cat >"$tmp/config" <<EOF
+[endpoint "paid"]
+	url = http://127.0.0.1:$PORT/v2/test
+	price_per_second = 0.00044
+[endpoint "unpriced"]
+	url = http://127.0.0.1:$PORT/v2/test
+EOF
+export SDQ_DATA_DIR="$tmp/data" SDQ_CONFIG="$tmp/config" RUNPOD_API_KEY=$KEY
+unset SDQ_ENDPOINT
+
+"$SDQ" submit -e paid -p "a red fox" --wait --json >"$tmp/a.json" 2>"$tmp/e" || bad "submit: $(cat "$tmp/e")"
+"$SDQ" submit -e paid -p "a blue owl" --wait --json >"$tmp/b.json" 2>"$tmp/e" || bad "submit: $(cat "$tmp/e")"
+"$SDQ" submit -e unpriced -p "a green frog" --wait --json >"$tmp/c.json" 2>"$tmp/e" || bad "submit: $(cat "$tmp/e")"
+a=$(jget "$tmp/a.json" 'j["id"]') b=$(jget "$tmp/b.json" 'j["id"]') c=$(jget "$tmp/c.json" 'j["id"]')
+ea=$(jget "$tmp/a.json" 'j["exec_ms"]') eb=$(jget "$tmp/b.json" 'j["exec_ms"]')
+check "the endpoint reported execution times" sh -c "[ '${ea:-0}' -gt 0 ] && [ '${eb:-0}' -gt 0 ]"
+check "--json cost = exec_ms / 1000 x price" \
+	test "$(jget "$tmp/a.json" 'j["cost"] == round(j["exec_ms"] / 1000 * 0.00044, 6)')" = True
+check "no price: cost is null" test "$(jget "$tmp/c.json" 'j["cost"]')" = None
+"$SDQ" show "$a" >"$tmp/show" 2>&1
+want=$($PY -c "c=$ea/1000*0.00044; print('%.4f' % c if c < 1 else '%.2f' % c)")
+check "show prints the cost" grep -qx "cost       $want" "$tmp/show"
+"$SDQ" show "$c" >"$tmp/show" 2>&1
+check "show says no price set" grep -qx "cost       no price set" "$tmp/show"
+"$SDQ" ls --json >"$tmp/ls.json"
+check "ls --json has cost" test "$(jget "$tmp/ls.json" 'sorted(x["cost"] is None for x in j)')" = "[False, False, True]"
+
+"$SDQ" health -e paid >"$tmp/h" 2>&1
+total=$($PY -c "print('%.4f' % (($ea + $eb) / 1000 * 0.00044))")
+secs=$($PY -c "print('%.1f' % (($ea + $eb) / 1000))")
+check "health: the day's total on that endpoint" grep -qx "today      $total for 2 jobs ($secs s)" "$tmp/h"
+"$SDQ" health -e unpriced >"$tmp/h" 2>&1
+check "health: no price set" grep -qx "today      no price set (1 job)" "$tmp/h"
+"$SDQ" health -e paid --json >"$tmp/h.json" 2>&1
+check "health --json: today" test "$(jget "$tmp/h.json" "(j['today']['jobs'], j['today']['cost'] == round(($ea + $eb) / 1000 * 0.00044, 6))")" = "(2, True)"
+
+echo "it_cost: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

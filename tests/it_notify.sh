@@ -1,0 +1,88 @@
+#!/bin/sh
+# it_notify.sh: `sdq wait --notify` rings the terminal's bell and sends one
+# desktop notification (OSC 9 or OSC 777, wrapped for tmux) for all the jobs
+# it waited for: the bytes are read back from the pty `script` gives it.
+# Jobs run on the endpoint emulator on 127.0.0.1; a prompt holding escape
+# sequences must not get out of the OSC.
+# Last line: "it_notify: N passed, N failed".
+set -u
+PY=/usr/bin/python3
+SDQ=${SDQ_BIN:-$PWD/build/sdq}
+TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
+EMU="$TESTS/emulator.py"
+KEY=test-key-123
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_notify.XXXXXX")
+pass=0 fail=0
+cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
+emu_pid=
+cleanup() {
+	p=$(SDQ_DATA_DIR="$tmp/data" "$SDQ" driver --status 2>/dev/null |
+		sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
+	[ -n "$p" ] && kill "$p" 2>/dev/null
+	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { # check DESCRIPTION COMMAND...
+	d=$1; shift
+	if "$@"; then ok; else bad "$d"; fi
+}
+# has FILE PYTHON-BYTES: the file holds these bytes
+has() { $PY -c 'import sys; sys.exit(0 if eval(sys.argv[2]) in open(sys.argv[1],"rb").read() else 1)' "$1" "$2"; }
+# count FILE PYTHON-BYTES: how many times
+count() { $PY -c 'import sys; print(open(sys.argv[1],"rb").read().count(eval(sys.argv[2])))' "$1" "$2"; }
+
+$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --idle-exit 120 --max-lifetime 300 \
+	--quiet --queue-time 0.2 --run-time 0.3 >/dev/null 2>"$tmp/emu.err" &
+emu_pid=$!
+n=0
+while [ ! -s "$tmp/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+PORT=$(cat "$tmp/port" 2>/dev/null)
+check "emulator started" test -n "$PORT"
+export SDQ_DATA_DIR="$tmp/data" SDQ_CONFIG="$tmp/config" RUNPOD_API_KEY=$KEY
+export SDQ_ENDPOINT="http://127.0.0.1:$PORT/v2/test"
+unset TMUX STY TERM_PROGRAM VTE_VERSION KITTY_WINDOW_ID WT_SESSION
+export TERM=xterm-256color
+: >"$tmp/config"
+
+# under_pty CMD: run the sdq command line CMD with a pty as its terminal;
+# what it wrote to the terminal goes to $tmp/tty
+under_pty() {
+	script -qec "$1" /dev/null >"$tmp/tty" 2>&1 </dev/null
+}
+
+a=$("$SDQ" submit -p "a red fox" 2>"$tmp/e") || bad "submit: $(cat "$tmp/e")"
+b=$("$SDQ" submit -p "a blue owl" 2>"$tmp/e") || bad "submit: $(cat "$tmp/e")"
+under_pty "'$SDQ' wait --notify $a $b"
+check "wait --notify: one bell before the OSC" has "$tmp/tty" "b'\\a\\x1b]9;sdq: 2 jobs: 2 COMPLETED\\x1b\\\\'"
+check "wait --notify: one notification for two jobs" test "$(count "$tmp/tty" "b'\\x1b]9;'")" = 1
+check "wait --notify: the images are printed too" grep -q "\.png" "$tmp/tty"
+
+under_pty "'$SDQ' wait $a"
+check "wait without --notify: no OSC 9" test "$(count "$tmp/tty" "b'\\x1b]9;'")" = 0
+
+# [ui] notify picks the kind; inside tmux it goes through passthrough; a
+# prompt with escape sequences stays inside the OSC
+printf '[ui]\n\tnotify = osc777\n' >"$tmp/config"
+c=$("$SDQ" submit -p "$(printf 'evil\033]0;title\007\033\\;x')" 2>"$tmp/e") || bad "submit: $(cat "$tmp/e")"
+TMUX=/tmp/fake,1,0 under_pty "'$SDQ' wait --notify $c"
+check "tmux: the OSC 777 wrapped, the bell not" \
+	has "$tmp/tty" "b'\\a\\x1bPtmux;\\x1b\\x1b]777;notify;sdq;job $c COMPLETED: evil^[]0,title^G^[\\\\,x\\x1b\\x1b\\\\\\x1b\\\\'"
+check "the prompt's escapes are shown, not sent" test "$(count "$tmp/tty" "b'\\x1b]0;'")" = 0
+
+# notify = off in the config: --notify still notifies (asked for)
+printf '[ui]\n\tnotify = off\n' >"$tmp/config"
+under_pty "'$SDQ' wait --notify $a"
+check "notify = off: wait --notify still tells" has "$tmp/tty" "b'\\a\\x1b]9;sdq: job $a COMPLETED: a red fox\\x1b\\\\'"
+printf '[ui]\n\tnotify = loud\n' >"$tmp/config"
+"$SDQ" ls >/dev/null 2>"$tmp/e"
+check "a bad notify value is refused, naming the values" grep -q "off, on, bell, osc9 or osc777" "$tmp/e"
+: >"$tmp/config"
+"$SDQ" wait --notify "$a" </dev/null >"$tmp/o" 2>&1
+check "no terminal: no escape bytes in the output" test "$(count "$tmp/o" "b'\\x1b'")" = 0
+
+echo "it_notify: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
