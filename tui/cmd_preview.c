@@ -32,7 +32,7 @@ static int is_file(const char *ref)
 	return stat(ref, &sb) == 0 && !S_ISDIR(sb.st_mode) && ref[n] != 0;
 }
 
-/* Print one image; 0, or 1 after saying why not (named by what). */
+/* Print one image; 0, or 1 after saying why not (after what, when not NULL). */
 static int show(const struct term_info *ti, const struct config *cfg, const char *path,
                 const char *what, int cols)
 {
@@ -46,8 +46,8 @@ static int show(const struct term_info *ti, const struct config *cfg, const char
 	}
 	if (preview_print(ti, path, cols, cfg->sixel_colors, &err) == 0)
 		return 0;
-	{
-		char *w = cmd_clean(what);
+	{ /* image_load's message names the file itself */
+		char *w = what ? cmd_clean(what) : NULL;
 		cmd_errf_core("preview", w, err);
 		free(w);
 	}
@@ -102,7 +102,7 @@ int cmd_preview_run(struct config *cfg, int argc, char **argv)
 		char *err = NULL;
 
 		if (is_file(ref)) {
-			rc |= show(&ti, cfg, ref, ref, (int)cols);
+			rc |= show(&ti, cfg, ref, NULL, (int)cols);
 			continue;
 		}
 		if (!st) {
@@ -121,7 +121,7 @@ int cmd_preview_run(struct config *cfg, int argc, char **argv)
 			if (stat(ref, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
 				free(err);
 				free(r);
-				rc |= show(&ti, cfg, ref, ref, (int)cols);
+				rc |= show(&ti, cfg, ref, NULL, (int)cols);
 				continue;
 			}
 			if (err && strncmp(err, "no job", 6) != 0) { /* ambiguous, a store error */
