@@ -15,6 +15,7 @@
 #include "cmd_remote.h"
 #include "cmd_submit.h"
 #include "cmd_wait.h"
+#include "cmd_export.h"
 #include "complete.h"
 #include "demo.h"
 #include "cmd_preview.h"
@@ -188,6 +189,28 @@ static const struct cli_opt demo_opts[] = {
     {0},
 };
 
+static const struct cli_opt export_opts[] = {
+    {0, "since", "DATE", CLI_V_NONE,
+     "only jobs created since DATE: YYYY-MM-DD[THH:MM[:SS]] (local\n"
+     "time), or Nd / Nh for N days / hours ago"},
+    {'f', "format", "F", CLI_V_FORMAT,
+     "jsonl (default: one job a line, as --json gives it) or csv\n"
+     "(RFC 4180, for spreadsheets; formula cells made text)"},
+    {'o', "output", "FILE", CLI_V_FILE, "write to FILE instead of standard output"},
+    {0},
+};
+
+static const struct cli_opt import_opts[] = {
+    {'i', "images", "DIR", CLI_V_DIR,
+     "look for images the export names but that are not at their\n"
+     "path in DIR (by file name)"},
+    {0, NULL, "FILE", CLI_V_NONE,
+     "what sdq export --format jsonl wrote (- or nothing: standard\n"
+     "input); jobs the history has already (same remote id, or same\n"
+     "creation time, seed and prompt) and live jobs are skipped"},
+    {0},
+};
+
 static const struct cli_opt completion_opts[] = {
     {0, "complete", "CWORD WORD...", CLI_V_NONE,
      "print what to offer for word CWORD of the command line\n"
@@ -233,6 +256,12 @@ static const struct cli_command commands[] = {
      CLI_V_JOB_FILE, 0},
     {"demo", demo_run, "[--keep] [COMMAND [ARGS...]] | env",
      "try sdq against a local endpoint emulator (no account needed)", demo_opts, CLI_V_NONE, 1},
+    {"export", cmd_export_run, "[--since DATE] [--format jsonl|csv] [-o FILE]",
+     "write the history (parameters, timings, states, images, cost) as JSON Lines or CSV",
+     export_opts, CLI_V_NONE, 0},
+    {"import", cmd_import_run, "[--images DIR] [FILE|-]",
+     "read an export into this history (no duplicates; images copied)", import_opts,
+     CLI_V_FILE, 0},
     {"completion", complete_run, "bash|zsh|fish",
      "print the shell completion script for bash, zsh or fish", completion_opts, CLI_V_SHELL, 1},
     {"help", cli_help, "[COMMAND]", "show help for sdq or a command", NULL, CLI_V_COMMAND, 1},
