@@ -3,7 +3,8 @@
 # desktop notification (OSC 9 or OSC 777, wrapped for tmux) for all the jobs
 # it waited for: the bytes are read back from the pty `script` gives it.
 # Jobs run on the endpoint emulator on 127.0.0.1; a prompt holding escape
-# sequences must not get out of the OSC.
+# sequences must not get out of the OSC. The dashboard, with [ui] notify =
+# on, sends one notification per batch of jobs.
 # Last line: "it_notify: N passed, N failed".
 set -u
 PY=/usr/bin/python3
@@ -14,8 +15,9 @@ KEY=test-key-123
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_notify.XXXXXX")
 pass=0 fail=0
 cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pid=
+emu_pid= dash_pid=
 cleanup() {
+	[ -n "$dash_pid" ] && kill "$dash_pid" 2>/dev/null
 	p=$(SDQ_DATA_DIR="$tmp/data" "$SDQ" driver --status 2>/dev/null |
 		sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
 	[ -n "$p" ] && kill "$p" 2>/dev/null
@@ -83,6 +85,40 @@ check "a bad notify value is refused, naming the values" grep -q "off, on, bell,
 : >"$tmp/config"
 "$SDQ" wait --notify "$a" </dev/null >"$tmp/o" 2>&1
 check "no terminal: no escape bytes in the output" test "$(count "$tmp/o" "b'\\x1b'")" = 0
+
+# The dashboard: notify = on in the config; two batches (3 jobs, then 1)
+# give two notifications, not one per job. It runs under `script` (a pty);
+# its keys come through a fifo.
+printf '[ui]\n\tnotify = on\n' >"$tmp/config"
+mkfifo "$tmp/keys"
+TERM=xterm-256color script -qec "stty cols 100 rows 30; exec '$SDQ'" /dev/null <"$tmp/keys" \
+	>"$tmp/dash" 2>&1 &
+dash_pid=$!
+exec 3>"$tmp/keys"
+# osc9 COUNT: wait (bounded) until the dashboard wrote COUNT OSC 9 notifications
+osc9() {
+	n=0
+	while [ $n -lt 300 ]; do
+		[ "$(count "$tmp/dash" "b'\\x1b]9;'")" -ge "$1" ] && return 0
+		sleep 0.1; n=$((n + 1))
+	done
+	return 1
+}
+n=0
+while [ ! -s "$tmp/dash" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+d1=$("$SDQ" submit -p "dash one" 2>>"$tmp/e") d2=$("$SDQ" submit -p "dash two" 2>>"$tmp/e")
+d3=$("$SDQ" submit -p "dash three" 2>>"$tmp/e")
+check "dashboard: one notification for a batch of three" osc9 1
+check "dashboard: it sums the batch up" has "$tmp/dash" "b'\\a\\x1b]9;sdq: 3 jobs: 3 COMPLETED\\x1b\\\\'"
+d4=$("$SDQ" submit -p "dash four" 2>>"$tmp/e")
+check "dashboard: the next batch gets its own" osc9 2
+check "dashboard: a batch of one names its job" has "$tmp/dash" "b'\\x1b]9;sdq: job $d4 COMPLETED: dash four\\x1b\\\\'"
+printf 'q' >&3
+n=0
+while kill -0 "$dash_pid" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+kill "$dash_pid" 2>/dev/null
+exec 3>&-
+check "dashboard: two batches, two notifications (not one per job)" test "$(count "$tmp/dash" "b'\\x1b]9;'")" = 2
 
 echo "it_notify: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -36,6 +36,7 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_GALLERY, {'t'}, "t", "thumbnail gallery"},
 	{KEYS_MAIN, KA_VIEW, {'v'}, "v", "view the image full screen"},
 	{KEYS_MAIN, KA_HEALTH, {'H'}, "H", "refresh the endpoints' health now"},
+	{KEYS_MAIN, KA_NOTIFY, {'N'}, "N", "notify when jobs are done (on/off)"},
 	{KEYS_MAIN, KA_REDRAW, {CTRL('L')}, "Ctrl-L", "redraw the screen and its images (in every view)"},
 	{KEYS_MAIN, KA_HELP, {'?', KEY_F(1)}, "? F1", "this help"},
 	{KEYS_MAIN, KA_QUIT, {'q'}, "q", "quit (running jobs go on in the background)"},

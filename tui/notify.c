@@ -158,6 +158,15 @@ struct notify *notify_new(enum notify_mode mode)
 	return n;
 }
 
+struct notify *notify_new_config(const char *value)
+{
+	enum notify_mode m = NOTIFY_OFF;
+
+	if (notify_mode_parse(value, &m) < 0)
+		m = NOTIFY_OFF;
+	return notify_new(m);
+}
+
 void notify_free(struct notify *n)
 {
 	if (!n)
@@ -168,6 +177,8 @@ void notify_free(struct notify *n)
 
 const char *notify_toggle(struct notify *n)
 {
+	if (!n)
+		return "notifications are not available (out of memory)";
 	n->on = !n->on;
 	return n->on ? "notifications on: a bell and a desktop notification when the jobs are done"
 	             : "notifications off";

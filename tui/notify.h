@@ -64,6 +64,8 @@ void notify_summary(struct store *st, const int64_t *ids, size_t n, char *buf, s
  * ON). NULL on ENOMEM; notify_free accepts NULL. */
 struct notify;
 struct notify *notify_new(enum notify_mode mode);
+/* The same from the config's word ([ui] notify; anything else is off). */
+struct notify *notify_new_config(const char *value);
 void notify_free(struct notify *n);
 /* Turn notifications on or off; a static sentence saying which. */
 const char *notify_toggle(struct notify *n);

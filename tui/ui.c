@@ -60,6 +60,7 @@
 #include "ui.h"
 #include "draw.h"
 #include "keys.h"
+#include "notify.h"
 #include "view_jobs.h"
 #include "view_detail.h"
 #include "view_compose.h"
@@ -124,6 +125,7 @@ struct ui {
 	int have_endpoint;
 
 	struct joblist *jl; /* the table's jobs (joblist.h) */
+	struct notify *nt;  /* one notification per batch of jobs ([ui] notify, N) */
 	const char *filter_name;
 	int64_t health_due;     /* ask every endpoint's health then (0: no) */
 	struct view_header *vh; /* the top line (view_header.h) */
@@ -945,6 +947,7 @@ static void ui_reload(struct ui *u)
 {
 	joblist_set_rows(u->jl, u->wtable ? getmaxy(u->wtable) : LINES);
 	joblist_reload(u->jl);
+	notify_step(u->nt, u->st, STDOUT_FILENO); /* the last live job of a batch ended? */
 	ui_list_error(u);
 }
 
@@ -1215,6 +1218,9 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 		break;
 	case KA_VIEW:
 		ui_view(u, j);
+		break;
+	case KA_NOTIFY:
+		ui_msg(u, 0, "%s", notify_toggle(u->nt));
 		break;
 	case KA_HEALTH:
 		for (size_t i = 0; i < u->cfg->n_endpoints; i++)
@@ -1893,6 +1899,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 		return 2;
 	}
 	u->pv = preview_new(&u->ti, STDOUT_FILENO, cfg->sixel_colors);
+	u->nt = notify_new_config(cfg->notify);
 
 	engine_set_callback(u->e, ui_on_event, u);
 	engine_drive(u->e, 1);
@@ -1922,6 +1929,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 			u->dirty &= ~(unsigned)D_LIVE;
 			u->live_due = job_now_ms() + 1000;
 			joblist_load_live(u->jl);
+			notify_step(u->nt, u->st, STDOUT_FILENO);
 			u->dirty |= D_PAINT;
 		}
 		if (u->dirty & ~(unsigned)D_LIVE)
@@ -1938,6 +1946,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 		if (ui_screens[m].free)
 			ui_screens[m].free(u);
 	preview_free(u->pv);
+	notify_free(u->nt);
 	ui_delwin(&u->whdr);
 	ui_delwin(&u->wtable);
 	ui_delwin(&u->wdetail);
