@@ -217,6 +217,10 @@ int notify_step(struct notify *n, struct store *st, int fd)
 
 	if (!n || !st)
 		return 0;
+	if (!n->on) { /* off costs nothing; on again, the next look starts a batch */
+		n->n = 0;
+		return 0;
+	}
 	q.live_only = 1;
 	q.limit = NOTIFY_LIVE_MAX;
 	if (store_job_list(st, &q, &live, &nl, NULL) < 0)
