@@ -86,8 +86,9 @@ check "a bad notify value is refused, naming the values" grep -q "off, on, bell,
 "$SDQ" wait --notify "$a" </dev/null >"$tmp/o" 2>&1
 check "no terminal: no escape bytes in the output" test "$(count "$tmp/o" "b'\\x1b'")" = 0
 
-# The dashboard: notify = on in the config; two batches (3 jobs, then 1)
-# give two notifications, not one per job. It runs under `script` (a pty);
+# The dashboard: notify = on in the config; two batches (4 jobs, then 1)
+# give two notifications, not one per job. The first job of the first batch
+# runs 4 s, so the other three join it however slowly they are submitted. It runs under `script` (a pty);
 # its keys come through a fifo.
 printf '[ui]\n\tnotify = on\n' >"$tmp/config"
 mkfifo "$tmp/keys"
@@ -104,12 +105,15 @@ osc9() {
 	done
 	return 1
 }
+# ready when it shows the jobs of the tests above (what ended before the
+# dashboard looked is not told)
 n=0
-while [ ! -s "$tmp/dash" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+while ! grep -q COMPLETED "$tmp/dash" 2>/dev/null && [ $n -lt 200 ]; do sleep 0.1; n=$((n + 1)); done
+d0=$("$SDQ" submit -p "dash hold [[run=4]]" 2>>"$tmp/e")
 d1=$("$SDQ" submit -p "dash one" 2>>"$tmp/e") d2=$("$SDQ" submit -p "dash two" 2>>"$tmp/e")
 d3=$("$SDQ" submit -p "dash three" 2>>"$tmp/e")
-check "dashboard: one notification for a batch of three" osc9 1
-check "dashboard: it sums the batch up" has "$tmp/dash" "b'\\a\\x1b]9;sdq: 3 jobs: 3 COMPLETED\\x1b\\\\'"
+check "dashboard: one notification for a batch of four" osc9 1
+check "dashboard: it sums the batch up" has "$tmp/dash" "b'\\a\\x1b]9;sdq: 4 jobs: 4 COMPLETED\\x1b\\\\'"
 d4=$("$SDQ" submit -p "dash four" 2>>"$tmp/e")
 check "dashboard: the next batch gets its own" osc9 2
 check "dashboard: a batch of one names its job" has "$tmp/dash" "b'\\x1b]9;sdq: job $d4 COMPLETED: dash four\\x1b\\\\'"

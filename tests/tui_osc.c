@@ -284,6 +284,8 @@ static void set_state(struct store *st, int64_t id, enum job_state state)
 	if (!j)
 		return;
 	j->state = state;
+	if (job_state_is_terminal(state))
+		j->finished_at = job_now_ms();
 	store_job_save(st, j, NULL);
 	job_free(j);
 }
@@ -351,6 +353,29 @@ static void test_notify_batches(void)
 	CHECK_INT(notify_step(nt, st, p[1]), 0);
 	set_state(st, a, JOB_COMPLETED);
 	CHECK_INT(notify_step(nt, st, p[1]), 1);
+
+	/* jobs quicker than the looks (never seen live) still count: alone, or
+	 * with a batch that was seen */
+	a = add_job(st, "quick", JOB_IN_QUEUE);
+	set_state(st, a, JOB_COMPLETED);
+	drain(p[0], buf, sizeof buf);
+	CHECK_INT(notify_step(nt, st, p[1]), 1);
+	drain(p[0], buf, sizeof buf);
+	CHECK(strstr(buf, "COMPLETED: quick") != NULL);
+	a = add_job(st, "slow", JOB_IN_PROGRESS);
+	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	b = add_job(st, "quick too", JOB_IN_QUEUE);
+	set_state(st, b, JOB_FAILED);
+	set_state(st, a, JOB_COMPLETED);
+	CHECK_INT(notify_step(nt, st, p[1]), 1);
+	drain(p[0], buf, sizeof buf);
+	CHECK_STR(buf, "\a\033]9;sdq: 2 jobs: 1 COMPLETED, 1 FAILED\033\\");
+	CHECK_INT(notify_step(nt, st, p[1]), 0);
+
+	/* what ended before the first look is not told */
+	notify_free(nt);
+	nt = notify_new(NOTIFY_OSC9);
+	CHECK_INT(notify_step(nt, st, p[1]), 0);
 
 	notify_free(nt);
 	notify_free(NULL);

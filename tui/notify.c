@@ -142,8 +142,12 @@ int notify_send(int fd, enum notify_mode m, const char *title, const char *body)
 struct notify {
 	enum notify_mode mode; /* what "on" sends */
 	int on;
-	int64_t *ids;
+	int64_t *ids; /* the batch: every job seen live since it began */
 	size_t n, cap;
+	int64_t *told; /* the last batch told (its jobs are not the next one's) */
+	size_t ntold;
+	int64_t start_ms; /* when the batch began (the look before it was seen) */
+	int64_t prev_ms;  /* the last look (wall clock, as job times); 0: none yet */
 };
 
 struct notify *notify_new(enum notify_mode mode)
@@ -172,6 +176,7 @@ void notify_free(struct notify *n)
 	if (!n)
 		return;
 	free(n->ids);
+	free(n->told);
 	free(n);
 }
 
@@ -207,6 +212,47 @@ static void batch_add(struct notify *n, int64_t id)
 	n->ids[n->n++] = id;
 }
 
+/* Was job id in the batch told last (it may have ended in the same
+ * millisecond as the look that told it)? */
+static int was_told(const struct notify *n, int64_t id)
+{
+	for (size_t i = 0; i < n->ntold; i++)
+		if (n->told[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Add to the batch the jobs that finished since from_ms without ever being
+ * seen live (quicker than the looks): they were created after from_ms, so
+ * the newest jobs are read until one is older. */
+static void add_unseen(struct notify *n, struct store *st, int64_t from_ms)
+{
+	struct store_query q = {0};
+	int more = 1;
+
+	q.limit = NOTIFY_LIVE_MAX;
+	while (more) {
+		struct job **l = NULL;
+		size_t nl = 0;
+
+		if (store_job_list(st, &q, &l, &nl, NULL) < 0)
+			return;
+		more = nl == NOTIFY_LIVE_MAX;
+		for (size_t i = 0; i < nl; i++) {
+			if (l[i]->created_at < from_ms) {
+				more = 0;
+				break;
+			}
+			if (job_state_is_terminal(l[i]->state) && l[i]->finished_at >= from_ms &&
+			    !was_told(n, l[i]->id))
+				batch_add(n, l[i]->id);
+		}
+		if (nl)
+			q.before_id = l[nl - 1]->id;
+		store_jobs_free(l, nl);
+	}
+}
+
 int notify_step(struct notify *n, struct store *st, int fd)
 {
 	struct store_query q = {0};
@@ -214,27 +260,43 @@ int notify_step(struct notify *n, struct store *st, int fd)
 	size_t nl = 0;
 	char body[512];
 	int sent = 0;
+	int64_t now = job_now_ms();
 
 	if (!n || !st)
 		return 0;
-	if (!n->on) { /* off costs nothing; on again, the next look starts a batch */
+	if (!n->on) { /* off costs nothing; on again, the next look starts afresh */
 		n->n = 0;
+		n->prev_ms = 0;
 		return 0;
 	}
+	if (!n->prev_ms)
+		n->prev_ms = now; /* the first look: what ended before it is not told */
 	q.live_only = 1;
 	q.limit = NOTIFY_LIVE_MAX;
 	if (store_job_list(st, &q, &live, &nl, NULL) < 0)
 		return 0;
+	if (nl && !n->n)
+		n->start_ms = n->prev_ms;
 	for (size_t i = 0; i < nl; i++)
 		batch_add(n, live[i]->id);
 	store_jobs_free(live, nl);
-	if (nl == 0 && n->n > 0) {
-		if (n->on) {
+	if (nl == 0) {
+		/* the batch ended, or jobs came and went between two looks */
+		add_unseen(n, st, n->n ? n->start_ms : n->prev_ms);
+		if (n->n) {
+			int64_t *t = realloc(n->told, n->n * sizeof *t);
+
 			notify_summary(st, n->ids, n->n, body, sizeof body);
 			sent = notify_send(fd, n->mode, "sdq", body) == 0;
+			if (t) { /* the batch becomes the told list */
+				memcpy(t, n->ids, n->n * sizeof *t);
+				n->told = t;
+				n->ntold = n->n;
+			}
 		}
 		n->n = 0;
 	}
+	n->prev_ms = now;
 	return sent;
 }
 
