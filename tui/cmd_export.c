@@ -313,7 +313,7 @@ static int cmp_str(const void *a, const void *b)
 /* The sorted set of keys: is key in it? */
 static int keys_has(char **keys, size_t n, const char *key)
 {
-	return bsearch(&key, keys, n, sizeof *keys, cmp_str) != NULL;
+	return n && bsearch(&key, keys, n, sizeof *keys, cmp_str) != NULL;
 }
 
 /* Insert key (taken) into the sorted set; -1 (key freed) on ENOMEM. */
