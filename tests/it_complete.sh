@@ -87,11 +87,13 @@ nl='
 expect "commands by prefix" "show${nl}submit" s
 expect "one command" "purge-queue" pu
 expect "global options" "--config" --co
-expect "command options" "--sampler${nl}--seed${nl}--set${nl}--steps${nl}--sync" submit --s
+expect "command options" "--sampler${nl}--seed${nl}--seeds${nl}--set${nl}--steps${nl}--sync" submit --s
 expect "endpoints from the config" "alpha${nl}beta" submit -e ""
 expect "endpoints of --config FILE on the line" "gamma" --config "$tmp/other.conf" -e ""
 expect "job ids from the history" "1${nl}2" show ""
 expect "job ids after options" "1${nl}2" wait --timeout 5 ""
+"$SDQ" submit -p "a group" --vary steps=5,6 >/dev/null 2>"$tmp/e" || bad "submit --vary: $(cat "$tmp/e")"
+expect "group ids from the history" "1" wait --group ""
 expect "templates" "a1111${nl}comfyui${nl}sd15${nl}sdxl" submit --template ""
 expect "samplers of --template, quoted for bash" 'DPM++\ 2M\ SDE
 DPM++\ 2M\ SDE\ Heun' \
@@ -130,7 +132,7 @@ if command -v fish >/dev/null 2>&1; then
 	check "fish: endpoints" test "$(fcomp 'sdq submit -e ' | tr '\n' ' ')" = "alpha beta "
 	check "fish: samplers with spaces" test "$(fcomp 'sdq submit --template a1111 --sampler DPM++\ 2M\ SDE\ H')" = "DPM++ 2M SDE Heun"
 	check "fish: --state=" test "$(fcomp 'sdq ls --state=TIMED')" = "--state=TIMED_OUT"
-	check "fish: job ids" test "$(fcomp 'sdq show ' | tr '\n' ' ')" = "1 2 "
+	check "fish: job ids" test "$(fcomp 'sdq show ' | tr '\n' ' ')" = "1 2 3 4 "
 	check "fish: directories" test "$(fcomp 'sdq get -o su')" = "subdir/"
 else
 	echo "it_complete: fish not installed: its checks skipped"

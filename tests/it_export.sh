@@ -87,6 +87,18 @@ for r,j in zip(rows,js):
 print('ok')" 
 check "csv: the formula cell starts with a quote" grep -q "\"'=HYPERLINK(\"\"http" "$tmp/all.csv"
 
+"$SDQ" submit -p "a group" --vary steps=5,6 --wait >/dev/null 2>"$tmp/e" || bad "submit --vary: $(cat "$tmp/e")"
+g=$("$SDQ" ls --json --limit 1 | py 'import json,sys; print(json.load(sys.stdin)[0]["group"])')
+"$SDQ" export --group "$g" >"$tmp/g.jsonl" 2>"$tmp/e"
+check "--group G: only that group's jobs" py "
+import json,sys
+l=[json.loads(x) for x in open('$tmp/g.jsonl')]
+sys.exit(0 if len(l) == 2 and all(j['group'] == $g for j in l) and sorted(j['steps'] for j in l) == [5, 6] else 1)"
+"$SDQ" export --group 999 >/dev/null 2>"$tmp/e"
+check "--group of no group: exit 1" test $? = 1
+# the rest of the tests count the first three jobs only
+"$SDQ" rm $("$SDQ" ls --json --group "$g" | py 'import json,sys; print(" ".join(str(j["id"]) for j in json.load(sys.stdin)))') >/dev/null 2>&1
+
 "$SDQ" export --since 2000-01-01 >"$tmp/since.jsonl"
 check "--since in the past: everything" test "$(wc -l <"$tmp/since.jsonl")" = 3
 "$SDQ" export --since "$(date -d tomorrow +%Y-%m-%d)" >"$tmp/since.jsonl"

@@ -57,7 +57,7 @@ static const struct cli_opt ls_opts[] = {
      "only jobs in these states (IN_QUEUE, COMPLETED, ..., or live, done)"},
     {'l', "limit", "N", CLI_V_NUMBER, "at most N jobs (default 20)"},
     {'a', "all", NULL, CLI_V_NONE, "no limit"},
-    {0, "group", "G", CLI_V_NUMBER, "the jobs of group G, in the order they were made"},
+    {0, "group", "G", CLI_V_GROUP, "the jobs of group G, in the order they were made"},
     {0, "groups", NULL, CLI_V_NONE,
      "the groups instead of the jobs: one line each, with\n"
      "their jobs' states (TEXT finds groups by their jobs)"},
@@ -106,14 +106,14 @@ static const struct cli_opt submit_opts[] = {
      "height, count, seed, template or a --set key; FROM-TO:STEP\n"
      "is a range); several --vary make a grid. {a|b} in -p/-n\n"
      "makes one job per alternative (\\{ \\| \\} are literal)"},
-    {0, "yes", NULL, CLI_V_NONE, "submit more than 100 jobs at once"},
+    {'y', "yes", NULL, CLI_V_NONE, "submit more than 100 jobs at once"},
     {0},
 };
 
 static const struct cli_opt wait_opts[] = {
     {'j', "json", NULL, CLI_V_NONE, "print the finished jobs as JSON"},
     {0, "timeout", "SECS", CLI_V_NUMBER, "give up after SECS (exit 1; the jobs go on)"},
-    {0, "group", "G", CLI_V_NUMBER, "every job of group G"},
+    {0, "group", "G", CLI_V_GROUP, "every job of group G"},
     {0, "notify", NULL, CLI_V_NONE,
      "when they are done, ring the bell and send one desktop\n"
      "notification through the terminal ([ui] notify says how)"},
@@ -129,12 +129,12 @@ static const struct cli_opt retry_opts[] = {
 static const struct cli_opt rerun_opts[] = {
     {'w', "wait", NULL, CLI_V_NONE, "wait for it as with submit --wait"},
     {'j', "json", NULL, CLI_V_NONE, "print the job as JSON"},
-    {0, "group", "G", CLI_V_NUMBER, "every job of group G again, as a new group"},
+    {0, "group", "G", CLI_V_GROUP, "every job of group G again, as a new group"},
     {0},
 };
 
 static const struct cli_opt cancel_opts[] = {
-    {0, "group", "G", CLI_V_NUMBER, "the live jobs of group G"},
+    {0, "group", "G", CLI_V_GROUP, "the live jobs of group G"},
     {0},
 };
 
@@ -193,6 +193,7 @@ static const struct cli_opt export_opts[] = {
     {0, "since", "DATE", CLI_V_NONE,
      "only jobs created since DATE: YYYY-MM-DD[THH:MM[:SS]] (local\n"
      "time), or Nd / Nh for N days / hours ago"},
+    {0, "group", "G", CLI_V_GROUP, "only the jobs of group G (sdq ls --groups)"},
     {'f', "format", "F", CLI_V_FORMAT,
      "jsonl (default: one job a line, as --json gives it) or csv\n"
      "(RFC 4180, for spreadsheets; formula cells made text)"},
@@ -256,7 +257,7 @@ static const struct cli_command commands[] = {
      CLI_V_JOB_FILE, 0},
     {"demo", demo_run, "[--keep] [COMMAND [ARGS...]] | env",
      "try sdq against a local endpoint emulator (no account needed)", demo_opts, CLI_V_NONE, 1},
-    {"export", cmd_export_run, "[--since DATE] [--format jsonl|csv] [-o FILE]",
+    {"export", cmd_export_run, "[--since DATE] [--group G] [--format jsonl|csv] [-o FILE]",
      "write the history (parameters, timings, states, images, cost) as JSON Lines or CSV",
      export_opts, CLI_V_NONE, 0},
     {"import", cmd_import_run, "[--images DIR] [FILE|-]",

@@ -34,6 +34,7 @@ enum cli_value {
 	CLI_V_SHELL,    /* bash, zsh, fish */
 	CLI_V_JOB_FILE, /* a job id or an image file */
 	CLI_V_FORMAT,   /* an export format: jsonl, csv */
+	CLI_V_GROUP,    /* a group id from the history */
 };
 
 /* One option of a command (or of sdq itself). The table is what --help

@@ -172,16 +172,15 @@ static int write_csv_row(FILE *f, const cJSON *o)
 
 int cmd_export_run(struct config *cfg, int argc, char **argv)
 {
-	static const struct option lo[] = {{"since", required_argument, 0, 's'},
-	                                   {"format", required_argument, 0, 'f'},
-	                                   {"output", required_argument, 0, 'o'},
-	                                   {"help", no_argument, 0, 'h'},
-	                                   {0, 0, 0, 0}};
+	static const struct option lo[] = {
+	    {"since", required_argument, 0, 's'},  {"group", required_argument, 0, 'g'},
+	    {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
+	    {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
 	struct store_query q = {0};
 	struct store *st;
 	struct job **jobs = NULL;
 	size_t n = 0, written = 0;
-	const char *out_path = NULL;
+	const char *out_path = NULL, *group = NULL;
 	int64_t since = 0;
 	int c, csv = 0, rc = 0;
 	char *err = NULL;
@@ -196,6 +195,11 @@ int cmd_export_run(struct config *cfg, int argc, char **argv)
 				return cmd_usage_error(
 				    "export", "--since wants YYYY-MM-DD[THH:MM[:SS]], or Nd or Nh "
 				              "(days or hours ago)");
+		} else if (c == 'g') {
+			if (!cmd_parse_group(optarg))
+				return cmd_usage_error(
+				    "export", "--group needs a group number (sdq ls --groups)");
+			group = optarg;
 		} else if (c == 'f') {
 			if (strcmp(optarg, "csv") == 0)
 				csv = 1;
@@ -212,6 +216,10 @@ int cmd_export_run(struct config *cfg, int argc, char **argv)
 	if (!(st = cmd_open_store(cfg, "export")))
 		return 1;
 	q.oldest_first = 1;
+	if (group && !(q.group_id = cmd_find_group(st, group, "export"))) {
+		store_close(st);
+		return 1;
+	}
 	if (store_job_list(st, &q, &jobs, &n, &err) < 0) {
 		cmd_errf_core("export", "reading the history", err);
 		store_close(st);

@@ -254,6 +254,34 @@ static void offer_jobs(struct line *l)
 	config_free(cfg);
 }
 
+static void offer_groups(struct line *l)
+{
+	struct config *cfg = line_config(l);
+	struct store *st = NULL;
+	struct store_query q = {0};
+	struct store_group **g = NULL;
+	size_t n = 0;
+	char *err = NULL;
+
+	if (cfg && access(cfg->db_path, F_OK) == 0)
+		st = store_open(cfg->db_path, &err);
+	q.limit = COMPLETE_JOBS;
+	if (st && store_group_list(st, &q, &g, &n, &err) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			char id[24], desc[120];
+
+			snprintf(id, sizeof id, "%lld", (long long)g[i]->id);
+			snprintf(desc, sizeof desc, "%d jobs: %.80s", g[i]->nhistory,
+			         g[i]->prompt ? g[i]->prompt : "");
+			offer(l, NULL, id, desc);
+		}
+		store_groups_free(g, n);
+	}
+	free(err);
+	store_close(st);
+	config_free(cfg);
+}
+
 static void offer_templates(struct line *l)
 {
 	struct config *cfg = line_config(l);
@@ -345,6 +373,9 @@ static void offer_value(struct line *l, enum cli_value v)
 		break;
 	case CLI_V_TEMPLATE:
 		offer_templates(l);
+		break;
+	case CLI_V_GROUP:
+		offer_groups(l);
 		break;
 	case CLI_V_SAMPLER:
 		offer_samplers(l);
