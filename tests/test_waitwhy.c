@@ -265,20 +265,20 @@ static void test_emulator(void)
 	CHECK_INT(store_job_add(st, j, NULL), 0);
 	job_free(j);
 	j = mkjob(JOB_IN_QUEUE, "runpod", "emu");
-	j->submitted_at = util_now_ms();
+	j->submitted_at = job_now_ms();
 	CHECK_INT(store_job_add(st, j, NULL), 0);
 
 	emu_set("{\"workers\": 0, \"throttled\": 2, \"initializing\": 0, \"unhealthy\": 0}");
 	h = fresh_health(e);
 	CHECK(h && h->workers_throttled == 2);
-	CHECK_INT(waitwhy_gather(st, j, h, util_now_ms(), &w, &err), 0);
+	CHECK_INT(waitwhy_gather(st, j, h, job_now_ms(), &w, &err), 0);
 	CHECK_STR(waitwhy_format(&w, buf, sizeof buf),
 	          "throttled: no GPU free for this endpoint (2 throttled), no estimate");
 
 	emu_set("{\"throttled\": 0, \"initializing\": 1}");
 	h = fresh_health(e);
 	CHECK(h && h->workers_initializing == 1);
-	CHECK_INT(waitwhy_gather(st, j, h, util_now_ms(), &w, &err), 0);
+	CHECK_INT(waitwhy_gather(st, j, h, job_now_ms(), &w, &err), 0);
 	CHECK_STR(w.reason, "cold start: 1 worker initializing");
 	CHECK(w.estimate_ms > 0 && w.estimate_ms <= 20000);
 	CHECK_INT(w.basis_n, 3);
@@ -286,7 +286,7 @@ static void test_emulator(void)
 	emu_set("{\"initializing\": 0, \"unhealthy\": 1}");
 	h = fresh_health(e);
 	CHECK(h && h->workers_unhealthy == 1);
-	CHECK_INT(waitwhy_gather(st, j, h, util_now_ms(), &w, &err), 0);
+	CHECK_INT(waitwhy_gather(st, j, h, job_now_ms(), &w, &err), 0);
 	CHECK_STR(waitwhy_format(&w, buf, sizeof buf), "worker unhealthy (1 unhealthy), no estimate");
 
 	/* the health report's counts are what the explanation reads */

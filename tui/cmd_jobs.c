@@ -21,6 +21,7 @@
 #include "store.h"
 #include "text.h"
 #include "util.h"
+#include "waitwhy.h"
 
 /* -------------------------------------------------------------------- ls */
 
@@ -398,6 +399,17 @@ static void show_group(struct store *st, const struct job *j)
 	store_group_free(g);
 }
 
+/* Why live job j waits (waitwhy.h), from the store alone: show asks no
+ * endpoint, so a remote job's health is unknown here (the dashboard has it).
+ * 0 when j does not wait. */
+static int show_wait(struct store *st, const struct job *j, struct waitwhy *w)
+{
+	char *err = NULL;
+	int rc = waitwhy_gather(st, j, NULL, job_now_ms(), w, &err);
+	free(err);
+	return rc == 0 && w->waiting;
+}
+
 static void show_job(struct store *st, const struct job *j, const struct store_event *ev,
                      size_t nev, int waits_key)
 {
@@ -425,6 +437,12 @@ static void show_job(struct store *st, const struct job *j, const struct store_e
 		cmd_put_clean(stdout, j->progress_text);
 	}
 	putchar('\n');
+	{
+		struct waitwhy w;
+		char wb[256];
+		if (!waits_key && show_wait(st, j, &w))
+			cmd_show_line("waiting", waitwhy_format(&w, wb, sizeof wb));
+	}
 	printf("%-10s ", "endpoint");
 	cmd_put_clean(stdout, j->endpoint ? j->endpoint : p->endpoint ? p->endpoint : "-");
 	if (j->backend || j->endpoint_url) {
@@ -581,6 +599,20 @@ int cmd_jobs_show(struct config *cfg, int argc, char **argv)
 					cJSON_AddItemToArray(a, cJSON_CreateRaw(b));
 				}
 				free(sib);
+			}
+			if (o) {
+				struct waitwhy w;
+				cJSON *wo;
+				if (show_wait(st, j, &w) && (wo = cJSON_AddObjectToObject(o, "waiting"))) {
+					cJSON_AddStringToObject(wo, "reason", w.reason);
+					if (w.estimate_ms >= 0)
+						cJSON_AddNumberToObject(wo, "estimate_s",
+						                        (double)((w.estimate_ms + 999) / 1000));
+					else
+						cJSON_AddNullToObject(wo, "estimate_s");
+				} else {
+					cJSON_AddNullToObject(o, "waiting");
+				}
 			}
 			if (cmd_json_print(o) < 0)
 				rc = 1;
