@@ -23,7 +23,8 @@
 
 #define PT_DCS_MAX (64u << 20) /* one DCS string larger than this is cut */
 
-enum pt_state { PT_GROUND, PT_ESC, PT_CSI, PT_DCS, PT_DCS_ESC };
+enum pt_state { PT_GROUND, PT_ESC, PT_CSI, PT_DCS, PT_DCS_ESC, PT_OSC, PT_OSC_ESC };
+#define PT_OSC_MAX (1u << 20) /* the OSC strings kept, in all */
 
 struct ptyterm {
 	pid_t pid;
@@ -44,6 +45,8 @@ struct ptyterm {
 	char csi[64];
 	size_t csi_len;
 	char *dcs;
+	char *osc; /* every OSC string seen (its text, no ESC ] or end), one a line */
+	size_t osc_len;
 	size_t dcs_len, dcs_cap;
 	int dcs_row, dcs_col;
 	struct ptyterm_capture *caps;
@@ -257,6 +260,7 @@ int ptyterm_stop(struct ptyterm *pt)
 	free(pt->imgs);
 	free(pt->owner);
 	free(pt->dcs);
+	free(pt->osc);
 	free(pt->da1);
 	free(pt);
 	return status;
@@ -359,6 +363,17 @@ static void pt_csi_done(struct ptyterm *pt)
 	}
 }
 
+/* Keep a byte of an OSC string (capped: what passes the cap is dropped). */
+static void pt_osc_add(struct ptyterm *pt, char c)
+{
+	if (pt->osc_len + 2 > PT_OSC_MAX)
+		return;
+	if (!pt->osc && !(pt->osc = malloc(PT_OSC_MAX)))
+		return;
+	pt->osc[pt->osc_len++] = c;
+	pt->osc[pt->osc_len] = 0;
+}
+
 static void pt_process(struct ptyterm *pt, const char *buf, size_t len)
 {
 	size_t run = 0; /* start of the pending run of bytes for libvterm */
@@ -381,6 +396,9 @@ static void pt_process(struct ptyterm *pt, const char *buf, size_t len)
 				pt->dcs_len = 0;
 				pt_dcs_add(pt, "\033P", 2);
 				pt->st = PT_DCS;
+				run = i + 1;
+			} else if (c == ']') { /* OSC: kept for ptyterm_osc, not drawn */
+				pt->st = PT_OSC;
 				run = i + 1;
 			} else {
 				pt_feed(pt, "\033", 1);
@@ -419,6 +437,24 @@ static void pt_process(struct ptyterm *pt, const char *buf, size_t len)
 			else
 				pt_dcs_add(pt, (const char *)&buf[i], 1);
 			run = i + 1;
+			break;
+		case PT_OSC: /* ends with BEL or ST */
+			if (c == 0x07) {
+				pt_osc_add(pt, '\n');
+				pt->st = PT_GROUND;
+			} else if (c == 0x1b) {
+				pt->st = PT_OSC_ESC;
+			} else {
+				pt_osc_add(pt, (char)c);
+			}
+			run = i + 1;
+			break;
+		case PT_OSC_ESC:
+			pt_osc_add(pt, '\n');
+			pt->st = c == '\\' ? PT_GROUND : PT_ESC;
+			run = c == '\\' ? i + 1 : i;
+			if (c != '\\')
+				i--; /* the ESC began something else: read c again */
 			break;
 		case PT_DCS_ESC:
 			if (c == '\\') {
@@ -748,6 +784,11 @@ size_t ptyterm_ncaptures(struct ptyterm *pt)
 const struct ptyterm_capture *ptyterm_capture(struct ptyterm *pt, size_t i)
 {
 	return i < pt->ncaps ? &pt->caps[i] : NULL;
+}
+
+const char *ptyterm_osc(struct ptyterm *pt)
+{
+	return pt->osc ? pt->osc : "";
 }
 
 void ptyterm_clear_captures(struct ptyterm *pt)

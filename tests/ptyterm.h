@@ -104,6 +104,10 @@ struct ptyterm_capture {
 size_t ptyterm_ncaptures(struct ptyterm *pt);
 const struct ptyterm_capture *ptyterm_capture(struct ptyterm *pt, size_t i);
 void ptyterm_clear_captures(struct ptyterm *pt);
+/* Every OSC string the program sent (ESC ] ... BEL or ST: its text, one a
+ * line), e.g. "52;c;BASE64"; "" for none. Not drawn. Valid until the next
+ * pump or ptyterm_stop. */
+const char *ptyterm_osc(struct ptyterm *pt);
 
 /* The sixel layer: a model of what a sixel terminal such as xterm shows.
  * Each sixel image (a captured DCS with raster attributes) covers the cells

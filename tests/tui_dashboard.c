@@ -1187,6 +1187,84 @@ static void test_sort_and_follow(void)
 	quit_and_check(pt);
 }
 
+static void b64(const unsigned char *in, size_t n, char *out)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+		             (i + 2 < n ? in[i + 2] : 0);
+		out[o++] = t[v >> 18 & 63];
+		out[o++] = t[v >> 12 & 63];
+		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? t[v & 63] : '=';
+	}
+	out[o] = 0;
+}
+
+/* o over SSH opens nothing on the remote machine: the path goes to the
+ * clipboard of the terminal the user sits at (OSC 52) and the status line
+ * says so; a terminal known not to take OSC 52 gets the path and why. */
+static void test_open_over_ssh(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit("over ssh [[queue=0 run=0]]"), 0);
+	char *argv[] = {(char *)sdq_bin, NULL};
+	char *env[] = {"SDQ_GRAPHICS=none",
+	               data_env,
+	               endpoint_env,
+	               "RUNPOD_API_KEY=test-key",
+	               "SSH_CONNECTION=10.0.0.1 50000 10.0.0.2 22",
+	               "SDQ_OPEN",
+	               "VTE_VERSION",
+	               NULL};
+	struct ptyterm *pt = ptyterm_start(argv, env, 120, 30, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "COMPLETED");
+	WAIT_TEXT(pt, "1-0.png");
+	char db[4400], want[8192] = "52;c;";
+	struct store *st = store_open(db_path(db, sizeof db), NULL);
+	struct job *j = st ? store_job_get(st, 1, NULL) : NULL;
+	if (CHECK(j != NULL) && CHECK(j->n_outputs > 0))
+		b64((const unsigned char *)j->outputs[0].path, strlen(j->outputs[0].path),
+		    want + strlen(want));
+	job_free(j);
+	store_close(st);
+	ptyterm_send(pt, "o");
+	WAIT_TEXT(pt, "sent the path to your clipboard");
+	int found = 0;
+	for (int i = 0; i < 100 && !found; i++) {
+		found = strstr(ptyterm_osc(pt), want) != NULL;
+		if (!found)
+			ptyterm_pump(pt, 50);
+	}
+	if (!CHECK(found))
+		fprintf(stderr, "  OSC seen: %s\n  wanted: %s\n", ptyterm_osc(pt), want);
+	CHECK(!ptyterm_find(pt, "opening", NULL, NULL));
+	quit_and_check(pt);
+
+	/* a VTE terminal (GNOME Terminal) does not take OSC 52: say so */
+	char *env2[] = {"SDQ_GRAPHICS=none",
+	                data_env,
+	                endpoint_env,
+	                "RUNPOD_API_KEY=test-key",
+	                "SSH_TTY=/dev/pts/9",
+	                "SSH_CONNECTION",
+	                "SDQ_OPEN",
+	                "VTE_VERSION=7200",
+	                NULL};
+	pt = ptyterm_start(argv, env2, 120, 30, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "COMPLETED");
+	ptyterm_send(pt, "o");
+	WAIT_TEXT(pt, "does not take clipboard copies");
+	CHECK(ptyterm_find(pt, "not opened", NULL, NULL));
+	CHECK(strstr(ptyterm_osc(pt), "52;") == NULL);
+	quit_and_check(pt);
+}
+
 /* A long JSON error is pretty-printed in the detail pane, which scrolls. */
 static void test_detail_scroll(void)
 {
@@ -1396,6 +1474,7 @@ int main(void)
 	TH_RUN(test_bracketed_paste);
 	TH_RUN(test_compose_sampler);
 	TH_RUN(test_sort_and_follow);
+	TH_RUN(test_open_over_ssh);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
 	emu_stop();

@@ -31,7 +31,7 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_SORT, {'S'}, "S", "sort: newest, state, run time, endpoint (cycles)"},
 	{KEYS_MAIN, KA_FOLLOW, {'F'}, "F", "follow the newest job (on/off)"},
 	{KEYS_MAIN, KA_SAVE, {'s'}, "s", "save the image(s) to a file or directory you type"},
-	{KEYS_MAIN, KA_OPEN, {'o'}, "o", "open the image with $SDQ_OPEN or xdg-open"},
+	{KEYS_MAIN, KA_OPEN, {'o'}, "o", "open the image ($SDQ_OPEN); over SSH copy its path"},
 	{KEYS_MAIN, KA_DELETE, {'d', KEY_DC}, "d Del", "delete the job (asks; asks again about files)"},
 	{KEYS_MAIN, KA_GALLERY, {'t'}, "t", "thumbnail gallery"},
 	{KEYS_MAIN, KA_VIEW, {'v'}, "v", "view the image full screen"},

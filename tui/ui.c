@@ -70,6 +70,7 @@
 #include "lineedit.h"
 #include "joblist.h"
 #include "jobfiles.h"
+#include "osc52.h"
 #include "terminfo.h"
 
 #define UI_WIDE_COLS 120 /* side by side from here on */
@@ -148,6 +149,7 @@ struct ui {
 	struct view_image *vi;  /* the image viewer (M_VIEW) */
 	enum ui_mode view_back; /* the mode it was opened from */
 
+	char *osc;        /* an OSC 52 copy to send after the next doupdate, or NULL */
 	char *paste;      /* pasted text so far (between the paste marks), or NULL */
 	size_t paste_len; /* ... its length */
 	int pasting;
@@ -186,6 +188,7 @@ struct ui_screen {
 	void (*free)(struct ui *u);
 };
 
+static void ui_tty_write(const char *s);
 static void ui_main_draw(struct ui *u);
 static void ui_main_key(struct ui *u, int code, int is_key);
 static void ui_compose_draw(struct ui *u);
@@ -627,6 +630,11 @@ static void ui_paint(struct ui *u)
 		curs_set(0);
 	}
 	preview_update(u->pv);
+	if (u->osc) { /* after doupdate, like a sixel: curses does not know it */
+		ui_tty_write(u->osc);
+		free(u->osc);
+		u->osc = NULL;
+	}
 }
 
 /* --- actions --- */
@@ -741,6 +749,51 @@ static void ui_compose_submit(struct ui *u)
 	joblist_select_id(u->jl, id);
 	u->dirty |= D_LIST;
 	ui_msg(u, 0, "job %lld submitted", (long long)id);
+}
+
+/* Over SSH ($SSH_CONNECTION or $SSH_TTY) an image viewer would open on the
+ * remote machine, where nobody sits. */
+static int ui_remote(void)
+{
+	const char *c = getenv("SSH_CONNECTION"), *t = getenv("SSH_TTY");
+	return (c && *c) || (t && *t);
+}
+
+/* o over SSH: put the path on the clipboard of the terminal the user sits
+ * at (OSC 52, sent after the next frame), and say where it is either way;
+ * when the terminal is known not to take OSC 52, say so and what to do. */
+static void ui_copy_path(struct ui *u, const char *path)
+{
+	const char *why = NULL;
+	int usable = osc52_usable(&why);
+	if (usable == 0) {
+		ui_msg(u, 1,
+		       "over SSH, not opened (it would open on the remote machine), and this "
+		       "terminal does not take clipboard copies (OSC 52)%s%s; the image is %s",
+		       why ? ": " : "", why ? why : "", path);
+		return;
+	}
+	size_t len = 0;
+	char *seq = osc52_sequence(path, &len);
+	if (!seq) {
+		ui_msg(u, 1, "copy: the path is too long for the clipboard; the image is %s", path);
+		return;
+	}
+	free(u->osc);
+	u->osc = seq;
+	u->dirty |= D_PAINT;
+	if (usable > 0)
+		ui_msg(u, 0, "over SSH: copied the path to your clipboard: %s", path);
+	else if (why)
+		ui_msg(u, 0,
+		       "over SSH: sent the path to your clipboard, if your terminal allows OSC 52 "
+		       "(%s): %s",
+		       why, path);
+	else
+		ui_msg(
+		    u, 0,
+		    "over SSH: sent the path to your clipboard, if your terminal allows OSC 52: %s",
+		    path);
 }
 
 /* Open path with $SDQ_OPEN (split on blanks, no shell) or xdg-open,
@@ -1196,6 +1249,8 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 	case KA_OPEN:
 		if (!j || j->n_outputs == 0 || !j->outputs[0].path)
 			ui_msg(u, 1, "open: this job has no image");
+		else if (ui_remote() && !getenv("SDQ_OPEN"))
+			ui_copy_path(u, j->outputs[0].path);
 		else
 			ui_open(u, j->outputs[0].path);
 		break;
@@ -1977,6 +2032,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	free(u->default_ep);
 	free(u->save_dir);
 	free(u->paste);
+	free(u->osc);
 	lineedit_free(u->in_ed);
 	return rc;
 }
