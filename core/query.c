@@ -1,7 +1,7 @@
 /*
  * query.c: a store_query turned into SQL (see query.h): the state filter,
  * the paging, and free text as a safe FTS5 query over jobs_fts. Moved out of
- * store.c, which prepares and runs what it builds.
+ * store.c; store_list.c prepares and runs what it builds.
  */
 #include "query.h"
 

@@ -1,6 +1,6 @@
 /*
  * query.h: a store_query (store.h) turned into one SQL statement and its
- * parameters, for store.c's job list and count. Free text becomes a safe
+ * parameters, for store_list.c's job list, count and group list. Free text becomes a safe
  * FTS5 query (every word a quoted prefix term, AND-ed), so no user input is
  * ever a syntax error. Nothing here touches the database but the FTS5
  * tokenizer it asks about non-ASCII words.

@@ -16,12 +16,15 @@
  * Prepared statements for the fixed queries are cached per store; the list
  * and count queries are built per call from a store_query (query.c).
  *
- * Near 1400 lines: this is the one file that reads and writes the rows of
- * jobs, outputs and events (and holds the driver lock); the schema and the
- * query builder live apart, and what is left shares the statement cache and
- * the transaction helpers.
- * (Now about 1520 with the per-key driver locks, which can follow the
- * driver lock into a lock module of their own.)
+ * This file opens, migrates and closes the store, writes and reads the rows
+ * of single jobs (with their outputs and events) and holds the driver and
+ * key locks. The lists (jobs by query and their count, groups, a job's
+ * events, recent prompts) are in store_list.c; the two share the struct,
+ * the statement cache, the transaction helpers and the row readers through
+ * store_int.h. The schema (schema.c) and the query builder (query.c) live
+ * apart too. The next cut, if this grows again: the driver and key locks
+ * (the end of this file, which touch only the lock fields of the struct)
+ * into a lock module of their own.
  */
 #include "store.h"
 
@@ -40,49 +43,12 @@
 #include <unistd.h>
 
 #include "keyfp.h"
-#include "query.h"
 #include "schema.h"
+#include "store_int.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define FIND_MIN_PREFIX 4
-
-enum stmt_id {
-	S_INSERT_JOB,
-	S_UPDATE_JOB,
-	S_STATE_OF,
-	S_INSERT_EVENT,
-	S_INSERT_OUTPUT,
-	S_GET_JOB,
-	S_GET_OUTPUTS,
-	S_SET_CANCEL,
-	S_SET_RETRY,
-	S_CLEAR_REQ,
-	S_HAS_ID,
-	S_FIND_REMOTE_EXACT,
-	S_FIND_REMOTE_PREFIX,
-	S_DELETE,
-	S_EVENTS,
-	S_RECENT,
-	S_DATA_VERSION,
-	S_USER_VERSION,
-	S_INSERT_GROUP,
-	S_GET_GROUP,
-	S_GROUP_STATES,
-	S_COUNT_STMTS
-};
-
-/* Every column of jobs, in the order row_to_job() reads them. */
-#define JOB_COLS                                                                                   \
-	"j.id, j.remote_id, j.backend, j.endpoint, j.endpoint_url, j.state, j.status_text, "       \
-	"j.prompt, j.negative_prompt, j.width, j.height, j.steps, j.cfg, j.seed, j.sampler, "      \
-	"j.count, j.param_endpoint, j.template, j.extra_json, j.created_at, j.submitted_at, "      \
-	"j.started_at, j.finished_at, j.delay_ms, j.exec_ms, j.worker_id, j.error, "               \
-	"j.raw_output, j.log_tail, j.progress, j.progress_text, j.cancel_requested, "              \
-	"j.retry_requested, j.api, j.input_json, j.run_extra, j.key_fp, j.group_id, j.variant"
-
-/* The columns of job_groups, in the order row_to_group() reads them. */
-#define GROUP_COLS "g.id, g.created_at, g.prompt, g.negative_prompt, g.axes, g.njobs"
 
 /* The 30 columns written by bind_job(), parameters ?1..?30. */
 #define JOB_WRITE_COLS                                                                             \
@@ -113,7 +79,7 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_INSERT_OUTPUT] = "INSERT INTO outputs(job_id, idx, path, width, height, seed, format, "
                         "bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) "
                         "ON CONFLICT(job_id, idx) DO NOTHING",
-    [S_GET_JOB] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id=?1",
+    [S_GET_JOB] = "SELECT " STORE_JOB_COLS " FROM jobs j WHERE j.id=?1",
     [S_GET_OUTPUTS] = "SELECT job_id, idx, path, width, height, seed, format, bytes "
                       "FROM outputs WHERE job_id=?1 ORDER BY idx",
     [S_SET_CANCEL] = "UPDATE jobs SET cancel_requested=1 WHERE id=?1",
@@ -132,33 +98,11 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_USER_VERSION] = "PRAGMA user_version",
     [S_INSERT_GROUP] = "INSERT INTO job_groups(created_at, prompt, negative_prompt, axes, njobs) "
                        "VALUES(?1,?2,?3,?4,?5)",
-    [S_GET_GROUP] = "SELECT " GROUP_COLS " FROM job_groups g WHERE g.id=?1",
+    [S_GET_GROUP] = "SELECT " STORE_GROUP_COLS " FROM job_groups g WHERE g.id=?1",
     [S_GROUP_STATES] = "SELECT state, count(*) FROM jobs WHERE group_id=?1 GROUP BY state",
 };
 
-struct store {
-	sqlite3 *db;
-	char *path;
-	char *lock_path;
-	int lock_fd;  /* >= 0 while we hold the driver lock (opened read-only) */
-	int lock_wfd; /* the same file opened for writing, while we hold it */
-	struct store_keylock {
-		char fp[KEYFP_LEN];
-		int fd, wfd; /* as lock_fd, lock_wfd */
-	} *keylocks; /* the key driver locks we hold (store_lock_key) */
-	size_t nkeylocks;
-	sqlite3_stmt *stmts[S_COUNT_STMTS];
-};
-
 /* ---- errors ---- */
-
-#if defined(__GNUC__)
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
-static void db_err(struct store *st, char **err, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
 
 /* What a failure means for the user, by SQLite's (extended) result code. */
 static const char *rc_meaning(int rc)
@@ -216,7 +160,7 @@ static const char *rc_meaning(int rc)
 /* Fill *err with "<what>: <meaning> (<sqlite message>[: <errno text>])", what
  * formatted from fmt. Call it right after the failure, before anything else
  * touches the connection. */
-static void db_err(struct store *st, char **err, int rc, const char *fmt, ...)
+void store_db_err(struct store *st, char **err, int rc, const char *fmt, ...)
 {
 	const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
 	const char *mean = rc_meaning(rc);
@@ -239,7 +183,7 @@ static void db_err(struct store *st, char **err, int rc, const char *fmt, ...)
 
 /* ---- statements and transactions ---- */
 
-static sqlite3_stmt *stmt(struct store *st, enum stmt_id id, char **err)
+sqlite3_stmt *store_stmt(struct store *st, enum store_stmt_id id, char **err)
 {
 	int rc;
 
@@ -248,14 +192,14 @@ static sqlite3_stmt *stmt(struct store *st, enum stmt_id id, char **err)
 	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmts[id],
 	                        NULL);
 	if (rc != SQLITE_OK) {
-		db_err(st, err, rc, "store: preparing a query");
+		store_db_err(st, err, rc, "store: preparing a query");
 		st->stmts[id] = NULL;
 		return NULL;
 	}
 	return st->stmts[id];
 }
 
-static void done(sqlite3_stmt *s)
+void store_done(sqlite3_stmt *s)
 {
 	if (s) {
 		sqlite3_reset(s);
@@ -267,7 +211,7 @@ static int exec(struct store *st, const char *sql, char **err, const char *what)
 {
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		db_err(st, err, rc, "%s", what);
+		store_db_err(st, err, rc, "%s", what);
 		return -1;
 	}
 	return 0;
@@ -281,12 +225,12 @@ static int begin_write(struct store *st, char **err, const char *what)
 }
 
 /* A read transaction: one consistent snapshot for several statements. */
-static int begin_read(struct store *st, char **err, const char *what)
+int store_begin_read(struct store *st, char **err, const char *what)
 {
 	return exec(st, "BEGIN", err, what);
 }
 
-static void rollback(struct store *st)
+void store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -295,22 +239,22 @@ static void rollback(struct store *st)
 static int commit(struct store *st, char **err, const char *what)
 {
 	if (exec(st, "COMMIT", err, what) < 0) {
-		rollback(st);
+		store_rollback(st);
 		return -1;
 	}
 	return 0;
 }
 
 /* Run a statement that returns no rows (after binding); 0 or -1. */
-static int step_done(struct store *st, sqlite3_stmt *s, char **err, const char *what)
+int store_step_done(struct store *st, sqlite3_stmt *s, char **err, const char *what)
 {
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "%s", what);
-		done(s);
+		store_db_err(st, err, rc, "%s", what);
+		store_done(s);
 		return -1;
 	}
-	done(s);
+	store_done(s);
 	return 0;
 }
 
@@ -351,19 +295,19 @@ static int make_parent_dirs(const char *path, char **err)
 
 static int user_version(struct store *st, int *v, char **err)
 {
-	sqlite3_stmt *s = stmt(st, S_USER_VERSION, err);
+	sqlite3_stmt *s = store_stmt(st, S_USER_VERSION, err);
 	int rc;
 
 	if (!s)
 		return -1;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
-		db_err(st, err, rc, "store: reading the schema version");
-		done(s);
+		store_db_err(st, err, rc, "store: reading the schema version");
+		store_done(s);
 		return -1;
 	}
 	*v = sqlite3_column_int(s, 0);
-	done(s);
+	store_done(s);
 	return 0;
 }
 
@@ -395,7 +339,7 @@ static int migrate(struct store *st, char **err)
 		if (begin_write(st, err, "store: starting a schema migration") < 0)
 			return -1;
 		if (user_version(st, &v, err) < 0) {
-			rollback(st);
+			store_rollback(st);
 			return -1;
 		}
 		if (v >= 0 && v < schema_version) {
@@ -405,7 +349,7 @@ static int migrate(struct store *st, char **err)
 			snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
 			if (exec(st, schema_migrations[v], err, what) < 0 ||
 			    exec(st, sql, err, what) < 0) {
-				rollback(st);
+				store_rollback(st);
 				return -1;
 			}
 		}
@@ -441,7 +385,7 @@ static int set_wal(struct store *st, char **err)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		db_err(st, err, rc, "store: cannot open %s", st->path);
+		store_db_err(st, err, rc, "store: cannot open %s", st->path);
 		sqlite3_finalize(s);
 		return -1;
 	}
@@ -483,7 +427,7 @@ struct store *store_open(const char *path, char **err)
 	}
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
-		db_err(st, err, rc, "store: cannot open %s", path);
+		store_db_err(st, err, rc, "store: cannot open %s", path);
 		store_close(st);
 		return NULL;
 	}
@@ -521,7 +465,7 @@ const char *store_path(const struct store *st)
 
 /* ---- rows <-> jobs ---- */
 
-static int bind_text(sqlite3_stmt *s, int i, const char *v)
+int store_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
@@ -533,14 +477,14 @@ static int bind_job(sqlite3_stmt *s, const struct job *j)
 	const struct job_params *p = &j->params;
 	int rc = 0;
 
-	rc |= bind_text(s, 1, j->remote_id);
-	rc |= bind_text(s, 2, j->backend);
-	rc |= bind_text(s, 3, j->endpoint);
-	rc |= bind_text(s, 4, j->endpoint_url);
-	rc |= bind_text(s, 5, job_state_name(j->state));
-	rc |= bind_text(s, 6, j->status_text);
-	rc |= bind_text(s, 7, p->prompt);
-	rc |= bind_text(s, 8, p->negative_prompt);
+	rc |= store_bind_text(s, 1, j->remote_id);
+	rc |= store_bind_text(s, 2, j->backend);
+	rc |= store_bind_text(s, 3, j->endpoint);
+	rc |= store_bind_text(s, 4, j->endpoint_url);
+	rc |= store_bind_text(s, 5, job_state_name(j->state));
+	rc |= store_bind_text(s, 6, j->status_text);
+	rc |= store_bind_text(s, 7, p->prompt);
+	rc |= store_bind_text(s, 8, p->negative_prompt);
 	rc |= sqlite3_bind_int(s, 9, p->width);
 	rc |= sqlite3_bind_int(s, 10, p->height);
 	rc |= sqlite3_bind_int(s, 11, p->steps);
@@ -549,37 +493,37 @@ static int bind_job(sqlite3_stmt *s, const struct job *j)
 	else
 		rc |= sqlite3_bind_null(s, 12);
 	rc |= sqlite3_bind_int64(s, 13, p->seed);
-	rc |= bind_text(s, 14, p->sampler);
+	rc |= store_bind_text(s, 14, p->sampler);
 	rc |= sqlite3_bind_int(s, 15, p->count);
-	rc |= bind_text(s, 16, p->endpoint);
-	rc |= bind_text(s, 17, p->template_name);
-	rc |= bind_text(s, 18, p->extra_json);
+	rc |= store_bind_text(s, 16, p->endpoint);
+	rc |= store_bind_text(s, 17, p->template_name);
+	rc |= store_bind_text(s, 18, p->extra_json);
 	rc |= sqlite3_bind_int64(s, 19, j->created_at);
 	rc |= sqlite3_bind_int64(s, 20, j->submitted_at);
 	rc |= sqlite3_bind_int64(s, 21, j->started_at);
 	rc |= sqlite3_bind_int64(s, 22, j->finished_at);
 	rc |= sqlite3_bind_int64(s, 23, j->delay_ms);
 	rc |= sqlite3_bind_int64(s, 24, j->exec_ms);
-	rc |= bind_text(s, 25, j->worker_id);
-	rc |= bind_text(s, 26, j->error);
-	rc |= bind_text(s, 27, j->raw_output);
-	rc |= bind_text(s, 28, j->log_tail);
+	rc |= store_bind_text(s, 25, j->worker_id);
+	rc |= store_bind_text(s, 26, j->error);
+	rc |= store_bind_text(s, 27, j->raw_output);
+	rc |= store_bind_text(s, 28, j->log_tail);
 	rc |= sqlite3_bind_double(s, 29, isnan(j->progress) ? -1.0 : j->progress);
-	rc |= bind_text(s, 30, j->progress_text);
-	rc |= bind_text(s, 33, j->api);
-	rc |= bind_text(s, 34, j->input_json);
-	rc |= bind_text(s, 35, j->run_extra);
-	rc |= bind_text(s, 36, j->key_fp);
+	rc |= store_bind_text(s, 30, j->progress_text);
+	rc |= store_bind_text(s, 33, j->api);
+	rc |= store_bind_text(s, 34, j->input_json);
+	rc |= store_bind_text(s, 35, j->run_extra);
+	rc |= store_bind_text(s, 36, j->key_fp);
 	if (j->group_id > 0)
 		rc |= sqlite3_bind_int64(s, 37, j->group_id);
 	else
 		rc |= sqlite3_bind_null(s, 37);
-	rc |= bind_text(s, 38, j->variant);
+	rc |= store_bind_text(s, 38, j->variant);
 	return rc;
 }
 
 /* Copy text column i into *dst (NULL for SQL NULL). 0, or -1 on ENOMEM. */
-static int col_str(sqlite3_stmt *s, int i, char **dst)
+int store_col_str(sqlite3_stmt *s, int i, char **dst)
 {
 	const unsigned char *t;
 	int len;
@@ -601,8 +545,8 @@ static int col_str(sqlite3_stmt *s, int i, char **dst)
 	return 0;
 }
 
-/* A new job from the current row of a JOB_COLS query, or NULL on ENOMEM. */
-static struct job *row_to_job(sqlite3_stmt *s)
+/* A new job from the current row of a STORE_JOB_COLS query, or NULL on ENOMEM. */
+struct job *store_row_to_job(sqlite3_stmt *s)
 {
 	struct job *j = job_new();
 	struct job_params *p;
@@ -613,48 +557,48 @@ static struct job *row_to_job(sqlite3_stmt *s)
 		return NULL;
 	p = &j->params;
 	j->id = sqlite3_column_int64(s, 0);
-	bad |= col_str(s, 1, &j->remote_id);
-	bad |= col_str(s, 2, &j->backend);
-	bad |= col_str(s, 3, &j->endpoint);
-	bad |= col_str(s, 4, &j->endpoint_url);
-	bad |= col_str(s, 5, &state);
+	bad |= store_col_str(s, 1, &j->remote_id);
+	bad |= store_col_str(s, 2, &j->backend);
+	bad |= store_col_str(s, 3, &j->endpoint);
+	bad |= store_col_str(s, 4, &j->endpoint_url);
+	bad |= store_col_str(s, 5, &state);
 	j->state = job_state_parse(state);
 	free(state);
-	bad |= col_str(s, 6, &j->status_text);
-	bad |= col_str(s, 7, &p->prompt);
-	bad |= col_str(s, 8, &p->negative_prompt);
+	bad |= store_col_str(s, 6, &j->status_text);
+	bad |= store_col_str(s, 7, &p->prompt);
+	bad |= store_col_str(s, 8, &p->negative_prompt);
 	p->width = sqlite3_column_int(s, 9);
 	p->height = sqlite3_column_int(s, 10);
 	p->steps = sqlite3_column_int(s, 11);
 	p->has_cfg = sqlite3_column_type(s, 12) != SQLITE_NULL;
 	p->cfg = p->has_cfg ? sqlite3_column_double(s, 12) : 0.0;
 	p->seed = sqlite3_column_int64(s, 13);
-	bad |= col_str(s, 14, &p->sampler);
+	bad |= store_col_str(s, 14, &p->sampler);
 	p->count = sqlite3_column_int(s, 15);
-	bad |= col_str(s, 16, &p->endpoint);
-	bad |= col_str(s, 17, &p->template_name);
-	bad |= col_str(s, 18, &p->extra_json);
+	bad |= store_col_str(s, 16, &p->endpoint);
+	bad |= store_col_str(s, 17, &p->template_name);
+	bad |= store_col_str(s, 18, &p->extra_json);
 	j->created_at = sqlite3_column_int64(s, 19);
 	j->submitted_at = sqlite3_column_int64(s, 20);
 	j->started_at = sqlite3_column_int64(s, 21);
 	j->finished_at = sqlite3_column_int64(s, 22);
 	j->delay_ms = sqlite3_column_int64(s, 23);
 	j->exec_ms = sqlite3_column_int64(s, 24);
-	bad |= col_str(s, 25, &j->worker_id);
-	bad |= col_str(s, 26, &j->error);
-	bad |= col_str(s, 27, &j->raw_output);
-	bad |= col_str(s, 28, &j->log_tail);
+	bad |= store_col_str(s, 25, &j->worker_id);
+	bad |= store_col_str(s, 26, &j->error);
+	bad |= store_col_str(s, 27, &j->raw_output);
+	bad |= store_col_str(s, 28, &j->log_tail);
 	j->progress =
 	    sqlite3_column_type(s, 29) == SQLITE_NULL ? -1.0 : sqlite3_column_double(s, 29);
-	bad |= col_str(s, 30, &j->progress_text);
+	bad |= store_col_str(s, 30, &j->progress_text);
 	j->cancel_requested = sqlite3_column_int(s, 31);
 	j->retry_requested = sqlite3_column_int(s, 32);
-	bad |= col_str(s, 33, &j->api);
-	bad |= col_str(s, 34, &j->input_json);
-	bad |= col_str(s, 35, &j->run_extra);
-	bad |= col_str(s, 36, &j->key_fp);
+	bad |= store_col_str(s, 33, &j->api);
+	bad |= store_col_str(s, 34, &j->input_json);
+	bad |= store_col_str(s, 35, &j->run_extra);
+	bad |= store_col_str(s, 36, &j->key_fp);
 	j->group_id = sqlite3_column_int64(s, 37); /* NULL reads 0 */
-	bad |= col_str(s, 38, &j->variant);
+	bad |= store_col_str(s, 38, &j->variant);
 	if (bad) {
 		job_free(j);
 		return NULL;
@@ -664,7 +608,7 @@ static struct job *row_to_job(sqlite3_stmt *s)
 
 /* Append the output in the current row of an outputs query (columns job_id,
  * idx, path, width, height, seed, format, bytes) to j. 0 or -1 (ENOMEM). */
-static int row_add_output(sqlite3_stmt *s, struct job *j)
+int store_row_add_output(sqlite3_stmt *s, struct job *j)
 {
 	struct job_output o;
 
@@ -686,19 +630,19 @@ static int insert_outputs(struct store *st, const struct job *j, char **err)
 
 	if (!j->n_outputs)
 		return 0;
-	if (!(s = stmt(st, S_INSERT_OUTPUT, err)))
+	if (!(s = store_stmt(st, S_INSERT_OUTPUT, err)))
 		return -1;
 	for (size_t i = 0; i < j->n_outputs; i++) {
 		const struct job_output *o = &j->outputs[i];
 		sqlite3_bind_int64(s, 1, j->id);
 		sqlite3_bind_int(s, 2, o->index);
-		bind_text(s, 3, o->path);
+		store_bind_text(s, 3, o->path);
 		sqlite3_bind_int(s, 4, o->width);
 		sqlite3_bind_int(s, 5, o->height);
 		sqlite3_bind_int64(s, 6, o->seed);
-		bind_text(s, 7, o->format);
+		store_bind_text(s, 7, o->format);
 		sqlite3_bind_int64(s, 8, o->bytes);
-		if (step_done(st, s, err, "store: saving an output") < 0)
+		if (store_step_done(st, s, err, "store: saving an output") < 0)
 			return -1;
 	}
 	return 0;
@@ -707,15 +651,15 @@ static int insert_outputs(struct store *st, const struct job *j, char **err)
 static int insert_event(struct store *st, int64_t id, enum job_state state, const char *detail,
                         char **err)
 {
-	sqlite3_stmt *s = stmt(st, S_INSERT_EVENT, err);
+	sqlite3_stmt *s = store_stmt(st, S_INSERT_EVENT, err);
 
 	if (!s)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, job_now_ms());
-	bind_text(s, 3, job_state_name(state));
-	bind_text(s, 4, detail);
-	return step_done(st, s, err, "store: recording a state change");
+	store_bind_text(s, 3, job_state_name(state));
+	store_bind_text(s, 4, detail);
+	return store_step_done(st, s, err, "store: recording a state change");
 }
 
 /* The detail recorded with a state change: what the user would ask "why?". */
@@ -739,17 +683,17 @@ int store_job_add(struct store *st, struct job *j, char **err)
 
 	if (begin_write(st, err, "store: adding a job") < 0)
 		return -1;
-	if (!(s = stmt(st, S_INSERT_JOB, err)))
+	if (!(s = store_stmt(st, S_INSERT_JOB, err)))
 		goto fail;
 	j->created_at = created;
 	if (bind_job(s, j) != SQLITE_OK) {
-		db_err(st, err, sqlite3_errcode(st->db), "store: adding a job");
-		done(s);
+		store_db_err(st, err, sqlite3_errcode(st->db), "store: adding a job");
+		store_done(s);
 		goto fail;
 	}
 	sqlite3_bind_int(s, 31, j->cancel_requested ? 1 : 0);
 	sqlite3_bind_int(s, 32, j->retry_requested ? 1 : 0);
-	if (step_done(st, s, err, "store: adding a job") < 0)
+	if (store_step_done(st, s, err, "store: adding a job") < 0)
 		goto fail;
 	j->id = sqlite3_last_insert_rowid(st->db);
 	if (insert_event(st, j->id, j->state, "created", err) < 0 || insert_outputs(st, j, err) < 0)
@@ -758,7 +702,7 @@ int store_job_add(struct store *st, struct job *j, char **err)
 		goto fail_undo;
 	return 0;
 fail:
-	rollback(st);
+	store_rollback(st);
 fail_undo:
 	j->id = 0;
 	j->created_at = saved_created;
@@ -779,18 +723,18 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 	}
 	if (begin_write(st, err, what) < 0)
 		return -1;
-	if (!(s = stmt(st, S_STATE_OF, err)))
+	if (!(s = store_stmt(st, S_STATE_OF, err)))
 		goto fail;
 	sqlite3_bind_int64(s, 1, j->id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
-		done(s);
+		store_done(s);
 		util_set_err(err, "store: no job %lld", (long long)j->id);
 		goto fail;
 	}
 	if (rc != SQLITE_ROW) {
-		db_err(st, err, rc, "%s", what);
-		done(s);
+		store_db_err(st, err, rc, "%s", what);
+		store_done(s);
 		goto fail;
 	}
 	old = job_state_parse((const char *)sqlite3_column_text(s, 0));
@@ -802,17 +746,17 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 		changed = (t == NULL) != (j->status_text == NULL) ||
 		          (t && strcmp(t, j->status_text) != 0);
 	}
-	done(s);
+	store_done(s);
 
-	if (!(s = stmt(st, S_UPDATE_JOB, err)))
+	if (!(s = store_stmt(st, S_UPDATE_JOB, err)))
 		goto fail;
 	if (bind_job(s, j) != SQLITE_OK) {
-		db_err(st, err, sqlite3_errcode(st->db), "%s", what);
-		done(s);
+		store_db_err(st, err, sqlite3_errcode(st->db), "%s", what);
+		store_done(s);
 		goto fail;
 	}
 	sqlite3_bind_int64(s, 31, j->id);
-	if (step_done(st, s, err, what) < 0)
+	if (store_step_done(st, s, err, what) < 0)
 		goto fail;
 	if (changed && insert_event(st, j->id, j->state, event_detail(j), err) < 0)
 		goto fail;
@@ -820,21 +764,22 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 		goto fail;
 	return commit(st, err, what);
 fail:
-	rollback(st);
+	store_rollback(st);
 	return -1;
 }
 
 /* Run one of the single-row flag updates; -1 with a message when no such job. */
-static int set_flags(struct store *st, enum stmt_id which, int64_t id, const char *what, char **err)
+static int set_flags(struct store *st, enum store_stmt_id which, int64_t id, const char *what,
+                     char **err)
 {
-	sqlite3_stmt *s = stmt(st, which, err);
+	sqlite3_stmt *s = store_stmt(st, which, err);
 	char buf[64];
 
 	if (!s)
 		return -1;
 	snprintf(buf, sizeof buf, "store: %s of job %lld", what, (long long)id);
 	sqlite3_bind_int64(s, 1, id);
-	if (step_done(st, s, err, buf) < 0)
+	if (store_step_done(st, s, err, buf) < 0)
 		return -1;
 	if (sqlite3_changes(st->db) == 0) {
 		util_set_err(err, "store: no job %lld", (long long)id);
@@ -861,7 +806,7 @@ int store_job_clear_requests(struct store *st, int64_t id, char **err)
 /* Load job id and its outputs (inside a read transaction). *out NULL if absent. */
 static int load_job(struct store *st, int64_t id, struct job **out, char **err)
 {
-	sqlite3_stmt *s = stmt(st, S_GET_JOB, err);
+	sqlite3_stmt *s = store_stmt(st, S_GET_JOB, err);
 	struct job *j;
 	int rc;
 
@@ -871,27 +816,27 @@ static int load_job(struct store *st, int64_t id, struct job **out, char **err)
 	sqlite3_bind_int64(s, 1, id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
-		done(s);
+		store_done(s);
 		return 0;
 	}
 	if (rc != SQLITE_ROW) {
-		db_err(st, err, rc, "store: reading a job");
-		done(s);
+		store_db_err(st, err, rc, "store: reading a job");
+		store_done(s);
 		return -1;
 	}
-	j = row_to_job(s);
-	done(s);
+	j = store_row_to_job(s);
+	store_done(s);
 	if (!j) {
 		util_set_err(err, "store: out of memory");
 		return -1;
 	}
-	if (!(s = stmt(st, S_GET_OUTPUTS, err))) {
+	if (!(s = store_stmt(st, S_GET_OUTPUTS, err))) {
 		job_free(j);
 		return -1;
 	}
 	sqlite3_bind_int64(s, 1, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (row_add_output(s, j) < 0) {
+		if (store_row_add_output(s, j) < 0) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
@@ -900,12 +845,12 @@ static int load_job(struct store *st, int64_t id, struct job **out, char **err)
 		if (rc == SQLITE_NOMEM)
 			util_set_err(err, "store: out of memory");
 		else
-			db_err(st, err, rc, "store: reading the outputs of a job");
-		done(s);
+			store_db_err(st, err, rc, "store: reading the outputs of a job");
+		store_done(s);
 		job_free(j);
 		return -1;
 	}
-	done(s);
+	store_done(s);
 	*out = j;
 	return 0;
 }
@@ -916,13 +861,13 @@ struct job *store_job_get(struct store *st, int64_t id, char **err)
 
 	if (err)
 		*err = NULL;
-	if (begin_read(st, err, "store: reading a job") < 0)
+	if (store_begin_read(st, err, "store: reading a job") < 0)
 		return NULL;
 	if (load_job(st, id, &j, err) < 0) {
-		rollback(st);
+		store_rollback(st);
 		return NULL;
 	}
-	rollback(st); /* ends the read transaction; nothing was written */
+	store_rollback(st); /* ends the read transaction; nothing was written */
 	return j;
 }
 
@@ -958,29 +903,29 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 	}
 	/* A local id first: "42". */
 	if (parse_id(ref, &id)) {
-		if (!(s = stmt(st, S_HAS_ID, err)))
+		if (!(s = store_stmt(st, S_HAS_ID, err)))
 			return 0;
 		sqlite3_bind_int64(s, 1, id);
 		rc = sqlite3_step(s);
-		done(s);
+		store_done(s);
 		if (rc == SQLITE_ROW)
 			return id;
 		if (rc != SQLITE_DONE) {
-			db_err(st, err, rc, "store: finding a job");
+			store_db_err(st, err, rc, "store: finding a job");
 			return 0;
 		}
 	}
 	/* Then an exact remote id. */
-	if (!(s = stmt(st, S_FIND_REMOTE_EXACT, err)))
+	if (!(s = store_stmt(st, S_FIND_REMOTE_EXACT, err)))
 		return 0;
-	bind_text(s, 1, ref);
+	store_bind_text(s, 1, ref);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (!matches++)
 			found = sqlite3_column_int64(s, 0);
 	}
-	done(s);
+	store_done(s);
 	if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "store: finding a job");
+		store_db_err(st, err, rc, "store: finding a job");
 		return 0;
 	}
 	/* The same remote id twice (two endpoints) can only mean the newest. */
@@ -1009,20 +954,20 @@ int64_t store_job_find(struct store *st, const char *ref, char **err)
 		return 0;
 	}
 	upper[len - 1] = (char)((unsigned char)upper[len - 1] + 1);
-	if (!(s = stmt(st, S_FIND_REMOTE_PREFIX, err))) {
+	if (!(s = store_stmt(st, S_FIND_REMOTE_PREFIX, err))) {
 		free(upper);
 		return 0;
 	}
-	bind_text(s, 1, ref);
-	bind_text(s, 2, upper);
+	store_bind_text(s, 1, ref);
+	store_bind_text(s, 2, upper);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (!matches++)
 			found = sqlite3_column_int64(s, 0);
 	}
-	done(s);
+	store_done(s);
 	free(upper);
 	if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "store: finding a job");
+		store_db_err(st, err, rc, "store: finding a job");
 		return 0;
 	}
 	if (matches == 1)
@@ -1040,532 +985,18 @@ int store_job_delete(struct store *st, int64_t id, char **err)
 	return set_flags(st, S_DELETE, id, "deleting", err);
 }
 
-/* ---- queries ---- */
-
-static int prepare_built(struct store *st, struct query_sql *b, sqlite3_stmt **out, char **err)
-{
-	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db, b->sql, -1, &s, NULL), i = 1;
-
-	*out = NULL;
-	if (rc != SQLITE_OK) {
-		db_err(st, err, rc, "store: preparing a query");
-		return -1;
-	}
-	if (b->match)
-		bind_text(s, i++, b->match);
-	for (int k = 0; k < b->n_states; k++)
-		bind_text(s, i++, b->states[k]);
-	if (b->group_id)
-		sqlite3_bind_int64(s, i++, b->group_id);
-	if (b->before_id)
-		sqlite3_bind_int64(s, i++, b->before_id);
-	if (b->limit)
-		sqlite3_bind_int64(s, i++, b->limit);
-	*out = s;
-	return 0;
-}
-
-void store_jobs_free(struct job **jobs, size_t n)
-{
-	if (!jobs)
-		return;
-	for (size_t i = 0; i < n; i++)
-		job_free(jobs[i]);
-	free(jobs);
-}
-
-struct id_slot {
-	int64_t id;
-	size_t at;
-};
-
-static int cmp_slot(const void *a, const void *b)
-{
-	int64_t x = ((const struct id_slot *)a)->id, y = ((const struct id_slot *)b)->id;
-	return x < y ? -1 : x > y;
-}
-
-/* Attach the outputs of jobs[0..n) with one query: the ids go in as a JSON
- * array (json_each), so any number of jobs is one statement. */
-static int attach_outputs(struct store *st, struct job **jobs, size_t n, char **err)
-{
-	struct id_slot *slots = NULL;
-	char *ids = NULL, *o;
-	sqlite3_stmt *s = NULL;
-	int rc, ret = -1;
-
-	if (!n)
-		return 0;
-	slots = malloc(n * sizeof *slots);
-	ids = malloc(n * 21 + 3);
-	if (!slots || !ids) {
-		util_set_err(err, "store: out of memory");
-		goto out;
-	}
-	o = ids;
-	*o++ = '[';
-	for (size_t i = 0; i < n; i++) {
-		slots[i].id = jobs[i]->id;
-		slots[i].at = i;
-		o += sprintf(o, "%s%lld", i ? "," : "", (long long)jobs[i]->id);
-	}
-	*o++ = ']';
-	*o = '\0';
-	qsort(slots, n, sizeof *slots, cmp_slot);
-
-	rc = sqlite3_prepare_v2(st->db,
-	                        "SELECT job_id, idx, path, width, height, seed, format, bytes "
-	                        "FROM outputs WHERE job_id IN (SELECT value FROM json_each(?1)) "
-	                        "ORDER BY job_id, idx",
-	                        -1, &s, NULL);
-	if (rc != SQLITE_OK) {
-		db_err(st, err, rc, "store: preparing a query");
-		goto out;
-	}
-	bind_text(s, 1, ids);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct id_slot key = {sqlite3_column_int64(s, 0), 0}, *hit;
-		hit = bsearch(&key, slots, n, sizeof *slots, cmp_slot);
-		if (hit && row_add_output(s, jobs[hit->at]) < 0) {
-			util_set_err(err, "store: out of memory");
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "store: reading outputs");
-		goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(s);
-	free(slots);
-	free(ids);
-	return ret;
-}
-
-int store_job_list(struct store *st, const struct store_query *q, struct job ***out, size_t *n,
-                   char **err)
-{
-	struct query_sql b;
-	sqlite3_stmt *s = NULL;
-	struct job **jobs = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	if (query_build(st->db, q, JOB_COLS, 1, &b, err) < 0)
-		return -1;
-	if (b.empty) {
-		free(b.match);
-		return 0;
-	}
-	if (begin_read(st, err, "store: listing jobs") < 0) {
-		free(b.match);
-		return -1;
-	}
-	if (prepare_built(st, &b, &s, err) < 0)
-		goto fail;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct job *j;
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct job **g = realloc(jobs, nc * sizeof *g);
-			if (!g) {
-				util_set_err(err, "store: out of memory");
-				goto fail;
-			}
-			jobs = g;
-			cap = nc;
-		}
-		if (!(j = row_to_job(s))) {
-			util_set_err(err, "store: out of memory");
-			goto fail;
-		}
-		jobs[cnt++] = j;
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "store: listing jobs");
-		goto fail;
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	if (attach_outputs(st, jobs, cnt, err) < 0)
-		goto fail;
-	rollback(st); /* ends the read transaction */
-	free(b.match);
-	*out = jobs;
-	*n = cnt;
-	return 0;
-fail:
-	sqlite3_finalize(s);
-	rollback(st);
-	free(b.match);
-	store_jobs_free(jobs, cnt);
-	return -1;
-}
-
-int64_t store_job_count(struct store *st, const struct store_query *q, char **err)
-{
-	struct query_sql b;
-	sqlite3_stmt *s;
-	int64_t c = -1;
-	int rc;
-
-	if (query_build(st->db, q, "count(*)", 0, &b, err) < 0)
-		return -1;
-	if (b.empty) {
-		free(b.match);
-		return 0;
-	}
-	if (prepare_built(st, &b, &s, err) < 0) {
-		free(b.match);
-		return -1;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		c = sqlite3_column_int64(s, 0);
-	else
-		db_err(st, err, rc, "store: counting jobs");
-	sqlite3_finalize(s);
-	free(b.match);
-	return c;
-}
-
-/* ---- groups ---- */
-
-int64_t store_group_add(struct store *st, const struct store_group *g, char **err)
-{
-	sqlite3_stmt *s = stmt(st, S_INSERT_GROUP, err);
-	int64_t id;
-
-	if (!s)
-		return 0;
-	if (sqlite3_bind_int64(s, 1, g->created_at ? g->created_at : job_now_ms()) ||
-	    bind_text(s, 2, g->prompt) || bind_text(s, 3, g->negative_prompt) ||
-	    bind_text(s, 4, g->axes_json) || sqlite3_bind_int(s, 5, g->njobs)) {
-		db_err(st, err, sqlite3_errcode(st->db), "store: adding a group");
-		done(s);
-		return 0;
-	}
-	if (step_done(st, s, err, "store: adding a group") < 0)
-		return 0;
-	id = sqlite3_last_insert_rowid(st->db);
-	return id;
-}
-
-void store_group_free(struct store_group *g)
-{
-	if (!g)
-		return;
-	free(g->prompt);
-	free(g->negative_prompt);
-	free(g->axes_json);
-	free(g);
-}
-
-void store_groups_free(struct store_group **g, size_t n)
-{
-	for (size_t i = 0; g && i < n; i++)
-		store_group_free(g[i]);
-	free(g);
-}
-
-/* A new group from the current row of a GROUP_COLS query; NULL on ENOMEM. */
-static struct store_group *row_to_group(sqlite3_stmt *s)
-{
-	struct store_group *g = calloc(1, sizeof *g);
-	int bad = 0;
-
-	if (!g)
-		return NULL;
-	g->id = sqlite3_column_int64(s, 0);
-	g->created_at = sqlite3_column_int64(s, 1);
-	bad |= col_str(s, 2, &g->prompt);
-	bad |= col_str(s, 3, &g->negative_prompt);
-	bad |= col_str(s, 4, &g->axes_json);
-	g->njobs = sqlite3_column_int(s, 5);
-	if (bad) {
-		store_group_free(g);
-		return NULL;
-	}
-	return g;
-}
-
-/* Fill g->nstate[] and g->nhistory from the jobs of g in the history. */
-static int group_states(struct store *st, struct store_group *g, char **err)
-{
-	sqlite3_stmt *s = stmt(st, S_GROUP_STATES, err);
-	int rc;
-
-	if (!s)
-		return -1;
-	memset(g->nstate, 0, sizeof g->nstate);
-	g->nhistory = 0;
-	sqlite3_bind_int64(s, 1, g->id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int c = sqlite3_column_int(s, 1);
-		g->nstate[job_state_parse((const char *)sqlite3_column_text(s, 0))] += c;
-		g->nhistory += c;
-	}
-	done(s);
-	if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "store: reading group %lld", (long long)g->id);
-		return -1;
-	}
-	return 0;
-}
-
-struct store_group *store_group_get(struct store *st, int64_t id, char **err)
-{
-	sqlite3_stmt *s;
-	struct store_group *g = NULL;
-	int rc;
-
-	if (begin_read(st, err, "store: reading a group") < 0)
-		return NULL;
-	if (!(s = stmt(st, S_GET_GROUP, err)))
-		goto out;
-	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if (!(g = row_to_group(s)))
-			util_set_err(err, "store: out of memory");
-	} else if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "store: reading group %lld", (long long)id);
-	}
-	done(s);
-	if (g && group_states(st, g, err) < 0) {
-		store_group_free(g);
-		g = NULL;
-	}
-out:
-	rollback(st); /* ends the read transaction */
-	return g;
-}
-
-int store_group_list(struct store *st, const struct store_query *q, struct store_group ***out,
-                     size_t *n, char **err)
-{
-	struct query_sql b;
-	struct store_query qq = q ? *q : (struct store_query){0};
-	sqlite3_stmt *s = NULL;
-	struct store_group **gs = NULL;
-	size_t cnt = 0, cap = 0;
-	char *sql = NULL;
-	int rc, i;
-
-	*out = NULL;
-	*n = 0;
-	qq.limit = 0;
-	if (query_build(st->db, &qq, "j.group_id", 0, &b, err) < 0)
-		return -1;
-	if (b.empty) {
-		free(b.match);
-		return 0;
-	}
-	sql = util_asprintf("SELECT " GROUP_COLS " FROM job_groups g WHERE g.id IN (%s) ORDER BY "
-	                    "g.id %s%s",
-	                    b.sql, qq.oldest_first ? "ASC" : "DESC",
-	                    q && q->limit > 0 ? " LIMIT ?" : "");
-	if (!sql) {
-		free(b.match);
-		util_set_err(err, "store: out of memory");
-		return -1;
-	}
-	if (begin_read(st, err, "store: listing groups") < 0)
-		goto fail_nobegin;
-	b.limit = 0;
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK) {
-		db_err(st, err, rc, "store: preparing a query");
-		goto fail;
-	}
-	i = 1;
-	if (b.match)
-		bind_text(s, i++, b.match);
-	for (int k = 0; k < b.n_states; k++)
-		bind_text(s, i++, b.states[k]);
-	if (b.group_id)
-		sqlite3_bind_int64(s, i++, b.group_id);
-	if (b.before_id)
-		sqlite3_bind_int64(s, i++, b.before_id);
-	if (q && q->limit > 0)
-		sqlite3_bind_int64(s, i++, q->limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_group *g;
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct store_group **ng = realloc(gs, nc * sizeof *ng);
-			if (!ng) {
-				util_set_err(err, "store: out of memory");
-				goto fail;
-			}
-			gs = ng;
-			cap = nc;
-		}
-		if (!(g = row_to_group(s))) {
-			util_set_err(err, "store: out of memory");
-			goto fail;
-		}
-		gs[cnt++] = g;
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "store: listing groups");
-		goto fail;
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	for (size_t k = 0; k < cnt; k++)
-		if (group_states(st, gs[k], err) < 0)
-			goto fail;
-	rollback(st);
-	free(sql);
-	free(b.match);
-	*out = gs;
-	*n = cnt;
-	return 0;
-fail:
-	sqlite3_finalize(s);
-	rollback(st);
-fail_nobegin:
-	free(sql);
-	free(b.match);
-	store_groups_free(gs, cnt);
-	return -1;
-}
-
-/* ---- events, prompts ---- */
-
-void store_events_free(struct store_event *ev, size_t n)
-{
-	if (!ev)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(ev[i].state);
-		free(ev[i].detail);
-	}
-	free(ev);
-}
-
-int store_job_events(struct store *st, int64_t id, struct store_event **out, size_t *n, char **err)
-{
-	sqlite3_stmt *s = stmt(st, S_EVENTS, err);
-	struct store_event *ev = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	if (!s)
-		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct store_event *g = realloc(ev, nc * sizeof *g);
-			if (!g)
-				goto nomem;
-			ev = g;
-			cap = nc;
-		}
-		ev[cnt].at = sqlite3_column_int64(s, 0);
-		ev[cnt].state = ev[cnt].detail = NULL;
-		cnt++;
-		if (col_str(s, 1, &ev[cnt - 1].state) < 0 || col_str(s, 2, &ev[cnt - 1].detail) < 0)
-			goto nomem;
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(st, err, rc, "store: reading the events of a job");
-		done(s);
-		store_events_free(ev, cnt);
-		return -1;
-	}
-	done(s);
-	*out = ev;
-	*n = cnt;
-	return 0;
-nomem:
-	util_set_err(err, "store: out of memory");
-	done(s);
-	store_events_free(ev, cnt);
-	return -1;
-}
-
-void store_strings_free(char **s, size_t n)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(s[i]);
-	free(s);
-}
-
-/* Walks jobs newest first and stops at limit distinct prompts, so the usual
- * case reads a handful of rows rather than grouping the whole table. */
-int store_recent_prompts(struct store *st, int limit, char ***out, size_t *n, char **err)
-{
-	sqlite3_stmt *s = stmt(st, S_RECENT, err);
-	char **v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = SQLITE_DONE;
-
-	*out = NULL;
-	*n = 0;
-	if (!s)
-		return -1;
-	while ((limit <= 0 || cnt < (size_t)limit) && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *p = (const char *)sqlite3_column_text(s, 0);
-		size_t k;
-		if (!p)
-			goto nomem;
-		for (k = 0; k < cnt && strcmp(v[k], p) != 0; k++)
-			;
-		if (k < cnt)
-			continue;
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **g = realloc(v, nc * sizeof *g);
-			if (!g)
-				goto nomem;
-			v = g;
-			cap = nc;
-		}
-		if (!(v[cnt] = strdup(p)))
-			goto nomem;
-		cnt++;
-	}
-	if (limit <= 0 || cnt < (size_t)limit) {
-		if (rc != SQLITE_DONE) {
-			db_err(st, err, rc, "store: reading recent prompts");
-			done(s);
-			store_strings_free(v, cnt);
-			return -1;
-		}
-	}
-	done(s);
-	*out = v;
-	*n = cnt;
-	return 0;
-nomem:
-	util_set_err(err, "store: out of memory");
-	done(s);
-	store_strings_free(v, cnt);
-	return -1;
-}
-
 /* ---- change detection ---- */
 
 int64_t store_data_version(struct store *st)
 {
-	sqlite3_stmt *s = stmt(st, S_DATA_VERSION, NULL);
+	sqlite3_stmt *s = store_stmt(st, S_DATA_VERSION, NULL);
 	int64_t v = -1;
 
 	if (!s)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		v = sqlite3_column_int64(s, 0);
-	done(s);
+	store_done(s);
 	return v;
 }
 
