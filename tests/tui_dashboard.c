@@ -317,6 +317,31 @@ static void test_cancel_and_filter(void)
 	quit_and_check(pt);
 }
 
+/* A queued job's detail pane says why it waits: with no history of the
+ * endpoint, "no estimate" (waitwhy.h; the reasons are test_waitwhy's). */
+static void test_detail_waiting(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(140, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "idle"); /* the header has the endpoint's health */
+	compose(pt, "waiting one [[queue=60]]");
+	WAIT_TEXT(pt, "IN_QUEUE");
+	WAIT_TEXT(pt, "params"); /* wide: the detail pane is beside the table */
+	WAIT_TEXT(pt, "in the queue: 2 workers idle, starting"); /* may wrap here */
+	int row = -1;
+	CHECK(ptyterm_find(pt, "estimate", &row, NULL) && row > 0);
+	CHECK(ptyterm_find(pt, "waiting   in the queue", NULL, NULL));
+	ptyterm_send(pt, "c");
+	WAIT_TEXT(pt, "Cancel job");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "CANCELLED");
+	/* a job that does not wait has no such line */
+	CHECK(ptyterm_wait_for_text_gone(pt, "estimate", WAIT_MS));
+	quit_and_check(pt);
+}
+
 /* Two dashboards on one history: one drives, the other watches and can
  * still submit; the job moves on both screens. */
 static void test_two_dashboards(void)
@@ -1462,6 +1487,7 @@ int main(void)
 	TH_RUN(test_auth_failed);
 	TH_RUN(test_ascii_locale);
 	TH_RUN(test_detail_scroll);
+	TH_RUN(test_detail_waiting);
 	TH_RUN(test_quit_asks_about_local_jobs);
 	TH_RUN(test_paging_and_live_marker);
 	TH_RUN(test_labels_in_full);

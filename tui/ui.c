@@ -63,6 +63,7 @@
 #include "notify.h"
 #include "view_jobs.h"
 #include "view_detail.h"
+#include "waitwhy.h"
 #include "view_compose.h"
 #include "view_help.h"
 #include "view_image.h"
@@ -170,6 +171,10 @@ struct ui {
 	WINDOW *cur_win; /* where the terminal cursor goes this frame (NULL: hidden) */
 	WINDOW *dpad;    /* the detail pane's pad (ui_paint_detail), or NULL */
 	int dpad_used;   /* its rows the last paint drew on */
+	/* Why the selected job waits (waitwhy.h), for the detail pane: worked
+	 * out for why_id at why_at (it reads the store: at most once a second). */
+	int64_t why_id, why_at;
+	char why[200];
 	int cur_y, cur_x;
 	int too_small, wide, shown;
 	int colors;
@@ -482,6 +487,26 @@ static void ui_paint_filter(struct ui *u)
 	draw_popup_show(p);
 }
 
+/* Why job j waits, with the endpoint's health this engine has: a line for
+ * the detail pane, or NULL when it does not wait. Cached per job for 1 s. */
+static const char *ui_waiting(struct ui *u, const struct job *j, int64_t now)
+{
+	if (!j || !job_state_is_live(j->state) || j->state == JOB_IN_PROGRESS)
+		return NULL;
+	if (j->id != u->why_id || now - u->why_at >= 1000 || now < u->why_at) {
+		struct waitwhy w;
+		const char *ep = j->endpoint ? j->endpoint : j->params.endpoint;
+		u->why_id = j->id;
+		u->why_at = now;
+		u->why[0] = '\0';
+		if (waitwhy_gather(u->st, j, ep ? engine_health(u->e, ep) : NULL, now, &w, NULL) ==
+		        0 &&
+		    w.waiting)
+			waitwhy_format(&w, u->why, sizeof u->why);
+	}
+	return u->why[0] ? u->why : NULL;
+}
+
 /* The detail pane, drawn into a tall pad and shown from row dscroll (J/K). */
 static void ui_paint_detail(struct ui *u, const struct job *j, int64_t now)
 {
@@ -505,7 +530,8 @@ static void ui_paint_detail(struct ui *u, const struct job *j, int64_t now)
 	}
 	WINDOW *pad = u->dpad;
 	if (!pad) {
-		view_detail_draw(u->wdetail, j, now, store_job_waits_for_key(u->st, j));
+		view_detail_draw(u->wdetail, j, now, store_job_waits_for_key(u->st, j),
+		                 ui_waiting(u, j, now));
 		wnoutrefresh(u->wdetail);
 		return;
 	}
@@ -513,7 +539,8 @@ static void ui_paint_detail(struct ui *u, const struct job *j, int64_t now)
 		wmove(pad, r, 0);
 		wclrtoeol(pad);
 	}
-	int used = view_detail_draw(pad, j, now, store_job_waits_for_key(u->st, j));
+	int used = view_detail_draw(pad, j, now, store_job_waits_for_key(u->st, j),
+	                            ui_waiting(u, j, now));
 	u->dpad_used = used + 1;
 	if (u->dscroll > used - h)
 		u->dscroll = used - h;

@@ -64,7 +64,8 @@ static char *vd_pretty(const char *s)
 	return strdup(s);
 }
 
-int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
+int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key,
+                     const char *waiting)
 {
 	int h, W;
 	getmaxyx(w, h, W);
@@ -165,6 +166,8 @@ int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key)
 		         "was submitted with",
 		         j->key_fp);
 		y = vd_field(w, y, "waiting", buf, 2, draw_attr(DRAW_ERROR));
+	} else if (waiting && *waiting) {
+		y = vd_field(w, y, "waiting", waiting, 2, draw_attr(DRAW_WARN));
 	}
 	if (j->worker_id)
 		y = vd_field(w, y, "worker", j->worker_id, 1, 0);

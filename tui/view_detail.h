@@ -13,8 +13,10 @@
 /* Draw job j (borrowed; NULL: a hint) into w, which the caller has erased,
  * with timers computed at now (wall clock ms). w may be taller than the
  * visible pane (a pad the caller scrolls): the prompts are drawn in full.
- * waits_key: the job waits for a driver holding its API key. Returns the
- * rows used. */
-int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key);
+ * waits_key: the job waits for a driver holding its API key; waiting: why
+ * it waits and for how long (waitwhy_format), or NULL. Returns the rows
+ * used. */
+int view_detail_draw(WINDOW *w, const struct job *j, int64_t now, int waits_key,
+                     const char *waiting);
 
 #endif
