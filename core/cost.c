@@ -82,6 +82,22 @@ int cost_since(struct store *st, const struct config *cfg, const char *endpoint,
 	return 0;
 }
 
+int cost_group(struct store *st, const struct config *cfg, int64_t gid, struct cost_sum *s,
+               char **err)
+{
+	struct store_query q = {0};
+	struct job **jobs = NULL;
+	size_t n = 0;
+
+	q.group_id = gid;
+	if (store_job_list(st, &q, &jobs, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		cost_add(s, cfg, jobs[i]);
+	store_jobs_free(jobs, n);
+	return 0;
+}
+
 int64_t cost_day_start(int64_t ms)
 {
 	time_t t = (time_t)(ms / 1000);

@@ -43,6 +43,10 @@ void cost_add(struct cost_sum *s, const struct config *cfg, const struct job *j)
 int cost_since(struct store *st, const struct config *cfg, const char *endpoint, int64_t since_ms,
                struct cost_sum *s, char **err);
 
+/* Add every job of group gid (store_group_add) to s. 0, or -1 with *err. */
+int cost_group(struct store *st, const struct config *cfg, int64_t gid, struct cost_sum *s,
+               char **err);
+
 /* The local midnight (ms since the epoch) that starts the day of ms. */
 int64_t cost_day_start(int64_t ms);
 

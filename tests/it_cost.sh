@@ -75,5 +75,14 @@ check "health: no price set" grep -qx "today      no price set (1 job)" "$tmp/h"
 "$SDQ" health -e paid --json >"$tmp/h.json" 2>&1
 check "health --json: today" test "$(jget "$tmp/h.json" "(j['today']['jobs'], j['today']['cost'] == round(($ea + $eb) / 1000 * 0.00044, 6))")" = "(2, True)"
 
+# a group's total, on show of any of its jobs
+"$SDQ" submit -e paid -p "a group" --vary steps=5,6 --wait --json >"$tmp/g.json" 2>"$tmp/e" ||
+	bad "submit --vary: $(cat "$tmp/e")"
+gsum=$(jget "$tmp/g.json" 'sum(x["exec_ms"] for x in j)')
+gid=$(jget "$tmp/g.json" 'j[0]["id"]')
+want=$($PY -c "print('%.4f for 2 jobs (%.1f s)' % ($gsum / 1000 * 0.00044, $gsum / 1000))")
+"$SDQ" show "$gid" >"$tmp/show" 2>&1
+check "show: the group's cost" grep -qx "group cost $want" "$tmp/show"
+
 echo "it_cost: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

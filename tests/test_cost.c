@@ -186,6 +186,28 @@ static void test_since(void)
 	CHECK_INT(sdxl.priced, 800);
 	CHECK_INT(sdxl.no_price, 0);
 	CHECK(fabs(sdxl.total - 800 * 0.00044) < 1e-9);
+
+	/* a group's total: only its jobs */
+	{
+		struct store_group g = {0};
+		struct cost_sum gs = {0};
+		int64_t gid;
+
+		g.njobs = 3;
+		gid = store_group_add(st, &g, &err);
+		CHECK(gid > 0);
+		for (int i = 0; i < 3; i++) {
+			struct job *j = mk(i == 2 ? "free" : "sdxl", 2000);
+			j->group_id = gid;
+			j->state = JOB_COMPLETED;
+			CHECK_INT(store_job_add(st, j, NULL), 0);
+			job_free(j);
+		}
+		CHECK_INT(cost_group(st, cfg, gid, &gs, &err), 0);
+		CHECK_INT(gs.priced, 2);
+		CHECK_INT(gs.no_price, 1);
+		CHECK(fabs(gs.total - 4 * 0.00044) < 1e-12);
+	}
 	store_close(st);
 	config_free(cfg);
 }

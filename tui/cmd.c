@@ -35,6 +35,16 @@ void cmd_set_config(const struct config *cfg)
 	g_config = cfg;
 }
 
+int cmd_group_cost(struct store *st, int64_t gid, char *buf, size_t len)
+{
+	struct cost_sum s = {0};
+
+	if (cost_group(st, g_config, gid, &s, NULL) < 0)
+		return -1;
+	cost_sum_format(&s, buf, len);
+	return 0;
+}
+
 enum cost_status cmd_job_cost(const struct job *j, double *out)
 {
 	enum cost_status st = g_config ? cost_job(g_config, j, out) : COST_NO_PRICE;

@@ -34,6 +34,9 @@ void cmd_set_color(int color);
 void cmd_set_config(const struct config *cfg);
 /* Job j's cost at the config's price (cost.h), rounded to a millionth. */
 enum cost_status cmd_job_cost(const struct job *j, double *out);
+/* Group gid's cost as one line (cost_sum_format) into buf; 0, or -1 when the
+ * history cannot be read. */
+int cmd_group_cost(struct store *st, int64_t gid, char *buf, size_t len);
 
 /* One error line: "sdq: CMD: message" on stderr (stdout flushed first). */
 void cmd_errf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -369,6 +369,8 @@ static void show_group(struct store *st, const struct job *j)
 	} else {
 		printf("%-10s %lld\n", "group", (long long)j->group_id);
 	}
+	if (cmd_group_cost(st, j->group_id, sum, sizeof sum) == 0)
+		printf("%-10s %s\n", "group cost", sum);
 	if (cJSON_IsObject(v) && v->child) {
 		struct util_buf b = {0};
 		cJSON_ArrayForEach(it, v)
