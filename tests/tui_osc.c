@@ -298,6 +298,18 @@ static size_t drain(int fd, char *buf, size_t len)
 	return r > 0 ? (size_t)r : 0;
 }
 
+/* One look of the watcher, then wait for the millisecond clock to move on,
+ * so what the test does next happens after the look (job times are ms). */
+static int step(struct notify *nt, struct store *st, int fd)
+{
+	int r = notify_step(nt, st, fd);
+	int64_t t = job_now_ms();
+
+	for (int i = 0; i < 1000000 && job_now_ms() <= t; i++)
+		;
+	return r;
+}
+
 static void test_notify_batches(void)
 {
 	char path[4200], buf[4096];
@@ -314,29 +326,29 @@ static void test_notify_batches(void)
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	nt = notify_new(NOTIFY_OSC9);
 	CHECK(notify_enabled(nt));
-	CHECK_INT(notify_step(nt, st, p[1]), 0); /* nothing live, no batch */
+	CHECK_INT(step(nt, st, p[1]), 0); /* nothing live, no batch */
 
 	a = add_job(st, "a red fox", JOB_IN_QUEUE);
 	b = add_job(st, "a blue owl", JOB_IN_PROGRESS);
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 	set_state(st, a, JOB_COMPLETED);
-	CHECK_INT(notify_step(nt, st, p[1]), 0);      /* b still live */
+	CHECK_INT(step(nt, st, p[1]), 0);      /* b still live */
 	c = add_job(st, "a green frog", JOB_PENDING); /* joins the batch */
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 	set_state(st, b, JOB_FAILED);
 	set_state(st, c, JOB_COMPLETED);
 	CHECK_INT(drain(p[0], buf, sizeof buf), 0);
-	CHECK_INT(notify_step(nt, st, p[1]), 1);
+	CHECK_INT(step(nt, st, p[1]), 1);
 	drain(p[0], buf, sizeof buf);
 	CHECK_STR(buf, "\a\033]9;sdq: 3 jobs: 2 COMPLETED, 1 FAILED\033\\");
-	CHECK_INT(notify_step(nt, st, p[1]), 0); /* once per batch */
+	CHECK_INT(step(nt, st, p[1]), 0); /* once per batch */
 	CHECK_INT(drain(p[0], buf, sizeof buf), 0);
 
 	/* a batch of one names its job */
 	a = add_job(st, "a\033]0;t\007 cat", JOB_IN_QUEUE);
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 	set_state(st, a, JOB_CANCELLED);
-	CHECK_INT(notify_step(nt, st, p[1]), 1);
+	CHECK_INT(step(nt, st, p[1]), 1);
 	drain(p[0], buf, sizeof buf);
 	CHECK(strncmp(buf, "\a\033]9;sdq: job ", 13) == 0 &&
 	      strstr(buf, "CANCELLED: a^[]0,t^G cat"));
@@ -344,38 +356,38 @@ static void test_notify_batches(void)
 	/* off: the batch ends silently; on again: the next one is told */
 	CHECK(strstr(notify_toggle(nt), "off") != NULL);
 	a = add_job(st, "x", JOB_IN_QUEUE);
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 	set_state(st, a, JOB_COMPLETED);
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 	CHECK_INT(drain(p[0], buf, sizeof buf), 0);
 	CHECK(strstr(notify_toggle(nt), "on") != NULL);
 	a = add_job(st, "y", JOB_IN_QUEUE);
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 	set_state(st, a, JOB_COMPLETED);
-	CHECK_INT(notify_step(nt, st, p[1]), 1);
+	CHECK_INT(step(nt, st, p[1]), 1);
 
 	/* jobs quicker than the looks (never seen live) still count: alone, or
 	 * with a batch that was seen */
 	a = add_job(st, "quick", JOB_IN_QUEUE);
 	set_state(st, a, JOB_COMPLETED);
 	drain(p[0], buf, sizeof buf);
-	CHECK_INT(notify_step(nt, st, p[1]), 1);
+	CHECK_INT(step(nt, st, p[1]), 1);
 	drain(p[0], buf, sizeof buf);
 	CHECK(strstr(buf, "COMPLETED: quick") != NULL);
 	a = add_job(st, "slow", JOB_IN_PROGRESS);
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 	b = add_job(st, "quick too", JOB_IN_QUEUE);
 	set_state(st, b, JOB_FAILED);
 	set_state(st, a, JOB_COMPLETED);
-	CHECK_INT(notify_step(nt, st, p[1]), 1);
+	CHECK_INT(step(nt, st, p[1]), 1);
 	drain(p[0], buf, sizeof buf);
 	CHECK_STR(buf, "\a\033]9;sdq: 2 jobs: 1 COMPLETED, 1 FAILED\033\\");
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 
 	/* what ended before the first look is not told */
 	notify_free(nt);
 	nt = notify_new(NOTIFY_OSC9);
-	CHECK_INT(notify_step(nt, st, p[1]), 0);
+	CHECK_INT(step(nt, st, p[1]), 0);
 
 	notify_free(nt);
 	notify_free(NULL);

@@ -148,6 +148,7 @@ struct notify {
 	size_t ntold;
 	int64_t start_ms; /* when the batch began (the look before it was seen) */
 	int64_t prev_ms;  /* the last look (wall clock, as job times); 0: none yet */
+	int64_t origin_ms; /* the first look: what ended by then is never told */
 };
 
 struct notify *notify_new(enum notify_mode mode)
@@ -244,7 +245,7 @@ static void add_unseen(struct notify *n, struct store *st, int64_t from_ms)
 				break;
 			}
 			if (job_state_is_terminal(l[i]->state) && l[i]->finished_at >= from_ms &&
-			    !was_told(n, l[i]->id))
+			    l[i]->finished_at > n->origin_ms && !was_told(n, l[i]->id))
 				batch_add(n, l[i]->id);
 		}
 		if (nl)
@@ -269,8 +270,8 @@ int notify_step(struct notify *n, struct store *st, int fd)
 		n->prev_ms = 0;
 		return 0;
 	}
-	if (!n->prev_ms)
-		n->prev_ms = now; /* the first look: what ended before it is not told */
+	if (!n->prev_ms) /* the first look: what ended by now is not told */
+		n->prev_ms = n->origin_ms = now;
 	q.live_only = 1;
 	q.limit = NOTIFY_LIVE_MAX;
 	if (store_job_list(st, &q, &live, &nl, NULL) < 0)
