@@ -1258,49 +1258,26 @@ char *params_template_list(const char *config_dir)
 }
 
 /* A value as A1111's quote() writes it: as is, or, when it holds ',', ':' or
- * a newline, as a JSON string (non-ASCII kept). */
+ * a newline, as a JSON string (non-ASCII kept). cJSON's string printer is
+ * that format: the short escapes, \u00XX for other C0 controls, UTF-8 raw. */
 static void a1111_value(struct util_buf *b, const char *v)
 {
+	cJSON *str;
+	char *q;
+
 	if (!strpbrk(v, ",:\n")) {
 		util_buf_put(b, v, strlen(v));
 		return;
 	}
-	util_buf_put(b, "\"", 1);
-	for (const char *s = v; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[8];
-		switch (c) {
-		case '"':
-			util_buf_put(b, "\\\"", 2);
-			break;
-		case '\\':
-			util_buf_put(b, "\\\\", 2);
-			break;
-		case '\n':
-			util_buf_put(b, "\\n", 2);
-			break;
-		case '\r':
-			util_buf_put(b, "\\r", 2);
-			break;
-		case '\t':
-			util_buf_put(b, "\\t", 2);
-			break;
-		case '\b':
-			util_buf_put(b, "\\b", 2);
-			break;
-		case '\f':
-			util_buf_put(b, "\\f", 2);
-			break;
-		default:
-			if (c < 0x20) {
-				snprintf(esc, sizeof esc, "\\u%04x", c);
-				util_buf_put(b, esc, 6);
-			} else {
-				util_buf_put(b, s, 1);
-			}
-		}
+	str = cJSON_CreateString(v);
+	q = str ? cJSON_PrintUnformatted(str) : NULL;
+	cJSON_Delete(str);
+	if (!q) {
+		b->oom = 1;
+		return;
 	}
-	util_buf_put(b, "\"", 1);
+	util_buf_put(b, q, strlen(q));
+	free(q);
 }
 
 /* One "Key: value" of the settings line, with its separator. */
