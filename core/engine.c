@@ -24,11 +24,9 @@
  * submit by core/route.c; the backends jobs go through are core/backends.c's
  * table.
  *
- * Over 1500 lines (about 1580): besides the loop it holds the driver role
- * (taking live jobs over from the store, the scan of the store, the store's
- * change notifications), health, and the requests. The next cut: the store
- * scan and the take-over (claim, track, scan_store) as the driver's own
- * module.
+ * The driver role (the locks, taking live jobs over from the store, the
+ * scan of the store, other processes' writes, giving the role up) is
+ * core/engine_drive.c's; engine_int.h is what the two share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +43,7 @@
 #include "child.h"
 #include "dbwatch.h"
 #include "engine.h"
+#include "engine_int.h"
 #include "http.h"
 #include "keyfp.h"
 #include "keyring.h"
@@ -52,83 +51,6 @@
 #include "route.h"
 #include "timers.h"
 #include "util.h"
-
-#define DV_CHECK_FALLBACK_MS 1000 /* without dbwatch notifications only */
-#define DV_RECHECK_MS 20          /* a write seen before its commit was: look again */
-#define LOCK_RETRY_MS 1000        /* without dbwatch notifications only */
-#define LOCK_EVENT_RETRY_MS 200   /* one more try after a lock file's close */
-#define RETRY_SCAN_LIMIT 200
-#define FREE_DRAIN_MS 5000
-
-struct watch {
-	int fd;
-	short events;
-	engine_fd_cb cb;
-	void *udata;
-};
-
-struct live {
-	struct job *j;
-	struct backend *b; /* NULL: its endpoint is gone or its backend failed */
-};
-
-struct sync_ent {
-	int64_t id;
-	int wait_ms;
-};
-
-struct hent {
-	char *name;
-	struct engine_health h;
-};
-
-struct engine {
-	struct config *cfg;
-	struct store *st;
-	struct http *http;
-	engine_cb cb;
-	void *udata;
-
-	struct timers *timers;
-
-	struct watch *watches;
-	size_t nwatch;
-
-	int pipe_r, pipe_w;
-	unsigned char caught[65]; /* signals reported as ENGINE_EV_SIGNAL */
-
-	int want_drive, driving; /* driving: holds the main lock or a key lock */
-	int main_lock;           /* holds the store's driver lock */
-	int want_key_lock;       /* a job waits for a key lock we lack: retry it */
-	int closing; /* giving the role up: take no new work */
-	int in_step; /* engine_step is running (callbacks are on the stack) */
-	int64_t next_lock_try, next_dv_check;
-	int64_t last_dv;
-	struct dbwatch *dbw;  /* other processes' changes, and watchers */
-	uint64_t dv_recheck;  /* timer */
-	uint64_t lock_retry;  /* timer */
-	int self_watch;       /* this process watches live jobs */
-	int watched;          /* someone does (driver's view) */
-	unsigned long passes; /* engine_step passes (engine_passes) */
-
-	struct live *live;
-	size_t nlive, caplive;
-	struct job **grave;
-	size_t ngrave, capgrave;
-
-	int64_t *later; /* jobs committed by engine_job_commit, reported after the pass */
-	size_t nlater, caplater;
-
-	struct sync_ent *syncs; /* jobs to send through /runsync (engine_submit_opts) */
-	size_t nsyncs;
-
-	struct backends *bt; /* the backends jobs go through (backends.h) */
-	struct keyring *kr; /* the API keys held and their locks (keyring.h) */
-	struct hent *health;
-	size_t nhealth;
-	int64_t health_interval;
-	uint64_t health_timer;
-};
 
 /* ---------- small helpers ---------- */
 
@@ -138,7 +60,7 @@ static void emit(struct engine *e, const struct engine_event *ev)
 		e->cb(e, ev, e->udata);
 }
 
-static void emit_simple(struct engine *e, enum engine_event_type t, int64_t id, const char *ep)
+void engine_emit_simple(struct engine *e, enum engine_event_type t, int64_t id, const char *ep)
 {
 	struct engine_event ev;
 	memset(&ev, 0, sizeof ev);
@@ -278,7 +200,7 @@ void engine_unwatch_fd(struct engine *e, int fd)
 
 /* ---------- the live set, backends, health ---------- */
 
-static struct live *live_find(struct engine *e, int64_t id)
+struct live *engine_live_find(struct engine *e, int64_t id)
 {
 	for (size_t i = 0; i < e->nlive; i++)
 		if (e->live[i].j->id == id)
@@ -286,7 +208,7 @@ static struct live *live_find(struct engine *e, int64_t id)
 	return NULL;
 }
 
-static struct live *live_add(struct engine *e, struct job *j, struct backend *b)
+struct live *engine_live_add(struct engine *e, struct job *j, struct backend *b)
 {
 	if (e->nlive == e->caplive) {
 		size_t nc = e->caplive ? e->caplive * 2 : 32;
@@ -321,7 +243,7 @@ int engine_job_sync_wait(struct engine *e, int64_t id)
 	return 0;
 }
 
-static void live_drop(struct engine *e, struct live *l)
+void engine_live_drop(struct engine *e, struct live *l)
 {
 	size_t i = (size_t)(l - e->live);
 	struct job *j = l->j;
@@ -342,14 +264,13 @@ static void live_drop(struct engine *e, struct live *l)
 	e->grave[e->ngrave++] = j;
 }
 
-static void grave_empty(struct engine *e)
+void engine_grave_empty(struct engine *e)
 {
 	for (size_t i = 0; i < e->ngrave; i++)
 		job_free(e->grave[i]);
 	e->ngrave = 0;
 }
 
-/* The config endpoint named exactly name (no temporary endpoints). */
 /* ---------- keys (keyring.h) ---------- */
 
 const char *engine_key(struct engine *e, const char *fp)
@@ -372,7 +293,7 @@ static void on_key(const struct config_endpoint *ep, int ok, const char *fp, con
 	} else {
 		engine_message(e, 1, "%s", err);
 	}
-	emit_simple(e, ENGINE_EV_STORE, 0, NULL); /* what waits for it may show it */
+	engine_emit_simple(e, ENGINE_EV_STORE, 0, NULL); /* what waits for it may show it */
 }
 
 int engine_key_pending(struct engine *e, const char *endpoint)
@@ -389,57 +310,6 @@ const char *engine_endpoint_key(struct engine *e, const struct config_endpoint *
 {
 	char fp[KEYFP_LEN];
 	return keyring_endpoint(e->kr, ep, 0, fp, err) == 1 ? keyring_key(e->kr, fp) : NULL;
-}
-
-/* Take the driver locks we lack: the main one, and the lock of every key in
- * the ring. Returns how many were newly taken. */
-static int take_locks(struct engine *e)
-{
-	int n = 0;
-	char *err = NULL;
-
-	if (!e->main_lock) {
-		int r = store_lock_driver(e->st, &err);
-		if (r < 0)
-			engine_message(e, 1, "driver lock: %s", err ? err : "error");
-		free(err);
-		err = NULL;
-		if (r == 1) {
-			e->main_lock = 1;
-			n++;
-		}
-	}
-	return n + keyring_lock_all(e->kr);
-}
-
-static void release_locks(struct engine *e)
-{
-	keyring_unlock_all(e->kr);
-	if (e->main_lock)
-		store_unlock_driver(e->st);
-	e->main_lock = 0;
-}
-
-/* 1 if this engine may drive j: a job that records its key's fingerprint
- * goes to the holder of that key's lock (who holds the key), any other to
- * the holder of the main lock. */
-static int can_drive(struct engine *e, const struct job *j)
-{
-	return j->key_fp ? keyring_holds(e->kr, j->key_fp) : e->main_lock;
-}
-
-/* can_drive, after trying to learn j's key and take its lock. */
-static int claim(struct engine *e, const struct job *j)
-{
-	if (can_drive(e, j))
-		return 1;
-	if (!j->key_fp || e->closing)
-		return 0;
-	if (keyring_claim(e->kr, j->key_fp))
-		return 1;
-	if (keyring_key(e->kr, j->key_fp))
-		e->want_key_lock = 1; /* its driver holds it; take over if it dies */
-	return 0;
 }
 
 static struct hent *health_find(struct engine *e, const char *name)
@@ -497,7 +367,7 @@ void engine_health_set(struct engine *e, const char *name, const struct engine_h
 		he->h.workers_unhealthy = old.workers_unhealthy;
 	}
 	engine_health_clear(&old);
-	emit_simple(e, ENGINE_EV_HEALTH, 0, he->name);
+	engine_emit_simple(e, ENGINE_EV_HEALTH, 0, he->name);
 }
 
 const struct engine_health *engine_health(struct engine *e, const char *name)
@@ -580,7 +450,7 @@ int engine_purge_queue(struct engine *e, const char *name, char **err)
 /* ---------- notifications and watchers ---------- */
 
 /* now + ms for a fallback timer; never when dbwatch notifies. */
-static int64_t later(struct engine *e, int64_t ms)
+int64_t engine_later(struct engine *e, int64_t ms)
 {
 	if (e->dbw && dbwatch_fd(e->dbw) >= 0)
 		return INT64_MAX;
@@ -588,7 +458,7 @@ static int64_t later(struct engine *e, int64_t ms)
 }
 
 /* The driver's view of "someone watches": tell the backends when it moves. */
-static void watch_update(struct engine *e)
+void engine_watch_update(struct engine *e)
 {
 	int w;
 	if (!e->driving)
@@ -610,7 +480,7 @@ int engine_set_watching(struct engine *e, int on)
 		return 0;
 	e->self_watch = on;
 	r = dbwatch_set_watching(e->dbw, on);
-	watch_update(e);
+	engine_watch_update(e);
 	return r;
 }
 
@@ -703,7 +573,7 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 		free(e);
 		return NULL;
 	}
-	e->next_dv_check = later(e, DV_CHECK_FALLBACK_MS);
+	e->next_dv_check = engine_later(e, DV_CHECK_FALLBACK_MS);
 	return e;
 }
 
@@ -733,56 +603,18 @@ int engine_is_driver(const struct engine *e)
 	return e && e->driving;
 }
 
-/* Stop tracking every live job (they stay as they are in the store). */
-static void forget_all(struct engine *e, int keep_submitting)
-{
-	size_t i = 0;
-	while (i < e->nlive) {
-		struct live *l = &e->live[i];
-		if (keep_submitting && l->j->state == JOB_SUBMITTING && l->b) {
-			i++;
-			continue;
-		}
-		if (l->b && l->b->ops->forget)
-			l->b->ops->forget(l->b, l->j);
-		live_drop(e, l);
-	}
-}
-
-/* Give the driver role up. Submits in flight are allowed to finish (at most
- * FREE_DRAIN_MS, and only when not called from inside engine_step), so they
- * are not left UNKNOWN; nothing new is started meanwhile. Every live job
- * stays as it is in the store for the next driver. */
-static void give_up(struct engine *e)
-{
-	int64_t deadline = util_now_ms() + FREE_DRAIN_MS;
-
-	e->closing = 1;
-	while (!e->in_step) {
-		forget_all(e, 1);
-		grave_empty(e);
-		if (!e->nlive || util_now_ms() >= deadline)
-			break;
-		engine_step(e, 100);
-	}
-	forget_all(e, 0);
-	release_locks(e);
-	e->driving = 0;
-	e->closing = 0;
-}
-
 void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
 	e->cb = NULL;
 	if (e->driving)
-		give_up(e);
+		engine_give_up(e);
 	backends_free(e->bt);
 	keyring_free(e->kr); /* key commands still running: their groups are killed */
 	free(e->syncs);
 	free(e->later);
-	grave_empty(e);
+	engine_grave_empty(e);
 	free(e->grave);
 	free(e->live);
 	http_free(e->http);
@@ -805,7 +637,7 @@ void engine_free(struct engine *e)
 /* ---------- driving jobs ---------- */
 
 /* Clear job id's request flags in the store after acting on them. */
-static void clear_requests(struct engine *e, struct job *j)
+void engine_clear_requests(struct engine *e, struct job *j)
 {
 	char *err = NULL;
 	j->cancel_requested = 0;
@@ -828,10 +660,10 @@ int engine_job_update(struct engine *e, struct job *j)
 		return -1;
 	}
 	if (job_state_is_terminal(j->state) && (j->cancel_requested || j->retry_requested))
-		clear_requests(e, j);
-	emit_simple(e, ENGINE_EV_JOB, j->id, j->endpoint);
-	if (job_state_is_terminal(j->state) && (l = live_find(e, j->id)) && l->j == j)
-		live_drop(e, l);
+		engine_clear_requests(e, j);
+	engine_emit_simple(e, ENGINE_EV_JOB, j->id, j->endpoint);
+	if (job_state_is_terminal(j->state) && (l = engine_live_find(e, j->id)) && l->j == j)
+		engine_live_drop(e, l);
 	return 0;
 }
 
@@ -863,263 +695,21 @@ int engine_job_commit(struct engine *e, struct job *j)
 static void report_later(struct engine *e)
 {
 	for (size_t i = 0; i < e->nlater; i++) {
-		struct live *l = live_find(e, e->later[i]);
-		emit_simple(e, ENGINE_EV_JOB, e->later[i], l ? l->j->endpoint : NULL);
+		struct live *l = engine_live_find(e, e->later[i]);
+		engine_emit_simple(e, ENGINE_EV_JOB, e->later[i], l ? l->j->endpoint : NULL);
 	}
 	e->nlater = 0;
 }
 
 void engine_job_notify(struct engine *e, const struct job *j)
 {
-	emit_simple(e, ENGINE_EV_JOB, j->id, j->endpoint);
+	engine_emit_simple(e, ENGINE_EV_JOB, j->id, j->endpoint);
 }
 
 const struct job *engine_job(struct engine *e, int64_t id)
 {
-	struct live *l = live_find(e, id);
+	struct live *l = engine_live_find(e, id);
 	return l ? l->j : NULL;
-}
-
-/* Turn a job found in SUBMITTING (its submitter died) into UNKNOWN. */
-static void make_unknown(struct engine *e, struct job *j)
-{
-	j->state = JOB_UNKNOWN;
-	j->finished_at = job_now_ms();
-	job_set_str(&j->error, "sdq stopped while this job was being submitted: it may or may "
-	                       "not exist on the endpoint, so it was not sent again (re-run it if "
-	                       "no result arrives)");
-	engine_job_update(e, j);
-}
-
-/* Cancel a job this engine tracks (l). */
-static int cancel_tracked(struct engine *e, struct live *l, char **err)
-{
-	struct job *j = l->j;
-	struct backend *b = l->b;
-
-	if (j->state == JOB_PENDING || !b) {
-		/* the backend lets go of it first: nothing of its may fire later */
-		if (b && b->ops->forget)
-			b->ops->forget(b, j);
-		l->b = NULL;
-		j->state = JOB_CANCELLED;
-		j->finished_at = job_now_ms();
-		if (!b && !j->remote_id)
-			job_set_str(&j->error, NULL);
-		else if (!b)
-			job_set_str(&j->error,
-			            "cancelled locally; its endpoint is not in the config "
-			            "any more, so it was not cancelled remotely");
-		return engine_job_update(e, j);
-	}
-	return l->b->ops->cancel(l->b, j, err);
-}
-
-/* A job whose endpoint name is not in this process's config (e.g. "default"
- * came from the submitter's SDQ_ENDPOINT) but that knows the RunPod URL it
- * was sent to: follow it through a temporary endpoint for that URL (its key
- * from RUNPOD_API_KEY), so it does not stay live forever. NULL if none. */
-/* Take ownership of j (a live job from the store) and start driving it. */
-static void track(struct engine *e, struct job *j)
-{
-	char *err = NULL;
-	struct backend *b;
-	struct live *l;
-
-	if (j->state == JOB_SUBMITTING) {
-		l = live_add(e, j, NULL);
-		if (!l) {
-			job_free(j);
-			return;
-		}
-		make_unknown(e, j);
-		return;
-	}
-	b = backends_for_job(e->bt, j, &err);
-	if (b) {
-		free(err);
-		err = NULL;
-	} else {
-		engine_message(e, 1, "job %lld stays %s: %s", (long long)j->id,
-		               job_state_name(j->state), err ? err : "no backend");
-		free(err);
-		err = NULL;
-	}
-	l = live_add(e, j, b);
-	if (!l) {
-		job_free(j);
-		return;
-	}
-	if (j->cancel_requested && j->state == JOB_PENDING) {
-		/* never sent: cancelled without asking anyone */
-		cancel_tracked(e, l, NULL);
-		return;
-	}
-	if (b && b->ops->drive(b, j, &err) < 0) {
-		engine_message(e, 1, "job %lld stays %s: %s", (long long)j->id,
-		               job_state_name(j->state), err ? err : "failed");
-		free(err);
-		err = NULL;
-		/* the backend holds nothing of it: not driven (engine_driving_count),
-		 * and a cancel of it is carried out here */
-		if ((l = live_find(e, j->id)) && l->j == j)
-			l->b = NULL;
-	}
-	if (j->cancel_requested && (l = live_find(e, j->id)) && l->j == j) {
-		int64_t id = j->id;
-		if (cancel_tracked(e, l, &err) < 0) {
-			engine_message(e, 1, "job %lld: cannot cancel: %s", (long long)id,
-			               err ? err : "failed");
-			free(err);
-		}
-	}
-}
-
-/* Carry out a retry of terminal job j (loaded from the store, owned here). */
-static int retry_job(struct engine *e, struct job *j, char **err)
-{
-	struct backend *b;
-	struct live *l;
-
-	if (j->state != JOB_FAILED && j->state != JOB_TIMED_OUT) {
-		util_set_err(err, "job %lld is %s: only a FAILED or TIMED_OUT job can be retried",
-		             (long long)j->id, job_state_name(j->state));
-		return -1;
-	}
-	if (!j->remote_id) {
-		util_set_err(err, "job %lld was never accepted by an endpoint: re-run it instead",
-		             (long long)j->id);
-		return -1;
-	}
-	b = backends_for_job(e->bt, j, err);
-	if (!b)
-		return -1;
-	if (!b->ops->retry) {
-		util_set_err(err, "endpoint \"%s\" cannot retry jobs: re-run it instead",
-		             j->endpoint);
-		return -1;
-	}
-	l = live_add(e, j, b);
-	if (!l) {
-		util_set_err(err, "out of memory");
-		return -1;
-	}
-	if (b->ops->retry(b, j, err) < 0) {
-		l = live_find(e, j->id);
-		if (l && l->j == j) {
-			/* keep the caller's ownership: take it out again */
-			e->live[l - e->live] = e->live[--e->nlive];
-		}
-		return -1;
-	}
-	return 0;
-}
-
-/* Look at the store: live jobs not tracked yet, requests on tracked ones,
- * retry requests on terminal ones. Only while driving. */
-static void scan_store(struct engine *e)
-{
-	struct store_query q;
-	struct job **jobs = NULL;
-	size_t n = 0;
-	char *err = NULL;
-
-	memset(&q, 0, sizeof q);
-	q.live_only = 1;
-	q.oldest_first = 1;
-	e->want_key_lock = 0; /* claim() sets it while a job waits for its key's lock */
-	if (store_job_list(e->st, &q, &jobs, &n, &err) < 0) {
-		engine_message(e, 1, "cannot read the job list: %s", err ? err : "store error");
-		free(err);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct job *sj = jobs[i];
-		struct live *l = live_find(e, sj->id);
-		if (!l) {
-			/* next: a job recorded by engine_submit_opts (any process)
-			 * goes to its backend's drive */
-			if (!claim(e, sj))
-				continue; /* another driver's, or waiting for one with its key */
-			jobs[i] = NULL;
-			track(e, sj);
-			continue;
-		}
-		if (sj->cancel_requested && !l->j->cancel_requested) {
-			l->j->cancel_requested = 1;
-			if (cancel_tracked(e, l, &err) < 0) {
-				engine_message(e, 1, "job %lld: cannot cancel: %s",
-				               (long long)sj->id, err ? err : "failed");
-				free(err);
-				err = NULL;
-			}
-		}
-	}
-	store_jobs_free(jobs, n);
-
-	/* retry requests (terminal jobs are not in the live list) */
-	memset(&q, 0, sizeof q);
-	q.state_mask = (1 << JOB_FAILED) | (1 << JOB_TIMED_OUT);
-	q.limit = RETRY_SCAN_LIMIT;
-	jobs = NULL;
-	n = 0;
-	if (store_job_list(e->st, &q, &jobs, &n, &err) < 0) {
-		free(err);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct job *sj = jobs[i];
-		if (!sj->retry_requested || live_find(e, sj->id) || !claim(e, sj))
-			continue;
-		jobs[i] = NULL;
-		if (retry_job(e, sj, &err) < 0) {
-			engine_message(e, 1, "job %lld: retry: %s", (long long)sj->id,
-			               err ? err : "failed");
-			free(err);
-			err = NULL;
-			clear_requests(e, sj);
-			job_free(sj);
-		}
-	}
-	store_jobs_free(jobs, n);
-}
-
-static void become_driver(struct engine *e)
-{
-	e->driving = 1;
-	e->last_dv = store_data_version(e->st);
-	e->next_dv_check = later(e, DV_CHECK_FALLBACK_MS);
-	watch_update(e);
-	emit_simple(e, ENGINE_EV_ROLE, 0, NULL);
-	scan_store(e);
-}
-
-int engine_drive(struct engine *e, int want)
-{
-	char *err = NULL;
-	int r;
-
-	if (!want) {
-		e->want_drive = 0;
-		if (e->driving) {
-			give_up(e);
-			emit_simple(e, ENGINE_EV_ROLE, 0, NULL);
-		}
-		return 0;
-	}
-	e->want_drive = 1;
-	if (e->driving)
-		return 1;
-	/* the keys of this config: their jobs' locks are taken with the main
-	 * one, so one process of one config drives all it can */
-	keyring_learn(e->kr);
-	r = take_locks(e);
-	e->next_lock_try = later(e, LOCK_RETRY_MS);
-	(void)err;
-	if (r == 0)
-		return 0;
-	become_driver(e);
-	return 1;
 }
 
 /* ---------- requests ---------- */
@@ -1201,9 +791,9 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 	}
 	id = j->id;
 	/* a new key: its driver may be this process */
-	if (e->want_drive && !e->closing && !can_drive(e, j))
-		claim(e, j);
-	if (can_drive(e, j)) {
+	if (e->want_drive && !e->closing && !engine_can_drive(e, j))
+		engine_claim(e, j);
+	if (engine_can_drive(e, j)) {
 		if (o && o->sync_wait_ms > 0 && ep->kind == CONFIG_RUNPOD) {
 			struct sync_ent *ns = realloc(e->syncs, (e->nsyncs + 1) * sizeof *ns);
 			if (ns) {
@@ -1220,10 +810,10 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 		}
 		if (!e->driving) {
 			job_free(j);
-			become_driver(e); /* its scan of the store takes the job */
+			engine_become_driver(e); /* its scan of the store takes the job */
 		} else {
-			emit_simple(e, ENGINE_EV_JOB, id, j->endpoint);
-			track(e, j);
+			engine_emit_simple(e, ENGINE_EV_JOB, id, j->endpoint);
+			engine_track(e, j);
 		}
 	} else {
 		job_free(j);
@@ -1237,8 +827,8 @@ int engine_cancel(struct engine *e, int64_t id, char **err)
 	struct job *j;
 	int r;
 
-	if (e->driving && (l = live_find(e, id)))
-		return cancel_tracked(e, l, err);
+	if (e->driving && (l = engine_live_find(e, id)))
+		return engine_cancel_tracked(e, l, err);
 	j = store_job_get(e->st, id, err);
 	if (!j) {
 		if (err && !*err)
@@ -1251,10 +841,10 @@ int engine_cancel(struct engine *e, int64_t id, char **err)
 		job_free(j);
 		return -1;
 	}
-	if (e->driving && can_drive(e, j)) {
+	if (e->driving && engine_can_drive(e, j)) {
 		/* live in the store but not seen yet: take it now */
 		j->cancel_requested = 1;
-		track(e, j);
+		engine_track(e, j);
 		return 0;
 	}
 	if (j->state == JOB_PENDING) {
@@ -1290,7 +880,7 @@ int engine_retry(struct engine *e, int64_t id, char **err)
 {
 	struct job *j;
 
-	if (e->driving && live_find(e, id)) {
+	if (e->driving && engine_live_find(e, id)) {
 		util_set_err(err, "job %lld is still running", (long long)id);
 		return -1;
 	}
@@ -1312,8 +902,8 @@ int engine_retry(struct engine *e, int64_t id, char **err)
 		job_free(j);
 		return -1;
 	}
-	if (e->driving && can_drive(e, j)) {
-		if (retry_job(e, j, err) < 0) {
+	if (e->driving && engine_can_drive(e, j)) {
+		if (engine_retry_job(e, j, err) < 0) {
 			job_free(j);
 			return -1;
 		}
@@ -1424,87 +1014,6 @@ static void drain_pipe(struct engine *e)
 	}
 }
 
-/* Does this engine want a lock it lacks: the main one (a viewer that would
- * drive, or a key-only driver), or the key lock of a job that waits for it? */
-static int wants_locks(const struct engine *e)
-{
-	return e->want_drive && !e->closing && (!e->main_lock || e->want_key_lock);
-}
-
-/* Try the locks wanted; a new driver takes the store's live jobs, an old one
- * the jobs of a key whose driver went away. */
-static void try_locks(struct engine *e)
-{
-	int was = e->driving;
-	e->next_lock_try = later(e, LOCK_RETRY_MS);
-	if (take_locks(e) > 0) {
-		if (!was)
-			become_driver(e);
-		else
-			scan_store(e);
-	}
-}
-
-static void lock_retry_cb(struct engine *e, void *udata)
-{
-	(void)udata;
-	e->lock_retry = 0;
-	if (wants_locks(e))
-		try_locks(e);
-}
-
-/* Did another process commit? Then re-read (driver) and tell the front end.
- * Returns 1 if something changed. */
-static int dv_check(struct engine *e)
-{
-	int64_t dv = store_data_version(e->st);
-	if (dv == e->last_dv || dv < 0)
-		return 0;
-	e->last_dv = dv;
-	if (e->driving && !e->closing)
-		scan_store(e);
-	emit_simple(e, ENGINE_EV_STORE, 0, NULL);
-	return 1;
-}
-
-static void dv_recheck_cb(struct engine *e, void *udata)
-{
-	(void)udata;
-	e->dv_recheck = 0;
-	dv_check(e);
-}
-
-/* dbwatch says what changed on disk. A write to the WAL can be seen a
- * moment before its commit is (the commit ends in shared memory, which
- * inotify does not see): when data_version has not moved yet, look once
- * more DV_RECHECK_MS later. */
-static void store_event(struct engine *e, int what)
-{
-	/* A lock holder closed its lock file after writing: it let go (or
-	 * died). Try at once, and once more a moment later in case the event
-	 * came before the kernel dropped the lock. */
-	if ((what & DBWATCH_LOCK) && wants_locks(e)) {
-		try_locks(e);
-		if (wants_locks(e) && !e->lock_retry)
-			e->lock_retry = engine_timer_add(e, LOCK_EVENT_RETRY_MS, lock_retry_cb, NULL);
-	}
-	if ((what & DBWATCH_DATA) && !dv_check(e) && !e->dv_recheck)
-		e->dv_recheck = engine_timer_add(e, DV_RECHECK_MS, dv_recheck_cb, NULL);
-	if (what & DBWATCH_WATCHERS)
-		watch_update(e);
-}
-
-static void periodic(struct engine *e, int64_t now)
-{
-	if (wants_locks(e) && now >= e->next_lock_try)
-		try_locks(e);
-	if (now >= e->next_dv_check) {
-		e->next_dv_check = later(e, DV_CHECK_FALLBACK_MS);
-		dv_check(e);
-		watch_update(e);
-	}
-}
-
 int engine_step(struct engine *e, int max_wait_ms)
 {
 	int64_t now = util_now_ms(), due;
@@ -1578,13 +1087,13 @@ int engine_step(struct engine *e, int max_wait_ms)
 		}
 	}
 	if (nfds == 2 + nw && fds[1 + nw].revents)
-		store_event(e, dbwatch_read(e->dbw));
+		engine_store_event(e, dbwatch_read(e->dbw));
 	timers_fire(e->timers, util_now_ms(), e);
-	periodic(e, util_now_ms());
+	engine_periodic(e, util_now_ms());
 	/* finished jobs are freed only by the outermost pass: an inner one
 	 * (engine_step called from a callback) may have callers using them */
 	if (--e->in_step == 0)
-		grave_empty(e);
+		engine_grave_empty(e);
 	free(ws);
 	if (fds != stackfds)
 		free(fds);
