@@ -29,7 +29,7 @@
 #define COLS_ 140
 #define ROWS_ 40
 #define NJOBS 10
-/* A thumbnail's box with 8 x 17 cells (preview.c thumb_box: about 160 px
+/* A thumbnail's box with 8 x 17 cells (gallery.c thumb_box: about 160 px
  * square): 20 x 9 cells, with the label on the second row below it. */
 #define TW 20
 #define TH 9

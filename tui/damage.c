@@ -204,7 +204,7 @@ static int hash_count(const unsigned long *h, int L, unsigned long v)
  * pairs into runs over the lines around them and scrolls the runs that are
  * long enough. Any pair may grow, so any pair counts here: the jobs table
  * growing at the top does it; a gallery never makes one (see
- * preview_gallery). */
+ * gallery_draw). */
 int damage_will_shift(void)
 {
 	int n = COLS, L = LINES, shift = 0;

@@ -1,6 +1,7 @@
 /*
- * preview.c: the image pane, the full-screen viewer, the thumbnail gallery
- * and the images `sdq preview` prints (tui/cmd_preview.c).
+ * preview.c: the image pane, the full-screen viewer, images in boxes for
+ * the thumbnail gallery (tui/gallery.c) and the images `sdq preview` prints
+ * (tui/cmd_preview.c).
  *
  * Two ways to draw. Sixel: curses owns every text cell and believes the image
  * area is blank; after doupdate() the queued images go to the tty in one
@@ -1166,110 +1167,23 @@ void preview_view(struct preview *pv, WINDOW *win, const struct job *j, int k)
 	}
 }
 
-/* ------------------------------------------------------------- gallery */
+/* --------------------------------------------------------------- tiles */
 
-/* The size of one thumbnail's image box in cells, about 160 px square. */
-static void thumb_box(struct preview *pv, int *tw, int *th)
+void preview_tiles(struct preview *pv, WINDOW *win, const struct preview_tile *t, size_t n)
 {
-	int w = 160 / pv->ti.cell_w;
-
-	if (w < 10)
-		w = 10;
-	*tw = w;
-	*th = (w * pv->ti.cell_w + pv->ti.cell_h / 2) / pv->ti.cell_h;
-	if (*th < 3)
-		*th = 3;
-}
-
-void preview_gallery_grid(struct preview *pv, WINDOW *win, int *cols, int *rows)
-{
-	int tw, th, wr, wc;
-
-	thumb_box(pv, &tw, &th);
-	getmaxyx(win, wr, wc);
-	*cols = wc / (tw + 2);
-	*rows = wr / (th + 3);
-	if (*cols < 1)
-		*cols = 1;
-	if (*rows < 1)
-		*rows = 1;
-}
-
-void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t n, size_t sel,
-                     size_t *top)
-{
-	int gc, gr, tw, th, wy, wx;
-	size_t per, first, k = 0;
 	struct slot *s;
+	size_t k = 0;
 
 	if (!pv || !win)
 		return;
-	preview_gallery_grid(pv, win, &gc, &gr);
-	thumb_box(pv, &tw, &th);
-	getbegyx(win, wy, wx);
-	per = (size_t)gc * gr;
-	if (n == 0) {
-		put_text(win, 0, 0, getmaxx(win), "no jobs", 0);
-		set_slots(pv, NULL, 0);
-		return;
-	}
-	if (sel >= n)
-		sel = n - 1;
-	first = top ? *top : 0;
-	if (sel < first)
-		first = sel - sel % (size_t)gc;
-	if (sel >= first + per)
-		first = (sel / (size_t)gc - (size_t)gr + 1) * (size_t)gc;
-	if (first >= n)
-		first = 0;
-	if (top)
-		*top = first;
-	s = calloc(per, sizeof *s);
+	s = calloc(n + 1, sizeof *s);
 	if (!s)
 		return;
-	for (size_t i = first; i < n && i < first + per; i++) {
-		const struct job *j = jobs[i];
-		int cy = (int)((i - first) / (size_t)gc) * (th + 3);
-		int cx = (int)((i - first) % (size_t)gc) * (tw + 2);
-		char label[96];
-		const char *path = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *path = t[i].path;
 
-		if (i == sel) {
-			/* the selection: a line with the job's number above the
-			 * thumbnail and its label reversed below; no sides. A
-			 * side would change rows the thumbnails are on, and
-			 * curses clears such rows to their start or end, wiping
-			 * the sixel pixels of a whole row of tiles. The number
-			 * keeps the line unlike any other, so curses never
-			 * scrolls the screen to move it (scrolling moves the
-			 * pixels too). */
-			char num[32];
-
-			snprintf(num, sizeof num, " #%lld ", j ? (long long)j->id : 0LL);
-			wattron(win, A_BOLD);
-			mvwaddch(win, cy, cx, ACS_ULCORNER);
-			whline(win, ACS_HLINE, tw);
-			mvwaddch(win, cy, cx + tw + 1, ACS_URCORNER);
-			put_text(win, cy, cx + 2, tw - 2, num, A_BOLD);
-			wattroff(win, A_BOLD);
-		}
-		if (!j)
-			continue;
-		snprintf(label, sizeof label, "#%lld %s", (long long)j->id,
-		         job_state_name(j->state));
-		put_text(win, cy + th + 2, cx + 1, tw, label, i == sel ? A_REVERSE : 0);
-		for (size_t o = 0; o < j->n_outputs && !path; o++)
-			path = j->outputs[o].path;
-		if (!path || job_state_is_live(j->state)) {
-			if (job_state_is_live(j->state) && j->progress >= 0)
-				draw_bar(win, cy + 1 + th / 2, cx + 1, tw, j->progress);
-			else
-				put_text(win, cy + 1 + th / 2, cx + 1, tw,
-				         job_state_is_live(j->state) ? "..." : "(no image)", 0);
-			continue;
-		}
-		if (layout(pv, wy + cy + 1, wx + cx + 1, th, tw, &path, 1, j->outputs[0].width,
-		           j->outputs[0].height, PV_FIT, pv->ti.graphics == TERM_GFX_SIXEL, &s[k]))
+		if (path && layout(pv, t[i].y, t[i].x, t[i].rows, t[i].cols, &path, 1, t[i].aw,
+		                   t[i].ah, PV_FIT, pv->ti.graphics == TERM_GFX_SIXEL, &s[k]))
 			k++;
 	}
 	show_slots(pv, win, s, k);

@@ -1,7 +1,7 @@
 /*
  * preview.h: the image pane of the dashboard, full-screen viewing and the
- * thumbnail gallery; sixel where the terminal has it, Unicode half-blocks
- * otherwise (term.h decides).
+ * images of the thumbnail gallery (tui/gallery.h); sixel where the
+ * terminal has it, Unicode half-blocks otherwise (term.h decides).
  *
  * Protocol with the dashboard (ui.c): every frame, the dashboard lays out its
  * windows and calls preview_place() for the pane (or preview_hide()), draws
@@ -60,13 +60,19 @@ int preview_wants_redraw_in_ms(struct preview *pv);
  * to fill the rest (sixel queued for preview_update, or blocks drawn now). */
 void preview_view(struct preview *pv, WINDOW *win, const struct job *j, int k);
 
-/* Thumbnail gallery (t): jobs[0..n) in a grid in win, sel is the selected
- * index, *top the first visible index (adjusted to keep sel visible). Only
- * visible thumbnails are decoded. */
-void preview_gallery(struct preview *pv, WINDOW *win, struct job **jobs, size_t n, size_t sel,
-                     size_t *top);
-/* Columns and rows of thumbnails the gallery fits into win. */
-void preview_gallery_grid(struct preview *pv, WINDOW *win, int *cols, int *rows);
+/* One image in a box of the screen (cells, screen coordinates), for
+ * screens that lay out their own images (the gallery, tui/gallery.c). */
+struct preview_tile {
+	const char *path; /* borrowed for the call */
+	int y, x, rows, cols;
+	int aw, ah; /* the image's size as recorded (0: unknown) */
+};
+
+/* Show t[0..n) in win, which the caller has erased, each image fitted to
+ * its box and never scaled up: half blocks drawn now, sixel images queued
+ * for preview_update (as preview_place). n == 0: no images. Cheap when
+ * nothing changed. */
+void preview_tiles(struct preview *pv, WINDOW *win, const struct preview_tile *t, size_t n);
 
 /* Print the image file at path to stdout (a terminal, or forced by the
  * config) the way ti says: sixel with ncolors colours, or half blocks with

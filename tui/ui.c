@@ -56,6 +56,7 @@
 #include "util.h"
 #include "term.h"
 #include "preview.h"
+#include "gallery.h"
 #include "spawn.h"
 #include "ui.h"
 #include "draw.h"
@@ -1375,7 +1376,7 @@ static void ui_gallery_draw(struct ui *u)
 {
 	size_t n;
 	struct job **jobs = joblist_jobs(u->jl, &n);
-	preview_gallery(u->pv, u->wover, jobs, n, u->gal_sel, &u->gal_top);
+	gallery_draw(u->pv, u->wover, jobs, n, u->gal_sel, &u->gal_top);
 }
 
 static void ui_view_draw(struct ui *u)
@@ -1402,7 +1403,7 @@ static void ui_gallery_key(struct ui *u, int code, int is_key)
 {
 	int gc = 1, gr = 1;
 	if (u->wover)
-		preview_gallery_grid(u->pv, u->wover, &gc, &gr);
+		gallery_grid(u->pv, u->wover, &gc, &gr);
 	if (gc < 1)
 		gc = 1;
 	long s = (long)u->gal_sel;
