@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1212,6 +1213,125 @@ static void test_sort_and_follow(void)
 	quit_and_check(pt);
 }
 
+/* Run `sdq submit -p PROMPT` with more arguments (NULL-terminated, at most
+ * 8) in another process; 0 on success. */
+static int cli_submit_args(const char *prompt, ...)
+{
+	char *argv[16];
+	int n = 0;
+	va_list ap;
+	argv[n++] = "sdq";
+	argv[n++] = "submit";
+	argv[n++] = "-p";
+	argv[n++] = (char *)prompt;
+	va_start(ap, prompt);
+	for (char *a; n < 14 && (a = va_arg(ap, char *));)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(sdq_bin, argv);
+		_exit(127);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* How many rows of the screen hold text. */
+static int rows_with(struct ptyterm *pt, const char *text)
+{
+	int c = 0, cols, rows;
+	char buf[1024];
+	ptyterm_size(pt, &cols, &rows);
+	for (int r = 0; r < rows; r++)
+		c += strstr(ptyterm_row(pt, r, buf, sizeof buf), text) != NULL;
+	return c;
+}
+
+/* Wait until exactly want rows hold text. */
+static int wait_rows_with(struct ptyterm *pt, const char *text, int want)
+{
+	for (int waited = 0; waited < WAIT_MS; waited += 50) {
+		if (rows_with(pt, text) == want)
+			return 1;
+		ptyterm_pump(pt, 50);
+	}
+	fprintf(stderr, "  %d rows with '%s', want %d\n", rows_with(pt, text), text, want);
+	dump(pt, text);
+	return 0;
+}
+
+/* A group (one submit of {a|b|c|d}) is one row whose counts follow its jobs;
+ * l expands it into its jobs (each with what varies for it), h collapses
+ * it; c, r and d on its row act on the whole group after a question naming
+ * the count and the endpoint, and nothing happens when the answer is no. */
+static void test_group_rows(void)
+{
+	new_data_dir();
+	CHECK_INT(cli_submit_args("grp{ [[queue=0 run=0]]| [[queue=0 run=0 seed=7]]| [[queue=60]]"
+	                          "| [[queue=0 run=0 fail=boom]]}",
+	                          (char *)NULL),
+	          0);
+	CHECK_INT(cli_submit("alone [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(140, 30, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "2/4 done, 1 queued, 1 failed: grp{");
+	CHECK(wait_rows_with(pt, "grp", 1)); /* one row for the four */
+	CHECK(ptyterm_find(pt, "IN_QUEUE", NULL, NULL)); /* the group still waits */
+	CHECK(ptyterm_find(pt, "2/4", NULL, NULL));      /* its progress: ended of all */
+	CHECK(ptyterm_find(pt, "alone", NULL, NULL));    /* a job alone stays a row */
+	ptyterm_send(pt, "j"); /* the group's row, below job 5: its newest job's detail */
+	WAIT_TEXT(pt, "Job 4 ");
+	ptyterm_send(pt, "l");
+	CHECK(wait_rows_with(pt, "grp", 5)); /* its row and its four jobs */
+	CHECK(ptyterm_find(pt, "[[queue=60]]: grp", NULL, NULL)); /* the variant first */
+	ptyterm_send(pt, "jj");
+	WAIT_TEXT(pt, "Job 3 "); /* the second job's row */
+	ptyterm_send(pt, "h");   /* collapses from a job's row, the group's row selected */
+	CHECK(wait_rows_with(pt, "grp", 1));
+	/* cancel: asked with the count and the endpoint; no does nothing */
+	ptyterm_send(pt, "c");
+	WAIT_TEXT(pt, "Cancel the 1 live job of group 1 (4 jobs) on endpoint default");
+	ptyterm_send(pt, "n");
+	CHECK(ptyterm_wait_for_text_gone(pt, "Cancel the", WAIT_MS));
+	barrier(pt);
+	CHECK(ptyterm_find(pt, "2/4 done, 1 queued, 1 failed", NULL, NULL));
+	ptyterm_send(pt, "c");
+	WAIT_TEXT(pt, "Cancel the 1 live job");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "2/4 done, 1 failed, 1 cancelled");
+	/* rerun: asked; no starts nothing, yes a new group of four */
+	ptyterm_send(pt, "r");
+	WAIT_TEXT(pt, "Re-run group 1 on endpoint default (http://127.0.0.1:");
+	WAIT_TEXT(pt, "4 new jobs");
+	ptyterm_send(pt, "n");
+	CHECK(ptyterm_wait_for_text_gone(pt, "Re-run group", WAIT_MS));
+	barrier(pt);
+	CHECK(rows_with(pt, "grp") == 1);
+	ptyterm_send(pt, "r");
+	WAIT_TEXT(pt, "Re-run group 1");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "re-run as group 2 (4 jobs)");
+	CHECK(wait_rows_with(pt, "grp", 2)); /* two groups, one row each */
+	WAIT_TEXT(pt, "2/4 done, 1 queued, 1 failed");
+	/* delete: the first group's finished jobs, asked twice (files) */
+	ptyterm_send(pt, "G");
+	ptyterm_send(pt, "d");
+	WAIT_TEXT(pt, "Delete the 4 finished jobs of group 1");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "Also delete their");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "group 1: 4 jobs deleted");
+	CHECK(wait_rows_with(pt, "grp", 1));
+	quit_and_check(pt);
+}
+
 static void b64(const unsigned char *in, size_t n, char *out)
 {
 	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -1496,6 +1616,7 @@ int main(void)
 	TH_RUN(test_endpoint_error_goes);
 	TH_RUN(test_header_follows_jobs);
 	TH_RUN(test_rerun_asks);
+	TH_RUN(test_group_rows);
 	TH_RUN(test_detail_full_prompt_and_wrap);
 	TH_RUN(test_bracketed_paste);
 	TH_RUN(test_compose_sampler);

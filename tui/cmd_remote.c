@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "groupact.h"
 #include "backend.h"
 #include "cmd_run.h"
 #include "config.h"
@@ -193,57 +194,31 @@ int cmd_remote_retry(struct config *cfg, int argc, char **argv)
 static int rerun_group(struct config *cfg, const char *ref, int wait, int json)
 {
 	struct cmd_run r;
-	struct store_group *g = NULL, ng;
-	struct engine_submit_opts so;
-	int64_t gid, *old = NULL, *ids = NULL;
-	size_t n = 0, made = 0;
+	int64_t gid, *ids = NULL;
+	size_t made = 0;
 	char *err = NULL;
 	int rc = 1;
 
 	if (cmd_run_open(&r, cfg, "rerun", wait) < 0)
 		return 1;
-	if (!(gid = cmd_find_group(r.st, ref, "rerun")) ||
-	    !(g = store_group_get(r.st, gid, &err)) ||
-	    !(old = cmd_group_jobs(r.st, gid, 0, "rerun", &n))) {
-		if (err)
-			cmd_errf_core("rerun", NULL, err);
-		goto out;
+	if (!(gid = cmd_find_group(r.st, ref, "rerun"))) {
+		cmd_run_close(&r, 0);
+		return 1;
 	}
-	if (n == 0) {
-		cmd_errf("rerun", "group %lld has no jobs left in the history", (long long)gid);
-		goto out;
+	/* the same as the dashboard's r on a group's row (groupact.h) */
+	r.group = groupact_rerun(r.e, r.st, gid, &ids, &made, &err);
+	int whole = err == NULL;
+	if (err) {
+		char *e = cmd_clean(err);
+		cmd_errf("rerun", "%s", e);
+		free(e);
+		free(err);
 	}
-	if (!(ids = calloc(n, sizeof *ids))) {
-		cmd_errf("rerun", "out of memory");
-		goto out;
+	if (!r.group) {
+		cmd_run_close(&r, 0);
+		return 1;
 	}
-	memset(&ng, 0, sizeof ng);
-	ng.prompt = g->prompt;
-	ng.negative_prompt = g->negative_prompt;
-	ng.axes_json = g->axes_json;
-	ng.njobs = (int)n;
-	memset(&so, 0, sizeof so);
-	if (!(so.group_id = store_group_add(r.st, &ng, &err))) {
-		cmd_errf_core("rerun", "cannot record the group", err);
-		goto out;
-	}
-	r.group = so.group_id;
-	for (made = 0; made < n; made++) {
-		struct job *j = store_job_get(r.st, old[made], &err);
-		if (j && !j->params.endpoint && j->endpoint)
-			job_set_str(&j->params.endpoint, j->endpoint);
-		so.variant = j ? j->variant : NULL;
-		ids[made] = j ? engine_submit_opts(r.e, &j->params, &so, &err) : 0;
-		job_free(j);
-		if (!ids[made]) {
-			char *e = cmd_clean(err ? err : "error");
-			cmd_errf("rerun", "job %lld: %s (%zu of %zu submitted again, group %lld)",
-			         (long long)old[made], e, made, n, (long long)so.group_id);
-			free(e);
-			free(err);
-			break;
-		}
-	}
+	size_t n = made;
 	if (!json || !wait) {
 		if (json) {
 			cJSON *arr = cJSON_CreateArray();
@@ -262,25 +237,15 @@ static int rerun_group(struct config *cfg, const char *ref, int wait, int json)
 	}
 	if (made > 0 && !json)
 		fprintf(stderr, "sdq: rerun: group %lld: %zu jobs (sdq ls --group %lld)\n",
-		        (long long)so.group_id, made, (long long)so.group_id);
-	if (made == n && wait) {
+		        (long long)r.group, made, (long long)r.group);
+	if (whole && wait) {
 		rc = cmd_run_wait_and_report(&r, ids, n, json, 0);
 		free(ids);
-		free(old);
-		store_group_free(g);
 		return rc;
 	}
-	rc = made == n ? 0 : 1;
+	rc = whole ? 0 : 1;
 	cmd_run_close(&r, made > 0);
 	free(ids);
-	free(old);
-	store_group_free(g);
-	return rc;
-out:
-	cmd_run_close(&r, 0);
-	free(ids);
-	free(old);
-	store_group_free(g);
 	return rc;
 }
 

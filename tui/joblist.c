@@ -2,6 +2,7 @@
  * joblist.c: the dashboard's job list, a paged window over the history (see
  * joblist.h). No curses: ui.c draws it (view_jobs.c) and feeds it events.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "job.h"
 #include "store.h"
 #include "util.h"
+#include <cjson/cJSON.h>
 #include "joblist.h"
 
 #define JL_PAGE_MIN 100  /* jobs loaded per page at least */
@@ -44,6 +46,25 @@ struct joblist {
 
 	char *err;  /* the last error, for joblist_error */
 	int failed; /* an error since the call began */
+
+	/* Rows (joblist.h): made from jobs when rows_dirty, at the next read.
+	 * sel is the selected row's job, rsel the row; sel_group the group
+	 * whose row is selected (0: a job's row). top is a row. */
+	struct joblist_row *rv;
+	size_t nrows, rv_cap;
+	struct joblist_group *groups; /* the window's groups, by slot */
+	size_t ngroups, groups_cap;
+	size_t *gnext;   /* gnext[i]: the next job of jobs[i]'s group, or SIZE_MAX */
+	size_t *gslot;   /* gslot[i]: jobs[i]'s group slot, or SIZE_MAX */
+	size_t *ghash;   /* open addressing: group id -> slot + 1 (0 empty) */
+	size_t next_cap, slot_cap, hash_cap;
+	int rows_dirty;
+	size_t rsel;
+	int64_t sel_group;
+	int64_t *expanded; /* the expanded groups' ids */
+	size_t nexpanded;
+	struct store_group **info; /* joblist_group_info's cache */
+	size_t ninfo;
 };
 
 /* Keep a store error (*err, freed) with what failed. */
@@ -108,16 +129,15 @@ static void jl_query(struct joblist *jl, struct store_query *q, char **fts)
 	q->live_only = jl->live_only;
 }
 
+static void jl_rows(struct joblist *jl);
+static void jl_fill(struct joblist *jl);
+
+/* The window changed: the rows are made again, the selection kept. */
 static void jl_select_id(struct joblist *jl)
 {
-	for (size_t i = 0; i < jl->n; i++)
-		if (jl->jobs[i]->id == jl->sel_id) {
-			jl->sel = i;
-			return;
-		}
-	if (jl->sel >= jl->n)
-		jl->sel = jl->n ? jl->n - 1 : 0;
-	jl->sel_id = jl->n ? jl->jobs[jl->sel]->id : 0;
+	jl->rows_dirty = 1;
+	jl_rows(jl);
+	jl_fill(jl);
 }
 
 static void jl_free_live(struct joblist *jl)
@@ -248,6 +268,7 @@ static void jl_follow(struct joblist *jl)
 	if (jl->follow && newest > jl->newest_id) {
 		jl->sel = at;
 		jl->sel_id = newest;
+		jl->sel_group = 0; /* its group's row when collapsed (jl_rows) */
 	}
 	if (newest > jl->newest_id)
 		jl->newest_id = newest;
@@ -345,6 +366,8 @@ static void jl_load_tail(struct joblist *jl)
 	jl->sel = n - 1;
 	jl->top = 0;
 	jl->sel_id = l[n - 1]->id;
+	jl->sel_group = 0;
+	jl->rows_dirty = 1;
 	joblist_load_live(jl);
 }
 
@@ -417,7 +440,12 @@ static int jl_load_newer(struct joblist *jl)
 	jl->jobs = nj;
 	jl->n += k;
 	jl->sel += k;
-	jl->top += k;
+	/* the rows above the view grew by what came: the view stays put */
+	size_t before = jl->nrows;
+	jl->rows_dirty = 1;
+	jl_rows(jl);
+	if (jl->nrows > before)
+		jl->top += jl->nrows - before;
 	jl->base = jl->base > (int64_t)k ? jl->base - (int64_t)k : 0;
 	if (head)
 		jl->gap = 0;
@@ -458,6 +486,7 @@ int joblist_load_more(struct joblist *jl)
 	free(l);
 	jl->jobs = nj;
 	jl->n += n;
+	jl->rows_dirty = 1;
 	return 0;
 }
 
@@ -492,6 +521,7 @@ int joblist_job_changed(struct joblist *jl, int64_t id)
 			r |= JOBLIST_RELOAD;
 		job_free(jl->jobs[i]);
 		jl->jobs[i] = nj;
+		jl->rows_dirty = 1; /* its group's counts */
 		return r | JOBLIST_PAINT;
 	}
 	/* Not loaded. Without a search or filter, a job older than the loaded
@@ -503,35 +533,49 @@ int joblist_job_changed(struct joblist *jl, int64_t id)
 	return r | JOBLIST_RELOAD;
 }
 
-struct job *joblist_selected(const struct joblist *jl)
+struct job *joblist_selected(struct joblist *jl)
 {
-	return jl->n && jl->sel < jl->n ? jl->jobs[jl->sel] : NULL;
+	jl_rows(jl);
+	return jl->nrows && jl->sel < jl->n ? jl->jobs[jl->sel] : NULL;
+}
+
+/* The selection is on row i: its job and group become the selection. */
+static void jl_sel_row(struct joblist *jl, size_t i)
+{
+	if (!jl->nrows) {
+		jl->rsel = 0;
+		return;
+	}
+	jl->rsel = i < jl->nrows ? i : jl->nrows - 1;
+	const struct joblist_row *r = &jl->rv[jl->rsel];
+	jl->sel = r->job;
+	jl->sel_id = jl->jobs[r->job]->id;
+	jl->sel_group = r->kind == JOBLIST_ROW_GROUP ? r->group->id : 0;
 }
 
 void joblist_move(struct joblist *jl, long delta)
 {
-	if (!jl->n)
+	jl_rows(jl);
+	if (!jl->nrows)
 		return;
-	long s = (long)jl->sel + delta;
-	while (s >= (long)jl->n && jl->more && joblist_load_more(jl) == 0)
-		;
+	long s = (long)jl->rsel + delta;
+	while (s >= (long)jl->nrows && jl->more && joblist_load_more(jl) == 0)
+		jl_rows(jl);
 	while (s < 0 && jl->gap) {
-		size_t before = jl->n;
+		size_t before = jl->nrows;
 		if (jl_load_newer(jl) < 0)
 			break;
-		s += (long)(jl->n - before);
+		s += (long)(jl->nrows - before);
 	}
-	if (s >= (long)jl->n)
-		s = (long)jl->n - 1;
+	if (s >= (long)jl->nrows)
+		s = (long)jl->nrows - 1;
 	if (s < 0)
 		s = 0;
-	jl->sel = (size_t)s;
+	jl_sel_row(jl, (size_t)s);
 	/* keep a page loaded below the selection */
-	if (jl->more && jl->sel + (size_t)jl->rows >= jl->n)
-		joblist_load_more(jl);
-	if (jl->gap && jl->sel < (size_t)jl->rows)
+	jl_fill(jl);
+	if (jl->gap && jl->rsel < (size_t)jl->rows)
 		jl_load_newer(jl);
-	jl->sel_id = jl->jobs[jl->sel]->id;
 }
 
 struct joblist *joblist_new(struct store *st, struct engine *e)
@@ -553,6 +597,9 @@ static void jl_empty(struct joblist *jl)
 	jl->sel = jl->top = 0;
 	jl->gap = 0;
 	jl->base = 0;
+	jl->nrows = 0;
+	jl->rsel = 0;
+	jl->rows_dirty = 1;
 }
 
 void joblist_free(struct joblist *jl)
@@ -561,6 +608,13 @@ void joblist_free(struct joblist *jl)
 		return;
 	jl_empty(jl);
 	jl_free_live(jl);
+	free(jl->rv);
+	free(jl->groups);
+	free(jl->gnext);
+	free(jl->gslot);
+	free(jl->ghash);
+	free(jl->expanded);
+	store_groups_free(jl->info, jl->ninfo);
 	free(jl->search);
 	free(jl->err);
 	free(jl);
@@ -592,14 +646,16 @@ void joblist_first(struct joblist *jl)
 		jl->sel_id = 0;
 		jl_reload(jl);
 	}
-	joblist_move(jl, -(long)jl->sel);
+	jl_rows(jl);
+	joblist_move(jl, -(long)jl->rsel);
 }
 
 void joblist_last(struct joblist *jl)
 {
 	if (jl->more)
 		jl_load_tail(jl);
-	joblist_move(jl, (long)jl->n);
+	jl_rows(jl);
+	joblist_move(jl, (long)jl->nrows);
 }
 
 void joblist_select_index(struct joblist *jl, size_t i)
@@ -608,11 +664,15 @@ void joblist_select_index(struct joblist *jl, size_t i)
 		return;
 	jl->sel = i < jl->n ? i : jl->n - 1;
 	jl->sel_id = jl->jobs[jl->sel]->id;
+	jl->sel_group = 0; /* its group's row when collapsed */
+	jl->rows_dirty = 1;
+	jl_rows(jl);
 }
 
 void joblist_select_id(struct joblist *jl, int64_t id)
 {
 	jl->sel_id = id;
+	jl->sel_group = 0;
 }
 
 void joblist_set_search(struct joblist *jl, const char *text)
@@ -688,8 +748,9 @@ struct job **joblist_jobs(const struct joblist *jl, size_t *n)
 	return jl->jobs;
 }
 
-size_t joblist_sel(const struct joblist *jl)
+size_t joblist_sel(struct joblist *jl)
 {
+	jl_rows(jl);
 	return jl->sel;
 }
 
@@ -722,4 +783,315 @@ const int64_t *joblist_live(const struct joblist *jl, size_t *n)
 size_t joblist_wait_key(const struct joblist *jl)
 {
 	return jl->nwait_key;
+}
+
+/* --- rows --- */
+
+/* Room for n entries of size sz in *p (capacity *cap). 0 or -1. */
+static int jl_grow(void **p, size_t *cap, size_t n, size_t sz)
+{
+	if (n <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 64;
+	while (c < n)
+		c *= 2;
+	void *q = realloc(*p, c * sz);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+static int jl_is_expanded(const struct joblist *jl, int64_t gid)
+{
+	for (size_t i = 0; i < jl->nexpanded; i++)
+		if (jl->expanded[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* The slot of group gid (made when new); SIZE_MAX on ENOMEM. */
+static size_t jl_group_slot(struct joblist *jl, int64_t gid, const struct job *j)
+{
+	size_t mask = jl->hash_cap - 1, h = (size_t)((uint64_t)gid * 0x9E3779B97F4A7C15ull) & mask;
+	while (jl->ghash[h]) {
+		size_t s = jl->ghash[h] - 1;
+		if (jl->groups[s].id == gid)
+			return s;
+		h = (h + 1) & mask;
+	}
+	size_t s = jl->ngroups++;
+	struct joblist_group *g = &jl->groups[s];
+	memset(g, 0, sizeof *g);
+	g->id = gid;
+	g->newest_id = g->oldest_id = j->id;
+	g->created_at = j->created_at;
+	g->expanded = jl_is_expanded(jl, gid);
+	jl->ghash[h] = s + 1;
+	return s;
+}
+
+/* Make the rows from the window (when it changed) and find the selection's
+ * row again: the same group's row, else the same job's (its group's row
+ * when collapsed), else the same place. */
+static void jl_rows(struct joblist *jl)
+{
+	if (!jl->rows_dirty)
+		return;
+	size_t n = jl->n, hc = 16;
+	while (hc < n * 2)
+		hc *= 2;
+	/* every job is one row, and each group of two or more one more */
+	if (jl_grow((void **)&jl->rv, &jl->rv_cap, n * 2 + 1, sizeof *jl->rv) < 0 ||
+	    jl_grow((void **)&jl->groups, &jl->groups_cap, n + 1, sizeof *jl->groups) < 0 ||
+	    jl_grow((void **)&jl->gnext, &jl->next_cap, n + 1, sizeof *jl->gnext) < 0 ||
+	    jl_grow((void **)&jl->gslot, &jl->slot_cap, n + 1, sizeof *jl->gslot) < 0) {
+		jl->nrows = 0;
+		return;
+	}
+	if (hc > jl->hash_cap) {
+		size_t *h = realloc(jl->ghash, hc * sizeof *h);
+		if (!h) {
+			jl->nrows = 0;
+			return;
+		}
+		jl->ghash = h;
+		jl->hash_cap = hc;
+	}
+	memset(jl->ghash, 0, jl->hash_cap * sizeof *jl->ghash);
+	jl->rows_dirty = 0;
+	jl->ngroups = 0;
+
+	/* the groups, their counts, and each job's next in its group */
+	/* per slot: its last job so far (the chain's end), its running jobs'
+	 * progress, whether its row is made */
+	size_t *last = malloc((n + 1) * sizeof *last);
+	double *psum = calloc(n + 1, sizeof *psum);
+	int *pn = calloc(n + 1, sizeof *pn);
+	if (!last || !psum || !pn) {
+		free(last);
+		free(psum);
+		free(pn);
+		jl->nrows = 0;
+		jl->rows_dirty = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct job *j = jl->jobs[i];
+		jl->gnext[i] = SIZE_MAX;
+		jl->gslot[i] = SIZE_MAX;
+		if (!j->group_id)
+			continue;
+		size_t s = jl_group_slot(jl, j->group_id, j);
+		struct joblist_group *g = &jl->groups[s];
+		if (g->n)
+			jl->gnext[last[s]] = i;
+		last[s] = i;
+		jl->gslot[i] = s;
+		g->n++;
+		if ((unsigned)j->state < JOB_STATE_COUNT)
+			g->nstate[j->state]++;
+		if (job_state_is_live(j->state))
+			g->nlive++;
+		if (j->id > g->newest_id)
+			g->newest_id = j->id;
+		if (j->id < g->oldest_id)
+			g->oldest_id = j->id;
+		if (j->created_at && (!g->created_at || j->created_at < g->created_at))
+			g->created_at = j->created_at;
+		if (j->started_at && (!g->started_at || j->started_at < g->started_at))
+			g->started_at = j->started_at;
+		if (j->finished_at > g->finished_at)
+			g->finished_at = j->finished_at;
+		if (j->state == JOB_IN_PROGRESS && j->progress >= 0) {
+			psum[s] += j->progress;
+			pn[s]++;
+		}
+	}
+	for (size_t s = 0; s < jl->ngroups; s++) {
+		struct joblist_group *g = &jl->groups[s];
+		g->progress = pn[s] ? psum[s] / pn[s] : -1;
+		if (g->nlive)
+			g->finished_at = 0;
+		pn[s] = 0; /* now: its row is made */
+	}
+	free(last);
+	free(psum);
+
+	/* the rows: a group's row where its first job is, then (expanded) its
+	 * jobs; a group of one job in the window is a job's row */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t s = jl->gslot[i];
+		struct joblist_group *g = s == SIZE_MAX ? NULL : &jl->groups[s];
+		if (!g || g->n < 2) {
+			jl->rv[k++] = (struct joblist_row){JOBLIST_ROW_JOB, i, NULL};
+			continue;
+		}
+		if (pn[s])
+			continue; /* its row is made */
+		pn[s] = 1;
+		jl->rv[k++] = (struct joblist_row){JOBLIST_ROW_GROUP, i, g};
+		if (g->expanded)
+			for (size_t m = i; m != SIZE_MAX; m = jl->gnext[m])
+				jl->rv[k++] = (struct joblist_row){JOBLIST_ROW_MEMBER, m, g};
+	}
+	free(pn);
+	jl->nrows = k;
+
+	/* the selection */
+	size_t at = SIZE_MAX;
+	for (size_t r = 0; jl->sel_group && r < k && at == SIZE_MAX; r++)
+		if (jl->rv[r].kind == JOBLIST_ROW_GROUP && jl->rv[r].group->id == jl->sel_group)
+			at = r;
+	for (size_t r = 0; at == SIZE_MAX && jl->sel_id && r < k; r++)
+		if (jl->rv[r].kind != JOBLIST_ROW_GROUP &&
+		    jl->jobs[jl->rv[r].job]->id == jl->sel_id)
+			at = r;
+	for (size_t i = 0; at == SIZE_MAX && jl->sel_id && i < n; i++) {
+		if (jl->jobs[i]->id != jl->sel_id)
+			continue;
+		for (size_t r = 0; r < k; r++)
+			if (jl->rv[r].kind == JOBLIST_ROW_GROUP && jl->gslot[i] != SIZE_MAX &&
+			    jl->rv[r].group == &jl->groups[jl->gslot[i]])
+				at = r;
+		break;
+	}
+	jl_sel_row(jl, at != SIZE_MAX ? at : jl->rsel);
+}
+
+/* Rows for a page below the selection: a collapsed group is one row for
+ * many jobs, so a page of jobs may be a few rows; load pages until there are
+ * (or the history ends). */
+static void jl_fill(struct joblist *jl)
+{
+	jl_rows(jl);
+	while (jl->more && jl->rsel + (size_t)jl->rows >= jl->nrows &&
+	       joblist_load_more(jl) == 0)
+		jl_rows(jl);
+}
+
+const struct joblist_row *joblist_rows(struct joblist *jl, size_t *n)
+{
+	jl_rows(jl);
+	*n = jl->nrows;
+	return jl->rv;
+}
+
+size_t joblist_sel_row(struct joblist *jl)
+{
+	jl_rows(jl);
+	return jl->rsel;
+}
+
+const struct joblist_group *joblist_selected_group(struct joblist *jl)
+{
+	jl_rows(jl);
+	return jl->nrows && jl->rv[jl->rsel].kind == JOBLIST_ROW_GROUP ? jl->rv[jl->rsel].group
+	                                                                 : NULL;
+}
+
+void joblist_select_row(struct joblist *jl, size_t i)
+{
+	jl_rows(jl);
+	jl_sel_row(jl, i);
+}
+
+int joblist_expand(struct joblist *jl, int64_t group_id, int on)
+{
+	size_t i = 0;
+	while (i < jl->nexpanded && jl->expanded[i] != group_id)
+		i++;
+	if ((i < jl->nexpanded) == (on != 0))
+		return 0;
+	if (on) {
+		int64_t *e = realloc(jl->expanded, (jl->nexpanded + 1) * sizeof *e);
+		if (!e)
+			return 0;
+		jl->expanded = e;
+		jl->expanded[jl->nexpanded++] = group_id;
+	} else {
+		jl->expanded[i] = jl->expanded[--jl->nexpanded];
+	}
+	/* the group's row stays selected */
+	jl->sel_group = group_id;
+	jl->rows_dirty = 1;
+	jl_rows(jl);
+	return 1;
+}
+
+char *joblist_group_summary(const struct joblist_group *g, char *buf, size_t size)
+{
+	int queued = 0, failed = 0;
+	for (int s = 0; s < JOB_STATE_COUNT; s++) {
+		if (s == JOB_IN_PROGRESS || s == JOB_COMPLETED || s == JOB_CANCELLED)
+			continue;
+		if (job_state_is_live((enum job_state)s))
+			queued += g->nstate[s];
+		else
+			failed += g->nstate[s];
+	}
+	const struct {
+		int n;
+		const char *what;
+	} part[] = {{g->nstate[JOB_IN_PROGRESS], "running"},
+	            {queued, "queued"},
+	            {failed, "failed"},
+	            {g->nstate[JOB_CANCELLED], "cancelled"}};
+	size_t o = 0;
+	int k = snprintf(buf, size, "%d/%zu done", g->nstate[JOB_COMPLETED], g->n);
+	o = k > 0 ? (size_t)k : 0;
+	for (size_t i = 0; i < sizeof part / sizeof part[0] && o < size; i++) {
+		if (!part[i].n)
+			continue;
+		k = snprintf(buf + o, size - o, ", %d %s", part[i].n, part[i].what);
+		if (k < 0)
+			break;
+		o += (size_t)k;
+	}
+	return buf;
+}
+
+const struct store_group *joblist_group_info(struct joblist *jl, int64_t id)
+{
+	for (size_t i = 0; i < jl->ninfo; i++)
+		if (jl->info[i]->id == id)
+			return jl->info[i];
+	struct store_group *g = store_group_get(jl->st, id, NULL);
+	struct store_group **a = g ? realloc(jl->info, (jl->ninfo + 1) * sizeof *a) : NULL;
+	if (!a) {
+		store_group_free(g);
+		return NULL;
+	}
+	jl->info = a;
+	a[jl->ninfo++] = g;
+	return g;
+}
+
+char *joblist_variant_text(const char *variant_json, char *buf, size_t size)
+{
+	size_t o = 0;
+	if (!size)
+		return buf;
+	buf[0] = '\0';
+	cJSON *v = variant_json ? cJSON_Parse(variant_json) : NULL;
+	for (cJSON *it = v ? v->child : NULL; it && o + 1 < size; it = it->next) {
+		char *val = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
+		const char *t = cJSON_IsString(it) ? it->valuestring : val ? val : "?";
+		int k;
+		/* a prompt group's value alone; other keys by name */
+		if (it->string && (strncmp(it->string, "prompt{", 7) == 0 ||
+		                   strncmp(it->string, "negative{", 9) == 0))
+			k = snprintf(buf + o, size - o, "%s%s", o ? ", " : "", t);
+		else
+			k = snprintf(buf + o, size - o, "%s%s=%s", o ? ", " : "",
+			             it->string ? it->string : "?", t);
+		free(val);
+		if (k < 0)
+			break;
+		o += (size_t)k;
+	}
+	cJSON_Delete(v);
+	return buf;
 }

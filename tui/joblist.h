@@ -9,6 +9,15 @@
  * It also keeps the live jobs' ids and states (the table's markers, the
  * header's counts) and follows the newest job when asked.
  *
+ * Rows: the jobs of one submit of several (a group, vary.h) that are in the
+ * window are one row, at the place of the group's first job in the list's
+ * order, with their counts by state (joblist_group_summary: "3/8 done, 2
+ * running, 1 failed"); an expanded group is followed by its jobs' rows. A
+ * group with one job in the window is an ordinary row. The selection is a
+ * row; moving, paging and follow work in rows. The rows are made again
+ * (one pass over the window) when the window or a job in it changed, at the
+ * next call that reads them.
+ *
  * Errors of the store are kept: every call that can fail returns -1 and
  * joblist_error hands the message over.
  */
@@ -20,6 +29,7 @@
 #include "job.h"
 
 struct store;
+struct store_group;
 struct engine;
 struct joblist;
 
@@ -68,7 +78,8 @@ void joblist_move(struct joblist *jl, long delta);
 void joblist_first(struct joblist *jl);
 /* The last (oldest) job: the window jumps to the oldest page. */
 void joblist_last(struct joblist *jl);
-/* Select the job at index i of the loaded window (clamped). */
+/* Select the job at index i of the loaded window (clamped): its row, or its
+ * group's row when the group is collapsed. */
 void joblist_select_index(struct joblist *jl, size_t i);
 /* Select job id at the next reload (a job just submitted). */
 void joblist_select_id(struct joblist *jl, int64_t id);
@@ -102,10 +113,58 @@ int joblist_follow(const struct joblist *jl);
 /* The loaded window: *n jobs, borrowed until the next call that changes the
  * list. */
 struct job **joblist_jobs(const struct joblist *jl, size_t *n);
-/* The selected job (borrowed, like joblist_jobs), or NULL. */
-struct job *joblist_selected(const struct joblist *jl);
-/* Its index in the window. */
-size_t joblist_sel(const struct joblist *jl);
+/* The selected job (borrowed, like joblist_jobs), or NULL; on a group's row
+ * its first job in the list's order. */
+struct job *joblist_selected(struct joblist *jl);
+/* Its index in the window (joblist_jobs). */
+size_t joblist_sel(struct joblist *jl);
+
+/* A group in the window: its jobs there, counted by state. */
+struct joblist_group {
+	int64_t id;
+	size_t n;                     /* its jobs in the window */
+	int nstate[JOB_STATE_COUNT];  /* ... by state */
+	int nlive;                    /* ... live */
+	double progress;              /* the mean progress of its running jobs that
+	                                 report one, or -1 */
+	int64_t newest_id, oldest_id; /* its jobs' ids in the window */
+	int64_t created_at;           /* its first job's */
+	int64_t started_at;           /* its earliest start, 0: none yet */
+	int64_t finished_at;          /* its last finish once none is live, else 0 */
+	int expanded;
+};
+enum joblist_row_kind {
+	JOBLIST_ROW_JOB,    /* a job alone */
+	JOBLIST_ROW_GROUP,  /* a group: job is its first job in the list's order */
+	JOBLIST_ROW_MEMBER, /* a job of the expanded group above */
+};
+struct joblist_row {
+	enum joblist_row_kind kind;
+	size_t job;                     /* index in joblist_jobs */
+	const struct joblist_group *group; /* GROUP and MEMBER rows, else NULL */
+};
+/* The rows (made again if needed); borrowed until the next call that
+ * changes the list. */
+const struct joblist_row *joblist_rows(struct joblist *jl, size_t *n);
+/* The selected row's index, and its group when it is a group's row (NULL:
+ * a job's row). */
+size_t joblist_sel_row(struct joblist *jl);
+const struct joblist_group *joblist_selected_group(struct joblist *jl);
+/* Expand or collapse group id (its row stays selected). 1 if it changed. */
+int joblist_expand(struct joblist *jl, int64_t group_id, int on);
+/* Select row i (clamped). */
+void joblist_select_row(struct joblist *jl, size_t i);
+/* "3/8 done, 2 running, 1 queued, 1 failed, 1 cancelled" (only the counts
+ * that are not 0, "done" always) into buf. Returns buf. */
+char *joblist_group_summary(const struct joblist_group *g, char *buf, size_t size);
+
+/* What the store knows of group id (its prompt as typed, its axes), read
+ * once and kept while jl lives; NULL if it is not in the store. Borrowed. */
+const struct store_group *joblist_group_info(struct joblist *jl, int64_t id);
+/* A job's variant (job.h, a JSON object) in words: the values of its prompt
+ * groups, then "key=value" ("red, steps=20"); "" for none. Returns buf. */
+char *joblist_variant_text(const char *variant_json, char *buf, size_t size);
+
 /* The first visible row, which the table keeps in view (view_jobs_draw
  * moves it); a pointer into jl, valid while jl lives. */
 size_t *joblist_top(struct joblist *jl);

@@ -72,6 +72,7 @@
 #include "lineedit.h"
 #include "joblist.h"
 #include "jobfiles.h"
+#include "groupact.h"
 #include "osc52.h"
 #include "terminfo.h"
 
@@ -115,7 +116,18 @@ enum ui_mode {
 	M_VIEW,
 	M_COUNT
 };
-enum ui_confirm { CF_CANCEL, CF_DELETE, CF_DELETE_FILES, CF_QUIT, CF_DISCARD, CF_RERUN };
+enum ui_confirm {
+	CF_CANCEL,
+	CF_DELETE,
+	CF_DELETE_FILES,
+	CF_QUIT,
+	CF_DISCARD,
+	CF_RERUN,
+	CF_GROUP_CANCEL, /* cf_id: a group's id */
+	CF_GROUP_RERUN,
+	CF_GROUP_DELETE,
+	CF_GROUP_DELETE_FILES,
+};
 enum ui_input { IN_SEARCH, IN_SAVE };
 
 struct ui {
@@ -559,17 +571,28 @@ static void ui_paint_detail(struct ui *u, const struct job *j, int64_t now)
 	wnoutrefresh(u->wdetail);
 }
 
+/* A group's prompt as typed, for its row (read once per group). */
+static const char *ui_group_prompt(void *ctx, int64_t gid)
+{
+	struct ui *u = ctx;
+	const struct store_group *g = joblist_group_info(u->jl, gid);
+	return g ? g->prompt : NULL;
+}
+
 /* The jobs table, the selected job's detail and its preview. */
 static void ui_main_draw(struct ui *u)
 {
 	int64_t now = job_now_ms();
-	size_t n, nlive;
+	size_t n, nrows, nlive;
 	struct job **jobs = joblist_jobs(u->jl, &n);
+	const struct joblist_row *rows = joblist_rows(u->jl, &nrows);
 	const int64_t *live = joblist_live(u->jl, &nlive);
 	const char *search = joblist_search(u->jl);
-	struct view_jobs_info info = {live, nlive, joblist_more(u->jl), now};
+	struct view_jobs_info info = {live, nlive, joblist_more(u->jl), now, NULL, u,
+	                              ui_group_prompt};
 	werase(u->wtable);
-	view_jobs_draw(u->wtable, jobs, n, joblist_sel(u->jl), joblist_top(u->jl), &info,
+	view_jobs_draw(u->wtable, jobs, rows, nrows, joblist_sel_row(u->jl), joblist_top(u->jl),
+	               &info,
 	               search && *search ? "No job matches the search."
 	               : joblist_state_mask(u->jl) || joblist_live_only(u->jl)
 	                   ? "No job in this state (f: change the filter)."
@@ -940,10 +963,11 @@ static void ui_quit_request(struct ui *u)
 		u->quit = 1;
 }
 
-/* r starts a new (paid) job: ask first, naming where it goes. A job goes to
- * the destination it recorded at submit (its URL), whatever its endpoint's
- * name means in the config now. */
-static void ui_rerun_ask(struct ui *u, const struct job *j)
+/* Where job j would run again, for a question ("endpoint NAME (URL)", "the
+ * local sd-cli NAME"): a job goes to the destination it recorded at submit
+ * (its URL), whatever its endpoint's name means in the config now. Returns
+ * 1 for a local backend (not billed). */
+static int ui_where(struct ui *u, const struct job *j, char *where, size_t size)
 {
 	const char *name = j->endpoint ? j->endpoint : j->params.endpoint;
 	const char *url = j->endpoint_url;
@@ -951,17 +975,127 @@ static void ui_rerun_ask(struct ui *u, const struct job *j)
 	if (!url && ep)
 		url = ep->url;
 	int local = j->backend && !(backend_kind_caps(j->backend) & BACKEND_REMOTE_HEALTH);
-	char where[600];
 	if (local)
-		snprintf(where, sizeof where, "the local sd-cli %s", name ? name : "");
+		snprintf(where, size, "the local sd-cli %s", name ? name : "");
 	else if (url && name && strcmp(name, url) != 0)
-		snprintf(where, sizeof where, "endpoint %s (%s)", name, url);
+		snprintf(where, size, "endpoint %s (%s)", name, url);
 	else
-		snprintf(where, sizeof where, "endpoint %s", url ? url : name ? name : "(default)");
+		snprintf(where, size, "endpoint %s", url ? url : name ? name : "(default)");
+	return local;
+}
+
+/* r starts a new (paid) job: ask first, naming where it goes. */
+static void ui_rerun_ask(struct ui *u, const struct job *j)
+{
+	char where[600];
+	int local = ui_where(u, j, where, sizeof where);
 	int n = j->params.count > 0 ? j->params.count : 1;
 	ui_confirm(u, CF_RERUN, j->id,
 	           "Re-run job %lld on %s? It starts a new job of %d image%s%s.", (long long)j->id,
 	           where, n, n == 1 ? "" : "s", local ? "" : " (billed by the endpoint)");
+}
+
+/* c, r, d on a group's row: ask about the whole group, naming how many jobs
+ * and where (the store's count, not only the jobs the window holds). */
+static void ui_group_ask(struct ui *u, const struct joblist_group *g, const struct job *j,
+                         enum keys_action a)
+{
+	struct groupact_info gi;
+	char *err = NULL, where[600];
+	long long id = (long long)g->id;
+	if (groupact_info(u->st, g->id, &gi, &err) < 0) {
+		ui_err(u, "group", &err);
+		return;
+	}
+	int local = 0;
+	if (strchr(gi.endpoint, ' ')) /* "2 endpoints" */
+		snprintf(where, sizeof where, "%s", gi.endpoint);
+	else
+		local = ui_where(u, j, where, sizeof where);
+	if (a == KA_CANCEL && gi.live == 0)
+		ui_msg(u, 1, "cancel: group %lld has no live jobs", id);
+	else if (a == KA_CANCEL)
+		ui_confirm(u, CF_GROUP_CANCEL, g->id,
+		           "Cancel the %zu live job%s of group %lld (%zu jobs) on %s?", gi.live,
+		           gi.live == 1 ? "" : "s", id, gi.n, where);
+	else if (a == KA_RERUN)
+		ui_confirm(u, CF_GROUP_RERUN, g->id,
+		           "Re-run group %lld on %s? It starts %zu new job%s as a new group%s.", id,
+		           where, gi.n, gi.n == 1 ? "" : "s", local ? "" : " (billed by the endpoint)");
+	else if (gi.live == gi.n)
+		ui_msg(u, 1, "delete: the jobs of group %lld are live; cancel them first (c)", id);
+	else {
+		u->cf_files = (int)gi.files;
+		ui_confirm(u, CF_GROUP_DELETE, g->id,
+		           "Delete the %zu finished job%s of group %lld (%s) from the history?%s",
+		           gi.n - gi.live, gi.n - gi.live == 1 ? "" : "s", id, where,
+		           gi.live ? " Its live jobs stay." : "");
+	}
+}
+
+static void ui_group_delete(struct ui *u, int64_t gid, int files)
+{
+	size_t deleted, gone, failed;
+	char *err = NULL;
+	int rc = groupact_delete(u->st, gid, files, &deleted, &gone, &failed, &err);
+	if (rc < 0)
+		ui_err(u, "delete", &err);
+	else if (failed)
+		ui_msg(u, 1, "group %lld: %zu jobs deleted; %zu of their files could not be removed",
+		       (long long)gid, deleted, failed);
+	else if (files)
+		ui_msg(u, 0, "group %lld: %zu jobs and %zu files deleted", (long long)gid, deleted,
+		       gone);
+	else
+		ui_msg(u, 0, "group %lld: %zu jobs deleted (their files are kept)", (long long)gid,
+		       deleted);
+	u->dirty |= D_LIST;
+}
+
+/* The confirmed group actions (ui_group_ask). */
+static void ui_group_confirmed(struct ui *u, enum ui_confirm cf, int64_t gid, int yes)
+{
+	char *err = NULL;
+	size_t n = 0;
+	int64_t *ids = NULL, ng;
+	switch (cf) {
+	case CF_GROUP_CANCEL:
+		if (!yes)
+			break;
+		if (groupact_cancel(u->e, u->st, gid, &n, &err) < 0)
+			ui_err(u, "cancel", &err);
+		else
+			ui_msg(u, 0, "cancelling %zu job%s of group %lld", n, n == 1 ? "" : "s",
+			       (long long)gid);
+		break;
+	case CF_GROUP_RERUN:
+		if (!yes)
+			break;
+		ng = groupact_rerun(u->e, u->st, gid, &ids, &n, &err);
+		if (!ng || err)
+			ui_err(u, "re-run", &err);
+		if (ng) {
+			if (!u->msg_err || !u->msg[0])
+				ui_msg(u, 0, "group %lld re-run as group %lld (%zu jobs)",
+				       (long long)gid, (long long)ng, n);
+			joblist_select_id(u->jl, ids[0]);
+			u->dirty |= D_LIST;
+		}
+		free(ids);
+		break;
+	case CF_GROUP_DELETE:
+		if (yes && u->cf_files > 0)
+			ui_confirm(u, CF_GROUP_DELETE_FILES, gid, "Also delete their %d image file%s?",
+			           u->cf_files, u->cf_files == 1 ? "" : "s");
+		else if (yes)
+			ui_group_delete(u, gid, 0);
+		break;
+	case CF_GROUP_DELETE_FILES:
+		ui_group_delete(u, gid, yes);
+		break;
+	default:
+		break;
+	}
 }
 
 static void ui_confirmed(struct ui *u, int yes)
@@ -996,6 +1130,12 @@ static void ui_confirmed(struct ui *u, int yes)
 	case CF_DISCARD:
 		if (yes)
 			ui_compose_close(u);
+		break;
+	case CF_GROUP_CANCEL:
+	case CF_GROUP_RERUN:
+	case CF_GROUP_DELETE:
+	case CF_GROUP_DELETE_FILES:
+		ui_group_confirmed(u, cf, id, yes);
 		break;
 	case CF_RERUN:
 		if (yes) {
@@ -1150,9 +1290,31 @@ static void ui_view(struct ui *u, const struct job *j)
 static void ui_main_action(struct ui *u, enum keys_action a)
 {
 	struct job *j = joblist_selected(u->jl);
+	const struct joblist_group *g = joblist_selected_group(u->jl);
 	char *err = NULL;
 	int page = view_jobs_page(u->wtable ? getmaxy(u->wtable) : LINES - 3);
+	if (g && (a == KA_CANCEL || a == KA_RERUN || a == KA_DELETE)) {
+		ui_group_ask(u, g, j, a);
+		return;
+	}
+	if (g && a == KA_RETRY) {
+		ui_msg(u, 1, "retry: one job at a time (l shows the group's jobs)");
+		return;
+	}
 	switch (a) {
+	case KA_EXPAND:
+		if (g)
+			joblist_expand(u->jl, g->id, 1);
+		u->dirty |= D_PAINT;
+		break;
+	case KA_COLLAPSE: {
+		size_t nr;
+		const struct joblist_row *r = joblist_rows(u->jl, &nr);
+		size_t at = joblist_sel_row(u->jl);
+		if (at < nr && r[at].group)
+			joblist_expand(u->jl, r[at].group->id, 0);
+		u->dirty |= D_PAINT;
+	} break;
 	case KA_DOWN:
 		ui_move(u, 1);
 		break;
@@ -1349,7 +1511,7 @@ static void ui_mouse(struct ui *u)
 		wmouse_trafo(u->wtable, &y, &x, FALSE);
 		long i = view_jobs_hit(y);
 		size_t n;
-		joblist_jobs(u->jl, &n);
+		joblist_rows(u->jl, &n);
 		if (i >= 0 && (size_t)i < n) {
 			/* a double click (curses', or two presses on the same job
 			 * within 400 ms) opens the detail */
@@ -1367,7 +1529,7 @@ static void ui_mouse(struct ui *u)
 				last_at = now;
 				last_i = i;
 			}
-			ui_move(u, i - (long)joblist_sel(u->jl));
+			ui_move(u, i - (long)joblist_sel_row(u->jl));
 		}
 	}
 }
@@ -1706,10 +1868,12 @@ static int ui_wait_ms(struct ui *u)
 	if (u->mode == M_MAIN || u->mode == M_CONFIRM || u->mode == M_INPUT ||
 	    u->mode == M_FILTER) {
 		int rows = u->wtable ? getmaxy(u->wtable) : LINES;
-		size_t n, top = *joblist_top(u->jl);
-		struct job **jobs = joblist_jobs(u->jl, &n);
+		size_t n, nj, top = *joblist_top(u->jl);
+		const struct joblist_row *r = joblist_rows(u->jl, &n);
+		struct job **jobs = joblist_jobs(u->jl, &nj);
 		for (size_t i = top; i < n && i < top + (size_t)rows; i++)
-			if (job_state_is_live(jobs[i]->state))
+			if (r[i].kind == JOBLIST_ROW_GROUP ? r[i].group->nlive != 0
+			                                    : job_state_is_live(jobs[r[i].job]->state))
 				moving = 1;
 	}
 	if (moving) {

@@ -130,8 +130,71 @@ static void vj_marker(WINDOW *w, int y, int width, int count, int up)
 	draw_put(w, y, 0, width, m, draw_attr(DRAW_WARN) | A_BOLD);
 }
 
-void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *top,
-                    const struct view_jobs_info *info, const char *empty_text)
+/* A group's state in one word: running, else waiting, else how it ended
+ * (any failure shows; all done is COMPLETED). */
+static enum job_state vj_group_state(const struct joblist_group *g)
+{
+	static const enum job_state live[] = {JOB_IN_PROGRESS, JOB_IN_QUEUE, JOB_SUBMITTING,
+	                                      JOB_PENDING, JOB_OTHER};
+	static const enum job_state ended[] = {JOB_FAILED,  JOB_TIMED_OUT, JOB_SUBMIT_FAILED,
+	                                       JOB_EXPIRED, JOB_UNKNOWN,   JOB_CANCELLED};
+	for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+		if (g->nstate[live[i]])
+			return live[i];
+	for (size_t i = 0; i < sizeof ended / sizeof ended[0]; i++)
+		if (g->nstate[ended[i]])
+			return ended[i];
+	return JOB_COMPLETED;
+}
+
+/* The time column of a group: running since its first start, waiting since
+ * it was made, or from made to its last finish. */
+static void vj_group_time(const struct joblist_group *g, int64_t now, char *buf, size_t len)
+{
+	char d[24];
+	int64_t created = g->created_at ? g->created_at : now;
+	if (g->nlive && g->started_at)
+		snprintf(buf, len, "r %s", draw_duration(vj_secs(now - g->started_at), d, sizeof d));
+	else if (g->nlive)
+		snprintf(buf, len, "q %s", draw_duration(vj_secs(now - created), d, sizeof d));
+	else if (g->finished_at)
+		snprintf(buf, len, "%s",
+		         draw_duration(vj_secs(g->finished_at - created), d, sizeof d));
+	else
+		snprintf(buf, len, "-");
+}
+
+/* A group's progress: the share of its jobs that ended, "3/8". */
+static void vj_group_progress(WINDOW *w, int y, int x, int width, const struct joblist_group *g,
+                              attr_t base)
+{
+	char p[32];
+	size_t ended = g->n - (size_t)g->nlive;
+	snprintf(p, sizeof p, "%zu/%zu", ended, g->n);
+	int pw = (int)strlen(p), bw = width - pw - 1;
+	double frac = g->n ? (double)ended / (double)g->n : 0;
+	if (bw >= 2 && base)
+		vj_bar_selected(w, y, x, bw, frac, base);
+	else if (bw >= 2)
+		draw_bar(w, y, x, bw, frac, draw_attr(DRAW_RUN));
+	draw_put(w, y, x + (bw >= 2 ? bw + 1 : 0), pw, p, base);
+}
+
+/* The ids a row stands for: a group's newest and oldest, a job's own. */
+static void vj_row_ids(struct job **jobs, const struct joblist_row *r, int64_t *newest,
+                       int64_t *oldest)
+{
+	if (r->kind == JOBLIST_ROW_GROUP) {
+		*newest = r->group->newest_id;
+		*oldest = r->group->oldest_id;
+	} else {
+		*newest = *oldest = jobs[r->job]->id;
+	}
+}
+
+void view_jobs_draw(WINDOW *w, struct job **jobs, const struct joblist_row *rows, size_t n,
+                    size_t sel, size_t *top, const struct view_jobs_info *info,
+                    const char *empty_text)
 {
 	int h, W;
 	getmaxyx(w, h, W);
@@ -141,11 +204,16 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 	if (h < 1 || W < 10)
 		return;
 
-	/* columns */
-	int64_t maxid = n ? jobs[0]->id : 1;
-	for (size_t i = 0; i < n; i++)
-		if (jobs[i]->id > maxid)
-			maxid = jobs[i]->id;
+	/* columns: the id's wide enough for the largest id and "+g12" */
+	int64_t maxid = 1;
+	for (size_t i = 0; i < n; i++) {
+		int64_t a, b;
+		vj_row_ids(jobs, &rows[i], &a, &b);
+		if (a > maxid)
+			maxid = a;
+		if (rows[i].kind == JOBLIST_ROW_GROUP && rows[i].group->id * 10 > maxid)
+			maxid = rows[i].group->id * 10;
+	}
 	int cid = vj_digits(maxid) + 1;
 	if (cid < 4)
 		cid = 4;
@@ -189,9 +257,9 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 		sel = n - 1;
 
 	/* rows: keep sel visible, leaving room for the live markers */
-	int rows = h - 1, above = 0, below = 0;
+	int nrows = h - 1, above = 0, below = 0;
 	for (int pass = 0; pass < 3; pass++) {
-		int avail = rows - (above ? 1 : 0) - (below ? 1 : 0);
+		int avail = nrows - (above ? 1 : 0) - (below ? 1 : 0);
 		if (avail < 1)
 			avail = 1;
 		if (sel < *top)
@@ -205,9 +273,13 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 		size_t last = *top + (size_t)avail - 1;
 		if (last >= n)
 			last = n - 1;
-		int64_t bottom_id = (last == n - 1 && !(info && info->more)) ? 0 : jobs[last]->id;
+		int64_t top_id, x, bottom_id;
+		vj_row_ids(jobs, &rows[*top], &top_id, &x);
+		vj_row_ids(jobs, &rows[last], &x, &bottom_id);
+		if (last == n - 1 && !(info && info->more))
+			bottom_id = 0;
 		int a, b;
-		vj_live_outside(info, jobs[*top]->id, bottom_id, &a, &b);
+		vj_live_outside(info, top_id, bottom_id, &a, &b);
 		if ((a != 0) == (above != 0) && (b != 0) == (below != 0)) {
 			above = a;
 			below = b;
@@ -222,7 +294,9 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 		vj_marker(w, y++, W, above, 1);
 	int64_t now = info ? info->now : job_now_ms();
 	for (size_t i = *top; i < n && y < h - (below ? 1 : 0); i++, y++) {
-		const struct job *j = jobs[i];
+		const struct joblist_row *r = &rows[i];
+		const struct joblist_group *g = r->kind == JOBLIST_ROW_GROUP ? r->group : NULL;
+		const struct job *j = jobs[r->job];
 		int selected = i == sel;
 		attr_t base = selected ? draw_attr(DRAW_SELECTED) : 0;
 		if (selected) {
@@ -233,13 +307,28 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 		if (y < VJ_MAX_ROWS)
 			vj_rowmap[y] = (long)i;
 		char buf[64];
-		snprintf(buf, sizeof buf, "%*lld", cid, (long long)j->id);
-		draw_put(w, y, xid, cid, buf, base);
-		draw_put(w, y, xstate, cstate, draw_state_label(j->state),
-		         selected ? base | A_BOLD : draw_state_attr(j->state));
-		if (cprog)
+		if (g) { /* "+g3" collapsed, "-g3" expanded */
+			const char *mark = draw_utf8() ? (g->expanded ? "\u25be" : "\u25b8")
+			                               : (g->expanded ? "-" : "+");
+			char gid[32];
+			snprintf(gid, sizeof gid, "g%lld", (long long)g->id);
+			snprintf(buf, sizeof buf, "%*s%s%s", cid - 1 - (int)strlen(gid), "", mark, gid);
+			draw_put(w, y, xid, cid, buf, base | (selected ? 0 : A_BOLD));
+		} else {
+			snprintf(buf, sizeof buf, "%*lld", cid, (long long)j->id);
+			draw_put(w, y, xid, cid, buf, base);
+		}
+		enum job_state st = g ? vj_group_state(g) : j->state;
+		draw_put(w, y, xstate, cstate, draw_state_label(st),
+		         selected ? base | A_BOLD : draw_state_attr(st));
+		if (cprog && g)
+			vj_group_progress(w, y, xprog, cprog, g, base);
+		else if (cprog)
 			vj_progress(w, y, xprog, cprog, j, base);
-		vj_time(j, now, buf, sizeof buf);
+		if (g)
+			vj_group_time(g, now, buf, sizeof buf);
+		else
+			vj_time(j, now, buf, sizeof buf);
 		draw_put(w, y, xtime, ctime, buf, base);
 		if (cep) {
 			const char *ep = j->endpoint ? j->endpoint : j->params.endpoint;
@@ -250,9 +339,39 @@ void view_jobs_draw(WINDOW *w, struct job **jobs, size_t n, size_t sel, size_t *
 				snprintf(buf, sizeof buf, "%s", ep ? ep : "-");
 			draw_put(w, y, xep, cep, buf, base | (selected ? 0 : draw_attr(DRAW_DIM)));
 		}
-		if (cprompt > 0)
-			draw_put(w, y, xprompt, cprompt, j->params.prompt ? j->params.prompt : "",
-			         base);
+		if (cprompt <= 0)
+			continue;
+		int x = xprompt, end = xprompt + cprompt;
+		const char *prompt = j->params.prompt ? j->params.prompt : "";
+		if (g) { /* its counts, then its prompt as typed */
+			char sum[160];
+			joblist_group_summary(g, sum, sizeof sum);
+			x += draw_put(w, y, x, end - x, sum, base | A_BOLD);
+			x += draw_put(w, y, x, end - x, ": ", base);
+			const char *gp = info && info->group_prompt
+			                     ? info->group_prompt(info->reason_ctx, g->id)
+			                     : NULL;
+			if (gp)
+				prompt = gp;
+		} else if (r->kind == JOBLIST_ROW_MEMBER) { /* what varies for it */
+			char v[160];
+			joblist_variant_text(j->variant, v, sizeof v);
+			x += draw_put(w, y, x, end - x, draw_utf8() ? "\u2514 " : "` ", base);
+			if (v[0]) {
+				x += draw_put(w, y, x, end - x, v, base | A_BOLD);
+				x += draw_put(w, y, x, end - x, ": ", base);
+			}
+		}
+		const char *why = NULL;
+		if (info && info->reason && (g ? g->nlive : job_state_is_live(j->state)))
+			why = info->reason(info->reason_ctx, j);
+		if (why && x < end) {
+			char b[120];
+			snprintf(b, sizeof b, "(%s) ", why);
+			x += draw_put(w, y, x, end - x, b, base | (selected ? 0 : draw_attr(DRAW_WARN)));
+		}
+		if (x < end)
+			draw_put(w, y, x, end - x, prompt, base);
 	}
 	if (below && h - 1 > 0)
 		vj_marker(w, h - 1, W, below, 0);
