@@ -11,7 +11,7 @@
 #include "http.h"
 #include "util.h"
 #include "th.h"
-#include "engine_emu.h"
+#include "th_net.h"
 
 static struct emu em;
 

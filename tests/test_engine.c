@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include "engine.h"
 #include "th.h"
-#include "engine_emu.h"
 #include "util.h"
 #include "th_config.h"
 #include "th_net.h"

@@ -21,7 +21,7 @@
 #include "http.h"
 #include "th.h"
 #include "util.h"
-#include "engine_emu.h"
+#include "th_net.h"
 #include "th_config.h"
 
 static char dir[2048];
@@ -85,87 +85,26 @@ static void fx_stop(struct fx *f)
 
 static struct engine *start_engine(struct fx *f)
 {
-	char *err = NULL;
-	struct engine *e = engine_new(f->cfg, f->st, &err);
-	if (!e) {
-		fprintf(stderr, "engine_new: %s\n", err ? err : "?");
-		exit(2);
-	}
-	engine_set_callback(e, on_event, NULL);
+	struct engine *e = th_engine_new(f->cfg, f->st, on_event, NULL);
 	messages[0] = '\0';
-	if (engine_drive(e, 1) != 1)
-		fprintf(stderr, "  could not become the driver\n");
+	th_engine_drive(e);
 	return e;
 }
 
 static int64_t submit(struct engine *e, const char *prompt)
 {
-	struct job_params p;
-	char *err = NULL;
-	int64_t id;
-
-	job_params_init(&p);
-	p.prompt = strdup(prompt);
-	p.endpoint = strdup("emu");
-	p.width = p.height = 64;
-	p.count = 1;
-	p.steps = 4;
-	id = engine_submit(e, &p, &err);
-	if (!id)
-		fprintf(stderr, "  submit: %s\n", err ? err : "?");
-	free(err);
-	job_params_clear(&p);
-	return id;
+	return th_submit(e, "emu", prompt, 1);
 }
 
 /* Step e until job id is terminal, at most secs seconds; the store's copy. */
 static struct job *wait_job(struct fx *f, struct engine *e, int64_t id, int secs)
 {
-	int64_t deadline = util_now_ms() + secs * 1000;
-	for (;;) {
-		struct job *j = store_job_get(f->st, id, NULL);
-		if ((j && job_state_is_terminal(j->state)) || util_now_ms() > deadline)
-			return j;
-		job_free(j);
-		engine_step(e, 100);
-	}
-}
-
-struct got {
-	int done;
-	char *body;
-};
-
-static void on_stats(struct http *h, const struct http_response *r, void *udata)
-{
-	struct got *g = udata;
-	(void)h;
-	g->done = 1;
-	g->body = strdup(r->body);
+	return th_wait_job(e, f->st, id, -1, secs);
 }
 
 static cJSON *stats(struct fx *f)
 {
-	struct http *h = http_new(NULL);
-	struct http_request r;
-	struct got g = {0, NULL};
-	char url[256];
-	int64_t deadline = util_now_ms() + 10000;
-	cJSON *root;
-
-	snprintf(url, sizeof url, "%s/_emu/stats", f->em.root);
-	memset(&r, 0, sizeof r);
-	r.url = url;
-	r.max_response = 16 << 20;
-	http_request(h, &r, on_stats, &g, NULL);
-	while (!g.done && util_now_ms() < deadline) {
-		http_poll(h, NULL, 0, 200);
-		http_perform(h);
-	}
-	http_free(h);
-	root = g.body ? cJSON_Parse(g.body) : NULL;
-	free(g.body);
-	return root;
+	return emu_get(&f->em, "/_emu/stats", NULL);
 }
 
 /* ops.<name> of the emulator's stats (-1 if absent). */

@@ -10,7 +10,6 @@
 #include <time.h>
 #include "http.h"
 #include "th.h"
-#include "engine_emu.h"
 #include "th_net.h"
 
 static struct emu em;

@@ -20,7 +20,7 @@
 #include "runpod.h"
 #include "params.h"
 #include "th.h"
-#include "engine_emu.h"
+#include "th_net.h"
 #include "util.h"
 #include "th_config.h"
 
@@ -74,39 +74,11 @@ static void on_event(struct engine *e, const struct engine_event *ev, void *udat
 
 static struct engine *start_engine(void)
 {
-	char *err = NULL;
-	struct engine *e = engine_new(cfg, st, &err);
-	if (!e) {
-		fprintf(stderr, "engine_new: %s\n", err ? err : "?");
-		exit(2);
-	}
-	engine_set_callback(e, on_event, NULL);
+	struct engine *e = th_engine_new(cfg, st, on_event, NULL);
 	messages[0] = '\0';
 	saw_rate_limited = 0;
-	if (engine_drive(e, 1) != 1)
-		fprintf(stderr, "  could not become the driver\n");
+	th_engine_drive(e);
 	return e;
-}
-
-static int64_t submit(struct engine *e, const char *endpoint, const char *prompt, int count)
-{
-	struct job_params p;
-	char *err = NULL;
-	int64_t id;
-
-	job_params_init(&p);
-	p.prompt = strdup(prompt);
-	p.endpoint = strdup(endpoint);
-	p.width = 64;
-	p.height = 64;
-	p.count = count;
-	p.steps = 4;
-	id = engine_submit(e, &p, &err);
-	if (!id)
-		fprintf(stderr, "  submit: %s\n", err ? err : "?");
-	free(err);
-	job_params_clear(&p);
-	return id;
 }
 
 /* Nothing armed and nothing in flight: e can do nothing more by itself. */
@@ -119,64 +91,15 @@ static int nothing_pending(struct engine *e)
  * secs seconds. Returns the store's copy (caller frees) or NULL. */
 static struct job *wait_job(struct engine *e, int64_t id, int until, int secs)
 {
-	int64_t deadline = util_now_ms() + secs * 1000;
-	struct job *j = NULL;
-
-	for (;;) {
-		j = store_job_get(st, id, NULL);
-		if (j && (until >= 0 ? (int)j->state == until : job_state_is_terminal(j->state)))
-			return j;
-		if (util_now_ms() > deadline)
-			return j;
-		job_free(j);
-		engine_step(e, 100);
-	}
+	return th_wait_job(e, st, id, until, secs);
 }
 
 /* ---- emulator stats ---- */
 
-struct got {
-	int done;
-	char *body;
-};
-
-static void on_stats(struct http *h, const struct http_response *r, void *udata)
-{
-	struct got *g = udata;
-	(void)h;
-	g->done = 1;
-	g->body = strdup(r->body);
-}
-
-static cJSON *emu_get(const char *path, const char *method)
-{
-	struct http *h = http_new(NULL);
-	struct http_request r;
-	struct got g = {0, NULL};
-	char url[256];
-	int64_t deadline = util_now_ms() + 10000;
-	cJSON *root;
-
-	snprintf(url, sizeof url, "%s%s", em.root, path);
-	memset(&r, 0, sizeof r);
-	r.url = url;
-	r.method = method;
-	r.max_response = 16 << 20;
-	http_request(h, &r, on_stats, &g, NULL);
-	while (!g.done && util_now_ms() < deadline) {
-		http_poll(h, NULL, 0, 200);
-		http_perform(h);
-	}
-	http_free(h);
-	root = g.body ? cJSON_Parse(g.body) : NULL;
-	free(g.body);
-	return root;
-}
-
 /* A number from the emulator's stats of remote job rid (-1 if absent). */
 static long job_stat(const char *rid, const char *field)
 {
-	cJSON *s = emu_get("/_emu/stats", NULL);
+	cJSON *s = emu_get(&em, "/_emu/stats", NULL);
 	const cJSON *v = cJSON_GetObjectItem(
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(s, "jobs"), rid ? rid : ""), field);
 	long n = cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
@@ -186,7 +109,7 @@ static long job_stat(const char *rid, const char *field)
 
 static long runs_for_prompt(const char *prompt)
 {
-	cJSON *s = emu_get("/_emu/stats", NULL);
+	cJSON *s = emu_get(&em, "/_emu/stats", NULL);
 	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "runs_by_prompt"), prompt);
 	long n = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
 	cJSON_Delete(s);
@@ -252,7 +175,7 @@ static void lifecycle(const char *shape, int count, const char *fmt)
 	struct job *j;
 
 	snprintf(prompt, sizeof prompt, "a lighthouse [[shape=%s count=%d]]", shape, count);
-	id = submit(e, "emu", prompt, count);
+	id = th_submit(e, "emu", prompt, count);
 	CHECK(id > 0);
 	j = wait_job(e, id, -1, 30);
 	CHECK(j != NULL);
@@ -288,8 +211,8 @@ static void test_shapes(void)
 static void test_failed(void)
 {
 	struct engine *e = start_engine();
-	int64_t a = submit(e, "emu", "boom [[fail=\"out of memory here\" run=0.2]]", 1);
-	int64_t b = submit(e, "emu", "boom json [[fail=json run=0.2]]", 1);
+	int64_t a = th_submit(e, "emu", "boom [[fail=\"out of memory here\" run=0.2]]", 1);
+	int64_t b = th_submit(e, "emu", "boom json [[fail=json run=0.2]]", 1);
 	struct job *j;
 
 	j = wait_job(e, a, -1, 30);
@@ -311,7 +234,7 @@ static void test_failed(void)
 static void test_timed_out(void)
 {
 	struct engine *e = start_engine();
-	int64_t id = submit(e, "emu", "slowpoke [[timeout run=0.2]]", 1);
+	int64_t id = th_submit(e, "emu", "slowpoke [[timeout run=0.2]]", 1);
 	struct job *j = wait_job(e, id, -1, 30);
 	CHECK(j && j->state == JOB_TIMED_OUT);
 	CHECK(j && j->error && j->error[0]);
@@ -322,7 +245,7 @@ static void test_timed_out(void)
 static void test_cancel(void)
 {
 	struct engine *e = start_engine();
-	int64_t id = submit(e, "emu", "never mind [[queue=60]]", 1);
+	int64_t id = th_submit(e, "emu", "never mind [[queue=60]]", 1);
 	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
 	char *err = NULL;
 	int64_t pend;
@@ -349,7 +272,7 @@ static void test_cancel(void)
 	/* a PENDING job of a viewer (no driver anywhere) is cancelled at once
 	 * and never sent */
 	e = engine_new(cfg, st, NULL);
-	pend = submit(e, "emu", "cancelled before sending [[queue=1]]", 1);
+	pend = th_submit(e, "emu", "cancelled before sending [[queue=1]]", 1);
 	CHECK_INT(engine_cancel(e, pend, NULL), 0);
 	j = store_job_get(st, pend, NULL);
 	CHECK(j && j->state == JOB_CANCELLED);
@@ -370,7 +293,7 @@ static void test_cancel_storm(void)
 
 	for (int i = 0; i < 24; i++) {
 		snprintf(prompt, sizeof prompt, "storm %d [[queue=60]]", i);
-		ids[i] = submit(e, "emu", prompt, 1);
+		ids[i] = th_submit(e, "emu", prompt, 1);
 		if (i % 3 == 0)
 			engine_cancel(e, ids[i], NULL);
 		engine_step(e, i * 13 % 90);
@@ -399,7 +322,7 @@ static void test_cancel_by_viewer(void)
 	struct engine *e = start_engine();
 	struct store *st2 = store_open(cfg->db_path, NULL);
 	struct engine *v = engine_new(cfg, st2, NULL);
-	int64_t id = submit(e, "emu", "a viewer cancels me [[queue=60]]", 1);
+	int64_t id = th_submit(e, "emu", "a viewer cancels me [[queue=60]]", 1);
 	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
 
 	CHECK(j && j->state == JOB_IN_QUEUE);
@@ -422,7 +345,7 @@ static void test_cancel_by_viewer(void)
 static void test_retry(void)
 {
 	struct engine *e = start_engine();
-	int64_t id = submit(e, "emu", "second time lucky [[fail=flaky run=0.2]]", 1);
+	int64_t id = th_submit(e, "emu", "second time lucky [[fail=flaky run=0.2]]", 1);
 	struct job *j = wait_job(e, id, -1, 30);
 	char *rid = NULL, *err = NULL;
 
@@ -448,7 +371,7 @@ static void test_retry_requested_by_viewer(void)
 	struct engine *e = start_engine();
 	struct engine *v;
 	struct store *st2;
-	int64_t id = submit(e, "emu", "retry via the store [[fail=flaky run=0.2]]", 1);
+	int64_t id = th_submit(e, "emu", "retry via the store [[fail=flaky run=0.2]]", 1);
 	struct job *j = wait_job(e, id, -1, 30);
 
 	CHECK(j && j->state == JOB_FAILED);
@@ -472,7 +395,7 @@ static void test_429(void)
 	int64_t t0 = util_now_ms(), id;
 	struct job *j;
 
-	id = submit(e, "emu", "busy [[http429=2 queue=0 run=0.2]]", 1);
+	id = th_submit(e, "emu", "busy [[http429=2 queue=0 run=0.2]]", 1);
 	j = wait_job(e, id, -1, 30);
 	CHECK(j && j->state == JOB_COMPLETED);
 	CHECK(saw_rate_limited);
@@ -482,7 +405,7 @@ static void test_429(void)
 	job_free(j);
 
 	/* a /run refused with 429 is sent again (nothing was created) */
-	id = submit(e, "emu", "busy run [[run429=1 run=0.2]]", 1);
+	id = th_submit(e, "emu", "busy run [[run429=1 run=0.2]]", 1);
 	j = wait_job(e, id, -1, 30);
 	CHECK(j && j->state == JOB_COMPLETED);
 	CHECK_INT(runs_for_prompt("busy run [[run429=1 run=0.2]]"), 2);
@@ -493,10 +416,10 @@ static void test_429(void)
 static void test_broken_status_replies(void)
 {
 	struct engine *e = start_engine();
-	int64_t a = submit(e, "emu", "flaky server [[http500=2 reset=1 run=0.2]]", 1);
-	int64_t b = submit(e, "emu", "truncated [[truncated run=0.2]]", 1);
-	int64_t c = submit(e, "emu", "not json [[nonjson run=0.2]]", 1);
-	int64_t d = submit(e, "emu", "cut short [[cut run=0.2]]", 1);
+	int64_t a = th_submit(e, "emu", "flaky server [[http500=2 reset=1 run=0.2]]", 1);
+	int64_t b = th_submit(e, "emu", "truncated [[truncated run=0.2]]", 1);
+	int64_t c = th_submit(e, "emu", "not json [[nonjson run=0.2]]", 1);
+	int64_t d = th_submit(e, "emu", "cut short [[cut run=0.2]]", 1);
 	int64_t ids[4] = {a, b, c, d};
 
 	for (int i = 0; i < 4; i++) {
@@ -518,7 +441,7 @@ static void test_run_unknown(void)
 {
 	struct engine *e = start_engine();
 	const char *p1 = "dropped [[rundrop=1 run=0.2]]", *p2 = "server error [[run500=1]]";
-	int64_t a = submit(e, "emu", p1, 1), b = submit(e, "emu", p2, 1);
+	int64_t a = th_submit(e, "emu", p1, 1), b = th_submit(e, "emu", p2, 1);
 	struct job *j;
 
 	j = wait_job(e, a, -1, 30);
@@ -539,7 +462,7 @@ static void test_run_unknown(void)
 static void test_bad_key(void)
 {
 	struct engine *e = start_engine();
-	int64_t id = submit(e, "bad", "who am i", 1);
+	int64_t id = th_submit(e, "bad", "who am i", 1);
 	struct job *j = wait_job(e, id, -1, 30);
 	char *err = NULL;
 
@@ -581,7 +504,7 @@ static void test_health(void)
 
 	/* automatic refreshes: /health keeps being asked for */
 	{
-		cJSON *s0 = emu_get("/_emu/stats", NULL), *s1;
+		cJSON *s0 = emu_get(&em, "/_emu/stats", NULL), *s1;
 		const cJSON *n0 = cJSON_GetObjectItem(cJSON_GetObjectItem(s0, "ops"), "health");
 		long before = cJSON_IsNumber(n0) ? (long)n0->valuedouble : -1, after = before;
 		e = start_engine();
@@ -589,7 +512,7 @@ static void test_health(void)
 		for (int64_t end = util_now_ms() + 10000;
 		     after < before + 3 && util_now_ms() < end;) {
 			engine_step(e, 100);
-			s1 = emu_get("/_emu/stats", NULL);
+			s1 = emu_get(&em, "/_emu/stats", NULL);
 			n0 = cJSON_GetObjectItem(cJSON_GetObjectItem(s1, "ops"), "health");
 			after = cJSON_IsNumber(n0) ? (long)n0->valuedouble : -1;
 			cJSON_Delete(s1);
@@ -605,7 +528,7 @@ static void test_expired(void)
 {
 	struct engine *e = start_engine();
 	/* gone the moment it finishes: the next poll gets a 404 */
-	int64_t id = submit(e, "emu", "ephemeral [[expire=0 run=0.1 queue=0]]", 1);
+	int64_t id = th_submit(e, "emu", "ephemeral [[expire=0 run=0.1 queue=0]]", 1);
 	struct job *j = wait_job(e, id, -1, 30);
 	CHECK(j && j->state == JOB_EXPIRED);
 	CHECK(j && j->error && strstr(j->error, "404"));
@@ -617,7 +540,7 @@ static void test_expired(void)
 static void test_huge_image(void)
 {
 	struct engine *e = start_engine();
-	int64_t id = submit(e, "emu", "enormous [[shape=huge huge=70 run=0.2]]", 1);
+	int64_t id = th_submit(e, "emu", "enormous [[shape=huge huge=70 run=0.2]]", 1);
 	struct job *j = wait_job(e, id, -1, 120);
 	CHECK(j && j->state == JOB_FAILED);
 	CHECK(j && j->n_outputs == 0);
@@ -629,9 +552,9 @@ static void test_huge_image(void)
 static void test_no_image(void)
 {
 	struct engine *e = start_engine();
-	int64_t a = submit(e, "emu", "nothing [[shape=noimage run=0.2]]", 1);
-	int64_t b = submit(e, "emu", "nothing at all [[shape=nooutput run=0.2]]", 1);
-	int64_t c = submit(e, "emu", "old comfy error [[shape=comfy_old_error run=0.2]]", 1);
+	int64_t a = th_submit(e, "emu", "nothing [[shape=noimage run=0.2]]", 1);
+	int64_t b = th_submit(e, "emu", "nothing at all [[shape=nooutput run=0.2]]", 1);
+	int64_t c = th_submit(e, "emu", "old comfy error [[shape=comfy_old_error run=0.2]]", 1);
 	struct job *j;
 
 	j = wait_job(e, a, -1, 30);
@@ -663,7 +586,7 @@ static void progress_case(const char *kind)
 	max_progress = -1;
 	min_progress = -1;
 	progress_text[0] = '\0';
-	watch_id = submit(e, "emu", prompt, 1);
+	watch_id = th_submit(e, "emu", prompt, 1);
 	j = wait_job(e, watch_id, -1, 40);
 	CHECK(j && j->state == JOB_COMPLETED);
 	CHECK(max_progress > 0 && max_progress <= 1);
@@ -688,7 +611,7 @@ static void test_resume(void)
 {
 	struct engine *e = start_engine();
 	const char *prompt = "survives a restart [[queue=3 run=0.2]]";
-	int64_t id = submit(e, "emu", prompt, 1);
+	int64_t id = th_submit(e, "emu", prompt, 1);
 	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
 
 	CHECK(j && j->state == JOB_IN_QUEUE);
@@ -717,7 +640,7 @@ static void test_free_before_sent(void)
 {
 	struct engine *e = start_engine();
 	const char *prompt = "quit before the run left [[queue=0.5 run=0.2]]";
-	int64_t id = submit(e, "emu", prompt, 1);
+	int64_t id = th_submit(e, "emu", prompt, 1);
 	struct job *j = store_job_get(st, id, NULL);
 
 	CHECK(j && j->state == JOB_PENDING);
@@ -741,7 +664,7 @@ static void test_free_while_submitting(void)
 {
 	struct engine *e = start_engine();
 	const char *prompt = "quit right after submit [[queue=0.5 run=0.2]]";
-	int64_t id = submit(e, "emu", prompt, 1);
+	int64_t id = th_submit(e, "emu", prompt, 1);
 	int64_t deadline = util_now_ms() + 30000;
 	struct job *j;
 
@@ -812,7 +735,7 @@ static void test_unknown_status(void)
 	saw_other = 0;
 	engine_set_callback(e, on_event_other, NULL);
 	engine_set_watching(e, 1); /* a queued state shows only to a watcher */
-	id = submit(e, "emu", "strange states [[weird queue=1.5 run=0.2]]", 1);
+	id = th_submit(e, "emu", "strange states [[weird queue=1.5 run=0.2]]", 1);
 	j = wait_job(e, id, -1, 30);
 	CHECK(saw_other);
 	CHECK(j && j->state == JOB_COMPLETED);
@@ -831,7 +754,7 @@ static void test_save_failure(void)
 	int64_t deadline;
 
 	cfg->images_dir = strdup("/dev/null/images");
-	id = submit(e, "emu", "disk full [[run=0.2 queue=0]]", 1);
+	id = th_submit(e, "emu", "disk full [[run=0.2 queue=0]]", 1);
 	deadline = util_now_ms() + 20000;
 	while (!strstr(messages, "cannot save") && util_now_ms() < deadline)
 		engine_step(e, 100);
@@ -854,7 +777,7 @@ static void test_save_failure(void)
 static void test_purge(void)
 {
 	struct engine *e = start_engine();
-	int64_t id = submit(e, "emu", "purged [[queue=60]]", 1), deadline;
+	int64_t id = th_submit(e, "emu", "purged [[queue=60]]", 1), deadline;
 	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
 
 	CHECK(j && j->state == JOB_IN_QUEUE);
@@ -878,7 +801,7 @@ static void test_cancel_during_status(void)
 {
 	struct engine *e = start_engine();
 	const char *prompt = "cancel me mid-poll [[queue=60 slow=1]]";
-	int64_t id = submit(e, "emu", prompt, 1);
+	int64_t id = th_submit(e, "emu", prompt, 1);
 	struct job *j = wait_job(e, id, JOB_IN_QUEUE, 30);
 	char *rid = j && j->remote_id ? strdup(j->remote_id) : NULL;
 	long polls;
@@ -922,13 +845,13 @@ static void test_give_up_mid_flight(void)
 	long polls;
 	struct job *j;
 
-	a = submit(e, "emu", pa, 1);
+	a = th_submit(e, "emu", pa, 1);
 	j = wait_job(e, a, JOB_IN_QUEUE, 30);
 	rid = j && j->remote_id ? strdup(j->remote_id) : NULL;
 	CHECK(j && j->state == JOB_IN_QUEUE && rid);
 	job_free(j);
 	cfg->images_dir = strdup("/dev/null/images");
-	b = submit(e, "emu", pb, 1);
+	b = th_submit(e, "emu", pb, 1);
 	deadline = util_now_ms() + 20000;
 	while (!strstr(messages, "cannot save") && util_now_ms() < deadline)
 		engine_step(e, 100);
@@ -989,7 +912,7 @@ static int64_t submit_sync(struct engine *e, const char *prompt, int wait_ms)
 
 static long ops_count(const char *op)
 {
-	cJSON *s = emu_get("/_emu/stats", NULL);
+	cJSON *s = emu_get(&em, "/_emu/stats", NULL);
 	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "ops"), op);
 	long n = cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
 	cJSON_Delete(s);
@@ -1144,7 +1067,7 @@ static void test_request_fields(void)
 	ep->low_priority = 1;
 
 	e = start_engine();
-	id = submit(e, "rec", "with a policy", 1);
+	id = th_submit(e, "rec", "with a policy", 1);
 	j = wait_job(e, id, -1, 30); /* the recorder forgets it: EXPIRED */
 	CHECK(j && j->state == JOB_EXPIRED);
 	job_free(j);
@@ -1166,7 +1089,7 @@ static void test_request_fields(void)
 	free(text);
 	unlink(body_file);
 
-	id = submit(e, "plain", "without a policy", 1);
+	id = th_submit(e, "plain", "without a policy", 1);
 	j = wait_job(e, id, -1, 30);
 	CHECK(j && j->state == JOB_EXPIRED);
 	job_free(j);
@@ -1294,7 +1217,7 @@ static void test_destination_fixed(void)
 		free(err);
 		return;
 	}
-	id = submit(e, "fixed", "fixed destination", 1);
+	id = th_submit(e, "fixed", "fixed destination", 1);
 	engine_free(e);
 	j = store_job_get(st, id, NULL);
 	CHECK(j && j->state == JOB_PENDING);
@@ -1362,7 +1285,7 @@ static void test_policy_ttl(void)
 	th_config_add_runpod(cfg, "short-ttl", em.base, "SDQ_TEST_KEY", "sd15");
 	cfg->endpoints[cfg->n_endpoints - 1].ttl_ms = 1500;
 	e = start_engine();
-	id = submit(e, "short-ttl", "outlived [[queue=60]]", 1);
+	id = th_submit(e, "short-ttl", "outlived [[queue=60]]", 1);
 	j = wait_job(e, id, -1, 30);
 	CHECK(j && j->state == JOB_EXPIRED);
 	CHECK(j && j->remote_id && job_stat(j->remote_id, "status_polls") >= 1);

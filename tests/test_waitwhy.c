@@ -13,7 +13,7 @@
 #include "http.h"
 #include "store.h"
 #include "th.h"
-#include "engine_emu.h"
+#include "th_net.h"
 #include "th_config.h"
 #include "util.h"
 #include "waitwhy.h"

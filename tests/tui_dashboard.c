@@ -22,11 +22,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "th.h"
+#include "th_net.h"
 #include "ptyterm.h"
 #include "store.h"
 #include "job.h"
@@ -38,79 +36,16 @@
 static const char *sdq_bin;
 static char base_dir[4096];
 static char endpoint_env[256];
-static pid_t emu_pid;
 static int test_no;
 static char data_env[4300];
 
-/* Start the emulator; returns its port or -1. */
-static int emu_port;
-
-static int emu_start(void)
-{
-	const char *dir = getenv("SDQ_TESTS_DIR");
-	char script[4096];
-	snprintf(script, sizeof script, "%s/emulator.py", dir && *dir ? dir : "tests");
-	int fds[2];
-	if (pipe(fds) < 0)
-		return -1;
-	emu_pid = fork();
-	if (emu_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl("/usr/bin/python3", "python3", script, "--port", "0", "--key", "test-key",
-		      "--endpoint", "test", "--idle-exit", "60", "--quiet", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	char buf[256];
-	size_t n = 0;
-	int port = -1;
-	while (n < sizeof buf - 1) {
-		ssize_t r = read(fds[0], buf + n, 1);
-		if (r <= 0)
-			break;
-		n++;
-		if (buf[n - 1] == '\n')
-			break;
-	}
-	buf[n] = 0;
-	close(fds[0]);
-	if (sscanf(buf, "PORT %d", &port) != 1)
-		return -1;
-	return port;
-}
+static struct emu emu;
 
 /* The emulator forgets every job (POST /_emu/reset): a test that counts the
  * endpoint's queue starts from nothing. 0 on success. */
 static int emu_reset(void)
 {
-	struct sockaddr_in sa;
-	int s = socket(AF_INET, SOCK_STREAM, 0), ok = -1;
-	char buf[512];
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((unsigned short)emu_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) {
-		static const char req[] = "POST /_emu/reset HTTP/1.0\r\nContent-Length: 0\r\n\r\n";
-		if (write(s, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
-			ssize_t n = read(s, buf, sizeof buf - 1);
-			buf[n > 0 ? n : 0] = 0;
-			ok = strstr(buf, " 200 ") ? 0 : -1;
-		}
-	}
-	if (s >= 0)
-		close(s);
-	return ok;
-}
-
-static void emu_stop(void)
-{
-	if (emu_pid > 0) {
-		kill(emu_pid, SIGTERM);
-		waitpid(emu_pid, NULL, 0);
-	}
+	return emu_call(&emu, "/_emu/reset", "POST", NULL) == 200 ? 0 : -1;
 }
 
 /* A fresh history for each test. */
@@ -1579,7 +1514,8 @@ int main(void)
 	unsetenv("SDQ_CONFIG");
 	signal(SIGPIPE, SIG_IGN);
 
-	int port = emu_port = emu_start();
+	static const char *const emu_args[] = {"--endpoint", "test", NULL};
+	int port = emu_start_key(&emu, "test-key", emu_args) < 0 ? -1 : emu.port;
 	if (port <= 0) {
 		fprintf(stderr, "tui_dashboard: the emulator did not start\n");
 		printf("tui_dashboard: 0 passed, 1 failed\n");
@@ -1624,6 +1560,6 @@ int main(void)
 	TH_RUN(test_open_over_ssh);
 	TH_RUN(test_viewer_keeps_jobs_moving);
 	TH_RUN(test_refuses_dumb_and_small);
-	emu_stop();
+	emu_stop(&emu);
 	return th_done("tui_dashboard");
 }
