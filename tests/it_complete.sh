@@ -12,37 +12,14 @@
 # puts the three scripts where the shells look.
 # Last line: "it_complete: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_complete
 KEY=test-key-123
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_complete.XXXXXX")
-pass=0 fail=0
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pid=
-cleanup() {
-	p=$(SDQ_DATA_DIR="$tmp/data" "$SDQ" driver --status 2>/dev/null |
-		sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
-	[ -n "$p" ] && kill "$p" 2>/dev/null
-	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
+th_copy_sdq
+th_data_dirs="$tmp/data"
 
-$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --idle-exit 120 --max-lifetime 300 \
-	--quiet --queue-time 0 --run-time 0.1 >/dev/null 2>"$tmp/emu.err" &
-emu_pid=$!
-n=0
-while [ ! -s "$tmp/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-PORT=$(cat "$tmp/port" 2>/dev/null)
+th_emu emu --idle-exit 120 --max-lifetime 300 \
+	--quiet --queue-time 0 --run-time 0.1
 check "emulator started" test -n "$PORT"
 cat >"$tmp/config" <<EOF
 [endpoint "alpha"]
@@ -165,5 +142,4 @@ if [ -f "$TESTS/../Makefile" ]; then
 	check "installed: fish" test -s "$tmp/root/usr/share/fish/vendor_completions.d/sdq.fish"
 fi
 
-echo "it_complete: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+th_end

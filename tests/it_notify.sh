@@ -7,42 +7,20 @@
 # on, sends one notification per batch of jobs.
 # Last line: "it_notify: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_notify
 KEY=test-key-123
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_notify.XXXXXX")
-pass=0 fail=0
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pid= dash_pid=
-cleanup() {
-	[ -n "$dash_pid" ] && kill "$dash_pid" 2>/dev/null
-	p=$(SDQ_DATA_DIR="$tmp/data" "$SDQ" driver --status 2>/dev/null |
-		sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
-	[ -n "$p" ] && kill "$p" 2>/dev/null
-	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
+th_copy_sdq
+dash_pid=
+th_cleanup_more() { [ -n "$dash_pid" ] && kill "$dash_pid" 2>/dev/null; }
+th_data_dirs="$tmp/data"
 # has FILE PYTHON-BYTES: the file holds these bytes
 has() { $PY -c 'import sys; sys.exit(0 if eval(sys.argv[2]) in open(sys.argv[1],"rb").read() else 1)' "$1" "$2"; }
 # count FILE PYTHON-BYTES: how many times
 count() { $PY -c 'import sys; print(open(sys.argv[1],"rb").read().count(eval(sys.argv[2])))' "$1" "$2"; }
 
-$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --idle-exit 120 --max-lifetime 300 \
-	--quiet --queue-time 0.2 --run-time 0.3 >/dev/null 2>"$tmp/emu.err" &
-emu_pid=$!
-n=0
-while [ ! -s "$tmp/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-PORT=$(cat "$tmp/port" 2>/dev/null)
+th_emu emu --idle-exit 120 --max-lifetime 300 \
+	--quiet --queue-time 0.2 --run-time 0.3
 check "emulator started" test -n "$PORT"
 export SDQ_DATA_DIR="$tmp/data" SDQ_CONFIG="$tmp/config" RUNPOD_API_KEY=$KEY
 export SDQ_ENDPOINT="http://127.0.0.1:$PORT/v2/test"
@@ -124,5 +102,4 @@ kill "$dash_pid" 2>/dev/null
 exec 3>&-
 check "dashboard: two batches, two notifications (not one per job)" test "$(count "$tmp/dash" "b'\\x1b]9;'")" = 2
 
-echo "it_notify: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+th_end
