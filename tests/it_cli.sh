@@ -9,59 +9,17 @@
 # middle of 20 jobs (all finish, none sent twice).
 # Every wait is a bounded loop. Last line: "it_cli: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_cli
 KEY=test-key-123
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_cli.XXXXXX")
-pass=0 fail=0
-# A private copy: the shared build directory may be relinked while this runs.
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pids= bg_pids=
+th_copy_sdq
+bg_pids=
+th_cleanup_more() { for p in $bg_pids; do kill -9 "$p" 2>/dev/null; done; }
+th_data_dirs="$tmp/data $tmp/data2 $tmp/data3 $tmp/data4 $tmp/data5"
 
-# The driver holding the lock of data dir $1, if any.
-driver_pid() {
-	SDQ_DATA_DIR=$1 "$SDQ" driver --status 2>/dev/null | sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p'
-}
-cleanup() {
-	for p in $bg_pids; do kill -9 "$p" 2>/dev/null; done
-	for d in "$tmp/data" "$tmp/data2" "$tmp/data3" "$tmp/data4" "$tmp/data5"; do
-		[ -d "$d" ] || continue
-		p=$(driver_pid "$d")
-		[ -n "$p" ] && kill "$p" 2>/dev/null
-	done
-	for p in $emu_pids; do kill "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
-# jcheck FILE EXPR: EXPR (Python, the JSON as j) is true
-jcheck() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" 2>/dev/null; }
-# jget FILE EXPR: print EXPR
-jget() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
-# emu_stats PORT EXPR: EXPR over the emulator's /_emu/stats (as j)
-emu_stats() {
-	$PY -c 'import json,sys,urllib.request as u
-j=json.load(u.urlopen("http://127.0.0.1:%s/_emu/stats" % sys.argv[1], timeout=10))
-print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
 # start_emu NAME ARGS...: start an emulator, set $PORT
 start_emu() {
-	name=$1; shift
-	$PY "$EMU" --port 0 --port-file "$tmp/$name.port" --key "$KEY" --idle-exit 120 \
-		--max-lifetime 590 --quiet "$@" >/dev/null 2>"$tmp/$name.err" &
-	emu_pids="$emu_pids $!"
-	n=0
-	while [ ! -s "$tmp/$name.port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-	PORT=$(cat "$tmp/$name.port" 2>/dev/null)
+	th_emu "$@" --idle-exit 120 --max-lifetime 590 --quiet
 }
 state_of() { "$SDQ" show "$1" --json 2>/dev/null | $PY -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null; }
 # wait_state ID STATE: at most 200 x 0.2 s
@@ -404,5 +362,4 @@ check "demo stopped its emulator" sh -c "! $PY -c 'import socket,sys; socket.cre
 ddir=$(dirname "$(dirname "$(dirname "$dimg")")")
 [ -n "$dimg" ] && case $ddir in */sdq-demo-*) rm -rf "$ddir" ;; esac
 
-echo "it_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+th_end

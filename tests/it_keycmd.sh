@@ -16,42 +16,19 @@
 # - kill -9 of an sdq waiting for a key command: the command dies too.
 # Every wait is bounded. Last line: "it_keycmd: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_keycmd
 KEY=test-key-cmd-1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_keycmd.XXXXXX")
-pass=0 fail=0
-emu_pid= bg_pids=
+bg_pids=
 
 pid_in() { cat "$1" 2>/dev/null; }
-cleanup() {
+th_cleanup_more() {
 	for p in $bg_pids; do kill -9 "$p" 2>/dev/null; done
 	for f in "$tmp"/*.pid; do
 		[ -s "$f" ] && kill -9 "$(pid_in "$f")" 2>/dev/null
 	done
-	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
-# wait_for COMMAND...: at most 300 x 0.1 s
-wait_for() {
-	n=0
-	while [ $n -lt 300 ]; do
-		"$@" && return 0
-		sleep 0.1; n=$((n + 1))
-	done
-	return 1
-}
 # a pid that is gone (or a zombie nobody reaped yet)
 gone() {
 	[ -n "$1" ] || return 1
@@ -62,11 +39,8 @@ gone() {
 alive() { [ -n "$1" ] && ! gone "$1"; }
 state_of() { "$SDQ" show "$1" --json 2>/dev/null | $PY -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null; }
 
-$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --queue-time 0.1 --run-time 0.2 \
-	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet >/dev/null 2>"$tmp/emu.err" &
-emu_pid=$!
-wait_for test -s "$tmp/port"
-PORT=$(cat "$tmp/port" 2>/dev/null)
+th_emu emu --queue-time 0.1 --run-time 0.2 \
+	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet
 check "emulator started" test -n "$PORT"
 URL="http://127.0.0.1:$PORT/v2/test"
 cat >"$tmp/config" <<EOF
@@ -132,5 +106,4 @@ kill -9 "$sub" 2>/dev/null
 wait "$sub" 2>/dev/null
 check "slow: the key command dies with a killed sdq" wait_for gone "$sp"
 
-echo "it_keycmd: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+th_end

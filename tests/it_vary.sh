@@ -14,39 +14,13 @@
 # man page's example.
 # Every wait is a bounded loop. Last line: "it_vary: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_vary
 MAN=$TESTS/../man/sdq.1
 KEY=test-key-vary
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_vary.XXXXXX")
-pass=0 fail=0
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pids=
+th_copy_sdq
+th_data_dirs="$tmp/data"
 
-driver_pid() {
-	SDQ_DATA_DIR=$1 "$SDQ" driver --status 2>/dev/null | sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p'
-}
-cleanup() {
-	if [ -d "$tmp/data" ]; then
-		for p in $(driver_pid "$tmp/data"); do kill "$p" 2>/dev/null; done
-	fi
-	for p in $emu_pids; do kill "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
-# jcheck FILE EXPR: EXPR (Python, the JSON as j) is true
-jcheck() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" 2>/dev/null; }
-jget() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 # runs EXPR: EXPR over the inputs the emulator received (as a list, ins), true?
 runs() {
 	$PY -c 'import json,sys,urllib.request as u
@@ -62,12 +36,8 @@ wait_runs() {
 }
 njobs() { "$SDQ" ls --all --json 2>/dev/null | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null; }
 
-$PY "$EMU" --port 0 --port-file "$tmp/emu.port" --key "$KEY" --idle-exit 120 \
-	--max-lifetime 590 --quiet --queue-time 0.1 --run-time 0.2 >/dev/null 2>"$tmp/emu.err" &
-emu_pids="$emu_pids $!"
-n=0
-while [ ! -s "$tmp/emu.port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-PORT=$(cat "$tmp/emu.port" 2>/dev/null)
+th_emu emu --idle-exit 120 \
+	--max-lifetime 590 --quiet --queue-time 0.1 --run-time 0.2
 check "emulator started" test -n "$PORT"
 export SDQ_DATA_DIR="$tmp/data" SDQ_CONFIG="$tmp/none.conf"
 export SDQ_ENDPOINT="http://127.0.0.1:$PORT/v2/test" RUNPOD_API_KEY=$KEY
@@ -227,5 +197,4 @@ PATH="$tmp:$PATH" sh "$tmp/example.sh" >"$tmp/o" 2>"$tmp/e"; rc=$?
 check "the man page's example runs" test $rc = 0
 check "  it made 6 jobs and lists the group" sh -c "test \$(grep -Ec '^[0-9]+\$' '$tmp/o') = 6 && grep -q 'a {red|blue|green} car' '$tmp/o'"
 
-echo "it_vary: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+th_end

@@ -9,36 +9,12 @@
 # tests/test_waitwhy.c. Every wait is a bounded loop.
 # Last line: "it_waitwhy: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_waitwhy
 KEY=test-key-waitwhy
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_waitwhy.XXXXXX")
-pass=0 fail=0
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pid=
+th_copy_sdq
+th_data_dirs="$tmp/data"
 
-driver_pid() {
-	SDQ_DATA_DIR=$1 "$SDQ" driver --status 2>/dev/null | sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p'
-}
-cleanup() {
-	if [ -d "$tmp/data" ]; then
-		for p in $(driver_pid "$tmp/data"); do kill "$p" 2>/dev/null; done
-	fi
-	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
-jcheck() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" 2>/dev/null; }
 emu_set() {
 	$PY -c 'import sys,urllib.request as u
 u.urlopen(u.Request("http://127.0.0.1:%s/_emu/set" % sys.argv[1], data=sys.argv[2].encode(), method="POST"), timeout=10)' "$PORT" "$1"
@@ -52,12 +28,8 @@ wait_state() {
 	[ "$(state "$1")" = "$2" ]
 }
 
-$PY "$EMU" --port 0 --port-file "$tmp/emu.port" --key "$KEY" --idle-exit 120 \
-	--max-lifetime 590 --quiet --queue-time 0.1 --run-time 0.2 --workers 1 >/dev/null 2>"$tmp/emu.err" &
-emu_pid=$!
-n=0
-while [ ! -s "$tmp/emu.port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-PORT=$(cat "$tmp/emu.port" 2>/dev/null)
+th_emu emu --idle-exit 120 \
+	--max-lifetime 590 --quiet --queue-time 0.1 --run-time 0.2 --workers 1
 check "emulator started" test -n "$PORT"
 export SDQ_DATA_DIR="$tmp/data" SDQ_CONFIG="$tmp/none.conf"
 export SDQ_ENDPOINT="http://127.0.0.1:$PORT/v2/test" RUNPOD_API_KEY=$KEY
@@ -99,5 +71,4 @@ check "show: the estimate says its basis" grep -q '^waiting .*~[0-9]* s (median 
 "$SDQ" cancel "$F" >/dev/null 2>&1
 wait_state "$F" CANCELLED
 
-echo "it_waitwhy: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+th_end
