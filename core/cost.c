@@ -50,36 +50,33 @@ void cost_add(struct cost_sum *s, const struct config *cfg, const struct job *j)
 	}
 }
 
+struct since {
+	const struct config *cfg;
+	const char *endpoint;
+	int64_t since_ms;
+	struct cost_sum *s;
+};
+
+/* store_job_walk: a job created before since_ms ends the walk after its page */
+static int since_job(const struct job *j, void *udata)
+{
+	struct since *w = udata;
+	const char *ep = j->endpoint ? j->endpoint : j->params.endpoint;
+
+	if (j->created_at < w->since_ms)
+		return 0;
+	if (!w->endpoint || (ep && strcmp(ep, w->endpoint) == 0))
+		cost_add(w->s, w->cfg, j);
+	return 1;
+}
+
 int cost_since(struct store *st, const struct config *cfg, const char *endpoint, int64_t since_ms,
                struct cost_sum *s, char **err)
 {
 	struct store_query q = {0};
-	int more = 1;
+	struct since w = {cfg, endpoint, since_ms, s};
 
-	q.limit = COST_PAGE;
-	while (more) {
-		struct job **jobs = NULL;
-		size_t n = 0;
-
-		if (store_job_list(st, &q, &jobs, &n, err) < 0)
-			return -1;
-		more = n == COST_PAGE;
-		for (size_t i = 0; i < n; i++) {
-			const struct job *j = jobs[i];
-			const char *ep = j->endpoint ? j->endpoint : j->params.endpoint;
-
-			if (j->created_at < since_ms) {
-				more = 0;
-				continue;
-			}
-			if (!endpoint || (ep && strcmp(ep, endpoint) == 0))
-				cost_add(s, cfg, j);
-		}
-		if (n)
-			q.before_id = jobs[n - 1]->id;
-		store_jobs_free(jobs, n);
-	}
-	return 0;
+	return store_job_walk(st, &q, COST_PAGE, since_job, &w, err);
 }
 
 int cost_group(struct store *st, const struct config *cfg, int64_t gid, struct cost_sum *s,

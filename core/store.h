@@ -75,6 +75,15 @@ int store_job_list(struct store *st, const struct store_query *q, struct job ***
 		   char **err);
 void store_jobs_free(struct job **jobs, size_t n);
 
+/* Walk the jobs of q newest first, page jobs at a time (q->limit and
+ * q->before_id are the walk's own), calling fn with each; a job is fn's to
+ * read during the call only. fn returns 1 to go on, 0 to go on through this
+ * page but read no more, -1 to stop at once. 0, or -1 (an error reading a
+ * page: the jobs of the pages before were walked). */
+typedef int (*store_job_fn)(const struct job *j, void *udata);
+int store_job_walk(struct store *st, const struct store_query *q, int page, store_job_fn fn,
+		   void *udata, char **err);
+
 /* Count jobs matching q (limit ignored). -1 on error. */
 int64_t store_job_count(struct store *st, const struct store_query *q, char **err);
 

@@ -150,22 +150,14 @@ int store_job_list(struct store *st, const struct store_query *q, struct job ***
 	if (prepare_built(st, &b, &s, err) < 0)
 		goto fail;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct job *j;
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct job **g = realloc(jobs, nc * sizeof *g);
-			if (!g) {
-				util_set_err(err, "store: out of memory");
-				goto fail;
-			}
+		struct job **g = util_grow(jobs, cnt, &cap, 16, sizeof *jobs);
+		if (g)
 			jobs = g;
-			cap = nc;
-		}
-		if (!(j = store_row_to_job(s))) {
+		if (!g || !(jobs[cnt] = store_row_to_job(s))) {
 			util_set_err(err, "store: out of memory");
 			goto fail;
 		}
-		jobs[cnt++] = j;
+		cnt++;
 	}
 	if (rc != SQLITE_DONE) {
 		store_db_err(st, err, rc, "store: listing jobs");
@@ -186,6 +178,38 @@ fail:
 	free(b.match);
 	store_jobs_free(jobs, cnt);
 	return -1;
+}
+
+int store_job_walk(struct store *st, const struct store_query *q, int page, store_job_fn fn,
+                   void *udata, char **err)
+{
+	struct store_query pq = *q;
+	int more = 1;
+
+	pq.limit = page;
+	pq.before_id = 0;
+	pq.oldest_first = 0;
+	while (more) {
+		struct job **jobs = NULL;
+		size_t n = 0;
+
+		if (store_job_list(st, &pq, &jobs, &n, err) < 0)
+			return -1;
+		more = page > 0 && n == (size_t)page;
+		for (size_t i = 0; i < n; i++) {
+			int r = fn(jobs[i], udata);
+			if (r < 0) {
+				more = 0;
+				break;
+			}
+			if (r == 0)
+				more = 0;
+		}
+		if (n)
+			pq.before_id = jobs[n - 1]->id;
+		store_jobs_free(jobs, n);
+	}
+	return 0;
 }
 
 int64_t store_job_count(struct store *st, const struct store_query *q, char **err)
@@ -375,22 +399,14 @@ int store_group_list(struct store *st, const struct store_query *q, struct store
 	if (q && q->limit > 0)
 		sqlite3_bind_int64(s, i++, q->limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_group *g;
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct store_group **ng = realloc(gs, nc * sizeof *ng);
-			if (!ng) {
-				util_set_err(err, "store: out of memory");
-				goto fail;
-			}
+		struct store_group **ng = util_grow(gs, cnt, &cap, 16, sizeof *gs);
+		if (ng)
 			gs = ng;
-			cap = nc;
-		}
-		if (!(g = row_to_group(s))) {
+		if (!ng || !(gs[cnt] = row_to_group(s))) {
 			util_set_err(err, "store: out of memory");
 			goto fail;
 		}
-		gs[cnt++] = g;
+		cnt++;
 	}
 	if (rc != SQLITE_DONE) {
 		store_db_err(st, err, rc, "store: listing groups");
@@ -443,14 +459,10 @@ int store_job_events(struct store *st, int64_t id, struct store_event **out, siz
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct store_event *g = realloc(ev, nc * sizeof *g);
-			if (!g)
-				goto nomem;
-			ev = g;
-			cap = nc;
-		}
+		struct store_event *g = util_grow(ev, cnt, &cap, 8, sizeof *ev);
+		if (!g)
+			goto nomem;
+		ev = g;
 		ev[cnt].at = sqlite3_column_int64(s, 0);
 		ev[cnt].state = ev[cnt].detail = NULL;
 		cnt++;
@@ -506,14 +518,10 @@ int store_recent_prompts(struct store *st, int limit, char ***out, size_t *n, ch
 			;
 		if (k < cnt)
 			continue;
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **g = realloc(v, nc * sizeof *g);
-			if (!g)
-				goto nomem;
-			v = g;
-			cap = nc;
-		}
+		char **g = util_grow(v, cnt, &cap, 16, sizeof *v);
+		if (!g)
+			goto nomem;
+		v = g;
 		if (!(v[cnt] = strdup(p)))
 			goto nomem;
 		cnt++;

@@ -78,6 +78,22 @@ void util_buf_put(struct util_buf *b, const void *src, size_t n)
 	b->p[b->len] = '\0';
 }
 
+void *util_grow(void *p, size_t n, size_t *cap, size_t min, size_t elem)
+{
+	size_t nc;
+	void *np;
+
+	if (n < *cap)
+		return p;
+	nc = *cap ? *cap * 2 : min;
+	if (nc <= n || elem == 0 || nc > SIZE_MAX / elem)
+		return NULL;
+	if (!(np = realloc(p, nc * elem)))
+		return NULL;
+	*cap = nc;
+	return np;
+}
+
 int util_parse_ll(const char *s, long long min, long long max, long long *out)
 {
 	char *end;

@@ -40,6 +40,12 @@ struct util_buf {
 /* Append the n bytes at src to b, keeping b->p NUL-terminated. */
 void util_buf_put(struct util_buf *b, const void *src, size_t n);
 
+/* Room for element n of the array p of *cap elements of elem bytes each: p
+ * itself while n < *cap, else p reallocated to twice as many (at least min)
+ * with *cap updated. NULL when out of memory: p is then as it was, and still
+ * the caller's to free. */
+void *util_grow(void *p, size_t n, size_t *cap, size_t min, size_t elem);
+
 /* Parse s as a whole decimal integer (strtoll's syntax: leading blanks and a
  * sign allowed, nothing after the digits) within [min, max] into *out.
  * 0, or -1 leaving *out alone. */

@@ -430,6 +430,61 @@ static void test_requests(void)
 	store_close(st);
 }
 
+struct walk {
+	int64_t ids[16];
+	int n, stop_at, stop_how;
+};
+
+static int walk_fn(const struct job *j, void *udata)
+{
+	struct walk *w = udata;
+	if (w->n < 16)
+		w->ids[w->n] = j->id;
+	w->n++;
+	return w->n == w->stop_at ? w->stop_how : 1;
+}
+
+/* store_job_walk: newest first across pages; 0 ends the walk after the
+ * page, -1 at once; the query's filter holds. */
+static void test_job_walk(void)
+{
+	char path[4200];
+	struct store *st;
+	struct store_query q = {0};
+	struct walk w;
+	int64_t ids[7];
+
+	snprintf(path, sizeof path, "%s/walk/history.db", th_tmpdir());
+	if (!(st = open_ok(path)))
+		return;
+	for (int i = 0; i < 7; i++)
+		ids[i] = add(st, "walk", NULL, i == 3 ? JOB_FAILED : JOB_COMPLETED, NULL);
+	memset(&w, 0, sizeof w);
+	CHECK_INT(store_job_walk(st, &q, 3, walk_fn, &w, NULL), 0);
+	CHECK_INT(w.n, 7);
+	for (int i = 0; i < 7 && i < w.n; i++)
+		CHECK_INT(w.ids[i], ids[6 - i]);
+	memset(&w, 0, sizeof w);
+	CHECK_INT(store_job_walk(st, &q, 7, walk_fn, &w, NULL), 0);
+	CHECK_INT(w.n, 7);
+	memset(&w, 0, sizeof w);
+	w.stop_at = 2;
+	w.stop_how = 0;
+	CHECK_INT(store_job_walk(st, &q, 3, walk_fn, &w, NULL), 0);
+	CHECK_INT(w.n, 3);
+	memset(&w, 0, sizeof w);
+	w.stop_at = 2;
+	w.stop_how = -1;
+	CHECK_INT(store_job_walk(st, &q, 3, walk_fn, &w, NULL), 0);
+	CHECK_INT(w.n, 2);
+	memset(&w, 0, sizeof w);
+	q.state_mask = 1 << JOB_FAILED;
+	CHECK_INT(store_job_walk(st, &q, 3, walk_fn, &w, NULL), 0);
+	CHECK_INT(w.n, 1);
+	CHECK_INT(w.ids[0], ids[3]);
+	store_close(st);
+}
+
 static void test_list_search(void)
 {
 	struct store *st = open_ok(db_path());
@@ -1423,6 +1478,7 @@ static void test_key_locks(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	TH_RUN(test_job_walk);
 	TH_RUN(test_roundtrip);
 	TH_RUN(test_save_events_outputs);
 	TH_RUN(test_requests);

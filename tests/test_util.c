@@ -340,6 +340,35 @@ static void test_find_exe(void)
 	free(f);
 }
 
+/* util_grow: doubling from min, the contents kept, room left is no
+ * realloc, and a size that would overflow is refused with the array kept. */
+static void test_grow(void)
+{
+	int *a = NULL, *g;
+	size_t cap = 0, big;
+
+	for (size_t n = 0; n < 100; n++) {
+		g = util_grow(a, n, &cap, 4, sizeof *a);
+		CHECK(g != NULL);
+		if (!g)
+			break;
+		a = g;
+		a[n] = (int)n;
+		CHECK(cap > n);
+	}
+	CHECK_INT(cap, 128);
+	for (int n = 0; n < 100; n++)
+		if (!CHECK_INT(a[n], n))
+			break;
+	CHECK(util_grow(a, 100, &cap, 4, sizeof *a) == a);
+	CHECK_INT(cap, 128);
+	big = SIZE_MAX / 2 + 1;
+	cap = big;
+	CHECK(util_grow(a, big, &cap, 4, sizeof *a) == NULL);
+	CHECK(cap == big);
+	free(a);
+}
+
 static void test_close_fds(void)
 {
 	int fds[6];
@@ -389,6 +418,7 @@ int main(void)
 	TH_RUN(test_remove_tree);
 	TH_RUN(test_find_exe);
 	TH_RUN(test_close_fds);
+	TH_RUN(test_grow);
 	CHECK_INT(util_remove_tree(dir), 0);
 	return th_done("test_util");
 }

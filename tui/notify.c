@@ -226,32 +226,30 @@ static int was_told(const struct notify *n, int64_t id)
 /* Add to the batch the jobs that finished since from_ms without ever being
  * seen live (quicker than the looks): they were created after from_ms, so
  * the newest jobs are read until one is older. */
+struct unseen {
+	struct notify *n;
+	int64_t from_ms;
+};
+
+/* store_job_walk: the first job created before from_ms ends the walk */
+static int unseen_job(const struct job *j, void *udata)
+{
+	struct unseen *u = udata;
+
+	if (j->created_at < u->from_ms)
+		return -1;
+	if (job_state_is_terminal(j->state) && j->finished_at >= u->from_ms &&
+	    j->finished_at > u->n->origin_ms && !was_told(u->n, j->id))
+		batch_add(u->n, j->id);
+	return 1;
+}
+
 static void add_unseen(struct notify *n, struct store *st, int64_t from_ms)
 {
 	struct store_query q = {0};
-	int more = 1;
+	struct unseen u = {n, from_ms};
 
-	q.limit = NOTIFY_LIVE_MAX;
-	while (more) {
-		struct job **l = NULL;
-		size_t nl = 0;
-
-		if (store_job_list(st, &q, &l, &nl, NULL) < 0)
-			return;
-		more = nl == NOTIFY_LIVE_MAX;
-		for (size_t i = 0; i < nl; i++) {
-			if (l[i]->created_at < from_ms) {
-				more = 0;
-				break;
-			}
-			if (job_state_is_terminal(l[i]->state) && l[i]->finished_at >= from_ms &&
-			    l[i]->finished_at > n->origin_ms && !was_told(n, l[i]->id))
-				batch_add(n, l[i]->id);
-		}
-		if (nl)
-			q.before_id = l[nl - 1]->id;
-		store_jobs_free(l, nl);
-	}
+	store_job_walk(st, &q, NOTIFY_LIVE_MAX, unseen_job, &u, NULL);
 }
 
 int notify_step(struct notify *n, struct store *st, int fd)
