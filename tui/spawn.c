@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "backend.h"
 #include "child.h"
 #include "config.h"
 #include "engine.h"
@@ -74,7 +75,8 @@ static int drivable(const struct config *cfg, const struct job *j)
 	for (size_t i = 0; name && i < cfg->n_endpoints; i++)
 		if (cfg->endpoints[i].name && strcmp(cfg->endpoints[i].name, name) == 0)
 			return 1;
-	return j->endpoint_url && (!j->backend || strcmp(j->backend, "runpod") == 0) &&
+	return j->endpoint_url &&
+	       (!j->backend || (backend_kind_caps(j->backend) & BACKEND_FOLLOW_BY_URL)) &&
 	       (strncmp(j->endpoint_url, "http://", 7) == 0 ||
 	        strncmp(j->endpoint_url, "https://", 8) == 0);
 }
