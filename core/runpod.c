@@ -172,14 +172,11 @@ static const char *get_key(struct rp *rp, char **err)
 		return "";
 	if (rp->b.key_fp) {
 		const char *k = engine_key(rp->e, rp->b.key_fp);
-		if (!k && err) {
-			char msg[300];
-			snprintf(msg, sizeof msg,
-			         "this sdq does not hold the API key the job was submitted with "
-			         "(key %s)",
-			         rp->b.key_fp);
-			*err = strdup(msg);
-		}
+		if (!k)
+			util_set_err(err,
+			             "this sdq does not hold the API key the job was submitted with "
+			             "(key %s)",
+			             rp->b.key_fp);
 		return k;
 	}
 	if (!rp->key) {
