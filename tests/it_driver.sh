@@ -10,20 +10,16 @@
 #   and exits 0 on SIGTERM; a second one waits for the lock instead of leaving.
 # Every wait is bounded. Last line: "it_driver: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_driver
 KEY=test-key-drv-1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_driver.XXXXXX")
-pass=0 fail=0
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pid= bg_pids=
+th_copy_sdq
+bg_pids=
 
 # The driver's pid, probed with background_driver = false (driver --status
 # would otherwise start one itself).
 driver_pid() { SDQ_CONFIG=$tmp/nobg.conf "$SDQ" driver --status 2>/dev/null | sed -n 's/^driver running, pid \([0-9][0-9]*\).*/\1/p'; }
-cleanup() {
+th_cleanup_more() {
 	for p in $bg_pids; do kill -9 "$p" 2>/dev/null; done
 	for d in "$tmp/data" "$tmp/data2" "$tmp/data3"; do
 		[ -d "$d" ] || continue
@@ -31,39 +27,17 @@ cleanup() {
 			sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
 		for q in $p; do kill -9 "$q" 2>/dev/null; done
 	done
-	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
 state_of() { "$SDQ" show "$1" --json 2>/dev/null | $PY -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null; }
-# wait_for COMMAND...: at most 300 x 0.1 s
-wait_for() {
-	n=0
-	while [ $n -lt 300 ]; do
-		"$@" && return 0
-		sleep 0.1; n=$((n + 1))
-	done
-	return 1
-}
 alive() { kill -0 "$1" 2>/dev/null; }
 dead() { ! kill -0 "$1" 2>/dev/null; }
 completed() { [ "$(state_of "$1")" = COMPLETED ]; }
 has_driver() { test -n "$(driver_pid)"; }
 driver_is() { test "$(driver_pid)" = "$1"; }
 
-$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --queue-time 0.2 --run-time 0.3 \
-	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet >/dev/null 2>"$tmp/emu.err" &
-emu_pid=$!
-wait_for test -s "$tmp/port"
-PORT=$(cat "$tmp/port" 2>/dev/null)
+th_emu emu --queue-time 0.2 --run-time 0.3 \
+	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet
 check "emulator started" test -n "$PORT"
 export RUNPOD_API_KEY=$KEY SDQ_ENDPOINT="http://127.0.0.1:$PORT/v2/test"
 printf '[core]\n\tbackground_driver = false\n' >"$tmp/nobg.conf"
@@ -140,5 +114,4 @@ wait "$svc2"; rc=$?
 check "the second one exits 0 too" test $rc = 0
 bg_pids=
 
-echo "it_driver: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+th_end

@@ -20,42 +20,23 @@
 # "it_kill: jobs=N kills=K completed=C unknown=U window=W lost=L doubled=D".
 # Every wait is bounded. Last line: "it_kill: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_kill
 KEY=test-key-kill-1
 ROUNDS=${SDQ_KILL_ROUNDS:-15}
 PER=${SDQ_KILL_JOBS:-8}
 SEED=${SDQ_KILL_SEED:-$(date +%s)}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_kill.XXXXXX")
-pass=0 fail=0
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pid= drv_pid=
-
-cleanup() {
+th_copy_sdq
+drv_pid=
+th_cleanup_more() {
 	[ -n "$drv_pid" ] && kill -9 "$drv_pid" 2>/dev/null
 	p=$("$SDQ" driver --status 2>/dev/null | sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p')
 	[ -n "$p" ] && kill "$p" 2>/dev/null
-	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
 }
 
-$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --queue-time 0.2 --run-time 0.3 \
-	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet >/dev/null 2>"$tmp/emu.err" &
-emu_pid=$!
-n=0
-while [ ! -s "$tmp/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-PORT=$(cat "$tmp/port" 2>/dev/null)
+
+th_emu emu --queue-time 0.2 --run-time 0.3 \
+	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet
 check "emulator started" test -n "$PORT"
 [ -n "$PORT" ] || { echo "it_kill: $pass passed, $fail failed"; exit 1; }
 
@@ -147,5 +128,4 @@ check "no /run sent twice" grep -q ' doubled=0$' "$tmp/verdict"
 check "verdict OK" grep -qx OK "$tmp/verdict"
 check "at least one kill landed" test "$kills" -gt 0
 
-echo "it_kill: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+th_end

@@ -10,49 +10,20 @@
 #   job, and --wait exits 1 unless another image of the job decodes.
 # Every wait is bounded. Last line: "it_stuck: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_stuck
 KEY=test-key-stuck-1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_stuck.XXXXXX")
-pass=0 fail=0
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pid= drv_pid=
+th_copy_sdq
+drv_pid=
+th_cleanup_more() { [ -n "$drv_pid" ] && kill "$drv_pid" 2>/dev/null; }
 
-cleanup() {
-	[ -n "$drv_pid" ] && kill "$drv_pid" 2>/dev/null
-	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
 # jf ID EXPR: EXPR (Python, the job's show --json as j)
 jf() { "$SDQ" show "$1" --json 2>/dev/null | $PY -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" 2>/dev/null; }
-# wait_for COMMAND...: at most 300 x 0.1 s
-wait_for() {
-	n=0
-	while [ $n -lt 300 ]; do
-		"$@" && return 0
-		sleep 0.1; n=$((n + 1))
-	done
-	return 1
-}
 state_is() { [ "$(jf "$1" 'j["state"]')" = "$2" ]; }
 error_has() { jf "$1" 'j.get("error") or ""' | grep -q -- "$2"; }
 
-$PY "$EMU" --port 0 --port-file "$tmp/port" --key "$KEY" --queue-time 0.2 --run-time 0.3 \
-	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet >/dev/null 2>"$tmp/emu.err" &
-emu_pid=$!
-wait_for test -s "$tmp/port"
-PORT=$(cat "$tmp/port" 2>/dev/null)
+th_emu emu --queue-time 0.2 --run-time 0.3 \
+	--steps 2 --idle-exit 120 --max-lifetime 590 --quiet
 check "emulator started" test -n "$PORT"
 printf '[core]\n\tbackground_driver = false\n' >"$tmp/conf"
 export RUNPOD_API_KEY=$KEY SDQ_ENDPOINT="http://127.0.0.1:$PORT/v2/test"
@@ -106,5 +77,4 @@ check "one decodable image of two: exit 0" test $rc = 0
 check "both paths printed" test "$(grep -c '\.png$' "$tmp/o")" = 2
 check "the warning names image 1" error_has "$id" "image 1 declares 100000x100000"
 
-echo "it_stuck: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+th_end

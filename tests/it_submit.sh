@@ -12,37 +12,12 @@
 # raw C1 or bidi character.
 # Every wait is a bounded loop. Last line: "it_submit: N passed, N failed".
 set -u
-PY=/usr/bin/python3
-SDQ=${SDQ_BIN:-$PWD/build/sdq}
-TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
-EMU="$TESTS/emulator.py"
+. "${SDQ_TESTS_DIR:-$PWD/tests}/th.sh"
+th_init it_submit
 KEY=test-key-submit
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_submit.XXXXXX")
-pass=0 fail=0
-cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
-emu_pids=
+th_copy_sdq
+th_data_dirs="$tmp/data"
 
-driver_pid() {
-	SDQ_DATA_DIR=$1 "$SDQ" driver --status 2>/dev/null | sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p'
-}
-cleanup() {
-	if [ -d "$tmp/data" ]; then
-		for p in $(driver_pid "$tmp/data"); do kill "$p" 2>/dev/null; done
-	fi
-	for p in $emu_pids; do kill "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	if "$@"; then ok; else bad "$d"; fi
-}
-# jcheck FILE EXPR: EXPR (Python, the JSON as j) is true
-jcheck() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" 2>/dev/null; }
 # emu_jobs EXPR: EXPR over the emulator's /_emu/jobs (as j)
 emu_jobs() {
 	$PY -c 'import json,sys,urllib.request as u
@@ -60,12 +35,7 @@ bad=[c for c in t if 0x7f<=ord(c)<=0x9f or 0x202a<=ord(c)<=0x202e or 0x2066<=ord
 sys.exit(1 if bad else 0)' "$1" 2>/dev/null
 }
 start_emu() {
-	$PY "$EMU" --port 0 --port-file "$tmp/emu.port" --key "$KEY" --idle-exit 120 \
-		--max-lifetime 590 --quiet --queue-time 0.1 --run-time 0.2 >/dev/null 2>"$tmp/emu.err" &
-	emu_pids="$emu_pids $!"
-	n=0
-	while [ ! -s "$tmp/emu.port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-	PORT=$(cat "$tmp/emu.port" 2>/dev/null)
+	th_emu emu --idle-exit 120 --max-lifetime 590 --quiet --queue-time 0.1 --run-time 0.2
 }
 
 start_emu
@@ -182,5 +152,4 @@ check "show --json of that job: safe" safe_json "$tmp/o"
 "$SDQ" wait --timeout 60 --json "$hid" >"$tmp/o" 2>/dev/null
 check "wait --json: safe" safe_json "$tmp/o"
 
-echo "it_submit: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+th_end

@@ -32,9 +32,11 @@ jcheck() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 i
 # jget FILE EXPR: print EXPR
 jget() { $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 # driver_pid DATA_DIR: the pids of the drivers holding that data dir's locks
-driver_pid() {
+# (a test may define its own driver_pid; the exit trap uses th_driver_pids)
+th_driver_pids() {
 	SDQ_DATA_DIR=$1 "$SDQ" driver --status 2>/dev/null | sed -n 's/.*pid \([0-9][0-9]*\).*/\1/p'
 }
+driver_pid() { th_driver_pids "$1"; }
 # wait_for COMMAND...: until COMMAND succeeds, at most 300 x 0.1 s
 wait_for() {
 	th_n=0
@@ -49,7 +51,7 @@ th_cleanup() {
 	if command -v th_cleanup_more >/dev/null 2>&1; then th_cleanup_more; fi
 	for th_d in $th_data_dirs; do
 		[ -d "$th_d" ] || continue
-		for th_p in $(driver_pid "$th_d"); do kill "$th_p" 2>/dev/null; done
+		for th_p in $(th_driver_pids "$th_d"); do kill "$th_p" 2>/dev/null; done
 	done
 	for th_p in $emu_pids; do kill "$th_p" 2>/dev/null; done
 	[ -n "$tmp" ] && rm -rf "$tmp"
