@@ -217,7 +217,11 @@ check "reset" test "$(code -X POST "$E/reset")" = 200
 check "reset forgot the jobs" test "$(curl -s "$E/jobs")" = "[]"
 check "set concurrency 1" test "$(code -X POST --data-binary '{"concurrency": 1}' "$E/set")" = 200
 c1=$(run "first [[queue=0 run=5]]"); c2=$(run "second [[queue=0 run=5]]")
-sleep 0.2
+n=0 # until the first runs (at most 100 x 0.05 s), then the same check as ever
+while [ "$(curl -s -H "$AUTH" "$B/status/$c1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null)" != IN_PROGRESS ] &&
+	[ $n -lt 100 ]; do
+	sleep 0.05; n=$((n + 1))
+done
 s1=$(curl -s -H "$AUTH" "$B/status/$c1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
 s2=$(curl -s -H "$AUTH" "$B/status/$c2" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
 check "concurrency 1: one runs, one waits" test "$s1 $s2" = "IN_PROGRESS IN_QUEUE"

@@ -138,7 +138,7 @@ pgid=$(jget "$id7" 'j["worker_id"].split()[1]')
 check "its process group runs ($pgid)" group_alive "$pgid"
 # 6. meanwhile a second job waits in sdq's own queue
 id8=$("$SDQ" submit -e gpu -p "behind the hang" --steps 3 -W 32 -H 32)
-sleep 0.5
+wait_state "$id8" IN_QUEUE 100 # the driver has taken it (then the same check as ever)
 check "the second job is IN_QUEUE while the first runs" \
 	[ "$(jget "$id8" 'j["state"]')" = IN_QUEUE ]
 check "the first still runs" [ "$(jget "$id7" 'j["state"]')" = IN_PROGRESS ]

@@ -58,6 +58,25 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* Does process pid's command line (its arguments, NUL-separated) hold s? */
+static int cmdline_has(pid_t pid, const char *s)
+{
+	char path[64];
+	size_t len = 0;
+	char *b;
+	int found;
+
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	if (!(b = slurp(path, &len)))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!b[i])
+			b[i] = ' ';
+	found = strstr(b, s) != NULL;
+	free(b);
+	return found;
+}
+
 static char *fixture(const char *name, size_t *len)
 {
 	char path[4200];
@@ -1330,7 +1349,11 @@ static void test_engine_resume(void)
 	}
 	setpgid(pid, pid);
 	struct timespec ts = {0, 100 * 1000 * 1000};
-	nanosleep(&ts, NULL);
+	/* until the child runs sh with the marker in its command line (at most 10 s) */
+	for (int i = 0; i < 1000 && !cmdline_has(pid, marker); i++) {
+		struct timespec tick = {0, 10 * 1000 * 1000};
+		nanosleep(&tick, NULL);
+	}
 	char wid[64];
 	snprintf(wid, sizeof wid, "pgid %ld", (long)pid);
 	j->state = JOB_IN_PROGRESS;
