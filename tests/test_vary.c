@@ -1,10 +1,22 @@
 /* test_vary: {a|b} expansion (order, escapes, literal braces, errors),
  * --vary values and ranges, --seeds, the caps, the variant and axes JSON,
- * and applying a job onto parameters (numbers exact through --set). */
+ * and applying a job onto parameters (numbers exact through --set).
+ * jobset (the expansion and group recording `sdq submit` and the compose
+ * form share): the jobs made from base parameters, one seed for a group,
+ * the render check naming the job, and the group row and each job's group
+ * and variant in a real store, resumed across an api_key_cmd that is still
+ * running (no network: nothing is sent, jobs stay PENDING). */
 #include "th.h"
+#include "th_config.h"
 #include "vary.h"
+#include "jobset.h"
+#include "config.h"
+#include "engine.h"
+#include "store.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 
 /* The prompts of every job of v, joined by ";". */
 static char *prompts(struct vary *v)
@@ -249,6 +261,207 @@ static void test_template_and_set_axes(void)
 	vary_free(v);
 }
 
+static void test_jobset_make(void)
+{
+	struct vary *v = vary_new();
+	struct job_params base;
+	struct jobset *s;
+	char *err = NULL;
+
+	job_params_init(&base);
+	base.prompt = strdup("a {red|blue} car");
+	base.negative_prompt = strdup("{blurry|dark}");
+	base.steps = 20;
+	CHECK_INT(vary_set_prompt(v, base.prompt, NULL), 0);
+	CHECK_INT(vary_set_negative(v, base.negative_prompt, NULL), 0);
+	s = jobset_new(&base, v, &err);
+	CHECK(s);
+	if (!s)
+		goto out;
+	CHECK_INT(jobset_count(s), 4);
+	CHECK_STR(jobset_job(s, 0)->prompt, "a red car");
+	CHECK_STR(jobset_job(s, 1)->negative_prompt, "dark");
+	CHECK_STR(jobset_job(s, 3)->prompt, "a blue car");
+	CHECK_INT(jobset_job(s, 3)->steps, 20);
+	CHECK(jobset_job(s, 4) == NULL);
+	/* no seed given: one random seed for the whole group */
+	CHECK(jobset_job(s, 0)->seed >= 0);
+	for (size_t i = 1; i < 4; i++)
+		CHECK(jobset_job(s, i)->seed == jobset_job(s, 0)->seed);
+	CHECK_STR(jobset_variant(s, 2), "{\"prompt{1}\":\"blue\",\"negative{1}\":\"blurry\"}");
+	CHECK_INT(jobset_submitted(s), 0);
+	CHECK(jobset_id(s, 0) == 0);
+	jobset_free(s);
+
+	/* a lone job: no variant, its seed left to the engine */
+	CHECK_INT(vary_set_prompt(v, "one \\{car\\}", NULL), 0);
+	CHECK_INT(vary_set_negative(v, NULL, NULL), 0);
+	s = jobset_new(&base, v, NULL);
+	CHECK(s);
+	if (s) {
+		CHECK_INT(jobset_count(s), 1);
+		CHECK_STR(jobset_job(s, 0)->prompt, "one {car}");
+		CHECK(jobset_variant(s, 0) == NULL);
+		CHECK(jobset_job(s, 0)->seed == -1);
+	}
+	jobset_free(s);
+	jobset_free(NULL);
+
+	/* --seeds: the seeds vary, from the base */
+	CHECK_INT(vary_set_seeds(v, 41, 3, NULL), 0);
+	s = jobset_new(&base, v, NULL);
+	CHECK(s);
+	if (s) {
+		CHECK_INT(jobset_count(s), 3);
+		CHECK(jobset_job(s, 0)->seed == 41 && jobset_job(s, 2)->seed == 43);
+	}
+	jobset_free(s);
+out:
+	free(err);
+	job_params_clear(&base);
+	vary_free(v);
+}
+
+/* Wait (bounded) until endpoint ep's key command has answered. */
+static void key_wait(struct engine *e, const char *ep)
+{
+	for (int i = 0; i < 600 && engine_key_pending(e, ep); i++)
+		engine_step(e, 50);
+}
+
+static void test_jobset_record(void)
+{
+	char dir[4096], path[4300], cmd[4500], *err = NULL;
+	struct config *cfg;
+	struct store *st;
+	struct engine *e = NULL;
+	struct vary *v = vary_new();
+	struct job_params base;
+	struct jobset *s = NULL;
+
+	snprintf(dir, sizeof dir, "%s", th_tmpdir());
+	setenv("SDQ_TEST_KEY", "test-key-jobset", 1);
+	cfg = th_config_in(dir);
+	/* nothing listens there: jobs are only recorded, never sent */
+	th_config_add_runpod(cfg, "emu", "http://127.0.0.1:9/v2/test", "SDQ_TEST_KEY", "sdxl");
+	/* a second endpoint whose key command waits for a file */
+	th_config_add_runpod(cfg, "slow", "http://127.0.0.1:9/v2/slow", "SDQ_TEST_NOKEY", "sdxl");
+	snprintf(path, sizeof path, "%s/unlock", dir);
+	snprintf(cmd, sizeof cmd, "while [ ! -e '%s' ]; do sleep 0.05; done; echo test-key-slow",
+	         path);
+	cfg->endpoints[1].api_key_cmd = strdup(cmd);
+	st = store_open(cfg->db_path, &err);
+	CHECK(st);
+	e = st ? engine_new(cfg, st, &err) : NULL;
+	CHECK(e);
+	job_params_init(&base);
+	if (!e)
+		goto out;
+
+	/* a sampler the template's worker lacks: the job is named, nothing recorded */
+	base.prompt = strdup("a {red|blue} car");
+	base.endpoint = strdup("emu");
+	CHECK_INT(vary_set_prompt(v, base.prompt, NULL), 0);
+	CHECK_INT(vary_add(v, "sampler=DDIM,heun", NULL), 0);
+	s = jobset_new(&base, v, NULL);
+	CHECK(s);
+	if (s && CHECK_INT(jobset_check(s, cfg, &err), -1)) {
+		CHECK(err && strstr(err, "template sdxl: ") && strstr(err, "job 2 of 4: ") &&
+		      strstr(err, "heun"));
+	}
+	free(err);
+	err = NULL;
+	jobset_free(s);
+	s = NULL;
+	free(base.template_name);
+	base.template_name = strdup("nosuch");
+	vary_free(v);
+	v = vary_new();
+	CHECK_INT(vary_set_prompt(v, base.prompt, NULL), 0);
+	s = jobset_new(&base, v, NULL);
+	if (s && CHECK_INT(jobset_check(s, cfg, &err), -1))
+		CHECK(err && strstr(err, "no template \"nosuch\"; templates: sd15, sdxl, a1111"));
+	free(err);
+	err = NULL;
+	jobset_free(s);
+	s = NULL;
+	free(base.template_name);
+	base.template_name = NULL;
+	struct store_query q;
+	memset(&q, 0, sizeof q);
+	CHECK_INT(store_job_count(st, &q, NULL), 0);
+
+	/* recorded: one group row, the jobs in order with group and variant */
+	s = jobset_new(&base, v, NULL);
+	CHECK(s);
+	if (!s)
+		goto out;
+	CHECK_INT(jobset_check(s, cfg, NULL), 0);
+	CHECK_INT(jobset_submit(s, e, 0, &err), 0);
+	CHECK_INT(jobset_submitted(s), 2);
+	int64_t g = jobset_group(s);
+	CHECK(g > 0);
+	struct store_group *gr = store_group_get(st, g, NULL);
+	if (CHECK(gr)) {
+		CHECK_STR(gr->prompt, "a {red|blue} car");
+		CHECK_INT(gr->njobs, 2);
+		CHECK_INT(gr->nhistory, 2);
+		CHECK(gr->axes_json && strstr(gr->axes_json, "\"red\",\"blue\""));
+	}
+	store_group_free(gr);
+	for (size_t i = 0; i < 2; i++) {
+		struct job *j = store_job_get(st, jobset_id(s, i), NULL);
+		if (!CHECK(j))
+			continue;
+		CHECK_STR(j->params.prompt, i ? "a blue car" : "a red car");
+		CHECK(j->group_id == g);
+		CHECK_STR(j->variant, i ? "{\"prompt{1}\":\"blue\"}" : "{\"prompt{1}\":\"red\"}");
+		CHECK_INT(j->state, JOB_PENDING);
+		job_free(j);
+	}
+	jobset_free(s);
+	s = NULL;
+
+	/* an api_key_cmd still running: 1, then it goes on where it stopped,
+	 * with the one group row */
+	free(base.endpoint);
+	base.endpoint = strdup("slow");
+	s = jobset_new(&base, v, NULL);
+	if (!CHECK(s))
+		goto out;
+	CHECK_INT(jobset_submit(s, e, 0, &err), 1);
+	CHECK(err && strstr(err, "key command"));
+	free(err);
+	err = NULL;
+	CHECK_INT(jobset_submitted(s), 0);
+	g = jobset_group(s);
+	CHECK(g > 0);
+	FILE *f = fopen(path, "w");
+	if (f)
+		fclose(f);
+	key_wait(e, "slow");
+	CHECK_INT(engine_key_pending(e, "slow"), 0);
+	CHECK_INT(jobset_submit(s, e, 0, &err), 0);
+	CHECK(jobset_group(s) == g);
+	CHECK_INT(jobset_submitted(s), 2);
+	q.group_id = g;
+	CHECK_INT(store_job_count(st, &q, NULL), 2);
+	struct store_group **gl = NULL;
+	size_t ng = 0;
+	memset(&q, 0, sizeof q);
+	CHECK_INT(store_group_list(st, &q, &gl, &ng, NULL), 0);
+	CHECK_INT(ng, 2);
+	store_groups_free(gl, ng);
+out:
+	free(err);
+	jobset_free(s);
+	job_params_clear(&base);
+	vary_free(v);
+	engine_free(e);
+	store_close(st);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	TH_RUN(test_matrix);
@@ -257,5 +470,7 @@ int main(void)
 	TH_RUN(test_vary_values);
 	TH_RUN(test_seeds_and_caps);
 	TH_RUN(test_template_and_set_axes);
+	TH_RUN(test_jobset_make);
+	TH_RUN(test_jobset_record);
 	return th_done("test_vary");
 }

@@ -1488,6 +1488,237 @@ static void test_unreachable(void)
 	quit_and_check(pt);
 }
 
+/* --- compose: variations ({a|b}, Seeds) as sdq submit makes them --- */
+
+/* The inputs of the /run bodies the emulator received whose prompt starts
+ * with prefix, as a cJSON array (the caller deletes it); NULL on error. */
+static cJSON *emu_inputs(const char *prefix)
+{
+	cJSON *all = emu_get(&emu, "/_emu/jobs", NULL), *j;
+	cJSON *out = all ? cJSON_CreateArray() : NULL;
+	cJSON_ArrayForEach(j, all)
+	{
+		cJSON *in = cJSON_GetObjectItem(j, "input");
+		cJSON *pr = cJSON_GetObjectItem(in, "prompt");
+		if (out && cJSON_IsString(pr) && strncmp(pr->valuestring, prefix, strlen(prefix)) == 0)
+			cJSON_AddItemToArray(out, cJSON_Duplicate(in, 1));
+	}
+	cJSON_Delete(all);
+	return out;
+}
+
+/* Wait (bounded) until the emulator has n /run inputs starting with prefix;
+ * returns them (the caller deletes them). */
+static cJSON *emu_wait_inputs(const char *prefix, int n)
+{
+	cJSON *in = NULL;
+	for (int i = 0; i < 300; i++) {
+		cJSON_Delete(in);
+		in = emu_inputs(prefix);
+		if (in && cJSON_GetArraySize(in) >= n)
+			break;
+		usleep(50000);
+	}
+	return in;
+}
+
+/* 1 if the inputs hold exactly the prompts want (NULL-terminated), in any
+ * order, each once. */
+static int inputs_are(cJSON *in, const char *const *want)
+{
+	int n = 0;
+	for (; want[n]; n++) {
+		int found = 0;
+		cJSON *j;
+		cJSON_ArrayForEach(j, in)
+		{
+			cJSON *pr = cJSON_GetObjectItem(j, "prompt");
+			found += cJSON_IsString(pr) && strcmp(pr->valuestring, want[n]) == 0;
+		}
+		if (found != 1)
+			return 0;
+	}
+	return cJSON_GetArraySize(in) == n;
+}
+
+/* The jobs of the history whose prompt starts with prefix (oldest first). */
+static size_t db_jobs(const char *prefix, struct job **out, size_t max)
+{
+	char db[4400];
+	struct store *st = store_open(db_path(db, sizeof db), NULL);
+	struct store_query q;
+	struct job **l = NULL;
+	size_t n = 0, k = 0;
+	memset(&q, 0, sizeof q);
+	q.oldest_first = 1;
+	if (st && store_job_list(st, &q, &l, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (k < max && l[i]->params.prompt &&
+			    strncmp(l[i]->params.prompt, prefix, strlen(prefix)) == 0) {
+				out[k++] = l[i];
+				l[i] = NULL;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		job_free(l ? l[i] : NULL);
+	free(l);
+	store_close(st);
+	return k;
+}
+
+/* {a|b} groups in the prompt and Seeds N: the live count on screen, then
+ * one job per combination sent to the endpoint, recorded as one group as
+ * sdq submit records it; escapes are the characters, one job, no group. */
+static void test_compose_variations(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(120, 32, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	WAIT_TEXT(pt, "1 job ");
+	ptyterm_send(pt, "cv {red|blue} {car|bike}");
+	WAIT_TEXT(pt, "4 jobs");
+	ptyterm_key(pt, "Tab");
+	ptyterm_send(pt, "{sharp|}"); /* the negative prompt: x2 */
+	WAIT_TEXT(pt, "8 jobs");
+	ptyterm_key(pt, "C-u");
+	WAIT_TEXT(pt, "4 jobs");
+	ptyterm_key(pt, "Tab");
+	ptyterm_send(pt, "1000"); /* Seed */
+	ptyterm_key(pt, "Tab");
+	ptyterm_send(pt, "3"); /* Seeds: x3 */
+	WAIT_TEXT(pt, "12 jobs (asks first)");
+	ptyterm_key(pt, "Backspace");
+	WAIT_TEXT(pt, "4 jobs");
+	ptyterm_send(pt, "2");
+	WAIT_TEXT(pt, "8 jobs");
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "8 jobs submitted");
+	CHECK(!ptyterm_find(pt, "New job", NULL, NULL));
+	cJSON *in = emu_wait_inputs("cv ", 8);
+	CHECK_INT(in ? cJSON_GetArraySize(in) : -1, 8);
+	/* every combination of prompt and seed once: seeds 1000 and 1001 */
+	const char *prompts[] = {"cv red car", "cv red bike", "cv blue car", "cv blue bike"};
+	for (int k = 0; k < 4; k++)
+		for (int sd = 1000; sd <= 1001; sd++) {
+			int found = 0;
+			cJSON *j;
+			cJSON_ArrayForEach(j, in)
+			{
+				cJSON *pr = cJSON_GetObjectItem(j, "prompt");
+				cJSON *se = cJSON_GetObjectItem(j, "seed");
+				found += cJSON_IsString(pr) && strcmp(pr->valuestring, prompts[k]) == 0 &&
+				         cJSON_IsNumber(se) && se->valueint == sd &&
+				         !cJSON_GetObjectItem(j, "negative_prompt");
+			}
+			if (!CHECK_INT(found, 1))
+				fprintf(stderr, "  %s seed %d\n", prompts[k], sd);
+		}
+	cJSON_Delete(in);
+	/* one group, in the order sdq submit makes it, variants named */
+	struct job *jobs[16];
+	size_t n = db_jobs("cv ", jobs, 16);
+	CHECK_INT(n, 8);
+	if (n == 8) {
+		CHECK(jobs[0]->group_id > 0);
+		for (size_t i = 1; i < n; i++)
+			CHECK(jobs[i]->group_id == jobs[0]->group_id);
+		CHECK_STR(jobs[0]->params.prompt, "cv red car");
+		CHECK_STR(jobs[1]->params.prompt, "cv red car");
+		CHECK(jobs[1]->params.seed == 1001);
+		CHECK_STR(jobs[7]->params.prompt, "cv blue bike");
+		CHECK_STR(jobs[3]->variant, "{\"prompt{1}\":\"red\",\"prompt{2}\":\"bike\",\"seed\":1001}");
+		char db[4400];
+		struct store *st = store_open(db_path(db, sizeof db), NULL);
+		struct store_group *g = st ? store_group_get(st, jobs[0]->group_id, NULL) : NULL;
+		if (CHECK(g != NULL)) {
+			CHECK_STR(g->prompt, "cv {red|blue} {car|bike}");
+			CHECK_INT(g->njobs, 8);
+		}
+		store_group_free(g);
+		store_close(st);
+	}
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+
+	/* escapes: the characters, one job, no group */
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, "cw \\{x\\|y\\}");
+	WAIT_TEXT(pt, "1 job ");
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "submitted");
+	in = emu_wait_inputs("cw ", 1);
+	static const char *const esc[] = {"cw {x|y}", NULL};
+	CHECK(in && inputs_are(in, esc));
+	cJSON_Delete(in);
+	n = db_jobs("cw ", jobs, 16);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK(jobs[0]->group_id == 0 && jobs[0]->variant == NULL);
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+	quit_and_check(pt);
+}
+
+/* More than 10 jobs: the form asks first, naming the count and endpoint;
+ * no sends nothing and keeps the form; yes sends them all. A nested group
+ * is an error on screen and sends nothing. */
+static void test_compose_confirm_and_errors(void)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(120, 32, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, "cn {a|{b|c}}");
+	WAIT_TEXT(pt, "error: no job");
+	WAIT_TEXT(pt, "nested");
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "compose: Prompt:");
+	CHECK(ptyterm_find(pt, "New job", NULL, NULL)); /* the form stays */
+	ptyterm_key(pt, "C-u");
+	ptyterm_send(pt, "cn {a|b");
+	WAIT_TEXT(pt, "error: no job");
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "compose: Prompt:");
+	ptyterm_key(pt, "C-u");
+	ptyterm_send(pt, "cc {1|2|3|4|5|6} {x|y}");
+	WAIT_TEXT(pt, "12 jobs (asks first)");
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "Submit 12 jobs to endpoint");
+	CHECK(ptyterm_find(pt, "/v2/test", NULL, NULL)); /* where they go */
+	ptyterm_send(pt, "n");
+	CHECK(ptyterm_wait_for_text_gone(pt, "Submit 12 jobs", WAIT_MS));
+	WAIT_TEXT(pt, "12 jobs (asks first)"); /* still in the form */
+	struct job *jobs[16];
+	CHECK_INT(db_jobs("c", jobs, 16), 0);
+	cJSON *in = emu_inputs("cc ");
+	CHECK_INT(in ? cJSON_GetArraySize(in) : -1, 0);
+	cJSON_Delete(in);
+	in = emu_inputs("cn ");
+	CHECK_INT(in ? cJSON_GetArraySize(in) : -1, 0);
+	cJSON_Delete(in);
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "Submit 12 jobs to endpoint");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "12 jobs submitted");
+	in = emu_wait_inputs("cc ", 12);
+	CHECK_INT(in ? cJSON_GetArraySize(in) : -1, 12);
+	cJSON_Delete(in);
+	size_t n = db_jobs("c", jobs, 16);
+	CHECK_INT(n, 12);
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+	quit_and_check(pt);
+}
+
 int main(void)
 {
 	sdq_bin = getenv("SDQ_BIN");
@@ -1556,6 +1787,8 @@ int main(void)
 	TH_RUN(test_detail_full_prompt_and_wrap);
 	TH_RUN(test_bracketed_paste);
 	TH_RUN(test_compose_sampler);
+	TH_RUN(test_compose_variations);
+	TH_RUN(test_compose_confirm_and_errors);
 	TH_RUN(test_sort_and_follow);
 	TH_RUN(test_open_over_ssh);
 	TH_RUN(test_viewer_keeps_jobs_moving);

@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/random.h>
 
 #include "cmd.h"
 #include "cmd_run.h"
 #include "config.h"
 #include "engine.h"
+#include "jobset.h"
 #include "job.h"
 #include "params.h"
 #include "store.h"
@@ -104,38 +104,6 @@ static const char *template_of(const struct job_params *p, const struct config_e
 	return PARAMS_DEFAULT_TEMPLATE;
 }
 
-/* A job to a RunPod endpoint is rendered now, so what its template cannot
- * take (an unknown template, a sampler its worker lacks, a needed
- * placeholder without a value) is a usage error before anything is
- * recorded. 0, or 2 after printing it. */
-static int check_renders(const struct config *cfg, const struct config_endpoint *ep,
-                         const struct job_params *p)
-{
-	const char *why, *t = template_of(p, ep, &why);
-	char *err = NULL, *in, *list, *c;
-
-	if (ep->kind != CONFIG_RUNPOD)
-		return 0;
-	if (!params_template_known(t, cfg->config_dir)) {
-		list = params_template_list(cfg->config_dir);
-		c = cmd_clean(t);
-		cmd_usage_error("submit", "no template \"%s\" (%s); templates: %s", c, why,
-		                list ? list : "?");
-		free(c);
-		free(list);
-		return 2;
-	}
-	if (!(in = params_build_input(p, t, cfg->config_dir, &err))) {
-		c = cmd_clean(err ? err : "error");
-		cmd_usage_error("submit", "template %s: %s", t, c);
-		free(c);
-		free(err);
-		return 2;
-	}
-	free(in);
-	return 0;
-}
-
 #define SUBMIT_SYNC_WAIT_MS 90000
 
 /* submit --sync without --wait: stay until /runsync has answered (the job
@@ -154,16 +122,6 @@ static void sync_answer_wait(struct cmd_run *r, int64_t id)
 	}
 }
 
-/* A random seed for every job of a group (they share one unless the seed
- * varies), as engine_submit would pick it for one job. */
-static int64_t random_seed(void)
-{
-	uint32_t v = 0;
-	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-		v = (uint32_t)util_now_ms() ^ (uint32_t)getpid() * 2654435761u;
-	return (int64_t)v;
-}
-
 /* "3 jobs: prompt{1} x3, steps x2" on stderr, before anything is recorded. */
 static void say_total(const struct vary *v, size_t n)
 {
@@ -177,15 +135,15 @@ static void say_total(const struct vary *v, size_t n)
 }
 
 /* Name on stderr the template(s) the jobs were rendered with. */
-static void say_templates(const struct config_endpoint *ep, const struct job_params *jobs,
-                          size_t n)
+static void say_templates(const struct config_endpoint *ep, const struct jobset *set)
 {
-	const char *why, *first = template_of(&jobs[0], ep, &why);
+	size_t n = jobset_count(set);
+	const char *why, *first = template_of(jobset_job(set, 0), ep, &why);
 	size_t i;
 
 	for (i = 1; i < n; i++) {
 		const char *w2;
-		if (strcmp(template_of(&jobs[i], ep, &w2), first) != 0)
+		if (strcmp(template_of(jobset_job(set, i), ep, &w2), first) != 0)
 			break;
 	}
 	if (i == n) {
@@ -194,9 +152,9 @@ static void say_templates(const struct config_endpoint *ep, const struct job_par
 	}
 	fprintf(stderr, "sdq: submit: input templates");
 	for (i = 0; i < n; i++) {
-		const char *w2, *t = template_of(&jobs[i], ep, &w2);
+		const char *w2, *t = template_of(jobset_job(set, i), ep, &w2);
 		size_t k;
-		for (k = 0; k < i && strcmp(template_of(&jobs[k], ep, &w2), t) != 0; k++)
+		for (k = 0; k < i && strcmp(template_of(jobset_job(set, k), ep, &w2), t) != 0; k++)
 			;
 		if (k == i)
 			fprintf(stderr, "%s %s", i ? "," : "", t);
@@ -218,21 +176,20 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 	    {"seeds", required_argument, 0, 'E'},    {"vary", required_argument, 0, 'V'},
 	    {"yes", no_argument, 0, 'y'},            {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0}};
-	struct engine_submit_opts so;
-	struct job_params p, *jobs = NULL;
+	struct job_params p;
+	struct jobset *set = NULL;
 	const struct config_endpoint *ep;
 	const char *epname = NULL, *prompt_opt = NULL, *neg_opt = NULL;
 	const char **varies = NULL;
 	struct vary *vy = NULL;
 	struct cmd_run r;
 	char *err = NULL, *prompt = NULL, *neg = NULL, *t;
-	int c, wait = 0, json = 0, sync = 0, rc, stdin_used = 0, yes = 0;
+	int c, wait = 0, json = 0, sync = 0, rc, stdin_used = 0, yes = 0, k = 0, sync_ms = 0;
 	long v, seeds = 0;
-	size_t nvaries = 0, njobs = 0, nmade = 0;
+	size_t nvaries = 0, njobs = 0;
 	double timeout_s = 0;
 	int64_t *ids = NULL, group = 0;
 
-	memset(&so, 0, sizeof so);
 	if (cmd_help_opt("submit", argc, argv))
 		return 0;
 	job_params_init(&p);
@@ -376,7 +333,7 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 			goto usage_err;
 	if (seeds > 0) {
 		if (p.seed < 0)
-			p.seed = random_seed();
+			p.seed = jobset_random_seed();
 		if (vary_set_seeds(vy, p.seed, seeds, &err) < 0)
 			goto usage_err;
 	}
@@ -392,41 +349,20 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 		rc = cmd_usage_error("submit", "--sync sends one job; this makes %zu", njobs);
 		goto out;
 	}
-	if (njobs > 1 && p.seed < 0)
-		p.seed = random_seed(); /* one seed for them all, unless it varies */
-
 	rc = 1;
 	if (!(ep = cmd_pick_endpoint(cfg, epname, "submit")))
 		goto out;
-	job_set_str(&p.endpoint, ep->name);
-	/* every job is built and rendered before any is recorded */
-	if (!(jobs = calloc(njobs, sizeof *jobs)) || !(ids = calloc(njobs, sizeof *ids))) {
+	/* the base: the prompts as typed, with their groups (the group's row) */
+	if (job_set_str(&p.endpoint, ep->name) < 0 || job_set_str(&p.prompt, prompt) < 0 ||
+	    job_set_str(&p.negative_prompt, neg) < 0) {
 		cmd_errf("submit", "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < njobs; i++) {
-		job_params_init(&jobs[i]);
-		if (job_params_copy(&jobs[i], &p) < 0) {
-			cmd_errf("submit", "out of memory");
-			goto out;
-		}
-		nmade = i + 1;
-		if (vary_apply(vy, i, &jobs[i], &err) < 0) {
-			rc = 2;
-			goto usage_err;
-		}
-		if ((rc = check_renders(cfg, ep, &jobs[i])) != 0) {
-			if (njobs > 1) {
-				char *vj = vary_variant_json(vy, i), *cv = cmd_clean(vj ? vj : "?");
-				fprintf(stderr, "sdq: submit: (that is job %zu of %zu: %s; nothing was "
-				                "submitted)\n",
-				        i + 1, njobs, cv);
-				free(cv);
-				free(vj);
-			}
-			goto out;
-		}
-	}
+	/* every job is made and rendered before any is recorded (jobset.h:
+	 * the dashboard's compose form makes its groups the same way) */
+	rc = 2;
+	if (!(set = jobset_new(&p, vy, &err)) || jobset_check(set, cfg, &err) < 0)
+		goto usage_err;
 	rc = 1;
 	if (cmd_check_key(ep, "submit") < 0)
 		goto out;
@@ -439,81 +375,62 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 		goto out;
 	if (sync && ep->kind == CONFIG_RUNPOD) {
 		if (engine_is_driver(r.e))
-			so.sync_wait_ms = SUBMIT_SYNC_WAIT_MS;
+			sync_ms = SUBMIT_SYNC_WAIT_MS;
 		else
 			fprintf(stderr,
 			        "sdq: submit: another sdq drives the jobs (pid %ld): "
 			        "sent through /run, not /runsync\n",
 			        store_driver_pid(r.st));
 	}
-	if (njobs > 1) {
-		struct store_group g;
-		char *axes = vary_axes_json(vy);
-		memset(&g, 0, sizeof g);
-		g.prompt = prompt;
-		g.negative_prompt = neg;
-		g.axes_json = axes;
-		g.njobs = (int)njobs;
-		group = axes ? store_group_add(r.st, &g, &err) : 0;
-		free(axes);
-		if (!group) {
-			cmd_errf_core("submit", "cannot record the group", err);
-			err = NULL;
-			cmd_run_close(&r, 0);
-			goto out;
-		}
-		so.group_id = group;
-		r.group = group;
-	}
-	for (size_t i = 0; i < njobs; i++) {
-		char *variant = njobs > 1 ? vary_variant_json(vy, i) : NULL;
-		so.variant = variant;
-		/* the endpoint's api_key_cmd runs through the loop: wait for it */
-		while (!(ids[i] = (njobs == 1 || variant)
-		                      ? engine_submit_opts(r.e, &jobs[i], &so, &err)
-		                      : 0) &&
-		       engine_key_pending(r.e, ep->name)) {
-			char *e = cmd_clean(err ? err : "waiting for the key command");
-			fprintf(stderr, "sdq: submit: %s\n", e);
-			free(e);
-			free(err);
-			err = NULL;
-			while (engine_key_pending(r.e, ep->name) && !r.signo)
-				if (engine_step(r.e, 1000) < 0)
-					break;
-			if (r.signo)
+	/* the endpoint's api_key_cmd runs through the loop: wait for it */
+	while ((k = jobset_submit(set, r.e, sync_ms, &err)) == 1) {
+		char *e = cmd_clean(err ? err : "waiting for the key command");
+		fprintf(stderr, "sdq: submit: %s\n", e);
+		free(e);
+		free(err);
+		err = NULL;
+		while (engine_key_pending(r.e, ep->name) && !r.signo)
+			if (engine_step(r.e, 1000) < 0)
 				break;
-		}
-		free(variant);
-		if (!ids[i]) {
-			char *e = cmd_clean(err ? err : "error");
-			if (i > 0)
-				cmd_errf("submit", "job %zu of %zu: %s (the %zu before it were "
-				                   "submitted, group %lld)",
-				         i + 1, njobs, e, i, (long long)group);
-			else
-				cmd_errf("submit", "%s", e);
-			free(e);
-			free(err);
-			err = NULL;
-			if (i > 0) {
-				for (size_t k = 0; k < i; k++)
-					printf("%lld\n", (long long)ids[k]);
-				fflush(stdout);
-			}
-			cmd_run_close(&r, i > 0);
-			goto out;
-		}
+		if (r.signo)
+			break;
 	}
+	group = jobset_group(set);
+	r.group = group;
+	if (k != 0) {
+		size_t i = jobset_submitted(set);
+		char *e = cmd_clean(err ? err : "interrupted");
+		if (i > 0)
+			cmd_errf("submit", "job %zu of %zu: %s (the %zu before it were "
+			                   "submitted, group %lld)",
+			         i + 1, njobs, e, i, (long long)group);
+		else
+			cmd_errf("submit", "%s", e);
+		free(e);
+		free(err);
+		err = NULL;
+		for (size_t q = 0; q < i; q++)
+			printf("%lld\n", (long long)jobset_id(set, q));
+		fflush(stdout);
+		cmd_run_close(&r, i > 0);
+		goto out;
+	}
+	if (!(ids = calloc(njobs, sizeof *ids))) {
+		cmd_errf("submit", "out of memory");
+		cmd_run_close(&r, 1);
+		goto out;
+	}
+	for (size_t i = 0; i < njobs; i++)
+		ids[i] = jobset_id(set, i);
 	/* off a terminal stderr stays quiet (scripts); --json has "template" */
 	if (ep->kind == CONFIG_RUNPOD && !json && isatty(STDERR_FILENO))
-		say_templates(ep, jobs, njobs);
+		say_templates(ep, set);
 	if (group && !json)
 		fprintf(stderr, "sdq: submit: group %lld (sdq ls --group %lld)\n", (long long)group,
 		        (long long)group);
 	if (!wait) {
 		rc = 0;
-		if (json && so.sync_wait_ms > 0)
+		if (json && sync_ms > 0)
 			sync_answer_wait(&r, ids[0]); /* the JSON shows what it answered */
 		if (json) {
 			cJSON *arr = njobs > 1 ? cJSON_CreateArray() : NULL;
@@ -537,7 +454,7 @@ int cmd_submit_run(struct config *cfg, int argc, char **argv)
 				printf("%lld\n", (long long)ids[i]);
 		}
 		fflush(stdout);
-		if (so.sync_wait_ms > 0 && !json)
+		if (sync_ms > 0 && !json)
 			sync_answer_wait(&r, ids[0]);
 		cmd_run_close(&r, 1);
 		goto out;
@@ -556,9 +473,7 @@ usage_err:
 	free(err);
 	err = NULL;
 out:
-	for (size_t i = 0; i < nmade; i++)
-		job_params_clear(&jobs[i]);
-	free(jobs);
+	jobset_free(set);
 	free(ids);
 	free(varies);
 	vary_free(vy);

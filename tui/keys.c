@@ -45,7 +45,7 @@ static const struct keys_binding keys[] = {
 	/* compose form */
 	{KEYS_COMPOSE, KA_NEXT_FIELD, {'\t'}, "Tab", "next field (Enter too, except in prompts)"},
 	{KEYS_COMPOSE, KA_PREV_FIELD, {KEY_BTAB}, "Shift-Tab", "previous field"},
-	{KEYS_COMPOSE, KA_SUBMIT, {CTRL('S')}, "Ctrl-S", "submit (Enter on the last field too)"},
+	{KEYS_COMPOSE, KA_SUBMIT, {CTRL('S')}, "Ctrl-S", "submit (a job per {a|b} choice x Seeds; asks above 10)"},
 	{KEYS_COMPOSE, KA_ESCAPE, {27, CTRL('G')}, "Esc", "cancel (asks if text would be lost)"},
 	{KEYS_COMPOSE, KA_LEFT, {KEY_LEFT, CTRL('B')}, "Left", "move left"},
 	{KEYS_COMPOSE, KA_RIGHT, {KEY_RIGHT, CTRL('F')}, "Right", "move right"},

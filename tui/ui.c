@@ -127,6 +127,7 @@ enum ui_confirm {
 	CF_GROUP_RERUN,
 	CF_GROUP_DELETE,
 	CF_GROUP_DELETE_FILES,
+	CF_COMPOSE, /* more jobs than VIEW_COMPOSE_CONFIRM_JOBS from the form */
 };
 enum ui_input { IN_SEARCH, IN_SAVE };
 
@@ -782,24 +783,29 @@ static void ui_compose_close(struct ui *u)
 	ui_set_mode(u, M_MAIN);
 }
 
-static void ui_compose_submit(struct ui *u)
+static void ui_compose_submit(struct ui *u, int confirmed)
 {
-	struct job_params p;
-	char *err = NULL;
-	if (view_compose_params(u->vc, &p, &err) < 0) {
-		ui_err(u, "compose", &err);
+	char *msg = NULL;
+	int64_t id = 0;
+	/* one job, or a group ({a|b}, Seeds): core/jobset.h, as sdq submit */
+	enum view_compose_sent r = view_compose_submit(u->vc, u->e, confirmed, &id, &msg);
+	if (r == VIEW_COMPOSE_ASK) {
+		ui_confirm(u, CF_COMPOSE, 0, "%s", msg);
+		free(msg);
 		return;
 	}
-	int64_t id = engine_submit(u->e, &p, &err);
-	job_params_clear(&p);
-	if (!id) {
-		ui_err(u, "submit", &err);
+	if (r == VIEW_COMPOSE_REFUSED) {
+		ui_err(u, "compose", &msg);
 		return; /* stay in the form: nothing typed is lost */
 	}
 	ui_compose_close(u);
 	joblist_select_id(u->jl, id);
 	u->dirty |= D_LIST;
-	ui_msg(u, 0, "job %lld submitted", (long long)id);
+	if (r == VIEW_COMPOSE_PARTIAL)
+		ui_err(u, "submit", &msg);
+	else
+		ui_msg(u, 0, "%s", msg ? msg : "submitted");
+	free(msg);
 }
 
 /* Over SSH ($SSH_CONNECTION or $SSH_TTY) an image viewer would open on the
@@ -1136,6 +1142,10 @@ static void ui_confirmed(struct ui *u, int yes)
 	case CF_GROUP_DELETE:
 	case CF_GROUP_DELETE_FILES:
 		ui_group_confirmed(u, cf, id, yes);
+		break;
+	case CF_COMPOSE: /* back in the form: yes submits the group, no edits on */
+		if (yes)
+			ui_compose_submit(u, 1);
 		break;
 	case CF_RERUN:
 		if (yes) {
@@ -1729,7 +1739,7 @@ static void ui_compose_key(struct ui *u, int code, int is_key)
 	enum view_compose_result r = view_compose_key(u->vc, code, is_key);
 	u->dirty |= D_PAINT;
 	if (r == VIEW_COMPOSE_SUBMIT) {
-		ui_compose_submit(u);
+		ui_compose_submit(u, 0);
 	} else if (r == VIEW_COMPOSE_CANCEL) {
 		if (view_compose_changed(u->vc))
 			ui_confirm(u, CF_DISCARD, 0, "Discard the text you typed?");

@@ -10,8 +10,12 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "config.h"
+#include "engine.h"
+#include "jobset.h"
 #include "text.h"
 #include "util.h"
+#include "vary.h"
 #include "tui.h"
 #include "draw.h"
 #include "keys.h"
@@ -23,7 +27,7 @@
 
 /* clang-format off */
 enum vc_field {
-	VC_PROMPT, VC_NEGATIVE, VC_SEED, VC_STEPS, VC_CFG, VC_SAMPLER, VC_WIDTH, VC_HEIGHT,
+	VC_PROMPT, VC_NEGATIVE, VC_SEED, VC_SEEDS, VC_STEPS, VC_CFG, VC_SAMPLER, VC_WIDTH, VC_HEIGHT,
 	VC_COUNT, VC_ENDPOINT, VC_TEMPLATE, VC_NFIELDS
 };
 /* clang-format on */
@@ -33,9 +37,10 @@ static const struct {
 	const char *hint;
 	int multiline;
 } vc_fields[VC_NFIELDS] = {
-    {"Prompt", "Up/Down on the first/last line: earlier prompts", 1},
+    {"Prompt", "{a|b}: one job each; \\{ \\| \\}: the characters; Up/Down on the first/last line: earlier prompts", 1},
     {"Negative", NULL, 1},
     {"Seed", "empty or -1: random", 0},
+    {"Seeds", "N: N jobs, seeds Seed, Seed+1, ...; empty: 1", 0},
     {"Steps", NULL, 0},
     {"CFG", NULL, 0},
     {"Sampler", "empty: the worker's default", 0},
@@ -216,6 +221,45 @@ void view_compose_paste(struct view_compose *vc, const char *text, size_t n)
 		vc->truncated = 1;
 }
 
+/* --- how many jobs --- */
+
+/* The Seeds field: 1 when empty, else 1..VARY_MAX_JOBS; 0 when it is not. */
+static long vc_seeds(const struct view_compose *vc)
+{
+	const char *t = lineedit_text(vc->f[VC_SEEDS]);
+	long long n = 0;
+	while (*t == ' ')
+		t++;
+	if (!*t)
+		return 1;
+	char b[32];
+	size_t len = strcspn(t, " ");
+	if (len >= sizeof b || t[len + strspn(t + len, " ")])
+		return 0;
+	memcpy(b, t, len);
+	b[len] = 0;
+	return util_parse_ll(b, 1, VARY_MAX_JOBS, &n) < 0 ? 0 : (long)n;
+}
+
+size_t view_compose_count(const struct view_compose *vc, char **err)
+{
+	size_t n = vary_prompt_count(lineedit_text(vc->f[VC_PROMPT]),
+	                             lineedit_text(vc->f[VC_NEGATIVE]), err);
+	long seeds = vc_seeds(vc);
+	if (!n)
+		return 0;
+	if (!seeds) {
+		util_set_err(err, "Seeds: not a number from 1 to %d", VARY_MAX_JOBS);
+		return 0;
+	}
+	if (n * (size_t)seeds > VARY_MAX_JOBS) {
+		util_set_err(err, "%zu jobs: more than %d in one submit", n * (size_t)seeds,
+		             VARY_MAX_JOBS);
+		return 0;
+	}
+	return n * (size_t)seeds;
+}
+
 /* --- drawing --- */
 
 /* The sampler field's hint: the names the template's worker takes (the
@@ -250,8 +294,22 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 		return;
 	draw_put(w, 0, 0, W, vc->title, A_BOLD);
 	int hx = (int)strlen(vc->title) + 3;
-	draw_put(w, 0, hx, W - hx, "Ctrl-S submit  Tab/Shift-Tab field  Esc cancel",
-	         draw_attr(DRAW_DIM));
+	/* the live count: how many jobs Ctrl-S makes ({a|b} groups x Seeds) */
+	char *cerr = NULL, count[64];
+	size_t njobs = view_compose_count(vc, &cerr);
+	if (!njobs)
+		snprintf(count, sizeof count, "error: no job (see below)");
+	else if (njobs > VIEW_COMPOSE_CONFIRM_JOBS)
+		snprintf(count, sizeof count, "%zu jobs (asks first)", njobs);
+	else
+		snprintf(count, sizeof count, "%zu job%s", njobs, njobs == 1 ? "" : "s");
+	draw_put(w, 0, hx, W - hx, count,
+	         njobs ? (njobs > 1 ? draw_attr(DRAW_WARN) | A_BOLD : draw_attr(DRAW_DIM))
+	               : draw_attr(DRAW_ERROR) | A_BOLD);
+	hx += (int)strlen(count) + 3;
+	if (hx < W)
+		draw_put(w, 0, hx, W - hx, "Ctrl-S submit  Tab/Shift-Tab field  Esc cancel",
+		         draw_attr(DRAW_DIM));
 
 	/* rows: 1 title, 1 blank, prompt, 1 gap, negative, 1 gap, 8 single, 1 gap, hint */
 	int singles = VC_NFIELDS - 2;
@@ -294,7 +352,11 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 	if (y < h) {
 		const char *hint = vc->truncated ? "error: the text is too long; it was cut"
 		                                 : vc_fields[vc->cur].hint;
-		if (vc->cur == VC_PROMPT && vc->nrecent && vc->ridx >= 0) {
+		if (!njobs) {
+			char b[512];
+			snprintf(b, sizeof b, "error: %s", cerr ? cerr : "out of memory");
+			draw_put(w, h - 1, 0, W, b, draw_attr(DRAW_ERROR));
+		} else if (vc->cur == VC_PROMPT && vc->nrecent && vc->ridx >= 0) {
 			char b[80];
 			snprintf(b, sizeof b, "earlier prompt %ld of %zu (Down: newer)",
 			         vc->ridx + 1, vc->nrecent);
@@ -304,6 +366,7 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 			         vc->truncated ? draw_attr(DRAW_ERROR) : draw_attr(DRAW_DIM));
 		}
 	}
+	free(cerr);
 }
 
 /* --- reading the form --- */
@@ -429,4 +492,105 @@ int view_compose_params(struct view_compose *vc, struct job_params *out, char **
 fail:
 	job_params_clear(out);
 	return -1;
+}
+
+/* --- submitting --- */
+
+/* Where the jobs go, for the question: "endpoint gpu (https://...)". */
+static void vc_where(struct config *cfg, const char *name, char *b, size_t len)
+{
+	const struct config_endpoint *ep = config_endpoint(cfg, name);
+	if (!ep)
+		snprintf(b, len, "endpoint %s", name ? name : "(default)");
+	else if (ep->kind == CONFIG_LOCAL)
+		snprintf(b, len, "the local sd-cli %s", ep->name);
+	else if (ep->url && strcmp(ep->name, ep->url) != 0)
+		snprintf(b, len, "endpoint %s (%s)", ep->name, ep->url);
+	else
+		snprintf(b, len, "endpoint %s", ep->url ? ep->url : ep->name);
+}
+
+enum view_compose_sent view_compose_submit(struct view_compose *vc, struct engine *e,
+                                           int confirmed, int64_t *first, char **msg)
+{
+	struct config *cfg = engine_config(e);
+	struct job_params p;
+	struct vary *v = NULL;
+	struct jobset *set = NULL;
+	char *err = NULL;
+	enum view_compose_sent r = VIEW_COMPOSE_REFUSED;
+	long seeds = vc_seeds(vc);
+
+	*first = 0;
+	*msg = NULL;
+	if (view_compose_params(vc, &p, msg) < 0)
+		return VIEW_COMPOSE_REFUSED;
+	/* the variations, as sdq submit takes them: {a|b} groups, --seeds */
+	if (!(v = vary_new())) {
+		util_set_err(msg, "out of memory");
+		goto out;
+	}
+	if (vary_set_prompt(v, p.prompt, &err) < 0) {
+		vc_fail(vc, VC_PROMPT, msg, err ? err : "error");
+		goto out;
+	}
+	if (vary_set_negative(v, p.negative_prompt, &err) < 0) {
+		vc_fail(vc, VC_NEGATIVE, msg, err ? err : "error");
+		goto out;
+	}
+	if (!seeds) {
+		vc_fail(vc, VC_SEEDS, msg, "not a number from 1 to 10000");
+		goto out;
+	}
+	if (seeds > 1) {
+		if (p.seed < 0)
+			p.seed = jobset_random_seed();
+		if (vary_set_seeds(v, p.seed, seeds, &err) < 0) {
+			vc_fail(vc, VC_SEEDS, msg, err ? err : "error");
+			goto out;
+		}
+	}
+	/* every job made and rendered before anything is recorded */
+	if (!(set = jobset_new(&p, v, msg)) || jobset_check(set, cfg, msg) < 0)
+		goto out;
+	size_t n = jobset_count(set);
+	char where[600];
+	vc_where(cfg, p.endpoint, where, sizeof where);
+	if (n > VIEW_COMPOSE_CONFIRM_JOBS && !confirmed) {
+		*msg = util_asprintf("Submit %zu jobs to %s? Each is a job of its own%s.", n, where,
+		                     strncmp(where, "the local", 9) == 0
+		                         ? ""
+		                         : ", billed by the endpoint");
+		r = *msg ? VIEW_COMPOSE_ASK : VIEW_COMPOSE_REFUSED;
+		goto out;
+	}
+	int k = jobset_submit(set, e, 0, msg);
+	size_t done = jobset_submitted(set);
+	*first = jobset_id(set, 0);
+	if (k != 0 && !done)
+		goto out; /* nothing recorded: the form stays */
+	if (k != 0) {
+		char *m = util_asprintf("job %zu of %zu: %s (the %zu before it were submitted, "
+		                        "group %lld)",
+		                        done + 1, n, *msg ? *msg : "error", done,
+		                        (long long)jobset_group(set));
+		free(*msg);
+		*msg = m;
+		r = VIEW_COMPOSE_PARTIAL;
+		goto out;
+	}
+	free(*msg);
+	if (n == 1)
+		*msg = util_asprintf("job %lld submitted", (long long)*first);
+	else
+		*msg = util_asprintf("%zu jobs submitted (jobs %lld-%lld, group %lld)", n,
+		                     (long long)*first, (long long)jobset_id(set, n - 1),
+		                     (long long)jobset_group(set));
+	r = VIEW_COMPOSE_SENT;
+out:
+	free(err);
+	jobset_free(set);
+	vary_free(v);
+	job_params_clear(&p);
+	return r;
 }

@@ -1,10 +1,17 @@
 /*
  * view_compose.h: the compose form (n, e): the prompt and negative prompt as
- * multi-line editable fields, then seed, steps, CFG, sampler (its hint lists
- * the template's samplers; a name its worker lacks is refused), width, height, count,
- * endpoint and template. Up/Down on the first/last line of the prompt recall
- * earlier prompts. The form knows nothing of the engine: ui.c asks it for the
- * parameters and submits them.
+ * multi-line editable fields, then seed, seeds, steps, CFG, sampler (its hint
+ * lists the template's samplers; a name its worker lacks is refused), width,
+ * height, count, endpoint and template. Up/Down on the first/last line of the
+ * prompt recall earlier prompts.
+ *
+ * Variations as `sdq submit` takes them: {a|b|c} in the prompt or negative
+ * makes one job per alternative (\{ \| \} are the characters), Seeds N makes
+ * N jobs with consecutive seeds; the form shows the count as it is typed
+ * ("6 jobs"), or why there is none (a nested or unclosed group, more than
+ * VARY_MAX_JOBS). view_compose_submit makes the jobs and records them as one
+ * group through core/jobset.h, the code `sdq submit` uses; ui.c asks the
+ * question it returns before more than VIEW_COMPOSE_CONFIRM_JOBS.
  */
 #ifndef SDQ_VIEW_COMPOSE_H
 #define SDQ_VIEW_COMPOSE_H
@@ -14,6 +21,10 @@
 #include "job.h"
 
 struct view_compose;
+struct engine;
+
+/* More jobs than this from one Ctrl-S are asked about first. */
+#define VIEW_COMPOSE_CONFIRM_JOBS 10
 
 enum view_compose_result {
 	VIEW_COMPOSE_CONTINUE, /* keep editing (redraw) */
@@ -45,6 +56,26 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx);
  * job_params_clear). 0, or -1 with *err (malloc'd) naming the bad field, which
  * becomes the current one. */
 int view_compose_params(struct view_compose *vc, struct job_params *out, char **err);
+
+/* How many jobs the form stands for now ({a|b} groups x Seeds), for the
+ * live count; 0 with *err (malloc'd) saying why there is none. */
+size_t view_compose_count(const struct view_compose *vc, char **err);
+
+enum view_compose_sent {
+	VIEW_COMPOSE_SENT,     /* all recorded: *msg says so; close the form */
+	VIEW_COMPOSE_ASK,      /* nothing recorded: *msg is the question (count and
+	                          endpoint); call again with confirmed = 1 on yes */
+	VIEW_COMPOSE_REFUSED,  /* nothing recorded: *msg is why (the bad field is
+	                          the current one); the form stays */
+	VIEW_COMPOSE_PARTIAL,  /* some recorded, then *msg went wrong */
+};
+/* Make the jobs the form stands for (core/jobset.h: expanded, checked
+ * against their template, then recorded through e as one group when there
+ * are several). More than VIEW_COMPOSE_CONFIRM_JOBS and !confirmed: asks.
+ * *first: the first job's id (0 if none); *msg: malloc'd, the caller frees
+ * it. */
+enum view_compose_sent view_compose_submit(struct view_compose *vc, struct engine *e,
+                                           int confirmed, int64_t *first, char **msg);
 
 /* 1 if the prompt or negative prompt differ from what the form opened with
  * (cancelling would lose typed text). */
