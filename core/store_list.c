@@ -24,10 +24,12 @@
 
 /* ---- queries ---- */
 
-static int prepare_built(struct store *st, struct query_sql *b, sqlite3_stmt **out, char **err)
+/* Prepare sql (b->sql, or a query around it) and bind b's parameters. */
+static int prepare_built(struct store *st, const char *sql, const struct query_sql *b,
+                         sqlite3_stmt **out, char **err)
 {
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db, b->sql, -1, &s, NULL), i = 1;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), i = 1;
 
 	*out = NULL;
 	if (rc != SQLITE_OK) {
@@ -147,7 +149,7 @@ int store_job_list(struct store *st, const struct store_query *q, struct job ***
 		free(b.match);
 		return -1;
 	}
-	if (prepare_built(st, &b, &s, err) < 0)
+	if (prepare_built(st, b.sql, &b, &s, err) < 0)
 		goto fail;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct job **g = util_grow(jobs, cnt, &cap, 16, sizeof *jobs);
@@ -225,7 +227,7 @@ int64_t store_job_count(struct store *st, const struct store_query *q, char **er
 		free(b.match);
 		return 0;
 	}
-	if (prepare_built(st, &b, &s, err) < 0) {
+	if (prepare_built(st, b.sql, &b, &s, err) < 0) {
 		free(b.match);
 		return -1;
 	}
@@ -360,7 +362,7 @@ int store_group_list(struct store *st, const struct store_query *q, struct store
 	struct store_group **gs = NULL;
 	size_t cnt = 0, cap = 0;
 	char *sql = NULL;
-	int rc, i;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -382,22 +384,9 @@ int store_group_list(struct store *st, const struct store_query *q, struct store
 	}
 	if (store_begin_read(st, err, "store: listing groups") < 0)
 		goto fail_nobegin;
-	b.limit = 0;
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK) {
-		store_db_err(st, err, rc, "store: preparing a query");
+	b.limit = q && q->limit > 0 ? q->limit : 0; /* the groups' LIMIT ?, last */
+	if (prepare_built(st, sql, &b, &s, err) < 0)
 		goto fail;
-	}
-	i = 1;
-	if (b.match)
-		store_bind_text(s, i++, b.match);
-	for (int k = 0; k < b.n_states; k++)
-		store_bind_text(s, i++, b.states[k]);
-	if (b.group_id)
-		sqlite3_bind_int64(s, i++, b.group_id);
-	if (b.before_id)
-		sqlite3_bind_int64(s, i++, b.before_id);
-	if (q && q->limit > 0)
-		sqlite3_bind_int64(s, i++, q->limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct store_group **ng = util_grow(gs, cnt, &cap, 16, sizeof *gs);
 		if (ng)
