@@ -48,6 +48,32 @@ static int emu_reset(void)
 	return emu_call(&emu, "/_emu/reset", "POST", NULL) == 200 ? 0 : -1;
 }
 
+/* POST a JSON body to the emulator's path (its /_emu/set takes one; emu_call
+ * sends none), at most 10 s; 0 on a 200. */
+static int emu_post(const char *path, const char *body)
+{
+	struct http *h = http_new(NULL);
+	struct http_request r;
+	struct th_got g = {0, -1, NULL};
+	char url[256];
+	int64_t deadline = util_now_ms() + 10000;
+	if (!h)
+		return -1;
+	snprintf(url, sizeof url, "%s%s", emu.root, path);
+	memset(&r, 0, sizeof r);
+	r.url = url;
+	r.method = "POST";
+	r.body = body;
+	http_request(h, &r, th_got_cb, &g, NULL);
+	while (!g.done && util_now_ms() < deadline) {
+		http_poll(h, NULL, 0, 200);
+		http_perform(h);
+	}
+	http_free(h);
+	free(g.body);
+	return g.done && g.status == 200 ? 0 : -1;
+}
+
 /* A fresh history for each test. */
 static void new_data_dir(void)
 {
@@ -1201,6 +1227,30 @@ static int wait_rows_with(struct ptyterm *pt, const char *text, int want)
 	return 0;
 }
 
+/* A job that waits says why in its row, before its prompt (waitlist.h): a
+ * cold start while the endpoint's only worker initializes. */
+static void test_table_waiting(void)
+{
+	new_data_dir();
+	CHECK_INT(emu_post("/_emu/set", "{\"workers\": 0, \"initializing\": 1}"), 0);
+	CHECK_INT(cli_submit("cold one [[queue=60]]"), 0);
+	CHECK_INT(cli_submit("warm one [[queue=0 run=0]]"), 0);
+	struct ptyterm *pt = start(140, 30, 1, NULL);
+	if (CHECK(pt != NULL)) {
+		WAIT_TEXT(pt, "(cold start) cold one");
+		WAIT_TEXT(pt, "COMPLETED");
+		CHECK(!ptyterm_find(pt, ") warm one", NULL, NULL)); /* a finished job: none */
+		ptyterm_send(pt, "G");
+		ptyterm_send(pt, "c");
+		WAIT_TEXT(pt, "Cancel job");
+		ptyterm_send(pt, "y");
+		WAIT_TEXT(pt, "CANCELLED");
+		CHECK(ptyterm_wait_for_text_gone(pt, "(cold start)", WAIT_MS));
+		quit_and_check(pt);
+	}
+	CHECK_INT(emu_post("/_emu/set", "{\"workers\": 2, \"initializing\": 0}"), 0);
+}
+
 /* A group (one submit of {a|b|c|d}) is one row whose counts follow its jobs;
  * l expands it into its jobs (each with what varies for it), h collapses
  * it; c, r and d on its row act on the whole group after a question naming
@@ -1225,7 +1275,7 @@ static void test_group_rows(void)
 	WAIT_TEXT(pt, "Job 4 ");
 	ptyterm_send(pt, "l");
 	CHECK(wait_rows_with(pt, "grp", 5)); /* its row and its four jobs */
-	CHECK(ptyterm_find(pt, "[[queue=60]]: grp", NULL, NULL)); /* the variant first */
+	CHECK(ptyterm_find(pt, "\u2514  [[queue=60]]: ", NULL, NULL)); /* the variant first */
 	ptyterm_send(pt, "jj");
 	WAIT_TEXT(pt, "Job 3 "); /* the second job's row */
 	ptyterm_send(pt, "h");   /* collapses from a job's row, the group's row selected */
@@ -1784,6 +1834,7 @@ int main(void)
 	TH_RUN(test_header_follows_jobs);
 	TH_RUN(test_rerun_asks);
 	TH_RUN(test_group_rows);
+	TH_RUN(test_table_waiting);
 	TH_RUN(test_detail_full_prompt_and_wrap);
 	TH_RUN(test_bracketed_paste);
 	TH_RUN(test_compose_sampler);

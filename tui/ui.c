@@ -73,6 +73,7 @@
 #include "joblist.h"
 #include "jobfiles.h"
 #include "groupact.h"
+#include "waitlist.h"
 #include "osc52.h"
 #include "terminfo.h"
 
@@ -145,6 +146,7 @@ struct ui {
 	const char *filter_name;
 	int64_t health_due;     /* ask every endpoint's health then (0: no) */
 	struct view_header *vh; /* the top line (view_header.h) */
+	struct waitlist *wl;    /* the table's waiting reasons (waitlist.h) */
 
 	int detail;         /* -1: by width, 0 hidden, 1 shown */
 	int dscroll;        /* first row of the detail pane shown */
@@ -572,6 +574,16 @@ static void ui_paint_detail(struct ui *u, const struct job *j, int64_t now)
 	wnoutrefresh(u->wdetail);
 }
 
+/* Why a row's job waits, in a few words (waitlist.h: the store is read at
+ * most once a second for all the rows). */
+static const char *ui_row_reason(void *ctx, const struct job *j)
+{
+	struct ui *u = ctx;
+	const char *ep = j->endpoint ? j->endpoint : j->params.endpoint;
+	return u->wl ? waitlist_reason(u->wl, j, ep ? engine_health(u->e, ep) : NULL, job_now_ms())
+	             : NULL;
+}
+
 /* A group's prompt as typed, for its row (read once per group). */
 static const char *ui_group_prompt(void *ctx, int64_t gid)
 {
@@ -589,7 +601,7 @@ static void ui_main_draw(struct ui *u)
 	const struct joblist_row *rows = joblist_rows(u->jl, &nrows);
 	const int64_t *live = joblist_live(u->jl, &nlive);
 	const char *search = joblist_search(u->jl);
-	struct view_jobs_info info = {live, nlive, joblist_more(u->jl), now, NULL, u,
+	struct view_jobs_info info = {live, nlive, joblist_more(u->jl), now, ui_row_reason, u,
 	                              ui_group_prompt};
 	werase(u->wtable);
 	view_jobs_draw(u->wtable, jobs, rows, nrows, joblist_sel_row(u->jl), joblist_top(u->jl),
@@ -2113,9 +2125,11 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	}
 	u->jl = joblist_new(u->st, u->e);
 	u->vh = view_header_new(cfg);
-	if (!u->jl || !u->vh) {
+	u->wl = waitlist_new(u->st);
+	if (!u->jl || !u->vh || !u->wl) {
 		joblist_free(u->jl);
 		view_header_free(u->vh);
+		waitlist_free(u->wl);
 		fprintf(stderr, "sdq: out of memory\n");
 		engine_free(u->e);
 		store_close(u->st);
@@ -2150,6 +2164,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 		}
 		joblist_free(u->jl);
 		view_header_free(u->vh);
+		waitlist_free(u->wl);
 		engine_free(u->e);
 		store_close(u->st);
 		free(u->default_ep);
@@ -2226,6 +2241,7 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 		        live, live == 1 ? " is" : "s are", live == 1 ? "it" : "they",
 		        bg ? " (meanwhile a background driver, sdq driver, keeps polling)" : "");
 	}
+	waitlist_free(u->wl);
 	store_close(u->st);
 	view_compose_free(u->vc);
 	joblist_free(u->jl);
