@@ -316,6 +316,254 @@ static void test_gallery_moves(void)
 	ptyterm_stop(pt);
 }
 
+/* --- a group's gallery by axes --- */
+
+/* A group of 8: steps 20|30 (pages), prompt{1} ruby|teal (down), sampler
+ * euler|heun (across); each job its own picture. In a history of its own. */
+#define GN 8
+static char gbase[4096], gdata_env[4200], gconfig_env[4200], ghome_env[4200];
+static char gpaths[GN][4300];
+static const char *const g_steps[] = {"20", "30"}, *const g_word[] = {"ruby", "teal"},
+                         *const g_samp[] = {"euler", "heun"};
+
+static int setup_group(void)
+{
+	char dir[4400], *err = NULL;
+	struct store *st;
+	struct store_group g;
+
+	snprintf(gbase, sizeof gbase, "%s/group", th_tmpdir());
+	snprintf(gdata_env, sizeof gdata_env, "XDG_DATA_HOME=%s/data", gbase);
+	snprintf(gconfig_env, sizeof gconfig_env, "XDG_CONFIG_HOME=%s/config", gbase);
+	snprintf(ghome_env, sizeof ghome_env, "HOME=%s", gbase);
+	static const char *const sub[] = {"", "data", "data/sdq", "data/sdq/images", "config"};
+	for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+		snprintf(dir, sizeof dir, "%s/%s", gbase, sub[i]);
+		mkdir(dir, 0700);
+	}
+	snprintf(dir, sizeof dir, "%s/data/sdq/history.db", gbase);
+	if (!(st = store_open(dir, &err))) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	memset(&g, 0, sizeof g);
+	g.prompt = "a {ruby|teal} stone";
+	g.axes_json = "[{\"key\":\"steps\",\"values\":[20,30]},"
+	              "{\"key\":\"prompt{1}\",\"values\":[\"ruby\",\"teal\"]},"
+	              "{\"key\":\"sampler\",\"values\":[\"euler\",\"heun\"]}]";
+	g.njobs = GN;
+	int64_t gid = store_group_add(st, &g, &err);
+	if (!gid)
+		return -1;
+	/* recorded in a shuffled order: placed by variant, not by id */
+	static const int order[GN] = {5, 2, 7, 0, 3, 6, 1, 4};
+	for (int k = 0; k < GN; k++) {
+		int i = order[k]; /* i = steps*4 + word*2 + sampler */
+		struct job *j = job_new();
+		struct job_output o = {0};
+		struct image *im = th_plasma(120, 120, 40 + i * 3);
+		char v[160];
+
+		snprintf(gpaths[i], sizeof gpaths[i], "%s/data/sdq/images/g%d.png", gbase, i);
+		if (!im || th_png_write_file(gpaths[i], im->w, im->h, im->rgb) != 0)
+			return -1;
+		image_free(im);
+		snprintf(v, sizeof v, "{\"steps\":%s,\"prompt{1}\":\"%s\",\"sampler\":\"%s\"}",
+		         g_steps[i / 4], g_word[(i / 2) % 2], g_samp[i % 2]);
+		job_set_str(&j->params.prompt, "a stone");
+		job_set_str(&j->backend, "runpod");
+		job_set_str(&j->endpoint, "default");
+		job_set_str(&j->variant, v);
+		j->group_id = gid;
+		j->state = JOB_PENDING;
+		if (store_job_add(st, j, &err) != 0)
+			return -1;
+		j->state = JOB_COMPLETED;
+		o.path = gpaths[i];
+		o.width = o.height = 120;
+		o.seed = 1;
+		o.format = "png";
+		o.bytes = 1;
+		job_add_output(j, &o);
+		if (store_job_save(st, j, &err) != 0)
+			return -1;
+		job_free(j);
+	}
+	store_close(st);
+	return 0;
+}
+
+/* xterm's 256 colours as RGB. */
+static void th_rgb256(int c, unsigned char rgb[3])
+{
+	static const unsigned char sys[16][3] = {
+	    {0, 0, 0},       {205, 0, 0},   {0, 205, 0},   {205, 205, 0},
+	    {0, 0, 238},     {205, 0, 205}, {0, 205, 205}, {229, 229, 229},
+	    {127, 127, 127}, {255, 0, 0},   {0, 255, 0},   {255, 255, 0},
+	    {92, 92, 255},   {255, 0, 255}, {0, 255, 255}, {255, 255, 255}};
+	static const unsigned char lv[6] = {0, 95, 135, 175, 215, 255};
+	if (c >= 0x1000000) {
+		rgb[0] = (unsigned char)(c >> 16);
+		rgb[1] = (unsigned char)(c >> 8);
+		rgb[2] = (unsigned char)c;
+	} else if (c < 0) {
+		rgb[0] = rgb[1] = rgb[2] = 0;
+	} else if (c < 16) {
+		memcpy(rgb, sys[c], 3);
+	} else if (c < 232) {
+		c -= 16;
+		rgb[0] = lv[c / 36];
+		rgb[1] = lv[(c / 6) % 6];
+		rgb[2] = lv[c % 6];
+	} else {
+		rgb[0] = rgb[1] = rgb[2] = (unsigned char)(8 + 10 * (c - 232));
+	}
+}
+
+/* What the box at rows r0..r1, columns c0..c1 shows, as a picture: the
+ * image sixel covering its middle, decoded; or its half blocks (U+2580:
+ * the foreground the upper pixel, the background the lower), read back.
+ * 0 and *d (free d->rgb), or -1 when it shows none. */
+static int box_picture(struct ptyterm *pt, int r0, int r1, int c0, int c1, struct th_decoded *d)
+{
+	int idx = ptyterm_image_at(pt, (r0 + r1) / 2, (c0 + c1) / 2);
+	const struct ptyterm_image *im = ptyterm_image(pt, idx);
+	memset(d, 0, sizeof *d);
+	if (im) {
+		if (!ptyterm_image_intact(pt, idx) || im->row < r0 || im->row + im->rows > r1 + 1 ||
+		    im->col < c0 || im->col + im->cols > c1 + 1)
+			return -1;
+		return th_sixel_decode(im->data, im->len, d);
+	}
+	/* half blocks: their bounding box in the box */
+	int br0 = -1, br1 = -1, bc0 = -1, bc1 = -1;
+	for (int r = r0; r <= r1; r++)
+		for (int c = c0; c <= c1; c++) {
+			struct ptyterm_cell cell;
+			if (ptyterm_cell(pt, r, c, &cell) != 0 || cell.ch != 0x2580)
+				continue;
+			if (br0 < 0 || r < br0)
+				br0 = r;
+			if (r > br1)
+				br1 = r;
+			if (bc0 < 0 || c < bc0)
+				bc0 = c;
+			if (c > bc1)
+				bc1 = c;
+		}
+	if (br0 < 0 || (br1 - br0 + 1) * (bc1 - bc0 + 1) < 16)
+		return -1;
+	d->w = bc1 - bc0 + 1;
+	d->h = (br1 - br0 + 1) * 2;
+	d->rgb = malloc((size_t)d->w * d->h * 3);
+	for (int r = br0; d->rgb && r <= br1; r++)
+		for (int c = bc0; c <= bc1; c++) {
+			struct ptyterm_cell cell;
+			ptyterm_cell(pt, r, c, &cell);
+			unsigned char *up = d->rgb + ((size_t)(r - br0) * 2 * d->w + (c - bc0)) * 3;
+			th_rgb256(cell.fg, up);
+			th_rgb256(cell.bg, up + (size_t)d->w * 3);
+		}
+	return d->rgb ? 0 : -1;
+}
+
+/* The cell at Y value row label wy and X value column label wx shows job
+ * want's picture: of the group's pictures it is the nearest, and near. */
+static int cell_shows(struct ptyterm *pt, const char *wy, const char *wx, int want, int verbose)
+{
+	int ry, cy, rx, cx;
+	struct th_decoded d;
+	if (!ptyterm_find(pt, wy, &ry, &cy) || !ptyterm_find(pt, wx, &rx, &cx)) {
+		if (verbose)
+			fprintf(stderr, "  no label %s or %s\n", wy, wx);
+		return 0;
+	}
+	/* the box: under the X value's column, on the Y value's rows (the label
+	 * is at the box's middle row), about TW x TH */
+	if (box_picture(pt, ry - TH / 2, ry + TH / 2, cx, cx + TW - 2, &d) != 0) {
+		if (verbose)
+			fprintf(stderr, "  cell %s/%s (row %d, col %d): no picture\n", wy, wx, ry, cx);
+		return 0;
+	}
+	int best = -1;
+	double be = 1e9, ew = 1e9;
+	for (int i = 0; i < GN; i++) {
+		double e = th_sixel_err_vs(&d, gpaths[i]);
+		if (i == want)
+			ew = e;
+		if (e < be) {
+			be = e;
+			best = i;
+		}
+	}
+	free(d.rgb);
+	if (best != want || ew > 40.0) {
+		if (verbose)
+			fprintf(stderr, "  cell %s/%s shows picture %d (error %.1f), not %d (%.1f)\n",
+			        wy, wx, best, be, want, ew);
+		return 0;
+	}
+	return 1;
+}
+
+/* Every cell of page steps (0 or 1) right, waited for. */
+static int page_right(struct ptyterm *pt, int steps)
+{
+	for (int waited = 0; waited < WAIT_MS; waited += 100) {
+		int ok = 1;
+		for (int i = 0; i < 4 && ok; i++)
+			ok = cell_shows(pt, g_word[i / 2], g_samp[i % 2], steps * 4 + i, 0);
+		if (ok)
+			return 1;
+		ptyterm_pump(pt, 100);
+	}
+	for (int i = 0; i < 4; i++)
+		cell_shows(pt, g_word[i / 2], g_samp[i % 2], steps * 4 + i, 1);
+	char *s = ptyterm_screen(pt);
+	fprintf(stderr, "%s\n", s ? s : "");
+	free(s);
+	return 0;
+}
+
+/* t on a group's row: the images by their axes, in sixel and in half
+ * blocks: sampler across, the prompt's word down, a page per steps value. */
+static void test_group_by_axes(void)
+{
+	for (int blocks = 0; blocks < 2; blocks++) {
+		char *argv[] = {(char *)sdq_bin, NULL};
+		char *env[] = {gdata_env,        gconfig_env,    ghome_env,
+		               blocks ? "SDQ_GRAPHICS=blocks" : "SDQ_GRAPHICS",
+		               "SDQ_ENDPOINT",   "RUNPOD_API_KEY", "SDQ_CONFIG",
+		               "NO_COLOR",       "COLORTERM",      "LANG=C.UTF-8",
+		               "LC_ALL=C.UTF-8", NULL};
+		struct ptyterm_opts o = {PTYTERM_DA1_SIXEL, 8, 17, 0};
+		struct ptyterm *pt = ptyterm_start(argv, env, COLS_, ROWS_, &o);
+
+		if (!CHECK(pt != NULL))
+			return;
+		CHECK(ptyterm_wait_for_text(pt, "8/8 done", WAIT_MS));
+		ptyterm_send(pt, "t");
+		CHECK(ptyterm_wait_for_text(pt, "page 1/2: steps=20", WAIT_MS));
+		CHECK(ptyterm_find(pt, "down: prompt{1}", NULL, NULL));
+		CHECK(ptyterm_find(pt, "across: sampler", NULL, NULL));
+		if (!CHECK(page_right(pt, 0)))
+			fprintf(stderr, "  (%s, page 1)\n", blocks ? "blocks" : "sixel");
+		if (!blocks)
+			CHECK(ptyterm_ncaptures(pt) > 0);
+		else
+			CHECK_INT(ptyterm_ncaptures(pt), 0);
+		ptyterm_key(pt, "PgDn");
+		CHECK(ptyterm_wait_for_text(pt, "page 2/2: steps=30", WAIT_MS));
+		if (!CHECK(page_right(pt, 1)))
+			fprintf(stderr, "  (%s, page 2)\n", blocks ? "blocks" : "sixel");
+		ptyterm_send(pt, "q");
+		CHECK(ptyterm_wait_for_text_gone(pt, "across: sampler", WAIT_MS));
+		ptyterm_send(pt, "q");
+		CHECK_INT(ptyterm_wait_exit(pt, WAIT_MS), 0);
+		ptyterm_stop(pt);
+	}
+}
+
 int main(void)
 {
 	sdq_bin = getenv("SDQ_BIN");
@@ -328,5 +576,11 @@ int main(void)
 	}
 	TH_RUN(test_pictures_differ);
 	TH_RUN(test_gallery_moves);
+	if (setup_group() != 0) {
+		fprintf(stderr, "setup_group failed\n");
+		th_failed++;
+	} else {
+		TH_RUN(test_group_by_axes);
+	}
 	return th_done("tui_gallery");
 }

@@ -35,7 +35,7 @@ static const struct keys_binding keys[] = {
 	{KEYS_MAIN, KA_SAVE, {'s'}, "s", "save the image(s) to a file or directory you type"},
 	{KEYS_MAIN, KA_OPEN, {'o'}, "o", "open the image ($SDQ_OPEN); over SSH copy its path"},
 	{KEYS_MAIN, KA_DELETE, {'d', KEY_DC}, "d Del", "delete the job or group (asks; asks again about files)"},
-	{KEYS_MAIN, KA_GALLERY, {'t'}, "t", "thumbnail gallery"},
+	{KEYS_MAIN, KA_GALLERY, {'t'}, "t", "thumbnail gallery; on a group's row, its grid by what varies"},
 	{KEYS_MAIN, KA_VIEW, {'v'}, "v", "view the image full screen"},
 	{KEYS_MAIN, KA_HEALTH, {'H'}, "H", "refresh the endpoints' health now"},
 	{KEYS_MAIN, KA_NOTIFY, {'N'}, "N", "notify when jobs are done (on/off)"},
@@ -71,6 +71,8 @@ static const struct keys_binding keys[] = {
 	{KEYS_GALLERY, KA_GAL_OPEN, {'\r', '\n', KEY_ENTER, 'v'}, "Enter v",
 	 "view the selected image full screen"},
 	{KEYS_GALLERY, KA_GAL_CLOSE, {27, 't', 'q'}, "Esc t q", "back to the jobs table"},
+	{KEYS_GALLERY, KA_GAL_PAGE_NEXT, {KEY_NPAGE, ' '}, "PgDn Space", "a group's next page (its third axis)"},
+	{KEYS_GALLERY, KA_GAL_PAGE_PREV, {KEY_PPAGE}, "PgUp", "a group's previous page"},
 	/* image viewer */
 	{KEYS_VIEW, KA_VIEW_PREV, {KEY_LEFT, 'h', KEY_PPAGE}, "h Left", "previous image of the job"},
 	{KEYS_VIEW, KA_VIEW_NEXT, {KEY_RIGHT, 'l', KEY_NPAGE, ' '}, "l Right", "next image of the job"},

@@ -163,6 +163,7 @@ struct ui {
 	struct view_compose *vc;
 	int help_scroll;
 	size_t gal_sel, gal_top;
+	struct gallery_axes *gax; /* a group's gallery (M_GALLERY from its row), or NULL */
 	struct view_image *vi;  /* the image viewer (M_VIEW) */
 	enum ui_mode view_back; /* the mode it was opened from */
 
@@ -225,6 +226,7 @@ static void ui_paint_filter(struct ui *u);
 static void ui_filter_key(struct ui *u, int code, int is_key);
 static void ui_gallery_draw(struct ui *u);
 static void ui_gallery_key(struct ui *u, int code, int is_key);
+static void ui_gallery_free(struct ui *u);
 static void ui_view_draw(struct ui *u);
 static void ui_view_key(struct ui *u, int code, int is_key);
 static void ui_view_free(struct ui *u);
@@ -236,7 +238,7 @@ static const struct ui_screen ui_screens[M_COUNT] = {
     [M_CONFIRM] = {ui_paint_confirm, ui_confirm_key, NULL, NULL},
     [M_INPUT] = {NULL, ui_input_key, NULL, ui_input_free}, /* in the status line */
     [M_FILTER] = {ui_paint_filter, ui_filter_key, NULL, NULL},
-    [M_GALLERY] = {ui_gallery_draw, ui_gallery_key, NULL, NULL},
+    [M_GALLERY] = {ui_gallery_draw, ui_gallery_key, NULL, ui_gallery_free},
     [M_VIEW] = {ui_view_draw, ui_view_key, NULL, ui_view_free},
 };
 
@@ -1212,6 +1214,14 @@ static void ui_job_changed(struct ui *u, int64_t id)
 		job_free(vj);
 		u->dirty |= D_PAINT;
 	}
+	if (u->gax && gallery_axes_has(u->gax, id)) { /* its cell in a group's gallery */
+		const struct job *ej = engine_job(u->e, id);
+		struct job *gj = ej ? job_dup(ej) : store_job_get(u->st, id, NULL);
+		if (gj)
+			gallery_axes_update(u->gax, gj);
+		job_free(gj);
+		u->dirty |= D_PAINT;
+	}
 	int r = joblist_job_changed(u->jl, id);
 	if (r & JOBLIST_MOVED && !u->health_due)
 		u->health_due = job_now_ms() + UI_HEALTH_AFTER_MS;
@@ -1307,6 +1317,32 @@ static void ui_view(struct ui *u, const struct job *j)
 	u->vi = v;
 	u->view_back = ui_base(u) == M_GALLERY ? M_GALLERY : M_MAIN;
 	ui_set_mode(u, M_VIEW);
+}
+
+/* t on a group's row: its gallery by axes, from the store (all its jobs,
+ * whatever the window holds). 0, or -1 with a message. */
+static int ui_group_gallery(struct ui *u, const struct joblist_group *g)
+{
+	struct store_query q;
+	struct job **l = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	const struct store_group *info = joblist_group_info(u->jl, g->id);
+	memset(&q, 0, sizeof q);
+	q.group_id = g->id;
+	q.oldest_first = 1;
+	if (store_job_list(u->st, &q, &l, &n, &err) < 0) {
+		ui_err(u, "gallery", &err);
+		return -1;
+	}
+	gallery_axes_free(u->gax);
+	u->gax = gallery_axes_new(g->id, info ? info->axes_json : NULL, l, n);
+	store_jobs_free(l, n);
+	if (!u->gax) {
+		ui_msg(u, 1, "gallery: out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 static void ui_main_action(struct ui *u, enum keys_action a)
@@ -1477,6 +1513,8 @@ static void ui_main_action(struct ui *u, enum keys_action a)
 		}
 		break;
 	case KA_GALLERY:
+		if (g && ui_group_gallery(u, g) < 0)
+			break;
 		u->gal_sel = joblist_sel(u->jl);
 		u->gal_top = 0;
 		preview_hide(u->pv);
@@ -1556,8 +1594,62 @@ static void ui_mouse(struct ui *u)
 	}
 }
 
+static void ui_gallery_free(struct ui *u)
+{
+	gallery_axes_free(u->gax);
+	u->gax = NULL;
+}
+
+/* A key in a group's gallery. */
+static void ui_gallery_axes_key(struct ui *u, int code)
+{
+	switch (keys_lookup(KEYS_GALLERY, code)) {
+	case KA_GAL_LEFT:
+		gallery_axes_move(u->gax, -1, 0, 0);
+		break;
+	case KA_GAL_RIGHT:
+		gallery_axes_move(u->gax, 1, 0, 0);
+		break;
+	case KA_GAL_UP:
+		gallery_axes_move(u->gax, 0, -1, 0);
+		break;
+	case KA_GAL_DOWN:
+		gallery_axes_move(u->gax, 0, 1, 0);
+		break;
+	case KA_GAL_PAGE_NEXT:
+		gallery_axes_move(u->gax, 0, 0, 1);
+		u->dirty |= D_FULL; /* another page: every image anew */
+		break;
+	case KA_GAL_PAGE_PREV:
+		gallery_axes_move(u->gax, 0, 0, -1);
+		u->dirty |= D_FULL;
+		break;
+	case KA_GAL_OPEN:
+		if (gallery_axes_selected(u->gax))
+			ui_view(u, gallery_axes_selected(u->gax));
+		return;
+	case KA_GAL_CLOSE:
+		ui_gallery_free(u);
+		preview_hide(u->pv);
+		ui_set_mode(u, M_MAIN);
+		u->dirty |= D_FULL;
+		return;
+	default:
+		if (code == KEY_MOUSE) {
+			MEVENT ev;
+			getmouse(&ev);
+		}
+		return;
+	}
+	u->dirty |= D_PAINT;
+}
+
 static void ui_gallery_draw(struct ui *u)
 {
+	if (u->gax) {
+		gallery_axes_draw(u->gax, u->pv, u->wover);
+		return;
+	}
 	size_t n;
 	struct job **jobs = joblist_jobs(u->jl, &n);
 	gallery_draw(u->pv, u->wover, jobs, n, u->gal_sel, &u->gal_top);
@@ -1585,6 +1677,10 @@ static void ui_view_key(struct ui *u, int code, int is_key)
 
 static void ui_gallery_key(struct ui *u, int code, int is_key)
 {
+	if (u->gax) {
+		ui_gallery_axes_key(u, code);
+		return;
+	}
 	int gc = 1, gr = 1;
 	if (u->wover)
 		gallery_grid(u->pv, u->wover, &gc, &gr);
