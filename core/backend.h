@@ -101,8 +101,13 @@ struct backend *sdcpp_backend_new(struct engine *e, const struct config_endpoint
 /* ---- what a backend calls in the engine ---- */
 
 /* Commit j (a job this engine drives) to the store and tell the front end.
- * A terminal j is dropped from the live set after this. 0 or -1 (store
- * failure: the job stays as it was in the store; the message is reported). */
+ * From inside engine_step (a backend's callbacks): j joins the changes of
+ * the pass, committed in one transaction at its end (held up to about
+ * 100 ms for more to share the commit, but not a job's first change after
+ * it was sent), then reported; while another process keeps the store
+ * locked they stay in memory and are tried again, never dropped; returns
+ * 0. Outside a pass: committed at once, 0 or -1 (store failure, reported).
+ * A terminal j leaves the live set once committed. */
 int engine_job_update(struct engine *e, struct job *j);
 /* Commit live job j to the store now, and tell the front end at the end of
  * the current engine_step pass: unlike engine_job_update, safe from inside
@@ -124,6 +129,9 @@ void engine_health_clear(struct engine_health *h);
 int engine_job_sync_wait(struct engine *e, int64_t id);
 /* The engine's HTTP client (borrowed). */
 struct http *engine_http(struct engine *e);
+/* The image directories whose entries the engine syncs before its next
+ * commit (output_save_to): a backend saving images hands them this. */
+struct output_dirs *engine_output_dirs(struct engine *e);
 /* The API key of fingerprint fp if this engine holds it (borrowed, valid
  * until engine_free; never copy it anywhere lasting), else NULL. */
 const char *engine_key(struct engine *e, const char *fp);

@@ -8,6 +8,7 @@
  * The driver holds the store's lock and keeps every live job of the store in
  * memory (the live set), each handed to the backend of its endpoint. Backends
  * change a job and call engine_job_update(), which commits it to the store
+ * (at the end of the pass, with the pass's other changes: engine_save.c)
  * and then reports it; a job that reached a terminal state leaves the live set
  * and is freed at the end of the pass (a safe point: no backend code is on the
  * stack any more). Other processes (viewers) only add jobs and set request
@@ -220,6 +221,7 @@ struct live *engine_live_add(struct engine *e, struct job *j, struct backend *b)
 	}
 	e->live[e->nlive].j = j;
 	e->live[e->nlive].b = b;
+	e->live[e->nlive].sent = 0;
 	return &e->live[e->nlive++];
 }
 
@@ -249,6 +251,7 @@ void engine_live_drop(struct engine *e, struct live *l)
 	struct job *j = l->j;
 
 	sync_forget(e, j->id);
+	engine_dirty_forget(e, j); /* engine_give_up flushed what it could first */
 
 	e->live[i] = e->live[--e->nlive];
 	if (e->ngrave == e->capgrave) {
@@ -614,6 +617,9 @@ void engine_free(struct engine *e)
 	keyring_free(e->kr); /* key commands still running: their groups are killed */
 	free(e->syncs);
 	free(e->later);
+	free(e->dirty);
+	output_dirs_sync(&e->dirs);
+	output_dirs_clear(&e->dirs);
 	engine_grave_empty(e);
 	free(e->grave);
 	free(e->live);
@@ -648,48 +654,7 @@ void engine_clear_requests(struct engine *e, struct job *j)
 	}
 }
 
-int engine_job_update(struct engine *e, struct job *j)
-{
-	char *err = NULL;
-	struct live *l;
-
-	if (store_job_save(e->st, j, &err) < 0) {
-		engine_message(e, 1, "job %lld: cannot save it: %s", (long long)j->id,
-		               err ? err : "store error");
-		free(err);
-		return -1;
-	}
-	if (job_state_is_terminal(j->state) && (j->cancel_requested || j->retry_requested))
-		engine_clear_requests(e, j);
-	engine_emit_simple(e, ENGINE_EV_JOB, j->id, j->endpoint);
-	if (job_state_is_terminal(j->state) && (l = engine_live_find(e, j->id)) && l->j == j)
-		engine_live_drop(e, l);
-	return 0;
-}
-
-int engine_job_commit(struct engine *e, struct job *j)
-{
-	char *err = NULL;
-
-	if (store_job_save(e->st, j, &err) < 0) {
-		/* reported later too: engine_message would reach the front end */
-		free(err);
-		return -1;
-	}
-	for (size_t i = 0; i < e->nlater; i++)
-		if (e->later[i] == j->id)
-			return 0;
-	if (e->nlater == e->caplater) {
-		size_t nc = e->caplater ? e->caplater * 2 : 16;
-		int64_t *nl = realloc(e->later, nc * sizeof *nl);
-		if (!nl)
-			return 0; /* committed; only the report is lost */
-		e->later = nl;
-		e->caplater = nc;
-	}
-	e->later[e->nlater++] = j->id;
-	return 0;
-}
+/* engine_job_update and engine_job_commit: engine_save.c */
 
 /* Report the jobs engine_job_commit saved during the pass. */
 static void report_later(struct engine *e)
@@ -1090,6 +1055,8 @@ int engine_step(struct engine *e, int max_wait_ms)
 		engine_store_event(e, dbwatch_read(e->dbw));
 	timers_fire(e->timers, util_now_ms(), e);
 	engine_periodic(e, util_now_ms());
+	/* what the pass changed, in one commit, then reported */
+	engine_flush_pass(e);
 	/* finished jobs are freed only by the outermost pass: an inner one
 	 * (engine_step called from a callback) may have callers using them */
 	if (--e->in_step == 0)

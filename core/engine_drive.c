@@ -100,6 +100,8 @@ int engine_cancel_tracked(struct engine *e, struct live *l, char **err)
 	struct job *j = l->j;
 	struct backend *b = l->b;
 
+	if (job_state_is_terminal(j->state))
+		return 0; /* it ended; the commit saying so is on its way */
 	if (j->state == JOB_PENDING || !b) {
 		/* the backend lets go of it first: nothing of its may fire later */
 		if (b && b->ops->forget)
@@ -349,12 +351,14 @@ void engine_give_up(struct engine *e)
 
 	e->closing = 1;
 	while (!e->in_step) {
+		engine_flush(e); /* nothing changed may be left behind */
 		forget_all(e, 1);
 		engine_grave_empty(e);
 		if (!e->nlive || util_now_ms() >= deadline)
 			break;
 		engine_step(e, 100);
 	}
+	engine_flush(e);
 	forget_all(e, 0);
 	release_locks(e);
 	e->driving = 0;

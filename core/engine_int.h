@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "engine.h"
 #include "job.h"
+#include "output.h"
 
 struct timers;
 struct dbwatch;
@@ -33,6 +34,8 @@ struct watch {
 struct live {
 	struct job *j;
 	struct backend *b; /* NULL: its endpoint is gone or its backend failed */
+	int sent;          /* committed SUBMITTING, not committed since: its next
+	                      change (the remote id) is not held back */
 };
 
 struct sync_ent {
@@ -82,6 +85,18 @@ struct engine {
 	int64_t *later; /* jobs committed by engine_job_commit, reported after the pass */
 	size_t nlater, caplater;
 
+	/* Live jobs changed and not committed yet (engine_save.c): committed
+	 * together by engine_flush_pass, then reported; a terminal one stays
+	 * in the live set until its commit. */
+	struct job **dirty;
+	size_t ndirty, capdirty;
+	int64_t dirty_since;      /* when the first of them changed */
+	int dirty_urgent;         /* one of them is not to be held back */
+	uint64_t flush_timer;     /* the gathering window, or a retry */
+	int flush_backoff;        /* ms, the next retry's delay */
+	int64_t flush_fail_since; /* when the commits started failing, 0: they do not */
+	struct output_dirs dirs;  /* image directories to sync before the commit */
+
 	struct sync_ent *syncs; /* jobs to send through /runsync (engine_submit_opts) */
 	size_t nsyncs;
 
@@ -108,6 +123,16 @@ void engine_live_drop(struct engine *e, struct live *l);
 void engine_grave_empty(struct engine *e);
 /* Clear j's request flags in the store after acting on them. */
 void engine_clear_requests(struct engine *e, struct job *j);
+
+/* engine_save.c */
+/* The end of a pass: commit the jobs it changed (or let them gather a
+ * moment), then report them. */
+void engine_flush_pass(struct engine *e);
+/* Commit every changed job now, waiting the store's full busy timeout
+ * (giving the driver role up). */
+void engine_flush(struct engine *e);
+/* j leaves the live set: forget it is changed. */
+void engine_dirty_forget(struct engine *e, const struct job *j);
 
 /* engine_drive.c */
 /* 1 if this engine may drive j (it holds the lock j goes by). */

@@ -902,8 +902,66 @@ static void save_error(char **err, int e, const char *what, const char *path)
 		util_set_err(err, "cannot %s %s: %s", what, path, strerror(e));
 }
 
+static void dir_sync(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd); /* best effort: the file is complete either way */
+		close(dfd);
+	}
+}
+
+void output_dirs_sync(struct output_dirs *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		dir_sync(d->v[i]);
+		free(d->v[i]);
+	}
+	d->n = 0;
+}
+
+void output_dirs_clear(struct output_dirs *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i]);
+	free(d->v);
+	memset(d, 0, sizeof *d);
+}
+
+/* Remember dir in d (once); synced at once when that cannot be done. */
+static void dirs_add(struct output_dirs *d, const char *dir)
+{
+	char *c;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->v[i], dir) == 0)
+			return;
+	if (d->n == d->cap) {
+		size_t nc = d->cap ? d->cap * 2 : 4;
+		char **nv = realloc(d->v, nc * sizeof *nv);
+		if (!nv) {
+			dir_sync(dir);
+			return;
+		}
+		d->v = nv;
+		d->cap = nc;
+	}
+	if (!(c = strdup(dir))) {
+		dir_sync(dir);
+		return;
+	}
+	d->v[d->n++] = c;
+}
+
 int output_save(const char *images_dir, const struct job *j, int index, const unsigned char *data,
                 size_t len, int64_t seed, struct job_output *out, char **err)
+{
+	return output_save_to(images_dir, j, index, data, len, seed, NULL, out, err);
+}
+
+int output_save_to(const char *images_dir, const struct job *j, int index,
+                   const unsigned char *data, size_t len, int64_t seed, struct output_dirs *dirs,
+                   struct job_output *out, char **err)
 {
 	if (!images_dir || !*images_dir || !j || !data || !out || index < 0) {
 		util_set_err(err, "output_save: bad arguments");
@@ -1012,11 +1070,10 @@ int output_save(const char *images_dir, const struct job *j, int index, const un
 		return -1;
 	}
 	free(meta);
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd); /* best effort: the file is complete either way */
-		close(dfd);
-	}
+	if (dirs)
+		dirs_add(dirs, dir);
+	else
+		dir_sync(dir);
 
 	memset(out, 0, sizeof *out);
 	out->index = index;

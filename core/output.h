@@ -95,4 +95,23 @@ int output_decodable(const struct job_output *o);
 int output_save(const char *images_dir, const struct job *j, int index, const unsigned char *data,
                 size_t len, int64_t seed, struct job_output *out, char **err);
 
+/* Directories whose new entries are not synced yet (output_save_to). A
+ * plain record: zero-initialise it. */
+struct output_dirs {
+	char **v;
+	size_t n, cap;
+};
+/* output_save, except that the directory is not fsynced here: it is added
+ * to *dirs, and output_dirs_sync(dirs) must run before anything durable
+ * points at the image (the engine does it before its commit: one directory
+ * fsync for every image of a pass). dirs NULL: as output_save. */
+int output_save_to(const char *images_dir, const struct job *j, int index,
+                   const unsigned char *data, size_t len, int64_t seed, struct output_dirs *dirs,
+                   struct job_output *out, char **err);
+/* fsync each directory of d once (best effort, like output_save's), then
+ * forget them. */
+void output_dirs_sync(struct output_dirs *d);
+/* Forget the directories without syncing them and free d's memory. */
+void output_dirs_clear(struct output_dirs *d);
+
 #endif

@@ -113,8 +113,9 @@ static enum runpod_done_result done_save(struct runpod_done *d, char **msg)
 		char *err = NULL;
 		int64_t seed = it->seed >= 0 ? it->seed : d->res.seed;
 		memset(&out, 0, sizeof out);
-		if (output_save(cfg->images_dir, j, (int)i, it->data, it->len, seed, &out, &err) <
-		    0) {
+		/* the directory is synced by the engine before its commit */
+		if (output_save_to(cfg->images_dir, j, (int)i, it->data, it->len, seed,
+		                   engine_output_dirs(d->e), &out, &err) < 0) {
 			snprintf(buf, sizeof buf, "cannot save: image %zu: %s", i + 1,
 			         err ? err : "error");
 			*msg = strdup(buf);

@@ -47,7 +47,6 @@
 #include "store_int.h"
 #include "util.h"
 
-#define BUSY_TIMEOUT_MS 5000
 #define FIND_MIN_PREFIX 4
 
 /* The 30 columns written by bind_job(), parameters ?1..?30. */
@@ -169,6 +168,8 @@ void store_db_err(struct store *st, char **err, int rc, const char *fmt, ...)
 	char what[512];
 	va_list ap;
 
+	if (st)
+		st->last_rc = rc;
 	if (!err)
 		return;
 	va_start(ap, fmt);
@@ -432,7 +433,7 @@ struct store *store_open(const char *path, char **err)
 		return NULL;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_DEFAULT_MS);
 	snprintf(what, sizeof what, "store: setting up the database");
 	if (set_wal(st, err) < 0 || exec(st, "PRAGMA synchronous=NORMAL", err, what) < 0 ||
 	    exec(st, "PRAGMA foreign_keys=ON", err, what) < 0 || migrate(st, err) < 0) {
@@ -456,6 +457,17 @@ void store_close(struct store *st)
 	free(st->path);
 	free(st->lock_path);
 	free(st);
+}
+
+void store_set_busy_wait(struct store *st, int ms)
+{
+	sqlite3_busy_timeout(st->db, ms > 0 ? ms : 0);
+}
+
+int store_was_busy(const struct store *st)
+{
+	int p = st->last_rc & 0xff;
+	return p == SQLITE_BUSY || p == SQLITE_LOCKED;
 }
 
 const char *store_path(const struct store *st)
@@ -709,7 +721,9 @@ fail_undo:
 	return -1;
 }
 
-int store_job_save(struct store *st, const struct job *j, char **err)
+/* Write job j inside the open write transaction: its row, an event if its
+ * state changed, its new outputs. 0 or -1 (the caller rolls back). */
+static int save_one(struct store *st, const struct job *j, char **err)
 {
 	sqlite3_stmt *s;
 	char what[64];
@@ -721,21 +735,19 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 		util_set_err(err, "store: saving a job that was never added");
 		return -1;
 	}
-	if (begin_write(st, err, what) < 0)
-		return -1;
 	if (!(s = store_stmt(st, S_STATE_OF, err)))
-		goto fail;
+		return -1;
 	sqlite3_bind_int64(s, 1, j->id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		store_done(s);
 		util_set_err(err, "store: no job %lld", (long long)j->id);
-		goto fail;
+		return -1;
 	}
 	if (rc != SQLITE_ROW) {
 		store_db_err(st, err, rc, "%s", what);
 		store_done(s);
-		goto fail;
+		return -1;
 	}
 	old = job_state_parse((const char *)sqlite3_column_text(s, 0));
 	/* A status sdq does not know is recorded verbatim, so a new one of
@@ -749,23 +761,51 @@ int store_job_save(struct store *st, const struct job *j, char **err)
 	store_done(s);
 
 	if (!(s = store_stmt(st, S_UPDATE_JOB, err)))
-		goto fail;
+		return -1;
 	if (bind_job(s, j) != SQLITE_OK) {
 		store_db_err(st, err, sqlite3_errcode(st->db), "%s", what);
 		store_done(s);
-		goto fail;
+		return -1;
 	}
 	sqlite3_bind_int64(s, 31, j->id);
 	if (store_step_done(st, s, err, what) < 0)
-		goto fail;
+		return -1;
 	if (changed && insert_event(st, j->id, j->state, event_detail(j), err) < 0)
-		goto fail;
-	if (insert_outputs(st, j, err) < 0)
-		goto fail;
+		return -1;
+	return insert_outputs(st, j, err);
+}
+
+int store_job_save(struct store *st, const struct job *j, char **err)
+{
+	return store_jobs_save(st, &j, 1, err);
+}
+
+int store_jobs_save(struct store *st, const struct job *const *jobs, size_t n, char **err)
+{
+	char what[64];
+
+	if (!n)
+		return 0;
+	if (n == 1)
+		snprintf(what, sizeof what, "store: saving job %lld", (long long)jobs[0]->id);
+	else
+		snprintf(what, sizeof what, "store: saving %zu jobs", n);
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i]->id <= 0) {
+			util_set_err(err, "store: saving a job that was never added");
+			return -1;
+		}
+	}
+	st->last_rc = 0;
+	if (begin_write(st, err, what) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (save_one(st, jobs[i], err) < 0) {
+			store_rollback(st);
+			return -1;
+		}
+	}
 	return commit(st, err, what);
-fail:
-	store_rollback(st);
-	return -1;
 }
 
 /* Run one of the single-row flag updates; -1 with a message when no such job. */

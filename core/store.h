@@ -35,6 +35,19 @@ int store_job_add(struct store *st, struct job *j, char **err);
  * event row if j->state differs from the stored state, and any output of j
  * whose index is not stored yet. 0 or -1 (also when no such job). */
 int store_job_save(struct store *st, const struct job *j, char **err);
+/* store_job_save of n jobs in ONE transaction (one commit for all: the
+ * driver saves what a pass of its loop changed together). All or none. */
+int store_jobs_save(struct store *st, const struct job *const *jobs, size_t n, char **err);
+
+#define STORE_BUSY_DEFAULT_MS 5000
+/* How long a write waits for another process's write lock before failing
+ * (SQLite's busy timeout); STORE_BUSY_DEFAULT_MS unless set. A loop sets it short and
+ * keeps what it could not write for later (store_was_busy). */
+void store_set_busy_wait(struct store *st, int ms);
+/* 1 if the last call that failed failed because another connection held
+ * the database's write lock past the busy wait (trying again later may
+ * work), 0 for any other failure. */
+int store_was_busy(const struct store *st);
 
 /* Set only the request flags of job id (any process may call this; the driver
  * acts on them). 0 or -1. */

@@ -66,6 +66,7 @@ struct store {
 	} * keylocks;        /* the key driver locks we hold (store_lock_key) */
 	size_t nkeylocks;
 	sqlite3_stmt *stmts[S_COUNT_STMTS];
+	int last_rc; /* SQLite's code of the last failure store_db_err saw */
 };
 
 /* ---- errors (store.c) ---- */

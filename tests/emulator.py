@@ -125,7 +125,10 @@ Control (no key needed):
                           "duplicate_inputs", "inflight_max", "jobs": {id:
                           {status, status_polls, sync_polls, run_count, retries,
                           cancel_count, stream_polls, created_at, completed_at,
-                          finished_at, first_completed_poll_at, prompt}}}
+                          finished_at, first_completed_poll_at,
+                          first_running_poll_at, prompt}}}
+                          (first_*_poll_at: when a status reply first told
+                          the job COMPLETED / IN_PROGRESS, null before)
                           (times: float epoch seconds; completed_at = the
                           moment the job became COMPLETED, null otherwise)
     GET  /_emu/jobs       list of jobs with their input and current status
@@ -296,7 +299,7 @@ class Job:
     __slots__ = ("id", "index", "input", "opts", "sync", "prompt", "t0", "t0_wall",
                  "created_wall", "attempt", "cancelled_at", "removed", "ttl", "exec_timeout",
                  "status_polls", "sync_polls", "cancel_count", "stream_polls", "stream_sent", "final_sent",
-                 "first_completed_poll", "images", "output_json", "output_attempt",
+                 "first_completed_poll", "first_running_poll", "images", "output_json", "output_attempt",
                  "once_used", "seed", "size", "count", "imgcache", "start")
 
     def __init__(self):
@@ -448,6 +451,7 @@ class Emulator:
         j.sync_polls = 0
         j.final_sent = False
         j.first_completed_poll = None
+        j.first_running_poll = None
         j.images = None
         j.output_json = None
         j.output_attempt = 0
@@ -742,6 +746,7 @@ class Emulator:
                          "created_at": j.created_wall, "completed_at": done_wall,
                          "finished_at": fin_wall,
                          "first_completed_poll_at": j.first_completed_poll,
+                         "first_running_poll_at": j.first_running_poll,
                          "prompt": j.prompt, "sync": j.sync}
         counts = list(self.runs_by_input.values())
         return {"ops": dict(self.ops), "runs_by_prompt": dict(self.runs_by_prompt),
@@ -1112,6 +1117,9 @@ class Handler(BaseHTTPRequestHandler):
                 head = None
             elif st == "COMPLETED" and count_poll and j.first_completed_poll is None:
                 j.first_completed_poll = time.time()
+            elif (st in ("IN_PROGRESS", "RUNNING") and count_poll and
+                  j.first_running_poll is None):
+                j.first_running_poll = time.time()
         if head is None:
             return self.send_json(404, {"error": "request does not exist"})
         if has_out and e.shape(j) == "huge":

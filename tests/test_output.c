@@ -986,6 +986,43 @@ static void test_extract_tree_in_place(void)
 	free(err);
 }
 
+/* output_save_to: the image is complete at its name at once, its directory
+ * is remembered (once for several images) instead of synced, and
+ * output_dirs_sync syncs and forgets them. */
+static void test_save_to_dirs(void)
+{
+	char root[8192], dir[8400], want[8500];
+	int64_t created = 1709208000000LL;
+	struct job *j = test_job(43, created);
+	struct output_dirs dirs;
+	struct job_output o;
+	char *err = NULL;
+
+	memset(&dirs, 0, sizeof dirs);
+	snprintf(root, sizeof root, "%s/images-to", th_tmpdir());
+	day_dir(dir, sizeof dir, root, created);
+	for (int i = 0; i < 3; i++) {
+		if (!CHECK_INT(output_save_to(root, j, i, png_a, png_a_len, 5, &dirs, &o, &err), 0)) {
+			fprintf(stderr, "    %s\n", err);
+			free(err);
+			break;
+		}
+		snprintf(want, sizeof want, "%s/43-%d.png", dir, i);
+		CHECK_STR(o.path, want);
+		free(o.path);
+		free(o.format);
+	}
+	CHECK_INT(count_entries(dir, NULL), 3);
+	CHECK_INT(count_entries(dir, ".tmp"), 0);
+	CHECK_INT(dirs.n, 1);
+	CHECK(dirs.n == 1 && strcmp(dirs.v[0], dir) == 0);
+	output_dirs_sync(&dirs);
+	CHECK_INT(dirs.n, 0);
+	output_dirs_clear(&dirs);
+	CHECK(dirs.v == NULL);
+	job_free(j);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1006,6 +1043,7 @@ int main(void)
 	TH_RUN(test_save_keeps_worker_text);
 	TH_RUN(test_save_other_formats);
 	TH_RUN(test_save_failure_leaves_nothing);
+	TH_RUN(test_save_to_dirs);
 	free(png_a);
 	free(png_b);
 	free(b64_a);

@@ -7,6 +7,7 @@
 #include "th.h"
 #include "schema.h"
 #include "store.h"
+#include "util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -1323,6 +1324,86 @@ static void test_write_failure(void)
 	store_close(st);
 }
 
+/* store_jobs_save: several jobs in one transaction, all or none; a write
+ * lock held by another connection fails it quickly with store_was_busy
+ * (after the busy wait set), and the same save lands once it is released. */
+static void test_batch_and_busy(void)
+{
+	const char *path = db_path();
+	struct store *st = open_ok(path);
+	struct job *a, *b, *c;
+	const struct job *two[2], *three[3];
+	char *err = NULL;
+	sqlite3 *other = NULL;
+	int64_t t0;
+
+	if (!st)
+		return;
+	a = store_job_get(st, add(st, "batch a", NULL, JOB_PENDING, NULL), NULL);
+	b = store_job_get(st, add(st, "batch b", NULL, JOB_PENDING, NULL), NULL);
+	c = mkjob("never added", NULL, JOB_PENDING);
+	c->id = 999999;
+	if (!CHECK(a && b)) {
+		job_free(a);
+		job_free(b);
+		job_free(c);
+		store_close(st);
+		return;
+	}
+	a->state = JOB_SUBMITTING;
+	b->state = JOB_IN_QUEUE;
+	job_set_str(&b->remote_id, "rid-b");
+	two[0] = a;
+	two[1] = b;
+	CHECK_INT(store_jobs_save(st, two, 2, &err), 0);
+	free(err);
+	err = NULL;
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM jobs WHERE state='SUBMITTING'"), 1);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM jobs WHERE remote_id='rid-b'"), 1);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events WHERE state IN "
+	                        "('SUBMITTING','IN_QUEUE')"),
+	          2);
+	/* all or none: a job the store does not have fails the whole batch */
+	a->state = JOB_IN_QUEUE;
+	b->state = JOB_IN_PROGRESS;
+	three[0] = a;
+	three[1] = b;
+	three[2] = c;
+	CHECK_INT(store_jobs_save(st, three, 3, &err), -1);
+	CHECK(err && strstr(err, "no job 999999"));
+	CHECK_INT(store_was_busy(st), 0);
+	free(err);
+	err = NULL;
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM jobs WHERE state='IN_PROGRESS'"), 0);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM jobs WHERE state='SUBMITTING'"), 1);
+
+	/* another connection holds the write lock */
+	CHECK_INT(sqlite3_open(path, &other), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	store_set_busy_wait(st, 20);
+	t0 = util_now_ms();
+	CHECK_INT(store_jobs_save(st, two, 2, &err), -1);
+	fprintf(stderr, "  (busy: %s, after %lld ms)\n", err ? err : "?",
+	        (long long)(util_now_ms() - t0));
+	CHECK_INT(store_was_busy(st), 1);
+	CHECK(err && strstr(err, "busy"));
+	free(err);
+	err = NULL;
+	CHECK_INT(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	/* released: the same save lands */
+	CHECK_INT(store_jobs_save(st, two, 2, &err), 0);
+	free(err);
+	CHECK_INT(store_was_busy(st), 0);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM jobs WHERE state='IN_PROGRESS'"), 1);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM jobs WHERE state='IN_QUEUE'"), 1);
+	store_set_busy_wait(st, STORE_BUSY_DEFAULT_MS);
+	job_free(a);
+	job_free(b);
+	job_free(c);
+	store_close(st);
+}
+
 static void test_data_version(void)
 {
 	const char *path = db_path();
@@ -1491,6 +1572,7 @@ int main(void)
 	TH_RUN(test_concurrent_writers);
 	TH_RUN(test_crash_reopen);
 	TH_RUN(test_write_failure);
+	TH_RUN(test_batch_and_busy);
 	TH_RUN(test_data_version);
 	TH_RUN(test_driver_lock);
 	TH_RUN(test_key_locks);
