@@ -523,21 +523,11 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 	    !(e->timers = timers_new()) || !(e->bt = backends_new(e, cfg))) {
 		if (e->http)
 			util_set_err(err, "out of memory");
-		keyring_free(e->kr);
-		backends_free(e->bt);
-		timers_free(e->timers);
-		http_free(e->http);
-		free(e);
-		return NULL;
+		goto fail;
 	}
 	if (pipe(fds) < 0) {
 		util_set_err(err, "pipe: %s", strerror(errno));
-		keyring_free(e->kr);
-		backends_free(e->bt);
-		timers_free(e->timers);
-		http_free(e->http);
-		free(e);
-		return NULL;
+		goto fail;
 	}
 	for (int i = 0; i < 2; i++) {
 		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
@@ -554,30 +544,28 @@ struct engine *engine_new(struct config *cfg, struct store *st, char **err)
 	}
 	if (slot < 0 || install_signal(SIGCHLD) < 0) {
 		util_set_err(err, "cannot catch SIGCHLD (too many engines?)");
-		if (slot >= 0)
-			sig_pipes[slot] = 0;
-		close(fds[0]);
-		close(fds[1]);
-		keyring_free(e->kr);
-		backends_free(e->bt);
-		timers_free(e->timers);
-		http_free(e->http);
-		free(e);
-		return NULL;
+		goto fail;
 	}
 	e->dbw = dbwatch_new(store_path(st), err);
-	if (!e->dbw) {
-		for (int i = 0; i < MAX_ENGINES; i++)
-			if (sig_pipes[i] == e->pipe_w + 1)
-				sig_pipes[i] = 0;
-		close(fds[0]);
-		close(fds[1]);
-		http_free(e->http);
-		free(e);
-		return NULL;
-	}
+	if (!e->dbw)
+		goto fail;
 	e->next_dv_check = engine_later(e, DV_CHECK_FALLBACK_MS);
 	return e;
+fail:
+	/* one way out: what was made is unmade (a failed dbwatch_new left the
+	 * ring, the backends and the timers behind before) */
+	if (slot >= 0)
+		sig_pipes[slot] = 0;
+	if (e->pipe_r >= 0) {
+		close(e->pipe_r);
+		close(e->pipe_w);
+	}
+	keyring_free(e->kr);
+	backends_free(e->bt);
+	timers_free(e->timers);
+	http_free(e->http);
+	free(e);
+	return NULL;
 }
 
 void engine_set_callback(struct engine *e, engine_cb cb, void *udata)
