@@ -34,7 +34,8 @@ endif
 
 DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DSDQ_VERSION=\"$(VERSION)\"
 CORE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CORE_PKGS))
-CORE_LIBS   := $(shell $(PKG_CONFIG) --libs $(CORE_PKGS)) -lm
+# -pthread: core/decoder.c decodes images on a worker thread
+CORE_LIBS   := $(shell $(PKG_CONFIG) --libs $(CORE_PKGS)) -lm -pthread
 TUI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(TUI_PKGS))
 TUI_LIBS    := $(shell $(PKG_CONFIG) --libs $(TUI_PKGS))
 TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
@@ -43,7 +44,7 @@ TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # -MMD -MP: the compiler writes each target's header dependencies next to it
 # (FILE.d, included below), so an edit rebuilds exactly what uses it.
 DEPFLAGS    = -MMD -MP
-ALL_CFLAGS  = $(WARN) $(DEFS) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS  = $(WARN) $(DEFS) -pthread $(SANFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC  = $(sort $(wildcard core/*.c))
@@ -123,7 +124,25 @@ $(BUILD)/tests/bench_%: tests/bench_%.c $(LIBCORE) Makefile
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MT $@ -MF $@.d -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
 		$(LIBCORE) $(CORE_LIBS)
 
-tests: $(SDQ) $(TEST_BIN) $(TTY_BIN) $(HELPER_BIN)
+# Test hooks (-DSDQ_TEST_HOOKS) go only into the tests' own objects, never
+# into sdq: $(HOOK_OBJ) is linked ahead of libsdqcore.a, so its decoder is
+# the one used. build/tests/sdq-hooks is sdq with them (tests/tui_decode.c).
+HOOK_OBJ  = $(BUILD)/tests/hooks/decoder.o
+SDQ_HOOKS = $(BUILD)/tests/sdq-hooks
+$(HOOK_OBJ): core/decoder.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -DSDQ_TEST_HOOKS -Icore $(CORE_CFLAGS) -c -o $@ $<
+
+$(SDQ_HOOKS): $(BUILD)/tui/main.o $(HOOK_OBJ) $(LIBTUI) $(LIBCORE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(BUILD)/tui/main.o $(HOOK_OBJ) $(LIBTUI) $(LIBCORE) $(CORE_LIBS) \
+		$(TUI_LIBS)
+
+$(BUILD)/tests/test_decoder: tests/test_decoder.c $(HOOK_OBJ) $(LIBCORE) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MT $@ -MF $@.d -Icore -Itests $(CORE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+		$(HOOK_OBJ) $(LIBCORE) $(CORE_LIBS)
+
+tests: $(SDQ) $(TEST_BIN) $(TTY_BIN) $(HELPER_BIN) $(SDQ_HOOKS)
 
 # Runs every test; the last line is "N passed, N failed".
 test: tests
@@ -223,5 +242,5 @@ fuzz-run: fuzz
 
 # The compiler-written dependencies (see DEPFLAGS); missing ones are fine (not
 # built yet, so nothing is stale).
--include $(wildcard $(BUILD)/core/*.d $(BUILD)/tui/*.d $(BUILD)/tests/*.d \
+-include $(wildcard $(BUILD)/core/*.d $(BUILD)/tui/*.d $(BUILD)/tests/*.d $(BUILD)/tests/hooks/*.d \
 	$(FUZZ_DIR)/core/*.d $(FUZZ_DIR)/*.d)

@@ -270,16 +270,56 @@ int sixelenc_cache_put(struct sixelenc_cache *c, const struct sixelenc_key *key,
 	return 0;
 }
 
+int sixelenc_file(const char *path, int box_w, int box_h, int upscale, int ncolors,
+                  enum sixelenc_diffuse diffuse, const unsigned char bg[3], unsigned char **out,
+                  size_t *len, int *w, int *h, char **err)
+{
+	struct image *im;
+	int dw, dh, rc;
+
+	if (!path) {
+		util_set_err(err, "sixel: no image");
+		return -1;
+	}
+	if (box_w < 1 || box_h < 6) {
+		util_set_err(err, "sixel: no room for an image");
+		return -1;
+	}
+	im = image_load(path, bg, 0, err);
+	if (!im)
+		return -1;
+	image_fit(im->w, im->h, box_w, box_h - box_h % 6, upscale, &dw, &dh);
+	dh -= dh % 6;
+	if (dh < 6)
+		dh = 6;
+	if (dw != im->w || dh != im->h) {
+		struct image *sc = image_scale(im, dw, dh);
+
+		image_free(im);
+		im = sc;
+		if (!im) {
+			util_set_err(err, "%s: out of memory while scaling", path);
+			return -1;
+		}
+	}
+	rc = sixelenc_image(im, ncolors, diffuse, out, len, err);
+	if (rc == 0) {
+		*w = im->w;
+		*h = im->h;
+	}
+	image_free(im);
+	return rc;
+}
+
 int sixelenc_cache_render(struct sixelenc_cache *c, const char *path, int box_w, int box_h,
                           int upscale, int ncolors, enum sixelenc_diffuse diffuse,
                           const unsigned char bg[3], struct sixelenc_entry *e, char **err)
 {
 	struct stat st;
 	struct sixelenc_key k;
-	struct image *im;
 	unsigned char *buf;
 	size_t len;
-	int rc;
+	int rc, w = 0, h = 0;
 
 	if (!c || !path) {
 		util_set_err(err, "sixel: no image");
@@ -306,54 +346,32 @@ int sixelenc_cache_render(struct sixelenc_cache *c, const char *path, int box_w,
 	if (sixelenc_cache_get(c, &k, e))
 		return 0;
 
-	im = image_load(path, bg, 0, err);
-	if (!im)
+	if (sixelenc_file(path, box_w, box_h, upscale, ncolors, diffuse, bg, &buf, &len, &w, &h,
+	                  err) != 0)
 		return -1;
-	{
-		int dw, dh;
-		struct image *sc;
-
-		image_fit(im->w, im->h, box_w, box_h - box_h % 6, upscale, &dw, &dh);
-		dh -= dh % 6;
-		if (dh < 6)
-			dh = 6;
-		if (dw != im->w || dh != im->h) {
-			sc = image_scale(im, dw, dh);
-			image_free(im);
-			im = sc;
-			if (!im) {
-				util_set_err(err, "%s: out of memory while scaling", path);
-				return -1;
-			}
-		}
-	}
-	rc = sixelenc_image(im, ncolors, diffuse, &buf, &len, err);
+	c->encodes++;
+	rc = sixelenc_cache_put(c, &k, buf, len, w, h);
 	if (rc == 0) {
-		c->encodes++;
-		rc = sixelenc_cache_put(c, &k, buf, len, im->w, im->h);
-		if (rc == 0) {
-			free(buf);
-			if (sixelenc_cache_get(c, &k, e)) {
-				c->hits--; /* that lookup was not a hit */
-				rc = 0;
-			} else {
-				rc = -1;
-				util_set_err(err, "sixel: cache lost the entry");
-			}
-		} else if (rc == 1) {
-			free(c->spill);
-			c->spill = buf;
-			e->data = buf;
-			e->len = len;
-			e->w = im->w;
-			e->h = im->h;
+		free(buf);
+		if (sixelenc_cache_get(c, &k, e)) {
+			c->hits--; /* that lookup was not a hit */
 			rc = 0;
 		} else {
-			free(buf);
-			util_set_err(err, "sixel: out of memory");
+			rc = -1;
+			util_set_err(err, "sixel: cache lost the entry");
 		}
+	} else if (rc == 1) {
+		free(c->spill);
+		c->spill = buf;
+		e->data = buf;
+		e->len = len;
+		e->w = w;
+		e->h = h;
+		rc = 0;
+	} else {
+		free(buf);
+		util_set_err(err, "sixel: out of memory");
 	}
-	image_free(im);
 	return rc;
 }
 

@@ -29,6 +29,15 @@ enum sixelenc_diffuse { SIXELENC_DIFFUSE_NONE, SIXELENC_DIFFUSE_ATKINSON, SIXELE
 int sixelenc_image(const struct image *im, int ncolors, enum sixelenc_diffuse diffuse,
                    unsigned char **out, size_t *len, char **err);
 
+/* Decode the file at path (transparent parts over bg), fit it into box_w x
+ * box_h (upscale as in image_fit), round its height down to a multiple of 6
+ * and encode it: *out (malloc'd, the caller frees) of *len bytes, the
+ * image's size *w x *h. No cache and no shared state: safe on any thread.
+ * 0, or -1 with *err. */
+int sixelenc_file(const char *path, int box_w, int box_h, int upscale, int ncolors,
+                  enum sixelenc_diffuse diffuse, const unsigned char bg[3], unsigned char **out,
+                  size_t *len, int *w, int *h, char **err);
+
 /* What identifies an encoded image: the file (path, mtime, size), the target
  * box in pixels, the palette size, whether it could be enlarged and the
  * diffusion. */

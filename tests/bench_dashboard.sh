@@ -159,4 +159,148 @@ print("  (Ctrl-L, a full repaint, %d and %d times; target: p99 < 16 ms with 1000
 print("  bytes to the tty while jobs move:     %.0f B/s, %.0f B per changed row "
       "(%d rows, each changing once a second; target < 200 B)" % (rate, rate / rows, rows))
 EOF
+# Key -> frame while the selection moves across big images (issue 11): 8
+# finished jobs, each with a 1024x1024 noise PNG (about 3 MB, as slow to
+# decode as a real one), the dashboard told it has sixel; Down/Up across them,
+# each key sent 110 ms after the last frame ended: just after the pane's idle
+# delay (100 ms), when the image of the selection is being decoded. The
+# baseline, in the same run, is the same dashboard and keys with
+# SDQ_GRAPHICS=none (nothing decoded). Also prints the time from a key to the
+# first sixel byte of an image not decoded before.
+$PY - "$SDQ" "$tmp" "${BENCH_DASH_IMAGES:-8}" <<'EOF'
+import fcntl, os, pty, select, signal, sqlite3, struct, subprocess, sys, termios, time, zlib
+
+sdq, tmp, n_img = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data = os.path.join(tmp, "images-data")
+cfg = os.path.join(tmp, "images-config")
+with open(cfg, "w") as f:
+    f.write("[core]\n\tbackground_driver = false\n")
+env = dict(os.environ, SDQ_DATA_DIR=data, SDQ_CONFIG=cfg, RUNPOD_API_KEY="bench-key",
+           SDQ_ENDPOINT="http://127.0.0.1:9/v2/bench", TERM="xterm-256color", LANG="C.UTF-8")
+
+
+def png(path, w, h):
+    """An RGB PNG of noise: incompressible, so as big and slow as a photo."""
+    noise = os.urandom(w * h * 3)
+    raw = b"".join(b"\0" + noise[y * w * 3:(y + 1) * w * 3] for y in range(h))
+
+    def chunk(t, d):
+        c = struct.pack(">I", len(d)) + t + d
+        return c + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
+
+
+subprocess.run([sdq, "submit", "-p", "big image"], env=env, check=True,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+imgdir = os.path.join(tmp, "big")
+os.makedirs(imgdir, exist_ok=True)
+db = sqlite3.connect(os.path.join(data, "history.db"))
+cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)") if r[1] != "id"]
+size = 0
+with db:
+    db.execute("UPDATE jobs SET state='COMPLETED', remote_id='done-1' WHERE id=1")
+    for _ in range(n_img - 1):
+        db.execute("INSERT INTO jobs(%s) SELECT %s FROM jobs WHERE id=1" %
+                   (",".join(cols), ",".join(cols)))
+    for i in range(1, n_img + 1):
+        p = os.path.join(imgdir, "big%d.png" % i)
+        png(p, 1024, 1024)
+        size = os.path.getsize(p)
+        db.execute("INSERT INTO outputs(job_id, idx, path, width, height, seed, format, bytes) "
+                   "VALUES (?, 0, ?, 1024, 1024, 1, 'png', ?)", (i, p, size))
+db.close()
+
+fd = pid = None
+
+
+def start(graphics):
+    global fd, pid
+    p, f = pty.fork()
+    if p == 0:
+        os.execve(sdq, [sdq], dict(env, SDQ_GRAPHICS=graphics))
+    pid, fd = p, f
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 120 * 8, 40 * 17))
+    os.kill(pid, signal.SIGWINCH)
+
+
+def stop():
+    os.kill(pid, signal.SIGTERM)
+    drain(1.0)
+    os.waitpid(pid, 0)
+    os.close(fd)
+
+
+def drain(t):
+    end = time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], max(0.0, end - time.time()))
+        if r:
+            try:
+                os.read(fd, 1 << 16)
+            except OSError:
+                return
+
+
+def answer(key):
+    """Seconds from key to the end of the burst that answers it (the pty
+    quiet for 5 ms)."""
+    t0 = time.time()
+    os.write(fd, key)
+    first = None
+    while time.time() - t0 < 5:
+        r, _, _ = select.select([fd], [], [], 0.005)
+        if r:
+            os.read(fd, 1 << 16)
+            if first is None:
+                first = time.time()
+        elif first is not None:
+            return time.time() - 0.005 - t0
+    return float("nan")
+
+
+def run(graphics, moves):
+    start(graphics)
+    lat, img = [], []
+    try:
+        drain(3.0)
+        # key -> the first sixel byte of an image not decoded before
+        for i in range(3 if graphics == "sixel" else 0):
+            t0 = time.time()
+            os.write(fd, b"j")
+            while time.time() - t0 < 5:
+                r, _, _ = select.select([fd], [], [], 0.05)
+                if r and b"\x1bP" in os.read(fd, 1 << 16):
+                    img.append((time.time() - t0) * 1000)
+                    break
+            drain(0.5)
+        os.write(fd, b"g")
+        drain(0.5)
+        for i in range(moves):
+            down = (i // (n_img - 1)) % 2 == 0
+            lat.append(answer(b"j" if down else b"k") * 1000)
+            time.sleep(0.110)  # the idle delay is over: the decode runs now
+    finally:
+        stop()
+    lat = sorted(x for x in lat if x == x)
+    med = lat[len(lat) // 2] if lat else float("nan")
+    p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))] if lat else float("nan")
+    img.sort()
+    return med, p99, len(lat), (img[len(img) // 2] if img else float("nan"))
+
+
+moves = int(os.environ.get("BENCH_DASH_MOVES", "42"))
+b_med, b_p99, b_n, _ = run("none", moves)
+med, p99, n, img = run("sixel", moves)
+print("moving the selection across %d jobs with %d KB images (1024x1024), sixel, "
+      "against the same keys with SDQ_GRAPHICS=none, one run:" % (n_img, size // 1024))
+print("  %-36s %9s %9s %7s" % ("", "sixel", "baseline", "ratio"))
+for name, a, b in (("key -> frame, median (ms)", med, b_med), ("key -> frame, p99 (ms)", p99, b_p99)):
+    print("  %-36s %9.1f %9.1f %6.2fx" % (name, a, b, a / b if b else float("nan")))
+print("  (each key 110 ms after the last frame, when the last image decodes; %d and %d keys)"
+      % (n, b_n))
+print("  key -> first sixel byte of an image not seen before, median of 3: %.0f ms "
+      "(100 ms idle delay + decode)" % img)
+EOF
 echo "bench_dashboard: done"

@@ -12,6 +12,10 @@
  * written space erases the pixels under it). Images stay clear of the last
  * screen row so sixel scrolling can never scroll the screen, and a new image
  * is sent only once the selection has been still for PREVIEW_IDLE_MS.
+ * Images are made off the loop (core/decoder.h: decoded, scaled and sixel
+ * encoded on a worker thread); until every image of the wanted set is made,
+ * each box says "decoding...", and the set goes out at once, so revealing
+ * one image never erases (EL) the pixels of another.
  * Blocks: the image scaled to one pixel per half cell, drawn as U+2580 with
  * fg = top and bg = bottom pixel, as ordinary curses cells; colour pairs come
  * from a small cache above PREVIEW_PAIR_BASE.
@@ -33,6 +37,7 @@
 
 #include "config.h"
 #include "damage.h"
+#include "decoder.h"
 #include "image.h"
 #include "sixelenc.h"
 #include "store.h"
@@ -40,7 +45,6 @@
 #include "util.h"
 
 #define PREVIEW_IDLE_MS 100         /* draw a sixel once the selection is still this long */
-#define PREVIEW_FLUSH_BUDGET_MS 150 /* encode for at most this long per flush */
 #define PREVIEW_MAX_GRID 16         /* images of one job shown in the pane */
 #define PREVIEW_PAIR_BASE 64        /* colour pairs below this belong to the dashboard... */
 #define PREVIEW_PAIR_BASE_SMALL 16  /* ...or below this when the terminal has few pairs */
@@ -61,6 +65,7 @@ struct slot {
 	int upscale; /* PV_FIT, PV_FILL or PV_FILL_FINE */
 	int drawn;   /* the sixel is on the terminal now */
 	int failed; /* could not be decoded: its error is in pv->errs */
+	int waiting; /* its image is not made yet: a placeholder shows */
 };
 
 /* A decoded image scaled for blocks, kept for redraws. */
@@ -88,6 +93,10 @@ struct preview {
 	int fd, ncolors;
 	int utf8;
 	struct sixelenc_cache *cache;
+	/* images are made on this worker (decoder.h); the loop watches its fd
+	 * (preview_fd) and calls preview_collect */
+	struct decoder *dec;
+	struct decoder_result *big; /* the last sixel too big for the cache */
 
 	struct slot *slots; /* the wanted/drawn sixel set */
 	size_t nslots;
@@ -144,7 +153,10 @@ struct preview *preview_new(const struct term_info *ti, int tty_fd, int ncolors)
 			pv->erase_repaint = k && *k;
 	}
 	pv->cache = sixelenc_cache_new(0);
-	if (!pv->cache) {
+	pv->dec = decoder_new(NULL);
+	if (!pv->cache || !pv->dec) {
+		sixelenc_cache_free(pv->cache);
+		decoder_free(pv->dec);
 		free(pv);
 		return NULL;
 	}
@@ -183,6 +195,8 @@ void preview_free(struct preview *pv)
 		free(pv->errs[i].msg);
 	}
 	free(pv->pairs);
+	decoder_free(pv->dec);
+	decoder_result_free(pv->big);
 	sixelenc_cache_free(pv->cache);
 	free(pv);
 }
@@ -367,6 +381,7 @@ static void set_slots(struct preview *pv, struct slot *ns, size_t n)
 	pv->nslots = n;
 	pv->changed_at = util_now_ms();
 	pv->pending = n > 0;
+	decoder_ask(pv->dec, NULL, 0); /* what was asked for is not shown any more */
 }
 
 /* Before a doupdate: mark every drawn image whose cells that doupdate may
@@ -718,22 +733,17 @@ static int pair_for(struct preview *pv, int fg, int bg)
 	return 0;
 }
 
-/* Decode path scaled for a box of cols x rows cells (one pixel per half
- * cell, aspect corrected for the cell shape), through a small cache. */
-static struct image *blocks_image(struct preview *pv, const char *path, int cols, int rows,
-                                  int allow_decode, char **err)
+/* The half-block image of path for a box of cols x rows cells, made
+ * earlier by the decoder (blocks_put), or NULL: not made yet, or the file
+ * cannot be read (*err set). */
+static struct image *blocks_find(struct preview *pv, const char *path, int cols, int rows,
+                                 char **err)
 {
 	struct bentry *b, **pp;
 	int64_t mt, sz;
-	struct image *im, *sc;
-	int pw, ph, bc, bh;
 
 	if (file_id(path, &mt, &sz) != 0) {
-		char buf[600];
-
-		snprintf(buf, sizeof buf, "%s: %s", path, strerror(errno));
-		free(*err);
-		*err = strdup(buf);
+		util_set_err(err, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	for (pp = &pv->bcache; (b = *pp); pp = &b->next) {
@@ -745,35 +755,27 @@ static struct image *blocks_image(struct preview *pv, const char *path, int cols
 			return b->im;
 		}
 	}
-	if (!allow_decode)
-		return NULL;
-	im = image_load(path, NULL, 0, err);
-	if (!im)
-		return NULL;
-	image_fit(im->w, im->h, cols * pv->ti.cell_w, rows * pv->ti.cell_h, 1, &pw, &ph);
-	bc = (pw + pv->ti.cell_w / 2) / pv->ti.cell_w;
-	bh = (ph * 2 + pv->ti.cell_h / 2) / pv->ti.cell_h;
-	bc = bc < 1 ? 1 : bc > cols ? cols : bc;
-	bh = bh < 2 ? 2 : bh > rows * 2 ? rows * 2 : bh;
-	bh -= bh % 2;
-	sc = image_scale(im, bc, bh);
-	image_free(im);
-	if (!sc)
-		return NULL;
-	b = calloc(1, sizeof *b);
-	if (!b || !(b->path = strdup(path))) {
+	return NULL;
+}
+
+/* Keep the half-block image the decoder made for r (taking r->im). */
+static void blocks_put(struct preview *pv, struct decoder_result *r)
+{
+	struct bentry *b = calloc(1, sizeof *b);
+
+	if (!b || !(b->path = strdup(r->req.path))) {
 		free(b);
-		image_free(sc);
-		return NULL;
+		return;
 	}
-	b->mtime_ns = mt;
-	b->size = sz;
-	b->cols = cols;
-	b->rows = rows;
-	b->im = sc;
+	b->mtime_ns = r->req.mtime_ns;
+	b->size = r->req.file_size;
+	b->cols = r->req.cols;
+	b->rows = r->req.rows;
+	b->im = r->im;
+	r->im = NULL;
 	b->next = pv->bcache;
 	pv->bcache = b;
-	pv->bbytes += (size_t)bc * bh * 3;
+	pv->bbytes += (size_t)b->im->w * b->im->h * 3;
 	/* trim the tail beyond the budget (never the entry just made) */
 	while (pv->bbytes > PREVIEW_BLOCKS_BUDGET) {
 		struct bentry **tp = &pv->bcache->next;
@@ -788,7 +790,73 @@ static struct image *blocks_image(struct preview *pv, const char *path, int cols
 		free(*tp);
 		*tp = NULL;
 	}
-	return sc;
+}
+
+/* The decoder's request for slot s (0), or -1 when its file is gone. */
+static int slot_req(const struct preview *pv, const struct slot *s, struct decoder_req *q)
+{
+	memset(q, 0, sizeof *q);
+	if (file_id(s->path, &q->mtime_ns, &q->file_size) != 0)
+		return -1;
+	q->path = s->path;
+	if (pv->ti.graphics == TERM_GFX_SIXEL) {
+		q->kind = DECODER_SIXEL;
+		q->box_w = s->box_w;
+		q->box_h = s->box_h;
+		/* the full-screen view is asked for: worth the diffusion's extra
+		 * bytes; thumbnails and the pane go without */
+		q->upscale = s->upscale != PV_FIT;
+		q->ncolors = pv->ncolors;
+		q->diffuse = s->upscale == PV_FILL_FINE ? SIXELENC_DIFFUSE_ATKINSON
+		                                        : SIXELENC_DIFFUSE_NONE;
+	} else {
+		q->kind = DECODER_HALFBLOCKS;
+		q->cols = s->cols;
+		q->rows = s->rows;
+		q->cell_w = pv->ti.cell_w;
+		q->cell_h = pv->ti.cell_h;
+	}
+	return 0;
+}
+
+/* The encoded sixel of slot s if the decoder made it (1), else 0. */
+static int sixel_find(struct preview *pv, const struct slot *s, struct sixelenc_entry *e)
+{
+	struct decoder_req q;
+	struct sixelenc_key k;
+
+	if (slot_req(pv, s, &q) != 0)
+		return 0;
+	k.path = q.path;
+	k.mtime_ns = q.mtime_ns;
+	k.file_size = q.file_size;
+	k.box_w = q.box_w;
+	k.box_h = q.box_h;
+	k.ncolors = q.ncolors;
+	k.upscale = q.upscale;
+	k.diffuse = q.diffuse;
+	if (sixelenc_cache_get(pv->cache, &k, e))
+		return 1;
+	if (pv->big && decoder_req_equal(&pv->big->req, &q)) {
+		e->data = pv->big->sixel;
+		e->len = pv->big->sixel_len;
+		e->w = pv->big->w;
+		e->h = pv->big->h;
+		return 1;
+	}
+	return 0;
+}
+
+/* "decoding..." in the middle of a box whose image is being made. */
+static void put_placeholder(WINDOW *w, const struct slot *s)
+{
+	static const char txt[] = "decoding...";
+	int wy, wx, n = (int)sizeof txt - 1, y, x;
+
+	getbegyx(w, wy, wx);
+	y = s->y - wy + (s->rows - 1) / 2;
+	x = s->x - wx + (s->cols > n ? (s->cols - n) / 2 : 0);
+	put_text(w, y, x, s->cols, txt, A_DIM);
 }
 
 static const char ramp[] = " .:-=+*#%@";
@@ -841,9 +909,12 @@ static void draw_blocks(struct preview *pv, WINDOW *w, int y, int x, const struc
 	}
 }
 
-/* Draw every slot as blocks now (decoding only when allowed). */
-static void blocks_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n, int allow)
+/* Draw every slot as blocks now: those made already, a placeholder for the
+ * rest, asked of the decoder once the selection has been still (ask). */
+static void blocks_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n, int ask)
 {
+	struct decoder_req *reqs = calloc(n + 1, sizeof *reqs);
+	size_t nr = 0;
 	int wy, wx;
 
 	getbegyx(w, wy, wx);
@@ -858,38 +929,73 @@ static void blocks_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n
 			put_wrapped(w, ly, lx, s[i].cols, s[i].rows, known, 0);
 			continue;
 		}
-		im = blocks_image(pv, s[i].path, s[i].cols, s[i].rows, allow, &err);
+		im = blocks_find(pv, s[i].path, s[i].cols, s[i].rows, &err);
 		if (!im) {
 			if (err) {
-				err_add(pv, s[i].path, err);
 				put_wrapped(w, ly, lx, s[i].cols, s[i].rows, err, 0);
-			} else if (!allow) {
-				pv->pending = 1;
+			} else {
+				put_placeholder(w, &s[i]);
+				if (!ask)
+					pv->pending = 1; /* a frame when the selection is still */
+				else if (reqs && slot_req(pv, &s[i], &reqs[nr]) == 0)
+					nr++;
 			}
 			free(err);
 			continue;
 		}
 		draw_blocks(pv, w, ly + (s[i].rows - im->h / 2) / 2, lx + (s[i].cols - im->w) / 2,
 		            im);
-		free(err);
 	}
+	decoder_ask(pv->dec, reqs, nr); /* and forget any other */
+	free(reqs);
 }
 
 /* Show slots (taking ownership) in window w: blocks are drawn now, sixels
- * queued; slots whose file is known broken show their error instead. */
+ * queued; slots whose file is known broken show their error instead, and
+ * those whose image is not made yet a placeholder. */
 static void show_slots(struct preview *pv, WINDOW *w, struct slot *s, size_t n)
 {
 	int wy, wx;
 
 	if (pv->ti.graphics == TERM_GFX_SIXEL) {
+		/* the same set as on screen: what is drawn stays drawn */
+		const struct slot *old =
+		    slots_equal(pv->slots, pv->nslots, s, n) ? pv->slots : NULL;
+		int missing = 0;
+
 		getbegyx(w, wy, wx);
 		for (size_t i = 0; i < n; i++) {
 			const char *known = err_find(pv, s[i].path);
+			struct sixelenc_entry e;
+			int64_t mt, sz;
 
-			if (known) {
+			if (!known && file_id(s[i].path, &mt, &sz) != 0) {
+				char msg[600];
+
+				snprintf(msg, sizeof msg, "%s: %s", s[i].path, strerror(errno));
+				put_wrapped(w, s[i].y - wy, s[i].x - wx, s[i].cols, s[i].rows, msg,
+				            0);
+				s[i].failed = 1;
+			} else if (known) {
 				put_wrapped(w, s[i].y - wy, s[i].x - wx, s[i].cols, s[i].rows,
 				            known, 0);
 				s[i].failed = 1;
+			} else if (!(old && old[i].drawn) && !sixel_find(pv, &s[i], &e)) {
+				missing = 1;
+			}
+		}
+		/* The set shows at once: until every image of it is made, each
+		 * not on screen has a placeholder. Images revealed one by one
+		 * would each erase a placeholder, and curses erases to the end
+		 * of the line (EL) over images it believes blank, which then
+		 * go out again. */
+		for (size_t i = 0; i < n; i++) {
+			s[i].waiting = missing && !s[i].failed && !(old && old[i].drawn);
+			if (s[i].waiting)
+				put_placeholder(w, &s[i]);
+			if (old) { /* the kept slots learn what this frame found */
+				pv->slots[i].failed = s[i].failed;
+				pv->slots[i].waiting = s[i].waiting;
 			}
 		}
 		set_slots(pv, s, n);
@@ -1044,10 +1150,14 @@ static int ob_add(struct obuf *o, const void *p, size_t n)
 	return 0;
 }
 
+/* After doupdate: write every wanted sixel the decoder has made (cursor
+ * saved and restored, one write), and ask it for the others once the
+ * selection has been still for PREVIEW_IDLE_MS. */
 static void preview_flush(struct preview *pv)
 {
 	struct obuf o = {0};
-	long long start;
+	struct decoder_req *reqs;
+	size_t nr = 0;
 	int wrote = 0;
 
 	if (!pv)
@@ -1055,37 +1165,43 @@ static void preview_flush(struct preview *pv)
 	pv->need_frame = 0;
 	if (pv->ti.graphics != TERM_GFX_SIXEL || !pv->pending || pv->hidden)
 		return;
-	start = util_now_ms();
-	if (start - pv->changed_at < PREVIEW_IDLE_MS)
+	if (util_now_ms() - pv->changed_at < PREVIEW_IDLE_MS)
 		return;
-	ob_add(&o, "\0337", 2);
+	reqs = calloc(pv->nslots + 1, sizeof *reqs);
 	pv->pending = 0;
+	/* every image of the set made, or ask for the rest (show_slots) */
 	for (size_t i = 0; i < pv->nslots; i++) {
 		struct slot *s = &pv->slots[i];
 		struct sixelenc_entry e;
-		char *err = NULL;
-		char cup[32];
-		int ic, ir, oy, ox;
 
 		if (s->drawn || s->failed)
 			continue;
-		if (wrote && util_now_ms() - start > PREVIEW_FLUSH_BUDGET_MS) {
-			pv->pending = 1; /* the rest at the next flush */
-			break;
-		}
-		/* the full-screen view is asked for: worth the diffusion's extra
-		 * bytes; thumbnails and the pane go without */
-		if (sixelenc_cache_render(pv->cache, s->path, s->box_w, s->box_h,
-		                          s->upscale != PV_FIT, pv->ncolors,
-		                          s->upscale == PV_FILL_FINE ? SIXELENC_DIFFUSE_ATKINSON
-		                                                     : SIXELENC_DIFFUSE_NONE,
-		                          NULL, &e, &err) != 0) {
-			err_add(pv, s->path, err);
-			free(err);
+		if (err_find(pv, s->path)) {
 			s->failed = 1;
 			pv->need_frame = 1; /* the next frame shows the error */
-			continue;
+		} else if (!sixel_find(pv, s, &e)) {
+			if (reqs && slot_req(pv, s, &reqs[nr]) == 0)
+				nr++;
+		} else if (s->waiting) {
+			/* placeholders are in the cells: the next frame erases
+			 * them, then draws the images */
+			pv->need_frame = 1;
+			pv->pending = 1;
 		}
+	}
+	decoder_ask(pv->dec, reqs, nr);
+	free(reqs);
+	if (nr > 0 || pv->pending)
+		return;
+	ob_add(&o, "\0337", 2);
+	for (size_t i = 0; i < pv->nslots; i++) {
+		struct slot *s = &pv->slots[i];
+		struct sixelenc_entry e;
+		char cup[32];
+		int ic, ir, oy, ox;
+
+		if (s->drawn || s->failed || !sixel_find(pv, s, &e))
+			continue;
 		ic = (e.w + pv->ti.cell_w - 1) / pv->ti.cell_w;
 		ir = (e.h + pv->ti.cell_h - 1) / pv->ti.cell_h;
 		ox = s->cols > ic ? (s->cols - ic) / 2 : 0;
@@ -1099,6 +1215,58 @@ static void preview_flush(struct preview *pv)
 	if (wrote && ob_add(&o, "\0338", 2) == 0)
 		util_write_all(pv->fd, o.b, o.len);
 	free(o.b);
+}
+
+int preview_fd(struct preview *pv)
+{
+	return pv ? decoder_fd(pv->dec) : -1;
+}
+
+int preview_collect(struct preview *pv)
+{
+	struct decoder_result *r, *list;
+	int got = 0;
+
+	if (!pv)
+		return 0;
+	list = decoder_take(pv->dec);
+	for (r = list; r; r = r->next) {
+		got = 1;
+		if (r->err) {
+			err_add(pv, r->req.path, r->err);
+			for (size_t i = 0; i < pv->nslots; i++)
+				if (strcmp(pv->slots[i].path, r->req.path) == 0)
+					pv->slots[i].failed = 1;
+		} else if (r->req.kind == DECODER_SIXEL) {
+			struct sixelenc_key k = {r->req.path, r->req.mtime_ns, r->req.file_size,
+			                         r->req.box_w, r->req.box_h, r->req.ncolors,
+			                         r->req.upscale, r->req.diffuse};
+			int rc = sixelenc_cache_put(pv->cache, &k, r->sixel, r->sixel_len, r->w,
+			                            r->h);
+
+			if (rc == 1) { /* larger than the cache: keep the last one here */
+				decoder_result_free(pv->big);
+				pv->big = calloc(1, sizeof *pv->big);
+				if (pv->big) {
+					*pv->big = *r;
+					pv->big->next = NULL;
+					r->req.path = NULL;
+					r->sixel = NULL;
+					r->im = NULL;
+					r->err = NULL;
+				}
+			}
+		} else if (r->im) {
+			blocks_put(pv, r);
+		}
+	}
+	decoder_result_free(list);
+	if (got) {
+		/* a frame: placeholders go, images or errors come */
+		pv->need_frame = 1;
+		pv->pending = pv->nslots > 0;
+	}
+	return got;
 }
 
 void preview_update(struct preview *pv)

@@ -49,6 +49,14 @@ void preview_invalidate(struct preview *pv);
  * newscr) are marked to be sent again, doupdate() runs, and then the queued
  * sixel images go out, cursor saved and restored, as one write. */
 void preview_update(struct preview *pv);
+/* Images are decoded, scaled and encoded off the loop, on a worker thread
+ * (core/decoder.h); meanwhile their box says "decoding...". The worker's
+ * fd is readable when images are ready: the loop watches preview_fd() for
+ * POLLIN and calls preview_collect(), which keeps them and asks for a
+ * frame (preview_wants_redraw_in_ms returns 0). It returns 1 when it took
+ * something. */
+int preview_fd(struct preview *pv);
+int preview_collect(struct preview *pv);
 /* A new image waits until the selection has been still for ~100 ms (no
  * sixel streaming while the user scrolls). Milliseconds until the UI should
  * run a frame (place, preview_update) again for it; 0: now; -1: nothing

@@ -1900,6 +1900,14 @@ static void ui_filter_key(struct ui *u, int code, int is_key)
 
 /* --- the loop --- */
 
+/* Images the preview's worker finished: the next pass paints them. */
+static void ui_on_decoded(struct engine *e, int fd, short revents, void *udata)
+{
+	struct ui *u = udata;
+	if (preview_collect(u->pv))
+		u->dirty |= D_PAINT;
+}
+
 static void ui_on_tty(struct engine *e, int fd, short revents, void *udata)
 {
 	struct ui *u = udata;
@@ -2279,6 +2287,8 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	engine_catch_signal(u->e, SIGHUP);
 	engine_catch_signal(u->e, SIGCONT);
 	engine_watch_fd(u->e, STDIN_FILENO, POLLIN, ui_on_tty, u);
+	if (u->pv)
+		engine_watch_fd(u->e, preview_fd(u->pv), POLLIN, ui_on_decoded, u);
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
 		engine_health_refresh(u->e, cfg->endpoints[i].name, NULL);
 	engine_health_auto(u->e, 10000);
@@ -2313,6 +2323,8 @@ int ui_run(struct config *cfg, const char *endpoint_override)
 	for (int m = 0; m < M_COUNT; m++)
 		if (ui_screens[m].free)
 			ui_screens[m].free(u);
+	if (u->pv)
+		engine_unwatch_fd(u->e, preview_fd(u->pv));
 	preview_free(u->pv);
 	notify_free(u->nt);
 	ui_delwin(&u->whdr);
