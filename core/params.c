@@ -735,6 +735,12 @@ struct fill {
 	const char *sampler; /* translated for the template */
 	const char *what;    /* the template's name or path, for errors */
 	char **err;
+	/* custom placeholders: p->extra_json parsed (NULL: none), the names
+	 * of its members a placeholder took (not merged again), and the text
+	 * of the last custom value (freed at the next one) */
+	cJSON *extra;
+	cJSON *used;
+	char **scratch;
 };
 
 /* A default for a number placeholder, checked and written as JSON into
@@ -786,29 +792,102 @@ static int ph_number_default(const struct fill *f, const struct ph *ph, enum ph_
 	return 0;
 }
 
-/* The value of placeholder ph: -1 unknown or required and unset (error set),
- * 0 unset and optional, 1 with *text (*len bytes: a string, or a JSON number
- * in numbuf) and *number telling which. */
+/* The index of ph in placeholders[], or -1 for a custom one. */
+static int ph_known(const char *name, size_t n)
+{
+	for (size_t i = 0; i < sizeof placeholders / sizeof placeholders[0]; i++)
+		if (strlen(placeholders[i].name) == n && memcmp(placeholders[i].name, name, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The value of a custom placeholder {{x}}: the member x of extra_json
+ * (`--set x=VALUE`), taken out of what is merged afterwards. As ph_value. */
+static int ph_custom(const struct fill *f, const struct ph *ph, char *numbuf, size_t nb,
+                     const char **text, size_t *len, int *number)
+{
+	char name[128];
+	cJSON *m = NULL;
+
+	if (ph->n < sizeof name) {
+		memcpy(name, ph->name, ph->n);
+		name[ph->n] = '\0';
+		m = f->extra ? cJSON_GetObjectItemCaseSensitive(f->extra, name) : NULL;
+	}
+	/* taken, not merged again; null (--set x=null) is unset */
+	if (m && f->used && !cJSON_GetObjectItemCaseSensitive(f->used, name) &&
+	    !cJSON_AddTrueToObject(f->used, name))
+		goto oom;
+	if (m && !cJSON_IsNull(m)) {
+		free(*f->scratch);
+		*f->scratch = NULL;
+		if (cJSON_IsString(m)) {
+			*text = m->valuestring;
+			*number = 0;
+		} else {
+			if (!(*f->scratch = cJSON_PrintUnformatted(m)))
+				goto oom;
+			*text = *f->scratch;
+			*number = 1; /* sent as the JSON it is: numbers exact */
+		}
+		*len = strlen(*text);
+		return 1;
+	}
+	switch (ph->mode) {
+	case PH_OPTIONAL:
+		return 0;
+	case PH_DEFAULT: {
+		/* a default that is a JSON number is sent as one, else as text */
+		const char *a = ph->def, *e = ph->def + ph->defn;
+		while (a < e && *a == ' ')
+			a++;
+		while (e > a && e[-1] == ' ')
+			e--;
+		struct jp j = {a, a, e, "", NULL, 0, 0};
+		cJSON *v = e > a && (size_t)(e - a) < nb ? jp_number(&j) : NULL;
+		*number = v && j.p == e;
+		cJSON_Delete(v);
+		*text = ph->def;
+		*len = ph->defn;
+		if (*number) {
+			memcpy(numbuf, a, (size_t)(e - a));
+			numbuf[e - a] = '\0';
+			*text = numbuf;
+			*len = (size_t)(e - a);
+		}
+		return 1;
+	}
+	default: {
+		char *shown = text_sanitize(ph->name, ph->n, 0);
+		util_set_err(f->err,
+		             "%s needs a value for {{%s}}: give --set %s=VALUE (its own field in "
+		             "the compose form), or write a default ({{%s|VALUE}}) or mark it "
+		             "optional ({{%s?}}) in the template",
+		             f->what, shown ? shown : "?", shown ? shown : "?", shown ? shown : "?",
+		             shown ? shown : "?");
+		free(shown);
+		return -1;
+	}
+	}
+oom:
+	util_set_err(f->err, "out of memory");
+	return -1;
+}
+
+/* The value of placeholder ph: -1 required and unset (error set), 0 unset
+ * and optional, 1 with *text (*len bytes: a string, or a JSON number in
+ * numbuf) and *number telling which. */
 static int ph_value(const struct fill *f, const struct ph *ph, char *numbuf, size_t nb,
                     const char **text, size_t *len, int *number)
 {
 	const struct job_params *p = f->p;
+	int k = ph_known(ph->name, ph->n);
 	size_t i;
 	int r;
 
-	for (i = 0; i < sizeof placeholders / sizeof placeholders[0]; i++)
-		if (strlen(placeholders[i].name) == ph->n &&
-		    memcmp(placeholders[i].name, ph->name, ph->n) == 0)
-			break;
-	if (i == sizeof placeholders / sizeof placeholders[0]) {
-		char *shown = text_sanitize(ph->name, ph->n, 0);
-		util_set_err(f->err,
-		             "%s: unknown placeholder {{%s}} (known: prompt, negative_prompt, "
-		             "width, height, steps, cfg, seed, sampler, count)",
-		             f->what, shown ? shown : "?");
-		free(shown);
-		return -1;
-	}
+	if (k < 0)
+		return ph_custom(f, ph, numbuf, nb, text, len, number);
+	i = (size_t)k;
 	*number = placeholders[i].kind != PH_TEXT;
 	switch (i) {
 	case 0:
@@ -1072,19 +1151,21 @@ static int check_text(const struct job_params *p, char **err)
 	return 0;
 }
 
-char *params_build_input(const struct job_params *p, const char *tname, const char *config_dir,
-                         char **err)
+/* Template tname read and parsed: its tree (an object), *bp its built-in
+ * (NULL for a user's file), *what its file's path or its name (malloc'd,
+ * for messages). NULL with *err: a bad name, comfyui without its workflow
+ * file, an unknown template, a file that cannot be read, not a JSON
+ * object. */
+static cJSON *template_load(const char *tname, const char *config_dir,
+                            const struct builtin **bp, char **what, char **err)
 {
 	const struct builtin *b;
-	struct fill f = {p, NULL, NULL, err};
-	char *path = NULL, *text = NULL, *out = NULL, *shown;
-	char sbuf[PARAMS_SAMPLER_MAX];
+	char *path = NULL, *text = NULL, *shown;
 	size_t len = 0;
 	cJSON *root = NULL;
 
-	if (!tname)
-		tname = p->template_name && *p->template_name ? p->template_name
-		                                              : PARAMS_DEFAULT_TEMPLATE;
+	*what = NULL;
+	*bp = NULL;
 	if (!params_template_name_ok(tname)) {
 		shown = text_sanitize_str(tname, 0);
 		util_set_err(err, "bad template name \"%s\": use only letters, digits, '-' and '_'",
@@ -1092,9 +1173,7 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		free(shown);
 		return NULL;
 	}
-	if (check_text(p, err) < 0)
-		return NULL;
-	b = builtin_find(tname);
+	*bp = b = builtin_find(tname);
 	path = template_path(config_dir, tname);
 	if (b && !b->json) {
 		/* comfyui: the user's workflow is required. */
@@ -1114,18 +1193,20 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 			goto out;
 		}
 	}
-	if (b && params_sampler_check(tname, p->sampler, err) < 0)
-		goto out;
 	if (path && file_exists(path)) {
 		if (!(text = util_read_file(path, TEMPLATE_MAX_BYTES, &len, err)))
 			goto out;
 		if (!(root = parse_json(text, len, path, err)))
 			goto out;
-		f.what = path;
+		*what = path;
+		path = NULL;
 	} else if (b) {
 		if (!(root = parse_json(b->json, strlen(b->json), tname, err)))
 			goto out;
-		f.what = tname;
+		if (!(*what = strdup(tname))) {
+			util_set_err(err, "out of memory");
+			goto out;
+		}
 	} else {
 		util_set_err(
 		    err, "unknown template \"%s\": not built in (sd15, sdxl, a1111, comfyui)%s%s",
@@ -1133,13 +1214,62 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		util_set_err(err, "%s: the template must be a JSON object", f.what);
-		goto out;
+		util_set_err(err, "%s: the template must be a JSON object", *what);
+		cJSON_Delete(root);
+		root = NULL;
 	}
+out:
+	if (!root) {
+		free(*what);
+		*what = NULL;
+	}
+	free(text);
+	free(path);
+	return root;
+}
+
+char *params_build_input(const struct job_params *p, const char *tname, const char *config_dir,
+                         char **err)
+{
+	const struct builtin *b;
+	char *scratch = NULL, *what = NULL;
+	struct fill f = {p, NULL, NULL, err, NULL, NULL, &scratch};
+	char *out = NULL;
+	cJSON *extra = NULL;
+	char sbuf[PARAMS_SAMPLER_MAX];
+	cJSON *root = NULL;
+
+	if (!tname)
+		tname = p->template_name && *p->template_name ? p->template_name
+		                                              : PARAMS_DEFAULT_TEMPLATE;
+	if (check_text(p, err) < 0)
+		return NULL;
+	if (!(root = template_load(tname, config_dir, &b, &what, err)))
+		goto out;
+	if (b && params_sampler_check(tname, p->sampler, err) < 0)
+		goto out;
+	f.what = what;
 	f.sampler = b ? params_sampler_for(tname, p->sampler, sbuf, sizeof sbuf)
 	              : params_sampler_for(NULL, p->sampler, sbuf, sizeof sbuf);
+	if (p->extra_json && *p->extra_json) {
+		extra = parse_json(p->extra_json, strlen(p->extra_json), "extra input", err);
+		if (!extra)
+			goto out;
+		if (!cJSON_IsObject(extra)) {
+			util_set_err(err, "extra input must be a JSON object");
+			goto out;
+		}
+		f.extra = extra;
+		if (!(f.used = cJSON_CreateObject())) {
+			util_set_err(err, "out of memory");
+			goto out;
+		}
+	}
 	if (fill_tree(&f, root) < 0)
 		goto out;
+	/* a member a custom placeholder took is not merged again */
+	for (cJSON *u = f.used ? f.used->child : NULL; u; u = u->next)
+		cJSON_DeleteItemFromObjectCaseSensitive(extra, u->string);
 	if (b && !b->json) {
 		cJSON *wrap = cJSON_CreateObject();
 		if (!wrap || !cJSON_AddItemToObject(wrap, "workflow", root)) {
@@ -1149,29 +1279,115 @@ char *params_build_input(const struct job_params *p, const char *tname, const ch
 		}
 		root = wrap;
 	}
-	if (p->extra_json && *p->extra_json) {
-		cJSON *extra = parse_json(p->extra_json, strlen(p->extra_json), "extra input", err);
-		if (!extra)
-			goto out;
-		if (!cJSON_IsObject(extra)) {
-			cJSON_Delete(extra);
-			util_set_err(err, "extra input must be a JSON object");
-			goto out;
-		}
-		if (merge(root, extra, 1) < 0) {
-			cJSON_Delete(extra);
-			util_set_err(err, "out of memory");
-			goto out;
-		}
-		cJSON_Delete(extra);
+	if (extra && merge(root, extra, 1) < 0) {
+		util_set_err(err, "out of memory");
+		goto out;
 	}
 	if (!(out = cJSON_PrintUnformatted(root)))
 		util_set_err(err, "out of memory");
 out:
+	cJSON_Delete(f.used);
+	cJSON_Delete(extra);
+	free(scratch);
+	free(what);
 	cJSON_Delete(root);
-	free(text);
-	free(path);
 	return out;
+}
+
+/* ---- the placeholders a template uses ---- */
+
+struct ph_list {
+	struct params_placeholder *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void ph_list_add(struct ph_list *l, const struct ph *ph)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->v[i].name) == ph->n && memcmp(l->v[i].name, ph->name, ph->n) == 0)
+			return; /* the first way it is written counts */
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		struct params_placeholder *nv = realloc(l->v, nc * sizeof *nv);
+		if (!nv) {
+			l->oom = 1;
+			return;
+		}
+		l->v = nv;
+		l->cap = nc;
+	}
+	struct params_placeholder *e = &l->v[l->n];
+	memset(e, 0, sizeof *e);
+	e->name = strndup(ph->name, ph->n);
+	e->custom = ph_known(ph->name, ph->n) < 0;
+	e->mode = ph->mode == PH_REQUIRED   ? PARAMS_PH_NEEDED
+	          : ph->mode == PH_OPTIONAL ? PARAMS_PH_OPTIONAL
+	                                    : PARAMS_PH_DEFAULT;
+	if (ph->mode == PH_DEFAULT)
+		e->def = strndup(ph->def, ph->defn);
+	if (!e->name || (ph->mode == PH_DEFAULT && !e->def)) {
+		free(e->name);
+		free(e->def);
+		l->oom = 1;
+		return;
+	}
+	l->n++;
+}
+
+/* Every placeholder in the strings under node, in document order. */
+static void ph_collect(struct ph_list *l, const cJSON *node)
+{
+	for (const cJSON *it = node->child; it && !l->oom; it = it->next) {
+		if (cJSON_IsObject(it) || cJSON_IsArray(it)) {
+			ph_collect(l, it);
+		} else if (cJSON_IsString(it) && it->valuestring) {
+			const char *at = it->valuestring, *open, *close;
+			struct ph ph;
+			while ((open = strstr(at, "{{")) && (close = strstr(open + 2, "}}"))) {
+				if (!ph_parse(open + 2, (size_t)(close - open - 2), &ph)) {
+					at = open + 2;
+					continue;
+				}
+				ph_list_add(l, &ph);
+				at = close + 2;
+			}
+		}
+	}
+}
+
+int params_placeholders(const char *tname, const char *config_dir,
+                        struct params_placeholder **out, size_t *n, char **err)
+{
+	const struct builtin *b;
+	char *what = NULL;
+	struct ph_list l = {NULL, 0, 0, 0};
+	cJSON *root;
+
+	*out = NULL;
+	*n = 0;
+	if (!(root = template_load(tname, config_dir, &b, &what, err)))
+		return -1;
+	ph_collect(&l, root);
+	cJSON_Delete(root);
+	free(what);
+	if (l.oom) {
+		params_placeholders_free(l.v, l.n);
+		util_set_err(err, "out of memory");
+		return -1;
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+void params_placeholders_free(struct params_placeholder *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].name);
+		free(v[i].def);
+	}
+	free(v);
 }
 
 int params_template_known(const char *tname, const char *config_dir)

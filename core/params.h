@@ -26,6 +26,10 @@
  * named like a built-in replaces it). These placeholders are filled in:
  *   {{prompt}} {{negative_prompt}} {{width}} {{height}} {{steps}} {{cfg}}
  *   {{seed}} {{sampler}} {{count}}
+ * and the template's own, any other name {{x}} ([A-Za-z0-9_]): the member x
+ * of p->extra_json (`--set x=VALUE`), which is then not merged again (a
+ * string as its text, any other JSON value as itself; a default that is a
+ * JSON number is sent as a number, any other as text)
  * each written one of three ways:
  *   {{name}}          the value is needed: unset is an error naming it
  *   {{name|default}}  unset: the default (the text between '|' and "}}",
@@ -36,7 +40,8 @@
  * Spaces around the name are allowed. A string that is exactly one
  * placeholder ("{{seed}}") becomes the typed value: numbers stay numbers (cfg
  * always with a decimal point). Placeholders inside longer strings are
- * replaced by their text. An unknown placeholder is an error naming it. Unset
+ * replaced by their text. A needed placeholder without a value is an error
+ * naming it (a misspelt name too: it has no value). Unset
  * means NULL or "" for text, <= 0 for sizes, steps and count, has_cfg == 0,
  * seed < 0.
  *
@@ -72,11 +77,32 @@
  * frees it): these bytes are what is sent. tname NULL means p->template_name,
  * then PARAMS_DEFAULT_TEMPLATE. config_dir may be NULL (then only built-ins
  * other than comfyui work). NULL with *err set on a bad or unknown template,
- * a missing or invalid template file, an unknown placeholder, a needed one
+ * a missing or invalid template file, a needed placeholder
  * with no value, a sampler the template's worker does not accept, text that
  * is not UTF-8, or extra_json that is not a JSON object. */
 char *params_build_input(const struct job_params *p, const char *tname, const char *config_dir,
                          char **err);
+
+/* How a template writes a placeholder (the three ways above). */
+enum params_ph_mode { PARAMS_PH_NEEDED, PARAMS_PH_DEFAULT, PARAMS_PH_OPTIONAL };
+
+/* One placeholder a template uses (params_placeholders). */
+struct params_placeholder {
+	char *name;             /* "prompt", "steps", ... or the template's own "style" */
+	int custom;             /* 1: not one of the parameters above: --set NAME=VALUE */
+	enum params_ph_mode mode;
+	char *def;              /* PARAMS_PH_DEFAULT: the default as written; else NULL */
+};
+
+/* The placeholders template tname uses (a built-in's, the comfyui workflow's
+ * or a user file's, found as params_build_input finds them), each once, in
+ * the order they first appear (the first way one is written counts), into
+ * *out (freed with params_placeholders_free) and *n. 0, or -1 with *err (a
+ * bad or unknown template, a missing or invalid file). For a front end
+ * that shows only the fields a template takes. */
+int params_placeholders(const char *tname, const char *config_dir,
+                        struct params_placeholder **out, size_t *n, char **err);
+void params_placeholders_free(struct params_placeholder *v, size_t n);
 
 /* 1 if params_build_input() would find template tname: a built-in (comfyui
  * only when its workflow file exists) or an existing user file; else 0. */

@@ -11,7 +11,8 @@
  * extra_json, the text is UTF-8, the sampler is one of theirs and sd15/sdxl
  * have a prompt, and never succeed with an extra_json cJSON refuses; a --set
  * that succeeded leaves an extra_json a1111 accepts; the A1111 text is
- * always made.
+ * always made; the template's placeholders are listed (each once, a default
+ * exactly for {{x|d}}) whenever it builds.
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -118,6 +119,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_CHECK(err != NULL);
 	}
+	free(err);
+	err = NULL;
+	/* the placeholders the compose form lists: read whenever it builds */
+	struct params_placeholder *ph = NULL;
+	size_t nph = 0;
+	rc = params_placeholders("fz", dir, &ph, &nph, &err);
+	FUZZ_CHECK(rc == 0 || (rc == -1 && err && !ph && !nph));
+	if (out)
+		FUZZ_CHECK(rc == 0);
+	for (i = 0; i < nph; i++) {
+		FUZZ_CHECK(ph[i].name && *ph[i].name);
+		FUZZ_CHECK((ph[i].mode == PARAMS_PH_DEFAULT) == (ph[i].def != NULL));
+		for (size_t k = 0; k < i; k++)
+			FUZZ_CHECK(strcmp(ph[i].name, ph[k].name) != 0);
+	}
+	params_placeholders_free(ph, nph);
 	free(out);
 	free(err);
 	err = NULL;

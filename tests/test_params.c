@@ -729,6 +729,95 @@ static void test_template_mutations(void)
 	job_params_clear(&p);
 }
 
+/* A template's own placeholders ({{style}}): filled from --set style=...
+ * (the member is then not merged again), strings as text, other JSON as
+ * itself (numbers exact), defaults (a number default as a number), optional
+ * ones left out; a needed one without a value names it and --set. */
+static void test_custom_placeholders(void)
+{
+	struct job_params p;
+	job_params_init(&p);
+	p.prompt = strdup("a cat");
+	write_template("own", "{\"prompt\": \"{{prompt}}\", \"style\": \"{{style}}\","
+	                      " \"lora\": {\"w\": \"{{lora_w|0.8}}\", \"name\": \"{{lora|none}}\"},"
+	                      " \"tag\": \"s={{style}};k={{k?}}\", \"opt\": \"{{k?}}\"}");
+	expect(&p, "own", NULL, "needs a value for {{style}}: give --set style=VALUE");
+	CHECK_INT(params_parse_set(&p, "style=vivid", NULL), 0);
+	expect(&p, "own",
+	       "{\"prompt\":\"a cat\",\"style\":\"vivid\",\"lora\":{\"w\":0.8,\"name\":\"none\"},"
+	       "\"tag\":\"s=vivid;k=\"}",
+	       NULL);
+	/* JSON values as themselves, numbers exact; other --set keys still merge */
+	CHECK_INT(params_parse_set(&p, "lora_w=0.12345678901234567890", NULL), 0);
+	CHECK_INT(params_parse_set(&p, "k={\"a\":[1,2]}", NULL), 0);
+	CHECK_INT(params_parse_set(&p, "extra=9007199254740993", NULL), 0);
+	expect(&p, "own",
+	       "{\"prompt\":\"a cat\",\"style\":\"vivid\",\"lora\":{\"w\":0.12345678901234567890,"
+	       "\"name\":\"none\"},\"tag\":\"s=vivid;k={\\\"a\\\":[1,2]}\",\"opt\":{\"a\":[1,2]},"
+	       "\"extra\":9007199254740993}",
+	       NULL);
+	job_params_clear(&p);
+}
+
+static int has_ph(const struct params_placeholder *v, size_t n, const char *name, int custom,
+                  enum params_ph_mode mode, const char *def)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return v[i].custom == custom && v[i].mode == mode &&
+			       ((!def && !v[i].def) || (def && v[i].def && strcmp(def, v[i].def) == 0));
+	return 0;
+}
+
+/* The placeholders a template uses, for the compose form's fields: the
+ * built-ins' (all nine), a user file's own, each once in file order. */
+static void test_placeholder_list(void)
+{
+	struct params_placeholder *v = NULL;
+	size_t n = 0;
+	char *err = NULL;
+
+	CHECK_INT(params_placeholders("sdxl", NULL, &v, &n, NULL), 0);
+	CHECK_INT(n, 9);
+	CHECK(n && strcmp(v[0].name, "prompt") == 0 && v[0].mode == PARAMS_PH_NEEDED);
+	CHECK(has_ph(v, n, "sampler", 0, PARAMS_PH_OPTIONAL, NULL));
+	CHECK(has_ph(v, n, "count", 0, PARAMS_PH_OPTIONAL, NULL));
+	params_placeholders_free(v, n);
+	CHECK_INT(params_placeholders("a1111", NULL, &v, &n, NULL), 0);
+	CHECK(has_ph(v, n, "prompt", 0, PARAMS_PH_OPTIONAL, NULL));
+	params_placeholders_free(v, n);
+
+	write_template("few", "{\"p\": \"{{ prompt }}\", \"x\": [\"{{style|oil, thick}}\","
+	                      " {\"s\": \"{{seed?}} and {{style}}\"}], \"n\": \"{{n_img}}\","
+	                      " \"b\": \"{{ a b }} {{}} {{w?}}\"}");
+	CHECK_INT(params_placeholders("few", dir, &v, &n, NULL), 0);
+	CHECK_INT(n, 5);
+	if (n == 5) {
+		CHECK_STR(v[0].name, "prompt");
+		CHECK_STR(v[1].name, "style");
+		CHECK_STR(v[2].name, "seed");
+		CHECK_STR(v[3].name, "n_img");
+		CHECK_STR(v[4].name, "w");
+	}
+	CHECK(has_ph(v, n, "prompt", 0, PARAMS_PH_NEEDED, NULL));
+	CHECK(has_ph(v, n, "style", 1, PARAMS_PH_DEFAULT, "oil, thick"));
+	CHECK(has_ph(v, n, "seed", 0, PARAMS_PH_OPTIONAL, NULL));
+	CHECK(has_ph(v, n, "n_img", 1, PARAMS_PH_NEEDED, NULL));
+	CHECK(has_ph(v, n, "w", 1, PARAMS_PH_OPTIONAL, NULL));
+	params_placeholders_free(v, n);
+
+	CHECK_INT(params_placeholders("nosuch", dir, &v, &n, &err), -1);
+	CHECK(err && strstr(err, "unknown template"));
+	free(err);
+	err = NULL;
+	write_template("notjson", "{\"a\": ");
+	CHECK_INT(params_placeholders("notjson", dir, &v, &n, &err), -1);
+	CHECK(err && strstr(err, "invalid JSON"));
+	free(err);
+	CHECK(v == NULL && n == 0);
+	params_placeholders_free(NULL, 0);
+}
+
 int main(void)
 {
 	char t[4200];
@@ -753,6 +842,8 @@ int main(void)
 	TH_RUN(test_a1111_text);
 	TH_RUN(test_parse_set);
 	TH_RUN(test_template_mutations);
+	TH_RUN(test_custom_placeholders);
+	TH_RUN(test_placeholder_list);
 	if (util_remove_tree(dir) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 	return th_done("test_params");

@@ -1617,18 +1617,27 @@ static size_t db_jobs(const char *prefix, struct job **out, size_t max)
 	return k;
 }
 
+/* A dashboard on a fresh history with the compose form open. */
+static struct ptyterm *compose_open(int cols, int rows)
+{
+	new_data_dir();
+	struct ptyterm *pt = start(cols, rows, 1, NULL);
+	if (!CHECK(pt != NULL))
+		return NULL;
+	WAIT_TEXT(pt, "No jobs yet");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	return pt;
+}
+
 /* {a|b} groups in the prompt and Seeds N: the live count on screen, then
  * one job per combination sent to the endpoint, recorded as one group as
  * sdq submit records it; escapes are the characters, one job, no group. */
 static void test_compose_variations(void)
 {
-	new_data_dir();
-	struct ptyterm *pt = start(120, 32, 1, NULL);
-	if (!CHECK(pt != NULL))
+	struct ptyterm *pt = compose_open(120, 32);
+	if (!pt)
 		return;
-	WAIT_TEXT(pt, "No jobs yet");
-	ptyterm_send(pt, "n");
-	WAIT_TEXT(pt, "New job");
 	WAIT_TEXT(pt, "1 job ");
 	ptyterm_send(pt, "cv {red|blue} {car|bike}");
 	WAIT_TEXT(pt, "4 jobs");
@@ -1720,13 +1729,9 @@ static void test_compose_variations(void)
  * is an error on screen and sends nothing. */
 static void test_compose_confirm_and_errors(void)
 {
-	new_data_dir();
-	struct ptyterm *pt = start(120, 32, 1, NULL);
-	if (!CHECK(pt != NULL))
+	struct ptyterm *pt = compose_open(120, 32);
+	if (!pt)
 		return;
-	WAIT_TEXT(pt, "No jobs yet");
-	ptyterm_send(pt, "n");
-	WAIT_TEXT(pt, "New job");
 	ptyterm_send(pt, "cn {a|{b|c}}");
 	WAIT_TEXT(pt, "error: no job");
 	WAIT_TEXT(pt, "nested");
@@ -1767,6 +1772,76 @@ static void test_compose_confirm_and_errors(void)
 	for (size_t i = 0; i < n; i++)
 		job_free(jobs[i]);
 	quit_and_check(pt);
+}
+
+/* Fields per template: a user template's own placeholders get fields of
+ * their own (after Template), fields it does not take are marked, a needed
+ * one left empty is refused before anything is sent, switching templates
+ * keeps what was typed, and the value reaches the /run body. */
+static void test_compose_template_fields(void)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/config/sdq/templates", base_dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/config/sdq/templates/own.json", base_dir);
+	FILE *f = fopen(path, "w");
+	if (!CHECK(f != NULL))
+		return;
+	fputs("{\"prompt\": \"{{prompt}}\", \"style\": \"{{style}}\","
+	      " \"strength\": \"{{strength|0.5}}\", \"seed\": \"{{seed?}}\"}\n",
+	      f);
+	fclose(f);
+	struct ptyterm *pt = compose_open(130, 34);
+	if (!pt)
+		goto out;
+	ptyterm_send(pt, "ct one");
+	CHECK(!ptyterm_find(pt, " style", NULL, NULL)); /* sdxl has no {{style}} */
+	ptyterm_send(pt, "\033[Z"); /* Shift-Tab: Template */
+	ptyterm_send(pt, "own");
+	WAIT_TEXT(pt, "{{style}} of own: needed");
+	WAIT_TEXT(pt, "{{strength}} of own: empty: 0.5");
+	WAIT_TEXT(pt, "not used: template own has no {{steps}}");
+	ptyterm_key(pt, "C-s"); /* style is needed: refused, nothing sent */
+	WAIT_TEXT(pt, "needs a value for {{style}}");
+	CHECK(ptyterm_find(pt, "New job", NULL, NULL));
+	ptyterm_key(pt, "Tab"); /* from Template to style */
+	ptyterm_send(pt, "vivid");
+	WAIT_TEXT(pt, "vivid");
+	/* another template hides it, and coming back keeps it */
+	ptyterm_send(pt, "\033[Z"); /* Shift-Tab: Template */
+	ptyterm_key(pt, "C-u");
+	ptyterm_send(pt, "sdxl");
+	CHECK(ptyterm_wait_for_text_gone(pt, "vivid", WAIT_MS));
+	CHECK(!ptyterm_find(pt, "not used", NULL, NULL));
+	ptyterm_key(pt, "C-u");
+	ptyterm_send(pt, "own");
+	WAIT_TEXT(pt, "vivid");
+	/* Tab passes the fields own does not take: Prompt, Seed, Seeds, then
+	 * Endpoint (Negative and Steps ... Count are not in own) */
+	ptyterm_key(pt, "Tab"); /* style */
+	ptyterm_key(pt, "Tab"); /* strength */
+	ptyterm_key(pt, "Tab"); /* wraps: Prompt */
+	ptyterm_key(pt, "Tab"); /* Seed */
+	ptyterm_key(pt, "Tab"); /* Seeds */
+	ptyterm_key(pt, "Tab"); /* Endpoint */
+	ptyterm_send(pt, "default");
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "submitted");
+	cJSON *in = emu_wait_inputs("ct one", 1);
+	if (CHECK_INT(in ? cJSON_GetArraySize(in) : -1, 1)) {
+		char *t = cJSON_PrintUnformatted(cJSON_GetArrayItem(in, 0));
+		/* seed is the one the engine picked; no steps or other member */
+		cJSON *j = cJSON_GetArrayItem(in, 0);
+		cJSON_DeleteItemFromObject(j, "seed");
+		free(t);
+		t = cJSON_PrintUnformatted(j);
+		CHECK_STR(t, "{\"prompt\":\"ct one\",\"style\":\"vivid\",\"strength\":0.5}");
+		free(t);
+	}
+	cJSON_Delete(in);
+	quit_and_check(pt);
+out:
+	unlink(path);
 }
 
 int main(void)
@@ -1840,6 +1915,7 @@ int main(void)
 	TH_RUN(test_compose_sampler);
 	TH_RUN(test_compose_variations);
 	TH_RUN(test_compose_confirm_and_errors);
+	TH_RUN(test_compose_template_fields);
 	TH_RUN(test_sort_and_follow);
 	TH_RUN(test_open_over_ssh);
 	TH_RUN(test_viewer_keeps_jobs_moving);

@@ -770,17 +770,8 @@ static void ui_compose_open(struct ui *u, const struct job *from)
 	char title[64];
 	if (from)
 		snprintf(title, sizeof title, "New job from #%lld", (long long)from->id);
-	char eps[512] = "";
-	size_t o = 0;
-	for (size_t i = 0; i < u->cfg->n_endpoints && o + 2 < sizeof eps; i++) {
-		int k = snprintf(eps + o, sizeof eps - o, "%s%s", i ? ", " : "",
-		                 u->cfg->endpoints[i].name);
-		if (k < 0 || (size_t)k >= sizeof eps - o)
-			break;
-		o += (size_t)k;
-	}
 	view_compose_free(u->vc);
-	u->vc = view_compose_new(&p, recent, nrecent, from ? title : "New job", eps);
+	u->vc = view_compose_new(&p, recent, nrecent, from ? title : "New job", u->cfg);
 	store_strings_free(recent, nrecent);
 	job_params_clear(&p);
 	if (!u->vc) {

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include <cjson/cJSON.h>
+
 #include "config.h"
 #include "engine.h"
 #include "jobset.h"
@@ -51,6 +53,24 @@ static const struct {
     {"Template", "sd15, sdxl, a1111, comfyui or a file; empty: the endpoint's", 0},
 };
 
+/* The placeholder each field fills ("seed" for Seeds too); NULL: always used. */
+static const char *const vc_ph_of[VC_NFIELDS] = {
+    "prompt", "negative_prompt", "seed", "seed", "steps", "cfg",
+    "sampler", "width", "height", "count", NULL, NULL,
+};
+
+/* The most fields of a template's own placeholders the form shows. */
+#define VC_MAX_CUSTOM 16
+
+/* A field of a template's own placeholder {{name}} (`--set name=VALUE`).
+ * Kept once made, so switching templates back keeps what was typed. */
+struct vc_custom {
+	char *name;
+	struct lineedit *e;
+	int used; /* the current template has it */
+	char hint[200];
+};
+
 struct view_compose {
 	struct lineedit *f[VC_NFIELDS];
 	int cur;
@@ -64,6 +84,15 @@ struct view_compose {
 	char sampler_hint[512];
 	char *ep_hint;
 	int truncated;
+	/* the fields of the template the form would use now (vc_refresh) */
+	struct config *cfg;
+	char *tname;     /* its name; "" for a local endpoint (no template) */
+	char *tmpl_err;  /* why its placeholders are not known, or NULL */
+	char *tmpl_list; /* the templates there are, for the hint */
+	char tmpl_hint[600];
+	unsigned unused; /* bit i: standard field i is not in the template */
+	struct vc_custom custom[VC_MAX_CUSTOM];
+	size_t ncustom, nmore;
 };
 
 /* --- the form --- */
@@ -77,19 +106,27 @@ static void vc_setnum(struct lineedit *e, long long v, int unset_if_zero)
 }
 
 struct view_compose *view_compose_new(const struct job_params *p, char *const *recent,
-                                      size_t nrecent, const char *title, const char *endpoints)
+                                      size_t nrecent, const char *title, struct config *cfg)
 {
 	struct view_compose *vc = calloc(1, sizeof *vc);
 	if (!vc)
 		return NULL;
 	vc->ridx = -1;
+	vc->cfg = cfg;
 	vc->title = strdup(title ? title : "New job");
-	if (endpoints && *endpoints) {
-		size_t n = strlen(endpoints) + 32;
-		vc->ep_hint = malloc(n);
-		if (vc->ep_hint)
-			snprintf(vc->ep_hint, n, "%s; empty: the default", endpoints);
+	if (cfg && cfg->n_endpoints) {
+		struct util_buf b = {0};
+		for (size_t i = 0; i < cfg->n_endpoints && b.len < 400; i++) {
+			if (i)
+				util_buf_put(&b, ", ", 2);
+			util_buf_put(&b, cfg->endpoints[i].name, strlen(cfg->endpoints[i].name));
+		}
+		util_buf_put(&b, "; empty: the default", 20);
+		vc->ep_hint = b.oom ? NULL : b.p;
+		if (b.oom)
+			free(b.p);
 	}
+	vc->tmpl_list = cfg ? params_template_list(cfg->config_dir) : NULL;
 	for (int i = 0; i < VC_NFIELDS; i++)
 		if (!(vc->f[i] = lineedit_new("", vc_fields[i].multiline))) {
 			view_compose_free(vc);
@@ -144,7 +181,160 @@ void view_compose_free(struct view_compose *vc)
 	free(vc->draft);
 	free(vc->extra_json);
 	free(vc->ep_hint);
+	free(vc->tname);
+	free(vc->tmpl_err);
+	free(vc->tmpl_list);
+	for (size_t i = 0; i < vc->ncustom; i++) {
+		free(vc->custom[i].name);
+		lineedit_free(vc->custom[i].e);
+	}
 	free(vc);
+}
+
+/* --- the fields of the template --- */
+
+/* Field i: the standard ones, then the template's own (VC_NFIELDS + k). */
+static struct lineedit *vc_edit(const struct view_compose *vc, int i)
+{
+	return i < VC_NFIELDS ? vc->f[i] : vc->custom[i - VC_NFIELDS].e;
+}
+
+/* 1 if field i is shown (a standard one always is, marked when unused). */
+static int vc_shown(const struct view_compose *vc, int i)
+{
+	return i < VC_NFIELDS || vc->custom[i - VC_NFIELDS].used;
+}
+
+/* 1 if Tab stops at field i: it is shown and the template takes it. */
+static int vc_stop(const struct view_compose *vc, int i)
+{
+	return i < VC_NFIELDS ? !(vc->unused & 1u << i) : vc->custom[i - VC_NFIELDS].used;
+}
+
+/* The next field Tab stops at from the current one in direction dir (+1,
+ * -1), wrapping around when wrap; the current one when there is none. */
+static int vc_next(const struct view_compose *vc, int dir, int wrap)
+{
+	int n = VC_NFIELDS + (int)vc->ncustom;
+	for (int k = 1, i = vc->cur + dir; k < n; k++, i += dir) {
+		if (i < 0 || i >= n) {
+			if (!wrap)
+				return vc->cur;
+			i = (i + n) % n;
+		}
+		if (vc_stop(vc, i))
+			return i;
+	}
+	return vc->cur;
+}
+
+/* Field text without the blanks around it, in b (cut to len). */
+static const char *vc_word(const struct view_compose *vc, int i, char *b, size_t len)
+{
+	const char *t = lineedit_text(vc_edit(vc, i));
+	while (*t == ' ')
+		t++;
+	snprintf(b, len, "%s", t);
+	size_t n = strlen(b);
+	while (n > 0 && (b[n - 1] == ' ' || b[n - 1] == '\n'))
+		b[--n] = 0;
+	return b;
+}
+
+/* A custom field for name (made once; prefilled from the extra input the
+ * form opened with, as `--set name=...` gave it). NULL when there are
+ * VC_MAX_CUSTOM already or on ENOMEM. */
+static struct vc_custom *vc_custom_get(struct view_compose *vc, const char *name)
+{
+	for (size_t k = 0; k < vc->ncustom; k++)
+		if (strcmp(vc->custom[k].name, name) == 0)
+			return &vc->custom[k];
+	if (vc->ncustom == VC_MAX_CUSTOM)
+		return NULL;
+	struct vc_custom *c = &vc->custom[vc->ncustom];
+	memset(c, 0, sizeof *c);
+	if (!(c->name = strdup(name)) || !(c->e = lineedit_new("", 0))) {
+		free(c->name);
+		return NULL;
+	}
+	cJSON *x = vc->extra_json ? cJSON_Parse(vc->extra_json) : NULL;
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(x, name);
+	if (cJSON_IsString(m)) {
+		lineedit_set(c->e, m->valuestring);
+	} else if (m && !cJSON_IsNull(m)) {
+		char *t = cJSON_PrintUnformatted(m);
+		lineedit_set(c->e, t ? t : "");
+		free(t);
+	}
+	cJSON_Delete(x);
+	vc->ncustom++;
+	return c;
+}
+
+/* Follow the template the form would use now (the Template field, else the
+ * endpoint's, else the default; none for a local endpoint): mark the
+ * standard fields it does not take and show a field for each of its own
+ * placeholders. Cheap when the template is the same as last time. */
+static void vc_refresh(struct view_compose *vc)
+{
+	char typed[80], epn[256];
+	const char *name = vc_word(vc, VC_TEMPLATE, typed, sizeof typed);
+	if (!*name) {
+		const struct config_endpoint *ep =
+		    !vc->cfg ? NULL
+		    : *vc_word(vc, VC_ENDPOINT, epn, sizeof epn)
+		        ? config_endpoint_named(vc->cfg, epn)
+		        : config_endpoint(vc->cfg, NULL);
+		name = ep && ep->kind == CONFIG_LOCAL ? ""
+		       : ep && ep->template_name      ? ep->template_name
+		                                      : PARAMS_DEFAULT_TEMPLATE;
+	}
+	if (vc->tname && strcmp(vc->tname, name) == 0)
+		return;
+	free(vc->tname);
+	vc->tname = strdup(name);
+	free(vc->tmpl_err);
+	vc->tmpl_err = NULL;
+	vc->unused = 0;
+	vc->nmore = 0;
+	for (size_t k = 0; k < vc->ncustom; k++)
+		vc->custom[k].used = 0;
+	if (!*name || !vc->tname)
+		goto out; /* a local endpoint: no template, every field counts */
+	struct params_placeholder *ph = NULL;
+	size_t n = 0;
+	if (params_placeholders(name, vc->cfg ? vc->cfg->config_dir : NULL, &ph, &n,
+	                        &vc->tmpl_err) < 0)
+		goto out; /* unknown for now: every field shown, the error in the hint */
+	for (int i = 0; i < VC_NFIELDS; i++) {
+		size_t k = 0;
+		while (vc_ph_of[i] && k < n && strcmp(ph[k].name, vc_ph_of[i]) != 0)
+			k++;
+		if (vc_ph_of[i] && k == n)
+			vc->unused |= 1u << i;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (!ph[k].custom)
+			continue;
+		struct vc_custom *c = vc_custom_get(vc, ph[k].name);
+		if (!c) {
+			vc->nmore++;
+			continue;
+		}
+		c->used = 1;
+		char *def = ph[k].def ? text_sanitize_str(ph[k].def, 0) : NULL;
+		snprintf(c->hint, sizeof c->hint, "{{%.40s}} of %.40s: %s%.60s%s", c->name, name,
+		         ph[k].mode == PARAMS_PH_NEEDED    ? "needed"
+		         : ph[k].mode == PARAMS_PH_OPTIONAL ? "optional"
+		                                            : "empty: ",
+		         def ? def : "", "; JSON or text (--set)");
+		free(def);
+	}
+	params_placeholders_free(ph, n);
+out:
+	/* a field that went away is left for the template's */
+	if (!vc_shown(vc, vc->cur))
+		vc->cur = VC_TEMPLATE;
 }
 
 int view_compose_changed(const struct view_compose *vc)
@@ -170,10 +360,11 @@ static void vc_recall(struct view_compose *vc, int dir)
 
 enum view_compose_result view_compose_key(struct view_compose *vc, int code, int is_key)
 {
-	struct lineedit *e = vc->f[vc->cur];
+	struct lineedit *e = vc_edit(vc, vc->cur);
 	if (lineedit_key(e, code, is_key) != LINEEDIT_IGNORED) {
 		if (lineedit_truncated(e))
 			vc->truncated = 1;
+		vc_refresh(vc); /* the Template or Endpoint field may have changed */
 		return VIEW_COMPOSE_CONTINUE;
 	}
 	int ctl = is_key || code < 32 || code == 127;
@@ -183,31 +374,31 @@ enum view_compose_result view_compose_key(struct view_compose *vc, int code, int
 	case KA_ESCAPE:
 		return VIEW_COMPOSE_CANCEL;
 	case KA_NEXT_FIELD:
-		vc->cur = (vc->cur + 1) % VC_NFIELDS;
+		vc->cur = vc_next(vc, +1, 1);
 		break;
 	case KA_PREV_FIELD:
-		vc->cur = (vc->cur + VC_NFIELDS - 1) % VC_NFIELDS;
+		vc->cur = vc_next(vc, -1, 1);
 		break;
-	case KA_NEWLINE: /* in a one-line field */
-		if (vc->cur == VC_NFIELDS - 1)
+	case KA_NEWLINE: /* in a one-line field: the last one submits */
+		if (vc_next(vc, +1, 0) == vc->cur)
 			return VIEW_COMPOSE_SUBMIT;
-		vc->cur++;
+		vc->cur = vc_next(vc, +1, 0);
 		break;
 	case KA_LINE_UP: /* on the first row */
 		if (vc->cur == VC_PROMPT)
 			vc_recall(vc, +1);
 		else
-			vc->cur--;
+			vc->cur = vc_next(vc, -1, 0);
 		break;
 	case KA_LINE_DOWN: /* on the last row */
 		if (vc->cur == VC_PROMPT && vc->ridx >= 0)
 			vc_recall(vc, -1);
-		else if (vc->cur < VC_NFIELDS - 1)
-			vc->cur++;
+		else
+			vc->cur = vc_next(vc, +1, 0);
 		break;
 	default:
 		if (!is_key && code == '\t')
-			vc->cur = (vc->cur + 1) % VC_NFIELDS;
+			vc->cur = vc_next(vc, +1, 1);
 		break;
 	}
 	return VIEW_COMPOSE_CONTINUE;
@@ -215,22 +406,24 @@ enum view_compose_result view_compose_key(struct view_compose *vc, int code, int
 
 void view_compose_paste(struct view_compose *vc, const char *text, size_t n)
 {
-	struct lineedit *e = vc->f[vc->cur];
+	struct lineedit *e = vc_edit(vc, vc->cur);
 	lineedit_paste(e, text, n);
 	if (lineedit_truncated(e))
 		vc->truncated = 1;
+	vc_refresh(vc);
 }
 
 /* --- how many jobs --- */
 
-/* The Seeds field: 1 when empty, else 1..VARY_MAX_JOBS; 0 when it is not. */
+/* The Seeds field: 1 when empty (or the template sends no seed), else
+ * 1..VARY_MAX_JOBS; 0 when it is not. */
 static long vc_seeds(const struct view_compose *vc)
 {
 	const char *t = lineedit_text(vc->f[VC_SEEDS]);
 	long long n = 0;
 	while (*t == ' ')
 		t++;
-	if (!*t)
+	if (!*t || (vc->unused & 1u << VC_SEEDS))
 		return 1;
 	char b[32];
 	size_t len = strcspn(t, " ");
@@ -284,6 +477,27 @@ static const char *vc_sampler_hint(struct view_compose *vc)
 	return vc->sampler_hint;
 }
 
+/* The template field's hint: the templates there are and which one an
+ * empty field means, or why the one named cannot be read. */
+static const char *vc_template_hint(struct view_compose *vc)
+{
+	if (vc->tmpl_err) {
+		char *e = text_sanitize_str(vc->tmpl_err, 0);
+		snprintf(vc->tmpl_hint, sizeof vc->tmpl_hint, "error: %s", e ? e : "?");
+		free(e);
+	} else {
+		char b[8];
+		int typed = *vc_word(vc, VC_TEMPLATE, b, sizeof b) != 0;
+		snprintf(vc->tmpl_hint, sizeof vc->tmpl_hint, "%s%s%s%.64s%s",
+		         vc->tmpl_list ? vc->tmpl_list : "sd15, sdxl, a1111, comfyui",
+		         vc->nmore ? " (more own fields than the form shows: --set)" : "",
+		         typed || !vc->tname ? "" : "; empty: the endpoint's (",
+		         typed || !vc->tname ? "" : (*vc->tname ? vc->tname : "none: local"),
+		         typed || !vc->tname ? "" : ")");
+	}
+	return vc->tmpl_hint;
+}
+
 void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 {
 	int h, W;
@@ -292,6 +506,7 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 	*cx = 0;
 	if (h < 4 || W < VC_LABEL + 10)
 		return;
+	vc_refresh(vc);
 	draw_put(w, 0, 0, W, vc->title, A_BOLD);
 	int hx = (int)strlen(vc->title) + 3;
 	/* the live count: how many jobs Ctrl-S makes ({a|b} groups x Seeds) */
@@ -304,15 +519,17 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 	else
 		snprintf(count, sizeof count, "%zu job%s", njobs, njobs == 1 ? "" : "s");
 	draw_put(w, 0, hx, W - hx, count,
-	         njobs ? (njobs > 1 ? draw_attr(DRAW_WARN) | A_BOLD : draw_attr(DRAW_DIM))
-	               : draw_attr(DRAW_ERROR) | A_BOLD);
+	         njobs ? (njobs > 1 ? A_BOLD : draw_attr(DRAW_DIM)) : draw_attr(DRAW_ERROR) | A_BOLD);
 	hx += (int)strlen(count) + 3;
 	if (hx < W)
 		draw_put(w, 0, hx, W - hx, "Ctrl-S submit  Tab/Shift-Tab field  Esc cancel",
 		         draw_attr(DRAW_DIM));
 
-	/* rows: 1 title, 1 blank, prompt, 1 gap, negative, 1 gap, 8 single, 1 gap, hint */
+	/* rows: 1 title, 1 blank, prompt, 1 gap, negative, 1 gap, the single
+	 * ones (the template's own too), 1 gap, hint */
 	int singles = VC_NFIELDS - 2;
+	for (size_t k = 0; k < vc->ncustom; k++)
+		singles += vc->custom[k].used;
 	int spare = h - 1 - 1 - 1 - singles - 1 - 1;
 	int prows = spare * 2 / 3, nrows = spare - prows;
 	if (prows > 10) /* a big screen gets roomy fields, not walls of colour */
@@ -325,13 +542,17 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 		nrows = 1;
 	int fx = VC_LABEL + 1, fw = W - fx - 1;
 	int y = 2;
-	for (int i = 0; i < VC_NFIELDS && y < h; i++) {
-		int focused = i == vc->cur;
-		attr_t la = draw_attr(DRAW_TITLE) | (focused ? A_BOLD : 0);
-		char label[32];
-		snprintf(label, sizeof label, "%s%s", focused ? ">" : " ", vc_fields[i].label);
+	for (int i = 0; i < VC_NFIELDS + (int)vc->ncustom && y < h; i++) {
+		if (!vc_shown(vc, i))
+			continue;
+		int focused = i == vc->cur, unused = !vc_stop(vc, i);
+		attr_t la = unused ? draw_attr(DRAW_DIM)
+		                   : draw_attr(DRAW_TITLE) | (focused ? A_BOLD : 0);
+		char label[32], uhint[160];
+		snprintf(label, sizeof label, "%s%s", focused ? ">" : " ",
+		         i < VC_NFIELDS ? vc_fields[i].label : vc->custom[i - VC_NFIELDS].name);
 		draw_put(w, y, 0, VC_LABEL, label, la);
-		if (vc_fields[i].multiline) {
+		if (i < VC_NFIELDS && vc_fields[i].multiline) {
 			int rows = i == VC_PROMPT ? prows : nrows;
 			if (y + rows > h)
 				rows = h - y;
@@ -339,19 +560,28 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 			y += rows + 1;
 		} else {
 			int sw = fw > 24 ? 24 : fw;
-			lineedit_draw(vc->f[i], w, y, fx, sw, 1, focused, cy, cx);
-			const char *hint = i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint
-			                   : i == VC_SAMPLER               ? vc_sampler_hint(vc)
-			                                                   : vc_fields[i].hint;
+			lineedit_draw(vc_edit(vc, i), w, y, fx, sw, 1, focused, cy, cx);
+			const char *hint = i >= VC_NFIELDS ? vc->custom[i - VC_NFIELDS].hint
+			                   : unused        ? uhint
+			                   : i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint
+			                   : i == VC_SAMPLER                 ? vc_sampler_hint(vc)
+			                   : i == VC_TEMPLATE                ? vc_template_hint(vc)
+			                                                     : vc_fields[i].hint;
+			if (unused)
+				snprintf(uhint, sizeof uhint, "not used: template %.64s has no {{%s}}",
+				         vc->tname ? vc->tname : "?", vc_ph_of[i]);
+			attr_t ha = i == VC_TEMPLATE && vc->tmpl_err ? draw_attr(DRAW_ERROR)
+			                                             : draw_attr(DRAW_DIM);
 			if (hint && fx + sw + 2 < W)
-				draw_put(w, y, fx + sw + 2, W - fx - sw - 3, hint,
-				         draw_attr(DRAW_DIM));
+				draw_put(w, y, fx + sw + 2, W - fx - sw - 3, hint, ha);
 			y++;
 		}
 	}
 	if (y < h) {
-		const char *hint = vc->truncated ? "error: the text is too long; it was cut"
-		                                 : vc_fields[vc->cur].hint;
+		int ml = vc->cur < VC_NFIELDS && vc_fields[vc->cur].multiline;
+		const char *hint = vc->truncated     ? "error: the text is too long; it was cut"
+		                   : vc->cur < VC_NFIELDS ? vc_fields[vc->cur].hint
+		                                          : NULL;
 		if (!njobs) {
 			char b[512];
 			snprintf(b, sizeof b, "error: %s", cerr ? cerr : "out of memory");
@@ -361,7 +591,7 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 			snprintf(b, sizeof b, "earlier prompt %ld of %zu (Down: newer)",
 			         vc->ridx + 1, vc->nrecent);
 			draw_put(w, h - 1, 0, W, b, draw_attr(DRAW_DIM));
-		} else if (hint && vc_fields[vc->cur].multiline) {
+		} else if (hint && ml) {
 			draw_put(w, h - 1, 0, W, hint,
 			         vc->truncated ? draw_attr(DRAW_ERROR) : draw_attr(DRAW_DIM));
 		}
@@ -488,6 +718,29 @@ int view_compose_params(struct view_compose *vc, struct job_params *out, char **
 	}
 	if (vc->extra_json)
 		out->extra_json = strdup(vc->extra_json);
+	/* the template's own placeholders: --set NAME=VALUE, as the CLI takes
+	 * it (JSON, else text); an emptied field unsets what the form opened with */
+	vc_refresh(vc);
+	cJSON *x = vc->extra_json ? cJSON_Parse(vc->extra_json) : NULL;
+	for (size_t k = 0; k < vc->ncustom; k++) {
+		struct vc_custom *cu = &vc->custom[k];
+		char *val = cu->used ? vc_trimmed(lineedit_text(cu->e)) : NULL;
+		char *kv = NULL, *serr = NULL;
+		if (val && (*val || cJSON_GetObjectItemCaseSensitive(x, cu->name)))
+			kv = util_asprintf("%s=%s", cu->name, *val ? val : "null");
+		int bad = kv && params_parse_set(out, kv, &serr) < 0;
+		free(kv);
+		free(val);
+		if (bad) {
+			vc->cur = VC_NFIELDS + (int)k;
+			if (err)
+				*err = util_asprintf("%s: %s", cu->name, serr ? serr : "bad value");
+			free(serr);
+			cJSON_Delete(x);
+			goto fail;
+		}
+	}
+	cJSON_Delete(x);
 	return 0;
 fail:
 	job_params_clear(out);
@@ -519,7 +772,10 @@ enum view_compose_sent view_compose_submit(struct view_compose *vc, struct engin
 	struct jobset *set = NULL;
 	char *err = NULL;
 	enum view_compose_sent r = VIEW_COMPOSE_REFUSED;
-	long seeds = vc_seeds(vc);
+	long seeds;
+
+	vc_refresh(vc);
+	seeds = vc_seeds(vc);
 
 	*first = 0;
 	*msg = NULL;

@@ -12,6 +12,13 @@
  * VARY_MAX_JOBS). view_compose_submit makes the jobs and records them as one
  * group through core/jobset.h, the code `sdq submit` uses; ui.c asks the
  * question it returns before more than VIEW_COMPOSE_CONFIRM_JOBS.
+ *
+ * Fields per template: the form follows the template it would use (the
+ * Template field, else the endpoint's, else the default; params.h's
+ * params_placeholders): a field the template does not take is marked and
+ * Tab passes it by; each of the template's own placeholders {{x}} gets a
+ * field after Template, sent as `--set x=VALUE` is. Switching templates
+ * keeps what was typed in every field.
  */
 #ifndef SDQ_VIEW_COMPOSE_H
 #define SDQ_VIEW_COMPOSE_H
@@ -21,6 +28,7 @@
 #include "job.h"
 
 struct view_compose;
+struct config;
 struct engine;
 
 /* More jobs than this from one Ctrl-S are asked about first. */
@@ -33,11 +41,11 @@ enum view_compose_result {
 };
 
 /* A new form prefilled from p (copied; NULL: empty). recent: earlier prompts,
- * newest first (copied). title: e.g. "New job" (copied). endpoints: the
- * configured endpoint names for the field's hint, e.g. "sdxl, gpu" (copied;
- * may be NULL). NULL on ENOMEM. */
+ * newest first (copied). title: e.g. "New job" (copied). cfg (borrowed,
+ * may be NULL): the endpoints for the field's hint, their templates and
+ * the templates directory. NULL on ENOMEM. */
 struct view_compose *view_compose_new(const struct job_params *p, char *const *recent,
-                                      size_t nrecent, const char *title, const char *endpoints);
+                                      size_t nrecent, const char *title, struct config *cfg);
 void view_compose_free(struct view_compose *vc);
 
 /* Handle one key: code is a curses KEY_* code when is_key, else a character
