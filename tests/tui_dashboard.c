@@ -1796,9 +1796,14 @@ static void test_compose_template_fields(void)
 		goto out;
 	ptyterm_send(pt, "ct one");
 	CHECK(!ptyterm_find(pt, " style", NULL, NULL)); /* sdxl has no {{style}} */
+	ptyterm_key(pt, "Tab");
+	ptyterm_send(pt, "{x|y}"); /* a negative prompt: 2 jobs with sdxl */
+	WAIT_TEXT(pt, "2 jobs");
+	ptyterm_send(pt, "\033[Z"); /* Shift-Tab: Prompt */
 	ptyterm_send(pt, "\033[Z"); /* Shift-Tab: Template */
 	ptyterm_send(pt, "own");
 	WAIT_TEXT(pt, "{{style}} of own: needed");
+	WAIT_TEXT(pt, "1 job "); /* own sends no negative prompt: no jobs from it */
 	WAIT_TEXT(pt, "{{strength}} of own: empty: 0.5");
 	WAIT_TEXT(pt, "not used: template own has no {{steps}}");
 	ptyterm_key(pt, "C-s"); /* style is needed: refused, nothing sent */

@@ -436,8 +436,12 @@ static long vc_seeds(const struct view_compose *vc)
 
 size_t view_compose_count(const struct view_compose *vc, char **err)
 {
+	/* a negative prompt the template does not send makes no jobs */
 	size_t n = vary_prompt_count(lineedit_text(vc->f[VC_PROMPT]),
-	                             lineedit_text(vc->f[VC_NEGATIVE]), err);
+	                             vc->unused & 1u << VC_NEGATIVE
+	                                 ? NULL
+	                                 : lineedit_text(vc->f[VC_NEGATIVE]),
+	                             err);
 	long seeds = vc_seeds(vc);
 	if (!n)
 		return 0;
@@ -781,6 +785,10 @@ enum view_compose_sent view_compose_submit(struct view_compose *vc, struct engin
 	*msg = NULL;
 	if (view_compose_params(vc, &p, msg) < 0)
 		return VIEW_COMPOSE_REFUSED;
+	if (vc->unused & 1u << VC_NEGATIVE) { /* kept in the field, not sent */
+		free(p.negative_prompt);
+		p.negative_prompt = NULL;
+	}
 	/* the variations, as sdq submit takes them: {a|b} groups, --seeds */
 	if (!(v = vary_new())) {
 		util_set_err(msg, "out of memory");
