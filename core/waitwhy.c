@@ -13,10 +13,20 @@
 
 void waitwhy_in_health(struct waitwhy_in *in, const struct engine_health *h)
 {
-	in->has_health = h && h->valid && !h->no_health;
+	in->has_health = h && h->valid && h->reachable && !h->auth_failed && !h->not_found &&
+	                 !h->no_health && !h->error;
+	in->health_why[0] = '\0';
 	if (!in->has_health) {
 		in->idle = in->running = in->initializing = 0;
 		in->throttled = in->unhealthy = in->in_queue = 0;
+		if (!h)
+			return;
+		snprintf(in->health_why, sizeof in->health_why, "%s",
+		         h->auth_failed  ? "the API key was refused"
+		         : h->not_found  ? "no such endpoint (HTTP 404)"
+		         : h->no_health  ? "the server has no /health"
+		         : h->error      ? h->error
+		                         : "no answer");
 		return;
 	}
 	in->idle = h->workers_idle;
@@ -96,6 +106,20 @@ static void est_exec(const struct waitwhy_in *in, long n, long w, int64_t less,
 	out->basis_n = in->stats.n_exec;
 }
 
+/* Jobs ahead: this sdq's, or the endpoint's count of the others it holds
+ * when that is more (*elsewhere: how many of them this sdq did not send). */
+static long ahead_of(const struct waitwhy_in *in, long *elsewhere)
+{
+	long a = in->ahead;
+
+	*elsewhere = 0;
+	if (in->has_health && in->in_queue - 1 - in->behind > a) {
+		*elsewhere = in->in_queue - 1 - in->behind - a;
+		a = in->in_queue - 1 - in->behind;
+	}
+	return a;
+}
+
 void waitwhy_explain(const struct waitwhy_in *in, struct waitwhy *out)
 {
 	const struct job *j = in->job;
@@ -139,11 +163,16 @@ void waitwhy_explain(const struct waitwhy_in *in, struct waitwhy *out)
 		return;
 	}
 	if (!in->has_health) {
+		char why[80] = "";
+
+		if (in->health_why[0])
+			snprintf(why, sizeof why, ": %.64s", in->health_why);
 		if (in->ahead > 0)
 			snprintf(out->reason, sizeof out->reason,
-			         "%ld ahead in the queue (endpoint health unknown)", in->ahead);
+			         "%ld ahead in the queue (endpoint health unknown%s)", in->ahead, why);
 		else
-			snprintf(out->reason, sizeof out->reason, "in the queue (endpoint health unknown)");
+			snprintf(out->reason, sizeof out->reason,
+			         "in the queue (endpoint health unknown%s)", why);
 		est_delay(in, out);
 		return;
 	}
@@ -154,8 +183,12 @@ void waitwhy_explain(const struct waitwhy_in *in, struct waitwhy *out)
 		est_delay(in, out);
 	} else if (in->running > 0) {
 		/* every worker is busy: it waits for those ahead of it and the ones running */
-		long ahead = in->ahead;
-		if (ahead > 0)
+		long elsewhere, ahead = ahead_of(in, &elsewhere);
+		if (ahead > 0 && elsewhere > 0)
+			snprintf(out->reason, sizeof out->reason,
+			         "%ld ahead in the queue (%ld from elsewhere), %ld worker%s busy", ahead,
+			         elsewhere, in->running, in->running == 1 ? "" : "s");
+		else if (ahead > 0)
 			snprintf(out->reason, sizeof out->reason, "%ld ahead in the queue, %ld worker%s busy",
 			         ahead, in->running, in->running == 1 ? "" : "s");
 		else
@@ -240,8 +273,11 @@ int waitwhy_gather(struct store *st, const struct job *j, const struct engine_he
 				in.blocker_id = o->id;
 				in.blocker_started_at = o->started_at;
 			}
-		} else if (o->id < j->id && o->state == JOB_IN_QUEUE) {
-			in.ahead++;
+		} else if (o->state == JOB_IN_QUEUE) {
+			if (o->id < j->id)
+				in.ahead++;
+			else
+				in.behind++;
 		}
 	}
 	store_jobs_free(js, n);

@@ -3,7 +3,9 @@
  *
  * From what sdq already has: the endpoint's last /health (worker counts, its
  * queue), the job itself (state, submitted_at, delayTime), the jobs of the
- * same endpoint that are ahead of it, and this endpoint's recent history
+ * same endpoint that are ahead of it (this sdq's, and the endpoint's own
+ * count of queued jobs, which includes other clients'), and this endpoint's
+ * recent history
  * (median delay and execution times of its last finished jobs). The answer
  * is a short reason ("cold start: 1 worker initializing", "throttled: no GPU
  * free for this endpoint (2 throttled)", "4 ahead in the queue", "worker
@@ -38,20 +40,25 @@ struct waitwhy_in {
 	const struct job *job;   /* the job asked about (its state, backend, times) */
 	int64_t now_ms;          /* wall clock, ms since the epoch */
 	int local;               /* 1: a local backend (sd.cpp, one job at a time) */
-	/* The endpoint's health, or has_health 0 when unknown. */
+	/* The endpoint's health, or has_health 0 when unknown (health_why: why,
+	 * "" when not known either). in_queue is the endpoint's own count of
+	 * queued jobs, this one and other clients' included. */
 	int has_health;
 	long idle, running, initializing, throttled, unhealthy, in_queue;
-	/* Jobs of the same endpoint this sdq knows of that go first: queued
-	 * earlier (ahead), and for a local backend the one it runs (blocker_id,
-	 * 0 none, started blocker_started_at). */
-	long ahead;
+	char health_why[64];
+	/* Jobs of the same endpoint this sdq knows of: queued earlier (ahead)
+	 * and later (behind), and for a local backend the one it runs
+	 * (blocker_id, 0 none, started blocker_started_at). The endpoint does
+	 * not say the order of the jobs it holds that this sdq did not send:
+	 * they count as ahead (in_queue - 1 - behind, when more than ahead). */
+	long ahead, behind;
 	int64_t blocker_id, blocker_started_at;
 	struct waitwhy_stats stats;
 };
 
 struct waitwhy {
 	int waiting;          /* 0: the job does not wait (not live, or running) */
-	char reason[96];      /* "cold start: 1 worker initializing" (plain ASCII
+	char reason[160];     /* "cold start: 1 worker initializing" (plain ASCII
 	                         but for the endpoint name, which the caller
 	                         sanitises like any text from a config) */
 	int64_t estimate_ms;  /* until it starts, from now_ms; -1: no estimate */
@@ -59,7 +66,8 @@ struct waitwhy {
 };
 
 /* Fill in's health fields from an engine health report (NULL or not valid:
- * unknown). */
+ * unknown; health_why then says why when h does: its error, a refused key,
+ * no such endpoint, no /health on that server). */
 void waitwhy_in_health(struct waitwhy_in *in, const struct engine_health *h);
 
 /* Medians of the delay and execution times of jobs[0..n) that finished

@@ -2,6 +2,8 @@
  * test_waitwhy.c: why a live job waits. Every reason of waitwhy_explain from
  * hand-made inputs (cold start, throttled, unhealthy, no worker, busy workers
  * with jobs ahead, idle, health unknown, a local job behind another), the
+ * jobs ahead from the endpoint's own queue (other clients'), why the health
+ * is unknown (a refused key, no answer, an error after a good report), the
  * estimates and "no estimate", the medians of the history; then
  * waitwhy_gather over a real store, with the health the engine read from
  * tests/emulator.py's /health after /_emu/set switched its workers to
@@ -123,6 +125,78 @@ static void test_remote_reasons(void)
 	CHECK(!w.waiting);
 	j->state = JOB_PENDING;
 	CHECK_STR(fmt(&in), "not sent yet: waiting for the driver, no estimate");
+	job_free(j);
+}
+
+/* "Ahead" from the endpoint's own queue (other clients' jobs in it), and
+ * why the health is unknown when a report says so. */
+static void test_endpoint_queue(void)
+{
+	struct job *j = mkjob(JOB_IN_QUEUE, "runpod", "emu");
+	struct waitwhy_in in;
+	struct engine_health h;
+
+	j->submitted_at = 1000000;
+	memset(&in, 0, sizeof in);
+	in.job = j;
+	in.now_ms = 1000000 + 5000;
+	in.has_health = 1;
+	in.running = 1;
+	in.stats.n_exec = 20;
+	in.stats.median_exec_ms = 10000;
+	/* this sdq knows 1 ahead and 1 behind; the endpoint holds 5 queued:
+	 * this one, those two and 2 more from elsewhere, counted as ahead */
+	in.ahead = 1;
+	in.behind = 1;
+	in.in_queue = 5;
+	CHECK_STR(fmt(&in), "3 ahead in the queue (2 from elsewhere), 1 worker busy, ~40 s "
+	                    "(median of the last 20 jobs)");
+	/* the endpoint's count is older or smaller than what this sdq knows */
+	in.in_queue = 2;
+	CHECK_STR(fmt(&in), "1 ahead in the queue, 1 worker busy, ~20 s (median of the last 20 jobs)");
+	in.in_queue = 0;
+	CHECK_STR(fmt(&in), "1 ahead in the queue, 1 worker busy, ~20 s (median of the last 20 jobs)");
+	/* only other clients' jobs ahead */
+	in.ahead = 0;
+	in.behind = 0;
+	in.in_queue = 3;
+	CHECK_STR(fmt(&in), "2 ahead in the queue (2 from elsewhere), 1 worker busy, ~30 s "
+	                    "(median of the last 20 jobs)");
+	/* no health: the endpoint's count is not used */
+	in.has_health = 0;
+	CHECK_STR(fmt(&in), "in the queue (endpoint health unknown), no estimate");
+
+	/* a report that is no health says why */
+	memset(&h, 0, sizeof h);
+	h.valid = 1;
+	h.reachable = 1;
+	h.auth_failed = 1;
+	waitwhy_in_health(&in, &h);
+	CHECK(!in.has_health);
+	CHECK_STR(fmt(&in), "in the queue (endpoint health unknown: the API key was refused), no "
+	                    "estimate");
+	h.auth_failed = 0;
+	h.error = "no answer within 2.5 s";
+	h.valid = 0;
+	waitwhy_in_health(&in, &h);
+	CHECK(!in.has_health);
+	CHECK_STR(fmt(&in), "in the queue (endpoint health unknown: no answer within 2.5 s), no "
+	                    "estimate");
+	/* an error after a good report: its counts are stale, not used */
+	h.valid = 1;
+	h.error = "health: HTTP 500: boom";
+	h.workers_running = 1;
+	h.jobs_in_queue = 9;
+	waitwhy_in_health(&in, &h);
+	CHECK(!in.has_health);
+	CHECK_INT(in.in_queue, 0);
+	h.error = NULL;
+	waitwhy_in_health(&in, &h);
+	CHECK(in.has_health);
+	CHECK_INT(in.in_queue, 9);
+	CHECK_STR(in.health_why, "");
+	CHECK_STR(fmt(&in), "8 ahead in the queue (8 from elsewhere), 1 worker busy, ~90 s "
+	                    "(median of the last 20 jobs)");
 	job_free(j);
 }
 
@@ -315,6 +389,7 @@ out:
 int main(void)
 {
 	TH_RUN(test_remote_reasons);
+	TH_RUN(test_endpoint_queue);
 	TH_RUN(test_local);
 	TH_RUN(test_stats);
 	TH_RUN(test_emulator);

@@ -1,6 +1,7 @@
 /*
- * cmd_jobs.c: the commands that read or edit the history without the engine:
- * sdq ls, show, get and rm.
+ * cmd_jobs.c: the commands that read or edit the history: sdq ls, show, get
+ * and rm. Only show runs an engine, briefly: the /health of a queued remote
+ * job's endpoint, for its waiting line.
  */
 #include "cmd_jobs.h"
 
@@ -15,8 +16,10 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "backend.h"
 #include "cmd.h"
 #include "config.h"
+#include "engine.h"
 #include "job.h"
 #include "store.h"
 #include "text.h"
@@ -401,18 +404,131 @@ static void show_group(struct store *st, const struct job *j)
 	store_group_free(g);
 }
 
-/* Why live job j waits (waitwhy.h), from the store alone: show asks no
- * endpoint, so a remote job's health is unknown here (the dashboard has it).
- * 0 when j does not wait. */
-static int show_wait(struct store *st, const struct job *j, struct waitwhy *w)
+/* How long show waits for an endpoint's /health before it says why not. */
+#define SHOW_HEALTH_MS 2500
+
+/* The endpoints' /health as one show saw them (copied out of the engine,
+ * which lives only while it asks). */
+struct show_health {
+	char *name;
+	struct engine_health h; /* counters and flags; error malloc'd, text NULL */
+};
+
+struct show_ctx {
+	struct config *cfg;
+	struct store *st;
+	struct show_health *eps;
+	size_t n;
+};
+
+static void show_ctx_free(struct show_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->eps[i].name);
+		free(c->eps[i].h.error);
+	}
+	free(c->eps);
+}
+
+struct health_wait {
+	const char *name;
+	int seen;
+};
+
+static void on_health_event(struct engine *e, const struct engine_event *ev, void *udata)
+{
+	struct health_wait *w = udata;
+	if (ev->type == ENGINE_EV_HEALTH && ev->endpoint && strcmp(ev->endpoint, w->name) == 0)
+		w->seen = 1;
+}
+
+/* Ask endpoint name's /health through an engine of its own, at most
+ * SHOW_HEALTH_MS; into *out (its error says why when there is no answer). */
+static void fetch_health(struct show_ctx *c, const char *name, struct engine_health *out)
+{
+	const struct config_endpoint *ep = config_endpoint(c->cfg, name);
+	struct health_wait w = {name, 0};
+	struct engine *e = NULL;
+	char *err = NULL, why[200] = "";
+
+	memset(out, 0, sizeof *out);
+	if (!ep) {
+		snprintf(why, sizeof why, "endpoint %.60s is not in the config", name);
+	} else if ((backend_kind_of(ep)->caps & BACKEND_NEEDS_KEY) && !ep->api_key_cmd &&
+	           strcmp(config_endpoint_api(ep), "runpod-local") != 0) {
+		char *key = config_api_key(ep, NULL);
+		if (!key)
+			snprintf(why, sizeof why, "no API key");
+		config_key_free(key);
+	}
+	if (!why[0] && !(e = engine_new(c->cfg, c->st, &err)))
+		snprintf(why, sizeof why, "%.150s", err ? err : "cannot start the engine");
+	if (e) {
+		int64_t start = util_now_ms();
+		engine_set_callback(e, on_health_event, &w);
+		if (engine_health_refresh(e, ep->name, &err) < 0) {
+			snprintf(why, sizeof why, "%.150s", err ? err : "cannot ask");
+		} else {
+			while (!w.seen && util_now_ms() - start < SHOW_HEALTH_MS) {
+				int64_t left = SHOW_HEALTH_MS - (util_now_ms() - start);
+				if (engine_step(e, left < 100 ? (int)left : 100) < 0)
+					break;
+			}
+			const struct engine_health *h = engine_health(e, ep->name);
+			if (w.seen && h) {
+				*out = *h;
+				out->text = NULL;
+				out->error = h->error ? strdup(h->error) : NULL;
+			} else {
+				snprintf(why, sizeof why, "no answer within %d.%d s", SHOW_HEALTH_MS / 1000,
+				         SHOW_HEALTH_MS % 1000 / 100);
+			}
+		}
+		engine_free(e);
+	}
+	free(err);
+	if (why[0]) {
+		memset(out, 0, sizeof *out);
+		out->error = strdup(why);
+	}
+}
+
+/* The health show uses for live job j's waiting line: NULL when the line
+ * does not need one (a local job, one not in a queue), else the endpoint's
+ * report, asked once per endpoint per show. */
+static const struct engine_health *show_health(struct show_ctx *c, const struct job *j)
+{
+	const char *name = j->endpoint ? j->endpoint : j->params.endpoint;
+	struct show_health *ns;
+
+	if (!name || !job_state_is_live(j->state) || j->state == JOB_PENDING ||
+	    j->state == JOB_SUBMITTING || j->state == JOB_IN_PROGRESS ||
+	    (j->backend && strcmp(j->backend, "local") == 0))
+		return NULL;
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->eps[i].name, name) == 0)
+			return &c->eps[i].h;
+	ns = realloc(c->eps, (c->n + 1) * sizeof *ns);
+	if (!ns)
+		return NULL;
+	c->eps = ns;
+	if (!(ns[c->n].name = strdup(name)))
+		return NULL;
+	fetch_health(c, name, &ns[c->n].h);
+	return &c->eps[c->n++].h;
+}
+
+/* Why live job j waits (waitwhy.h): the store, and for a queued remote job
+ * its endpoint's /health (show_health). 0 when j does not wait. */
+static int show_wait(struct show_ctx *c, const struct job *j, struct waitwhy *w)
 {
 	char *err = NULL;
-	int rc = waitwhy_gather(st, j, NULL, job_now_ms(), w, &err);
+	int rc = waitwhy_gather(c->st, j, show_health(c, j), job_now_ms(), w, &err);
 	free(err);
 	return rc == 0 && w->waiting;
 }
 
-static void show_job(struct store *st, const struct job *j, const struct store_event *ev,
+static void show_job(struct show_ctx *ctx, const struct job *j, const struct store_event *ev,
                      size_t nev, int waits_key)
 {
 	const struct job_params *p = &j->params;
@@ -442,7 +558,7 @@ static void show_job(struct store *st, const struct job *j, const struct store_e
 	{
 		struct waitwhy w;
 		char wb[256];
-		if (!waits_key && show_wait(st, j, &w))
+		if (!waits_key && show_wait(ctx, j, &w))
 			cmd_show_line("waiting", waitwhy_format(&w, wb, sizeof wb));
 	}
 	printf("%-10s ", "endpoint");
@@ -463,7 +579,7 @@ static void show_job(struct store *st, const struct job *j, const struct store_e
 		       "submitted with (e.g. sdq driver)\n",
 		       "waiting");
 	if (j->group_id > 0)
-		show_group(st, j);
+		show_group(ctx->st, j);
 	cmd_show_line("prompt", p->prompt);
 	if (p->negative_prompt)
 		cmd_show_line("negative", p->negative_prompt);
@@ -570,6 +686,7 @@ int cmd_jobs_show(struct config *cfg, int argc, char **argv)
 		return cmd_usage_error("show", "which job? give an id (see sdq ls)");
 	if (!(st = cmd_open_store(cfg, "show")))
 		return 1;
+	struct show_ctx ctx = {cfg, st, NULL, 0};
 	if (json && argc - optind > 1)
 		fputs("[\n", stdout);
 	for (int i = optind; i < argc; i++) {
@@ -605,7 +722,8 @@ int cmd_jobs_show(struct config *cfg, int argc, char **argv)
 			if (o) {
 				struct waitwhy w;
 				cJSON *wo;
-				if (show_wait(st, j, &w) && (wo = cJSON_AddObjectToObject(o, "waiting"))) {
+				if (show_wait(&ctx, j, &w) &&
+				    (wo = cJSON_AddObjectToObject(o, "waiting"))) {
 					cJSON_AddStringToObject(wo, "reason", w.reason);
 					if (w.estimate_ms >= 0)
 						cJSON_AddNumberToObject(wo, "estimate_s",
@@ -621,7 +739,7 @@ int cmd_jobs_show(struct config *cfg, int argc, char **argv)
 		} else {
 			if (i > optind)
 				putchar('\n');
-			show_job(st, j, ev, nev, store_job_waits_for_key(st, j));
+			show_job(&ctx, j, ev, nev, store_job_waits_for_key(st, j));
 		}
 		store_events_free(ev, nev);
 		ev = NULL;
@@ -630,6 +748,7 @@ int cmd_jobs_show(struct config *cfg, int argc, char **argv)
 	}
 	if (json && argc - optind > 1)
 		fputs("]\n", stdout);
+	show_ctx_free(&ctx);
 	store_close(st);
 	return rc;
 }
