@@ -37,6 +37,23 @@ void waitwhy_in_health(struct waitwhy_in *in, const struct engine_health *h)
 	in->in_queue = h->jobs_in_queue;
 }
 
+void waitwhy_in_other(struct waitwhy_in *in, const struct job *o)
+{
+	if (!o || !in->job || o->id == in->job->id)
+		return;
+	if (o->state == JOB_IN_PROGRESS) {
+		if (in->local && !in->blocker_id) {
+			in->blocker_id = o->id;
+			in->blocker_started_at = o->started_at;
+		}
+	} else if (o->state == JOB_IN_QUEUE) {
+		if (o->id < in->job->id)
+			in->ahead++;
+		else
+			in->behind++;
+	}
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -265,20 +282,8 @@ int waitwhy_gather(struct store *st, const struct job *j, const struct engine_he
 	if (store_job_list(st, &q, &js, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		const struct job *o = js[i];
-		if (o->id == j->id || strcmp(ep_of(o), ep) != 0)
-			continue;
-		if (o->state == JOB_IN_PROGRESS) {
-			if (in.local && !in.blocker_id) {
-				in.blocker_id = o->id;
-				in.blocker_started_at = o->started_at;
-			}
-		} else if (o->state == JOB_IN_QUEUE) {
-			if (o->id < j->id)
-				in.ahead++;
-			else
-				in.behind++;
-		}
+		if (strcmp(ep_of(js[i]), ep) == 0)
+			waitwhy_in_other(&in, js[i]);
 	}
 	store_jobs_free(js, n);
 

@@ -70,6 +70,11 @@ struct waitwhy {
  * no such endpoint, no /health on that server). */
 void waitwhy_in_health(struct waitwhy_in *in, const struct engine_health *h);
 
+/* Count o, another live job of in->job's endpoint (the caller matches the
+ * endpoint): queued before it (ahead) or after (behind), or for a local
+ * backend the one it runs (the blocker). */
+void waitwhy_in_other(struct waitwhy_in *in, const struct job *o);
+
 /* Medians of the delay and execution times of jobs[0..n) that finished
  * COMPLETED and reported them (-1 = unknown is skipped). */
 void waitwhy_stats_of(const struct job *const *jobs, size_t n, struct waitwhy_stats *out);

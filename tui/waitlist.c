@@ -107,19 +107,9 @@ static void wl_explain(struct waitlist *wl, const struct job *j, const struct en
 	in.now_ms = now;
 	in.local = j->backend && strcmp(j->backend, "local") == 0;
 	waitwhy_in_health(&in, h);
-	for (size_t i = 0; i < wl->nlive; i++) {
-		const struct job *o = wl->live[i];
-		if (o->id == j->id || strcmp(wl_ep(o), ep) != 0)
-			continue;
-		if (o->state == JOB_IN_PROGRESS) {
-			if (in.local && !in.blocker_id) {
-				in.blocker_id = o->id;
-				in.blocker_started_at = o->started_at;
-			}
-		} else if (o->id < j->id && o->state == JOB_IN_QUEUE) {
-			in.ahead++;
-		}
-	}
+	for (size_t i = 0; i < wl->nlive; i++)
+		if (strcmp(wl_ep(wl->live[i]), ep) == 0)
+			waitwhy_in_other(&in, wl->live[i]);
 	for (size_t i = 0; i < wl->ndone && nh < WAITWHY_HISTORY; i++)
 		if (strcmp(wl_ep(wl->done[i]), ep) == 0)
 			hist[nh++] = wl->done[i];
