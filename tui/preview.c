@@ -1231,7 +1231,10 @@ int preview_collect(struct preview *pv)
 		return 0;
 	list = decoder_take(pv->dec);
 	for (r = list; r; r = r->next) {
-		got = 1;
+		/* a frame only for what is wanted now; the rest is kept for when
+		 * the selection comes back */
+		for (size_t i = 0; i < pv->nslots && !got; i++)
+			got = strcmp(pv->slots[i].path, r->req.path) == 0;
 		if (r->err) {
 			err_add(pv, r->req.path, r->err);
 			for (size_t i = 0; i < pv->nslots; i++)

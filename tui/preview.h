@@ -52,9 +52,9 @@ void preview_update(struct preview *pv);
 /* Images are decoded, scaled and encoded off the loop, on a worker thread
  * (core/decoder.h); meanwhile their box says "decoding...". The worker's
  * fd is readable when images are ready: the loop watches preview_fd() for
- * POLLIN and calls preview_collect(), which keeps them and asks for a
- * frame (preview_wants_redraw_in_ms returns 0). It returns 1 when it took
- * something. */
+ * POLLIN and calls preview_collect(), which keeps them and, when one is on
+ * the screen now, asks for a frame (preview_wants_redraw_in_ms returns 0)
+ * and returns 1; 0 when nothing shown changed. */
 int preview_fd(struct preview *pv);
 int preview_collect(struct preview *pv);
 /* A new image waits until the selection has been still for ~100 ms (no
