@@ -787,19 +787,16 @@ size_t joblist_wait_key(const struct joblist *jl)
 
 /* --- rows --- */
 
-/* Room for n entries of size sz in *p (capacity *cap). 0 or -1. */
+/* Room for n entries of size sz in *p (capacity *cap), doubling through
+ * util_grow. 0 or -1. */
 static int jl_grow(void **p, size_t *cap, size_t n, size_t sz)
 {
-	if (n <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 64;
-	while (c < n)
-		c *= 2;
-	void *q = realloc(*p, c * sz);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = c;
+	while (*cap < n) {
+		void *q = util_grow(*p, *cap, cap, n > 64 ? n : 64, sz);
+		if (!q)
+			return -1;
+		*p = q;
+	}
 	return 0;
 }
 

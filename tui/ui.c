@@ -247,6 +247,8 @@ static void ui_paint_status(struct ui *u)
 		    u->mode == M_CONFIRM  ? "y: yes  n or Esc: no"
 		    : u->mode == M_FILTER ? "a l q p c f x: choose  Esc: keep"
 		    : b == M_COMPOSE ? "Ctrl-S submit  Tab next field  Enter new line  Esc cancel"
+		    : b == M_GALLERY && u->gax
+		        ? "arrows move  PgDn PgUp page  Enter view  Esc back"
 		    : b == M_GALLERY ? "arrows move  Enter view  Esc back"
 		    : b == M_VIEW    ? "h/Left l/Right: other image  any other key: back"
 		    : b == M_HELP    ? "j/k PgUp/PgDn scroll  any other key closes"
