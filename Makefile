@@ -34,7 +34,7 @@ endif
 
 DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DSDQ_VERSION=\"$(VERSION)\"
 CORE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CORE_PKGS))
-# -pthread: core/decoder.c decodes images on a worker thread
+# -pthread: core/decoder.c decodes images on a worker thread, core/saver.c writes them
 CORE_LIBS   := $(shell $(PKG_CONFIG) --libs $(CORE_PKGS)) -lm -pthread
 TUI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(TUI_PKGS))
 TUI_LIBS    := $(shell $(PKG_CONFIG) --libs $(TUI_PKGS))

@@ -132,6 +132,9 @@ struct http *engine_http(struct engine *e);
 /* The image directories whose entries the engine syncs before its next
  * commit (output_save_to): a backend saving images hands them this. */
 struct output_dirs *engine_output_dirs(struct engine *e);
+/* The engine's image writer (saver.h), made on first use; NULL if it cannot
+ * be (the caller then writes on the loop, output_save_to). */
+struct saver *engine_saver(struct engine *e);
 /* The API key of fingerprint fp if this engine holds it (borrowed, valid
  * until engine_free; never copy it anywhere lasting), else NULL. */
 const char *engine_key(struct engine *e, const char *fp);

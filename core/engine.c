@@ -50,6 +50,7 @@
 #include "keyring.h"
 #include "params.h"
 #include "route.h"
+#include "saver.h"
 #include "timers.h"
 #include "util.h"
 
@@ -601,7 +602,9 @@ void engine_free(struct engine *e)
 	e->cb = NULL;
 	if (e->driving)
 		engine_give_up(e);
-	backends_free(e->bt);
+	backends_free(e->bt); /* cancels their saves */
+	saver_free(e->saver);
+	e->saver = NULL;
 	keyring_free(e->kr); /* key commands still running: their groups are killed */
 	free(e->syncs);
 	free(e->later);

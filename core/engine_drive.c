@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "engine_int.h"
 #include "keyring.h"
+#include "saver.h"
 #include "store.h"
 #include "util.h"
 
@@ -341,15 +342,20 @@ static void forget_all(struct engine *e, int keep_submitting)
 	}
 }
 
-/* Give the driver role up. Submits in flight are allowed to finish (at most
- * FREE_DRAIN_MS, and only when not called from inside engine_step), so they
- * are not left UNKNOWN; nothing new is started meanwhile. Every live job
+/* Give the driver role up. Images being written and submits in flight are
+ * allowed to finish (at most FREE_DRAIN_MS, and only when not called from
+ * inside engine_step), so results are committed and submits are not left
+ * UNKNOWN; nothing new is started meanwhile. Every live job
  * stays as it is in the store for the next driver. */
 void engine_give_up(struct engine *e)
 {
 	int64_t deadline = util_now_ms() + FREE_DRAIN_MS;
 
 	e->closing = 1;
+	/* images being written finish and are committed first (a /runsync
+	 * answer is saved by the process that got it) */
+	while (!e->in_step && !saver_idle(e->saver) && util_now_ms() < deadline)
+		engine_step(e, 100);
 	while (!e->in_step) {
 		engine_flush(e); /* nothing changed may be left behind */
 		forget_all(e, 1);

@@ -96,6 +96,7 @@ struct engine {
 	int flush_backoff;        /* ms, the next retry's delay */
 	int64_t flush_fail_since; /* when the commits started failing, 0: they do not */
 	struct output_dirs dirs;  /* image directories to sync before the commit */
+	struct saver *saver;      /* images written off the loop (engine_saver) */
 
 	struct sync_ent *syncs; /* jobs to send through /runsync (engine_submit_opts) */
 	size_t nsyncs;

@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "engine_int.h"
 #include "output.h"
+#include "saver.h"
 #include "util.h"
 
 /* Job changes are committed at the end of the pass that made them, all in
@@ -275,4 +276,15 @@ void engine_flush(struct engine *e)
 struct output_dirs *engine_output_dirs(struct engine *e)
 {
 	return &e->dirs;
+}
+
+struct saver *engine_saver(struct engine *e)
+{
+	char *err = NULL;
+
+	if (!e->saver && !(e->saver = saver_new(e, &err))) {
+		engine_message(e, 1, "images are written on the loop: %s", err ? err : "error");
+		free(err);
+	}
+	return e->saver;
 }

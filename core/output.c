@@ -894,15 +894,7 @@ static void other_size(const unsigned char *d, size_t len, const char *fmt, int 
 	}
 }
 
-static void save_error(char **err, int e, const char *what, const char *path)
-{
-	if (e == ENOSPC || e == EDQUOT)
-		util_set_err(err, "disk full while saving %s", path);
-	else
-		util_set_err(err, "cannot %s %s: %s", what, path, strerror(e));
-}
-
-static void dir_sync(const char *dir)
+void output_dir_sync(const char *dir)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -914,7 +906,7 @@ static void dir_sync(const char *dir)
 void output_dirs_sync(struct output_dirs *d)
 {
 	for (size_t i = 0; i < d->n; i++) {
-		dir_sync(d->v[i]);
+		output_dir_sync(d->v[i]);
 		free(d->v[i]);
 	}
 	d->n = 0;
@@ -940,14 +932,14 @@ static void dirs_add(struct output_dirs *d, const char *dir)
 		size_t nc = d->cap ? d->cap * 2 : 4;
 		char **nv = realloc(d->v, nc * sizeof *nv);
 		if (!nv) {
-			dir_sync(dir);
+			output_dir_sync(dir);
 			return;
 		}
 		d->v = nv;
 		d->cap = nc;
 	}
 	if (!(c = strdup(dir))) {
-		dir_sync(dir);
+		output_dir_sync(dir);
 		return;
 	}
 	d->v[d->n++] = c;
@@ -963,14 +955,50 @@ int output_save_to(const char *images_dir, const struct job *j, int index,
                    const unsigned char *data, size_t len, int64_t seed, struct output_dirs *dirs,
                    struct job_output *out, char **err)
 {
-	if (!images_dir || !*images_dir || !j || !data || !out || index < 0) {
+	struct output_file f;
+
+	if (!out) {
 		util_set_err(err, "output_save: bad arguments");
 		return -1;
+	}
+	if (output_prepare(images_dir, j, index, (unsigned char *)data, len, 0, seed, &f, err) < 0)
+		return -1;
+	if (output_write(&f, !dirs, err) < 0) {
+		output_file_clear(&f);
+		return -1;
+	}
+	if (dirs)
+		dirs_add(dirs, f.dir);
+	*out = f.out;
+	memset(&f.out, 0, sizeof f.out);
+	output_file_clear(&f);
+	return 0;
+}
+
+void output_file_clear(struct output_file *f)
+{
+	if (!f)
+		return;
+	free(f->dir);
+	free(f->tmp_base);
+	free(f->data);
+	free(f->out.path);
+	free(f->out.format);
+	memset(f, 0, sizeof *f);
+}
+
+int output_prepare(const char *images_dir, const struct job *j, int index, unsigned char *data,
+                   size_t len, int take, int64_t seed, struct output_file *f, char **err)
+{
+	memset(f, 0, sizeof *f);
+	if (!images_dir || !*images_dir || !j || !data || index < 0) {
+		util_set_err(err, "output_save: bad arguments");
+		goto fail;
 	}
 	const char *fmt = output_sniff(data, len);
 	if (!fmt) {
 		util_set_err(err, "not a PNG, JPEG, WebP or GIF image (%zu bytes)", len);
-		return -1;
+		goto fail;
 	}
 	const char *ext = strcmp(fmt, "jpeg") == 0 ? "jpg" : fmt;
 
@@ -979,24 +1007,31 @@ int output_save_to(const char *images_dir, const struct job *j, int index,
 	struct tm tm;
 	if (!localtime_r(&t, &tm)) {
 		util_set_err(err, "cannot convert the job's date");
-		return -1;
+		goto fail;
 	}
 	char cwd[PATH_MAX] = "";
 	if (images_dir[0] != '/' && !getcwd(cwd, sizeof cwd)) {
 		util_set_err(err, "cannot find the current directory: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
 	int n = snprintf(dir, sizeof dir, "%s%s%s/%04d-%02d-%02d", cwd, *cwd ? "/" : "", images_dir,
 	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 	if (n < 0 || (size_t)n >= sizeof dir) {
 		util_set_err(err, "image path too long");
-		return -1;
+		goto fail;
 	}
 	n = snprintf(path, sizeof path, "%s/%lld-%d.%s", dir, (long long)j->id, index, ext);
 	if (n < 0 || (size_t)n >= sizeof path) {
 		util_set_err(err, "image path too long");
-		return -1;
+		goto fail;
+	}
+	/* room for output_write's ".<counter>.tmp" */
+	n = snprintf(tmp, sizeof tmp, "%s/.%lld-%d.%ld", dir, (long long)j->id, index,
+	             (long)getpid());
+	if (n < 0 || (size_t)n + 16 >= sizeof tmp) {
+		util_set_err(err, "image path too long");
+		goto fail;
 	}
 	/* PNG: add the A1111 parameters unless the worker wrote its own. */
 	int width = 0, height = 0;
@@ -1015,16 +1050,66 @@ int output_save_to(const char *images_dir, const struct job *j, int index,
 	} else {
 		other_size(data, len, fmt, &width, &height);
 	}
-	const unsigned char *wdata = meta ? meta : data;
-	size_t wlen = meta ? metalen : len;
+	f->dir = strdup(dir);
+	f->tmp_base = strdup(tmp);
+	f->out.path = strdup(path);
+	f->out.format = strdup(fmt);
+	if (meta) {
+		f->data = meta;
+		f->len = metalen;
+		if (take)
+			free(data);
+	} else if (take) {
+		f->data = data;
+		f->len = len;
+	} else if ((f->data = malloc(len ? len : 1))) {
+		memcpy(f->data, data, len);
+		f->len = len;
+	}
+	take = 0; /* data is f's now (or freed) */
+	if (!f->dir || !f->tmp_base || !f->out.path || !f->out.format || !f->data) {
+		util_set_err(err, "out of memory");
+		goto fail;
+	}
+	f->out.index = index;
+	f->out.width = width;
+	f->out.height = height;
+	f->out.seed = seed;
+	f->out.bytes = (int64_t)f->len;
+	return 0;
+fail:
+	if (take)
+		free(data);
+	output_file_clear(f);
+	return -1;
+}
+
+/* save_error for any thread (strerror_r instead of strerror). */
+static void write_error(char **err, int e, const char *what, const char *path)
+{
+	char buf[256];
+
+	if (e == ENOSPC || e == EDQUOT) {
+		util_set_err(err, "disk full while saving %s", path);
+		return;
+	}
+	buf[0] = '\0';
+	/* the XSI strerror_r (_POSIX_C_SOURCE 200809L without _GNU_SOURCE) */
+	if (strerror_r(e, buf, sizeof buf) != 0)
+		snprintf(buf, sizeof buf, "error %d", e);
+	util_set_err(err, "cannot %s %s: %s", what, path, buf);
+}
+
+int output_write(struct output_file *f, int sync_dir, char **err)
+{
+	static unsigned counter; /* atomic: the saver's thread writes too */
+	char tmp[PATH_MAX];
+	int fd = -1, made = 0, n;
 
 	/* Temp file beside the target: O_EXCL on a name of our own. */
-	static unsigned counter;
-	int fd = -1;
-	int made = 0;
 	for (int tries = 0; tries < 100 && fd < 0; tries++) {
-		n = snprintf(tmp, sizeof tmp, "%s/.%lld-%d.%ld.%u.tmp", dir, (long long)j->id,
-		             index, (long)getpid(), counter++);
+		n = snprintf(tmp, sizeof tmp, "%s.%u.tmp", f->tmp_base,
+		             __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
 		if (n < 0 || (size_t)n >= sizeof tmp)
 			break;
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -1032,9 +1117,8 @@ int output_save_to(const char *images_dir, const struct job *j, int index,
 		 * (six mkdir calls) for every image */
 		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR) && !made) {
 			made = 1;
-			if (config_mkdirs(dir, 0777) < 0) {
-				save_error(err, errno, "create directory", dir);
-				free(meta);
+			if (config_mkdirs(f->dir, 0777) < 0) {
+				write_error(err, errno, "create directory", f->dir);
 				return -1;
 			}
 			continue;
@@ -1043,13 +1127,12 @@ int output_save_to(const char *images_dir, const struct job *j, int index,
 			break;
 	}
 	if (fd < 0) {
-		save_error(err, errno, "create a file in", dir);
-		free(meta);
+		write_error(err, errno, "create a file in", f->dir);
 		return -1;
 	}
 	int e = 0;
 	const char *what = "write";
-	if (util_write_all(fd, wdata, wlen) < 0) {
+	if (util_write_all(fd, f->data, f->len) < 0) {
 		e = errno;
 	} else if (fsync(fd) < 0) {
 		e = errno;
@@ -1059,37 +1142,17 @@ int output_save_to(const char *images_dir, const struct job *j, int index,
 		e = errno;
 		what = "write";
 	}
-	if (!e && rename(tmp, path) < 0) {
+	if (!e && rename(tmp, f->out.path) < 0) {
 		e = errno;
 		what = "rename to";
 	}
 	if (e) {
 		unlink(tmp);
-		save_error(err, e, what, path);
-		free(meta);
+		write_error(err, e, what, f->out.path);
 		return -1;
 	}
-	free(meta);
-	if (dirs)
-		dirs_add(dirs, dir);
-	else
-		dir_sync(dir);
-
-	memset(out, 0, sizeof *out);
-	out->index = index;
-	out->path = strdup(path);
-	out->format = strdup(fmt);
-	if (!out->path || !out->format) {
-		free(out->path);
-		free(out->format);
-		memset(out, 0, sizeof *out);
-		util_set_err(err, "out of memory");
-		return -1;
-	}
-	out->width = width;
-	out->height = height;
-	out->seed = seed;
-	out->bytes = (int64_t)wlen;
+	if (sync_dir)
+		output_dir_sync(f->dir);
 	return 0;
 }
 

@@ -108,6 +108,30 @@ struct output_dirs {
 int output_save_to(const char *images_dir, const struct job *j, int index,
                    const unsigned char *data, size_t len, int64_t seed, struct output_dirs *dirs,
                    struct job_output *out, char **err);
+/* One image on its way to disk, in two steps, so the second may run on
+ * another thread (core/saver.c): output_prepare (on the loop: sniff, names,
+ * the A1111 parameters chunk) and output_write (temp file, write, fsync,
+ * rename; thread-safe; touches nothing but f and the file system). */
+struct output_file {
+	char *dir;             /* the day directory */
+	char *tmp_base;        /* the temp file's name without its suffix */
+	unsigned char *data;   /* the bytes to write (owned) */
+	size_t len;
+	struct job_output out; /* what the job records once it is written */
+};
+/* Fill *f for image index of job j (as output_save would write it). take:
+ * data (malloc'd) becomes f's or is freed, even on failure; else it is
+ * copied. 0, or -1 with *err (not an image, path too long, no memory). */
+int output_prepare(const char *images_dir, const struct job *j, int index, unsigned char *data,
+                   size_t len, int take, int64_t seed, struct output_file *f, char **err);
+/* Write f: temp file, fsync, rename to f->out.path; sync_dir: fsync the
+ * directory too. 0, or -1 with *err leaving no partial file. */
+int output_write(struct output_file *f, int sync_dir, char **err);
+/* Free what f holds (NULL allowed). */
+void output_file_clear(struct output_file *f);
+/* fsync one directory (best effort). */
+void output_dir_sync(const char *dir);
+
 /* fsync each directory of d once (best effort, like output_save's), then
  * forget them. */
 void output_dirs_sync(struct output_dirs *d);

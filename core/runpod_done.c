@@ -5,8 +5,10 @@
  * (output_extract_tree decodes base64 over its strings: no printed copy, no
  * second parse), keeps a shortened print of the output for the record, starts
  * a download per image given as a URL (fetch_done collects them), and once
- * nothing is pending done_save writes every image with output_save and sets
- * the job COMPLETED with its outputs. The caller (runpod.c) commits.
+ * nothing is pending done_save hands every image to the engine's writer
+ * thread (saver.h; save_cb collects them, back on the loop) and sets the
+ * job COMPLETED with its outputs once all are on disk. The caller
+ * (runpod.c) commits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "image.h"
 #include "output.h"
 #include "runpod_done.h"
+#include "saver.h"
 #include "util.h"
 
 #define IMAGE_MAX ((size_t)64 << 20)
@@ -29,7 +32,9 @@
 struct fetch_slot {
 	struct runpod_done *d;
 	size_t idx;
-	uint64_t req;
+	uint64_t req;          /* its download */
+	uint64_t save;         /* its write on the saver's thread */
+	struct job_output out; /* what the write gave */
 };
 
 struct runpod_done {
@@ -43,18 +48,27 @@ struct runpod_done {
 	int *download_fails;
 	runpod_done_cb cb;
 	void *udata;
+	struct saver *saver; /* writing the images, or NULL */
+	size_t saving;       /* writes not back yet */
+	char *save_err;      /* the first write that failed */
 };
 
 void runpod_done_free(struct runpod_done *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->res.n_items; i++)
-		if (d->slots && d->slots[i].req)
+	for (size_t i = 0; d->slots && i < d->res.n_items; i++) {
+		if (d->slots[i].req)
 			http_cancel(engine_http(d->e), d->slots[i].req);
+		if (d->slots[i].save)
+			saver_cancel(d->saver, d->slots[i].save);
+		free(d->slots[i].out.path);
+		free(d->slots[i].out.format);
+	}
 	output_result_clear(&d->res);
 	free(d->slots);
 	free(d->fetch_err);
+	free(d->save_err);
 	free(d->raw);
 	free(d);
 }
@@ -85,27 +99,53 @@ static void oversize_warning(struct job *j)
 	job_set_str(&j->error, msg);
 }
 
-/* Every image is here (or a download failed): save them all, or none. */
-static enum runpod_done_result done_save(struct runpod_done *d, char **msg)
+/* The job is COMPLETED with the outputs it holds now. */
+static enum runpod_done_result done_completed(struct runpod_done *d)
+{
+	struct job *j = d->j;
+
+	j->state = JOB_COMPLETED;
+	j->finished_at = job_now_ms();
+	j->progress = 1.0;
+	/* An error reported beside images is kept as a warning; an earlier
+	 * "cannot save" is over. */
+	job_set_str(&j->error, d->res.error);
+	oversize_warning(j);
+	return RUNPOD_DONE_SAVED;
+}
+
+/* A download failed: fail the job after FETCH_TRIES, else later. 1 if so
+ * (*res, *msg set), 0 if every image is here. */
+static int fetch_failed(struct runpod_done *d, enum runpod_done_result *res, char **msg)
+{
+	char buf[1024];
+
+	if (!d->fetch_err)
+		return 0;
+	if (++*d->download_fails >= FETCH_TRIES) {
+		snprintf(buf, sizeof buf,
+		         "the job completed but its image could not be downloaded: %s",
+		         d->fetch_err);
+		*msg = strdup(buf);
+		job_set_str(&d->j->raw_output, d->raw);
+		*res = RUNPOD_DONE_FAILED;
+		return 1;
+	}
+	*msg = strdup(d->fetch_err);
+	job_clear_outputs(d->j);
+	*res = RUNPOD_DONE_LATER;
+	return 1;
+}
+
+/* Every image is here: save them all on the loop, or none (when there is
+ * no saver thread). */
+static enum runpod_done_result done_save_sync(struct runpod_done *d, char **msg)
 {
 	struct job *j = d->j;
 	struct config *cfg = engine_config(d->e);
 	char buf[1024];
 
 	*msg = NULL;
-	if (d->fetch_err) {
-		if (++*d->download_fails >= FETCH_TRIES) {
-			snprintf(buf, sizeof buf,
-			         "the job completed but its image could not be downloaded: %s",
-			         d->fetch_err);
-			*msg = strdup(buf);
-			job_set_str(&j->raw_output, d->raw);
-			return RUNPOD_DONE_FAILED;
-		}
-		*msg = strdup(d->fetch_err);
-		job_clear_outputs(j);
-		return RUNPOD_DONE_LATER;
-	}
 	job_clear_outputs(j);
 	for (size_t i = 0; i < d->res.n_items; i++) {
 		struct output_item *it = &d->res.items[i];
@@ -133,14 +173,95 @@ static enum runpod_done_result done_save(struct runpod_done *d, char **msg)
 		free(out.path);
 		free(out.format);
 	}
-	j->state = JOB_COMPLETED;
-	j->finished_at = job_now_ms();
-	j->progress = 1.0;
-	/* An error reported beside images is kept as a warning; an earlier
-	 * "cannot save" is over. */
-	job_set_str(&j->error, d->res.error);
-	oversize_warning(j);
-	return RUNPOD_DONE_SAVED;
+	return done_completed(d);
+}
+
+/* Every write is back: the job is COMPLETED with all its outputs, or, if
+ * one failed, it stays as it was (later). */
+static enum runpod_done_result saves_done(struct runpod_done *d, char **msg)
+{
+	struct job *j = d->j;
+
+	*msg = NULL;
+	job_clear_outputs(j);
+	if (d->save_err) {
+		*msg = strdup(d->save_err);
+		return RUNPOD_DONE_LATER;
+	}
+	for (size_t i = 0; i < d->res.n_items; i++) {
+		if (job_add_output(j, &d->slots[i].out) < 0) {
+			*msg = strdup("out of memory");
+			job_clear_outputs(j);
+			return RUNPOD_DONE_LATER;
+		}
+	}
+	return done_completed(d);
+}
+
+static void save_cb(int rc, const char *err, struct job_output *out, void *udata)
+{
+	struct fetch_slot *fs = udata;
+	struct runpod_done *d = fs->d;
+	enum runpod_done_result res;
+	char buf[1024], *m = NULL;
+
+	fs->save = 0;
+	d->saving--;
+	if (rc < 0) {
+		if (!d->save_err) {
+			snprintf(buf, sizeof buf, "cannot save: image %zu: %s", fs->idx + 1, err);
+			d->save_err = strdup(buf);
+		}
+	} else {
+		fs->out = *out; /* taken */
+	}
+	if (d->saving)
+		return;
+	res = saves_done(d, &m);
+	d->cb(d, res, m, d->udata); /* may free d */
+	free(m);
+}
+
+/* Every image is here (or a download failed): hand them all to the saver's
+ * thread (PENDING: save_cb says the rest), or save them on the loop
+ * without one. */
+static enum runpod_done_result done_save(struct runpod_done *d, char **msg)
+{
+	struct config *cfg = engine_config(d->e);
+	enum runpod_done_result res;
+	char buf[1024];
+
+	*msg = NULL;
+	if (fetch_failed(d, &res, msg))
+		return res;
+	if (!(d->saver = engine_saver(d->e)))
+		return done_save_sync(d, msg);
+	for (size_t i = 0; i < d->res.n_items; i++) {
+		struct output_item *it = &d->res.items[i];
+		struct output_file f;
+		char *err = NULL;
+		int64_t seed = it->seed >= 0 ? it->seed : d->res.seed;
+		unsigned char *data = it->data;
+		it->data = NULL; /* taken by output_prepare */
+		if (output_prepare(cfg->images_dir, d->j, (int)i, data, it->len, 1, seed, &f,
+		                   &err) < 0 ||
+		    !(d->slots[i].save = saver_save(d->saver, &f, save_cb, &d->slots[i], &err))) {
+			snprintf(buf, sizeof buf, "cannot save: image %zu: %s", i + 1,
+			         err ? err : "error");
+			free(err);
+			/* none is kept: the writes started are cancelled */
+			for (size_t k = 0; k < i; k++) {
+				saver_cancel(d->saver, d->slots[k].save);
+				d->slots[k].save = 0;
+			}
+			d->saving = 0;
+			*msg = strdup(buf);
+			job_clear_outputs(d->j);
+			return RUNPOD_DONE_LATER;
+		}
+		d->saving++;
+	}
+	return RUNPOD_DONE_PENDING;
 }
 
 static void fetch_done(struct http *h, const struct http_response *r, void *udata)
@@ -188,6 +309,8 @@ static void fetch_done(struct http *h, const struct http_response *r, void *udat
 	if (d->pending)
 		return;
 	res = done_save(d, &m);
+	if (res == RUNPOD_DONE_PENDING)
+		return; /* the writes are under way: save_cb ends it */
 	d->cb(d, res, m, d->udata); /* may free d */
 	free(m);
 }
@@ -286,6 +409,10 @@ enum runpod_done_result runpod_done_start(struct engine *e, struct job *j, cJSON
 		return RUNPOD_DONE_PENDING;
 	}
 	res = done_save(d, msg);
+	if (res == RUNPOD_DONE_PENDING) {
+		*out = d; /* the images are being written: save_cb ends it */
+		return res;
+	}
 	runpod_done_free(d);
 	return res;
 }

@@ -4,8 +4,9 @@
  * The RunPod backend (runpod.c) hands a job's COMPLETED reply here. This
  * finds the images in its output (output.h), downloads the ones given as URLs
  * through the engine's curl multi (no API key: image URLs are often on other
- * hosts), saves every one (output_save: temp file, fsync, rename) and then
- * says what became of the job. It never commits anything: the caller commits
+ * hosts), saves every one (on the engine's writer thread, saver.h: temp
+ * file, fsync, rename, directory fsync; on the loop, output_save_to, if
+ * there is no such thread) and then says what became of the job. It never commits anything: the caller commits
  * the job once, COMPLETED with all its outputs (or FAILED), so a crash never
  * leaves a COMPLETED job without its images.
  */
@@ -23,7 +24,8 @@ enum runpod_done_result {
 	RUNPOD_DONE_LATER,   /* nothing saved (a save or a download failed): msg says
 	                        why (NULL: out of memory); the outputs are cleared; ask
 	                        the endpoint again later (RunPod keeps results 30 min) */
-	RUNPOD_DONE_PENDING, /* downloads are under way: the callback says the rest */
+	RUNPOD_DONE_PENDING, /* downloads or the images' writes (saver.h) are under way:
+	                        the callback says the rest */
 };
 
 struct runpod_done;
