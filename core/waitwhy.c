@@ -7,9 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "engine.h"
 #include "store.h"
 #include "util.h"
+
+void waitwhy_in_init(struct waitwhy_in *in, const struct job *j, int64_t now_ms)
+{
+	memset(in, 0, sizeof *in);
+	in->job = j;
+	in->now_ms = now_ms;
+	in->local = j && j->backend && !(backend_kind_caps(j->backend) & BACKEND_REMOTE_HEALTH);
+}
 
 void waitwhy_in_health(struct waitwhy_in *in, const struct engine_health *h)
 {
@@ -264,10 +273,7 @@ int waitwhy_gather(struct store *st, const struct job *j, const struct engine_he
 	size_t n = 0, nh = 0;
 	const char *ep = ep_of(j);
 
-	memset(&in, 0, sizeof in);
-	in.job = j;
-	in.now_ms = now_ms;
-	in.local = j->backend && strcmp(j->backend, "local") == 0;
+	waitwhy_in_init(&in, j, now_ms);
 	waitwhy_in_health(&in, h);
 	memset(out, 0, sizeof *out);
 	out->estimate_ms = -1;

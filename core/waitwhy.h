@@ -65,6 +65,11 @@ struct waitwhy {
 	int basis_n;          /* the estimate is the median of this many jobs */
 };
 
+/* Start in for job j at now_ms: zeroed, then the job, the time and whether
+ * its backend runs one job at a time here (a kind without remote workers to
+ * count, as the backend kind table says). */
+void waitwhy_in_init(struct waitwhy_in *in, const struct job *j, int64_t now_ms);
+
 /* Fill in's health fields from an engine health report (NULL or not valid:
  * unknown; health_why then says why when h does: its error, a refused key,
  * no such endpoint, no /health on that server). */

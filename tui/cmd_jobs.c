@@ -503,7 +503,7 @@ static const struct engine_health *show_health(struct show_ctx *c, const struct 
 
 	if (!name || !job_state_is_live(j->state) || j->state == JOB_PENDING ||
 	    j->state == JOB_SUBMITTING || j->state == JOB_IN_PROGRESS ||
-	    (j->backend && strcmp(j->backend, "local") == 0))
+	    (j->backend && !(backend_kind_caps(j->backend) & BACKEND_REMOTE_HEALTH)))
 		return NULL;
 	for (size_t i = 0; i < c->n; i++)
 		if (strcmp(c->eps[i].name, name) == 0)

@@ -102,10 +102,7 @@ static void wl_explain(struct waitlist *wl, const struct job *j, const struct en
 	const struct job *hist[WAITWHY_HISTORY];
 	size_t nh = 0;
 	const char *ep = wl_ep(j);
-	memset(&in, 0, sizeof in);
-	in.job = j;
-	in.now_ms = now;
-	in.local = j->backend && strcmp(j->backend, "local") == 0;
+	waitwhy_in_init(&in, j, now);
 	waitwhy_in_health(&in, h);
 	for (size_t i = 0; i < wl->nlive; i++)
 		if (strcmp(wl_ep(wl->live[i]), ep) == 0)
