@@ -552,8 +552,16 @@ static void test_group_by_axes(void)
 			CHECK(ptyterm_ncaptures(pt) > 0);
 		else
 			CHECK_INT(ptyterm_ncaptures(pt), 0);
+		/* the status line counts the group's cells (page, row, column
+		 * order), not the table's rows, and follows the selection */
+		CHECK(ptyterm_wait_for_text(pt, "1/8", WAIT_MS));
+		ptyterm_send(pt, "l");
+		CHECK(ptyterm_wait_for_text(pt, "2/8", WAIT_MS));
+		ptyterm_send(pt, "h");
+		CHECK(ptyterm_wait_for_text(pt, "1/8", WAIT_MS));
 		ptyterm_key(pt, "PgDn");
 		CHECK(ptyterm_wait_for_text(pt, "page 2/2: steps=30", WAIT_MS));
+		CHECK(ptyterm_wait_for_text(pt, "5/8", WAIT_MS));
 		if (!CHECK(page_right(pt, 1)))
 			fprintf(stderr, "  (%s, page 2)\n", blocks ? "blocks" : "sixel");
 		ptyterm_send(pt, "q");

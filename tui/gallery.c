@@ -315,6 +315,12 @@ const struct job *gallery_axes_selected(const struct gallery_axes *ga)
 	return ga_at(ga, ga->page, ga->sy, ga->sx);
 }
 
+void gallery_axes_position(const struct gallery_axes *ga, size_t *at, size_t *n)
+{
+	*n = ga->nx * ga->ny * ga->npages;
+	*at = (ga->page * ga->ny + ga->sy) * ga->nx + ga->sx;
+}
+
 void gallery_axes_move(struct gallery_axes *ga, int dx, int dy, int dpage)
 {
 	long x = (long)ga->sx + dx, y = (long)ga->sy + dy, p = (long)ga->page + dpage;

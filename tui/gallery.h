@@ -42,6 +42,9 @@ int gallery_axes_has(const struct gallery_axes *ga, int64_t id);
 /* Job j changed: its cell takes a copy. 1 if it has a cell. */
 int gallery_axes_update(struct gallery_axes *ga, const struct job *j);
 /* Move the selection by dx cells across, dy down, dpage pages (clamped). */
+/* Where the selection is among the cells, in page, row, column order:
+ * *at (from 0) of *n cells (nx * ny * pages). */
+void gallery_axes_position(const struct gallery_axes *ga, size_t *at, size_t *n);
 void gallery_axes_move(struct gallery_axes *ga, int dx, int dy, int dpage);
 /* The selected cell's job (borrowed), or NULL for an empty cell. */
 const struct job *gallery_axes_selected(const struct gallery_axes *ga);

@@ -213,7 +213,13 @@ static void ui_paint_status(struct ui *u)
 	size_t at = bm == M_GALLERY || (bm == M_VIEW && u->view_back == M_GALLERY)
 	                ? u->gal_sel
 	                : joblist_sel(u->jl);
-	if (o < sizeof right)
+	int in_axes = u->gax && (bm == M_GALLERY || (bm == M_VIEW && u->view_back == M_GALLERY));
+	if (in_axes && o < sizeof right) {
+		/* a group's gallery counts its own cells */
+		size_t gat, gn;
+		gallery_axes_position(u->gax, &gat, &gn);
+		snprintf(right + o, sizeof right - o, "%zu/%zu", gn ? gat + 1 : 0, gn);
+	} else if (o < sizeof right)
 		snprintf(right + o, sizeof right - o, "%lld/%lld",
 		         n ? (long long)joblist_base(u->jl) + (long long)at + 1 : 0LL,
 		         (long long)(joblist_total(u->jl) > 0 ? joblist_total(u->jl) : 0));
