@@ -1043,7 +1043,44 @@ const struct config_endpoint *config_endpoint(struct config *cfg, const char *na
 		}
 	}
 	free(url);
-	return add_url_endpoint(cfg, name, name, 1);
+	if ((ep = add_url_endpoint(cfg, name, name, 1)))
+		ep->adhoc = 1;
+	return ep;
+}
+
+enum config_ep_lookup config_endpoint_lookup(const struct config *cfg, const char *name,
+                                             char **url)
+{
+	const struct config_endpoint *ep = NULL;
+	char *u;
+
+	if (url)
+		*url = NULL;
+	if (!cfg)
+		return CONFIG_EP_UNKNOWN;
+	if (!name || !*name) {
+		name = cfg->default_endpoint;
+		if (!name)
+			return cfg->n_endpoints && !cfg->endpoints[0].adhoc ? CONFIG_EP_KNOWN
+			                                                    : CONFIG_EP_UNKNOWN;
+	}
+	ep = config_endpoint_named(cfg, name);
+	if (ep && !ep->adhoc)
+		return CONFIG_EP_KNOWN;
+	if (!looks_like_endpoint(name) || !(u = config_expand_url(name)))
+		return CONFIG_EP_UNKNOWN;
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		if (!cfg->endpoints[i].adhoc && cfg->endpoints[i].url &&
+		    strcmp(cfg->endpoints[i].url, u) == 0) {
+			free(u);
+			return CONFIG_EP_KNOWN;
+		}
+	}
+	if (url)
+		*url = u;
+	else
+		free(u);
+	return CONFIG_EP_ADHOC;
 }
 
 /* 1 if the host of URL u is this machine (localhost, 127.x.x.x, [::1]). */

@@ -58,6 +58,9 @@ struct config_endpoint {
 	 * no price set. */
 	double price_per_s;
 	int price_set;
+	/* 1: added by config_endpoint for a URL or id it was given, not an
+	 * endpoint of the file or SDQ_ENDPOINT (config_endpoint_lookup) */
+	int adhoc;
 };
 
 struct config {
@@ -149,6 +152,17 @@ int config_gives_key(const struct config *cfg, const char *fp, int guess_cmd);
 /* The endpoint of cfg called exactly name (no SDQ_ENDPOINT, URL or default
  * lookup as config_endpoint does), or NULL. Borrowed from cfg. */
 const struct config_endpoint *config_endpoint_named(const struct config *cfg, const char *name);
+
+/* How config_endpoint would take name, without adding anything to cfg:
+ * CONFIG_EP_KNOWN: an endpoint of the configuration (the file, SDQ_ENDPOINT),
+ * by its name, URL or id (NULL or "": the default, when there is one);
+ * CONFIG_EP_ADHOC: none of them, but a URL or a RunPod endpoint id: jobs
+ * would go there as is (also when config_endpoint already added it);
+ * CONFIG_EP_UNKNOWN: neither (config_endpoint gives NULL for it).
+ * *url (if url; NULL unless ADHOC): where an ADHOC name goes, malloc'd. */
+enum config_ep_lookup { CONFIG_EP_KNOWN, CONFIG_EP_ADHOC, CONFIG_EP_UNKNOWN };
+enum config_ep_lookup config_endpoint_lookup(const struct config *cfg, const char *name,
+                                             char **url);
 
 /* mkdir -p. 0 or -1 with errno. */
 int config_mkdirs(const char *path, int mode);

@@ -1736,13 +1736,17 @@ static void test_compose_confirm_and_errors(void)
 	WAIT_TEXT(pt, "error: no job");
 	WAIT_TEXT(pt, "nested");
 	ptyterm_key(pt, "C-s");
-	WAIT_TEXT(pt, "compose: Prompt:");
+	WAIT_TEXT(pt, "not submitted: Prompt:");
 	CHECK(ptyterm_find(pt, "New job", NULL, NULL)); /* the form stays */
+	/* said once: not on the form's line and again on the status line */
+	CHECK(wait_rows_with(pt, "groups cannot be nested", 1));
 	ptyterm_key(pt, "C-u");
+	CHECK(ptyterm_wait_for_text_gone(pt, "not submitted", WAIT_MS));
 	ptyterm_send(pt, "cn {a|b");
 	WAIT_TEXT(pt, "error: no job");
 	ptyterm_key(pt, "C-s");
-	WAIT_TEXT(pt, "compose: Prompt:");
+	WAIT_TEXT(pt, "not submitted: Prompt:");
+	CHECK(wait_rows_with(pt, "is never closed", 1));
 	ptyterm_key(pt, "C-u");
 	ptyterm_send(pt, "cc {1|2|3|4|5|6} {x|y}");
 	WAIT_TEXT(pt, "12 jobs (asks first)");
@@ -1769,6 +1773,118 @@ static void test_compose_confirm_and_errors(void)
 	cJSON_Delete(in);
 	size_t n = db_jobs("c", jobs, 16);
 	CHECK_INT(n, 12);
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+	quit_and_check(pt);
+}
+
+/* The emulator's count of operation op (GET /_emu/stats "ops"); -1 if unknown. */
+static int emu_op(const char *op)
+{
+	cJSON *st = emu_get(&emu, "/_emu/stats", NULL);
+	cJSON *n = cJSON_GetObjectItem(cJSON_GetObjectItem(st, "ops"), op);
+	int v = cJSON_IsNumber(n) ? n->valueint : -1;
+	cJSON_Delete(st);
+	return v;
+}
+
+/* The Endpoint field (prefilled, easy to type into by mistake) takes what
+ * sdq submit -e takes, and says where a name not in the config would send:
+ * a RunPod id or URL not in the config is warned about while typed and
+ * asked about on Ctrl-S, naming the URL (n: nothing recorded, nothing
+ * sent); a name that is neither is refused. Ids are only typed, never
+ * submitted: a test talks to 127.0.0.1 only (the URL case points at the
+ * emulator, whose /v2/test3 answers 404). */
+static void test_compose_endpoint_typo(void)
+{
+	struct ptyterm *pt = compose_open(120, 34);
+	if (!pt)
+		return;
+	ptyterm_send(pt, "ce typo");
+	for (int i = 0; i < 10; i++) /* Prompt ... Count: Endpoint */
+		ptyterm_key(pt, "Tab");
+	ptyterm_send(pt, "default");
+	WAIT_TEXT(pt, ">Endpoint  default ");
+	CHECK(!ptyterm_find(pt, "not in the config", NULL, NULL)); /* the config's own */
+	ptyterm_send(pt, "3");
+	WAIT_TEXT(pt, "not in the config: will be sent to RunPod endpoint id 'default3'");
+	WAIT_TEXT(pt, "Endpoint default3 is not in the config (default)");
+	ptyterm_key(pt, "C-u");
+	char typo[256];
+	snprintf(typo, sizeof typo, "%s3", emu.base); /* http://127.0.0.1:P/v2/test3 */
+	ptyterm_send(pt, typo);
+	WAIT_TEXT(pt, "not in the config: will be sent to the URL");
+	int runs = emu_op("run"), notfound = emu_op("notfound");
+	ptyterm_key(pt, "C-s");
+	char ask[300];
+	snprintf(ask, sizeof ask, "Endpoint %s is not in the config (default)", typo);
+	WAIT_TEXT(pt, "Send 1 job to that URL anyway?");
+	CHECK(ptyterm_find(pt, ask, NULL, NULL)); /* the URL it would go to */
+	ptyterm_send(pt, "n");
+	CHECK(ptyterm_wait_for_text_gone(pt, "Send 1 job", WAIT_MS));
+	ptyterm_settle(pt, 60, 2000);
+	CHECK(ptyterm_find(pt, "New job", NULL, NULL)); /* the form stays */
+	struct job *jobs[4];
+	size_t n = db_jobs("ce ", jobs, 4);
+	CHECK_INT(n, 0); /* nothing recorded */
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+	CHECK_INT(emu_op("run"), runs); /* nothing sent */
+	CHECK_INT(emu_op("notfound"), notfound);
+	/* a name that is neither: refused, as sdq submit -e refuses it, with
+	 * the error shown once (in the form, not again on the status line) */
+	ptyterm_key(pt, "C-u");
+	ptyterm_send(pt, "defaul");
+	WAIT_TEXT(pt, "error: no endpoint 'defaul' in the config (default)");
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "not submitted: Endpoint: unknown endpoint 'defaul'");
+	CHECK(wait_rows_with(pt, "unknown endpoint 'defaul'", 1));
+	n = db_jobs("ce ", jobs, 4);
+	CHECK_INT(n, 0);
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+	/* typing clears the refusal; yes to the question sends it there */
+	ptyterm_key(pt, "C-u");
+	CHECK(ptyterm_wait_for_text_gone(pt, "not submitted", WAIT_MS));
+	ptyterm_send(pt, typo);
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "Send 1 job to that URL anyway?");
+	ptyterm_send(pt, "y");
+	WAIT_TEXT(pt, "job 1 submitted");
+	n = db_jobs("ce ", jobs, 4);
+	if (CHECK_INT(n, 1))
+		CHECK_STR(jobs[0]->endpoint_url, typo);
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+	int got = notfound;
+	for (int i = 0; i < 300 && got == notfound; i++) {
+		usleep(50000);
+		got = emu_op("notfound");
+	}
+	CHECK(got > notfound); /* it went where the user said */
+	quit_and_check(pt);
+
+	/* sdq -e URL: named on the command line, so meant: no warning, no
+	 * question (the form is prefilled with it) */
+	new_data_dir();
+	char *argv[] = {(char *)sdq_bin, "-e", typo, NULL};
+	char *env[] = {"SDQ_GRAPHICS=none", data_env, endpoint_env, "RUNPOD_API_KEY=test-key", NULL};
+	pt = ptyterm_start(argv, env, 120, 34, NULL);
+	if (!CHECK(pt != NULL))
+		return;
+	WAIT_TEXT(pt, "No jobs yet");
+	ptyterm_send(pt, "n");
+	WAIT_TEXT(pt, "New job");
+	ptyterm_send(pt, "ce meant");
+	WAIT_TEXT(pt, "ce meant");
+	CHECK(ptyterm_find(pt, ">Prompt", NULL, NULL));
+	CHECK(ptyterm_find(pt, typo + 7, NULL, NULL) || ptyterm_find(pt, "/v2/test3", NULL, NULL));
+	CHECK(!ptyterm_find(pt, "not in the config", NULL, NULL));
+	ptyterm_key(pt, "C-s");
+	WAIT_TEXT(pt, "job 1 submitted");
+	n = db_jobs("ce ", jobs, 4);
+	if (CHECK_INT(n, 1))
+		CHECK_STR(jobs[0]->endpoint_url, typo);
 	for (size_t i = 0; i < n; i++)
 		job_free(jobs[i]);
 	quit_and_check(pt);
@@ -1807,9 +1923,9 @@ static void test_compose_template_fields(void)
 	WAIT_TEXT(pt, "{{strength}} of own: empty: 0.5");
 	WAIT_TEXT(pt, "not used: template own has no {{steps}}");
 	ptyterm_key(pt, "C-s"); /* style is needed: refused, nothing sent */
-	/* "compose: template own: PATH needs a value for {{style}}: ..." (the
+	/* "not submitted: template own: PATH needs a value for {{style}}: ..." (the
 	 * line may be cut after the path) */
-	WAIT_TEXT(pt, "compose: template own: ");
+	WAIT_TEXT(pt, "not submitted: template own: ");
 	CHECK(ptyterm_find(pt, "New job", NULL, NULL));
 	cJSON *none = emu_inputs("ct one");
 	CHECK_INT(none ? cJSON_GetArraySize(none) : -1, 0);
@@ -1926,6 +2042,7 @@ int main(void)
 	TH_RUN(test_compose_variations);
 	TH_RUN(test_compose_confirm_and_errors);
 	TH_RUN(test_compose_template_fields);
+	TH_RUN(test_compose_endpoint_typo);
 	TH_RUN(test_sort_and_follow);
 	TH_RUN(test_open_over_ssh);
 	TH_RUN(test_viewer_keeps_jobs_moving);

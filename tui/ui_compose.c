@@ -73,6 +73,8 @@ void ui_compose_open(struct ui *u, const struct job *from)
 		ui_msg(u, 1, "compose: out of memory");
 		return;
 	}
+	/* sdq -e ID: the user named it, not a typo in the form */
+	view_compose_set_meant(u->vc, u->default_ep);
 	ui_set_mode(u, M_COMPOSE);
 }
 
@@ -95,7 +97,9 @@ void ui_compose_submit(struct ui *u, int confirmed)
 		return;
 	}
 	if (r == VIEW_COMPOSE_REFUSED) {
-		ui_err(u, "compose", &msg);
+		/* the form says why on its own message line (once: not also on
+		 * the status line) */
+		free(msg);
 		return; /* stay in the form: nothing typed is lost */
 	}
 	ui_compose_close(u);

@@ -93,6 +93,12 @@ struct view_compose {
 	unsigned unused; /* bit i: standard field i is not in the template */
 	struct vc_custom custom[VC_MAX_CUSTOM];
 	size_t ncustom, nmore;
+	/* the Endpoint field when it names no endpoint of the config */
+	char *meant;        /* the endpoint named on the command line: as meant */
+	char *ep_names;     /* the config's endpoints, "a, b" */
+	char ep_warn[512];  /* beside the field */
+	char ep_line[1024]; /* on the bottom line */
+	char *refused;      /* why the last Ctrl-S sent nothing, until a field changes */
 };
 
 /* --- the form --- */
@@ -115,12 +121,16 @@ struct view_compose *view_compose_new(const struct job_params *p, char *const *r
 	vc->cfg = cfg;
 	vc->title = strdup(title ? title : "New job");
 	if (cfg && cfg->n_endpoints) {
+		/* the config's endpoints (not those named by URL or id so far) */
 		struct util_buf b = {0};
 		for (size_t i = 0; i < cfg->n_endpoints && b.len < 400; i++) {
-			if (i)
+			if (cfg->endpoints[i].adhoc)
+				continue;
+			if (b.len)
 				util_buf_put(&b, ", ", 2);
 			util_buf_put(&b, cfg->endpoints[i].name, strlen(cfg->endpoints[i].name));
 		}
+		vc->ep_names = b.oom || !b.len ? NULL : strdup(b.p);
 		util_buf_put(&b, "; empty: the default", 20);
 		vc->ep_hint = b.oom ? NULL : b.p;
 		if (b.oom)
@@ -184,6 +194,9 @@ void view_compose_free(struct view_compose *vc)
 	free(vc->tname);
 	free(vc->tmpl_err);
 	free(vc->tmpl_list);
+	free(vc->meant);
+	free(vc->ep_names);
+	free(vc->refused);
 	for (size_t i = 0; i < vc->ncustom; i++) {
 		free(vc->custom[i].name);
 		lineedit_free(vc->custom[i].e);
@@ -361,7 +374,12 @@ static void vc_recall(struct view_compose *vc, int dir)
 enum view_compose_result view_compose_key(struct view_compose *vc, int code, int is_key)
 {
 	struct lineedit *e = vc_edit(vc, vc->cur);
-	if (lineedit_key(e, code, is_key) != LINEEDIT_IGNORED) {
+	enum lineedit_result lr = lineedit_key(e, code, is_key);
+	if (lr == LINEEDIT_CHANGED) {
+		free(vc->refused); /* it was about what the fields held */
+		vc->refused = NULL;
+	}
+	if (lr != LINEEDIT_IGNORED) {
 		if (lineedit_truncated(e))
 			vc->truncated = 1;
 		vc_refresh(vc); /* the Template or Endpoint field may have changed */
@@ -408,6 +426,8 @@ void view_compose_paste(struct view_compose *vc, const char *text, size_t n)
 {
 	struct lineedit *e = vc_edit(vc, vc->cur);
 	lineedit_paste(e, text, n);
+	free(vc->refused);
+	vc->refused = NULL;
 	if (lineedit_truncated(e))
 		vc->truncated = 1;
 	vc_refresh(vc);
@@ -455,6 +475,57 @@ size_t view_compose_count(const struct view_compose *vc, char **err)
 		return 0;
 	}
 	return n * (size_t)seeds;
+}
+
+/* --- where the jobs go --- */
+
+void view_compose_set_meant(struct view_compose *vc, const char *endpoint)
+{
+	free(vc->meant);
+	vc->meant = endpoint ? strdup(endpoint) : NULL;
+}
+
+/* How the Endpoint field's word is taken (config_endpoint_lookup, as
+ * `sdq submit -e` takes it): fills ep_warn (beside the field) and ep_line
+ * (the bottom line) when it is not an endpoint of the config, and *url (if
+ * url) with where an ADHOC one goes (malloc'd). An empty field is the
+ * default, as before: KNOWN here (the engine says if there is none). */
+static enum config_ep_lookup vc_endpoint(struct view_compose *vc, char **url)
+{
+	char b[1024], *u = NULL;
+	const char *w = vc_word(vc, VC_ENDPOINT, b, sizeof b);
+	enum config_ep_lookup k;
+	vc->ep_warn[0] = vc->ep_line[0] = 0;
+	if (url)
+		*url = NULL;
+	if (!vc->cfg || !*w || (vc->meant && strcmp(w, vc->meant) == 0))
+		return CONFIG_EP_KNOWN;
+	k = config_endpoint_lookup(vc->cfg, w, &u);
+	if (k == CONFIG_EP_KNOWN)
+		return k;
+	char *sw = text_sanitize_str(w, 0), *su = u ? text_sanitize_str(u, 0) : NULL;
+	int is_url = strncmp(w, "http://", 7) == 0 || strncmp(w, "https://", 8) == 0;
+	if (k == CONFIG_EP_ADHOC) {
+		snprintf(vc->ep_warn, sizeof vc->ep_warn,
+		         is_url ? "not in the config: will be sent to the URL '%.200s'"
+		                : "not in the config: will be sent to RunPod endpoint id '%.200s'",
+		         sw ? sw : "?");
+		snprintf(vc->ep_line, sizeof vc->ep_line,
+		         "Endpoint %.200s is not in the config (%.200s): Ctrl-S asks before sending "
+		         "to %.250s",
+		         sw ? sw : "?", vc->ep_names ? vc->ep_names : "none", su ? su : "?");
+	} else {
+		snprintf(vc->ep_warn, sizeof vc->ep_warn,
+		         "error: no endpoint '%.200s' in the config (%.200s)", sw ? sw : "?",
+		         vc->ep_names ? vc->ep_names : "none");
+	}
+	free(sw);
+	free(su);
+	if (url)
+		*url = u;
+	else
+		free(u);
+	return k;
 }
 
 /* --- drawing --- */
@@ -511,6 +582,7 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 	if (h < 4 || W < VC_LABEL + 10)
 		return;
 	vc_refresh(vc);
+	vc_endpoint(vc, NULL);
 	draw_put(w, 0, 0, W, vc->title, A_BOLD);
 	int hx = (int)strlen(vc->title) + 3;
 	/* the live count: how many jobs Ctrl-S makes ({a|b} groups x Seeds) */
@@ -567,15 +639,17 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 			lineedit_draw(vc_edit(vc, i), w, y, fx, sw, 1, focused, cy, cx);
 			const char *hint = i >= VC_NFIELDS ? vc->custom[i - VC_NFIELDS].hint
 			                   : unused        ? uhint
-			                   : i == VC_ENDPOINT && vc->ep_hint ? vc->ep_hint
+			                   : i == VC_ENDPOINT && vc->ep_warn[0] ? vc->ep_warn
+			                   : i == VC_ENDPOINT && vc->ep_hint    ? vc->ep_hint
 			                   : i == VC_SAMPLER                 ? vc_sampler_hint(vc)
 			                   : i == VC_TEMPLATE                ? vc_template_hint(vc)
 			                                                     : vc_fields[i].hint;
 			if (unused)
 				snprintf(uhint, sizeof uhint, "not used: template %.64s has no {{%s}}",
 				         vc->tname ? vc->tname : "?", vc_ph_of[i]);
-			attr_t ha = i == VC_TEMPLATE && vc->tmpl_err ? draw_attr(DRAW_ERROR)
-			                                             : draw_attr(DRAW_DIM);
+			attr_t ha = (i == VC_TEMPLATE && vc->tmpl_err) || (i == VC_ENDPOINT && vc->ep_warn[0])
+			                ? draw_attr(DRAW_ERROR)
+			                : draw_attr(DRAW_DIM);
 			if (hint && fx + sw + 2 < W)
 				draw_put(w, y, fx + sw + 2, W - fx - sw - 3, hint, ha);
 			y++;
@@ -586,10 +660,18 @@ void view_compose_draw(struct view_compose *vc, WINDOW *w, int *cy, int *cx)
 		const char *hint = vc->truncated     ? "error: the text is too long; it was cut"
 		                   : vc->cur < VC_NFIELDS ? vc_fields[vc->cur].hint
 		                                          : NULL;
-		if (!njobs) {
+		/* one message line: why Ctrl-S sent nothing, else why there is
+		 * no job, else where an endpoint not in the config sends */
+		if (vc->refused) {
+			char b[1024];
+			snprintf(b, sizeof b, "not submitted: %s", vc->refused);
+			draw_put(w, h - 1, 0, W, b, draw_attr(DRAW_ERROR) | A_BOLD);
+		} else if (!njobs) {
 			char b[512];
 			snprintf(b, sizeof b, "error: %s", cerr ? cerr : "out of memory");
 			draw_put(w, h - 1, 0, W, b, draw_attr(DRAW_ERROR));
+		} else if (vc->ep_line[0]) {
+			draw_put(w, h - 1, 0, W, vc->ep_line, draw_attr(DRAW_ERROR));
 		} else if (vc->cur == VC_PROMPT && vc->nrecent && vc->ridx >= 0) {
 			char b[80];
 			snprintf(b, sizeof b, "earlier prompt %ld of %zu (Down: newer)",
@@ -783,8 +865,27 @@ enum view_compose_sent view_compose_submit(struct view_compose *vc, struct engin
 
 	*first = 0;
 	*msg = NULL;
-	if (view_compose_params(vc, &p, msg) < 0)
+	free(vc->refused);
+	vc->refused = NULL;
+	if (view_compose_params(vc, &p, msg) < 0) {
+		vc->refused = *msg ? text_sanitize_str(*msg, 0) : NULL;
 		return VIEW_COMPOSE_REFUSED;
+	}
+	/* an endpoint name not in the config is refused as sdq submit -e
+	 * refuses it; a URL or RunPod id not in it is asked about below */
+	char *adhoc_url = NULL;
+	enum config_ep_lookup where_k = vc_endpoint(vc, &adhoc_url);
+	if (where_k == CONFIG_EP_UNKNOWN) {
+		char *sw = text_sanitize_str(p.endpoint ? p.endpoint : "", 0);
+		char *m = util_asprintf("unknown endpoint '%s': name one from the config (%s), or "
+		                        "give a URL or a RunPod endpoint id (config file: %s)",
+		                        sw ? sw : "?", vc->ep_names ? vc->ep_names : "none",
+		                        cfg && cfg->config_path ? cfg->config_path : "none");
+		vc_fail(vc, VC_ENDPOINT, msg, m ? m : "unknown endpoint");
+		free(m);
+		free(sw);
+		goto out;
+	}
 	if (vc->unused & 1u << VC_NEGATIVE) { /* kept in the field, not sent */
 		free(p.negative_prompt);
 		p.negative_prompt = NULL;
@@ -815,9 +916,27 @@ enum view_compose_sent view_compose_submit(struct view_compose *vc, struct engin
 		}
 	}
 	/* every job made and rendered before anything is recorded */
-	if (!(set = jobset_new(&p, v, msg)) || jobset_check(set, cfg, msg) < 0)
+	if (!(set = jobset_new(&p, v, msg)))
 		goto out;
 	size_t n = jobset_count(set);
+	if (where_k == CONFIG_EP_ADHOC && !confirmed) {
+		/* a typo in a prefilled field must not send paid jobs elsewhere;
+		 * asked before anything looks the endpoint up (config_endpoint
+		 * would add it, and the header would start asking its /health) */
+		char *sw = text_sanitize_str(p.endpoint, 0), *su = text_sanitize_str(adhoc_url, 0);
+		int same = sw && su && strcmp(sw, su) == 0; /* a URL: named once */
+		*msg = util_asprintf("Endpoint %s is not in the config (%s). Send %zu job%s to %s "
+		                     "anyway? %s billed by whoever owns that endpoint.",
+		                     sw ? sw : "?", vc->ep_names ? vc->ep_names : "none", n,
+		                     n == 1 ? "" : "s", same ? "that URL" : su ? su : "?",
+		                     n == 1 ? "It is" : "Each is a job of its own,");
+		free(sw);
+		free(su);
+		r = *msg ? VIEW_COMPOSE_ASK : VIEW_COMPOSE_REFUSED;
+		goto out;
+	}
+	if (jobset_check(set, cfg, msg) < 0)
+		goto out;
 	char where[600];
 	vc_where(cfg, p.endpoint, where, sizeof where);
 	if (n > VIEW_COMPOSE_CONFIRM_JOBS && !confirmed) {
@@ -852,6 +971,9 @@ enum view_compose_sent view_compose_submit(struct view_compose *vc, struct engin
 		                     (long long)jobset_group(set));
 	r = VIEW_COMPOSE_SENT;
 out:
+	if (r == VIEW_COMPOSE_REFUSED && *msg)
+		vc->refused = text_sanitize_str(*msg, 0); /* the form shows it */
+	free(adhoc_url);
 	free(err);
 	jobset_free(set);
 	vary_free(v);

@@ -74,16 +74,27 @@ enum view_compose_sent {
 	VIEW_COMPOSE_ASK,      /* nothing recorded: *msg is the question (count and
 	                          endpoint); call again with confirmed = 1 on yes */
 	VIEW_COMPOSE_REFUSED,  /* nothing recorded: *msg is why (the bad field is
-	                          the current one); the form stays */
+	                          the current one); the form stays and shows it
+	                          on its message line until a field changes */
 	VIEW_COMPOSE_PARTIAL,  /* some recorded, then *msg went wrong */
 };
 /* Make the jobs the form stands for (core/jobset.h: expanded, checked
  * against their template, then recorded through e as one group when there
  * are several). More than VIEW_COMPOSE_CONFIRM_JOBS and !confirmed: asks.
+ * The Endpoint field is taken as `sdq submit -e` takes it: an endpoint of
+ * the config, else a URL or RunPod endpoint id, else refused; a URL or id
+ * that is not in the config (a typo: "default3") is asked about first,
+ * naming where the jobs would go, whatever the count (the form warns while
+ * it is typed), unless it is the one view_compose_set_meant named.
  * *first: the first job's id (0 if none); *msg: malloc'd, the caller frees
  * it. */
 enum view_compose_sent view_compose_submit(struct view_compose *vc, struct engine *e,
                                            int confirmed, int64_t *first, char **msg);
+
+/* endpoint (copied; NULL: none) was named on the command line (sdq -e):
+ * the form takes it as meant, with no warning or question, though it is a
+ * URL or id not in the config. */
+void view_compose_set_meant(struct view_compose *vc, const char *endpoint);
 
 /* 1 if the prompt or negative prompt differ from what the form opened with
  * (cancelling would lose typed text). */
