@@ -12,6 +12,15 @@
  * sockets that are ready cost, not what every open connection costs (with
  * hundreds of held long-polls, curl_multi_poll + curl_multi_perform polled
  * and walked all of them on every pass). Elsewhere curl_multi_poll remains.
+ *
+ * TLS costs one certificate store and one session per process, not per
+ * connection: every /run opens a fresh connection (see http_request), and
+ * with libcurl's default CA directory as well as its CA file (Debian's build
+ * has both) libcurl does not cache the store, so OpenSSL parsed the whole CA
+ * bundle again for each one (~30 ms of CPU a connection here). When the build
+ * has a readable CA file, the directory is left out (the file holds the same
+ * system certificates) and the parsed store is cached; TLS sessions are
+ * shared between requests so a new connection resumes one.
  */
 #include <errno.h>
 #include <limits.h>
@@ -60,6 +69,9 @@ struct xfer {
 
 struct http {
 	CURLM *multi;
+	CURLSH *share;   /* TLS sessions shared by all requests */
+	int ca_file_only; /* leave libcurl's default CA directory out */
+	char *ca_file;    /* SSL_CERT_FILE / CURL_CA_BUNDLE, or NULL: libcurl's */
 	uint64_t next_id;
 	struct xfer *active; /* doubly linked list of XFER_ACTIVE */
 	size_t n_active;
@@ -114,9 +126,36 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 static int curl_global_done;
 
+/* Whether libcurl was built with a CA file that can be read, next to a CA
+ * directory: then the file alone verifies peers, and its parsed store is
+ * cached (libcurl caches none while a directory is in use). */
+static int ca_file_is_enough(void)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	return v && v->age >= CURLVERSION_SEVENTH && v->capath && v->cainfo &&
+	       access(v->cainfo, R_OK) == 0;
+}
+
+/* The CA bundle the user names, as the curl tool and OpenSSL read it:
+ * SSL_CERT_FILE, else CURL_CA_BUNDLE (a proxy that re-signs TLS, a private
+ * endpoint). NULL: libcurl's own. */
+static const char *ca_file_from_env(void)
+{
+	const char *names[] = {"SSL_CERT_FILE", "CURL_CA_BUNDLE"};
+
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		const char *v = getenv(names[i]);
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
 struct http *http_new(char **err)
 {
 	struct http *h;
+	const char *p;
 
 	if (!curl_global_done) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -160,6 +199,23 @@ struct http *http_new(char **err)
 	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)HTTP_MAX_HOST_CONNECTIONS);
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_HOST_CONNECTIONS);
+	/* One thread uses the share: no lock callbacks. Without it each request
+	 * (its own easy handle) would start a full TLS handshake. */
+	if ((h->share = curl_share_init()) &&
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		curl_share_cleanup(h->share);
+		h->share = NULL;
+	}
+	if ((p = ca_file_from_env())) {
+		if (!(h->ca_file = strdup(p))) {
+			http_free(h);
+			util_set_err(err, "out of memory");
+			return NULL;
+		}
+		h->ca_file_only = 1;
+	} else {
+		h->ca_file_only = ca_file_is_enough();
+	}
 	return h;
 }
 
@@ -198,6 +254,9 @@ void http_free(struct http *h)
 		xfer_free(x);
 	}
 	curl_multi_cleanup(h->multi);
+	if (h->share)
+		curl_share_cleanup(h->share);
+	free(h->ca_file);
 #ifdef HTTP_EPOLL
 	close(h->epfd);
 	close(h->wakefd);
@@ -354,6 +413,12 @@ uint64_t http_request(struct http *h, const struct http_request *req, http_cb cb
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+	if (h->ca_file_only)
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	if (h->share)
+		curl_easy_setopt(e, CURLOPT_SHARE, h->share);
 	/* Wait for a connection that may multiplex (HTTP/2 is only offered
 	 * over TLS here): over plain http:// it would queue every request
 	 * behind a busy HTTP/1.1 connection, a held long-poll included. */
@@ -622,7 +687,7 @@ static int drive(struct http *h)
 static void report(struct http *h, struct xfer *x)
 {
 	struct http_response r;
-	char msg[CURL_ERROR_SIZE + 96];
+	char msg[CURL_ERROR_SIZE + 160];
 	curl_off_t tt = 0;
 
 	memset(&r, 0, sizeof r);
@@ -651,6 +716,12 @@ static void report(struct http *h, struct xfer *x)
 		r.error = msg;
 	} else if (x->aborted) {
 		snprintf(msg, sizeof msg, "not sent (held back before it left)");
+		r.error = msg;
+	} else if (x->result == CURLE_PEER_FAILED_VERIFICATION || x->result == CURLE_SSL_CACERT_BADFILE) {
+		/* what to do about it: a proxy or endpoint with its own CA */
+		snprintf(msg, sizeof msg, "%s (if the endpoint's certificate comes from a private CA, "
+		         "set SSL_CERT_FILE to a bundle holding it)",
+		         x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
 		r.error = msg;
 	} else if (x->result != CURLE_OK) {
 		snprintf(msg, sizeof msg, "%s",
