@@ -24,12 +24,13 @@ PY=/usr/bin/python3
 SDQ=${SDQ_BIN:-$PWD/build/sdq}
 TESTS=${SDQ_TESTS_DIR:-$PWD/tests}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_follow.XXXXXX")
-emu= emu2=
+emu= emu2= emu3=
 # A private copy: the shared build directory may be relinked while this runs.
 cp "$SDQ" "$tmp/sdq" && SDQ="$tmp/sdq"
 cleanup() {
 	[ -n "$emu" ] && kill "$emu" 2>/dev/null
 	[ -n "$emu2" ] && kill "$emu2" 2>/dev/null
+	[ -n "$emu3" ] && kill "$emu3" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -57,12 +58,35 @@ if [ -z "$LPORT" ]; then
 	echo "bench_follow: the second emulator did not start"
 	exit 1
 fi
-$PY - "$PORT" "$SDQ" "$tmp" "${BENCH_FOLLOW_JOBS:-300}" "$LPORT" "${BENCH_LIMIT_JOBS:-1000}" <<'EOF'
+# The same emulator behind TLS and HTTP/2, as RunPod serves its API: nghttpx
+# (nghttp2-proxy) with a certificate made for this run. Skipped, and said so,
+# without nghttpx or openssl.
+TPORT= TCERT=
+if command -v nghttpx >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+	TPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	nghttpx -f"127.0.0.1,$TPORT" -b"127.0.0.1,$PORT" -n1 --no-via --no-ocsp \
+		--frontend-http2-max-concurrent-streams=1000 --backend-connections-per-host=1000 \
+		--backend-read-timeout=200s --frontend-read-timeout=200s -L ERROR \
+		--errorlog-file="$tmp/ngx.err" --accesslog-file=/dev/null \
+		"$tmp/key.pem" "$tmp/cert.pem" --conf=/dev/null 2>>"$tmp/ngx.err" &
+	emu3=$!
+	n=0
+	until curl -s -o /dev/null --cacert "$tmp/cert.pem" "https://localhost:$TPORT/" ||
+		[ $n -ge 100 ]; do sleep 0.1; n=$((n + 1)); done
+	[ $n -ge 100 ] && TPORT=
+	TCERT="$tmp/cert.pem"
+fi
+$PY - "$PORT" "$SDQ" "$tmp" "${BENCH_FOLLOW_JOBS:-300}" "$LPORT" "${BENCH_LIMIT_JOBS:-1000}" \
+	"$TPORT" "$TCERT" <<'EOF'
 import base64, http.client, json, os, pty, random, select, signal, statistics
 import subprocess, sys, threading, time, urllib.request
 
 port, sdq, tmp, n_jobs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 lport, n_limit = sys.argv[5], int(sys.argv[6])
+tport, tcert = sys.argv[7], sys.argv[8]
 KEY = "bench-key"
 BASE = "http://127.0.0.1:%s" % port
 FINAL = ("COMPLETED", "FAILED", "TIMED_OUT")  # runpod-python's FINAL_STATES
@@ -194,13 +218,16 @@ def sdq_env(data):
     return env
 
 
-def run_sdq(base=BASE, jobs=None, data="sdqdata"):
+def run_sdq(base=BASE, jobs=None, data="sdqdata", front=None, cacert=None):
     """`sdq submit` each job (4 at a time), then one `sdq driver` until all
-    are done; the emulator's stats and the driver's rusage."""
+    are done; the emulator's stats and the driver's rusage. front: the URL
+    sdq is given when it differs from the emulator's (TLS in front)."""
     jobs = n_jobs if jobs is None else jobs
     emu("/_emu/reset", b"", base)
     env = sdq_env(os.path.join(tmp, data))
-    env["SDQ_ENDPOINT"] = base + "/v2/test"
+    env["SDQ_ENDPOINT"] = (front or base) + "/v2/test"
+    if cacert:
+        env["SSL_CERT_FILE"] = cacert
 
     def submit(i):
         subprocess.run([sdq, "submit", "-p", prompt("sdq", i % n_jobs)], env=env, check=True,
@@ -237,10 +264,10 @@ def run_sdq(base=BASE, jobs=None, data="sdqdata"):
 
 
 # ---------------------------------------------------------------- curl floor
-def run_curl(n_status):
+def run_curl(n_status, front=None, cacert=None):
     """One curl process, one connection: n_jobs POST /run, then n_status
     GET /status: n_jobs of them of a finished job (with its image), the rest
-    of a running one (with its progress)."""
+    of a running one (with its progress). front/cacert: through TLS."""
     emu("/_emu/reset", b"")
     def post(body):
         req = urllib.request.Request(BASE + "/v2/test/run", data=body, method="POST",
@@ -252,16 +279,18 @@ def run_curl(n_status):
     running = post(b'{"input": {"prompt": "floor running [[queue=0 run=600]]"}}')
     time.sleep(0.2)
     cfg = os.path.join(tmp, "curl.cfg")
+    url = front or BASE
+    ca = 'cacert = "%s"\n' % cacert if cacert else ""
     with open(cfg, "w") as f:
-        f.write('silent\nheader = "Authorization: Bearer %s"\n' % KEY)
+        f.write('silent\nheader = "Authorization: Bearer %s"\n' % KEY + ca)
         f.write('header = "Content-Type: application/json"\n')
         f.write('data = "{\\"input\\": {\\"prompt\\": \\"floor run [[queue=600]]\\"}}"\n')
         for _ in range(n_jobs):
-            f.write('url = "%s/v2/test/run"\noutput = "/dev/null"\n' % BASE)
-        f.write('next\nsilent\nheader = "Authorization: Bearer %s"\n' % KEY)
+            f.write('url = "%s/v2/test/run"\noutput = "/dev/null"\n' % url)
+        f.write('next\nsilent\nheader = "Authorization: Bearer %s"\n' % KEY + ca)
         ids = done_ids + [running] * max(0, n_status - n_jobs)
         for jid in ids:
-            f.write('url = "%s/v2/test/status/%s"\noutput = "/dev/null"\n' % (BASE, jid))
+            f.write('url = "%s/v2/test/status/%s"\noutput = "/dev/null"\n' % (url, jid))
     p = subprocess.Popen(["curl", "-K", cfg])
     _, status, ru = os.wait4(p.pid, 0)
     st = emu("/_emu/stats")
@@ -344,6 +373,11 @@ py = run_replica()
 sd = run_sdq()
 lim = run_sdq("http://127.0.0.1:%s" % lport, n_limit, "limitdata")
 fl = run_curl(sd["status"])
+tls = tfl = None
+if tport:
+    front = "https://localhost:%s" % tport
+    tls = run_sdq(front=front, cacert=tcert, data="tlsdata")
+    tfl = run_curl(tls["status"], front=front, cacert=tcert)
 w_drv = idle_driver("idle [[queue=0 run=300]]")
 w_drvq = idle_driver("idle queued [[queue=300 run=1]]")
 w_dash = idle_dashboard()
@@ -382,6 +416,25 @@ print("%-36s %9s %10s %10s %9s %9s" % ("", "sdq", "runpod-py", "curl", "sdq/py",
 for name, a, b, c, nd in rows:
     print("%-36s %9s %10s %10s %9s %9s" % (name, f(a, nd), f(b, nd), f(c, nd), ratio(a, b),
                                            ratio(a, c)))
+print()
+if tls:
+    print("the same %d jobs over TLS + HTTP/2 (nghttpx in front of the same emulator, as RunPod "
+          "serves its API):" % n_jobs)
+    print("%-36s %9s %10s %10s %9s %9s" % ("", "sdq", "", "curl", "", "sdq/curl"))
+    t_cpu = tls["cpu"] * 1000.0 / max(1, tls["status"])
+    t_fl = tfl["cpu"] * 1000.0 / max(1, tfl["status"])
+    for name, a, c, nd in (
+            ("done -> image on disk, median (s)", pct(tls["lat"], 50), None, 3),
+            ("done -> image on disk, p99 (s)", pct(tls["lat"], 99), None, 3),
+            ("status requests per job", tls["status"] / max(1, n_jobs), None, 2),
+            ("driver CPU per status request (ms)", t_cpu, t_fl, 3)):
+        print("%-36s %9s %10s %10s %9s %9s" % (name, f(a, nd), "", f(c, nd), "", ratio(a, c)))
+    print("context: sdq %d/%d jobs with an image in %.1f s (status %d, of them status-sync %d), "
+          "driver CPU %.2f s; curl floor %d requests over one connection in %.2f s CPU"
+          % (tls["done"], n_jobs, tls["wall"], tls["status"], tls["sync"], tls["cpu"],
+             tfl["status"] + n_jobs, tfl["cpu"]))
+else:
+    print("(TLS + HTTP/2 part skipped: it needs nghttpx (nghttp2-proxy) and openssl)")
 print()
 print("%d live jobs on an emulator enforcing RunPod's limits (429 beyond), same job mix:"
       % lim["jobs"])
