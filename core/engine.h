@@ -131,8 +131,24 @@ struct engine_submit_opts {
 /* engine_submit with options o (NULL: none). Returns the job's id, or 0. */
 int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
                            const struct engine_submit_opts *o, char **err);
+/* engine_submit_opts of n jobs: ps[i] with variants[i] (variants may be
+ * NULL), all of group group_id (0: none), recorded in ONE store commit
+ * (1000+ jobs in a moment; a commit each took seconds). Every job is made
+ * first (template, route); if job k cannot be, the k before it are
+ * recorded and -1 is returned with *err. ids (n slots) gets the new jobs'
+ * ids, *made how many there are (0 on a store error). 0 when all n were. */
+int engine_submit_many(struct engine *e, const struct job_params *const *ps,
+                       const char *const *variants, size_t n, int64_t group_id, int64_t *ids,
+                       size_t *made, char **err);
 /* Cancel job id: a live job is cancelled (remotely if needed); 0 or -1. */
 int engine_cancel(struct engine *e, int64_t id, char **err);
+/* engine_cancel of ids[0..n) (a group's live jobs), with ONE store commit
+ * for the cancel requests of the jobs another process drives and one per
+ * driver lock for the jobs not sent yet (they become CANCELLED unsent, as
+ * engine_cancel does), instead of a commit per job. *done: how many were
+ * cancelled or asked to be. 0, or -1 with *err naming the first job that
+ * failed (the others are still done). */
+int engine_cancel_many(struct engine *e, const int64_t *ids, size_t n, size_t *done, char **err);
 /* Ask the endpoint to retry a FAILED or TIMED_OUT remote job (same remote id). */
 int engine_retry(struct engine *e, int64_t id, char **err);
 /* A new job with the same parameters and seed as job id. Returns its id or 0. */

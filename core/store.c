@@ -1228,3 +1228,78 @@ int store_job_waits_for_key(struct store *st, const struct job *j)
 	return j && j->key_fp && job_state_is_live(j->state) &&
 	       store_key_driver_pid(st, j->key_fp) == 0;
 }
+
+/* ---------- many jobs in one transaction (tuifix: a group's re-run and
+ * cancel from the dashboard; store_job_add and set_flags, n at a time) ---------- */
+
+int store_jobs_add(struct store *st, struct job *const *jobs, size_t n, char **err)
+{
+	size_t i = 0;
+
+	if (!n)
+		return 0;
+	if (begin_write(st, err, "store: adding jobs") < 0)
+		return -1;
+	for (; i < n; i++) {
+		struct job *j = jobs[i];
+		sqlite3_stmt *s = store_stmt(st, S_INSERT_JOB, err);
+		if (!s)
+			goto fail;
+		if (!j->created_at)
+			j->created_at = job_now_ms();
+		if (bind_job(s, j) != SQLITE_OK) {
+			store_db_err(st, err, sqlite3_errcode(st->db), "store: adding jobs");
+			store_done(s);
+			goto fail;
+		}
+		sqlite3_bind_int(s, 31, j->cancel_requested ? 1 : 0);
+		sqlite3_bind_int(s, 32, j->retry_requested ? 1 : 0);
+		if (store_step_done(st, s, err, "store: adding jobs") < 0)
+			goto fail;
+		j->id = sqlite3_last_insert_rowid(st->db);
+		if (insert_event(st, j->id, j->state, "created", err) < 0 ||
+		    insert_outputs(st, j, err) < 0)
+			goto fail;
+	}
+	if (commit(st, err, "store: adding jobs") == 0)
+		return 0;
+	i = n;
+	goto undo;
+fail:
+	store_rollback(st);
+	i++;
+undo:
+	while (i-- > 0)
+		jobs[i]->id = 0;
+	return -1;
+}
+
+int store_jobs_request_cancel(struct store *st, const int64_t *ids, size_t n, size_t *done,
+                              char **err)
+{
+	*done = 0;
+	if (!n)
+		return 0;
+	if (begin_write(st, err, "store: requesting cancellation") < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = store_stmt(st, S_SET_CANCEL, err);
+		if (!s) {
+			store_rollback(st);
+			*done = 0;
+			return -1;
+		}
+		sqlite3_bind_int64(s, 1, ids[i]);
+		if (store_step_done(st, s, err, "store: requesting cancellation") < 0) {
+			store_rollback(st);
+			*done = 0;
+			return -1;
+		}
+		*done += (size_t)sqlite3_changes(st->db);
+	}
+	if (commit(st, err, "store: requesting cancellation") < 0) {
+		*done = 0;
+		return -1;
+	}
+	return 0;
+}

@@ -174,4 +174,14 @@ long store_key_driver_pid(struct store *st, const char *fp);
  * driver lock: nothing sends or follows it until an sdq with its key runs. */
 int store_job_waits_for_key(struct store *st, const struct job *j);
 
+/* Many jobs in ONE transaction (a group's re-run and cancel: a commit per
+ * job made the dashboard wait seconds for 1000+ jobs).
+ * store_jobs_add: store_job_add of jobs[0..n), all or none (their ids 0
+ * again on failure). store_jobs_request_cancel: store_job_request_cancel of
+ * each id; *done: how many jobs there were (an id no longer in the history
+ * is passed over). 0 or -1. */
+int store_jobs_add(struct store *st, struct job *const *jobs, size_t n, char **err);
+int store_jobs_request_cancel(struct store *st, const int64_t *ids, size_t n, size_t *done,
+                              char **err);
+
 #endif

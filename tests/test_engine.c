@@ -419,6 +419,164 @@ static void test_driving_count(void)
 	config_free(c);
 }
 
+/* engine_cancel_many (a group's cancel, one commit for all): by an engine
+ * that does not drive them, jobs not sent yet become CANCELLED unsent, sent
+ * ones get a cancel request for their driver, a finished one is named in
+ * the error while the others are still done; with the driver lock held by
+ * another process, the unsent ones are left to it (a request each). */
+static void test_cancel_many(void)
+{
+	char sub[4096];
+	int port = th_dead_port();
+	struct config *c;
+	struct store *st, *other;
+	struct engine *e;
+	char *err = NULL;
+	size_t done = 0;
+
+	snprintf(sub, sizeof sub, "%s", th_tmpdir());
+	c = make_config(sub, port);
+	st = store_open(c->db_path, NULL);
+	other = store_open(c->db_path, NULL);
+	setenv("SDQ_TEST_KEY", "test-key-123", 1);
+	e = st && other ? engine_new(c, st, NULL) : NULL;
+	if (!CHECK(e != NULL))
+		goto out;
+	int64_t ids[5];
+	ids[0] = add_job(st, "dead", "runpod", JOB_PENDING, NULL);
+	ids[1] = add_job(st, "dead", "runpod", JOB_IN_QUEUE, "remote-1");
+	ids[2] = add_job(st, "dead", "runpod", JOB_COMPLETED, "remote-2");
+	ids[3] = add_job(st, "dead", "runpod", JOB_PENDING, NULL);
+	ids[4] = add_job(st, "dead", "runpod", JOB_IN_PROGRESS, "remote-3");
+	CHECK_INT(engine_cancel_many(e, ids, 5, &done, &err), -1);
+	CHECK_INT(done, 4);
+	char want[64];
+	snprintf(want, sizeof want, "job %lld is already COMPLETED", (long long)ids[2]);
+	CHECK(err && strstr(err, want));
+	free(err);
+	err = NULL;
+	static const enum job_state after[5] = {JOB_CANCELLED, JOB_IN_QUEUE, JOB_COMPLETED,
+	                                        JOB_CANCELLED, JOB_IN_PROGRESS};
+	static const int asked[5] = {0, 1, 0, 0, 1};
+	for (int i = 0; i < 5; i++) {
+		struct job *j = store_job_get(st, ids[i], NULL);
+		if (CHECK(j != NULL)) {
+			if (!CHECK_INT(j->state, after[i]) | !CHECK_INT(j->cancel_requested, asked[i]))
+				fprintf(stderr, "  job %d\n", i);
+		}
+		job_free(j);
+	}
+	/* another process drives (holds the lock): it cancels them, not us */
+	CHECK_INT(store_lock_driver(other, NULL), 1);
+	ids[0] = add_job(st, "dead", "runpod", JOB_PENDING, NULL);
+	ids[1] = add_job(st, "dead", "runpod", JOB_PENDING, NULL);
+	CHECK_INT(engine_cancel_many(e, ids, 2, &done, &err), 0);
+	CHECK_INT(done, 2);
+	for (int i = 0; i < 2; i++) {
+		struct job *j = store_job_get(st, ids[i], NULL);
+		CHECK(j && j->state == JOB_PENDING && j->cancel_requested == 1);
+		job_free(j);
+	}
+	store_unlock_driver(other);
+	free(err);
+out:
+	engine_free(e);
+	store_close(other);
+	store_close(st);
+	config_free(c);
+}
+
+/* engine_submit_many (a group's re-run, one commit for all): the jobs in
+ * order with their group and variants, as engine_submit_opts records one;
+ * a job that cannot be made (its template) stops there with the ones
+ * before it recorded; a key whose lock another driver holds leaves the
+ * jobs to it (recorded, not driven here). */
+static void test_submit_many(void)
+{
+	char sub[4096];
+	int port = th_dead_port();
+	struct config *c;
+	struct store *st, *other;
+	struct engine *e;
+	char *err = NULL;
+	size_t made = 0;
+
+	snprintf(sub, sizeof sub, "%s", th_tmpdir());
+	c = make_config(sub, port);
+	st = store_open(c->db_path, NULL);
+	other = store_open(c->db_path, NULL);
+	setenv("SDQ_TEST_KEY", "test-key-123", 1);
+	e = st && other ? engine_new(c, st, NULL) : NULL;
+	if (!CHECK(e != NULL))
+		goto out;
+	struct job_params p[3];
+	const struct job_params *ps[3];
+	const char *vs[3] = {"{\"seed\":1}", "{\"seed\":2}", "{\"seed\":3}"};
+	for (int i = 0; i < 3; i++) {
+		char b[16];
+		job_params_init(&p[i]);
+		snprintf(b, sizeof b, "many %d", i);
+		p[i].prompt = strdup(b);
+		p[i].endpoint = strdup("dead");
+		p[i].seed = i + 1;
+		ps[i] = &p[i];
+	}
+	struct store_group g;
+	memset(&g, 0, sizeof g);
+	g.prompt = "many {0|1|2}";
+	g.njobs = 3;
+	int64_t gid = store_group_add(st, &g, NULL), ids[3] = {0, 0, 0};
+	CHECK(gid > 0);
+	CHECK_INT(engine_submit_many(e, ps, vs, 3, gid, ids, &made, &err), 0);
+	CHECK_INT(made, 3);
+	for (int i = 0; i < 3; i++) {
+		struct job *j = ids[i] ? store_job_get(st, ids[i], NULL) : NULL;
+		if (CHECK(j != NULL)) {
+			CHECK_STR(j->params.prompt, p[i].prompt);
+			CHECK(j->state == JOB_PENDING && j->group_id == gid && j->params.seed == i + 1);
+			CHECK_STR(j->variant, vs[i]);
+			CHECK_STR(j->endpoint, "dead");
+			CHECK(j->key_fp && j->input_json); /* the route, fixed at submit */
+		}
+		job_free(j);
+		CHECK(i == 0 || ids[i] > ids[i - 1]);
+	}
+	/* job 1 cannot be made: job 0 is recorded, nothing after */
+	free(p[1].template_name);
+	p[1].template_name = strdup("no-such-template");
+	ids[0] = ids[1] = ids[2] = 0;
+	CHECK_INT(engine_submit_many(e, ps, vs, 3, 0, ids, &made, &err), -1);
+	CHECK_INT(made, 1);
+	CHECK(err && strstr(err, "no-such-template"));
+	free(err);
+	err = NULL;
+	struct store_query q;
+	memset(&q, 0, sizeof q);
+	CHECK_INT(store_job_count(st, &q, NULL), 4);
+	/* the key's driver is another process: recorded, left to it */
+	struct job *j0 = store_job_get(st, ids[0], NULL);
+	CHECK(j0 && j0->key_fp && store_lock_key(other, j0->key_fp, NULL) == 1);
+	free(p[1].template_name);
+	p[1].template_name = NULL;
+	CHECK_INT(engine_drive(e, 1), 1);
+	CHECK_INT(engine_submit_many(e, ps, NULL, 3, 0, ids, &made, &err), 0);
+	CHECK_INT(made, 3);
+	engine_step(e, 0);
+	CHECK_INT(engine_driving_count(e), 0); /* none sent from here */
+	CHECK_INT(store_job_count(st, &q, NULL), 7);
+	if (j0)
+		store_unlock_key(other, j0->key_fp);
+	job_free(j0);
+	for (int i = 0; i < 3; i++)
+		job_params_clear(&p[i]);
+	free(err);
+out:
+	engine_free(e);
+	store_close(other);
+	store_close(st);
+	config_free(c);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "%s", th_tmpdir());
@@ -429,5 +587,7 @@ int main(void)
 	TH_RUN(test_no_busy_wait);
 	TH_RUN(test_handover);
 	TH_RUN(test_driving_count);
+	TH_RUN(test_cancel_many);
+	TH_RUN(test_submit_many);
 	return th_done("test_engine");
 }

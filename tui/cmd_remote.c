@@ -22,6 +22,43 @@
 #include "store.h"
 #include "util.h"
 
+/* cancel --group: the group's jobs still live, with one commit for all
+ * (engine_cancel_many: a commit and a refused driver-lock try per job took
+ * 19 s for 1430 jobs). 0, or -1 after saying what failed. */
+static int cancel_group(struct cmd_run *r, const int64_t *ids, size_t n)
+{
+	int64_t *live = calloc(n ? n : 1, sizeof *live);
+	size_t nlive = 0, done = 0;
+	char *err = NULL;
+	int rc = 0;
+	if (!live) {
+		cmd_errf("cancel", "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = cmd_run_current_job(r, ids[i]);
+		if (j && job_state_is_live(j->state)) { /* one finished since: stays */
+			live[nlive++] = ids[i];
+			if (j->api && strcmp(j->api, "runpod-local") == 0 && j->state != JOB_PENDING)
+				cmd_errf("cancel",
+				         "job %lld: cancel is not supported by runpod-python's local test "
+				         "API (no /cancel): sdq stops following the job, but its handler "
+				         "may still run to the end",
+				         (long long)ids[i]);
+		}
+		job_free(j);
+	}
+	if (engine_cancel_many(r->e, live, nlive, &done, &err) < 0) {
+		char *c = cmd_clean(err ? err : "error");
+		cmd_errf("cancel", "%s", c);
+		free(c);
+		rc = -1;
+	}
+	free(err);
+	free(live);
+	return rc;
+}
+
 int cmd_remote_cancel(struct config *cfg, int argc, char **argv)
 {
 	static const struct option lo[] = {{"group", required_argument, 0, 'g'},
@@ -74,12 +111,12 @@ int cmd_remote_cancel(struct config *cfg, int argc, char **argv)
 		cmd_run_close(&r, 1);
 		return 1;
 	}
-	for (size_t i = 0; i < n; i++) {
+	if (gid && cancel_group(&r, ids, n) < 0)
+		rc = 1;
+	for (size_t i = 0; i < n && !gid; i++) {
 		char *err = NULL;
 		struct job *j = cmd_run_current_job(&r, ids[i]);
-		if (j && !job_state_is_live(j->state) && gid) {
-			/* finished since the list was read: nothing to do */
-		} else if (j && !job_state_is_live(j->state)) {
+		if (j && !job_state_is_live(j->state)) {
 			cmd_errf("cancel", "job %lld is already %s", (long long)ids[i],
 			         job_state_name(j->state));
 			rc = 1;

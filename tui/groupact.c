@@ -62,22 +62,22 @@ int groupact_cancel(struct engine *e, struct store *st, int64_t gid, size_t *don
 {
 	struct job **jobs;
 	size_t n;
-	int rc = 0;
+	int rc;
 	*done = 0;
 	if (ga_jobs(st, gid, 1, &jobs, &n, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char *e1 = NULL;
-		if (engine_cancel(e, jobs[i]->id, &e1) == 0) {
-			(*done)++;
-		} else if (!rc) {
-			rc = -1;
-			util_set_err(err, "job %lld: %s", (long long)jobs[i]->id,
-			             e1 ? e1 : "cannot cancel");
-		}
-		free(e1);
+	int64_t *ids = calloc(n ? n : 1, sizeof *ids);
+	if (!ids) {
+		store_jobs_free(jobs, n);
+		util_set_err(err, "out of memory");
+		return -1;
 	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = jobs[i]->id;
 	store_jobs_free(jobs, n);
+	/* one commit for them all, not one per job (seconds for 1000+) */
+	rc = engine_cancel_many(e, ids, n, done, err);
+	free(ids);
 	return rc;
 }
 
@@ -85,10 +85,11 @@ int64_t groupact_rerun(struct engine *e, struct store *st, int64_t gid, int64_t 
                        size_t *nids, char **err)
 {
 	struct store_group *g = NULL, ng;
-	struct engine_submit_opts so;
 	struct job **jobs = NULL;
 	size_t n = 0;
-	int64_t *out = NULL;
+	int64_t *out = NULL, ngid = 0;
+	const struct job_params **ps = NULL;
+	const char **vs = NULL;
 	*ids = NULL;
 	*nids = 0;
 	if (!(g = store_group_get(st, gid, err))) {
@@ -97,38 +98,47 @@ int64_t groupact_rerun(struct engine *e, struct store *st, int64_t gid, int64_t 
 		return 0;
 	}
 	if (ga_jobs(st, gid, 0, &jobs, &n, err) < 0)
-		goto fail;
+		goto out;
 	if (n == 0) {
 		util_set_err(err, "group %lld has no jobs left in the history", (long long)gid);
-		goto fail;
+		goto out;
 	}
-	if (!(out = calloc(n, sizeof *out))) {
+	out = calloc(n, sizeof *out);
+	ps = calloc(n, sizeof *ps);
+	vs = calloc(n, sizeof *vs);
+	if (!out || !ps || !vs) {
 		util_set_err(err, "out of memory");
-		goto fail;
+		goto out;
 	}
 	memset(&ng, 0, sizeof ng);
 	ng.prompt = g->prompt;
 	ng.negative_prompt = g->negative_prompt;
 	ng.axes_json = g->axes_json;
 	ng.njobs = (int)n;
-	memset(&so, 0, sizeof so);
-	if (!(so.group_id = store_group_add(st, &ng, err)))
-		goto fail;
+	if (!(ngid = store_group_add(st, &ng, err)))
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = jobs[i];
-		char *e1 = NULL;
 		if (!j->params.endpoint && j->endpoint)
 			job_set_str(&j->params.endpoint, j->endpoint);
-		so.variant = j->variant;
-		if (!(out[i] = engine_submit_opts(e, &j->params, &so, &e1))) {
-			util_set_err(err, "job %lld: %s (%zu of %zu submitted again, group %lld)",
-			             (long long)j->id, e1 ? e1 : "error", i, n,
-			             (long long)so.group_id);
-			free(e1);
-			break;
-		}
-		(*nids)++;
+		ps[i] = &j->params;
+		vs[i] = j->variant;
 	}
+	/* made in order, recorded in one commit (engine_submit_many) */
+	if (engine_submit_many(e, ps, vs, n, ngid, out, nids, err) < 0) {
+		char *m = util_asprintf("job %lld: %s (%zu of %zu submitted again, group %lld)",
+		                        (long long)jobs[*nids < n ? *nids : n - 1]->id,
+		                        err && *err ? *err : "error", *nids, n, (long long)ngid);
+		if (err) {
+			free(*err);
+			*err = m;
+		} else {
+			free(m);
+		}
+	}
+out:
+	free(ps);
+	free(vs);
 	store_jobs_free(jobs, n);
 	store_group_free(g);
 	if (!*nids) {
@@ -136,12 +146,7 @@ int64_t groupact_rerun(struct engine *e, struct store *st, int64_t gid, int64_t 
 		return 0;
 	}
 	*ids = out;
-	return so.group_id;
-fail:
-	free(out);
-	store_jobs_free(jobs, n);
-	store_group_free(g);
-	return 0;
+	return ngid;
 }
 
 int groupact_delete(struct store *st, int64_t gid, int files, size_t *deleted, size_t *gone,
