@@ -167,6 +167,30 @@ int jobset_submit(struct jobset *s, struct engine *e, int sync_wait_ms, char **e
 		if (!(s->group = store_group_add(engine_store(e), &g, err)))
 			return -1;
 	}
+	if (!sync_wait_ms && s->n - s->done > 1) {
+		/* one commit for them all, and a key's driver lock tried once
+		 * (engine_submit_many): a commit and a refused try per job took
+		 * seconds for 1000+ jobs */
+		size_t k = s->n - s->done, made = 0;
+		const struct job_params **ps = calloc(k, sizeof *ps);
+		const char **vs = calloc(k, sizeof *vs);
+		int rc = -1;
+		if (!ps || !vs) {
+			util_set_err(err, "out of memory");
+		} else {
+			for (size_t i = 0; i < k; i++) {
+				ps[i] = &s->jobs[s->done + i];
+				vs[i] = jobset_variant(s, s->done + i);
+			}
+			rc = engine_submit_many(e, ps, vs, k, s->group, s->ids + s->done, &made, err);
+			s->done += made;
+		}
+		free(ps);
+		free(vs);
+		if (rc < 0)
+			return s->done < s->n && engine_key_pending(e, s->jobs[s->done].endpoint) ? 1 : -1;
+		return 0;
+	}
 	while (s->done < s->n) {
 		struct engine_submit_opts o;
 		const struct job_params *p = &s->jobs[s->done];
