@@ -20,7 +20,24 @@ struct view_header {
 		int valid;
 		struct engine_health counts; /* numbers only (no strings) */
 	} * snap;
+	size_t nsnap; /* config_endpoint adds endpoints later (a URL or id named) */
 };
+
+/* snap for every endpoint cfg has now; 0, or -1 (then only the first
+ * nsnap have one). */
+static int vh_grow(struct view_header *vh)
+{
+	size_t n = vh->cfg->n_endpoints;
+	if (n <= vh->nsnap)
+		return 0;
+	struct vh_snap *ns = realloc(vh->snap, n * sizeof *ns);
+	if (!ns)
+		return -1;
+	memset(ns + vh->nsnap, 0, (n - vh->nsnap) * sizeof *ns);
+	vh->snap = ns;
+	vh->nsnap = n;
+	return 0;
+}
 
 struct view_header *view_header_new(const struct config *cfg)
 {
@@ -33,6 +50,7 @@ struct view_header *view_header_new(const struct config *cfg)
 		free(vh);
 		return NULL;
 	}
+	vh->nsnap = cfg->n_endpoints ? cfg->n_endpoints : 1;
 	return vh;
 }
 
@@ -50,7 +68,9 @@ void view_header_health(struct view_header *vh, struct engine *e, const struct j
 	if (!name)
 		return;
 	const struct engine_health *h = engine_health(e, name);
-	for (size_t i = 0; vh->snap && h && h->valid && i < vh->cfg->n_endpoints; i++) {
+	vh_grow(vh);
+	for (size_t i = 0; vh->snap && h && h->valid && i < vh->nsnap && i < vh->cfg->n_endpoints;
+	     i++) {
 		if (strcmp(vh->cfg->endpoints[i].name, name) != 0)
 			continue;
 		vh->snap[i].counts = *h;
@@ -78,6 +98,7 @@ void view_header_draw(struct view_header *vh, WINDOW *w, struct engine *e, const
 	wbkgdset(w, ' ' | base);
 	werase(w);
 	int x = vh_put(w, 0, " sdq ", base | A_BOLD);
+	vh_grow(vh);
 	if (cfg->n_endpoints == 0) {
 		x = vh_put(w, x, " no endpoint configured ", base | A_BOLD);
 	}
@@ -87,7 +108,7 @@ void view_header_draw(struct view_header *vh, WINDOW *w, struct engine *e, const
 		/* A report without counts (a job's own route to this endpoint
 		 * says only that it is reachable) keeps the last counts. */
 		struct engine_health hv;
-		if (h && !h->valid && vh->snap && vh->snap[i].valid && !h->error &&
+		if (h && !h->valid && i < vh->nsnap && vh->snap[i].valid && !h->error &&
 		    !h->auth_failed && !h->not_found) {
 			hv = vh->snap[i].counts;
 			hv.rate_limited = h->rate_limited;
@@ -129,7 +150,7 @@ void view_header_draw(struct view_header *vh, WINDOW *w, struct engine *e, const
 			long run = joblist_live_in(jl, ep->name, JOB_IN_PROGRESS);
 			long queued = joblist_live_in(jl, ep->name, JOB_IN_QUEUE);
 			long run0 = run, queued0 = queued;
-			if (vh->snap && vh->snap[i].valid) {
+			if (i < vh->nsnap && vh->snap[i].valid) {
 				run0 = vh->snap[i].run;
 				queued0 = vh->snap[i].queued;
 			}
