@@ -65,15 +65,12 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
                      JOB_WRITE_COLS2 ") "
                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
                      "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38)",
-    [S_UPDATE_JOB] = "UPDATE jobs SET remote_id=?1, backend=?2, endpoint=?3, endpoint_url=?4, "
-                     "state=?5, status_text=?6, prompt=?7, negative_prompt=?8, width=?9, "
-                     "height=?10, steps=?11, cfg=?12, seed=?13, sampler=?14, count=?15, "
-                     "param_endpoint=?16, template=?17, extra_json=?18, created_at=?19, "
-                     "submitted_at=?20, started_at=?21, finished_at=?22, delay_ms=?23, "
-                     "exec_ms=?24, worker_id=?25, error=?26, raw_output=?27, log_tail=?28, "
-                     "progress=?29, progress_text=?30, api=?33, input_json=?34, "
-                     "run_extra=?35, key_fp=?36, group_id=?37, variant=?38 WHERE id=?31",
-    [S_STATE_OF] = "SELECT state, status_text FROM jobs WHERE id=?1",
+    [S_STATE_OF] = "SELECT state, status_text, remote_id, group_id, prompt, negative_prompt "
+                   "FROM jobs WHERE id=?1",
+    /* the transactions, prepared once (not parsed at every save) */
+    [S_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [S_BEGIN_READ] = "BEGIN",
+    [S_COMMIT] = "COMMIT",
     [S_INSERT_EVENT] = "INSERT INTO events(job_id, at, state, detail) VALUES(?1,?2,?3,?4)",
     [S_INSERT_OUTPUT] = "INSERT INTO outputs(job_id, idx, path, width, height, seed, format, "
                         "bytes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) "
@@ -218,17 +215,32 @@ static int exec(struct store *st, const char *sql, char **err, const char *what)
 	return 0;
 }
 
+/* Run cached transaction statement id; 0, or -1 with *err "<what>: ...". */
+static int tx_step(struct store *st, enum store_stmt_id id, char **err, const char *what)
+{
+	sqlite3_stmt *s = store_stmt(st, id, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		store_db_err(st, err, rc, "%s", what);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* A write transaction takes the write lock up front (waiting busy_timeout), so
  * it can never fail half-way with SQLITE_BUSY_SNAPSHOT. */
 static int begin_write(struct store *st, char **err, const char *what)
 {
-	return exec(st, "BEGIN IMMEDIATE", err, what);
+	return tx_step(st, S_BEGIN_WRITE, err, what);
 }
 
 /* A read transaction: one consistent snapshot for several statements. */
 int store_begin_read(struct store *st, char **err, const char *what)
 {
-	return exec(st, "BEGIN", err, what);
+	return tx_step(st, S_BEGIN_READ, err, what);
 }
 
 void store_rollback(struct store *st)
@@ -239,7 +251,7 @@ void store_rollback(struct store *st)
 
 static int commit(struct store *st, char **err, const char *what)
 {
-	if (exec(st, "COMMIT", err, what) < 0) {
+	if (tx_step(st, S_COMMIT, err, what) < 0) {
 		store_rollback(st);
 		return -1;
 	}
@@ -453,6 +465,8 @@ void store_close(struct store *st)
 	free(st->keylocks);
 	for (int i = 0; i < S_COUNT_STMTS; i++)
 		sqlite3_finalize(st->stmts[i]);
+	for (size_t i = 0; i < sizeof st->updates / sizeof *st->updates; i++)
+		sqlite3_finalize(st->updates[i]);
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st->lock_path);
@@ -721,13 +735,63 @@ fail_undo:
 	return -1;
 }
 
+/* The costly columns of a job's UPDATE: SQLite rewrites the entries of
+ * every index whose column is in SET, equal or not, and runs the FTS
+ * trigger when a prompt column is; a save sets only those that changed. */
+enum {
+	STORE_UPD_STATE = 1,    /* state (index jobs_state) */
+	STORE_UPD_REMOTE = 2,   /* remote_id (index jobs_remote_id) */
+	STORE_UPD_GROUP = 4,    /* group_id (index jobs_group) */
+	STORE_UPD_PROMPTS = 8,  /* prompt, negative_prompt (the FTS trigger) */
+};
+
+/* The UPDATE of every written column but the costly ones not in mask
+ * (parameters as bind_job's, ?31 the id), prepared on first use. */
+static sqlite3_stmt *update_stmt(struct store *st, unsigned mask, char **err)
+{
+	char sql[1024];
+	int rc;
+
+	if (st->updates[mask])
+		return st->updates[mask];
+	snprintf(sql, sizeof sql,
+	         "UPDATE jobs SET backend=?2, endpoint=?3, endpoint_url=?4, status_text=?6, "
+	         "width=?9, height=?10, steps=?11, cfg=?12, seed=?13, sampler=?14, count=?15, "
+	         "param_endpoint=?16, template=?17, extra_json=?18, created_at=?19, "
+	         "submitted_at=?20, started_at=?21, finished_at=?22, delay_ms=?23, exec_ms=?24, "
+	         "worker_id=?25, error=?26, raw_output=?27, log_tail=?28, progress=?29, "
+	         "progress_text=?30, api=?33, input_json=?34, run_extra=?35, key_fp=?36, "
+	         "variant=?38%s%s%s%s WHERE id=?31",
+	         mask & STORE_UPD_STATE ? ", state=?5" : "",
+	         mask & STORE_UPD_REMOTE ? ", remote_id=?1" : "",
+	         mask & STORE_UPD_GROUP ? ", group_id=?37" : "",
+	         mask & STORE_UPD_PROMPTS ? ", prompt=?7, negative_prompt=?8" : "");
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->updates[mask],
+	                        NULL);
+	if (rc != SQLITE_OK) {
+		store_db_err(st, err, rc, "store: preparing a query");
+		st->updates[mask] = NULL;
+	}
+	return st->updates[mask];
+}
+
+/* 1 if text column i of s is NULL and v is, or both hold the same text. */
+static int col_text_is(sqlite3_stmt *s, int i, const char *v)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+	return (t == NULL) == (v == NULL) && (!t || strcmp(t, v) == 0);
+}
+
 /* Write job j inside the open write transaction: its row, an event if its
- * state changed, its new outputs. 0 or -1 (the caller rolls back). */
+ * state changed, its new outputs. 0 or -1 (the caller rolls back). The row
+ * as stored says whether the state changed and which costly columns the
+ * UPDATE must set (update_stmt). */
 static int save_one(struct store *st, const struct job *j, char **err)
 {
 	sqlite3_stmt *s;
 	char what[64];
 	enum job_state old;
+	unsigned mask;
 	int rc, changed;
 
 	snprintf(what, sizeof what, "store: saving job %lld", (long long)j->id);
@@ -752,15 +816,20 @@ static int save_one(struct store *st, const struct job *j, char **err)
 	old = job_state_parse((const char *)sqlite3_column_text(s, 0));
 	/* A status sdq does not know is recorded verbatim, so a new one of
 	 * those (WARMING_UP -> THROTTLED) is a change too. */
-	changed = old != j->state;
-	if (!changed && old == JOB_OTHER) {
-		const char *t = (const char *)sqlite3_column_text(s, 1);
-		changed = (t == NULL) != (j->status_text == NULL) ||
-		          (t && strcmp(t, j->status_text) != 0);
-	}
+	changed = old != j->state || (old == JOB_OTHER && !col_text_is(s, 1, j->status_text));
+	mask = 0;
+	if (!col_text_is(s, 0, job_state_name(j->state)))
+		mask |= STORE_UPD_STATE;
+	if (!col_text_is(s, 2, j->remote_id))
+		mask |= STORE_UPD_REMOTE;
+	if ((sqlite3_column_type(s, 3) == SQLITE_NULL) != (j->group_id <= 0) ||
+	    (j->group_id > 0 && sqlite3_column_int64(s, 3) != j->group_id))
+		mask |= STORE_UPD_GROUP;
+	if (!col_text_is(s, 4, j->params.prompt) || !col_text_is(s, 5, j->params.negative_prompt))
+		mask |= STORE_UPD_PROMPTS;
 	store_done(s);
 
-	if (!(s = store_stmt(st, S_UPDATE_JOB, err)))
+	if (!(s = update_stmt(st, mask, err)))
 		return -1;
 	if (bind_job(s, j) != SQLITE_OK) {
 		store_db_err(st, err, sqlite3_errcode(st->db), "%s", what);

@@ -19,7 +19,6 @@
 /* The cached prepared statements (store_stmt); their SQL is in store.c. */
 enum store_stmt_id {
 	S_INSERT_JOB,
-	S_UPDATE_JOB,
 	S_STATE_OF,
 	S_INSERT_EVENT,
 	S_INSERT_OUTPUT,
@@ -39,6 +38,9 @@ enum store_stmt_id {
 	S_INSERT_GROUP,
 	S_GET_GROUP,
 	S_GROUP_STATES,
+	S_BEGIN_WRITE,
+	S_BEGIN_READ,
+	S_COMMIT,
 	S_COUNT_STMTS
 };
 
@@ -66,6 +68,10 @@ struct store {
 	} * keylocks;        /* the key driver locks we hold (store_lock_key) */
 	size_t nkeylocks;
 	sqlite3_stmt *stmts[S_COUNT_STMTS];
+	/* The UPDATEs of a saved job, by which of the costly columns they set
+	 * (STORE_UPD_*: indexed, or watched by the FTS trigger), prepared on
+	 * first use (store.c update_stmt). */
+	sqlite3_stmt *updates[16];
 	int last_rc; /* SQLite's code of the last failure store_db_err saw */
 };
 

@@ -395,6 +395,75 @@ static void test_save_events_outputs(void)
 	store_close(st);
 }
 
+/* A save that changes no indexed column (state, remote_id, group_id) and no
+ * prompt takes the narrow UPDATE (it leaves the index entries alone); one
+ * that changes any of them alone still writes it: the remote id is found,
+ * the group lists the job, the FTS index follows the negative prompt, the
+ * state index finds the job under its new state, and the file is sound. */
+static void test_narrow_save(void)
+{
+	const char *path = db_path();
+	struct store *st = open_ok(path);
+	struct job *j = mkjob("a lighthouse", "blurry", JOB_IN_PROGRESS), *g;
+	struct store_query q = {0};
+	char *err = NULL;
+
+	if (!st)
+		return;
+	CHECK_INT(store_job_add(st, j, &err), 0);
+	job_set_str(&j->remote_id, "narrow-1");
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	/* progress only: written, no event */
+	j->progress = 0.5;
+	job_set_str(&j->progress_text, "step 5/10");
+	job_set_str(&j->log_tail, "sampling");
+	j->exec_ms = 1234;
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	CHECK_INT(n_events(st, j->id), 1);
+	g = store_job_get(st, j->id, &err);
+	CHECK(g && g->progress == 0.5 && g->exec_ms == 1234);
+	CHECK(g && g->progress_text && strcmp(g->progress_text, "step 5/10") == 0);
+	CHECK(g && g->log_tail && strcmp(g->log_tail, "sampling") == 0);
+	job_free(g);
+	/* the remote id alone */
+	job_set_str(&j->remote_id, "narrow-2");
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	CHECK_INT(store_job_find(st, "narrow-2", &err), j->id);
+	CHECK_INT(store_job_find(st, "narrow-1", NULL), 0);
+	/* the group alone, set and cleared */
+	j->group_id = 77;
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	q.group_id = 77;
+	CHECK_INT(count(st, &q), 1);
+	j->group_id = 0;
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	CHECK_INT(count(st, &q), 0);
+	g = store_job_get(st, j->id, &err);
+	CHECK(g && g->group_id == 0);
+	job_free(g);
+	/* the negative prompt alone */
+	job_set_str(&j->params.negative_prompt, "grainy");
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	CHECK_INT(search(st, "grainy"), 1);
+	CHECK_INT(search(st, "blurry"), 0);
+	/* the state index after narrow saves */
+	memset(&q, 0, sizeof q);
+	q.state_mask = 1 << JOB_IN_PROGRESS;
+	CHECK_INT(count(st, &q), 1);
+	j->state = JOB_COMPLETED;
+	CHECK_INT(store_job_save(st, j, &err), 0);
+	CHECK_INT(count(st, &q), 0);
+	q.state_mask = 1 << JOB_COMPLETED;
+	CHECK_INT(count(st, &q), 1);
+	CHECK_INT(n_events(st, j->id), 2);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_integrity_check "
+	                        "WHERE integrity_check <> 'ok'"),
+	          0);
+	free(err);
+	job_free(j);
+	store_close(st);
+}
+
 static void test_requests(void)
 {
 	struct store *st = open_ok(db_path());
@@ -1562,6 +1631,7 @@ int main(void)
 	TH_RUN(test_job_walk);
 	TH_RUN(test_roundtrip);
 	TH_RUN(test_save_events_outputs);
+	TH_RUN(test_narrow_save);
 	TH_RUN(test_requests);
 	TH_RUN(test_list_search);
 	TH_RUN(test_find);
