@@ -1046,6 +1046,126 @@ static pid_t recorder_start(const char *body_file, int *port)
 	return pid;
 }
 
+/* A witness endpoint: at each /run it reads the store (its own SQLite
+ * connection, another process) and notes "<prompt>\t<state>" of that job;
+ * its /run answers IN_QUEUE, its status 404 (the job ends EXPIRED). */
+static const char witness_py[] =
+    "import http.server, json, sqlite3, sys, time\n"
+    "out, db = sys.argv[1], sys.argv[2]\n"
+    "n = [0]\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def reply(s, code, body):\n"
+    "        s.send_response(code)\n"
+    "        s.send_header('Content-Type', 'application/json')\n"
+    "        s.send_header('Content-Length', str(len(body)))\n"
+    "        s.end_headers()\n"
+    "        s.wfile.write(body)\n"
+    "    def do_POST(s):\n"
+    "        b = json.loads(s.rfile.read(int(s.headers.get('Content-Length', 0))))\n"
+    "        p = b['input']['prompt']\n"
+    "        c = sqlite3.connect('file:%s?mode=ro' % db, uri=True, timeout=10)\n"
+    "        r = c.execute('SELECT state FROM jobs WHERE prompt=?', (p,)).fetchall()\n"
+    "        c.close()\n"
+    "        with open(out, 'a') as f: f.write('%s\\t%s\\n' % (p, ','.join(x[0] for x in r)))\n"
+    "        n[0] += 1\n"
+    "        s.reply(200, json.dumps({'id': 'w-%d' % n[0], 'status': 'IN_QUEUE'}).encode())\n"
+    "    def do_GET(s):\n"
+    "        s.reply(404, b'{\"error\":\"request does not exist\"}')\n"
+    "    def log_message(s, *a): pass\n"
+    "srv = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+    "srv.timeout = 5\n"
+    "print('PORT', srv.server_address[1], flush=True)\n"
+    "end = time.time() + 60\n"
+    "while time.time() < end: srv.handle_request()\n";
+
+/* SUBMITTING is in the store before a /run's bytes leave, for every job of
+ * a stream of /runs, as another process sees it; afterwards every job has
+ * its remote id and its SUBMITTING event, and each was sent once. Fails if
+ * a SUBMITTING commit comes after the send. */
+static void test_submitting_before_send(void)
+{
+	char out[4200], url[128], prompt[64], *text, *line, *save = NULL;
+	int64_t ids[6];
+	struct engine *e;
+	struct job *j;
+	struct store_event *ev;
+	size_t nev;
+	int port, nlines = 0, ok_lines = 0;
+	int fds[2];
+	pid_t pid;
+	FILE *f;
+	char buf[128];
+
+	snprintf(out, sizeof out, "%s/witness.txt", dir);
+	unlink(out);
+	port = 0;
+	if (pipe(fds) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl("/usr/bin/python3", "python3", "-c", witness_py, out, cfg->db_path,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	while (f && fgets(buf, sizeof buf, f))
+		if (sscanf(buf, "PORT %d", &port) == 1)
+			break;
+	if (f)
+		fclose(f);
+	CHECK(pid > 0 && port > 0);
+	if (pid <= 0 || port <= 0) {
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		return;
+	}
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v2/witness", port);
+	th_config_add_runpod(cfg, "witness", url, "SDQ_TEST_KEY", "sd15");
+	e = start_engine();
+	for (int i = 0; i < 6; i++) {
+		snprintf(prompt, sizeof prompt, "witnessed %d", i);
+		ids[i] = th_submit(e, "witness", prompt, 1);
+		CHECK(ids[i] > 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		j = wait_job(e, ids[i], -1, 30);
+		CHECK(j && j->state == JOB_EXPIRED);
+		CHECK(j && j->remote_id && strncmp(j->remote_id, "w-", 2) == 0);
+		job_free(j);
+		CHECK_INT(store_job_events(st, ids[i], &ev, &nev, NULL), 0);
+		/* (IN_QUEUE may share its commit with EXPIRED: no event of its own) */
+		CHECK(nev >= 3);
+		if (nev >= 3) {
+			CHECK_STR(ev[1].state, "SUBMITTING");
+			CHECK_STR(ev[nev - 1].state, "EXPIRED");
+		}
+		store_events_free(ev, nev);
+	}
+	text = slurp(out);
+	CHECK(text != NULL);
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		nlines++;
+		if (strncmp(line, "witnessed ", 10) == 0 && strstr(line, "\tSUBMITTING") &&
+		    !strchr(line, ','))
+			ok_lines++;
+		else
+			fprintf(stderr, "  at its /run: %s\n", line);
+	}
+	CHECK_INT(nlines, 6); /* each sent once */
+	CHECK_INT(ok_lines, 6);
+	free(text);
+	engine_free(e);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
 /* The endpoint's webhook and policy (executionTimeout, ttl, lowPriority)
  * reach the /run body beside the input; an endpoint without them sends
  * neither member. */
@@ -1433,6 +1553,7 @@ int main(void)
 	TH_RUN(test_give_up_mid_flight);
 	TH_RUN(test_runsync);
 	TH_RUN(test_request_fields);
+	TH_RUN(test_submitting_before_send);
 	TH_RUN(test_exact_body);
 	TH_RUN(test_policy_ttl);
 	TH_RUN(test_destination_fixed);
