@@ -419,6 +419,35 @@ static void test_driving_count(void)
 	config_free(c);
 }
 
+/* An engine over a fresh history with the endpoint "dead" (nothing
+ * answers), not driving, and a second handle on the same database (another
+ * process holding a driver lock). */
+struct many_fx {
+	struct config *c;
+	struct store *st, *other;
+	struct engine *e;
+};
+
+static int many_open(struct many_fx *f)
+{
+	char sub[4096];
+	snprintf(sub, sizeof sub, "%s", th_tmpdir());
+	f->c = make_config(sub, th_dead_port());
+	f->st = store_open(f->c->db_path, NULL);
+	f->other = store_open(f->c->db_path, NULL);
+	setenv("SDQ_TEST_KEY", "test-key-123", 1);
+	f->e = f->st && f->other ? engine_new(f->c, f->st, NULL) : NULL;
+	return CHECK(f->e != NULL) ? 0 : -1;
+}
+
+static void many_close(struct many_fx *f)
+{
+	engine_free(f->e);
+	store_close(f->other);
+	store_close(f->st);
+	config_free(f->c);
+}
+
 /* engine_cancel_many (a group's cancel, one commit for all): by an engine
  * that does not drive them, jobs not sent yet become CANCELLED unsent, sent
  * ones get a cancel request for their driver, a finished one is named in
@@ -426,22 +455,14 @@ static void test_driving_count(void)
  * another process, the unsent ones are left to it (a request each). */
 static void test_cancel_many(void)
 {
-	char sub[4096];
-	int port = th_dead_port();
-	struct config *c;
-	struct store *st, *other;
-	struct engine *e;
+	struct many_fx f;
 	char *err = NULL;
 	size_t done = 0;
 
-	snprintf(sub, sizeof sub, "%s", th_tmpdir());
-	c = make_config(sub, port);
-	st = store_open(c->db_path, NULL);
-	other = store_open(c->db_path, NULL);
-	setenv("SDQ_TEST_KEY", "test-key-123", 1);
-	e = st && other ? engine_new(c, st, NULL) : NULL;
-	if (!CHECK(e != NULL))
+	if (many_open(&f) < 0)
 		goto out;
+	struct store *st = f.st, *other = f.other;
+	struct engine *e = f.e;
 	int64_t ids[5];
 	ids[0] = add_job(st, "dead", "runpod", JOB_PENDING, NULL);
 	ids[1] = add_job(st, "dead", "runpod", JOB_IN_QUEUE, "remote-1");
@@ -480,10 +501,7 @@ static void test_cancel_many(void)
 	store_unlock_driver(other);
 	free(err);
 out:
-	engine_free(e);
-	store_close(other);
-	store_close(st);
-	config_free(c);
+	many_close(&f);
 }
 
 /* engine_submit_many (a group's re-run, one commit for all): the jobs in
@@ -493,22 +511,14 @@ out:
  * jobs to it (recorded, not driven here). */
 static void test_submit_many(void)
 {
-	char sub[4096];
-	int port = th_dead_port();
-	struct config *c;
-	struct store *st, *other;
-	struct engine *e;
+	struct many_fx f;
 	char *err = NULL;
 	size_t made = 0;
 
-	snprintf(sub, sizeof sub, "%s", th_tmpdir());
-	c = make_config(sub, port);
-	st = store_open(c->db_path, NULL);
-	other = store_open(c->db_path, NULL);
-	setenv("SDQ_TEST_KEY", "test-key-123", 1);
-	e = st && other ? engine_new(c, st, NULL) : NULL;
-	if (!CHECK(e != NULL))
+	if (many_open(&f) < 0)
 		goto out;
+	struct store *st = f.st, *other = f.other;
+	struct engine *e = f.e;
 	struct job_params p[3];
 	const struct job_params *ps[3];
 	const char *vs[3] = {"{\"seed\":1}", "{\"seed\":2}", "{\"seed\":3}"};
@@ -571,10 +581,7 @@ static void test_submit_many(void)
 		job_params_clear(&p[i]);
 	free(err);
 out:
-	engine_free(e);
-	store_close(other);
-	store_close(st);
-	config_free(c);
+	many_close(&f);
 }
 
 int main(void)

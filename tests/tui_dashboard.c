@@ -1617,17 +1617,22 @@ static size_t db_jobs(const char *prefix, struct job **out, size_t max)
 	return k;
 }
 
-/* A dashboard on a fresh history with the compose form open. */
-static struct ptyterm *compose_open(int cols, int rows)
+/* Open the compose form on dashboard pt (just started, no jobs yet). */
+static struct ptyterm *compose_in(struct ptyterm *pt)
 {
-	new_data_dir();
-	struct ptyterm *pt = start(cols, rows, 1, NULL);
 	if (!CHECK(pt != NULL))
 		return NULL;
 	WAIT_TEXT(pt, "No jobs yet");
 	ptyterm_send(pt, "n");
 	WAIT_TEXT(pt, "New job");
 	return pt;
+}
+
+/* A dashboard on a fresh history with the compose form open. */
+static struct ptyterm *compose_open(int cols, int rows)
+{
+	new_data_dir();
+	return compose_in(start(cols, rows, 1, NULL));
 }
 
 /* {a|b} groups in the prompt and Seeds N: the live count on screen, then
@@ -1788,6 +1793,18 @@ static int emu_op(const char *op)
 	return v;
 }
 
+/* The history holds exactly one job whose prompt starts with prefix, and
+ * it was sent to url. */
+static void only_job_went_to(const char *prefix, const char *url)
+{
+	struct job *jobs[4];
+	size_t n = db_jobs(prefix, jobs, 4);
+	if (CHECK_INT(n, 1))
+		CHECK_STR(jobs[0]->endpoint_url, url);
+	for (size_t i = 0; i < n; i++)
+		job_free(jobs[i]);
+}
+
 /* The Endpoint field (prefilled, easy to type into by mistake) takes what
  * sdq submit -e takes, and says where a name not in the config would send:
  * a RunPod id or URL not in the config is warned about while typed and
@@ -1851,11 +1868,7 @@ static void test_compose_endpoint_typo(void)
 	WAIT_TEXT(pt, "Send 1 job to that URL anyway?");
 	ptyterm_send(pt, "y");
 	WAIT_TEXT(pt, "job 1 submitted");
-	n = db_jobs("ce ", jobs, 4);
-	if (CHECK_INT(n, 1))
-		CHECK_STR(jobs[0]->endpoint_url, typo);
-	for (size_t i = 0; i < n; i++)
-		job_free(jobs[i]);
+	only_job_went_to("ce ", typo);
 	int got = notfound;
 	for (int i = 0; i < 300 && got == notfound; i++) {
 		usleep(50000);
@@ -1869,12 +1882,8 @@ static void test_compose_endpoint_typo(void)
 	new_data_dir();
 	char *argv[] = {(char *)sdq_bin, "-e", typo, NULL};
 	char *env[] = {"SDQ_GRAPHICS=none", data_env, endpoint_env, "RUNPOD_API_KEY=test-key", NULL};
-	pt = ptyterm_start(argv, env, 120, 34, NULL);
-	if (!CHECK(pt != NULL))
+	if (!(pt = compose_in(ptyterm_start(argv, env, 120, 34, NULL))))
 		return;
-	WAIT_TEXT(pt, "No jobs yet");
-	ptyterm_send(pt, "n");
-	WAIT_TEXT(pt, "New job");
 	ptyterm_send(pt, "ce meant");
 	WAIT_TEXT(pt, "ce meant");
 	CHECK(ptyterm_find(pt, ">Prompt", NULL, NULL));
@@ -1882,11 +1891,7 @@ static void test_compose_endpoint_typo(void)
 	CHECK(!ptyterm_find(pt, "not in the config", NULL, NULL));
 	ptyterm_key(pt, "C-s");
 	WAIT_TEXT(pt, "job 1 submitted");
-	n = db_jobs("ce ", jobs, 4);
-	if (CHECK_INT(n, 1))
-		CHECK_STR(jobs[0]->endpoint_url, typo);
-	for (size_t i = 0; i < n; i++)
-		job_free(jobs[i]);
+	only_job_went_to("ce ", typo);
 	quit_and_check(pt);
 }
 
