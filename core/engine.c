@@ -746,11 +746,11 @@ static struct job *submit_make(struct engine *e, const struct job_params *p,
 	return j;
 }
 
-/* Stored job j (owned here now): drive it when this engine may. claim: try
- * to take its key's driver lock if this engine does not hold it (a try
- * another driver refuses costs a few ms: once per key for many jobs). */
+/* Stored job j (owned here now): drive it when this engine may, trying its
+ * key's driver lock if this engine does not hold it (a key another driver
+ * holds is tried once per pass: keyring_claim). */
 static void submit_take(struct engine *e, struct job *j, const struct config_endpoint *ep,
-                        const struct engine_submit_opts *o, int claim)
+                        const struct engine_submit_opts *o)
 {
 	int64_t id = j->id;
 
@@ -759,7 +759,7 @@ static void submit_take(struct engine *e, struct job *j, const struct config_end
 		return;
 	}
 	/* a new key: its driver may be this process */
-	if (claim && e->want_drive && !e->closing && !engine_can_drive(e, j))
+	if (e->want_drive && !e->closing && !engine_can_drive(e, j))
 		engine_claim(e, j);
 	if (engine_can_drive(e, j)) {
 		if (o && o->sync_wait_ms > 0 && ep->kind == CONFIG_RUNPOD) {
@@ -804,7 +804,7 @@ int64_t engine_submit_opts(struct engine *e, const struct job_params *p,
 		return 0;
 	}
 	id = j->id;
-	submit_take(e, j, ep, o, 1);
+	submit_take(e, j, ep, o);
 	return id;
 }
 
@@ -1124,23 +1124,12 @@ int engine_submit_many(struct engine *e, const struct job_params *const *ps,
 			job_free(jobs[i]);
 		k = 0;
 	}
-	/* a key's driver lock is tried at its first job only (same key, same
-	 * answer): a refused try costs a few ms, 12 s for 1430 jobs */
-	unsigned char *claim = k ? calloc(k, 1) : NULL;
-	for (size_t i = 0; i < k; i++) {
-		size_t f = 0;
-		while (f < i && !(jobs[f]->key_fp && jobs[i]->key_fp
-		                      ? strcmp(jobs[f]->key_fp, jobs[i]->key_fp) == 0
-		                      : jobs[f]->key_fp == jobs[i]->key_fp))
-			f++;
-		if (claim)
-			claim[i] = f == i;
-	}
+	/* a key another driver holds is tried at its first job only
+	 * (keyring_claim: once per pass): 12 s for 1430 jobs per job */
 	for (size_t i = 0; i < k; i++) {
 		ids[i] = jobs[i]->id;
-		submit_take(e, jobs[i], eps[i], &o, claim ? claim[i] : 1);
+		submit_take(e, jobs[i], eps[i], &o);
 	}
-	free(claim);
 	*made = k;
 	free(jobs);
 	free(eps);

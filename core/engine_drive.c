@@ -235,27 +235,16 @@ static void scan_store(struct engine *e)
 		free(err);
 		return;
 	}
-	/* keys another driver refused this scan: a refused lock try costs a
-	 * few ms, so it is made once per key, not once per job (10 s for 1430
-	 * jobs of a key another process drives) */
-	const char *refused[8];
-	size_t nrefused = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct job *sj = jobs[i];
 		struct live *l = engine_live_find(e, sj->id);
 		if (!l) {
-			size_t r = 0;
-			while (sj->key_fp && r < nrefused && strcmp(refused[r], sj->key_fp) != 0)
-				r++;
-			if (sj->key_fp && r < nrefused && !engine_can_drive(e, sj))
-				continue; /* its key's driver is another process (tried above) */
 			/* next: a job recorded by engine_submit_opts (any process)
 			 * goes to its backend's drive */
-			if (!engine_claim(e, sj)) {
-				if (sj->key_fp && nrefused < sizeof refused / sizeof *refused)
-					refused[nrefused++] = sj->key_fp;
+			/* a key another process drives is tried once per pass
+			 * (keyring_claim), not once per job */
+			if (!engine_claim(e, sj))
 				continue; /* another driver's, or waiting for one with its key */
-			}
 			jobs[i] = NULL;
 			engine_track(e, sj);
 			continue;

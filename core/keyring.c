@@ -20,6 +20,8 @@ struct kent {
 	char fp[KEYFP_LEN];
 	char *key;
 	int locked;
+	int refused;                /* another process held its lock ... */
+	unsigned long refused_pass; /* ... at this engine pass */
 };
 
 enum { KW_RUNNING, KW_READY, KW_FAILED };
@@ -291,7 +293,19 @@ int keyring_claim(struct keyring *kr, const char *fp)
 		keyring_learn(kr);
 	if (!(k = key_find(kr, fp)))
 		return 0;
-	if (!k->locked && store_lock_key(kr->st, k->fp, NULL) == 1)
+	if (k->locked)
+		return 1;
+	/* a refused try costs a few ms (the lock's retries): within a pass the
+	 * answer is the same, so many jobs of one key (a scan of the store, a
+	 * group's submit) pay it once */
+	if (k->refused && kr->e && k->refused_pass == engine_passes(kr->e))
+		return 0;
+	if (store_lock_key(kr->st, k->fp, NULL) == 1) {
 		k->locked = 1;
+		k->refused = 0;
+	} else {
+		k->refused = 1;
+		k->refused_pass = kr->e ? engine_passes(kr->e) : 0;
+	}
 	return k->locked;
 }

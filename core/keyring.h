@@ -68,7 +68,7 @@ void keyring_unlock_all(struct keyring *kr);
 int keyring_holds(const struct keyring *kr, const char *fp);
 /* fp's lock for a key the ring has (learning the config's keys first if it
  * lacks it): 1 held, 0 another process holds it or the key is not (yet)
- * known. */
+ * known. A key refused during an engine pass is not tried again in it. */
 int keyring_claim(struct keyring *kr, const char *fp);
 
 #endif
